@@ -1,0 +1,306 @@
+//! The `ror-search` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use std::io::Write as _;
+
+use clap::{Parser, Subcommand};
+
+use crate::ingest::opendata::{DEFAULT_SEED, FEED_DATE};
+use crate::snapshot::build::{BuildOptions, build_snapshot};
+use crate::util::time::{format_rfc3339, now, parse_fhir_datetime};
+
+/// Offer search engine for the French ROR (health and medico-social offers).
+#[derive(Debug, Parser)]
+#[command(name = "ror-search", version, about, long_about = None)]
+pub struct Cli {
+    /// Log as JSON lines (one object per event) instead of human-readable text.
+    #[arg(long, global = true, env = "ROR_SEARCH_LOG_JSON")]
+    pub log_json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a snapshot from a ROR FHIR feed (bundles, NDJSON, arrays, gzip, directories).
+    Build(BuildArgs),
+    /// Show a snapshot's manifest: counts, sources, ingest accounting, data quality.
+    Inspect(InspectArgs),
+    /// Generate the sample feed in data-samples/ from the real public files.
+    ImportOpendata(ImportArgs),
+    /// Generate a synthetic national-scale feed (for benchmarks and load tests).
+    GenerateSynthetic(SyntheticArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Feed files or directories (walked recursively for .json, .ndjson, .jsonl, and .gz of those).
+    #[arg(long = "input", short, required = true, num_args = 1..)]
+    pub inputs: Vec<PathBuf>,
+    /// Snapshot directory to create (written to a temporary sibling, then renamed into place).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Communes table (CSV, optionally gzipped) for centre-by-commune queries.
+    #[arg(long, default_value = "data-samples/communes.csv.gz")]
+    pub communes: PathBuf,
+    /// Replace the snapshot directory if it already exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Build time to record (RFC 3339; default: now). Quality checks ("not updated for a year") are relative to it.
+    #[arg(long)]
+    pub built_at: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Snapshot directory.
+    pub snapshot: PathBuf,
+    /// Print the whole manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also verify every checksum and decode the data (slower).
+    #[arg(long)]
+    pub verify: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Folder of the staged real data (FINESS, CNSA prices, communes).
+    #[arg(long, default_value = "../shared/data/real")]
+    pub real: PathBuf,
+    /// Output folder for ror-feed.ndjson.gz and communes.csv.gz.
+    #[arg(long, default_value = "data-samples")]
+    pub out: PathBuf,
+    /// Seed of the generated fields (offers, places, dates).
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    pub seed: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SyntheticArgs {
+    /// Number of entités géographiques.
+    #[arg(long, default_value_t = 100_000)]
+    pub egs: usize,
+    /// Number of offers.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub offers: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Sample feed whose real positions and tariffs the generator draws from.
+    #[arg(long, default_value = "data-samples/ror-feed.ndjson.gz")]
+    pub sample: PathBuf,
+    /// Communes table (positions and populations).
+    #[arg(long, default_value = "data-samples/communes.csv.gz")]
+    pub communes: PathBuf,
+    /// Output NDJSON file (plain; add .gz to compress).
+    #[arg(long, short)]
+    pub out: PathBuf,
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    let _ = result;
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_json);
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Build(args) => build(args),
+        Command::Inspect(args) => inspect(args),
+        Command::ImportOpendata(args) => import(args),
+        Command::GenerateSynthetic(args) => synthetic(args),
+    }
+}
+
+fn build(args: BuildArgs) -> anyhow::Result<()> {
+    let built_at = match &args.built_at {
+        Some(text) => {
+            parse_fhir_datetime(text).map_err(|error| anyhow::anyhow!("--built-at: {error}"))?
+        }
+        None => now(),
+    };
+    let communes = args.communes.exists().then(|| args.communes.clone());
+    if communes.is_none() {
+        tracing::warn!(path = %args.communes.display(), "communes table not found; building without it");
+    }
+    let outcome = build_snapshot(BuildOptions {
+        inputs: args.inputs,
+        communes,
+        out: args.out.clone(),
+        force: args.force,
+        built_at,
+        text_index: None,
+        progress_bar: true,
+    })?;
+    print!("{}", render_summary(&outcome.manifest));
+    println!(
+        "built in {:.1} s -> {}",
+        outcome.seconds,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// The human-readable summary `build` and `inspect` print.
+pub fn render_summary(manifest: &crate::snapshot::Manifest) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let counts = &manifest.counts;
+    let _ = writeln!(out, "snapshot   {}", manifest.snapshot_id);
+    let _ = writeln!(
+        out,
+        "built at   {} by {} (format v{})",
+        manifest.built_at, manifest.builder, manifest.format_version
+    );
+    for source in &manifest.sources {
+        let _ = writeln!(
+            out,
+            "source     {} ({} bytes, {}, sha256 {}…)",
+            source.path,
+            source.size_bytes,
+            source.format,
+            &source.sha256[..16]
+        );
+    }
+    let _ = writeln!(
+        out,
+        "contents   {} EJ, {} EG, {} offers, {} locations, {} capacity records, {} tariffs, {} communes",
+        counts.ejs,
+        counts.egs,
+        counts.offers,
+        counts.locations,
+        counts.capacity_records,
+        counts.tariffs,
+        counts.communes
+    );
+    let totals = &manifest.ingest.totals;
+    let _ = writeln!(
+        out,
+        "ingest     {} read = {} accepted + {} rejected + {} ignored; {} warnings",
+        totals.read, totals.accepted, totals.rejected, totals.ignored, manifest.ingest.warnings
+    );
+    for (resource_type, type_counts) in &manifest.ingest.by_type {
+        let _ = writeln!(
+            out,
+            "  {resource_type:<20} read {:>9}  accepted {:>9}  rejected {:>7}  ignored {:>7}",
+            type_counts.read, type_counts.accepted, type_counts.rejected, type_counts.ignored
+        );
+    }
+    for (reason, count) in manifest.ingest.reject_reasons.iter().take(10) {
+        let _ = writeln!(out, "  rejected {count:>7} × {reason}");
+    }
+    let _ = writeln!(
+        out,
+        "quality (as of {}):",
+        format_rfc3339(manifest.built_at_unix)
+    );
+    for (name, value) in manifest.quality.counters() {
+        let _ = writeln!(out, "  {name:<38} {value:>8}");
+    }
+    out
+}
+
+fn inspect(args: InspectArgs) -> anyhow::Result<()> {
+    let manifest = if args.verify {
+        let snapshot = crate::snapshot::load(&args.snapshot)?;
+        println!("verified: every checksum matches, data decodes");
+        snapshot.manifest
+    } else {
+        crate::snapshot::read_manifest(&args.snapshot)?
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&manifest)?);
+    } else {
+        print!("{}", render_summary(&manifest));
+    }
+    Ok(())
+}
+
+fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let stats = crate::ingest::opendata::import(&args.real, &args.out, args.seed)?;
+    println!(
+        "sample feed written to {} (feed date {FEED_DATE}, seed {})",
+        args.out.display(),
+        args.seed
+    );
+    println!("EGs by FINESS category: {:?}", stats.egs_by_category);
+    println!(
+        "{} EJ, {} offers, {} locations, {} capacity records, {} tariffs, {} communes",
+        stats.ejs,
+        stats.offers,
+        stats.locations,
+        stats.capacity_records,
+        stats.tariffs,
+        stats.communes_written
+    );
+    println!(
+        "EHPAD with an hébergement price: {}, with all three dépendance tariffs: {}",
+        stats.ehpad_with_hebergement_price, stats.ehpad_with_dependance_prices
+    );
+    println!(
+        "commune of each EG found by: {:?}; skipped without position: {}",
+        stats.commune_match, stats.skipped_without_position
+    );
+    Ok(())
+}
+
+fn synthetic(args: SyntheticArgs) -> anyhow::Result<()> {
+    let output = crate::ingest::ingest(std::slice::from_ref(&args.sample), &mut |_| {})?;
+    let communes = crate::ingest::communes::read_communes(&args.communes)?;
+    let config = crate::ingest::synth::SynthConfig {
+        egs: args.egs,
+        offers: args.offers,
+        seed: args.seed,
+        feed_date: parse_fhir_datetime(FEED_DATE).expect("valid constant"),
+    };
+    let dataset = crate::ingest::synth::generate(&output.dataset, &communes, config);
+    let file = std::fs::File::create(&args.out)?;
+    let mut writer: Box<dyn std::io::Write> = if args
+        .out
+        .extension()
+        .is_some_and(|extension| extension == "gz")
+    {
+        Box::new(flate2::write::GzEncoder::new(
+            std::io::BufWriter::new(file),
+            flate2::Compression::fast(),
+        ))
+    } else {
+        Box::new(std::io::BufWriter::new(file))
+    };
+    let lines = crate::ingest::fhir::write::write_ndjson(&dataset, &mut writer)?;
+    writer.flush()?;
+    drop(writer);
+    println!(
+        "{lines} resources ({} EG, {} offers, {} locations) written to {}",
+        dataset.egs.len(),
+        dataset.offers.len(),
+        dataset.locations.len(),
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,586 @@
+//! Links what was read into a [`Dataset`]: HealthcareService → providedBy (→ OI)* → EG → EJ,
+//! and HealthcareService → Location.
+//!
+//! A reference that does not resolve rejects the resource that holds it, with the reason; a
+//! resource whose parent was rejected is rejected too, naming the parent and its reason, so
+//! nothing disappears without a line in the report.
+
+use std::collections::HashMap;
+
+use super::fhir::read::{Outcome, Parsed, ParsedOffer, ParsedOrganization};
+use super::report::{IngestReport, Issue, MAX_ISSUES_KEPT};
+use super::source::{Origin, SourceItem};
+use crate::model::{Dataset, Eg, EgId, EjId, Location, LocationId};
+
+/// One record read and parsed, ready for the resolver.
+#[derive(Debug)]
+pub struct Processed {
+    pub origin: Origin,
+    pub full_url: Option<String>,
+    pub resource_type: Option<String>,
+    pub id: Option<String>,
+    pub outcome: Outcome,
+}
+
+/// Parses one source item; bundles found inside (an NDJSON line holding a Bundle) are split and
+/// their entries parsed in turn.
+pub fn process_item(item: SourceItem, out: &mut Vec<Processed>) {
+    process_item_at_depth(item, out, 0);
+}
+
+const MAX_BUNDLE_NESTING: usize = 4;
+
+/// The reason [`super::source`] gives a `Bundle.entry` without a resource.
+pub const EMPTY_ENTRY: &str = "Bundle.entry has no resource";
+
+fn process_item_at_depth(item: SourceItem, out: &mut Vec<Processed>, depth: usize) {
+    let SourceItem {
+        origin,
+        full_url,
+        body,
+    } = item;
+    let text = match body {
+        Ok(text) => text,
+        Err(reason) => {
+            out.push(Processed {
+                origin,
+                full_url,
+                resource_type: None,
+                id: None,
+                outcome: Outcome::Rejected { reason },
+            });
+            return;
+        }
+    };
+    let header = match super::fhir::read::read_header(&text) {
+        Ok(header) => header,
+        Err(reason) => {
+            out.push(Processed {
+                origin,
+                full_url,
+                resource_type: None,
+                id: None,
+                outcome: Outcome::Rejected { reason },
+            });
+            return;
+        }
+    };
+    let Some(resource_type) = header
+        .resource_type
+        .filter(|resource_type| !resource_type.is_empty())
+    else {
+        out.push(Processed {
+            origin,
+            full_url,
+            resource_type: None,
+            id: header.id,
+            outcome: Outcome::Rejected {
+                reason: "resourceType: missing".into(),
+            },
+        });
+        return;
+    };
+    if resource_type == "Bundle" {
+        if depth >= MAX_BUNDLE_NESTING {
+            out.push(Processed {
+                origin,
+                full_url,
+                resource_type: Some(resource_type),
+                id: header.id,
+                outcome: Outcome::Rejected {
+                    reason: "Bundle nested more than 4 levels deep".into(),
+                },
+            });
+            return;
+        }
+        let mut items = Vec::new();
+        super::source::split_document(&text, &origin, &mut items);
+        for item in items {
+            process_item_at_depth(item, out, depth + 1);
+        }
+        return;
+    }
+    let outcome = super::fhir::read::parse_resource(&resource_type, &text);
+    out.push(Processed {
+        origin,
+        full_url,
+        resource_type: Some(resource_type),
+        id: header.id,
+        outcome,
+    });
+}
+
+struct Held<T> {
+    value: T,
+    origin: String,
+    warnings: Vec<String>,
+}
+
+/// Collects processed records and links them.
+#[derive(Default)]
+pub struct Resolver {
+    organizations: HashMap<String, Held<ParsedOrganization>>,
+    offers: HashMap<String, Held<ParsedOffer>>,
+    locations: HashMap<String, Held<Location>>,
+    /// `Bundle.entry.fullUrl` → `Type/id`.
+    full_urls: HashMap<String, String>,
+    report: IngestReport,
+}
+
+impl Resolver {
+    /// A resolver with nothing read yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts one record and keeps it if it was accepted.
+    pub fn add(&mut self, processed: Processed) {
+        if matches!(&processed.outcome, Outcome::Rejected { reason } if reason == EMPTY_ENTRY) {
+            // A transaction entry with only a request: not a record.
+            self.report.empty_entries += 1;
+            return;
+        }
+        let resource_type = processed
+            .resource_type
+            .clone()
+            .unwrap_or_else(|| "unknown".to_owned());
+        let origin = processed.origin.to_string();
+        self.report
+            .by_type
+            .entry(resource_type.clone())
+            .or_default()
+            .read += 1;
+        self.report.totals.read += 1;
+        match processed.outcome {
+            Outcome::Ignored => {
+                self.report
+                    .by_type
+                    .entry(resource_type)
+                    .or_default()
+                    .ignored += 1;
+                self.report.totals.ignored += 1;
+            }
+            Outcome::Rejected { reason } => {
+                self.reject(Issue {
+                    origin,
+                    resource_type,
+                    id: processed.id,
+                    reason,
+                });
+            }
+            Outcome::Accepted { parsed, warnings } => {
+                let id = processed.id.unwrap_or_default();
+                if let Some(full_url) = processed.full_url {
+                    self.full_urls
+                        .insert(full_url, format!("{resource_type}/{id}"));
+                }
+                match *parsed {
+                    Parsed::Organization(organization) => {
+                        let held = Held {
+                            value: organization,
+                            origin,
+                            warnings,
+                        };
+                        let previous = self.organizations.remove(&id);
+                        let kept = self
+                            .keep_newer("Organization", &id, previous, held, |o| o.last_updated());
+                        self.organizations.insert(id, kept);
+                    }
+                    Parsed::Offer(offer) => {
+                        let held = Held {
+                            value: offer,
+                            origin,
+                            warnings,
+                        };
+                        let previous = self.offers.remove(&id);
+                        let kept = self.keep_newer("HealthcareService", &id, previous, held, |o| {
+                            o.offer.last_updated
+                        });
+                        self.offers.insert(id, kept);
+                    }
+                    Parsed::Location(location) => {
+                        let held = Held {
+                            value: location,
+                            origin,
+                            warnings,
+                        };
+                        let previous = self.locations.remove(&id);
+                        let kept =
+                            self.keep_newer("Location", &id, previous, held, |l| l.last_updated);
+                        self.locations.insert(id, kept);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Of two copies of a resource, keeps the one with the newer `meta.lastUpdated` (the later
+    /// one read on a tie) and rejects the other as superseded.
+    fn keep_newer<T>(
+        &mut self,
+        resource_type: &str,
+        id: &str,
+        previous: Option<Held<T>>,
+        current: Held<T>,
+        last_updated: impl Fn(&T) -> Option<i64>,
+    ) -> Held<T> {
+        let Some(previous) = previous else {
+            return current;
+        };
+        let (kept, dropped) = if last_updated(&previous.value) > last_updated(&current.value) {
+            (previous, current)
+        } else {
+            (current, previous)
+        };
+        self.reject(Issue {
+            origin: dropped.origin.clone(),
+            resource_type: resource_type.to_owned(),
+            id: Some(id.to_owned()),
+            reason: format!(
+                "duplicate id: superseded by the copy at {} (newer or equal meta.lastUpdated)",
+                kept.origin
+            ),
+        });
+        kept
+    }
+
+    fn reject(&mut self, issue: Issue) {
+        self.report
+            .by_type
+            .entry(issue.resource_type.clone())
+            .or_default()
+            .rejected += 1;
+        self.report.totals.rejected += 1;
+        self.report.rejects.push(issue);
+    }
+
+    fn warn(
+        report: &mut IngestReport,
+        origin: &str,
+        resource_type: &str,
+        id: &str,
+        warnings: Vec<String>,
+    ) {
+        for reason in warnings {
+            if report.warnings.len() >= MAX_ISSUES_KEPT {
+                report.warnings_dropped += 1;
+                continue;
+            }
+            report.warnings.push(Issue {
+                origin: origin.to_owned(),
+                resource_type: resource_type.to_owned(),
+                id: Some(id.to_owned()),
+                reason,
+            });
+        }
+    }
+
+    /// `Type/id` of a reference: relative (`Organization/1`), absolute
+    /// (`https://host/fhir/Organization/1/_history/2`) or a bundle `fullUrl` (`urn:uuid:...`).
+    fn reference_key(&self, reference: &str) -> Option<(String, String)> {
+        if let Some(target) = self.full_urls.get(reference) {
+            let (resource_type, id) = target.split_once('/')?;
+            return Some((resource_type.to_owned(), id.to_owned()));
+        }
+        if reference.starts_with("urn:") || reference.starts_with('#') {
+            return None;
+        }
+        let path = reference.split(['?', '#']).next().unwrap_or(reference);
+        let mut segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        if segments.len() >= 4 && segments[segments.len() - 2] == "_history" {
+            segments.truncate(segments.len() - 2);
+        }
+        let id = segments.pop()?;
+        let resource_type = segments.pop()?;
+        if id.is_empty() || resource_type.is_empty() {
+            return None;
+        }
+        Some((resource_type.to_owned(), id.to_owned()))
+    }
+
+    /// Links everything and returns the dataset and the report.
+    pub fn finish(mut self) -> (Dataset, IngestReport) {
+        let mut dataset = Dataset::default();
+        let mut organizations: Vec<(String, Held<ParsedOrganization>)> =
+            self.organizations.drain().collect();
+        organizations.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut report = std::mem::take(&mut self.report);
+
+        // Organizations: EJs first, so EGs can point at them.
+        let mut ej_index: HashMap<String, EjId> = HashMap::new();
+        let mut kinds: HashMap<String, &'static str> = HashMap::new();
+        for (id, held) in &organizations {
+            let kind = match &held.value {
+                ParsedOrganization::Ej(_) => "EJ",
+                ParsedOrganization::Eg { .. } => "EG",
+                ParsedOrganization::Oi { .. } => "OI",
+            };
+            kinds.insert(id.clone(), kind);
+        }
+        let mut rejected_organizations: HashMap<String, String> = HashMap::new();
+        let mut eg_index: HashMap<String, EgId> = HashMap::new();
+        let mut oi_parent: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
+        let mut pending_egs: Vec<(Eg, Option<String>, String, Vec<String>)> = Vec::new();
+        for (id, held) in organizations {
+            let Held {
+                value,
+                origin,
+                warnings,
+            } = held;
+            match value {
+                ParsedOrganization::Ej(ej) => {
+                    Self::warn(&mut report, &origin, "Organization", &id, warnings);
+                    ej_index.insert(id, dataset.ejs.len() as EjId);
+                    dataset.ejs.push(ej);
+                }
+                ParsedOrganization::Eg { eg, part_of } => {
+                    pending_egs.push((eg, part_of, origin, warnings))
+                }
+                ParsedOrganization::Oi { name, part_of, .. } => {
+                    Self::warn(&mut report, &origin, "Organization", &id, warnings);
+                    oi_parent.insert(id, (part_of, name));
+                }
+            }
+        }
+        for (mut eg, part_of, origin, warnings) in pending_egs {
+            if let Some(reference) = &part_of {
+                match self.reference_key(reference) {
+                    Some((resource_type, id)) if resource_type == "Organization" => {
+                        match ej_index.get(&id) {
+                            Some(&ej) => eg.ej = Some(ej),
+                            None => {
+                                let reason = match kinds.get(&id) {
+                                    Some(kind) => format!(
+                                        "partOf: {reference} is an {kind}, not an entité juridique"
+                                    ),
+                                    None => format!(
+                                        "partOf: {reference} is not in the feed (dangling reference to the entité juridique)"
+                                    ),
+                                };
+                                rejected_organizations.insert(eg.id.clone(), reason.clone());
+                                push_reject(&mut report, &origin, "Organization", &eg.id, reason);
+                                continue;
+                            }
+                        }
+                    }
+                    _ => {
+                        let reason =
+                            format!("partOf: {reference:?} is not a reference to an Organization");
+                        rejected_organizations.insert(eg.id.clone(), reason.clone());
+                        push_reject(&mut report, &origin, "Organization", &eg.id, reason);
+                        continue;
+                    }
+                }
+            }
+            Self::warn(&mut report, &origin, "Organization", &eg.id, warnings);
+            eg_index.insert(eg.id.clone(), dataset.egs.len() as EgId);
+            dataset.egs.push(eg);
+        }
+
+        // Locations.
+        let mut locations: Vec<(String, Held<Location>)> = self.locations.drain().collect();
+        locations.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut location_index: HashMap<String, LocationId> = HashMap::new();
+        for (id, held) in locations {
+            Self::warn(&mut report, &held.origin, "Location", &id, held.warnings);
+            location_index.insert(id, dataset.locations.len() as LocationId);
+            dataset.locations.push(held.value);
+        }
+        let rejected_locations: HashMap<String, String> = report
+            .rejects
+            .iter()
+            .filter(|issue| issue.resource_type == "Location")
+            .filter_map(|issue| Some((issue.id.clone()?, issue.reason.clone())))
+            .collect();
+        let rejected_org_reasons: HashMap<String, String> = report
+            .rejects
+            .iter()
+            .filter(|issue| issue.resource_type == "Organization")
+            .filter_map(|issue| Some((issue.id.clone()?, issue.reason.clone())))
+            .chain(rejected_organizations)
+            .collect();
+
+        // Offers.
+        let mut offers: Vec<(String, Held<ParsedOffer>)> = self.offers.drain().collect();
+        offers.sort_by(|a, b| a.0.cmp(&b.0));
+        for (id, held) in offers {
+            let Held {
+                value,
+                origin,
+                warnings,
+            } = held;
+            let ParsedOffer {
+                mut offer,
+                provided_by,
+                location_references,
+            } = value;
+            match self.resolve_provider(
+                &provided_by,
+                &ej_index,
+                &eg_index,
+                &oi_parent,
+                &rejected_org_reasons,
+            ) {
+                Ok(Provider {
+                    eg,
+                    ej,
+                    internal_organisation,
+                }) => {
+                    offer.eg = eg;
+                    offer.ej = ej;
+                    offer.internal_organisation = internal_organisation;
+                }
+                Err(reason) => {
+                    push_reject(&mut report, &origin, "HealthcareService", &id, reason);
+                    continue;
+                }
+            }
+            let mut location_error = None;
+            for (index, reference) in location_references.iter().enumerate() {
+                let key = self.reference_key(reference);
+                let resolved = match &key {
+                    Some((resource_type, target)) if resource_type == "Location" => {
+                        location_index.get(target).copied()
+                    }
+                    _ => None,
+                };
+                match resolved {
+                    Some(location) => {
+                        if !offer.locations.contains(&location) {
+                            offer.locations.push(location);
+                        }
+                    }
+                    None => {
+                        let target = key.map(|(_, target)| target).unwrap_or_default();
+                        location_error = Some(match rejected_locations.get(&target) {
+                            Some(reason) => {
+                                format!("location[{index}]: {reference} was rejected ({reason})")
+                            }
+                            None => format!(
+                                "location[{index}]: {reference} is not in the feed (dangling reference)"
+                            ),
+                        });
+                        break;
+                    }
+                }
+            }
+            if let Some(reason) = location_error {
+                push_reject(&mut report, &origin, "HealthcareService", &id, reason);
+                continue;
+            }
+            Self::warn(&mut report, &origin, "HealthcareService", &id, warnings);
+            dataset.offers.push(offer);
+        }
+
+        // Accepted = what is in the dataset, plus the internal organisations used for linking.
+        let set = |report: &mut IngestReport, resource_type: &str, accepted: u64| {
+            report
+                .by_type
+                .entry(resource_type.to_owned())
+                .or_default()
+                .accepted = accepted;
+        };
+        let organizations_accepted =
+            (dataset.ejs.len() + dataset.egs.len() + oi_parent.len()) as u64;
+        set(&mut report, "Organization", organizations_accepted);
+        set(
+            &mut report,
+            "HealthcareService",
+            dataset.offers.len() as u64,
+        );
+        set(&mut report, "Location", dataset.locations.len() as u64);
+        report.by_type.retain(|_, counts| counts.read > 0);
+        report.totals.accepted = report.by_type.values().map(|counts| counts.accepted).sum();
+        debug_assert!(
+            report.reconciles(),
+            "ingest counts do not reconcile: {:?}",
+            report.by_type
+        );
+        (dataset, report)
+    }
+
+    fn resolve_provider(
+        &self,
+        provided_by: &str,
+        ej_index: &HashMap<String, EjId>,
+        eg_index: &HashMap<String, EgId>,
+        oi_parent: &HashMap<String, (Option<String>, Option<String>)>,
+        rejected: &HashMap<String, String>,
+    ) -> Result<Provider, String> {
+        let mut reference = provided_by.to_owned();
+        let mut internal_organisation = None;
+        for _ in 0..16 {
+            let Some((resource_type, id)) = self.reference_key(&reference) else {
+                return Err(format!(
+                    "providedBy: {reference:?} is not a resolvable reference"
+                ));
+            };
+            if resource_type != "Organization" {
+                return Err(format!("providedBy: {reference} is not an Organization"));
+            }
+            if let Some(&eg) = eg_index.get(&id) {
+                return Ok(Provider {
+                    eg: Some(eg),
+                    ej: None,
+                    internal_organisation,
+                });
+            }
+            if let Some(&ej) = ej_index.get(&id) {
+                return Ok(Provider {
+                    eg: None,
+                    ej: Some(ej),
+                    internal_organisation,
+                });
+            }
+            if let Some((parent, name)) = oi_parent.get(&id) {
+                if internal_organisation.is_none() {
+                    internal_organisation = name.clone();
+                }
+                match parent {
+                    Some(parent) => {
+                        reference = parent.clone();
+                        continue;
+                    }
+                    None => {
+                        return Err(format!(
+                            "providedBy: internal organisation {reference} has no partOf"
+                        ));
+                    }
+                }
+            }
+            if let Some(reason) = rejected.get(&id) {
+                return Err(format!("providedBy: {reference} was rejected ({reason})"));
+            }
+            return Err(format!(
+                "providedBy: {reference} is not in the feed (dangling reference)"
+            ));
+        }
+        Err(format!(
+            "providedBy: {provided_by} leads to a partOf chain longer than 16 (cycle?)"
+        ))
+    }
+}
+
+struct Provider {
+    eg: Option<EgId>,
+    ej: Option<EjId>,
+    internal_organisation: Option<String>,
+}
+
+fn push_reject(
+    report: &mut IngestReport,
+    origin: &str,
+    resource_type: &str,
+    id: &str,
+    reason: String,
+) {
+    let counts = report.by_type.entry(resource_type.to_owned()).or_default();
+    counts.rejected += 1;
+    report.totals.rejected += 1;
+    report.rejects.push(Issue {
+        origin: origin.to_owned(),
+        resource_type: resource_type.to_owned(),
+        id: Some(id.to_owned()),
+        reason,
+    });
+}

@@ -1,0 +1,23 @@
+//! # ror-search
+//!
+//! An offer search engine over the French ROR (Répertoire Opérationnel des Ressources): which
+//! health and medico-social offers are near a place, accept a person, fit a budget and have a
+//! free place now.
+//!
+//! The crate is layered; each module could become a crate:
+//!
+//! * [`model`]: the ROR domain (EJ, EG, offers, locations, capacities, tariffs), pure types, and
+//!   the business rules ([`model::rules`]) in one place.
+//! * [`ingest`]: the FHIR R4 feed (bundles, NDJSON, gzip, directories) → a linked dataset, with
+//!   every record accounted for; the open-data importer and the synthetic feed generator.
+//! * [`snapshot`]: immutable, checksummed snapshot directories, written atomically.
+//! * [`util`]: dates, geodesy, a seeded generator, text folding.
+//!
+//! Units are explicit everywhere: `lat`/`lon` in WGS84 degrees, distances in metres (`_m`) or
+//! kilometres (`_km`), money in euro cents (`_cents`), ages in years.
+
+pub mod cli;
+pub mod ingest;
+pub mod model;
+pub mod snapshot;
+pub mod util;

@@ -1,0 +1,464 @@
+//! Immutable, versioned snapshots on disk.
+//!
+//! A snapshot is a directory:
+//!
+//! | file | content |
+//! |---|---|
+//! | `MANIFEST.json` | format version, id, build time, sources (size + SHA-256), counts, ingest accounting, quality summary |
+//! | `data.bin` | the dataset and the communes table ([`format`]: magic, version, postcard, CRC-32) |
+//! | `text/` | the full-text index (tantivy) over the offers |
+//! | `rejects.ndjson` | every rejected record with where and why, then every warning |
+//! | `CHECKSUMS` | SHA-256 of every other file, in `sha256sum -c` format |
+//!
+//! [`build`] writes it into a temporary sibling directory, fsyncs, then renames it into place, so
+//! a crash leaves no half snapshot. [`load`] verifies `CHECKSUMS`, the manifest and the data
+//! file before anything is used, and names the file at fault when it refuses.
+
+pub mod build;
+pub mod format;
+pub mod quality;
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::ingest::{IngestReport, Issue, SourceFile, TypeCounts};
+use crate::util::time::{UnixSeconds, format_rfc3339};
+pub use format::{Commune, FORMAT_VERSION, SnapshotData};
+pub use quality::QualitySummary;
+
+/// Name of the manifest file.
+pub const MANIFEST_FILE: &str = "MANIFEST.json";
+/// Name of the data file.
+pub const DATA_FILE: &str = "data.bin";
+/// Name of the checksums file.
+pub const CHECKSUMS_FILE: &str = "CHECKSUMS";
+/// Name of the rejects report.
+pub const REJECTS_FILE: &str = "rejects.ndjson";
+/// Name of the text index directory.
+pub const TEXT_DIR: &str = "text";
+
+/// Counts of what a snapshot holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub ejs: u64,
+    pub egs: u64,
+    pub offers: u64,
+    pub locations: u64,
+    pub capacity_records: u64,
+    pub tariffs: u64,
+    pub communes: u64,
+}
+
+/// The ingest accounting, as stored in the manifest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IngestSummary {
+    pub totals: TypeCounts,
+    pub by_type: BTreeMap<String, TypeCounts>,
+    pub warnings: u64,
+    /// Rejects grouped by resource type and reason head, largest first (at most 30).
+    pub reject_reasons: Vec<(String, u64)>,
+}
+
+/// The manifest of a snapshot (`MANIFEST.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    /// `<build time>-<first 12 hex digits of the data SHA-256>`.
+    pub snapshot_id: String,
+    /// RFC 3339 build time (UTC).
+    pub built_at: String,
+    pub built_at_unix: UnixSeconds,
+    /// `ror-search <version>`.
+    pub builder: String,
+    pub sources: Vec<SourceFile>,
+    pub counts: Counts,
+    pub ingest: IngestSummary,
+    pub quality: QualitySummary,
+    /// Size in bytes of every file of the snapshot but the manifest and checksums.
+    pub files: BTreeMap<String, u64>,
+}
+
+/// Why a snapshot could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: missing (not a complete snapshot)")]
+    Missing { path: PathBuf },
+    #[error("{path}: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("{path} already exists (use --force to replace it)")]
+    Exists { path: PathBuf },
+    #[error("text index in {path}: {reason}")]
+    Text { path: PathBuf, reason: String },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
+    move |source| SnapshotError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A loaded, verified snapshot.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub data: SnapshotData,
+}
+
+/// Writes the text index of a snapshot into a directory (see `engine::text`); given to
+/// [`write`] so this module does not depend on the engine.
+pub type TextIndexWriter<'a> = &'a dyn Fn(&SnapshotData, &Path) -> Result<(), String>;
+
+/// Everything [`write`] needs.
+pub struct BuildInput<'a> {
+    pub data: SnapshotData,
+    pub report: &'a IngestReport,
+    pub sources: Vec<SourceFile>,
+    pub built_at: UnixSeconds,
+    pub text_index: Option<TextIndexWriter<'a>>,
+}
+
+/// Writes a snapshot directory at `out`, atomically: everything goes to a temporary sibling
+/// directory first, is fsynced, and is renamed into place. With `force`, an existing `out` is
+/// replaced (the old one is removed after the rename).
+pub fn write(out: &Path, input: BuildInput<'_>, force: bool) -> Result<Manifest, SnapshotError> {
+    if out.exists() && !force {
+        return Err(SnapshotError::Exists {
+            path: out.to_owned(),
+        });
+    }
+    let parent = out
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(io_error(parent))?;
+    let name = out
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "snapshot".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let temporary = parent.join(format!(".{name}.tmp-{}-{nanos}", std::process::id()));
+    let result = write_into(&temporary, input);
+    let manifest = match result {
+        Ok(manifest) => manifest,
+        Err(error) => {
+            let _ = fs::remove_dir_all(&temporary);
+            return Err(error);
+        }
+    };
+    if out.exists() {
+        let trash = parent.join(format!(".{name}.old-{}-{nanos}", std::process::id()));
+        fs::rename(out, &trash).map_err(io_error(out))?;
+        fs::rename(&temporary, out).map_err(io_error(out))?;
+        let _ = fs::remove_dir_all(&trash);
+    } else {
+        fs::rename(&temporary, out).map_err(io_error(out))?;
+    }
+    if let Ok(directory) = File::open(parent) {
+        let _ = directory.sync_all();
+    }
+    Ok(manifest)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), SnapshotError> {
+    let mut file = File::create(path).map_err(io_error(path))?;
+    file.write_all(bytes).map_err(io_error(path))?;
+    file.sync_all().map_err(io_error(path))
+}
+
+fn write_into(dir: &Path, input: BuildInput<'_>) -> Result<Manifest, SnapshotError> {
+    fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let BuildInput {
+        data,
+        report,
+        sources,
+        built_at,
+        text_index,
+    } = input;
+
+    let data_bytes = format::encode(&data).map_err(|error| SnapshotError::Corrupt {
+        path: dir.join(DATA_FILE),
+        reason: error.to_string(),
+    })?;
+    let data_sha = hex::encode(Sha256::digest(&data_bytes));
+    write_file(&dir.join(DATA_FILE), &data_bytes)?;
+
+    if let Some(text_index) = text_index {
+        let text_dir = dir.join(TEXT_DIR);
+        fs::create_dir_all(&text_dir).map_err(io_error(&text_dir))?;
+        text_index(&data, &text_dir).map_err(|reason| SnapshotError::Text {
+            path: text_dir.clone(),
+            reason,
+        })?;
+    }
+
+    let rejects_path = dir.join(REJECTS_FILE);
+    {
+        let file = File::create(&rejects_path).map_err(io_error(&rejects_path))?;
+        let mut writer = BufWriter::new(file);
+        let write_issue =
+            |writer: &mut BufWriter<File>, kind: &str, issue: &Issue| -> std::io::Result<()> {
+                let line = serde_json::json!({
+                    "kind": kind,
+                    "origin": issue.origin,
+                    "resource_type": issue.resource_type,
+                    "id": issue.id,
+                    "reason": issue.reason,
+                });
+                serde_json::to_writer(&mut *writer, &line)?;
+                writer.write_all(b"\n")
+            };
+        for issue in &report.rejects {
+            write_issue(&mut writer, "rejected", issue).map_err(io_error(&rejects_path))?;
+        }
+        for issue in &report.warnings {
+            write_issue(&mut writer, "warning", issue).map_err(io_error(&rejects_path))?;
+        }
+        let file = writer.into_inner().map_err(|error| SnapshotError::Io {
+            path: rejects_path.clone(),
+            source: error.into_error(),
+        })?;
+        file.sync_all().map_err(io_error(&rejects_path))?;
+    }
+
+    let dataset = &data.dataset;
+    let counts = Counts {
+        ejs: dataset.ejs.len() as u64,
+        egs: dataset.egs.len() as u64,
+        offers: dataset.offers.len() as u64,
+        locations: dataset.locations.len() as u64,
+        capacity_records: dataset
+            .locations
+            .iter()
+            .map(|location| location.capacities.len() as u64)
+            .sum(),
+        tariffs: dataset.egs.iter().map(|eg| eg.tariffs.len() as u64).sum(),
+        communes: data.communes.len() as u64,
+    };
+    let mut files = BTreeMap::new();
+    for relative in list_relative_files(dir)? {
+        let size = fs::metadata(dir.join(&relative))
+            .map_err(io_error(&dir.join(&relative)))?
+            .len();
+        files.insert(relative, size);
+    }
+    let compact_time: String = format_rfc3339(built_at)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        snapshot_id: format!("{compact_time}-{}", &data_sha[..12]),
+        built_at: format_rfc3339(built_at),
+        built_at_unix: built_at,
+        builder: format!("ror-search {}", env!("CARGO_PKG_VERSION")),
+        sources,
+        counts,
+        ingest: IngestSummary {
+            totals: report.totals,
+            by_type: report.by_type.clone(),
+            warnings: report.warnings.len() as u64 + report.warnings_dropped,
+            reject_reasons: report.reject_summary().into_iter().take(30).collect(),
+        },
+        quality: QualitySummary::of_dataset(dataset, built_at),
+        files,
+    };
+    let manifest_bytes =
+        serde_json::to_vec_pretty(&manifest).map_err(|error| SnapshotError::Corrupt {
+            path: dir.join(MANIFEST_FILE),
+            reason: error.to_string(),
+        })?;
+    write_file(&dir.join(MANIFEST_FILE), &manifest_bytes)?;
+
+    let mut checksums = String::new();
+    for relative in list_relative_files(dir)? {
+        if relative == CHECKSUMS_FILE {
+            continue;
+        }
+        let sha = sha256_file(&dir.join(&relative))?;
+        checksums.push_str(&format!("{sha}  {relative}\n"));
+    }
+    write_file(&dir.join(CHECKSUMS_FILE), checksums.as_bytes())?;
+    if let Ok(directory) = File::open(dir) {
+        let _ = directory.sync_all();
+    }
+    Ok(manifest)
+}
+
+/// Every file under `dir`, as `/`-separated relative paths, sorted.
+fn list_relative_files(dir: &Path) -> Result<Vec<String>, SnapshotError> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(current) = stack.pop() {
+        for entry in fs::read_dir(&current).map_err(io_error(&current))? {
+            let entry = entry.map_err(io_error(&current))?;
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).unwrap_or(&path);
+                let relative = relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                files.push(relative);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn sha256_file(path: &Path) -> Result<String, SnapshotError> {
+    let bytes = fs::read(path).map_err(io_error(path))?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// Verifies every file listed in `CHECKSUMS` (and that no listed file is missing), returning the
+/// bytes of `data.bin` read along the way.
+fn verify_checksums(dir: &Path) -> Result<Vec<u8>, SnapshotError> {
+    let checksums_path = dir.join(CHECKSUMS_FILE);
+    let text = match fs::read_to_string(&checksums_path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(SnapshotError::Missing {
+                path: checksums_path,
+            });
+        }
+        Err(error) => {
+            return Err(SnapshotError::Corrupt {
+                path: checksums_path,
+                reason: format!("unreadable: {error}"),
+            });
+        }
+    };
+    let mut data_bytes = None;
+    let mut listed = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let corrupt = |reason: String| SnapshotError::Corrupt {
+            path: checksums_path.clone(),
+            reason,
+        };
+        let (sha, relative) = line
+            .split_once("  ")
+            .ok_or_else(|| corrupt(format!("line {}: expected '<sha256>  <file>'", index + 1)))?;
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) || relative.contains("..")
+        {
+            return Err(corrupt(format!("line {}: malformed entry", index + 1)));
+        }
+        let path = dir.join(relative);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SnapshotError::Missing { path });
+            }
+            Err(error) => {
+                return Err(SnapshotError::Io {
+                    path,
+                    source: error,
+                });
+            }
+        };
+        let computed = hex::encode(Sha256::digest(&bytes));
+        if computed != sha {
+            return Err(SnapshotError::Corrupt {
+                path,
+                reason: format!(
+                    "SHA-256 {computed} does not match {sha} in {CHECKSUMS_FILE} (file altered or truncated)"
+                ),
+            });
+        }
+        listed.push(relative.to_owned());
+        if relative == DATA_FILE {
+            data_bytes = Some(bytes);
+        }
+    }
+    for required in [MANIFEST_FILE, DATA_FILE] {
+        if !listed.iter().any(|relative| relative == required) {
+            return Err(SnapshotError::Corrupt {
+                path: checksums_path.clone(),
+                reason: format!("does not list {required}"),
+            });
+        }
+    }
+    data_bytes.ok_or_else(|| SnapshotError::Missing {
+        path: dir.join(DATA_FILE),
+    })
+}
+
+/// Reads and verifies the manifest only (no checksum of the data): for `inspect` and listings.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, SnapshotError> {
+    let path = dir.join(MANIFEST_FILE);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(SnapshotError::Missing { path });
+        }
+        Err(error) => {
+            return Err(SnapshotError::Io {
+                path,
+                source: error,
+            });
+        }
+    };
+    let manifest: Manifest =
+        serde_json::from_slice(&bytes).map_err(|error| SnapshotError::Corrupt {
+            path: path.clone(),
+            reason: format!("not a valid manifest: {error}"),
+        })?;
+    if manifest.format_version != FORMAT_VERSION {
+        return Err(SnapshotError::Corrupt {
+            path,
+            reason: format!(
+                "format version {} is not supported (this build reads {FORMAT_VERSION})",
+                manifest.format_version
+            ),
+        });
+    }
+    Ok(manifest)
+}
+
+/// Loads a snapshot: checks every checksum, the manifest, then the data file's magic, version
+/// and CRC, and decodes. Any failure names the file at fault.
+pub fn load(dir: &Path) -> Result<Snapshot, SnapshotError> {
+    if !dir.is_dir() {
+        return Err(SnapshotError::Missing {
+            path: dir.to_owned(),
+        });
+    }
+    let data_bytes = verify_checksums(dir)?;
+    let manifest = read_manifest(dir)?;
+    let data_path = dir.join(DATA_FILE);
+    let data = format::decode(&data_bytes).map_err(|error| SnapshotError::Corrupt {
+        path: data_path.clone(),
+        reason: error.to_string(),
+    })?;
+    if data.dataset.offers.len() as u64 != manifest.counts.offers
+        || data.dataset.egs.len() as u64 != manifest.counts.egs
+    {
+        return Err(SnapshotError::Corrupt {
+            path: data_path,
+            reason: "counts do not match the manifest (files from different snapshots?)".into(),
+        });
+    }
+    Ok(Snapshot {
+        dir: dir.to_owned(),
+        manifest,
+        data,
+    })
+}

@@ -1,0 +1,6 @@
+//! Small self-contained helpers: dates, geodesy, a seeded generator, text folding.
+
+pub mod fold;
+pub mod geo;
+pub mod rng;
+pub mod time;
