@@ -365,7 +365,12 @@ fn verify_checksums(dir: &Path) -> Result<Vec<u8>, SnapshotError> {
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Err(SnapshotError::Missing { path });
+                return Err(SnapshotError::Corrupt {
+                    path: checksums_path.clone(),
+                    reason: format!(
+                        "lists {relative:?}, which is missing (incomplete snapshot or altered {CHECKSUMS_FILE})"
+                    ),
+                });
             }
             Err(error) => {
                 return Err(SnapshotError::Io {

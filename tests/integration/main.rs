@@ -1,0 +1,9 @@
+//! Integration tests, compiled into one binary (one link, shared helpers).
+
+mod common;
+mod fhir_round_trip;
+mod ig_examples;
+mod ingest_formats;
+mod malformed;
+mod sample_data;
+mod snapshot;
