@@ -106,29 +106,39 @@ pub fn ingest(
     })
 }
 
-/// Reads one file on a reader thread while the batches it yields are parsed in parallel.
+/// Reads one file as a three-stage pipeline: a reader thread splits it into items, a parser
+/// thread parses each batch in parallel (rayon), and this thread links the records, so that
+/// reading, parsing and linking overlap.
 fn ingest_file(
     path: &Path,
     resolver: &mut Resolver,
     on_records: &mut dyn FnMut(u64),
 ) -> Result<SourceFile, IngestError> {
-    let (sender, receiver) = mpsc::sync_channel::<Vec<source::SourceItem>>(4);
+    let (item_sender, item_receiver) = mpsc::sync_channel::<Vec<source::SourceItem>>(4);
+    let (record_sender, record_receiver) = mpsc::sync_channel::<Vec<Vec<Processed>>>(4);
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
             source::read_file(path, BATCH_SIZE, &mut |batch| {
-                // The receiver only hangs up when the main thread panicked.
-                let _ = sender.send(batch);
+                // The receiver only hangs up when another stage panicked.
+                let _ = item_sender.send(batch);
             })
         });
-        for batch in receiver {
-            let processed: Vec<Vec<Processed>> = batch
-                .into_par_iter()
-                .map(|item| {
-                    let mut out = Vec::with_capacity(1);
-                    process_item(item, &mut out);
-                    out
-                })
-                .collect();
+        let parser = scope.spawn(move || {
+            for batch in item_receiver {
+                let processed: Vec<Vec<Processed>> = batch
+                    .into_par_iter()
+                    .map(|item| {
+                        let mut out = Vec::with_capacity(1);
+                        process_item(item, &mut out);
+                        out
+                    })
+                    .collect();
+                if record_sender.send(processed).is_err() {
+                    break;
+                }
+            }
+        });
+        for processed in record_receiver {
             let mut count = 0;
             for record in processed.into_iter().flatten() {
                 count += 1;
@@ -136,6 +146,9 @@ fn ingest_file(
             }
             on_records(count);
         }
+        parser
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         reader
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))

@@ -5,10 +5,10 @@
 //! resource whose parent was rejected is rejected too, naming the parent and its reason, so
 //! nothing disappears without a line in the report.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
-use super::fhir::read::{Outcome, Parsed, ParsedOffer, ParsedOrganization};
-use super::report::{IngestReport, Issue, MAX_ISSUES_KEPT};
+use super::fhir::read::{Classified, Outcome, Parsed, ParsedOffer, ParsedOrganization};
+use super::report::{IngestReport, Issue, MAX_ISSUES_KEPT, TypeCounts};
 use super::source::{Origin, SourceItem};
 use crate::model::{Dataset, Eg, EgId, EjId, Location, LocationId};
 
@@ -52,85 +52,88 @@ fn process_item_at_depth(item: SourceItem, out: &mut Vec<Processed>, depth: usiz
             return;
         }
     };
-    let header = match super::fhir::read::read_header(&text) {
-        Ok(header) => header,
-        Err(reason) => {
+    match super::fhir::read::classify(&text) {
+        Classified::Unreadable { id, reason } => {
             out.push(Processed {
                 origin,
                 full_url,
                 resource_type: None,
-                id: None,
+                id,
                 outcome: Outcome::Rejected { reason },
             });
-            return;
         }
-    };
-    let Some(resource_type) = header
-        .resource_type
-        .filter(|resource_type| !resource_type.is_empty())
-    else {
-        out.push(Processed {
-            origin,
-            full_url,
-            resource_type: None,
-            id: header.id,
-            outcome: Outcome::Rejected {
-                reason: "resourceType: missing".into(),
-            },
-        });
-        return;
-    };
-    if resource_type == "Bundle" {
-        if depth >= MAX_BUNDLE_NESTING {
+        Classified::Bundle => {
+            if depth >= MAX_BUNDLE_NESTING {
+                out.push(Processed {
+                    origin,
+                    full_url,
+                    resource_type: Some("Bundle".into()),
+                    id: None,
+                    outcome: Outcome::Rejected {
+                        reason: "Bundle nested more than 4 levels deep".into(),
+                    },
+                });
+                return;
+            }
+            let mut items = Vec::new();
+            super::source::split_document(&text, &origin, &mut items);
+            for item in items {
+                process_item_at_depth(item, out, depth + 1);
+            }
+        }
+        Classified::Resource {
+            resource_type,
+            id,
+            outcome,
+        } => {
             out.push(Processed {
                 origin,
                 full_url,
                 resource_type: Some(resource_type),
-                id: header.id,
-                outcome: Outcome::Rejected {
-                    reason: "Bundle nested more than 4 levels deep".into(),
-                },
+                id,
+                outcome,
             });
-            return;
         }
-        let mut items = Vec::new();
-        super::source::split_document(&text, &origin, &mut items);
-        for item in items {
-            process_item_at_depth(item, out, depth + 1);
-        }
-        return;
     }
-    let outcome = super::fhir::read::parse_resource(&resource_type, &text);
-    out.push(Processed {
-        origin,
-        full_url,
-        resource_type: Some(resource_type),
-        id: header.id,
-        outcome,
-    });
 }
 
 struct Held<T> {
     value: T,
-    origin: String,
+    id: String,
+    origin: Origin,
+    /// Order of reading, to break ties between duplicates.
+    sequence: u64,
     warnings: Vec<String>,
 }
 
 /// Collects processed records and links them.
 #[derive(Default)]
 pub struct Resolver {
-    organizations: HashMap<String, Held<ParsedOrganization>>,
-    offers: HashMap<String, Held<ParsedOffer>>,
-    locations: HashMap<String, Held<Location>>,
+    organizations: Vec<Held<ParsedOrganization>>,
+    offers: Vec<Held<ParsedOffer>>,
+    locations: Vec<Held<Location>>,
     /// `Bundle.entry.fullUrl` → `Type/id`.
     full_urls: HashMap<String, String>,
     report: IngestReport,
+    sequence: u64,
 }
 
 impl Resolver {
     /// A resolver with nothing read yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn counts(&mut self, resource_type: &str) -> &mut TypeCounts {
+        if !self.report.by_type.contains_key(resource_type) {
+            self.report
+                .by_type
+                .insert(resource_type.to_owned(), TypeCounts::default());
+        }
+        self.report
+            .by_type
+            .get_mut(resource_type)
+            .expect("inserted above")
     }
 
     /// Counts one record and keeps it if it was accepted.
@@ -140,33 +143,22 @@ impl Resolver {
             self.report.empty_entries += 1;
             return;
         }
-        let resource_type = processed
-            .resource_type
-            .clone()
-            .unwrap_or_else(|| "unknown".to_owned());
-        let origin = processed.origin.to_string();
-        self.report
-            .by_type
-            .entry(resource_type.clone())
-            .or_default()
-            .read += 1;
+        let resource_type = processed.resource_type.as_deref().unwrap_or("unknown");
+        self.counts(resource_type).read += 1;
         self.report.totals.read += 1;
         match processed.outcome {
             Outcome::Ignored => {
-                self.report
-                    .by_type
-                    .entry(resource_type)
-                    .or_default()
-                    .ignored += 1;
+                self.counts(resource_type).ignored += 1;
                 self.report.totals.ignored += 1;
             }
             Outcome::Rejected { reason } => {
-                self.reject(Issue {
-                    origin,
-                    resource_type,
+                let issue = Issue {
+                    origin: processed.origin.to_string(),
+                    resource_type: resource_type.to_owned(),
                     id: processed.id,
                     reason,
-                });
+                };
+                self.reject(issue);
             }
             Outcome::Accepted { parsed, warnings } => {
                 let id = processed.id.unwrap_or_default();
@@ -174,89 +166,104 @@ impl Resolver {
                     self.full_urls
                         .insert(full_url, format!("{resource_type}/{id}"));
                 }
+                self.sequence += 1;
+                let (origin, sequence) = (processed.origin, self.sequence);
                 match *parsed {
-                    Parsed::Organization(organization) => {
-                        let held = Held {
-                            value: organization,
+                    Parsed::Organization(value) => {
+                        self.organizations.push(Held {
+                            value,
+                            id,
                             origin,
+                            sequence,
                             warnings,
-                        };
-                        let previous = self.organizations.remove(&id);
-                        let kept = self
-                            .keep_newer("Organization", &id, previous, held, |o| o.last_updated());
-                        self.organizations.insert(id, kept);
-                    }
-                    Parsed::Offer(offer) => {
-                        let held = Held {
-                            value: offer,
-                            origin,
-                            warnings,
-                        };
-                        let previous = self.offers.remove(&id);
-                        let kept = self.keep_newer("HealthcareService", &id, previous, held, |o| {
-                            o.offer.last_updated
                         });
-                        self.offers.insert(id, kept);
                     }
-                    Parsed::Location(location) => {
-                        let held = Held {
-                            value: location,
-                            origin,
-                            warnings,
-                        };
-                        let previous = self.locations.remove(&id);
-                        let kept =
-                            self.keep_newer("Location", &id, previous, held, |l| l.last_updated);
-                        self.locations.insert(id, kept);
-                    }
+                    Parsed::Offer(value) => self.offers.push(Held {
+                        value,
+                        id,
+                        origin,
+                        sequence,
+                        warnings,
+                    }),
+                    Parsed::Location(value) => self.locations.push(Held {
+                        value,
+                        id,
+                        origin,
+                        sequence,
+                        warnings,
+                    }),
                 }
             }
         }
     }
 
-    /// Of two copies of a resource, keeps the one with the newer `meta.lastUpdated` (the later
-    /// one read on a tie) and rejects the other as superseded.
-    fn keep_newer<T>(
-        &mut self,
+    /// Sorts held records by id and keeps, of several copies of one id, the one with the newer
+    /// `meta.lastUpdated` (the later one read on a tie), rejecting the others as superseded.
+    /// Sorting moves indexes, not the (large) records.
+    fn dedupe<T>(
+        report: &mut IngestReport,
         resource_type: &str,
-        id: &str,
-        previous: Option<Held<T>>,
-        current: Held<T>,
+        items: Vec<Held<T>>,
         last_updated: impl Fn(&T) -> Option<i64>,
-    ) -> Held<T> {
-        let Some(previous) = previous else {
-            return current;
-        };
-        let (kept, dropped) = if last_updated(&previous.value) > last_updated(&current.value) {
-            (previous, current)
-        } else {
-            (current, previous)
-        };
-        self.reject(Issue {
-            origin: dropped.origin.clone(),
-            resource_type: resource_type.to_owned(),
-            id: Some(id.to_owned()),
-            reason: format!(
-                "duplicate id: superseded by the copy at {} (newer or equal meta.lastUpdated)",
-                kept.origin
-            ),
+    ) -> Vec<(String, Held<T>)> {
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_unstable_by(|&a, &b| {
+            items[a]
+                .id
+                .cmp(&items[b].id)
+                .then(items[a].sequence.cmp(&items[b].sequence))
         });
+        let mut slots: Vec<Option<Held<T>>> = items.into_iter().map(Some).collect();
+        let mut kept: Vec<(String, Held<T>)> = Vec::with_capacity(slots.len());
+        let mut group_start = 0;
+        while group_start < order.len() {
+            let mut group_end = group_start + 1;
+            while group_end < order.len()
+                && slots[order[group_end]].as_ref().map(|held| &held.id)
+                    == slots[order[group_start]].as_ref().map(|held| &held.id)
+            {
+                group_end += 1;
+            }
+            let group = &order[group_start..group_end];
+            let winner = *group
+                .iter()
+                .max_by_key(|&&index| {
+                    let held = slots[index].as_ref().expect("each index once");
+                    (last_updated(&held.value), held.sequence)
+                })
+                .expect("non-empty group");
+            let winner_held = slots[winner].take().expect("each index once");
+            for &index in group {
+                if index == winner {
+                    continue;
+                }
+                let dropped = slots[index].take().expect("each index once");
+                push_reject(
+                    report,
+                    &dropped.origin.to_string(),
+                    resource_type,
+                    &dropped.id,
+                    format!(
+                        "duplicate id: superseded by the copy at {} (newer or equal meta.lastUpdated)",
+                        winner_held.origin
+                    ),
+                );
+            }
+            kept.push((winner_held.id.clone(), winner_held));
+            group_start = group_end;
+        }
         kept
     }
 
     fn reject(&mut self, issue: Issue) {
-        self.report
-            .by_type
-            .entry(issue.resource_type.clone())
-            .or_default()
-            .rejected += 1;
+        self.counts(&issue.resource_type.clone()).rejected += 1;
         self.report.totals.rejected += 1;
         self.report.rejects.push(issue);
     }
 
     fn warn(
         report: &mut IngestReport,
-        origin: &str,
+        origin: &Origin,
         resource_type: &str,
         id: &str,
         warnings: Vec<String>,
@@ -267,7 +274,7 @@ impl Resolver {
                 continue;
             }
             report.warnings.push(Issue {
-                origin: origin.to_owned(),
+                origin: origin.to_string(),
                 resource_type: resource_type.to_owned(),
                 id: Some(id.to_owned()),
                 reason,
@@ -301,14 +308,17 @@ impl Resolver {
     /// Links everything and returns the dataset and the report.
     pub fn finish(mut self) -> (Dataset, IngestReport) {
         let mut dataset = Dataset::default();
-        let mut organizations: Vec<(String, Held<ParsedOrganization>)> =
-            self.organizations.drain().collect();
-        organizations.sort_by(|a, b| a.0.cmp(&b.0));
         let mut report = std::mem::take(&mut self.report);
+        let organizations = Self::dedupe(
+            &mut report,
+            "Organization",
+            std::mem::take(&mut self.organizations),
+            |o| o.last_updated(),
+        );
 
         // Organizations: EJs first, so EGs can point at them.
-        let mut ej_index: HashMap<String, EjId> = HashMap::new();
-        let mut kinds: HashMap<String, &'static str> = HashMap::new();
+        let mut ej_index: HashMap<String, EjId> = HashMap::default();
+        let mut kinds: HashMap<String, &'static str> = HashMap::default();
         for (id, held) in &organizations {
             let kind = match &held.value {
                 ParsedOrganization::Ej(_) => "EJ",
@@ -317,15 +327,16 @@ impl Resolver {
             };
             kinds.insert(id.clone(), kind);
         }
-        let mut rejected_organizations: HashMap<String, String> = HashMap::new();
-        let mut eg_index: HashMap<String, EgId> = HashMap::new();
-        let mut oi_parent: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
-        let mut pending_egs: Vec<(Eg, Option<String>, String, Vec<String>)> = Vec::new();
+        let mut rejected_organizations: HashMap<String, String> = HashMap::default();
+        let mut eg_index: HashMap<String, EgId> = HashMap::default();
+        let mut oi_parent: HashMap<String, (Option<String>, Option<String>)> = HashMap::default();
+        let mut pending_egs: Vec<(Eg, Option<String>, Origin, Vec<String>)> = Vec::new();
         for (id, held) in organizations {
             let Held {
                 value,
                 origin,
                 warnings,
+                ..
             } = held;
             match value {
                 ParsedOrganization::Ej(ej) => {
@@ -378,9 +389,13 @@ impl Resolver {
         }
 
         // Locations.
-        let mut locations: Vec<(String, Held<Location>)> = self.locations.drain().collect();
-        locations.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut location_index: HashMap<String, LocationId> = HashMap::new();
+        let locations = Self::dedupe(
+            &mut report,
+            "Location",
+            std::mem::take(&mut self.locations),
+            |l| l.last_updated,
+        );
+        let mut location_index: HashMap<String, LocationId> = HashMap::default();
         for (id, held) in locations {
             Self::warn(&mut report, &held.origin, "Location", &id, held.warnings);
             location_index.insert(id, dataset.locations.len() as LocationId);
@@ -401,13 +416,18 @@ impl Resolver {
             .collect();
 
         // Offers.
-        let mut offers: Vec<(String, Held<ParsedOffer>)> = self.offers.drain().collect();
-        offers.sort_by(|a, b| a.0.cmp(&b.0));
+        let offers = Self::dedupe(
+            &mut report,
+            "HealthcareService",
+            std::mem::take(&mut self.offers),
+            |o| o.offer.last_updated,
+        );
         for (id, held) in offers {
             let Held {
                 value,
                 origin,
                 warnings,
+                ..
             } = held;
             let ParsedOffer {
                 mut offer,
@@ -569,7 +589,7 @@ struct Provider {
 
 fn push_reject(
     report: &mut IngestReport,
-    origin: &str,
+    origin: &dyn std::fmt::Display,
     resource_type: &str,
     id: &str,
     reason: String,
@@ -578,7 +598,7 @@ fn push_reject(
     counts.rejected += 1;
     report.totals.rejected += 1;
     report.rejects.push(Issue {
-        origin: origin.to_owned(),
+        origin: origin.to_string(),
         resource_type: resource_type.to_owned(),
         id: Some(id.to_owned()),
         reason,

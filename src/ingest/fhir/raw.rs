@@ -5,158 +5,223 @@
 //! FHIR is (an `integer` must be a JSON integer, a `decimal` a JSON number), so a wrong type is
 //! reported with its JSON path (see [`super::read`]).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Deserializer};
 
 /// The first pass over a resource: only its type and id.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct ResourceHeader {
-    pub resource_type: Option<String>,
-    pub id: Option<String>,
+pub struct ResourceHeader<'a> {
+    #[serde(borrow)]
+    pub resource_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub id: Option<Cow<'a, str>>,
 }
 
 /// `Organization`, `HealthcareService` or `Location`: the union of the elements read.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct RawResource {
-    pub resource_type: String,
-    pub id: Option<String>,
-    pub meta: Option<Meta>,
-    pub extension: Vec<Extension>,
-    pub identifier: Vec<Identifier>,
+pub struct RawResource<'a> {
+    #[serde(borrow)]
+    pub resource_type: Cow<'a, str>,
+    #[serde(borrow)]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub meta: Option<Meta<'a>>,
+    #[serde(borrow)]
+    pub extension: Vec<Extension<'a>>,
+    #[serde(borrow)]
+    pub identifier: Vec<Identifier<'a>>,
     pub active: Option<bool>,
-    pub name: Option<String>,
-    pub alias: Vec<String>,
+    #[serde(borrow)]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub alias: Vec<Cow<'a, str>>,
     #[serde(rename = "type")]
-    pub type_: Vec<CodeableConcept>,
-    pub part_of: Option<Reference>,
-    pub address: OneOrMany<Address>,
-    pub position: Option<Position>,
-    pub provided_by: Option<Reference>,
-    pub category: Vec<CodeableConcept>,
-    pub specialty: Vec<CodeableConcept>,
-    pub characteristic: Vec<CodeableConcept>,
-    pub location: Vec<Reference>,
-    pub not_available: Vec<NotAvailable>,
-    pub managing_organization: Option<Reference>,
-    pub status: Option<String>,
+    #[serde(borrow)]
+    pub type_: Vec<CodeableConcept<'a>>,
+    #[serde(borrow)]
+    pub part_of: Option<Reference<'a>>,
+    #[serde(borrow)]
+    pub address: OneOrMany<Address<'a>>,
+    #[serde(borrow)]
+    pub position: Option<Position<'a>>,
+    #[serde(borrow)]
+    pub provided_by: Option<Reference<'a>>,
+    #[serde(borrow)]
+    pub category: Vec<CodeableConcept<'a>>,
+    #[serde(borrow)]
+    pub specialty: Vec<CodeableConcept<'a>>,
+    #[serde(borrow)]
+    pub characteristic: Vec<CodeableConcept<'a>>,
+    #[serde(borrow)]
+    pub location: Vec<Reference<'a>>,
+    #[serde(borrow)]
+    pub not_available: Vec<NotAvailable<'a>>,
+    #[serde(borrow)]
+    pub managing_organization: Option<Reference<'a>>,
+    #[serde(borrow)]
+    pub status: Option<Cow<'a, str>>,
 }
 
 /// `Bundle`: only its entries matter.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Meta {
-    pub last_updated: Option<String>,
-    pub tag: Vec<Coding>,
+pub struct Meta<'a> {
+    #[serde(borrow)]
+    pub last_updated: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub tag: Vec<Coding<'a>>,
 }
 
 /// An extension, simple or complex; `value[x]` flattened into one optional field per type.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Extension {
-    pub url: String,
-    pub extension: Vec<Extension>,
+pub struct Extension<'a> {
+    #[serde(borrow)]
+    pub url: Cow<'a, str>,
+    #[serde(borrow)]
+    pub extension: Vec<Extension<'a>>,
     pub value_boolean: Option<bool>,
     pub value_integer: Option<i64>,
     pub value_decimal: Option<f64>,
-    pub value_string: Option<String>,
-    pub value_code: Option<String>,
-    pub value_date_time: Option<String>,
-    pub value_date: Option<String>,
-    pub value_canonical: Option<String>,
-    pub value_codeable_concept: Option<CodeableConcept>,
-    pub value_coding: Option<Coding>,
-    pub value_range: Option<Range>,
-    pub value_money: Option<Money>,
-    pub value_period: Option<Period>,
-    pub value_quantity: Option<Quantity>,
-    pub value_reference: Option<Reference>,
+    #[serde(borrow)]
+    pub value_string: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub value_code: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub value_date_time: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub value_date: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub value_canonical: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub value_codeable_concept: Option<CodeableConcept<'a>>,
+    #[serde(borrow)]
+    pub value_coding: Option<Coding<'a>>,
+    #[serde(borrow)]
+    pub value_range: Option<Range<'a>>,
+    #[serde(borrow)]
+    pub value_money: Option<Money<'a>>,
+    #[serde(borrow)]
+    pub value_period: Option<Period<'a>>,
+    #[serde(borrow)]
+    pub value_quantity: Option<Quantity<'a>>,
+    #[serde(borrow)]
+    pub value_reference: Option<Reference<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Coding {
-    pub system: Option<String>,
-    pub code: Option<String>,
-    pub display: Option<String>,
+pub struct Coding<'a> {
+    #[serde(borrow)]
+    pub system: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub code: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub display: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct CodeableConcept {
-    pub coding: Vec<Coding>,
-    pub text: Option<String>,
-    pub extension: Vec<Extension>,
+pub struct CodeableConcept<'a> {
+    #[serde(borrow)]
+    pub coding: Vec<Coding<'a>>,
+    #[serde(borrow)]
+    pub text: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub extension: Vec<Extension<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Identifier {
-    pub system: Option<String>,
-    pub value: Option<String>,
+pub struct Identifier<'a> {
+    #[serde(borrow)]
+    pub system: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub value: Option<Cow<'a, str>>,
     #[serde(rename = "type")]
-    pub type_: Option<CodeableConcept>,
+    #[serde(borrow)]
+    pub type_: Option<CodeableConcept<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Reference {
-    pub reference: Option<String>,
+pub struct Reference<'a> {
+    #[serde(borrow)]
+    pub reference: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Address {
-    pub line: Vec<String>,
-    pub city: Option<String>,
-    pub postal_code: Option<String>,
-    pub extension: Vec<Extension>,
+pub struct Address<'a> {
+    #[serde(borrow)]
+    pub line: Vec<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub city: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub postal_code: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub extension: Vec<Extension<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Position {
+pub struct Position<'a> {
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
-    pub extension: Vec<Extension>,
+    #[serde(borrow)]
+    pub extension: Vec<Extension<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Quantity {
+pub struct Quantity<'a> {
     pub value: Option<f64>,
-    pub unit: Option<String>,
-    pub system: Option<String>,
-    pub code: Option<String>,
+    #[serde(borrow)]
+    pub unit: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub system: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub code: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Range {
-    pub low: Option<Quantity>,
-    pub high: Option<Quantity>,
+pub struct Range<'a> {
+    #[serde(borrow)]
+    pub low: Option<Quantity<'a>>,
+    #[serde(borrow)]
+    pub high: Option<Quantity<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Money {
+pub struct Money<'a> {
     pub value: Option<f64>,
-    pub currency: Option<String>,
+    #[serde(borrow)]
+    pub currency: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Period {
-    pub start: Option<String>,
-    pub end: Option<String>,
+pub struct Period<'a> {
+    #[serde(borrow)]
+    pub start: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub end: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct NotAvailable {
-    pub id: Option<String>,
-    pub description: Option<String>,
-    pub during: Option<Period>,
+pub struct NotAvailable<'a> {
+    #[serde(borrow)]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub description: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub during: Option<Period<'a>>,
 }
 
 /// An element that is an object in one resource type and an array in another

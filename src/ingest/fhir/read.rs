@@ -5,6 +5,8 @@
 //! A resource that cannot be read is rejected with a reason naming the element; data that is
 //! odd but usable (an unknown code in a large catalogue) is kept with a warning.
 
+use std::fmt;
+
 use super::raw::{self, CodeableConcept, Extension, RawResource, ResourceHeader};
 use super::{
     FR_CORE_INSEE_CODE_URL, GEOLOCATION_URL, ORGANIZATION_PERIOD_URL, TRE_R30_URL,
@@ -16,6 +18,21 @@ use crate::model::{
     Address, AgeRange, CapacityRecord, Code, Eg, Ej, GeoPoint, Location, Offer, Tariff,
 };
 use crate::util::time::{UnixSeconds, parse_fhir_datetime};
+
+/// A field path formatted only when a message needs it (no allocation on the happy path).
+struct Lazy<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result>(F);
+
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Lazy<F> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.0)(formatter)
+    }
+}
+
+macro_rules! lazy {
+    ($($argument:tt)*) => {
+        Lazy(|formatter: &mut fmt::Formatter<'_>| write!(formatter, $($argument)*))
+    };
+}
 
 /// The resource types the engine reads; every other type is counted as ignored.
 pub const READ_TYPES: [&str; 3] = ["Organization", "HealthcareService", "Location"];
@@ -30,6 +47,7 @@ pub enum Parsed {
 
 /// The three kinds of `Organization` in the ROR.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // boxed once as a whole in `Outcome`
 pub enum ParsedOrganization {
     /// Entité juridique.
     Ej(Ej),
@@ -88,7 +106,7 @@ pub enum Outcome {
 }
 
 /// Type and id of a resource, read without parsing the rest.
-pub fn read_header(json: &str) -> Result<ResourceHeader, String> {
+pub fn read_header(json: &str) -> Result<ResourceHeader<'_>, String> {
     serde_json::from_str::<ResourceHeader>(json).map_err(|error| format!("invalid JSON: {error}"))
 }
 
@@ -97,21 +115,94 @@ pub fn parse_resource(resource_type: &str, json: &str) -> Outcome {
     if !READ_TYPES.contains(&resource_type) {
         return Outcome::Ignored;
     }
-    let mut deserializer = serde_json::Deserializer::from_str(json);
-    let raw: RawResource = match serde_path_to_error::deserialize(&mut deserializer) {
+    // Parse fast; only when that fails, parse again tracking the path for the message.
+    let raw: RawResource = match serde_json::from_str(json) {
         Ok(raw) => raw,
-        Err(error) => {
-            let path = error.path().to_string();
-            return Outcome::Rejected {
-                reason: format!("{path}: {}", error.into_inner()),
+        Err(plain_error) => {
+            let mut deserializer = serde_json::Deserializer::from_str(json);
+            return match serde_path_to_error::deserialize::<_, RawResource>(&mut deserializer) {
+                Err(error) => {
+                    let path = error.path().to_string();
+                    Outcome::Rejected {
+                        reason: format!("{path}: {}", error.into_inner()),
+                    }
+                }
+                Ok(_) => Outcome::Rejected {
+                    reason: plain_error.to_string(),
+                },
             };
         }
     };
+    read_raw(resource_type, &raw)
+}
+
+/// What [`classify`] found in one item of JSON text.
+#[derive(Debug)]
+pub enum Classified {
+    /// A resource, read (or rejected, or ignored by type).
+    Resource {
+        resource_type: String,
+        id: Option<String>,
+        outcome: Outcome,
+    },
+    /// A `Bundle` to split into its entries.
+    Bundle,
+    /// Not a resource: invalid JSON or no `resourceType`.
+    Unreadable { id: Option<String>, reason: String },
+}
+
+/// Reads one item in a single pass when it is a well-formed resource of a type the engine
+/// uses (the common case); otherwise reads its header to tell a bundle, an ignored type, or
+/// a malformed resource (whose message then carries the JSON path of the fault).
+pub fn classify(json: &str) -> Classified {
+    if let Ok(raw) = serde_json::from_str::<RawResource>(json) {
+        let resource_type = raw.resource_type.as_ref();
+        if resource_type.is_empty() {
+            return Classified::Unreadable {
+                id: raw.id.as_deref().map(str::to_owned),
+                reason: "resourceType: missing".into(),
+            };
+        }
+        if resource_type == "Bundle" {
+            return Classified::Bundle;
+        }
+        let id = raw.id.as_deref().map(str::to_owned);
+        let outcome = if READ_TYPES.contains(&resource_type) {
+            read_raw(resource_type, &raw)
+        } else {
+            Outcome::Ignored
+        };
+        return Classified::Resource {
+            resource_type: resource_type.to_owned(),
+            id,
+            outcome,
+        };
+    }
+    let header = match read_header(json) {
+        Ok(header) => header,
+        Err(reason) => return Classified::Unreadable { id: None, reason },
+    };
+    let id = header.id.as_deref().map(str::to_owned);
+    match header.resource_type.as_deref() {
+        None | Some("") => Classified::Unreadable {
+            id,
+            reason: "resourceType: missing".into(),
+        },
+        Some("Bundle") => Classified::Bundle,
+        Some(resource_type) => Classified::Resource {
+            resource_type: resource_type.to_owned(),
+            id,
+            outcome: parse_resource(resource_type, json),
+        },
+    }
+}
+
+fn read_raw(resource_type: &str, raw: &RawResource) -> Outcome {
     let mut reader = Reader::default();
     let parsed = match resource_type {
-        "Organization" => reader.organization(&raw).map(Parsed::Organization),
-        "HealthcareService" => reader.offer(&raw).map(Parsed::Offer),
-        _ => reader.location(&raw).map(Parsed::Location),
+        "Organization" => reader.organization(raw).map(Parsed::Organization),
+        "HealthcareService" => reader.offer(raw).map(Parsed::Offer),
+        _ => reader.location(raw).map(Parsed::Location),
     };
     match parsed {
         Ok(parsed) => Outcome::Accepted {
@@ -157,7 +248,7 @@ impl Reader {
         &mut self,
         concept: &CodeableConcept,
         system: CodeSystem,
-        field: &str,
+        field: &dyn fmt::Display,
         need: Need,
     ) -> Result<Option<Code>, String> {
         let coding = concept
@@ -212,7 +303,7 @@ impl Reader {
         &mut self,
         concept: Option<&CodeableConcept>,
         system: CodeSystem,
-        field: &str,
+        field: &dyn fmt::Display,
     ) -> Result<Code, String> {
         let concept = concept.ok_or_else(|| format!("{field}: missing"))?;
         self.code(concept, system, field, Need::Required)?
@@ -223,7 +314,7 @@ impl Reader {
         &mut self,
         concept: Option<&CodeableConcept>,
         system: CodeSystem,
-        field: &str,
+        field: &dyn fmt::Display,
     ) -> Result<Option<Code>, String> {
         match concept {
             Some(concept) => self.code(concept, system, field, Need::Optional),
@@ -242,11 +333,11 @@ impl Reader {
         let part_of = raw
             .part_of
             .as_ref()
-            .and_then(|reference| reference.reference.clone());
+            .and_then(|reference| reference.reference.as_deref().map(str::to_owned));
         if is_oi {
             return Ok(ParsedOrganization::Oi {
                 id,
-                name: raw.name.clone(),
+                name: raw.name.as_deref().map(str::to_owned),
                 part_of,
             });
         }
@@ -276,7 +367,7 @@ impl Reader {
                 legal_status = self.optional_code(
                     Some(concept),
                     CodeSystem::StatutJuridique,
-                    "type[statutJuridiqueINSEE]",
+                    &"type[statutJuridiqueINSEE]",
                 )?;
                 has_ej_type = true;
             } else if has_system(concept, "R69") {
@@ -285,7 +376,7 @@ impl Reader {
         }
         let address = raw.address.0.first();
         let (mut address_model, geolocation) = match address {
-            Some(address) => self.address(address, "address[0]")?,
+            Some(address) => self.address(address, &"address[0]")?,
             None => (Address::default(), None),
         };
         if address_model.commune.is_none() {
@@ -318,7 +409,7 @@ impl Reader {
             finess: structure_identifier(raw, "1").or_else(|| prefixed_national_id(raw, '1')),
             siret: structure_identifier(raw, "3"),
             name,
-            alias: raw.alias.first().cloned(),
+            alias: raw.alias.first().map(|alias| alias.to_string()),
             category,
             address: address_model,
             region: region(raw),
@@ -337,18 +428,16 @@ impl Reader {
             ));
         }
         for (index, extension) in raw.extension.iter().enumerate() {
-            let field = format!("extension[{index}]");
+            let field = lazy!("extension[{index}]");
             if extension.url == ORGANIZATION_PERIOD_URL {
                 let period = extension
                     .value_period
                     .as_ref()
                     .ok_or_else(|| format!("{field} (organization-period): missing valuePeriod"))?;
-                eg.opened_at = optional_date(
-                    period.start.as_deref(),
-                    &format!("{field}.valuePeriod.start"),
-                )?;
+                eg.opened_at =
+                    optional_date(period.start.as_deref(), &lazy!("{field}.valuePeriod.start"))?;
                 eg.closed_at =
-                    optional_date(period.end.as_deref(), &format!("{field}.valuePeriod.end"))?;
+                    optional_date(period.end.as_deref(), &lazy!("{field}.valuePeriod.end"))?;
                 continue;
             }
             let Some(extension_id) = ror_extension_id(&extension.url) else {
@@ -377,19 +466,19 @@ impl Reader {
                 "ror-organization-nb-permanent-social-help-place" => {
                     eg.social_help_places_permanent = Some(non_negative(
                         extension.value_integer,
-                        &format!("{field}.valueInteger"),
+                        &lazy!("{field}.valueInteger"),
                     )?);
                 }
                 "ror-organization-nb-temporary-social-help-place" => {
                     eg.social_help_places_temporary = Some(non_negative(
                         extension.value_integer,
-                        &format!("{field}.valueInteger"),
+                        &lazy!("{field}.valueInteger"),
                     )?);
                 }
                 "ror-meta-creation-date" => {
                     eg.created_at = optional_date(
                         extension.value_date_time.as_deref(),
-                        &format!("{field}.valueDateTime"),
+                        &lazy!("{field}.valueDateTime"),
                     )?;
                 }
                 "ror-organization-price" => {
@@ -407,23 +496,23 @@ impl Reader {
     fn address(
         &mut self,
         address: &raw::Address,
-        field: &str,
+        field: &dyn fmt::Display,
     ) -> Result<(Address, Option<(GeoPoint, Option<bool>)>), String> {
         let mut model = Address {
-            lines: address.line.clone(),
+            lines: address.line.iter().map(|line| line.to_string()).collect(),
             postal_code: address.postal_code.as_deref().map(Code::from),
-            city: address.city.clone(),
+            city: address.city.as_deref().map(str::to_owned),
             commune: None,
         };
         let mut geolocation = None;
         for (index, extension) in address.extension.iter().enumerate() {
-            let extension_field = format!("{field}.extension[{index}]");
+            let extension_field = lazy!("{field}.extension[{index}]");
             if extension.url == GEOLOCATION_URL {
                 let mut lat = None;
                 let mut lon = None;
                 let mut reliable = None;
                 for sub in &extension.extension {
-                    match sub.url.as_str() {
+                    match sub.url.as_ref() {
                         "latitude" => {
                             lat = Some(sub.value_decimal.ok_or_else(|| {
                                 format!(
@@ -465,7 +554,7 @@ impl Reader {
                 let code = extension
                     .value_coding
                     .as_ref()
-                    .and_then(|coding| coding.code.clone())
+                    .and_then(|coding| coding.code.as_deref().map(str::to_owned))
                     .or_else(|| {
                         first_code(extension.value_codeable_concept.as_ref()).map(String::from)
                     });
@@ -477,7 +566,7 @@ impl Reader {
         Ok((model, geolocation))
     }
 
-    fn commune_code(&mut self, code: &str, field: &str) -> Result<Code, String> {
+    fn commune_code(&mut self, code: &str, field: &dyn fmt::Display) -> Result<Code, String> {
         if is_insee_commune(code) {
             Ok(Code::from(code))
         } else {
@@ -487,15 +576,19 @@ impl Reader {
         }
     }
 
-    fn tariff(&mut self, extension: &Extension, field: &str) -> Result<Tariff, String> {
+    fn tariff(
+        &mut self,
+        extension: &Extension,
+        field: &dyn fmt::Display,
+    ) -> Result<Tariff, String> {
         let mut price_type = None;
         let mut unit = None;
         let mut amount = None;
         let mut tariff = Tariff::default();
         for (index, sub) in extension.extension.iter().enumerate() {
-            let sub_field = format!("{field}.extension[{index}] ({})", sub.url);
+            let sub_field = lazy!("{field}.extension[{index}] ({})", sub.url);
             let concept = sub.value_codeable_concept.as_ref();
-            match sub.url.as_str() {
+            match sub.url.as_ref() {
                 "priceType" => {
                     price_type =
                         Some(self.required_code(concept, CodeSystem::TypeTarif, &sub_field)?)
@@ -569,14 +662,14 @@ impl Reader {
         let provided_by = raw
             .provided_by
             .as_ref()
-            .and_then(|reference| reference.reference.clone())
+            .and_then(|reference| reference.reference.as_deref().map(str::to_owned))
             .ok_or("providedBy: missing (an offer must name the organization that provides it)")?;
         let identifier = raw
             .identifier
             .iter()
             .find(|identifier| identifier_type_code(identifier, "R355") == Some("35"))
             .or(raw.identifier.first())
-            .and_then(|identifier| identifier.value.clone());
+            .and_then(|identifier| identifier.value.as_deref().map(str::to_owned));
         let mut offer = Offer {
             id,
             identifier,
@@ -590,7 +683,7 @@ impl Reader {
                 offer.offer_type = self.code(
                     concept,
                     CodeSystem::CategorieOrganisation,
-                    &format!("category[{index}]"),
+                    &lazy!("category[{index}]"),
                     Need::Optional,
                 )?;
             }
@@ -600,13 +693,13 @@ impl Reader {
                 offer.activity_field = self.code(
                     concept,
                     CodeSystem::ChampActivite,
-                    &format!("type[{index}]"),
+                    &lazy!("type[{index}]"),
                     Need::Required,
                 )?;
             }
         }
         for (index, concept) in raw.specialty.iter().enumerate() {
-            let field = format!("specialty[{index}]");
+            let field = lazy!("specialty[{index}]");
             if has_system(concept, "R211") {
                 let code = self.code(
                     concept,
@@ -625,7 +718,7 @@ impl Reader {
             }
         }
         for (index, concept) in raw.characteristic.iter().enumerate() {
-            let field = format!("characteristic[{index}]");
+            let field = lazy!("characteristic[{index}]");
             if has_system(concept, "R213") {
                 offer.care_mode = self.code(
                     concept,
@@ -656,7 +749,7 @@ impl Reader {
             }
         }
         for (index, extension) in raw.extension.iter().enumerate() {
-            let field = format!("extension[{index}]");
+            let field = lazy!("extension[{index}]");
             let Some(extension_id) = ror_extension_id(&extension.url) else {
                 continue;
             };
@@ -670,8 +763,8 @@ impl Reader {
                 }
                 "ror-healthcareservice-patient-type" => {
                     for (sub_index, sub) in extension.extension.iter().enumerate() {
-                        let sub_field = format!("{field}.extension[{sub_index}] ({})", sub.url);
-                        match sub.url.as_str() {
+                        let sub_field = lazy!("{field}.extension[{sub_index}] ({})", sub.url);
+                        match sub.url.as_ref() {
                             "supportedPatientInfo" => {
                                 if let Some(code) = self.optional_code(
                                     sub.value_codeable_concept.as_ref(),
@@ -695,14 +788,14 @@ impl Reader {
                 "ror-meta-creation-date" => {
                     offer.created_at = optional_date(
                         extension.value_date_time.as_deref(),
-                        &format!("{field}.valueDateTime"),
+                        &lazy!("{field}.valueDateTime"),
                     )?;
                 }
                 _ => {}
             }
         }
         for (index, not_available) in raw.not_available.iter().enumerate() {
-            let field = format!("notAvailable[{index}]");
+            let field = lazy!("notAvailable[{index}]");
             let Some(during) = &not_available.during else {
                 continue;
             };
@@ -714,9 +807,8 @@ impl Reader {
                 continue;
             }
             offer.closed_from =
-                optional_date(during.start.as_deref(), &format!("{field}.during.start"))?;
-            offer.reopens_at =
-                optional_date(during.end.as_deref(), &format!("{field}.during.end"))?;
+                optional_date(during.start.as_deref(), &lazy!("{field}.during.start"))?;
+            offer.reopens_at = optional_date(during.end.as_deref(), &lazy!("{field}.during.end"))?;
             if let (Some(from), Some(reopen)) = (offer.closed_from, offer.reopens_at)
                 && reopen < from
             {
@@ -729,7 +821,8 @@ impl Reader {
         for (index, reference) in raw.location.iter().enumerate() {
             let reference = reference
                 .reference
-                .clone()
+                .as_deref()
+                .map(str::to_owned)
                 .ok_or_else(|| format!("location[{index}]: reference missing"))?;
             location_references.push(reference);
         }
@@ -747,23 +840,23 @@ impl Reader {
             .iter()
             .find(|identifier| identifier_type_code(identifier, "R354") == Some("25"))
             .or(raw.identifier.first())
-            .and_then(|identifier| identifier.value.clone());
+            .and_then(|identifier| identifier.value.as_deref().map(str::to_owned));
         let mut location = Location {
             id,
             identifier,
-            name: raw.name.clone(),
+            name: raw.name.as_deref().map(str::to_owned),
             last_updated: last_updated(raw)?,
             ..Location::default()
         };
         if let Some(address) = raw.address.0.first() {
-            location.address = self.address(address, "address")?.0;
+            location.address = self.address(address, &"address")?.0;
         }
         for (index, concept) in raw.type_.iter().enumerate() {
             if has_system(concept, "R343") {
                 location.function = self.code(
                     concept,
                     CodeSystem::FonctionLieu,
-                    &format!("type[{index}]"),
+                    &lazy!("type[{index}]"),
                     Need::Optional,
                 )?;
             }
@@ -788,7 +881,7 @@ impl Reader {
         }
         let mut record_index = 0;
         for (index, extension) in raw.extension.iter().enumerate() {
-            let field = format!("extension[{index}]");
+            let field = lazy!("extension[{index}]");
             let Some(extension_id) = ror_extension_id(&extension.url) else {
                 continue;
             };
@@ -812,12 +905,12 @@ impl Reader {
                         .and_then(|coding| coding.code.clone())
                         .ok_or_else(|| format!("{field} (ror-commune-cog): no commune code"))?;
                     location.commune =
-                        Some(self.commune_code(&code, &format!("{field} (ror-commune-cog)"))?);
+                        Some(self.commune_code(&code, &lazy!("{field} (ror-commune-cog)"))?);
                 }
                 "ror-location-supported-capacity" => {
                     let record = self.capacity(
                         extension,
-                        &format!("{field} (capacity record {record_index})"),
+                        &lazy!("{field} (capacity record {record_index})"),
                     )?;
                     location.capacities.push(record);
                     record_index += 1;
@@ -831,16 +924,20 @@ impl Reader {
         Ok(location)
     }
 
-    fn capacity(&mut self, extension: &Extension, field: &str) -> Result<CapacityRecord, String> {
+    fn capacity(
+        &mut self,
+        extension: &Extension,
+        field: &dyn fmt::Display,
+    ) -> Result<CapacityRecord, String> {
         let mut capacity_type = None;
         let mut status = None;
         let mut temporality = None;
         let mut count = None;
         let mut record = CapacityRecord::default();
         for (index, sub) in extension.extension.iter().enumerate() {
-            let sub_field = format!("{field}.extension[{index}] ({})", sub.url);
+            let sub_field = lazy!("{field}.extension[{index}] ({})", sub.url);
             let concept = sub.value_codeable_concept.as_ref();
-            match sub.url.as_str() {
+            match sub.url.as_ref() {
                 "capacityType" => {
                     capacity_type =
                         Some(self.required_code(concept, CodeSystem::NatureCapacite, &sub_field)?)
@@ -859,13 +956,13 @@ impl Reader {
                 "nbCapacity" => {
                     count = Some(non_negative(
                         sub.value_integer,
-                        &format!("{sub_field}.valueInteger"),
+                        &lazy!("{sub_field}.valueInteger"),
                     )?);
                 }
                 "capacityUpdateDate" => {
                     record.updated_at = optional_date(
                         sub.value_date_time.as_deref(),
-                        &format!("{sub_field}.valueDateTime"),
+                        &lazy!("{sub_field}.valueDateTime"),
                     )?;
                 }
                 "genderCapacityAvailable" => {
@@ -924,7 +1021,7 @@ fn last_updated(raw: &RawResource) -> Result<Option<UnixSeconds>, String> {
         raw.meta
             .as_ref()
             .and_then(|meta| meta.last_updated.as_deref()),
-        "meta.lastUpdated",
+        &"meta.lastUpdated",
     )
 }
 
@@ -943,17 +1040,20 @@ fn region(raw: &RawResource) -> Option<Code> {
         .map(Code::from)
 }
 
-fn optional_date(text: Option<&str>, field: &str) -> Result<Option<UnixSeconds>, String> {
+fn optional_date(
+    text: Option<&str>,
+    field: &dyn fmt::Display,
+) -> Result<Option<UnixSeconds>, String> {
     text.map(|text| parse_fhir_datetime(text).map_err(|error| format!("{field}: {error}")))
         .transpose()
 }
 
-fn non_negative(value: Option<i64>, field: &str) -> Result<u32, String> {
+fn non_negative(value: Option<i64>, field: &dyn fmt::Display) -> Result<u32, String> {
     let value = value.ok_or_else(|| format!("{field}: missing (an integer is required)"))?;
     u32::try_from(value).map_err(|_| format!("{field}: {value} is not a count (0 to 4294967295)"))
 }
 
-fn age_range(range: &raw::Range, field: &str) -> Result<AgeRange, String> {
+fn age_range(range: &raw::Range, field: &dyn fmt::Display) -> Result<AgeRange, String> {
     let bound = |quantity: Option<&raw::Quantity>, which: &str| -> Result<Option<f64>, String> {
         let Some(quantity) = quantity else {
             return Ok(None);
