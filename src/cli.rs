@@ -33,6 +33,132 @@ pub enum Command {
     ImportOpendata(ImportArgs),
     /// Generate a synthetic national-scale feed (for benchmarks and load tests).
     GenerateSynthetic(SyntheticArgs),
+    /// Search a snapshot and print the JSON result (the parameters of the HTTP API).
+    Search(Box<SearchArgs>),
+}
+
+/// Search parameters: the same names and semantics as the HTTP query string of `/v1/offers`.
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// Snapshot directory.
+    #[arg(long)]
+    pub index: PathBuf,
+    /// Latitude of the centre, WGS84 degrees [-90, 90] (with --lon).
+    #[arg(long, allow_hyphen_values = true)]
+    pub lat: Option<String>,
+    /// Longitude of the centre, WGS84 degrees [-180, 180] (with --lat).
+    #[arg(long, allow_hyphen_values = true)]
+    pub lon: Option<String>,
+    /// Centre at the centroid of an INSEE commune (e.g. 33063 Bordeaux, 2A004 Ajaccio).
+    #[arg(long)]
+    pub commune: Option<String>,
+    /// Radius around the centre, km, inclusive [0, 1000]. Without it: the nearest offers.
+    #[arg(long = "radius_km")]
+    pub radius_km: Option<String>,
+    /// Map rectangle min_lon,min_lat,max_lon,max_lat (min_lon > max_lon crosses the antimeridian).
+    #[arg(long, allow_hyphen_values = true)]
+    pub bbox: Option<String>,
+    /// Text: EG, EJ and offer names, commune, activity labels (accents and case folded, stemmed, last word as prefix).
+    #[arg(long)]
+    pub q: Option<String>,
+    /// EG catégorie codes (TRE_R66), comma = any of (500 = EHPAD).
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Type d'offre codes (TRE_R244), comma = any of (21 = hébergement PA dépendantes).
+    #[arg(long = "offer_type")]
+    pub offer_type: Option<String>,
+    /// Activité opérationnelle codes (TRE_R211), comma = any of.
+    #[arg(long)]
+    pub activity: Option<String>,
+    /// Mode de prise en charge codes (TRE_R213), comma = any of (46 hébergement, 47 accueil de jour).
+    #[arg(long = "care_mode")]
+    pub care_mode: Option<String>,
+    /// Temporalité d'accueil codes (TRE_R240): 01 temporaire, 02 permanent.
+    #[arg(long)]
+    pub reception: Option<String>,
+    /// Age of the person, years [0, 150].
+    #[arg(long)]
+    pub age: Option<String>,
+    /// GIR of the person, 1-6.
+    #[arg(long)]
+    pub gir: Option<String>,
+    /// Highest daily price, EUR (hébergement + dépendance).
+    #[arg(long = "max_price")]
+    pub max_price: Option<String>,
+    /// gross (dépendance of the person's GIR band) or out_of_pocket (band 5-6, the ticket modérateur).
+    #[arg(long = "price_basis")]
+    pub price_basis: Option<String>,
+    /// At least this many places available now.
+    #[arg(long = "min_available")]
+    pub min_available: Option<String>,
+    /// At least this many crisis beds now (T0).
+    #[arg(long = "min_crisis_t0")]
+    pub min_crisis_t0: Option<String>,
+    /// At least this many crisis beds within the hour (T60).
+    #[arg(long = "min_crisis_t60")]
+    pub min_crisis_t60: Option<String>,
+    /// true: only EGs habilités à l'aide sociale; false: only the others.
+    #[arg(long = "aide_sociale")]
+    pub aide_sociale: Option<String>,
+    /// distance, price, available, relevance or name.
+    #[arg(long)]
+    pub sort: Option<String>,
+    /// Page size [1, 200], default 20.
+    #[arg(long)]
+    pub limit: Option<String>,
+    /// Results to skip [0, 10000].
+    #[arg(long)]
+    pub offset: Option<String>,
+    /// true: counts of matching offers by catégorie, type d'offre and département.
+    #[arg(long)]
+    pub facets: Option<String>,
+    /// FHIR id of an offer: why it matched or which filter excluded it.
+    #[arg(long)]
+    pub explain: Option<String>,
+    /// true: count every match even when the first page was found early.
+    #[arg(long = "exact_total")]
+    pub exact_total: Option<String>,
+    /// Evaluate closures at this instant (RFC 3339; default now).
+    #[arg(long)]
+    pub now: Option<String>,
+}
+
+impl SearchArgs {
+    /// The parameters given, as `name=value` pairs.
+    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
+        let fields: [(&'static str, &Option<String>); 26] = [
+            ("lat", &self.lat),
+            ("lon", &self.lon),
+            ("commune", &self.commune),
+            ("radius_km", &self.radius_km),
+            ("bbox", &self.bbox),
+            ("q", &self.q),
+            ("category", &self.category),
+            ("offer_type", &self.offer_type),
+            ("activity", &self.activity),
+            ("care_mode", &self.care_mode),
+            ("reception", &self.reception),
+            ("age", &self.age),
+            ("gir", &self.gir),
+            ("max_price", &self.max_price),
+            ("price_basis", &self.price_basis),
+            ("min_available", &self.min_available),
+            ("min_crisis_t0", &self.min_crisis_t0),
+            ("min_crisis_t60", &self.min_crisis_t60),
+            ("aide_sociale", &self.aide_sociale),
+            ("sort", &self.sort),
+            ("limit", &self.limit),
+            ("offset", &self.offset),
+            ("facets", &self.facets),
+            ("explain", &self.explain),
+            ("exact_total", &self.exact_total),
+            ("now", &self.now),
+        ];
+        fields
+            .into_iter()
+            .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
+            .collect()
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -134,6 +260,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect(args),
         Command::ImportOpendata(args) => import(args),
         Command::GenerateSynthetic(args) => synthetic(args),
+        Command::Search(args) => search(&args),
     }
 }
 
@@ -154,7 +281,7 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
         out: args.out.clone(),
         force: args.force,
         built_at,
-        text_index: None,
+        text_index: Some(&crate::engine::text::write_index),
         progress_bar: true,
     })?;
     print!("{}", render_summary(&outcome.manifest));
@@ -302,5 +429,16 @@ fn synthetic(args: SyntheticArgs) -> anyhow::Result<()> {
         dataset.locations.len(),
         args.out.display()
     );
+    Ok(())
+}
+
+fn search(args: &SearchArgs) -> anyhow::Result<()> {
+    let request = crate::engine::SearchRequest::from_pairs(args.pairs())
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let engine = crate::engine::Engine::open(&args.index)?;
+    let response = engine
+        .search(&request)
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    println!("{}", serde_json::to_string_pretty(&response)?);
     Ok(())
 }

@@ -17,6 +17,7 @@
 //! kilometres (`_km`), money in euro cents (`_cents`), ages in years.
 
 pub mod cli;
+pub mod engine;
 pub mod ingest;
 pub mod model;
 pub mod snapshot;

@@ -1,6 +1,8 @@
 //! Integration tests, compiled into one binary (one link, shared helpers).
 
 mod common;
+mod engine;
+mod engine_data;
 mod fhir_round_trip;
 mod ig_examples;
 mod ingest_formats;

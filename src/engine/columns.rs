@@ -1,0 +1,264 @@
+//! Dense per-offer columns, indexed by doc id, holding exactly what filters and sort keys read.
+//!
+//! Codes become `u16` ids in small per-snapshot [`Dictionary`]s (id 0 = no code), so a code
+//! filter is one bit test. Prices are precomputed per GIR band, capacities summed over the
+//! offer's locations, names ranked, so the hot loop reads a few cache lines per offer and
+//! allocates nothing.
+
+use rustc_hash::FxHashMap;
+
+use super::layout::{Layout, departement_of_commune, offer_commune};
+use crate::model::Code;
+use crate::model::rules::{CapacityTotals, EgPrices, GirPolicy};
+use crate::snapshot::SnapshotData;
+use crate::util::fold::fold;
+
+/// Sentinel for "no price".
+pub const NO_PRICE: u32 = u32::MAX;
+/// Sentinel for "no date" (never closed, never reopens).
+pub const NEVER: i64 = i64::MAX;
+
+/// Codes of one field ↔ small ids. Id 0 stands for "no code".
+#[derive(Debug, Clone, Default)]
+pub struct Dictionary {
+    codes: Vec<Code>,
+    ids: FxHashMap<Code, u16>,
+}
+
+impl Dictionary {
+    fn new() -> Dictionary {
+        Dictionary {
+            codes: vec![Code::default()],
+            ids: FxHashMap::default(),
+        }
+    }
+
+    fn intern(&mut self, code: Option<&str>) -> u16 {
+        let Some(code) = code else { return 0 };
+        if let Some(&id) = self.ids.get(code) {
+            return id;
+        }
+        let id =
+            u16::try_from(self.codes.len()).expect("fewer than 65,536 distinct codes in a field");
+        self.codes.push(Code::from(code));
+        self.ids.insert(Code::from(code), id);
+        id
+    }
+
+    /// The id of a code present in the snapshot.
+    pub fn id(&self, code: &str) -> Option<u16> {
+        self.ids.get(code).copied()
+    }
+
+    /// The code of an id (`None` for 0).
+    pub fn code(&self, id: u16) -> Option<&Code> {
+        (id != 0).then(|| &self.codes[id as usize])
+    }
+
+    /// Number of ids, 0 included.
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// Whether only the "no code" id exists.
+    pub fn is_empty(&self) -> bool {
+        self.codes.len() == 1
+    }
+}
+
+/// The dictionaries of the coded columns.
+#[derive(Debug, Clone, Default)]
+pub struct Dictionaries {
+    pub category: Dictionary,
+    pub offer_type: Dictionary,
+    pub activity: Dictionary,
+    pub care_mode: Dictionary,
+    pub reception: Dictionary,
+    pub departement: Dictionary,
+}
+
+/// GIR policy as a byte: 0 not applicable, 1 dependent, 2 autonomous.
+fn gir_policy_byte(policy: GirPolicy) -> u8 {
+    match policy {
+        GirPolicy::NotApplicable => 0,
+        GirPolicy::Dependent => 1,
+        GirPolicy::Autonomous => 2,
+    }
+}
+
+/// The policy of a byte from [`gir_policy_byte`].
+pub fn gir_policy_of_byte(byte: u8) -> GirPolicy {
+    match byte {
+        1 => GirPolicy::Dependent,
+        2 => GirPolicy::Autonomous,
+        _ => GirPolicy::NotApplicable,
+    }
+}
+
+/// The columns, one entry per doc.
+#[derive(Debug, Clone, Default)]
+pub struct Columns {
+    pub dictionaries: Dictionaries,
+    pub category: Vec<u16>,
+    pub offer_type: Vec<u16>,
+    pub activity: Vec<u16>,
+    pub care_mode: Vec<u16>,
+    pub reception: Vec<u16>,
+    pub departement: Vec<u16>,
+    /// Age bounds in years; open bounds are -inf / +inf.
+    pub age_min: Vec<f64>,
+    pub age_max: Vec<f64>,
+    pub gir_policy: Vec<u8>,
+    pub aide_sociale: Vec<bool>,
+    /// Offer closed from / reopening at, EG closed at (Unix seconds; [`NEVER`] when none).
+    pub closed_from: Vec<i64>,
+    pub reopens_at: Vec<i64>,
+    pub eg_closed_at: Vec<i64>,
+    /// Daily total in cents for dépendance band `01`, `02`, `03` ([`NO_PRICE`] when unknown).
+    pub daily_total_cents: [Vec<u32>; 3],
+    pub capacity: Vec<CapacityTotals>,
+    /// Rank of (folded EG name, folded offer name, offer index) among all offers.
+    pub name_rank: Vec<u32>,
+    /// EG prices, per EG (not per doc).
+    pub eg_prices: Vec<EgPrices>,
+}
+
+impl Columns {
+    /// Builds the columns of a snapshot in the doc order of `layout`.
+    pub fn new(data: &SnapshotData, layout: &Layout) -> Columns {
+        let dataset = &data.dataset;
+        let docs = layout.offer_of_doc.len();
+        let eg_prices: Vec<EgPrices> = dataset
+            .egs
+            .iter()
+            .map(|eg| EgPrices::of_tariffs(&eg.tariffs))
+            .collect();
+        let mut dictionaries = Dictionaries {
+            category: Dictionary::new(),
+            offer_type: Dictionary::new(),
+            activity: Dictionary::new(),
+            care_mode: Dictionary::new(),
+            reception: Dictionary::new(),
+            departement: Dictionary::new(),
+        };
+        let mut columns = Columns {
+            category: Vec::with_capacity(docs),
+            offer_type: Vec::with_capacity(docs),
+            activity: Vec::with_capacity(docs),
+            care_mode: Vec::with_capacity(docs),
+            reception: Vec::with_capacity(docs),
+            departement: Vec::with_capacity(docs),
+            age_min: Vec::with_capacity(docs),
+            age_max: Vec::with_capacity(docs),
+            gir_policy: Vec::with_capacity(docs),
+            aide_sociale: Vec::with_capacity(docs),
+            closed_from: Vec::with_capacity(docs),
+            reopens_at: Vec::with_capacity(docs),
+            eg_closed_at: Vec::with_capacity(docs),
+            daily_total_cents: [
+                Vec::with_capacity(docs),
+                Vec::with_capacity(docs),
+                Vec::with_capacity(docs),
+            ],
+            capacity: Vec::with_capacity(docs),
+            name_rank: vec![0; docs],
+            ..Columns::default()
+        };
+        for &offer_index in &layout.offer_of_doc {
+            let offer = &dataset.offers[offer_index as usize];
+            let eg = offer.eg.map(|eg| &dataset.egs[eg as usize]);
+            columns.category.push(
+                dictionaries
+                    .category
+                    .intern(eg.and_then(|eg| eg.category.as_deref())),
+            );
+            columns
+                .offer_type
+                .push(dictionaries.offer_type.intern(offer.offer_type.as_deref()));
+            columns
+                .activity
+                .push(dictionaries.activity.intern(offer.activity.as_deref()));
+            columns
+                .care_mode
+                .push(dictionaries.care_mode.intern(offer.care_mode.as_deref()));
+            columns
+                .reception
+                .push(dictionaries.reception.intern(offer.reception.as_deref()));
+            let departement = offer_commune(dataset, offer).and_then(departement_of_commune);
+            columns
+                .departement
+                .push(dictionaries.departement.intern(departement));
+            let age = offer.age_range.unwrap_or_default();
+            columns
+                .age_min
+                .push(age.min_years.unwrap_or(f64::NEG_INFINITY));
+            columns.age_max.push(age.max_years.unwrap_or(f64::INFINITY));
+            columns
+                .gir_policy
+                .push(gir_policy_byte(GirPolicy::of_offer_type(
+                    offer.offer_type.as_deref(),
+                )));
+            columns
+                .aide_sociale
+                .push(eg.is_some_and(|eg| eg.aide_sociale()));
+            columns.closed_from.push(offer.closed_from.unwrap_or(NEVER));
+            columns.reopens_at.push(offer.reopens_at.unwrap_or(NEVER));
+            columns
+                .eg_closed_at
+                .push(eg.and_then(|eg| eg.closed_at).unwrap_or(NEVER));
+            let prices = offer
+                .eg
+                .map(|eg| eg_prices[eg as usize])
+                .unwrap_or_default();
+            for band in 0..3 {
+                let total = prices
+                    .hebergement_cents
+                    .zip(prices.dependance_cents[band])
+                    .map(|(h, d)| h + d);
+                columns.daily_total_cents[band].push(
+                    total
+                        .and_then(|cents| u32::try_from(cents).ok())
+                        .unwrap_or(NO_PRICE),
+                );
+            }
+            columns.capacity.push(CapacityTotals::of_records(
+                offer
+                    .locations
+                    .iter()
+                    .flat_map(|&location| dataset.locations[location as usize].capacities.iter()),
+            ));
+        }
+        // Name ranks.
+        let keys: Vec<(String, String)> = layout
+            .offer_of_doc
+            .iter()
+            .map(|&offer_index| {
+                let offer = &dataset.offers[offer_index as usize];
+                let eg_name = offer
+                    .eg
+                    .map(|eg| fold(&dataset.egs[eg as usize].name))
+                    .unwrap_or_default();
+                (eg_name, fold(&offer.name))
+            })
+            .collect();
+        let mut order: Vec<u32> = (0..docs as u32).collect();
+        order.sort_unstable_by(|&a, &b| {
+            keys[a as usize]
+                .cmp(&keys[b as usize])
+                .then(layout.offer_of_doc[a as usize].cmp(&layout.offer_of_doc[b as usize]))
+        });
+        for (rank, &doc) in order.iter().enumerate() {
+            columns.name_rank[doc as usize] = rank as u32;
+        }
+        columns.dictionaries = dictionaries;
+        columns.eg_prices = eg_prices;
+        columns
+    }
+
+    /// Heap bytes of the columns.
+    pub fn heap_bytes(&self) -> usize {
+        let docs = self.category.len();
+        docs * (6 * 2 + 2 * 8 + 1 + 1 + 3 * 8 + 3 * 4 + std::mem::size_of::<CapacityTotals>() + 4)
+            + self.eg_prices.len() * std::mem::size_of::<EgPrices>()
+    }
+}

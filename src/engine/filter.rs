@@ -1,0 +1,322 @@
+//! Compiled filters: what a request asks of an offer's columns, checked in a few instructions.
+
+use super::columns::{Columns, Dictionary, NEVER, NO_PRICE, gir_policy_of_byte};
+use super::request::{ParamError, SearchRequest};
+use super::response::Criterion;
+use crate::model::Code;
+use crate::model::labels::CodeSystem;
+use crate::model::rules::{EgPrices, PriceBasis};
+
+/// A set of dictionary ids, as bits.
+#[derive(Debug, Clone, Default)]
+pub struct IdSet {
+    words: Vec<u64>,
+}
+
+impl IdSet {
+    fn with_capacity(len: usize) -> IdSet {
+        IdSet {
+            words: vec![0; len.div_ceil(64).max(1)],
+        }
+    }
+
+    fn insert(&mut self, id: u16) {
+        self.words[id as usize >> 6] |= 1 << (id & 63);
+    }
+
+    /// Whether the id is in the set.
+    #[inline]
+    pub fn contains(&self, id: u16) -> bool {
+        self.words
+            .get(id as usize >> 6)
+            .is_some_and(|word| word >> (id & 63) & 1 == 1)
+    }
+}
+
+/// Compiles a list of codes against a dictionary. A code that is neither in the snapshot nor
+/// in the code system's table is an error (probably a typo); a known code absent from the
+/// snapshot just matches nothing.
+fn compile_codes(
+    parameter: &str,
+    codes: &[Code],
+    dictionary: &Dictionary,
+    system: CodeSystem,
+) -> Result<Option<IdSet>, ParamError> {
+    if codes.is_empty() {
+        return Ok(None);
+    }
+    let mut set = IdSet::with_capacity(dictionary.len());
+    for code in codes {
+        match dictionary.id(code) {
+            Some(id) => set.insert(id),
+            None if system.label(code).is_some() => {}
+            None => {
+                return Err(ParamError::new(
+                    parameter,
+                    format!("unknown code {code:?} ({})", system.nos_id()),
+                ));
+            }
+        }
+    }
+    Ok(Some(set))
+}
+
+/// Everything a request asks of an offer, besides geography and text.
+#[derive(Debug, Clone)]
+pub struct CompiledFilter {
+    pub category: Option<IdSet>,
+    pub offer_type: Option<IdSet>,
+    pub activity: Option<IdSet>,
+    pub care_mode: Option<IdSet>,
+    pub reception: Option<IdSet>,
+    pub age: Option<f64>,
+    pub gir: Option<u8>,
+    pub max_price_cents: Option<u32>,
+    /// Which dépendance band prices are read from (0, 1, 2 for `01`, `02`, `03`).
+    pub price_band: usize,
+    pub min_available: u32,
+    pub min_crisis_t0: u32,
+    pub min_crisis_t60: u32,
+    pub aide_sociale: Option<bool>,
+    /// Closures are evaluated at this instant (Unix seconds).
+    pub now: i64,
+}
+
+impl CompiledFilter {
+    /// Compiles the filters of a request.
+    pub fn new(
+        request: &SearchRequest,
+        columns: &Columns,
+        now: i64,
+    ) -> Result<CompiledFilter, ParamError> {
+        let dictionaries = &columns.dictionaries;
+        Ok(CompiledFilter {
+            category: compile_codes(
+                "category",
+                &request.category,
+                &dictionaries.category,
+                CodeSystem::CategorieEtablissement,
+            )?,
+            offer_type: compile_codes(
+                "offer_type",
+                &request.offer_type,
+                &dictionaries.offer_type,
+                CodeSystem::CategorieOrganisation,
+            )?,
+            activity: compile_codes(
+                "activity",
+                &request.activity,
+                &dictionaries.activity,
+                CodeSystem::ActiviteOperationnelle,
+            )?,
+            care_mode: compile_codes(
+                "care_mode",
+                &request.care_mode,
+                &dictionaries.care_mode,
+                CodeSystem::ModePriseEnCharge,
+            )?,
+            reception: compile_codes(
+                "reception",
+                &request.reception,
+                &dictionaries.reception,
+                CodeSystem::TemporaliteAccueil,
+            )?,
+            age: request.age,
+            gir: request.gir,
+            max_price_cents: request
+                .max_price_cents
+                .map(|cents| cents.clamp(0, i64::from(NO_PRICE - 1)) as u32),
+            price_band: EgPrices::band_index(request.gir, request.price_basis),
+            min_available: request.min_available.unwrap_or(0),
+            min_crisis_t0: request.min_crisis_t0.unwrap_or(0),
+            min_crisis_t60: request.min_crisis_t60.unwrap_or(0),
+            aide_sociale: request.aide_sociale,
+            now,
+        })
+    }
+
+    /// Whether doc `doc` passes every filter. Cheap checks first.
+    #[inline]
+    pub fn matches(&self, columns: &Columns, doc: u32) -> bool {
+        let doc = doc as usize;
+        if let Some(set) = &self.category
+            && !set.contains(columns.category[doc])
+        {
+            return false;
+        }
+        if let Some(set) = &self.offer_type
+            && !set.contains(columns.offer_type[doc])
+        {
+            return false;
+        }
+        if let Some(set) = &self.activity
+            && !set.contains(columns.activity[doc])
+        {
+            return false;
+        }
+        if let Some(set) = &self.care_mode
+            && !set.contains(columns.care_mode[doc])
+        {
+            return false;
+        }
+        if let Some(set) = &self.reception
+            && !set.contains(columns.reception[doc])
+        {
+            return false;
+        }
+        if let Some(max) = self.max_price_cents
+            && columns.daily_total_cents[self.price_band][doc] > max
+        {
+            return false;
+        }
+        let capacity = &columns.capacity[doc];
+        if capacity.available < self.min_available
+            || capacity.crisis_t0 < self.min_crisis_t0
+            || capacity.crisis_t60 < self.min_crisis_t60
+        {
+            return false;
+        }
+        if let Some(age) = self.age
+            && !(columns.age_min[doc] <= age && age <= columns.age_max[doc])
+        {
+            return false;
+        }
+        if let Some(gir) = self.gir
+            && !gir_policy_of_byte(columns.gir_policy[doc]).accepts(gir)
+        {
+            return false;
+        }
+        if let Some(aide_sociale) = self.aide_sociale
+            && columns.aide_sociale[doc] != aide_sociale
+        {
+            return false;
+        }
+        !is_closed(columns, doc, self.now)
+    }
+
+    /// Every criterion of the filter for one doc, passed or not, for `explain`.
+    pub fn explain(&self, columns: &Columns, doc: u32, basis: PriceBasis) -> Vec<Criterion> {
+        let doc = doc as usize;
+        let dictionaries = &columns.dictionaries;
+        let mut criteria = Vec::new();
+        let mut coded =
+            |parameter: &str, set: &Option<IdSet>, value: u16, dictionary: &Dictionary| {
+                if let Some(set) = set {
+                    let code = dictionary
+                        .code(value)
+                        .map(|code| code.to_string())
+                        .unwrap_or_else(|| "none".into());
+                    criteria.push(Criterion {
+                        parameter: parameter.into(),
+                        passed: set.contains(value),
+                        detail: format!("offer has {code}"),
+                    });
+                }
+            };
+        coded(
+            "category",
+            &self.category,
+            columns.category[doc],
+            &dictionaries.category,
+        );
+        coded(
+            "offer_type",
+            &self.offer_type,
+            columns.offer_type[doc],
+            &dictionaries.offer_type,
+        );
+        coded(
+            "activity",
+            &self.activity,
+            columns.activity[doc],
+            &dictionaries.activity,
+        );
+        coded(
+            "care_mode",
+            &self.care_mode,
+            columns.care_mode[doc],
+            &dictionaries.care_mode,
+        );
+        coded(
+            "reception",
+            &self.reception,
+            columns.reception[doc],
+            &dictionaries.reception,
+        );
+        if let Some(max) = self.max_price_cents {
+            let price = columns.daily_total_cents[self.price_band][doc];
+            criteria.push(Criterion {
+                parameter: "max_price".into(),
+                passed: price <= max,
+                detail: if price == NO_PRICE {
+                    format!(
+                        "no daily price known for band 0{} ({basis:?})",
+                        self.price_band + 1
+                    )
+                } else {
+                    format!(
+                        "daily price {:.2} EUR against at most {:.2} EUR",
+                        f64::from(price) / 100.0,
+                        f64::from(max) / 100.0
+                    )
+                },
+            });
+        }
+        let capacity = &columns.capacity[doc];
+        for (parameter, have, need) in [
+            ("min_available", capacity.available, self.min_available),
+            ("min_crisis_t0", capacity.crisis_t0, self.min_crisis_t0),
+            ("min_crisis_t60", capacity.crisis_t60, self.min_crisis_t60),
+        ] {
+            if need > 0 {
+                criteria.push(Criterion {
+                    parameter: parameter.into(),
+                    passed: have >= need,
+                    detail: format!("offer has {have}, at least {need} asked"),
+                });
+            }
+        }
+        if let Some(age) = self.age {
+            let (min, max) = (columns.age_min[doc], columns.age_max[doc]);
+            criteria.push(Criterion {
+                parameter: "age".into(),
+                passed: min <= age && age <= max,
+                detail: format!("offer takes ages {min} to {max} years, {age} asked"),
+            });
+        }
+        if let Some(gir) = self.gir {
+            let policy = gir_policy_of_byte(columns.gir_policy[doc]);
+            criteria.push(Criterion {
+                parameter: "gir".into(),
+                passed: policy.accepts(gir),
+                detail: format!("offer's GIR policy is {policy:?}, GIR {gir} asked"),
+            });
+        }
+        if let Some(aide_sociale) = self.aide_sociale {
+            criteria.push(Criterion {
+                parameter: "aide_sociale".into(),
+                passed: columns.aide_sociale[doc] == aide_sociale,
+                detail: format!("EG habilité aide sociale: {}", columns.aide_sociale[doc]),
+            });
+        }
+        let closed = is_closed(columns, doc, self.now);
+        criteria.push(Criterion {
+            parameter: "closed".into(),
+            passed: !closed,
+            detail: if closed {
+                "the offer or its EG is closed at the time of the query".into()
+            } else {
+                "open".into()
+            },
+        });
+        criteria
+    }
+}
+
+/// Whether a doc is closed at `now` (see `model::rules::offer_closed_at`).
+#[inline]
+pub fn is_closed(columns: &Columns, doc: usize, now: i64) -> bool {
+    let from = columns.closed_from[doc];
+    (from != NEVER && from <= now && now < columns.reopens_at[doc])
+        || columns.eg_closed_at[doc] <= now
+}

@@ -1,0 +1,279 @@
+//! A brute-force reference implementation of the search semantics, the oracle of the tests.
+//!
+//! It scans every offer of the dataset and applies the rules as written in the docs, straight
+//! from the model (`model::rules`), without the engine's layout, columns, R-trees or posting
+//! lists. The only things shared with the engine are the definitions themselves: the
+//! haversine distance, an offer's position ([`offer_position`]), its searchable text
+//! ([`doc_text`]) and the analyzers. Text relevance scores are BM25 numbers that only tantivy
+//! defines; the reference takes them from the index, and decides *which* offers match by its
+//! own token comparison.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::Engine;
+use super::layout::{departement_of_commune, offer_commune, offer_position};
+use super::request::{Centre, SearchRequest, SortKey};
+use super::text::{MIN_PREFIX_CHARS, doc_text, fold_analyzer, stem_analyzer, tokens};
+use crate::model::rules::{CapacityTotals, EgPrices, GirPolicy, offer_closed_at};
+use crate::model::{Code, GeoPoint};
+use crate::util::fold::fold;
+use crate::util::geo::haversine_m;
+
+/// What the reference finds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceResult {
+    /// FHIR ids of the page, in order.
+    pub ids: Vec<String>,
+    /// Distances of the page, metres.
+    pub distances_m: Vec<Option<f64>>,
+    pub total: u64,
+    /// Facet counts: (category, offer type, département) → count.
+    pub facets: [BTreeMap<String, u64>; 3],
+}
+
+fn in_list(list: &[Code], code: Option<&Code>) -> bool {
+    list.is_empty() || code.is_some_and(|code| list.contains(code))
+}
+
+/// Runs a request by brute force. `now` is the instant closures are evaluated at.
+pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceResult {
+    let data = &engine.data;
+    let dataset = &data.dataset;
+    let centre: Option<GeoPoint> = request.centre.as_ref().map(|centre| match centre {
+        Centre::Point { lat, lon } => GeoPoint {
+            lat: *lat,
+            lon: *lon,
+        },
+        Centre::Commune(code) => {
+            let commune =
+                super::layout::commune_by_code(&data.communes, code).expect("known commune");
+            GeoPoint {
+                lat: commune.lat,
+                lon: commune.lon,
+            }
+        }
+    });
+    let sort = request.effective_sort();
+
+    // Text: which offers match, by comparing tokens; scores from the index.
+    let mut stem = stem_analyzer();
+    let mut fold_tokens = fold_analyzer();
+    let query_words: Option<Vec<String>> = request.q.as_ref().map(|q| tokens(&mut fold_tokens, q));
+    let last_is_prefix = request
+        .q
+        .as_ref()
+        .is_some_and(|q| !q.ends_with(char::is_whitespace))
+        && query_words
+            .as_ref()
+            .and_then(|words| words.last())
+            .is_some_and(|word| word.chars().count() >= MIN_PREFIX_CHARS);
+    let query_stems: Option<Vec<String>> = query_words.as_ref().map(|words| {
+        words
+            .iter()
+            .map(|word| {
+                tokens(&mut stem, word)
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| word.clone())
+            })
+            .collect()
+    });
+    let scores: HashMap<u32, f32> = match (&request.q, &engine.text) {
+        (Some(q), Some(text)) => match text.parse(q).ok().flatten() {
+            Some(query) => text
+                .all_matches(&query)
+                .into_iter()
+                .map(|(doc, score)| (engine.layout.offer_of_doc[doc as usize], score))
+                .collect(),
+            None => HashMap::new(),
+        },
+        _ => HashMap::new(),
+    };
+
+    let name_order: Vec<u64> = if sort == SortKey::Name {
+        name_order(engine)
+    } else {
+        Vec::new()
+    };
+    struct Row {
+        key: (u64, f64, u32),
+        distance: Option<f64>,
+        category: Option<String>,
+        offer_type: Option<String>,
+        departement: Option<String>,
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for (index, offer) in dataset.offers.iter().enumerate() {
+        let eg = offer.eg.map(|eg| &dataset.egs[eg as usize]);
+        // Geography.
+        let position = offer_position(dataset, &data.communes, offer).map(|(point, _)| point);
+        let mut distance = None;
+        if centre.is_some() || request.bbox.is_some() {
+            let Some(point) = position else { continue };
+            if let Some(bbox) = &request.bbox
+                && !bbox.contains(point.lat, point.lon)
+            {
+                continue;
+            }
+            if let Some(centre) = centre {
+                let d = haversine_m(centre, point);
+                if let Some(radius_km) = request.radius_km
+                    && d > radius_km * 1000.0
+                {
+                    continue;
+                }
+                distance = Some(d);
+            }
+        }
+        // Codes.
+        if !in_list(&request.category, eg.and_then(|eg| eg.category.as_ref()))
+            || !in_list(&request.offer_type, offer.offer_type.as_ref())
+            || !in_list(&request.activity, offer.activity.as_ref())
+            || !in_list(&request.care_mode, offer.care_mode.as_ref())
+            || !in_list(&request.reception, offer.reception.as_ref())
+        {
+            continue;
+        }
+        if let Some(age) = request.age
+            && !offer.age_range.unwrap_or_default().contains(age)
+        {
+            continue;
+        }
+        if let Some(gir) = request.gir
+            && !GirPolicy::of_offer_type(offer.offer_type.as_deref()).accepts(gir)
+        {
+            continue;
+        }
+        let prices = eg
+            .map(|eg| EgPrices::of_tariffs(&eg.tariffs))
+            .unwrap_or_default();
+        let price = prices.daily_total_cents(request.gir, request.price_basis);
+        if let Some(max) = request.max_price_cents
+            && price.is_none_or(|price| price > max)
+        {
+            continue;
+        }
+        let totals = CapacityTotals::of_records(
+            offer
+                .locations
+                .iter()
+                .flat_map(|&l| dataset.locations[l as usize].capacities.iter()),
+        );
+        if totals.available < request.min_available.unwrap_or(0)
+            || totals.crisis_t0 < request.min_crisis_t0.unwrap_or(0)
+            || totals.crisis_t60 < request.min_crisis_t60.unwrap_or(0)
+        {
+            continue;
+        }
+        if let Some(aide_sociale) = request.aide_sociale
+            && eg.is_some_and(|eg| eg.aide_sociale()) != aide_sociale
+        {
+            continue;
+        }
+        if offer_closed_at(offer, eg, now) {
+            continue;
+        }
+        // Text.
+        let mut score = 0.0f32;
+        if let (Some(words), Some(stems)) = (&query_words, &query_stems) {
+            if words.is_empty() {
+                continue;
+            }
+            let text = doc_text(dataset, &data.communes, offer);
+            let doc_stems: HashSet<String> = tokens(&mut stem, &text).into_iter().collect();
+            let doc_words: Vec<String> = tokens(&mut fold_tokens, &text);
+            let last = words.len() - 1;
+            let all = (0..words.len()).all(|i| {
+                doc_stems.contains(&stems[i])
+                    || (i == last
+                        && last_is_prefix
+                        && doc_words.iter().any(|word| word.starts_with(&words[i])))
+            });
+            if !all {
+                continue;
+            }
+            score = *scores
+                .get(&(index as u32))
+                .expect("a matching offer has a score");
+        }
+        let primary: u64 = match sort {
+            SortKey::Distance => 0,
+            SortKey::Price => price.map_or(u64::from(u32::MAX), |cents| cents as u64),
+            SortKey::Available => u64::from(u32::MAX - totals.available),
+            SortKey::Relevance => u64::from(u32::MAX - score.max(0.0).to_bits()),
+            SortKey::Name => 0, // ranked below from name_key
+        };
+        let departement = offer_commune(dataset, offer)
+            .and_then(departement_of_commune)
+            .map(str::to_owned);
+        rows.push(Row {
+            key: (primary, distance.unwrap_or(0.0), index as u32),
+            distance,
+            category: eg.and_then(|eg| eg.category.as_deref().map(str::to_owned)),
+            offer_type: offer.offer_type.as_deref().map(str::to_owned),
+            departement,
+        });
+        if sort == SortKey::Name {
+            // Names sort by (folded EG name, folded offer name), then offer id.
+            rows.last_mut().expect("just pushed").key.0 = name_order[index];
+        }
+    }
+    rows.sort_by(|a, b| {
+        a.key
+            .0
+            .cmp(&b.key.0)
+            .then(a.key.1.total_cmp(&b.key.1))
+            .then(a.key.2.cmp(&b.key.2))
+    });
+    let mut facets: [BTreeMap<String, u64>; 3] = Default::default();
+    for row in &rows {
+        for (facet, value) in
+            facets
+                .iter_mut()
+                .zip([&row.category, &row.offer_type, &row.departement])
+        {
+            if let Some(value) = value {
+                *facet.entry(value.clone()).or_default() += 1;
+            }
+        }
+    }
+    let page: Vec<&Row> = rows
+        .iter()
+        .skip(request.offset)
+        .take(request.limit)
+        .collect();
+    ReferenceResult {
+        ids: page
+            .iter()
+            .map(|row| dataset.offers[row.key.2 as usize].id.clone())
+            .collect(),
+        distances_m: page.iter().map(|row| row.distance).collect(),
+        total: rows.len() as u64,
+        facets,
+    }
+}
+
+/// The position of every offer in name order: (folded EG name, folded offer name, index).
+fn name_order(engine: &Engine) -> Vec<u64> {
+    let dataset = &engine.data.dataset;
+    let keys: Vec<(String, String)> = dataset
+        .offers
+        .iter()
+        .map(|offer| {
+            (
+                offer
+                    .eg
+                    .map(|eg| fold(&dataset.egs[eg as usize].name))
+                    .unwrap_or_default(),
+                fold(&offer.name),
+            )
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
+    let mut rank = vec![0u64; keys.len()];
+    for (position, &index) in order.iter().enumerate() {
+        rank[index] = position as u64;
+    }
+    rank
+}

@@ -1,0 +1,709 @@
+//! Query execution: plan, walk, collect.
+//!
+//! Three plans cover every request:
+//! * **nearest walk** (centre, distance order, no text, no exact count): positions come out
+//!   of the R-tree nearest-first; the walk stops as soon as the next position is farther than
+//!   the worst kept hit, so a top-20 reads only the neighbourhood it needs;
+//! * **region enumeration** (any other request without text): every position of the region
+//!   (radius via the R-tree, bbox via the R-tree or a scan when the box is large, or the whole
+//!   snapshot) and every doc on it are checked;
+//! * **text walk**: the posting list of the query, in doc-id order, restricted to the doc-id
+//!   ranges of the region's positions by seeking from range to range; nearest-without-radius
+//!   text queries grow the region in rings until the page is certain.
+//!
+//! Candidates go through [`CompiledFilter::matches`] and into a bounded heap; nothing is
+//! allocated per candidate.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use rstar::AABB;
+use tantivy::TERMINATED;
+use tantivy::query::Scorer;
+
+use super::Engine;
+use super::filter::CompiledFilter;
+use super::layout::commune_by_code;
+use super::request::{BBox, Centre, ParamError, SearchRequest, SortKey};
+use super::response::{CentreView, CommuneView, Explanation, FacetValue, Facets, SearchResponse};
+use super::text::TextQuery;
+use crate::model::GeoPoint;
+use crate::model::labels::CodeSystem;
+use crate::util::geo::{chord_for_distance_m, distance_m_for_chord, haversine_m};
+
+/// Distances computed two ways (chord on the unit sphere, haversine) may differ by rounding;
+/// bounds derived from chords are widened by this many metres so no match is ever lost.
+const BOUND_SLACK_M: f64 = 0.001;
+
+/// Radii of the rings a nearest text query grows through, km.
+const TEXT_RINGS_KM: [f64; 6] = [2.0, 8.0, 32.0, 128.0, 512.0, 2048.0];
+
+/// One kept candidate. Ordered best first: sort key, then distance, then offer index.
+#[derive(Debug, Clone, Copy)]
+pub struct Hit {
+    pub primary: u64,
+    pub distance_m: f64,
+    pub offer: u32,
+    pub doc: u32,
+    pub score: f32,
+}
+
+impl PartialEq for Hit {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Hit {}
+
+impl PartialOrd for Hit {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Hit {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.primary
+            .cmp(&other.primary)
+            .then_with(|| self.distance_m.total_cmp(&other.distance_m))
+            .then_with(|| self.offer.cmp(&other.offer))
+    }
+}
+
+/// Counts per dictionary id.
+#[derive(Debug, Clone)]
+struct FacetCounts {
+    category: Vec<u64>,
+    offer_type: Vec<u64>,
+    departement: Vec<u64>,
+}
+
+/// The k best hits, the count of matches and, on request, facet counts and a rank.
+struct Collector {
+    k: usize,
+    heap: BinaryHeap<Hit>,
+    total: u64,
+    facets: Option<FacetCounts>,
+    /// For `explain`: the hit whose rank is wanted, and how many hits sort before it.
+    rank_target: Option<Hit>,
+    better_than_target: u64,
+}
+
+impl Collector {
+    fn new(k: usize) -> Collector {
+        Collector {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+            total: 0,
+            facets: None,
+            rank_target: None,
+            better_than_target: 0,
+        }
+    }
+
+    #[inline]
+    fn full(&self) -> bool {
+        self.heap.len() >= self.k
+    }
+
+    /// The worst kept hit, once the heap is full.
+    #[inline]
+    fn worst(&self) -> Option<&Hit> {
+        if self.full() { self.heap.peek() } else { None }
+    }
+
+    #[inline]
+    fn offer(&mut self, hit: Hit) {
+        self.total += 1;
+        if let Some(target) = &self.rank_target
+            && hit < *target
+        {
+            self.better_than_target += 1;
+        }
+        if self.heap.len() < self.k {
+            self.heap.push(hit);
+        } else if let Some(mut worst) = self.heap.peek_mut()
+            && hit < *worst
+        {
+            *worst = hit;
+        }
+    }
+}
+
+/// Everything about a request the walks need.
+struct Plan<'a> {
+    engine: &'a Engine,
+    filter: CompiledFilter,
+    sort: SortKey,
+    centre: Option<GeoPoint>,
+    radius_m: Option<f64>,
+    bbox: Option<BBox>,
+}
+
+impl Plan<'_> {
+    #[inline]
+    fn primary(&self, doc: u32, score: f32) -> u64 {
+        let columns = &self.engine.columns;
+        match self.sort {
+            SortKey::Distance => 0,
+            SortKey::Price => {
+                u64::from(columns.daily_total_cents[self.filter.price_band][doc as usize])
+            }
+            SortKey::Available => u64::from(u32::MAX - columns.capacity[doc as usize].available),
+            // Scores are non-negative, so their bits order like the numbers.
+            SortKey::Relevance => u64::from(u32::MAX - score.max(0.0).to_bits()),
+            SortKey::Name => u64::from(columns.name_rank[doc as usize]),
+        }
+    }
+
+    #[inline]
+    fn hit(&self, doc: u32, distance_m: f64, score: f32) -> Hit {
+        Hit {
+            primary: self.primary(doc, score),
+            distance_m,
+            offer: self.engine.layout.offer_of_doc[doc as usize],
+            doc,
+            score,
+        }
+    }
+
+    #[inline]
+    fn consider(&self, collector: &mut Collector, doc: u32, distance_m: f64, score: f32) {
+        if self.filter.matches(&self.engine.columns, doc) {
+            if let Some(facets) = &mut collector.facets {
+                let columns = &self.engine.columns;
+                facets.category[columns.category[doc as usize] as usize] += 1;
+                facets.offer_type[columns.offer_type[doc as usize] as usize] += 1;
+                facets.departement[columns.departement[doc as usize] as usize] += 1;
+            }
+            collector.offer(self.hit(doc, distance_m, score));
+        }
+    }
+
+    /// The distance of a position from the centre and whether it is in the region.
+    #[inline]
+    fn place(&self, position: u32) -> Option<f64> {
+        let point = self.engine.layout.positions[position as usize];
+        if let Some(bbox) = &self.bbox
+            && !bbox.contains(point.lat, point.lon)
+        {
+            return None;
+        }
+        match self.centre {
+            Some(centre) => {
+                let distance = haversine_m(centre, point);
+                match self.radius_m {
+                    Some(radius) if distance > radius => None,
+                    _ => Some(distance),
+                }
+            }
+            None => Some(0.0),
+        }
+    }
+
+    /// Calls `visit(position, distance)` for every position of the region, in no particular
+    /// order. The region is the radius and/or bbox; without either, every position.
+    fn for_each_position(&self, radius_m: Option<f64>, visit: &mut dyn FnMut(u32, f64)) {
+        let engine = self.engine;
+        if let (Some(centre), Some(radius)) = (self.centre, radius_m) {
+            let chord = chord_for_distance_m(radius + BOUND_SLACK_M) + 1e-12;
+            for point in engine
+                .sphere
+                .locate_within_distance(centre.unit_vector(), chord * chord)
+            {
+                let position = point.data;
+                let coordinates = engine.layout.positions[position as usize];
+                if let Some(bbox) = &self.bbox
+                    && !bbox.contains(coordinates.lat, coordinates.lon)
+                {
+                    continue;
+                }
+                let distance = haversine_m(centre, coordinates);
+                if distance <= radius {
+                    visit(position, distance);
+                }
+            }
+            return;
+        }
+        let distance_of = |position: u32| match self.centre {
+            Some(centre) => haversine_m(centre, engine.layout.positions[position as usize]),
+            None => 0.0,
+        };
+        match &self.bbox {
+            Some(bbox) if self.bbox_is_small(bbox) => {
+                for envelope in envelopes(bbox) {
+                    for point in engine.plane.locate_in_envelope(envelope) {
+                        visit(point.data, distance_of(point.data));
+                    }
+                }
+            }
+            Some(bbox) => {
+                for (position, point) in engine.layout.positions.iter().enumerate() {
+                    if bbox.contains(point.lat, point.lon) {
+                        visit(position as u32, distance_of(position as u32));
+                    }
+                }
+            }
+            None => {
+                for position in 0..engine.layout.positions.len() as u32 {
+                    visit(position, distance_of(position));
+                }
+            }
+        }
+    }
+
+    /// Whether a bbox holds few enough positions that the R-tree beats a scan: estimated on
+    /// a sample of one position in 64.
+    fn bbox_is_small(&self, bbox: &BBox) -> bool {
+        let positions = &self.engine.layout.positions;
+        let sampled = positions
+            .iter()
+            .step_by(64)
+            .filter(|point| bbox.contains(point.lat, point.lon))
+            .count();
+        sampled * 64 * 8 < positions.len()
+    }
+
+    /// The region's positions with their distances, sorted by position id (doc-id order).
+    fn sorted_positions(&self, radius_m: Option<f64>) -> Vec<(u32, f64)> {
+        let mut positions = Vec::new();
+        self.for_each_position(radius_m, &mut |position, distance| {
+            positions.push((position, distance))
+        });
+        positions.sort_unstable_by_key(|&(position, _)| position);
+        positions
+    }
+
+    /// Enumerates the whole region (no text).
+    fn enumerate(&self, collector: &mut Collector) {
+        let layout = &self.engine.layout;
+        if self.centre.is_none() && self.bbox.is_none() {
+            // No geography: every offer, with or without a position.
+            for doc in 0..layout.doc_count() {
+                self.consider(collector, doc, 0.0, 0.0);
+            }
+            return;
+        }
+        self.for_each_position(self.radius_m, &mut |position, distance| {
+            for doc in layout.docs_at(position) {
+                self.consider(collector, doc, distance, 0.0);
+            }
+        });
+    }
+
+    /// Walks positions nearest-first and stops once the page cannot change. Returns whether
+    /// every match was seen (the total is exact).
+    fn walk_nearest(&self, collector: &mut Collector) -> bool {
+        let centre = self.centre.expect("a nearest walk has a centre");
+        let layout = &self.engine.layout;
+        for (point, chord_squared) in self
+            .engine
+            .sphere
+            .nearest_neighbor_iter_with_distance_2(centre.unit_vector())
+        {
+            let lower_bound_m = distance_m_for_chord(chord_squared.sqrt()) - BOUND_SLACK_M;
+            if let Some(radius) = self.radius_m
+                && lower_bound_m > radius
+            {
+                return true;
+            }
+            if let Some(worst) = collector.worst()
+                && lower_bound_m > worst.distance_m
+            {
+                return false;
+            }
+            let position = point.data;
+            let Some(distance) = self.place(position) else {
+                continue;
+            };
+            for doc in layout.docs_at(position) {
+                self.consider(collector, doc, distance, 0.0);
+            }
+        }
+        true
+    }
+
+    /// Runs a text scorer over the docs of positions sorted by id.
+    fn text_over_positions(
+        &self,
+        scorer: &mut dyn Scorer,
+        positions: &[(u32, f64)],
+        collector: &mut Collector,
+    ) {
+        let layout = &self.engine.layout;
+        let mut doc = scorer.doc();
+        for &(position, distance) in positions {
+            if doc == TERMINATED {
+                return;
+            }
+            let range = layout.docs_at(position);
+            if doc < range.start {
+                doc = scorer.seek(range.start);
+            }
+            while doc < range.end {
+                self.consider(collector, doc, distance, scorer.score());
+                doc = scorer.advance();
+            }
+        }
+    }
+
+    /// Runs a text query. Returns whether the total is exact.
+    fn text(&self, query: &TextQuery, collector: &mut Collector, need_all: bool) -> bool {
+        let text = self.engine.text.as_ref().expect("checked by the caller");
+        if self.centre.is_none() && self.bbox.is_none() {
+            if let Some(mut scorer) = text.scorer(query) {
+                let mut doc = scorer.doc();
+                while doc != TERMINATED {
+                    self.consider(collector, doc, 0.0, scorer.score());
+                    doc = scorer.advance();
+                }
+            }
+            return true;
+        }
+        if self.centre.is_some()
+            && self.radius_m.is_none()
+            && self.sort == SortKey::Distance
+            && !need_all
+        {
+            // Grow the region in rings until the page is certain.
+            for ring_km in TEXT_RINGS_KM {
+                let ring_m = ring_km * 1000.0;
+                let mut ring = Collector::new(collector.k);
+                let positions = self.sorted_positions(Some(ring_m));
+                if let Some(mut scorer) = text.scorer(query) {
+                    self.text_over_positions(scorer.as_mut(), &positions, &mut ring);
+                }
+                // Every hit of the ring is within `ring_m` and every doc outside is farther:
+                // a full ring is the final page.
+                if ring.full() {
+                    *collector = Collector {
+                        facets: collector.facets.take(),
+                        rank_target: collector.rank_target.take(),
+                        ..ring
+                    };
+                    return false;
+                }
+            }
+        }
+        let positions = self.sorted_positions(self.radius_m);
+        if let Some(mut scorer) = text.scorer(query) {
+            self.text_over_positions(scorer.as_mut(), &positions, collector);
+        }
+        true
+    }
+}
+
+/// The rstar envelopes of a bbox (two across the antimeridian).
+fn envelopes(bbox: &BBox) -> Vec<AABB<[f64; 2]>> {
+    if bbox.min_lon <= bbox.max_lon {
+        vec![AABB::from_corners(
+            [bbox.min_lon, bbox.min_lat],
+            [bbox.max_lon, bbox.max_lat],
+        )]
+    } else {
+        vec![
+            AABB::from_corners([bbox.min_lon, bbox.min_lat], [180.0, bbox.max_lat]),
+            AABB::from_corners([-180.0, bbox.min_lat], [bbox.max_lon, bbox.max_lat]),
+        ]
+    }
+}
+
+impl Engine {
+    /// The centre of a request, with the commune it came from.
+    pub fn resolve_centre(
+        &self,
+        centre: &Centre,
+    ) -> Result<(GeoPoint, Option<CommuneView>), ParamError> {
+        match centre {
+            Centre::Point { lat, lon } => Ok((
+                GeoPoint {
+                    lat: *lat,
+                    lon: *lon,
+                },
+                None,
+            )),
+            Centre::Commune(code) => {
+                let commune = commune_by_code(&self.data.communes, code).ok_or_else(|| {
+                    ParamError::new("commune", format!("unknown INSEE commune code {code:?}"))
+                })?;
+                Ok((
+                    GeoPoint {
+                        lat: commune.lat,
+                        lon: commune.lon,
+                    },
+                    Some(CommuneView {
+                        code: commune.code.to_string(),
+                        name: Some(commune.name.clone()),
+                        departement: Some(commune.departement.to_string()),
+                    }),
+                ))
+            }
+        }
+    }
+
+    /// Answers a search request.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, ParamError> {
+        request.validate()?;
+        let now = request.now.unwrap_or_else(crate::util::time::now);
+        let (centre, centre_view) = match &request.centre {
+            Some(centre) => {
+                let (point, commune) = self.resolve_centre(centre)?;
+                (
+                    Some(point),
+                    Some(CentreView {
+                        lat: point.lat,
+                        lon: point.lon,
+                        commune,
+                    }),
+                )
+            }
+            None => (None, None),
+        };
+        let filter = CompiledFilter::new(request, &self.columns, now)?;
+        let text_query = match &request.q {
+            Some(q) => {
+                let text = self
+                    .text
+                    .as_ref()
+                    .ok_or_else(|| ParamError::new("q", "this snapshot has no text index"))?;
+                text.parse(q)
+                    .map_err(|message| ParamError::new("q", message))?
+            }
+            None => None,
+        };
+        let sort = request.effective_sort();
+        let plan = Plan {
+            engine: self,
+            filter,
+            sort,
+            centre,
+            radius_m: request.radius_km.map(|km| km * 1000.0),
+            bbox: request.bbox,
+        };
+        let explain_doc =
+            match &request.explain {
+                Some(id) => Some(self.doc_of_offer_id(id).ok_or_else(|| {
+                    ParamError::new("explain", format!("no offer with id {id:?}"))
+                })?),
+                None => None,
+            };
+        let need_all = request.exact_total || request.facets || explain_doc.is_some();
+        let mut collector = Collector::new(request.offset + request.limit);
+        if request.facets {
+            let dictionaries = &self.columns.dictionaries;
+            collector.facets = Some(FacetCounts {
+                category: vec![0; dictionaries.category.len()],
+                offer_type: vec![0; dictionaries.offer_type.len()],
+                departement: vec![0; dictionaries.departement.len()],
+            });
+        }
+        let explanation_seed = explain_doc
+            .map(|doc| self.explain_doc(&plan, doc, text_query.as_ref(), request.price_basis));
+        if let Some((_, Some(target))) = &explanation_seed {
+            collector.rank_target = Some(*target);
+        }
+        let total_exact = match &text_query {
+            Some(query) => plan.text(query, &mut collector, need_all),
+            None if request.q.is_some() => true, // a query of only separators matches nothing
+            None if centre.is_some() && sort == SortKey::Distance && !need_all => {
+                plan.walk_nearest(&mut collector)
+            }
+            None => {
+                plan.enumerate(&mut collector);
+                true
+            }
+        };
+        let total = if request.q.is_some() && text_query.is_none() {
+            0
+        } else {
+            collector.total
+        };
+        let hits = collector.heap.into_sorted_vec();
+        let page: Vec<Hit> = hits
+            .iter()
+            .skip(request.offset)
+            .take(request.limit)
+            .copied()
+            .collect();
+        let results = page
+            .iter()
+            .map(|hit| self.render_hit(hit, centre.is_some(), request, text_query.is_some()))
+            .collect();
+        let facets = collector.facets.map(|counts| Facets {
+            category: facet_values(
+                &counts.category,
+                &self.columns.dictionaries.category,
+                CodeSystem::CategorieEtablissement,
+            ),
+            offer_type: facet_values(
+                &counts.offer_type,
+                &self.columns.dictionaries.offer_type,
+                CodeSystem::CategorieOrganisation,
+            ),
+            departement: facet_values_unlabelled(
+                &counts.departement,
+                &self.columns.dictionaries.departement,
+            ),
+        });
+        let explain = explanation_seed.map(|(mut explanation, target)| {
+            if let Some(target) = target {
+                explanation.rank = Some(collector.better_than_target + 1);
+                explanation.on_this_page = page.iter().any(|hit| hit.doc == target.doc);
+            }
+            explanation
+        });
+        Ok(SearchResponse {
+            snapshot: self.manifest.snapshot_id.clone(),
+            total,
+            total_exact,
+            offset: request.offset,
+            limit: request.limit,
+            sort,
+            centre: centre_view,
+            results,
+            facets,
+            explain,
+        })
+    }
+
+    /// The doc of an offer's FHIR id (the dataset is sorted by id).
+    pub fn doc_of_offer_id(&self, id: &str) -> Option<u32> {
+        let offers = &self.data.dataset.offers;
+        let index = offers
+            .binary_search_by(|offer| offer.id.as_str().cmp(id))
+            .ok()?;
+        Some(self.layout.doc_of_offer[index])
+    }
+
+    /// Why a doc matches or not, and its hit when it matches.
+    fn explain_doc(
+        &self,
+        plan: &Plan<'_>,
+        doc: u32,
+        query: Option<&TextQuery>,
+        basis: crate::model::rules::PriceBasis,
+    ) -> (Explanation, Option<Hit>) {
+        use super::response::Criterion;
+        let offer = &self.data.dataset.offers[self.layout.offer_of_doc[doc as usize] as usize];
+        let mut criteria = Vec::new();
+        let mut distance = 0.0;
+        let position = self.layout.position_of(doc);
+        if plan.centre.is_some() || plan.bbox.is_some() {
+            match position {
+                None => criteria.push(Criterion {
+                    parameter: "position".into(),
+                    passed: false,
+                    detail: "the offer has no position (no location, EG or commune coordinates)"
+                        .into(),
+                }),
+                Some(point) => {
+                    if let Some(centre) = plan.centre {
+                        distance = haversine_m(centre, point);
+                        match plan.radius_m {
+                            Some(radius) => criteria.push(Criterion {
+                                parameter: "radius_km".into(),
+                                passed: distance <= radius,
+                                detail: format!(
+                                    "{:.3} km from the centre, at most {:.3} km asked",
+                                    distance / 1000.0,
+                                    radius / 1000.0
+                                ),
+                            }),
+                            None => criteria.push(Criterion {
+                                parameter: "centre".into(),
+                                passed: true,
+                                detail: format!("{:.3} km from the centre", distance / 1000.0),
+                            }),
+                        }
+                    }
+                    if let Some(bbox) = &plan.bbox {
+                        criteria.push(Criterion {
+                            parameter: "bbox".into(),
+                            passed: bbox.contains(point.lat, point.lon),
+                            detail: format!("offer at lat {}, lon {}", point.lat, point.lon),
+                        });
+                    }
+                }
+            }
+        }
+        let mut score = 0.0;
+        if let Some(query) = query {
+            let text = self.text.as_ref().expect("a text query has an index");
+            let found = text
+                .scorer(query)
+                .and_then(|mut scorer| (scorer.seek(doc) == doc).then(|| scorer.score()));
+            score = found.unwrap_or(0.0);
+            criteria.push(Criterion {
+                parameter: "q".into(),
+                passed: found.is_some(),
+                detail: if found.is_some() {
+                    format!(
+                        "text matches every word of {:?} (score {score:.3})",
+                        query.words.join(" ")
+                    )
+                } else {
+                    format!(
+                        "text does not match every word of {:?}",
+                        query.words.join(" ")
+                    )
+                },
+            });
+        }
+        criteria.extend(plan.filter.explain(&self.columns, doc, basis));
+        let matched = criteria.iter().all(|criterion| criterion.passed);
+        let hit = matched.then(|| plan.hit(doc, distance, score));
+        (
+            Explanation {
+                offer_id: offer.id.clone(),
+                matched,
+                rank: None,
+                on_this_page: false,
+                criteria,
+            },
+            hit,
+        )
+    }
+}
+
+fn facet_values(
+    counts: &[u64],
+    dictionary: &super::columns::Dictionary,
+    system: CodeSystem,
+) -> Vec<FacetValue> {
+    let mut values: Vec<FacetValue> = counts
+        .iter()
+        .enumerate()
+        .filter(|&(id, &count)| count > 0 && id > 0)
+        .filter_map(|(id, &count)| {
+            let code = dictionary.code(id as u16)?;
+            Some(FacetValue {
+                code: code.to_string(),
+                label: system.label(code),
+                count,
+            })
+        })
+        .collect();
+    values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
+    values
+}
+
+fn facet_values_unlabelled(
+    counts: &[u64],
+    dictionary: &super::columns::Dictionary,
+) -> Vec<FacetValue> {
+    let mut values: Vec<FacetValue> = counts
+        .iter()
+        .enumerate()
+        .filter(|&(id, &count)| count > 0 && id > 0)
+        .filter_map(|(id, &count)| {
+            Some(FacetValue {
+                code: dictionary.code(id as u16)?.to_string(),
+                label: None,
+                count,
+            })
+        })
+        .collect();
+    values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
+    values
+}

@@ -1,0 +1,356 @@
+//! Full-text matching over offers with tantivy: French-aware, case and accent folded, stemmed,
+//! with prefix matching of the last word for type-ahead.
+//!
+//! One tantivy document per offer, in doc-id order ([`super::layout`]), so a tantivy `DocId`
+//! *is* the engine's doc id. Two indexed fields carry the same text ([`doc_text`]):
+//! * `text`: lowercased, ASCII-folded, French Snowball-stemmed (`hébergements` → `heberg`);
+//! * `prefix`: lowercased and folded, not stemmed, for prefix matching of an unfinished word.
+//!
+//! A query matches an offer when every word matches (AND); each word matches by stem, and the
+//! last word also matches as a prefix of any word (two characters or more) unless the query
+//! ends with a space. Ranking is tantivy's BM25.
+
+use std::path::Path;
+
+use tantivy::query::{
+    BooleanQuery, EnableScoring, FuzzyTermQuery, Occur, Query, Scorer, TermQuery,
+};
+use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    TextAnalyzer, TokenizerManager,
+};
+use tantivy::{DocId, Index, Searcher, TantivyDocument, Term};
+
+use super::layout::{Layout, offer_commune};
+use crate::model::labels::CodeSystem;
+use crate::model::{Dataset, Offer};
+use crate::snapshot::{Commune, SnapshotData};
+
+/// Name of the stemmed analyzer.
+pub const STEM_ANALYZER: &str = "ror_fr_stem";
+/// Name of the folded (unstemmed) analyzer.
+pub const FOLD_ANALYZER: &str = "ror_fr_fold";
+/// Most words in a query.
+pub const MAX_QUERY_WORDS: usize = 12;
+/// Shortest last word matched as a prefix.
+pub const MIN_PREFIX_CHARS: usize = 2;
+
+/// The folded analyzer: split on non-alphanumerics, drop words over 40 bytes, lowercase, fold.
+pub fn fold_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// The stemmed analyzer: [`fold_analyzer`] then the French Snowball stemmer.
+pub fn stem_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(Stemmer::new(Language::French))
+        .build()
+}
+
+fn tokenizer_manager() -> TokenizerManager {
+    let manager = TokenizerManager::default();
+    manager.register(STEM_ANALYZER, stem_analyzer());
+    manager.register(FOLD_ANALYZER, fold_analyzer());
+    manager
+}
+
+/// Runs an analyzer over a text.
+pub fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        out.push(stream.token().text.clone());
+    }
+    out
+}
+
+/// The fields of the text index.
+#[derive(Clone, Copy, Debug)]
+pub struct Fields {
+    pub text: Field,
+    pub prefix: Field,
+    /// The offer index in the dataset, to check the doc order at load.
+    pub offer: Field,
+}
+
+/// The schema of the text index.
+pub fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let text = builder.add_text_field(
+        "text",
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(STEM_ANALYZER)
+                .set_index_option(IndexRecordOption::WithFreqs),
+        ),
+    );
+    let prefix = builder.add_text_field(
+        "prefix",
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(FOLD_ANALYZER)
+                .set_index_option(IndexRecordOption::Basic)
+                .set_fieldnorms(false),
+        ),
+    );
+    let offer = builder.add_u64_field("offer", FAST);
+    (
+        builder.build(),
+        Fields {
+            text,
+            prefix,
+            offer,
+        },
+    )
+}
+
+/// The searchable text of an offer: its name, its EG's name and alias, its EJ's name, its
+/// internal organisation, its commune, and the labels of its catégorie, type d'offre,
+/// activité, mode de prise en charge, publics and spécialisations.
+pub fn doc_text(dataset: &Dataset, communes: &[Commune], offer: &Offer) -> String {
+    let mut parts: Vec<&str> = vec![offer.name.as_str()];
+    let eg = offer.eg.map(|eg| &dataset.egs[eg as usize]);
+    if let Some(eg) = eg {
+        parts.push(&eg.name);
+        if let Some(alias) = &eg.alias {
+            parts.push(alias);
+        }
+        if let Some(label) = eg
+            .category
+            .as_deref()
+            .and_then(|code| CodeSystem::CategorieEtablissement.label(code))
+        {
+            parts.push(label);
+        }
+    }
+    let ej = offer
+        .ej
+        .or_else(|| eg.and_then(|eg| eg.ej))
+        .map(|ej| &dataset.ejs[ej as usize]);
+    if let Some(name) = ej.and_then(|ej| ej.name.as_deref()) {
+        parts.push(name);
+    }
+    if let Some(name) = &offer.internal_organisation {
+        parts.push(name);
+    }
+    if let Some(commune) = offer_commune(dataset, offer)
+        .and_then(|code| super::layout::commune_by_code(communes, code))
+    {
+        parts.push(&commune.name);
+    }
+    let coded = [
+        (
+            CodeSystem::CategorieOrganisation,
+            offer.offer_type.as_deref(),
+        ),
+        (
+            CodeSystem::ActiviteOperationnelle,
+            offer.activity.as_deref(),
+        ),
+        (CodeSystem::ModePriseEnCharge, offer.care_mode.as_deref()),
+    ];
+    for (system, code) in coded {
+        if let Some(label) = code.and_then(|code| system.label(code)) {
+            parts.push(label);
+        }
+    }
+    for code in &offer.publics {
+        if let Some(label) = CodeSystem::PublicPrisEnCharge.label(code) {
+            parts.push(label);
+        }
+    }
+    for code in &offer.specialisations {
+        if let Some(label) = CodeSystem::SpecialisationPriseEnCharge.label(code) {
+            parts.push(label);
+        }
+    }
+    parts.join(" | ")
+}
+
+/// Builds the text index of a snapshot into `dir` (empty), in doc-id order.
+pub fn write_index(data: &SnapshotData, dir: &Path) -> Result<(), String> {
+    let layout = Layout::new(&data.dataset, &data.communes);
+    write_index_with_layout(data, &layout, dir)
+}
+
+/// [`write_index`] with a layout computed by the caller.
+pub fn write_index_with_layout(
+    data: &SnapshotData,
+    layout: &Layout,
+    dir: &Path,
+) -> Result<(), String> {
+    let (schema, fields) = schema();
+    let directory =
+        tantivy::directory::MmapDirectory::open(dir).map_err(|error| error.to_string())?;
+    let mut writer = Index::builder()
+        .schema(schema)
+        .tokenizers(tokenizer_manager())
+        .single_segment_index_writer::<TantivyDocument>(directory, 2_000_000_000)
+        .map_err(|error| error.to_string())?;
+    for &offer_index in &layout.offer_of_doc {
+        let offer = &data.dataset.offers[offer_index as usize];
+        let text = doc_text(&data.dataset, &data.communes, offer);
+        let mut document = TantivyDocument::default();
+        document.add_text(fields.text, &text);
+        document.add_text(fields.prefix, &text);
+        document.add_u64(fields.offer, u64::from(offer_index));
+        writer
+            .add_document(document)
+            .map_err(|error| error.to_string())?;
+    }
+    writer.finalize().map_err(|error| error.to_string())?;
+    Ok(())
+}
+
+/// An opened text index.
+pub struct TextIndex {
+    searcher: Searcher,
+    fields: Fields,
+    stem: TextAnalyzer,
+    fold: TextAnalyzer,
+}
+
+impl std::fmt::Debug for TextIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextIndex")
+            .field("docs", &self.searcher.num_docs())
+            .finish()
+    }
+}
+
+/// A parsed text query.
+pub struct TextQuery {
+    query: Box<dyn Query>,
+    /// Folded words of the query.
+    pub words: Vec<String>,
+    /// Whether the last word is also matched as a prefix.
+    pub last_is_prefix: bool,
+}
+
+impl TextIndex {
+    /// Opens the index in `dir` and checks that its documents are in the doc-id order of
+    /// `layout`.
+    pub fn open(dir: &Path, layout: &Layout) -> Result<TextIndex, String> {
+        let mut index = Index::open_in_dir(dir).map_err(|error| error.to_string())?;
+        index.set_tokenizers(tokenizer_manager());
+        let (_, fields) = schema();
+        let reader = index
+            .reader_builder()
+            .reload_policy(tantivy::ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|error| error.to_string())?;
+        let searcher = reader.searcher();
+        let segments = searcher.segment_readers();
+        let docs = segments
+            .iter()
+            .map(|segment| segment.max_doc())
+            .sum::<u32>();
+        if docs != layout.doc_count() || segments.len() > 1 {
+            return Err(format!(
+                "holds {docs} documents in {} segments, expected {} in one",
+                segments.len(),
+                layout.doc_count()
+            ));
+        }
+        if let Some(segment) = segments.first() {
+            let column = segment
+                .fast_fields()
+                .u64("offer")
+                .map_err(|error| error.to_string())?;
+            for (doc, &offer) in layout.offer_of_doc.iter().enumerate() {
+                if column.first(doc as DocId) != Some(u64::from(offer)) {
+                    return Err(format!(
+                        "document {doc} is not offer {offer}: the index does not match the data"
+                    ));
+                }
+            }
+        }
+        Ok(TextIndex {
+            searcher,
+            fields,
+            stem: stem_analyzer(),
+            fold: fold_analyzer(),
+        })
+    }
+
+    /// Parses a query; `None` when it has no word. Errors name the problem.
+    pub fn parse(&self, q: &str) -> Result<Option<TextQuery>, String> {
+        let words = tokens(&mut self.fold.clone(), q);
+        if words.is_empty() {
+            return Ok(None);
+        }
+        if words.len() > MAX_QUERY_WORDS {
+            return Err(format!("at most {MAX_QUERY_WORDS} words"));
+        }
+        let last_is_prefix = !q.ends_with(char::is_whitespace)
+            && words
+                .last()
+                .is_some_and(|w| w.chars().count() >= MIN_PREFIX_CHARS);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(words.len());
+        let mut stem = self.stem.clone();
+        for (index, word) in words.iter().enumerate() {
+            let stems = tokens(&mut stem, word);
+            let stemmed = stems.first().cloned().unwrap_or_else(|| word.clone());
+            let term_query: Box<dyn Query> = Box::new(TermQuery::new(
+                Term::from_field_text(self.fields.text, &stemmed),
+                IndexRecordOption::WithFreqs,
+            ));
+            let clause: Box<dyn Query> = if index + 1 == words.len() && last_is_prefix {
+                let prefix = FuzzyTermQuery::new_prefix(
+                    Term::from_field_text(self.fields.prefix, word),
+                    0,
+                    false,
+                );
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Should, term_query),
+                    (Occur::Should, Box::new(prefix)),
+                ]))
+            } else {
+                term_query
+            };
+            clauses.push((Occur::Must, clause));
+        }
+        let query: Box<dyn Query> = if clauses.len() == 1 {
+            clauses.pop().expect("one clause").1
+        } else {
+            Box::new(BooleanQuery::new(clauses))
+        };
+        Ok(Some(TextQuery {
+            query,
+            words,
+            last_is_prefix,
+        }))
+    }
+
+    /// A scorer over the docs matching a query, in doc-id order; `None` for an empty index.
+    pub fn scorer(&self, query: &TextQuery) -> Option<Box<dyn Scorer>> {
+        let segment = self.searcher.segment_readers().first()?;
+        let weight = query
+            .query
+            .weight(EnableScoring::enabled_from_searcher(&self.searcher))
+            .ok()?;
+        weight.scorer(segment, 1.0).ok()
+    }
+
+    /// Every (doc, score) matching a query, in doc-id order (the slow, simple path used by the
+    /// reference and by `explain`).
+    pub fn all_matches(&self, query: &TextQuery) -> Vec<(DocId, f32)> {
+        let mut out = Vec::new();
+        if let Some(mut scorer) = self.scorer(query) {
+            let mut doc = scorer.doc();
+            while doc != tantivy::TERMINATED {
+                out.push((doc, scorer.score()));
+                doc = scorer.advance();
+            }
+        }
+        out
+    }
+}

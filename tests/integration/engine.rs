@@ -1,0 +1,598 @@
+//! Every query type and filter against the brute-force reference, on seeded random data and on
+//! the real sample data: same ids, same order, same distances, same counts and facets.
+
+use std::sync::OnceLock;
+
+use proptest::prelude::*;
+use ror_search::engine::reference;
+use ror_search::engine::request::{BBox, Centre, SearchRequest, SortKey};
+use ror_search::engine::{Engine, ParamError};
+use ror_search::model::Code;
+use ror_search::model::rules::PriceBasis;
+use ror_search::snapshot::SnapshotData;
+
+use crate::engine_data::{CLUSTERS, NOW, communes, engine_of, random_dataset};
+
+/// The random-data engine, built once.
+fn random_engine() -> &'static Engine {
+    static ENGINE: OnceLock<(Engine, tempfile::TempDir)> = OnceLock::new();
+    &ENGINE
+        .get_or_init(|| {
+            let dir = crate::common::temp_dir();
+            let data = SnapshotData {
+                dataset: random_dataset(20_261_123, 600),
+                communes: communes(),
+            };
+            (engine_of(data, dir.path()), dir)
+        })
+        .0
+}
+
+/// The sample-data engine (data-samples/), built once.
+pub fn sample_engine() -> &'static Engine {
+    static ENGINE: OnceLock<(Engine, tempfile::TempDir)> = OnceLock::new();
+    &ENGINE
+        .get_or_init(|| {
+            let dir = crate::common::temp_dir();
+            let output = ror_search::ingest::ingest(
+                &[crate::common::crate_path("data-samples/ror-feed.ndjson.gz")],
+                &mut |_| {},
+            )
+            .expect("sample feed");
+            let data = SnapshotData {
+                dataset: output.dataset,
+                communes: communes(),
+            };
+            (engine_of(data, dir.path()), dir)
+        })
+        .0
+}
+
+/// Runs a request on the engine and on the reference and compares everything.
+fn check(engine: &Engine, request: &SearchRequest) -> Result<(), TestCaseError> {
+    let now = request.now.unwrap_or(NOW);
+    let request = SearchRequest {
+        now: Some(now),
+        ..request.clone()
+    };
+    let response = match engine.search(&request) {
+        Ok(response) => response,
+        Err(error) => {
+            return Err(TestCaseError::fail(format!(
+                "engine refused {request:?}: {error}"
+            )));
+        }
+    };
+    let expected = reference::search(engine, &request, now);
+    let ids: Vec<&str> = response.results.iter().map(|hit| hit.id.as_str()).collect();
+    prop_assert_eq!(
+        &ids,
+        &expected.ids.iter().map(String::as_str).collect::<Vec<_>>(),
+        "ids differ for {:?}",
+        request
+    );
+    let distances: Vec<Option<f64>> = response.results.iter().map(|hit| hit.distance_m).collect();
+    prop_assert_eq!(
+        &distances,
+        &expected.distances_m,
+        "distances differ for {:?}",
+        request
+    );
+    if response.total_exact {
+        prop_assert_eq!(
+            response.total,
+            expected.total,
+            "total differs for {:?}",
+            request
+        );
+    } else {
+        prop_assert!(
+            response.total <= expected.total,
+            "lower bound {} above {} for {:?}",
+            response.total,
+            expected.total,
+            request
+        );
+        prop_assert!(
+            response.total >= expected.total.min((request.offset + request.limit) as u64),
+            "lower bound {} too low for {:?}",
+            response.total,
+            request
+        );
+    }
+    if request.exact_total || request.facets {
+        prop_assert!(response.total_exact);
+    }
+    if let Some(facets) = &response.facets {
+        let as_map = |values: &[ror_search::engine::response::FacetValue]| {
+            values
+                .iter()
+                .map(|value| (value.code.clone(), value.count))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        prop_assert_eq!(as_map(&facets.category), expected.facets[0].clone());
+        prop_assert_eq!(as_map(&facets.offer_type), expected.facets[1].clone());
+        prop_assert_eq!(as_map(&facets.departement), expected.facets[2].clone());
+    }
+    Ok(())
+}
+
+fn centre_strategy() -> impl Strategy<Value = Option<Centre>> {
+    let clusters = prop::sample::select(CLUSTERS.to_vec());
+    prop_oneof![
+        2 => Just(None),
+        4 => (clusters.clone(), -1.0f64..1.0, -1.0f64..1.0).prop_map(|((lat, lon, _), dlat, dlon)| {
+            let mut lon = lon + dlon;
+            if lon > 180.0 { lon -= 360.0 }
+            if lon < -180.0 { lon += 360.0 }
+            Some(Centre::Point { lat: (lat + dlat).clamp(-90.0, 90.0), lon })
+        }),
+        1 => clusters.prop_map(|(_, _, commune)| Some(Centre::Commune(commune.to_owned()))),
+        1 => any::<prop::sample::Index>().prop_map(|index| {
+            // Exactly on an EG's position.
+            let engine = random_engine();
+            let point = engine.layout.positions[index.index(engine.layout.positions.len())];
+            Some(Centre::Point { lat: point.lat, lon: point.lon })
+        }),
+        1 => Just(Some(Centre::Point { lat: -16.5, lon: -179.95 })),
+    ]
+}
+
+fn codes(options: &'static [&'static str]) -> impl Strategy<Value = Vec<Code>> {
+    prop::collection::vec(prop::sample::select(options), 0..3)
+        .prop_map(|codes| codes.into_iter().map(Code::from).collect())
+}
+
+fn request_strategy() -> impl Strategy<Value = SearchRequest> {
+    let geo = (
+        centre_strategy(),
+        prop_oneof![3 => Just(None), 1 => Just(Some(0.0)), 3 => (0.0f64..300.0).prop_map(Some), 1 => (0.0f64..1000.0).prop_map(Some)],
+        prop_oneof![
+            5 => Just(None),
+            1 => (-180.0f64..180.0, -60.0f64..60.0, 1.0f64..120.0, 1.0f64..60.0).prop_map(|(lon, lat, width, height)| {
+                let mut max_lon = lon + width;
+                if max_lon > 180.0 { max_lon -= 360.0 }
+                Some(BBox { min_lon: lon, min_lat: lat, max_lon, max_lat: (lat + height).min(90.0) })
+            }),
+            1 => Just(Some(BBox { min_lon: 170.0, min_lat: -25.0, max_lon: -170.0, max_lat: -10.0 })),
+        ],
+    );
+    let filters = (
+        (
+            codes(&["500", "355", "202", "183", "101"]),
+            codes(&["21", "22", "23", "24", "25", "27", "157", "20", "48"]),
+            codes(&["298", "306", "022", "157", "013"]),
+            codes(&["46", "47", "28", "32"]),
+            codes(&["01", "02"]),
+        ),
+        prop::option::of(0.0f64..110.0),
+        prop::option::of(1u8..=6),
+        prop::option::of(30i64..150).prop_map(|euros| euros.map(|e| e * 100)),
+        prop::sample::select(vec![PriceBasis::Gross, PriceBasis::OutOfPocket]),
+        prop::option::of(0u32..4),
+        prop::option::of(0u32..3),
+        prop::option::of(0u32..3),
+        prop::option::of(any::<bool>()),
+    );
+    let text = prop_oneof![
+        4 => Just(None),
+        1 => prop::sample::select(vec!["soleil", "maison", "heberg", "Résidences", "ehpad tilleul", "ALZHEIMER ", "chât", "s", "accueil de jour", "centre hosp", "xyzzy", "mer montagne"])
+            .prop_map(|q| Some(q.to_owned())),
+    ];
+    let paging = (
+        prop::sample::select(vec![
+            None,
+            Some(SortKey::Distance),
+            Some(SortKey::Price),
+            Some(SortKey::Available),
+            Some(SortKey::Relevance),
+            Some(SortKey::Name),
+        ]),
+        1usize..40,
+        prop_oneof![4 => 0usize..20, 1 => 0usize..3000],
+        any::<bool>(),
+        any::<bool>(),
+    );
+    (geo, filters, text, paging).prop_map(|(geo, filters, q, paging)| {
+        let (centre, radius_km, bbox) = geo;
+        let (
+            (category, offer_type, activity, care_mode, reception),
+            age,
+            gir,
+            max_price_cents,
+            price_basis,
+            min_available,
+            min_crisis_t0,
+            min_crisis_t60,
+            aide_sociale,
+        ) = filters;
+        let (mut sort, limit, offset, facets, exact_total) = paging;
+        let radius_km = if centre.is_some() { radius_km } else { None };
+        if sort == Some(SortKey::Distance) && centre.is_none() {
+            sort = None;
+        }
+        if sort == Some(SortKey::Relevance) && q.is_none() {
+            sort = None;
+        }
+        SearchRequest {
+            centre,
+            radius_km,
+            bbox,
+            q,
+            category,
+            offer_type,
+            activity,
+            care_mode,
+            reception,
+            age,
+            gir,
+            max_price_cents,
+            price_basis,
+            min_available,
+            min_crisis_t0,
+            min_crisis_t60,
+            aide_sociale,
+            sort,
+            limit,
+            offset,
+            facets,
+            exact_total,
+            explain: None,
+            now: Some(NOW),
+        }
+    })
+}
+
+/// Requests that take the nearest walk (centre, distance order, no text, no exact count).
+fn nearest_walk_strategy() -> impl Strategy<Value = SearchRequest> {
+    (
+        request_strategy(),
+        prop::sample::select(CLUSTERS.to_vec()),
+        -0.7f64..0.7,
+        -0.7f64..0.7,
+    )
+        .prop_map(|(mut request, (lat, lon, _), dlat, dlon)| {
+            let mut lon = lon + dlon;
+            if lon > 180.0 {
+                lon -= 360.0
+            }
+            if lon < -180.0 {
+                lon += 360.0
+            }
+            request.centre = Some(Centre::Point {
+                lat: lat + dlat,
+                lon,
+            });
+            request.sort = Some(SortKey::Distance);
+            request.q = None;
+            request.facets = false;
+            request.exact_total = false;
+            request.offset %= 30;
+            request
+        })
+}
+
+/// Requests with text around a centre (rings when there is no radius).
+fn text_geo_strategy() -> impl Strategy<Value = SearchRequest> {
+    (
+        nearest_walk_strategy(),
+        prop::sample::select(vec![
+            "soleil",
+            "maison",
+            "heberg",
+            "résidence",
+            "ehpad",
+            "accueil",
+            "ch",
+            "mer",
+            "unit",
+            "tilleul",
+        ]),
+        prop::sample::select(vec![
+            None,
+            Some(SortKey::Distance),
+            Some(SortKey::Relevance),
+            Some(SortKey::Name),
+        ]),
+    )
+        .prop_map(|(mut request, q, sort)| {
+            request.q = Some(q.to_owned());
+            request.sort = sort;
+            request
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_data_matches_the_reference(request in request_strategy()) {
+        check(random_engine(), &request)?;
+    }
+
+    #[test]
+    fn nearest_walks_match_the_reference(request in nearest_walk_strategy()) {
+        check(random_engine(), &request)?;
+    }
+
+    #[test]
+    fn text_around_a_centre_matches_the_reference(request in text_geo_strategy()) {
+        check(random_engine(), &request)?;
+    }
+}
+
+/// Requests around real places for the sample data.
+fn sample_request_strategy() -> impl Strategy<Value = SearchRequest> {
+    let places = prop::sample::select(vec![
+        (44.8378, -0.5792),  // Bordeaux
+        (48.8566, 2.3522),   // Paris
+        (45.7606, 4.8594),   // Lyon Part-Dieu
+        (43.2965, 5.3698),   // Marseille
+        (44.5594, 2.0285),   // rural Aveyron
+        (41.9267, 8.7369),   // Ajaccio
+        (-20.8823, 55.4504), // Saint-Denis (Réunion)
+        (4.9224, -52.3135),  // Cayenne
+    ]);
+    (request_strategy(), places, prop::option::of(1.0f64..80.0)).prop_map(
+        |(mut request, (lat, lon), radius)| {
+            if request.centre.is_some() {
+                request.centre = Some(Centre::Point { lat, lon });
+                request.radius_km = radius;
+            }
+            request.bbox = None;
+            request.q = request.q.map(|q| match q.as_str() {
+                "soleil" => "ehpad".to_owned(),
+                "maison" => "hopital".to_owned(),
+                "mer montagne" => "bordeaux".to_owned(),
+                other => other.to_owned(),
+            });
+            request
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 60, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sample_data_matches_the_reference(request in sample_request_strategy()) {
+        check(sample_engine(), &request)?;
+    }
+}
+
+fn request(pairs: &[(&str, &str)]) -> SearchRequest {
+    let mut request = SearchRequest::from_pairs(pairs.iter().copied()).expect("valid request");
+    request.now = Some(NOW);
+    request
+}
+
+#[test]
+fn radius_zero_finds_exactly_the_offers_at_the_centre() {
+    let engine = random_engine();
+    let position = engine.layout.positions[7];
+    let request = request(&[
+        ("lat", &position.lat.to_string()),
+        ("lon", &position.lon.to_string()),
+        ("radius_km", "0"),
+        ("limit", "200"),
+    ]);
+    let response = engine.search(&request).unwrap();
+    assert!(!response.results.is_empty());
+    assert!(
+        response
+            .results
+            .iter()
+            .all(|hit| hit.distance_m == Some(0.0))
+    );
+    check(engine, &request).unwrap();
+}
+
+#[test]
+fn antimeridian_neighbours_are_found_across_it() {
+    let engine = random_engine();
+    // Centre just east of 180°: the cluster at 179.9° E is a few km away across the line.
+    let request = request(&[
+        ("lat", "-16.5"),
+        ("lon", "-179.95"),
+        ("radius_km", "150"),
+        ("limit", "50"),
+    ]);
+    let response = engine.search(&request).unwrap();
+    assert!(
+        response.results.iter().any(|hit| hit.lon.unwrap() > 179.0),
+        "no hit west of the line"
+    );
+    check(engine, &request).unwrap();
+    let bbox = request_bbox("179,-18,-179,-15");
+    check(engine, &bbox).unwrap();
+    assert!(!engine.search(&bbox).unwrap().results.is_empty());
+}
+
+fn request_bbox(bbox: &str) -> SearchRequest {
+    request(&[("bbox", bbox), ("limit", "100")])
+}
+
+#[test]
+fn overseas_and_corsica_centres_by_commune() {
+    let engine = sample_engine();
+    for commune in ["97411", "97302", "2A004", "2B033"] {
+        let request = request(&[("commune", commune), ("limit", "10")]);
+        let response = engine.search(&request).unwrap();
+        assert_eq!(response.results.len(), 10, "{commune}");
+        let departement = &commune[..if commune.starts_with("97") { 3 } else { 2 }];
+        let first = &response.results[0];
+        assert!(
+            first
+                .eg
+                .as_ref()
+                .unwrap()
+                .commune
+                .as_ref()
+                .unwrap()
+                .code
+                .starts_with(departement),
+            "{commune}: nearest offer is in {:?}",
+            first.eg.as_ref().unwrap().commune
+        );
+        check(engine, &request).unwrap();
+    }
+}
+
+#[test]
+fn empty_results_and_paging_past_the_end() {
+    let engine = random_engine();
+    let nothing = request(&[("q", "xyzzy")]);
+    let response = engine.search(&nothing).unwrap();
+    assert_eq!((response.total, response.results.len()), (0, 0));
+    let past = request(&[("category", "500"), ("offset", "10000"), ("limit", "200")]);
+    let response = engine.search(&past).unwrap();
+    assert!(response.results.is_empty());
+    assert!(response.total > 0);
+    check(engine, &past).unwrap();
+}
+
+#[test]
+fn the_readme_query_finds_real_ehpad_in_bordeaux() {
+    // "EHPAD within 20 km of Bordeaux for GIR 2 under 80 EUR/day".
+    let engine = sample_engine();
+    let request = request(&[
+        ("commune", "33063"),
+        ("radius_km", "20"),
+        ("category", "500"),
+        ("gir", "2"),
+        ("max_price", "80"),
+        ("exact_total", "true"),
+    ]);
+    let response = engine.search(&request).unwrap();
+    assert!(response.total >= 5, "{}", response.total);
+    for hit in &response.results {
+        let price = hit.price.as_ref().expect("a price");
+        assert!(price.daily_total_cents <= 8_000);
+        assert_eq!(price.dependance_band.code, "01");
+        assert!(hit.distance_m.unwrap() <= 20_000.0);
+        assert_eq!(
+            hit.eg.as_ref().unwrap().category.as_ref().unwrap().code,
+            "500"
+        );
+    }
+    check(engine, &request).unwrap();
+}
+
+#[test]
+fn explain_says_which_filter_excluded_an_offer() {
+    let engine = sample_engine();
+    // EHPAD L'AMBARROISE AMBERIEU: 110.30 + 19.53 EUR/day for GIR 2.
+    let mut request = request(&[
+        ("commune", "01004"),
+        ("radius_km", "10"),
+        ("gir", "2"),
+        ("max_price", "90"),
+        ("explain", "hs-010002228-0"),
+    ]);
+    let explanation = engine.search(&request).unwrap().explain.unwrap();
+    assert!(!explanation.matched);
+    let price = explanation
+        .criteria
+        .iter()
+        .find(|c| c.parameter == "max_price")
+        .unwrap();
+    assert!(!price.passed);
+    assert_eq!(
+        price.detail,
+        "daily price 129.83 EUR against at most 90.00 EUR"
+    );
+    request.max_price_cents = Some(15_000);
+    let explanation = engine.search(&request).unwrap().explain.unwrap();
+    assert!(explanation.matched, "{:?}", explanation.criteria);
+    assert!(explanation.rank.is_some());
+    let error = engine
+        .search(&SearchRequest {
+            explain: Some("nope".into()),
+            ..request
+        })
+        .unwrap_err();
+    assert_eq!(error.parameter, "explain");
+}
+
+#[test]
+fn unknown_commune_and_codes_are_parameter_errors() {
+    let engine = sample_engine();
+    let error: ParamError = engine
+        .search(&request(&[("commune", "99999")]))
+        .unwrap_err();
+    assert_eq!(
+        (error.parameter.as_str(), error.message.as_str()),
+        ("commune", "unknown INSEE commune code \"99999\"")
+    );
+    let error = engine
+        .search(&request(&[("category", "500,XYZ")]))
+        .unwrap_err();
+    assert_eq!(error.parameter, "category");
+    assert!(error.message.contains("XYZ"));
+    // A real code absent from the snapshot is not an error; it matches nothing.
+    let response = engine.search(&request(&[("offer_type", "196")])).unwrap();
+    assert_eq!(response.total, 0);
+}
+
+#[test]
+fn closed_offers_never_match() {
+    let engine = random_engine();
+    let closed: Vec<&ror_search::model::Offer> = engine
+        .data
+        .dataset
+        .offers
+        .iter()
+        .filter(|offer| {
+            ror_search::model::rules::offer_closed_at(
+                offer,
+                offer.eg.map(|eg| &engine.data.dataset.egs[eg as usize]),
+                NOW,
+            )
+        })
+        .collect();
+    assert!(!closed.is_empty());
+    for offer in closed.iter().take(20) {
+        let mut request = request(&[("explain", &offer.id), ("limit", "1")]);
+        request.now = Some(NOW);
+        let explanation = engine.search(&request).unwrap().explain.unwrap();
+        assert!(!explanation.matched);
+        assert!(
+            explanation
+                .criteria
+                .iter()
+                .any(|c| c.parameter == "closed" && !c.passed)
+        );
+    }
+}
+
+#[test]
+fn nearest_crisis_beds_and_facets() {
+    let engine = sample_engine();
+    let nearest = request(&[
+        ("lat", "45.7606"),
+        ("lon", "4.8594"),
+        ("min_crisis_t0", "1"),
+        ("limit", "10"),
+    ]);
+    let response = engine.search(&nearest).unwrap();
+    assert_eq!(response.results.len(), 10);
+    assert!(
+        response
+            .results
+            .iter()
+            .all(|hit| hit.capacity.crisis_t0 >= 1)
+    );
+    check(engine, &nearest).unwrap();
+    let faceted = request(&[
+        ("bbox", "-5.5,41,10,51.5"),
+        ("facets", "true"),
+        ("limit", "1"),
+    ]);
+    let response = engine.search(&faceted).unwrap();
+    let facets = response.facets.as_ref().unwrap();
+    assert_eq!(
+        facets.category.iter().map(|value| value.count).sum::<u64>(),
+        response.total
+    );
+    check(engine, &faceted).unwrap();
+}
