@@ -12,13 +12,14 @@
 
 use std::path::Path;
 
+use rustc_hash::FxHashMap;
 use tantivy::query::{
     BooleanQuery, EnableScoring, FuzzyTermQuery, Occur, Query, Scorer, TermQuery,
 };
 use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    TextAnalyzer, TokenizerManager,
+    TextAnalyzer, Token, TokenStream, Tokenizer, TokenizerManager,
 };
 use tantivy::{DocId, Index, Searcher, TantivyDocument, Term};
 
@@ -53,6 +54,92 @@ pub fn stem_analyzer() -> TextAnalyzer {
         .filter(AsciiFoldingFilter)
         .filter(Stemmer::new(Language::French))
         .build()
+}
+
+/// An analyzer that remembers the tokens of each part of a [`doc_text`] (parts are separated
+/// by `" | "`). Offers repeat the same parts (their EG's name, the same labels), so indexing
+/// analyses each distinct part once. It gives exactly the tokens of the wrapped analyzer:
+/// separators are not word characters, so tokenizing parts one by one or the joined text is
+/// the same.
+#[derive(Clone)]
+pub struct CachingAnalyzer {
+    inner: TextAnalyzer,
+    cache: FxHashMap<String, Vec<String>>,
+    buffer: Vec<Token>,
+}
+
+impl CachingAnalyzer {
+    /// Wraps an analyzer.
+    pub fn new(inner: TextAnalyzer) -> CachingAnalyzer {
+        CachingAnalyzer {
+            inner,
+            cache: FxHashMap::default(),
+            buffer: Vec::new(),
+        }
+    }
+}
+
+/// The token stream of a [`CachingAnalyzer`].
+pub struct CachedTokenStream<'a> {
+    tokens: &'a mut [Token],
+    next: usize,
+}
+
+impl TokenStream for CachedTokenStream<'_> {
+    fn advance(&mut self) -> bool {
+        if self.next < self.tokens.len() {
+            self.next += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn token(&self) -> &Token {
+        &self.tokens[self.next - 1]
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.next - 1]
+    }
+}
+
+impl Tokenizer for CachingAnalyzer {
+    type TokenStream<'a> = CachedTokenStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> CachedTokenStream<'a> {
+        let mut count = 0;
+        for part in text.split(" | ") {
+            if !self.cache.contains_key(part) {
+                let words = tokens(&mut self.inner, part);
+                self.cache.insert(part.to_owned(), words);
+            }
+            for word in &self.cache[part] {
+                if count == self.buffer.len() {
+                    self.buffer.push(Token::default());
+                }
+                let token = &mut self.buffer[count];
+                token.text.clear();
+                token.text.push_str(word);
+                token.position = count;
+                token.offset_from = 0;
+                token.offset_to = 0;
+                token.position_length = 1;
+                count += 1;
+            }
+        }
+        CachedTokenStream {
+            tokens: &mut self.buffer[..count],
+            next: 0,
+        }
+    }
+}
+
+fn caching_tokenizer_manager() -> TokenizerManager {
+    let manager = TokenizerManager::default();
+    manager.register(STEM_ANALYZER, CachingAnalyzer::new(stem_analyzer()));
+    manager.register(FOLD_ANALYZER, CachingAnalyzer::new(fold_analyzer()));
+    manager
 }
 
 fn tokenizer_manager() -> TokenizerManager {
@@ -116,6 +203,16 @@ pub fn schema() -> (Schema, Fields) {
 /// internal organisation, its commune, and the labels of its catégorie, type d'offre,
 /// activité, mode de prise en charge, publics and spécialisations.
 pub fn doc_text(dataset: &Dataset, communes: &[Commune], offer: &Offer) -> String {
+    doc_parts(dataset, communes, offer).join(" | ")
+}
+
+/// The parts [`doc_text`] joins; tokenizing them one by one gives the same tokens as
+/// tokenizing the joined text (separators are not word characters).
+pub fn doc_parts<'a>(
+    dataset: &'a Dataset,
+    communes: &'a [Commune],
+    offer: &'a Offer,
+) -> Vec<&'a str> {
     let mut parts: Vec<&str> = vec![offer.name.as_str()];
     let eg = offer.eg.map(|eg| &dataset.egs[eg as usize]);
     if let Some(eg) = eg {
@@ -172,7 +269,7 @@ pub fn doc_text(dataset: &Dataset, communes: &[Commune], offer: &Offer) -> Strin
             parts.push(label);
         }
     }
-    parts.join(" | ")
+    parts
 }
 
 /// Builds the text index of a snapshot into `dir` (empty), in doc-id order.
@@ -192,7 +289,7 @@ pub fn write_index_with_layout(
         tantivy::directory::MmapDirectory::open(dir).map_err(|error| error.to_string())?;
     let mut writer = Index::builder()
         .schema(schema)
-        .tokenizers(tokenizer_manager())
+        .tokenizers(caching_tokenizer_manager())
         .single_segment_index_writer::<TantivyDocument>(directory, 2_000_000_000)
         .map_err(|error| error.to_string())?;
     for &offer_index in &layout.offer_of_doc {

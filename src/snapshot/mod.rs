@@ -118,7 +118,7 @@ pub struct Snapshot {
 
 /// Writes the text index of a snapshot into a directory (see `engine::text`); given to
 /// [`write`] so this module does not depend on the engine.
-pub type TextIndexWriter<'a> = &'a dyn Fn(&SnapshotData, &Path) -> Result<(), String>;
+pub type TextIndexWriter<'a> = &'a (dyn Fn(&SnapshotData, &Path) -> Result<(), String> + Sync);
 
 /// Everything [`write`] needs.
 pub struct BuildInput<'a> {
@@ -190,21 +190,49 @@ fn write_into(dir: &Path, input: BuildInput<'_>) -> Result<Manifest, SnapshotErr
         text_index,
     } = input;
 
-    let data_bytes = format::encode(&data).map_err(|error| SnapshotError::Corrupt {
-        path: dir.join(DATA_FILE),
-        reason: error.to_string(),
-    })?;
-    let data_sha = hex::encode(Sha256::digest(&data_bytes));
-    write_file(&dir.join(DATA_FILE), &data_bytes)?;
-
-    if let Some(text_index) = text_index {
-        let text_dir = dir.join(TEXT_DIR);
-        fs::create_dir_all(&text_dir).map_err(io_error(&text_dir))?;
-        text_index(&data, &text_dir).map_err(|reason| SnapshotError::Text {
-            path: text_dir.clone(),
-            reason,
-        })?;
-    }
+    // The text index (the slowest part) is built on its own thread while the data file is
+    // encoded, hashed and written.
+    let (data_sha, text_result) = std::thread::scope(
+        |scope| -> Result<(String, Result<(), SnapshotError>), SnapshotError> {
+            let text_thread = text_index.map(|text_index| {
+                let data = &data;
+                scope.spawn(move || {
+                    let started = std::time::Instant::now();
+                    let text_dir = dir.join(TEXT_DIR);
+                    fs::create_dir_all(&text_dir).map_err(io_error(&text_dir))?;
+                    text_index(data, &text_dir).map_err(|reason| SnapshotError::Text {
+                        path: text_dir.clone(),
+                        reason,
+                    })?;
+                    tracing::info!(
+                        seconds = started.elapsed().as_secs_f64(),
+                        "text index written"
+                    );
+                    Ok(())
+                })
+            });
+            let started = std::time::Instant::now();
+            let data_bytes = format::encode(&data).map_err(|error| SnapshotError::Corrupt {
+                path: dir.join(DATA_FILE),
+                reason: error.to_string(),
+            })?;
+            let data_sha = hex::encode(Sha256::digest(&data_bytes));
+            write_file(&dir.join(DATA_FILE), &data_bytes)?;
+            tracing::info!(
+                bytes = data_bytes.len(),
+                seconds = started.elapsed().as_secs_f64(),
+                "data file written"
+            );
+            let text_result = match text_thread {
+                Some(thread) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                None => Ok(()),
+            };
+            Ok((data_sha, text_result))
+        },
+    )?;
+    text_result?;
 
     let rejects_path = dir.join(REJECTS_FILE);
     {
