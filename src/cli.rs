@@ -154,10 +154,7 @@ impl SearchArgs {
             ("exact_total", &self.exact_total),
             ("now", &self.now),
         ];
-        fields
-            .into_iter()
-            .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
-            .collect()
+        fields.into_iter().filter_map(|(name, value)| value.as_deref().map(|value| (name, value))).collect()
     }
 }
 
@@ -230,14 +227,8 @@ pub struct SyntheticArgs {
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = if json { builder.json().try_init() } else { builder.try_init() };
     let _ = result;
 }
 
@@ -266,9 +257,7 @@ fn run(command: Command) -> anyhow::Result<()> {
 
 fn build(args: BuildArgs) -> anyhow::Result<()> {
     let built_at = match &args.built_at {
-        Some(text) => {
-            parse_fhir_datetime(text).map_err(|error| anyhow::anyhow!("--built-at: {error}"))?
-        }
+        Some(text) => parse_fhir_datetime(text).map_err(|error| anyhow::anyhow!("--built-at: {error}"))?,
         None => now(),
     };
     let communes = args.communes.exists().then(|| args.communes.clone());
@@ -281,15 +270,11 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
         out: args.out.clone(),
         force: args.force,
         built_at,
-        text_index: Some(&crate::engine::text::write_index),
+        index_files: Some(&crate::engine::persist::write_index_files),
         progress_bar: true,
     })?;
     print!("{}", render_summary(&outcome.manifest));
-    println!(
-        "built in {:.1} s -> {}",
-        outcome.seconds,
-        args.out.display()
-    );
+    println!("built in {:.1} s -> {}", outcome.seconds, args.out.display());
     Ok(())
 }
 
@@ -299,11 +284,8 @@ pub fn render_summary(manifest: &crate::snapshot::Manifest) -> String {
     let mut out = String::new();
     let counts = &manifest.counts;
     let _ = writeln!(out, "snapshot   {}", manifest.snapshot_id);
-    let _ = writeln!(
-        out,
-        "built at   {} by {} (format v{})",
-        manifest.built_at, manifest.builder, manifest.format_version
-    );
+    let _ =
+        writeln!(out, "built at   {} by {} (format v{})", manifest.built_at, manifest.builder, manifest.format_version);
     for source in &manifest.sources {
         let _ = writeln!(
             out,
@@ -341,11 +323,7 @@ pub fn render_summary(manifest: &crate::snapshot::Manifest) -> String {
     for (reason, count) in manifest.ingest.reject_reasons.iter().take(10) {
         let _ = writeln!(out, "  rejected {count:>7} × {reason}");
     }
-    let _ = writeln!(
-        out,
-        "quality (as of {}):",
-        format_rfc3339(manifest.built_at_unix)
-    );
+    let _ = writeln!(out, "quality (as of {}):", format_rfc3339(manifest.built_at_unix));
     for (name, value) in manifest.quality.counters() {
         let _ = writeln!(out, "  {name:<38} {value:>8}");
     }
@@ -370,20 +348,11 @@ fn inspect(args: InspectArgs) -> anyhow::Result<()> {
 
 fn import(args: ImportArgs) -> anyhow::Result<()> {
     let stats = crate::ingest::opendata::import(&args.real, &args.out, args.seed)?;
-    println!(
-        "sample feed written to {} (feed date {FEED_DATE}, seed {})",
-        args.out.display(),
-        args.seed
-    );
+    println!("sample feed written to {} (feed date {FEED_DATE}, seed {})", args.out.display(), args.seed);
     println!("EGs by FINESS category: {:?}", stats.egs_by_category);
     println!(
         "{} EJ, {} offers, {} locations, {} capacity records, {} tariffs, {} communes",
-        stats.ejs,
-        stats.offers,
-        stats.locations,
-        stats.capacity_records,
-        stats.tariffs,
-        stats.communes_written
+        stats.ejs, stats.offers, stats.locations, stats.capacity_records, stats.tariffs, stats.communes_written
     );
     println!(
         "EHPAD with an hébergement price: {}, with all three dépendance tariffs: {}",
@@ -407,15 +376,8 @@ fn synthetic(args: SyntheticArgs) -> anyhow::Result<()> {
     };
     let dataset = crate::ingest::synth::generate(&output.dataset, &communes, config);
     let file = std::fs::File::create(&args.out)?;
-    let mut writer: Box<dyn std::io::Write> = if args
-        .out
-        .extension()
-        .is_some_and(|extension| extension == "gz")
-    {
-        Box::new(flate2::write::GzEncoder::new(
-            std::io::BufWriter::new(file),
-            flate2::Compression::fast(),
-        ))
+    let mut writer: Box<dyn std::io::Write> = if args.out.extension().is_some_and(|extension| extension == "gz") {
+        Box::new(flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::fast()))
     } else {
         Box::new(std::io::BufWriter::new(file))
     };
@@ -433,12 +395,9 @@ fn synthetic(args: SyntheticArgs) -> anyhow::Result<()> {
 }
 
 fn search(args: &SearchArgs) -> anyhow::Result<()> {
-    let request = crate::engine::SearchRequest::from_pairs(args.pairs())
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let request = crate::engine::SearchRequest::from_pairs(args.pairs()).map_err(|error| anyhow::anyhow!("{error}"))?;
     let engine = crate::engine::Engine::open(&args.index)?;
-    let response = engine
-        .search(&request)
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let response = engine.search(&request).map_err(|error| anyhow::anyhow!("{error}"))?;
     println!("{}", serde_json::to_string_pretty(&response)?);
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! allocates nothing.
 
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 
 use super::layout::{Layout, departement_of_commune, offer_commune};
 use crate::model::Code;
@@ -18,19 +19,36 @@ pub const NO_PRICE: u32 = u32::MAX;
 /// Sentinel for "no date" (never closed, never reopens).
 pub const NEVER: i64 = i64::MAX;
 
-/// Codes of one field ↔ small ids. Id 0 stands for "no code".
-#[derive(Debug, Clone, Default)]
+/// Codes of one field ↔ small ids. Id 0 stands for "no code". Persisted as its code list.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(from = "Vec<Code>", into = "Vec<Code>")]
 pub struct Dictionary {
     codes: Vec<Code>,
     ids: FxHashMap<Code, u16>,
 }
 
+impl PartialEq for Dictionary {
+    fn eq(&self, other: &Self) -> bool {
+        self.codes == other.codes
+    }
+}
+
+impl From<Vec<Code>> for Dictionary {
+    fn from(codes: Vec<Code>) -> Dictionary {
+        let ids = codes.iter().enumerate().skip(1).map(|(id, code)| (code.clone(), id as u16)).collect();
+        Dictionary { codes, ids }
+    }
+}
+
+impl From<Dictionary> for Vec<Code> {
+    fn from(dictionary: Dictionary) -> Vec<Code> {
+        dictionary.codes
+    }
+}
+
 impl Dictionary {
     fn new() -> Dictionary {
-        Dictionary {
-            codes: vec![Code::default()],
-            ids: FxHashMap::default(),
-        }
+        Dictionary { codes: vec![Code::default()], ids: FxHashMap::default() }
     }
 
     fn intern(&mut self, code: Option<&str>) -> u16 {
@@ -38,8 +56,7 @@ impl Dictionary {
         if let Some(&id) = self.ids.get(code) {
             return id;
         }
-        let id =
-            u16::try_from(self.codes.len()).expect("fewer than 65,536 distinct codes in a field");
+        let id = u16::try_from(self.codes.len()).expect("fewer than 65,536 distinct codes in a field");
         self.codes.push(Code::from(code));
         self.ids.insert(Code::from(code), id);
         id
@@ -67,7 +84,7 @@ impl Dictionary {
 }
 
 /// The dictionaries of the coded columns.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Dictionaries {
     pub category: Dictionary,
     pub offer_type: Dictionary,
@@ -75,6 +92,41 @@ pub struct Dictionaries {
     pub care_mode: Dictionary,
     pub reception: Dictionary,
     pub departement: Dictionary,
+}
+
+/// The capacity counts the filters and sorts read (see `model::rules::CapacityTotals`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapacityCounts {
+    pub installed: u32,
+    pub available: u32,
+    pub crisis_t0: u32,
+    pub crisis_t60: u32,
+}
+
+impl From<&CapacityTotals> for CapacityCounts {
+    fn from(totals: &CapacityTotals) -> Self {
+        CapacityCounts {
+            installed: totals.installed,
+            available: totals.available,
+            crisis_t0: totals.crisis_t0,
+            crisis_t60: totals.crisis_t60,
+        }
+    }
+}
+
+/// The rank of each string in sorted order (equal strings share a rank).
+fn rank_strings(strings: Vec<String>) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..strings.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| strings[a as usize].cmp(&strings[b as usize]));
+    let mut ranks = vec![0u32; strings.len()];
+    let mut rank = 0;
+    for (position, &index) in order.iter().enumerate() {
+        if position > 0 && strings[order[position - 1] as usize] != strings[index as usize] {
+            rank = position as u32;
+        }
+        ranks[index as usize] = rank;
+    }
+    ranks
 }
 
 /// GIR policy as a byte: 0 not applicable, 1 dependent, 2 autonomous.
@@ -96,7 +148,7 @@ pub fn gir_policy_of_byte(byte: u8) -> GirPolicy {
 }
 
 /// The columns, one entry per doc.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Columns {
     pub dictionaries: Dictionaries,
     pub category: Vec<u16>,
@@ -116,7 +168,8 @@ pub struct Columns {
     pub eg_closed_at: Vec<i64>,
     /// Daily total in cents for dépendance band `01`, `02`, `03` ([`NO_PRICE`] when unknown).
     pub daily_total_cents: [Vec<u32>; 3],
-    pub capacity: Vec<CapacityTotals>,
+    /// Capacity counts (the update dates are read from the dataset when rendering).
+    pub capacity: Vec<CapacityCounts>,
     /// Rank of (folded EG name, folded offer name, offer index) among all offers.
     pub name_rank: Vec<u32>,
     /// EG prices, per EG (not per doc).
@@ -128,11 +181,7 @@ impl Columns {
     pub fn new(data: &SnapshotData, layout: &Layout) -> Columns {
         let dataset = &data.dataset;
         let docs = layout.offer_of_doc.len();
-        let eg_prices: Vec<EgPrices> = dataset
-            .egs
-            .iter()
-            .map(|eg| EgPrices::of_tariffs(&eg.tariffs))
-            .collect();
+        let eg_prices: Vec<EgPrices> = dataset.egs.iter().map(|eg| EgPrices::of_tariffs(&eg.tariffs)).collect();
         let mut dictionaries = Dictionaries {
             category: Dictionary::new(),
             offer_type: Dictionary::new(),
@@ -155,101 +204,82 @@ impl Columns {
             closed_from: Vec::with_capacity(docs),
             reopens_at: Vec::with_capacity(docs),
             eg_closed_at: Vec::with_capacity(docs),
-            daily_total_cents: [
-                Vec::with_capacity(docs),
-                Vec::with_capacity(docs),
-                Vec::with_capacity(docs),
-            ],
+            daily_total_cents: [Vec::with_capacity(docs), Vec::with_capacity(docs), Vec::with_capacity(docs)],
             capacity: Vec::with_capacity(docs),
             name_rank: vec![0; docs],
             ..Columns::default()
         };
-        for &offer_index in &layout.offer_of_doc {
-            let offer = &dataset.offers[offer_index as usize];
-            let eg = offer.eg.map(|eg| &dataset.egs[eg as usize]);
-            columns.category.push(
-                dictionaries
-                    .category
-                    .intern(eg.and_then(|eg| eg.category.as_deref())),
-            );
-            columns
-                .offer_type
-                .push(dictionaries.offer_type.intern(offer.offer_type.as_deref()));
-            columns
-                .activity
-                .push(dictionaries.activity.intern(offer.activity.as_deref()));
-            columns
-                .care_mode
-                .push(dictionaries.care_mode.intern(offer.care_mode.as_deref()));
-            columns
-                .reception
-                .push(dictionaries.reception.intern(offer.reception.as_deref()));
-            let departement = offer_commune(dataset, offer).and_then(departement_of_commune);
-            columns
-                .departement
-                .push(dictionaries.departement.intern(departement));
-            let age = offer.age_range.unwrap_or_default();
-            columns
-                .age_min
-                .push(age.min_years.unwrap_or(f64::NEG_INFINITY));
-            columns.age_max.push(age.max_years.unwrap_or(f64::INFINITY));
-            columns
-                .gir_policy
-                .push(gir_policy_byte(GirPolicy::of_offer_type(
-                    offer.offer_type.as_deref(),
-                )));
-            columns
-                .aide_sociale
-                .push(eg.is_some_and(|eg| eg.aide_sociale()));
-            columns.closed_from.push(offer.closed_from.unwrap_or(NEVER));
-            columns.reopens_at.push(offer.reopens_at.unwrap_or(NEVER));
-            columns
-                .eg_closed_at
-                .push(eg.and_then(|eg| eg.closed_at).unwrap_or(NEVER));
-            let prices = offer
-                .eg
-                .map(|eg| eg_prices[eg as usize])
-                .unwrap_or_default();
-            for band in 0..3 {
-                let total = prices
-                    .hebergement_cents
-                    .zip(prices.dependance_cents[band])
-                    .map(|(h, d)| h + d);
-                columns.daily_total_cents[band].push(
-                    total
-                        .and_then(|cents| u32::try_from(cents).ok())
-                        .unwrap_or(NO_PRICE),
-                );
-            }
-            columns.capacity.push(CapacityTotals::of_records(
-                offer
-                    .locations
+        // The per-doc columns and the name ranks are independent: build them on both cores.
+        let ((), name_ranks) = rayon::join(
+            || {
+                for &offer_index in &layout.offer_of_doc {
+                    let offer = &dataset.offers[offer_index as usize];
+                    let eg = offer.eg.map(|eg| &dataset.egs[eg as usize]);
+                    columns.category.push(dictionaries.category.intern(eg.and_then(|eg| eg.category.as_deref())));
+                    columns.offer_type.push(dictionaries.offer_type.intern(offer.offer_type.as_deref()));
+                    columns.activity.push(dictionaries.activity.intern(offer.activity.as_deref()));
+                    columns.care_mode.push(dictionaries.care_mode.intern(offer.care_mode.as_deref()));
+                    columns.reception.push(dictionaries.reception.intern(offer.reception.as_deref()));
+                    let departement = offer_commune(dataset, offer).and_then(departement_of_commune);
+                    columns.departement.push(dictionaries.departement.intern(departement));
+                    let age = offer.age_range.unwrap_or_default();
+                    columns.age_min.push(age.min_years.unwrap_or(f64::NEG_INFINITY));
+                    columns.age_max.push(age.max_years.unwrap_or(f64::INFINITY));
+                    columns.gir_policy.push(gir_policy_byte(GirPolicy::of_offer_type(offer.offer_type.as_deref())));
+                    columns.aide_sociale.push(eg.is_some_and(|eg| eg.aide_sociale()));
+                    columns.closed_from.push(offer.closed_from.unwrap_or(NEVER));
+                    columns.reopens_at.push(offer.reopens_at.unwrap_or(NEVER));
+                    columns.eg_closed_at.push(eg.and_then(|eg| eg.closed_at).unwrap_or(NEVER));
+                    let prices = offer.eg.map(|eg| eg_prices[eg as usize]).unwrap_or_default();
+                    for band in 0..3 {
+                        let total = prices.hebergement_cents.zip(prices.dependance_cents[band]).map(|(h, d)| h + d);
+                        columns.daily_total_cents[band]
+                            .push(total.and_then(|cents| u32::try_from(cents).ok()).unwrap_or(NO_PRICE));
+                    }
+                    columns.capacity.push(CapacityCounts::from(&CapacityTotals::of_records(
+                        offer
+                            .locations
+                            .iter()
+                            .flat_map(|&location| dataset.locations[location as usize].capacities.iter()),
+                    )));
+                }
+            },
+            || {
+                let mut name_ranks = vec![0u32; docs];
+                // Name ranks: rank EG names and distinct offer names once, then sort small integer keys.
+                let eg_rank = rank_strings(dataset.egs.iter().map(|eg| fold(&eg.name)).collect());
+                let mut offer_name_ids: FxHashMap<&str, u32> = FxHashMap::default();
+                let mut distinct_names: Vec<String> = Vec::new();
+                let offer_name_id: Vec<u32> = dataset
+                    .offers
                     .iter()
-                    .flat_map(|&location| dataset.locations[location as usize].capacities.iter()),
-            ));
-        }
-        // Name ranks.
-        let keys: Vec<(String, String)> = layout
-            .offer_of_doc
-            .iter()
-            .map(|&offer_index| {
-                let offer = &dataset.offers[offer_index as usize];
-                let eg_name = offer
-                    .eg
-                    .map(|eg| fold(&dataset.egs[eg as usize].name))
-                    .unwrap_or_default();
-                (eg_name, fold(&offer.name))
-            })
-            .collect();
-        let mut order: Vec<u32> = (0..docs as u32).collect();
-        order.sort_unstable_by(|&a, &b| {
-            keys[a as usize]
-                .cmp(&keys[b as usize])
-                .then(layout.offer_of_doc[a as usize].cmp(&layout.offer_of_doc[b as usize]))
-        });
-        for (rank, &doc) in order.iter().enumerate() {
-            columns.name_rank[doc as usize] = rank as u32;
-        }
+                    .map(|offer| {
+                        *offer_name_ids.entry(offer.name.as_str()).or_insert_with(|| {
+                            distinct_names.push(fold(&offer.name));
+                            distinct_names.len() as u32 - 1
+                        })
+                    })
+                    .collect();
+                let name_rank = rank_strings(distinct_names);
+                let mut keys: Vec<(u32, u32, u32, u32)> = layout
+                    .offer_of_doc
+                    .iter()
+                    .enumerate()
+                    .map(|(doc, &offer_index)| {
+                        let offer = &dataset.offers[offer_index as usize];
+                        // Offers without an EG sort as if the EG name were empty, i.e. first.
+                        let eg = offer.eg.map_or(0, |eg| eg_rank[eg as usize] + 1);
+                        (eg, name_rank[offer_name_id[offer_index as usize] as usize], offer_index, doc as u32)
+                    })
+                    .collect();
+                keys.sort_unstable();
+                for (rank, key) in keys.iter().enumerate() {
+                    name_ranks[key.3 as usize] = rank as u32;
+                }
+                name_ranks
+            },
+        );
+        columns.name_rank = name_ranks;
         columns.dictionaries = dictionaries;
         columns.eg_prices = eg_prices;
         columns

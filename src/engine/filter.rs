@@ -15,9 +15,7 @@ pub struct IdSet {
 
 impl IdSet {
     fn with_capacity(len: usize) -> IdSet {
-        IdSet {
-            words: vec![0; len.div_ceil(64).max(1)],
-        }
+        IdSet { words: vec![0; len.div_ceil(64).max(1)] }
     }
 
     fn insert(&mut self, id: u16) {
@@ -27,9 +25,7 @@ impl IdSet {
     /// Whether the id is in the set.
     #[inline]
     pub fn contains(&self, id: u16) -> bool {
-        self.words
-            .get(id as usize >> 6)
-            .is_some_and(|word| word >> (id & 63) & 1 == 1)
+        self.words.get(id as usize >> 6).is_some_and(|word| word >> (id & 63) & 1 == 1)
     }
 }
 
@@ -51,10 +47,7 @@ fn compile_codes(
             Some(id) => set.insert(id),
             None if system.label(code).is_some() => {}
             None => {
-                return Err(ParamError::new(
-                    parameter,
-                    format!("unknown code {code:?} ({})", system.nos_id()),
-                ));
+                return Err(ParamError::new(parameter, format!("unknown code {code:?} ({})", system.nos_id())));
             }
         }
     }
@@ -84,11 +77,7 @@ pub struct CompiledFilter {
 
 impl CompiledFilter {
     /// Compiles the filters of a request.
-    pub fn new(
-        request: &SearchRequest,
-        columns: &Columns,
-        now: i64,
-    ) -> Result<CompiledFilter, ParamError> {
+    pub fn new(request: &SearchRequest, columns: &Columns, now: i64) -> Result<CompiledFilter, ParamError> {
         let dictionaries = &columns.dictionaries;
         Ok(CompiledFilter {
             category: compile_codes(
@@ -123,9 +112,7 @@ impl CompiledFilter {
             )?,
             age: request.age,
             gir: request.gir,
-            max_price_cents: request
-                .max_price_cents
-                .map(|cents| cents.clamp(0, i64::from(NO_PRICE - 1)) as u32),
+            max_price_cents: request.max_price_cents.map(|cents| cents.clamp(0, i64::from(NO_PRICE - 1)) as u32),
             price_band: EgPrices::band_index(request.gir, request.price_basis),
             min_available: request.min_available.unwrap_or(0),
             min_crisis_t0: request.min_crisis_t0.unwrap_or(0),
@@ -199,60 +186,28 @@ impl CompiledFilter {
         let doc = doc as usize;
         let dictionaries = &columns.dictionaries;
         let mut criteria = Vec::new();
-        let mut coded =
-            |parameter: &str, set: &Option<IdSet>, value: u16, dictionary: &Dictionary| {
-                if let Some(set) = set {
-                    let code = dictionary
-                        .code(value)
-                        .map(|code| code.to_string())
-                        .unwrap_or_else(|| "none".into());
-                    criteria.push(Criterion {
-                        parameter: parameter.into(),
-                        passed: set.contains(value),
-                        detail: format!("offer has {code}"),
-                    });
-                }
-            };
-        coded(
-            "category",
-            &self.category,
-            columns.category[doc],
-            &dictionaries.category,
-        );
-        coded(
-            "offer_type",
-            &self.offer_type,
-            columns.offer_type[doc],
-            &dictionaries.offer_type,
-        );
-        coded(
-            "activity",
-            &self.activity,
-            columns.activity[doc],
-            &dictionaries.activity,
-        );
-        coded(
-            "care_mode",
-            &self.care_mode,
-            columns.care_mode[doc],
-            &dictionaries.care_mode,
-        );
-        coded(
-            "reception",
-            &self.reception,
-            columns.reception[doc],
-            &dictionaries.reception,
-        );
+        let mut coded = |parameter: &str, set: &Option<IdSet>, value: u16, dictionary: &Dictionary| {
+            if let Some(set) = set {
+                let code = dictionary.code(value).map(|code| code.to_string()).unwrap_or_else(|| "none".into());
+                criteria.push(Criterion {
+                    parameter: parameter.into(),
+                    passed: set.contains(value),
+                    detail: format!("offer has {code}"),
+                });
+            }
+        };
+        coded("category", &self.category, columns.category[doc], &dictionaries.category);
+        coded("offer_type", &self.offer_type, columns.offer_type[doc], &dictionaries.offer_type);
+        coded("activity", &self.activity, columns.activity[doc], &dictionaries.activity);
+        coded("care_mode", &self.care_mode, columns.care_mode[doc], &dictionaries.care_mode);
+        coded("reception", &self.reception, columns.reception[doc], &dictionaries.reception);
         if let Some(max) = self.max_price_cents {
             let price = columns.daily_total_cents[self.price_band][doc];
             criteria.push(Criterion {
                 parameter: "max_price".into(),
                 passed: price <= max,
                 detail: if price == NO_PRICE {
-                    format!(
-                        "no daily price known for band 0{} ({basis:?})",
-                        self.price_band + 1
-                    )
+                    format!("no daily price known for band 0{} ({basis:?})", self.price_band + 1)
                 } else {
                     format!(
                         "daily price {:.2} EUR against at most {:.2} EUR",
@@ -317,6 +272,5 @@ impl CompiledFilter {
 #[inline]
 pub fn is_closed(columns: &Columns, doc: usize, now: i64) -> bool {
     let from = columns.closed_from[doc];
-    (from != NEVER && from <= now && now < columns.reopens_at[doc])
-        || columns.eg_closed_at[doc] <= now
+    (from != NEVER && from <= now && now < columns.reopens_at[doc]) || columns.eg_closed_at[doc] <= now
 }

@@ -13,7 +13,7 @@
 //! numberings. The text index is built in doc-id order by the same function, and the engine
 //! checks at load that both agree.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Dataset, GeoPoint, Offer};
 use crate::snapshot::Commune;
@@ -22,7 +22,7 @@ use crate::snapshot::Commune;
 pub const NO_POSITION: u32 = u32::MAX;
 
 /// Where an offer's search position comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PositionSource {
     /// `Location.position` of the first of the offer's locations that has one.
@@ -42,15 +42,8 @@ pub fn commune_by_code<'a>(communes: &'a [Commune], code: &str) -> Option<&'a Co
 /// The search position of an offer: its first location with a position, else its EG's
 /// position, else the centroid of its commune. `None` when none is known (the offer can still
 /// be found by text and filters, never by distance or map).
-pub fn offer_position(
-    dataset: &Dataset,
-    communes: &[Commune],
-    offer: &Offer,
-) -> Option<(GeoPoint, PositionSource)> {
-    let locations = offer
-        .locations
-        .iter()
-        .map(|&location| &dataset.locations[location as usize]);
+pub fn offer_position(dataset: &Dataset, communes: &[Commune], offer: &Offer) -> Option<(GeoPoint, PositionSource)> {
+    let locations = offer.locations.iter().map(|&location| &dataset.locations[location as usize]);
     if let Some(position) = locations.clone().find_map(|location| location.position) {
         return Some((position, PositionSource::Location));
     }
@@ -63,13 +56,7 @@ pub fn offer_position(
         .next()
         .or_else(|| eg.and_then(|eg| eg.address.commune.as_deref()))?;
     let commune = commune_by_code(communes, commune_code)?;
-    Some((
-        GeoPoint {
-            lat: commune.lat,
-            lon: commune.lon,
-        },
-        PositionSource::CommuneCentroid,
-    ))
+    Some((GeoPoint { lat: commune.lat, lon: commune.lon }, PositionSource::CommuneCentroid))
 }
 
 /// The INSEE commune code of an offer: its first location's `ror-commune-cog`, else its EG's.
@@ -79,11 +66,7 @@ pub fn offer_commune<'a>(dataset: &'a Dataset, offer: &Offer) -> Option<&'a str>
         .iter()
         .filter_map(|&location| dataset.locations[location as usize].commune.as_deref())
         .next()
-        .or_else(|| {
-            offer
-                .eg
-                .and_then(|eg| dataset.egs[eg as usize].address.commune.as_deref())
-        })
+        .or_else(|| offer.eg.and_then(|eg| dataset.egs[eg as usize].address.commune.as_deref()))
 }
 
 /// The département of an INSEE commune code: `2A`, `2B`, the 3-digit overseas codes (`974`),
@@ -92,11 +75,7 @@ pub fn departement_of_commune(commune: &str) -> Option<&str> {
     if commune.len() != 5 {
         return None;
     }
-    if commune.starts_with("97") || commune.starts_with("98") {
-        Some(&commune[..3])
-    } else {
-        Some(&commune[..2])
-    }
+    if commune.starts_with("97") || commune.starts_with("98") { Some(&commune[..3]) } else { Some(&commune[..2]) }
 }
 
 /// Index of a point on a Hilbert curve of order 16 over lon/lat (65,536 × 65,536 cells).
@@ -127,7 +106,7 @@ pub fn hilbert_index(point: GeoPoint) -> u64 {
 }
 
 /// The doc-id numbering of a snapshot.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Layout {
     /// Doc id → offer index in the dataset.
     pub offer_of_doc: Vec<u32>,
@@ -160,13 +139,7 @@ impl Layout {
         let mut distinct: Vec<(u64, u64, u64)> = offer_positions
             .iter()
             .flatten()
-            .map(|point| {
-                (
-                    hilbert_index(*point),
-                    point.lat.to_bits(),
-                    point.lon.to_bits(),
-                )
-            })
+            .map(|point| (hilbert_index(*point), point.lat.to_bits(), point.lon.to_bits()))
             .collect();
         distinct.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0)
@@ -176,17 +149,10 @@ impl Layout {
         distinct.dedup();
         let positions: Vec<GeoPoint> = distinct
             .iter()
-            .map(|&(_, lat, lon)| GeoPoint {
-                lat: f64::from_bits(lat),
-                lon: f64::from_bits(lon),
-            })
+            .map(|&(_, lat, lon)| GeoPoint { lat: f64::from_bits(lat), lon: f64::from_bits(lon) })
             .collect();
         let position_id = |point: &GeoPoint| -> u32 {
-            let key = (
-                hilbert_index(*point),
-                point.lat.to_bits(),
-                point.lon.to_bits(),
-            );
+            let key = (hilbert_index(*point), point.lat.to_bits(), point.lon.to_bits());
             distinct
                 .binary_search_by(|probe| {
                     probe
@@ -200,14 +166,9 @@ impl Layout {
         let mut keyed: Vec<(u32, u32)> = offer_positions
             .iter()
             .enumerate()
-            .map(|(offer, point)| {
-                (
-                    point.as_ref().map_or(NO_POSITION, position_id),
-                    offer as u32,
-                )
-            })
+            .map(|(offer, point)| (point.as_ref().map_or(NO_POSITION, position_id), offer as u32))
             .collect();
-        keyed.sort_unstable();
+        rayon::slice::ParallelSliceMut::par_sort_unstable(&mut keyed[..]);
         let offer_of_doc: Vec<u32> = keyed.iter().map(|&(_, offer)| offer).collect();
         let position_of_doc: Vec<u32> = keyed.iter().map(|&(position, _)| position).collect();
         let mut doc_of_offer = vec![0u32; offer_count];
@@ -222,14 +183,7 @@ impl Layout {
             }
             *start = doc as u32;
         }
-        Layout {
-            offer_of_doc,
-            doc_of_offer,
-            positions,
-            position_start,
-            position_of_doc,
-            position_source,
-        }
+        Layout { offer_of_doc, doc_of_offer, positions, position_start, position_of_doc, position_source }
     }
 
     /// Number of docs (offers).
@@ -255,25 +209,11 @@ mod tests {
 
     #[test]
     fn hilbert_neighbours_are_close() {
-        let paris = hilbert_index(GeoPoint {
-            lat: 48.8566,
-            lon: 2.3522,
-        });
-        let paris_nearby = hilbert_index(GeoPoint {
-            lat: 48.857,
-            lon: 2.353,
-        });
-        let lyon = hilbert_index(GeoPoint {
-            lat: 45.764,
-            lon: 4.8357,
-        });
+        let paris = hilbert_index(GeoPoint { lat: 48.8566, lon: 2.3522 });
+        let paris_nearby = hilbert_index(GeoPoint { lat: 48.857, lon: 2.353 });
+        let lyon = hilbert_index(GeoPoint { lat: 45.764, lon: 4.8357 });
         assert!(paris.abs_diff(paris_nearby) < paris.abs_diff(lyon));
-        assert!(
-            hilbert_index(GeoPoint {
-                lat: 90.0,
-                lon: 180.0
-            }) < 1 << 32
-        );
+        assert!(hilbert_index(GeoPoint { lat: 90.0, lon: 180.0 }) < 1 << 32);
     }
 
     #[test]

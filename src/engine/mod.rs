@@ -18,6 +18,7 @@
 pub mod columns;
 pub mod filter;
 pub mod layout;
+pub mod persist;
 pub mod reference;
 pub mod render;
 pub mod request;
@@ -47,6 +48,8 @@ pub type PlanePoint = GeomWithData<[f64; 2], u32>;
 pub enum EngineError {
     #[error("text index in {path}: {reason}")]
     Text { path: String, reason: String },
+    #[error("{0}")]
+    EngineFile(String),
 }
 
 /// A searchable snapshot: the data, its layout, columns, spatial and text indexes.
@@ -77,66 +80,67 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Builds the engine of a loaded snapshot (opening its text index, if it has one).
     pub fn new(snapshot: Snapshot) -> Result<Engine, EngineError> {
-        let Snapshot {
-            dir,
-            manifest,
-            data,
-        } = snapshot;
+        let Snapshot { dir, manifest, data } = snapshot;
         let text_dir = dir.join(TEXT_DIR);
-        Engine::from_parts(
-            manifest,
-            data,
-            text_dir.is_dir().then_some(text_dir.as_path()),
-        )
+        let text_dir = text_dir.is_dir().then_some(text_dir.as_path());
+        match persist::read(&dir, &data).map_err(EngineError::EngineFile)? {
+            Some((layout, columns)) => Engine::assemble(manifest, data, layout, columns, text_dir),
+            None => Engine::from_parts(manifest, data, text_dir),
+        }
     }
 
-    /// Builds an engine from data and an optional text index directory.
-    pub fn from_parts(
+    /// Builds an engine from data and an optional text index directory, computing the layout
+    /// and columns (snapshots written by ror-search carry them in `engine.bin`).
+    pub fn from_parts(manifest: Manifest, data: SnapshotData, text_dir: Option<&Path>) -> Result<Engine, EngineError> {
+        let layout = Layout::new(&data.dataset, &data.communes);
+        let columns = Columns::new(&data, &layout);
+        Engine::assemble(manifest, data, layout, columns, text_dir)
+    }
+
+    /// Builds the spatial trees and opens the text index around a layout and columns.
+    pub fn assemble(
         manifest: Manifest,
         data: SnapshotData,
+        layout: Layout,
+        columns: Columns,
         text_dir: Option<&Path>,
     ) -> Result<Engine, EngineError> {
         let started = Instant::now();
-        let layout = Layout::new(&data.dataset, &data.communes);
-        let columns = Columns::new(&data, &layout);
-        let sphere = RTree::bulk_load(
-            layout
-                .positions
-                .iter()
-                .enumerate()
-                .map(|(id, point)| SpherePoint::new(point.unit_vector(), id as u32))
-                .collect(),
+        let ((sphere, plane), text) = rayon::join(
+            || {
+                let sphere = RTree::bulk_load(
+                    layout
+                        .positions
+                        .iter()
+                        .enumerate()
+                        .map(|(id, point)| SpherePoint::new(point.unit_vector(), id as u32))
+                        .collect(),
+                );
+                let plane = RTree::bulk_load(
+                    layout
+                        .positions
+                        .iter()
+                        .enumerate()
+                        .map(|(id, point)| PlanePoint::new([point.lon, point.lat], id as u32))
+                        .collect(),
+                );
+                (sphere, plane)
+            },
+            || {
+                text_dir.map(|dir| {
+                    text::TextIndex::open(dir, &layout)
+                        .map_err(|reason| EngineError::Text { path: dir.display().to_string(), reason })
+                })
+            },
         );
-        let plane = RTree::bulk_load(
-            layout
-                .positions
-                .iter()
-                .enumerate()
-                .map(|(id, point)| PlanePoint::new([point.lon, point.lat], id as u32))
-                .collect(),
-        );
-        let mut extent = [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ];
+        let text = text.transpose()?;
+        let mut extent = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
         for point in &layout.positions {
             extent[0] = extent[0].min(point.lon);
             extent[1] = extent[1].min(point.lat);
             extent[2] = extent[2].max(point.lon);
             extent[3] = extent[3].max(point.lat);
         }
-        let text =
-            match text_dir {
-                Some(dir) => Some(text::TextIndex::open(dir, &layout).map_err(|reason| {
-                    EngineError::Text {
-                        path: dir.display().to_string(),
-                        reason,
-                    }
-                })?),
-                None => None,
-            };
         tracing::debug!(
             snapshot = %manifest.snapshot_id,
             offers = data.dataset.offers.len(),
@@ -144,16 +148,7 @@ impl Engine {
             seconds = started.elapsed().as_secs_f64(),
             "engine ready"
         );
-        Ok(Engine {
-            manifest,
-            data,
-            layout,
-            columns,
-            sphere,
-            plane,
-            text,
-            extent,
-        })
+        Ok(Engine { manifest, data, layout, columns, sphere, plane, text, extent })
     }
 
     /// Loads a snapshot directory and builds its engine.

@@ -40,17 +40,10 @@ pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceRe
     let data = &engine.data;
     let dataset = &data.dataset;
     let centre: Option<GeoPoint> = request.centre.as_ref().map(|centre| match centre {
-        Centre::Point { lat, lon } => GeoPoint {
-            lat: *lat,
-            lon: *lon,
-        },
+        Centre::Point { lat, lon } => GeoPoint { lat: *lat, lon: *lon },
         Centre::Commune(code) => {
-            let commune =
-                super::layout::commune_by_code(&data.communes, code).expect("known commune");
-            GeoPoint {
-                lat: commune.lat,
-                lon: commune.lon,
-            }
+            let commune = super::layout::commune_by_code(&data.communes, code).expect("known commune");
+            GeoPoint { lat: commune.lat, lon: commune.lon }
         }
     });
     let sort = request.effective_sort();
@@ -59,24 +52,13 @@ pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceRe
     let mut stem = stem_analyzer();
     let mut fold_tokens = fold_analyzer();
     let query_words: Option<Vec<String>> = request.q.as_ref().map(|q| tokens(&mut fold_tokens, q));
-    let last_is_prefix = request
-        .q
-        .as_ref()
-        .is_some_and(|q| !q.ends_with(char::is_whitespace))
+    let last_is_prefix = request.q.as_ref().is_some_and(|q| !q.ends_with(char::is_whitespace))
         && query_words
             .as_ref()
             .and_then(|words| words.last())
             .is_some_and(|word| word.chars().count() >= MIN_PREFIX_CHARS);
     let query_stems: Option<Vec<String>> = query_words.as_ref().map(|words| {
-        words
-            .iter()
-            .map(|word| {
-                tokens(&mut stem, word)
-                    .into_iter()
-                    .next()
-                    .unwrap_or_else(|| word.clone())
-            })
-            .collect()
+        words.iter().map(|word| tokens(&mut stem, word).into_iter().next().unwrap_or_else(|| word.clone())).collect()
     });
     let scores: HashMap<u32, f32> = match (&request.q, &engine.text) {
         (Some(q), Some(text)) => match text.parse(q).ok().flatten() {
@@ -90,11 +72,7 @@ pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceRe
         _ => HashMap::new(),
     };
 
-    let name_order: Vec<u64> = if sort == SortKey::Name {
-        name_order(engine)
-    } else {
-        Vec::new()
-    };
+    let name_order: Vec<u64> = if sort == SortKey::Name { name_order(engine) } else { Vec::new() };
     struct Row {
         key: (u64, f64, u32),
         distance: Option<f64>,
@@ -144,9 +122,7 @@ pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceRe
         {
             continue;
         }
-        let prices = eg
-            .map(|eg| EgPrices::of_tariffs(&eg.tariffs))
-            .unwrap_or_default();
+        let prices = eg.map(|eg| EgPrices::of_tariffs(&eg.tariffs)).unwrap_or_default();
         let price = prices.daily_total_cents(request.gir, request.price_basis);
         if let Some(max) = request.max_price_cents
             && price.is_none_or(|price| price > max)
@@ -154,10 +130,7 @@ pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceRe
             continue;
         }
         let totals = CapacityTotals::of_records(
-            offer
-                .locations
-                .iter()
-                .flat_map(|&l| dataset.locations[l as usize].capacities.iter()),
+            offer.locations.iter().flat_map(|&l| dataset.locations[l as usize].capacities.iter()),
         );
         if totals.available < request.min_available.unwrap_or(0)
             || totals.crisis_t0 < request.min_crisis_t0.unwrap_or(0)
@@ -185,16 +158,12 @@ pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceRe
             let last = words.len() - 1;
             let all = (0..words.len()).all(|i| {
                 doc_stems.contains(&stems[i])
-                    || (i == last
-                        && last_is_prefix
-                        && doc_words.iter().any(|word| word.starts_with(&words[i])))
+                    || (i == last && last_is_prefix && doc_words.iter().any(|word| word.starts_with(&words[i])))
             });
             if !all {
                 continue;
             }
-            score = *scores
-                .get(&(index as u32))
-                .expect("a matching offer has a score");
+            score = *scores.get(&(index as u32)).expect("a matching offer has a score");
         }
         let primary: u64 = match sort {
             SortKey::Distance => 0,
@@ -203,9 +172,7 @@ pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceRe
             SortKey::Relevance => u64::from(u32::MAX - score.max(0.0).to_bits()),
             SortKey::Name => 0, // ranked below from name_key
         };
-        let departement = offer_commune(dataset, offer)
-            .and_then(departement_of_commune)
-            .map(str::to_owned);
+        let departement = offer_commune(dataset, offer).and_then(departement_of_commune).map(str::to_owned);
         rows.push(Row {
             key: (primary, distance.unwrap_or(0.0), index as u32),
             distance,
@@ -218,35 +185,18 @@ pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceRe
             rows.last_mut().expect("just pushed").key.0 = name_order[index];
         }
     }
-    rows.sort_by(|a, b| {
-        a.key
-            .0
-            .cmp(&b.key.0)
-            .then(a.key.1.total_cmp(&b.key.1))
-            .then(a.key.2.cmp(&b.key.2))
-    });
+    rows.sort_by(|a, b| a.key.0.cmp(&b.key.0).then(a.key.1.total_cmp(&b.key.1)).then(a.key.2.cmp(&b.key.2)));
     let mut facets: [BTreeMap<String, u64>; 3] = Default::default();
     for row in &rows {
-        for (facet, value) in
-            facets
-                .iter_mut()
-                .zip([&row.category, &row.offer_type, &row.departement])
-        {
+        for (facet, value) in facets.iter_mut().zip([&row.category, &row.offer_type, &row.departement]) {
             if let Some(value) = value {
                 *facet.entry(value.clone()).or_default() += 1;
             }
         }
     }
-    let page: Vec<&Row> = rows
-        .iter()
-        .skip(request.offset)
-        .take(request.limit)
-        .collect();
+    let page: Vec<&Row> = rows.iter().skip(request.offset).take(request.limit).collect();
     ReferenceResult {
-        ids: page
-            .iter()
-            .map(|row| dataset.offers[row.key.2 as usize].id.clone())
-            .collect(),
+        ids: page.iter().map(|row| dataset.offers[row.key.2 as usize].id.clone()).collect(),
         distances_m: page.iter().map(|row| row.distance).collect(),
         total: rows.len() as u64,
         facets,
@@ -259,15 +209,7 @@ fn name_order(engine: &Engine) -> Vec<u64> {
     let keys: Vec<(String, String)> = dataset
         .offers
         .iter()
-        .map(|offer| {
-            (
-                offer
-                    .eg
-                    .map(|eg| fold(&dataset.egs[eg as usize].name))
-                    .unwrap_or_default(),
-                fold(&offer.name),
-            )
-        })
+        .map(|offer| (offer.eg.map(|eg| fold(&dataset.egs[eg as usize].name)).unwrap_or_default(), fold(&offer.name)))
         .collect();
     let mut order: Vec<usize> = (0..keys.len()).collect();
     order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));

@@ -11,10 +11,7 @@ use crate::model::{Address, Code, OfferId};
 use crate::util::time::format_rfc3339;
 
 fn coded(system: CodeSystem, code: Option<&Code>) -> Option<Coded> {
-    code.map(|code| Coded {
-        code: code.to_string(),
-        label: system.label(code),
-    })
+    code.map(|code| Coded { code: code.to_string(), label: system.label(code) })
 }
 
 fn address(address: &Address) -> AddressView {
@@ -50,11 +47,7 @@ impl Engine {
             name: eg.name.clone(),
             category: coded(CodeSystem::CategorieEtablissement, eg.category.as_ref()),
             address: address(&eg.address),
-            commune: eg
-                .address
-                .commune
-                .as_deref()
-                .map(|code| self.commune_view(code)),
+            commune: eg.address.commune.as_deref().map(|code| self.commune_view(code)),
             lat: eg.position.map(|point| point.lat),
             lon: eg.position.map(|point| point.lon),
             aide_sociale: eg.aide_sociale(),
@@ -98,7 +91,9 @@ impl Engine {
                 daily_total_eur: euros(hebergement + dependance),
             })
         });
-        let totals = self.columns.capacity[doc as usize];
+        let totals = crate::model::rules::CapacityTotals::of_records(
+            offer.locations.iter().flat_map(|&location| dataset.locations[location as usize].capacities.iter()),
+        );
         let date = |seconds: Option<i64>| seconds.map(format_rfc3339);
         let age = offer.age_range.unwrap_or_default();
         OfferHit {
@@ -134,13 +129,7 @@ impl Engine {
     }
 
     /// Renders one hit of a search.
-    pub fn render_hit(
-        &self,
-        hit: &Hit,
-        has_centre: bool,
-        request: &SearchRequest,
-        has_text: bool,
-    ) -> OfferHit {
+    pub fn render_hit(&self, hit: &Hit, has_centre: bool, request: &SearchRequest, has_text: bool) -> OfferHit {
         self.render_offer(
             hit.offer,
             has_centre.then_some(hit.distance_m),

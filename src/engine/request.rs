@@ -34,10 +34,7 @@ pub struct ParamError {
 impl ParamError {
     /// An error about `parameter`.
     pub fn new(parameter: &str, message: impl Into<String>) -> ParamError {
-        ParamError {
-            parameter: parameter.to_owned(),
-            message: message.into(),
-        }
+        ParamError { parameter: parameter.to_owned(), message: message.into() }
     }
 }
 
@@ -185,48 +182,28 @@ pub const PARAMETERS: [&str; 27] = [
 ];
 
 fn number(parameter: &str, text: &str) -> Result<f64, ParamError> {
-    let value: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| ParamError::new(parameter, format!("{text:?} is not a number")))?;
+    let value: f64 =
+        text.trim().parse().map_err(|_| ParamError::new(parameter, format!("{text:?} is not a number")))?;
     if !value.is_finite() {
-        return Err(ParamError::new(
-            parameter,
-            format!("{text:?} is not a finite number"),
-        ));
+        return Err(ParamError::new(parameter, format!("{text:?} is not a finite number")));
     }
     Ok(value)
 }
 
-fn number_in(
-    parameter: &str,
-    text: &str,
-    low: f64,
-    high: f64,
-    unit: &str,
-) -> Result<f64, ParamError> {
+fn number_in(parameter: &str, text: &str, low: f64, high: f64, unit: &str) -> Result<f64, ParamError> {
     let value = number(parameter, text)?;
     if value < low || value > high {
-        return Err(ParamError::new(
-            parameter,
-            format!("{value} is out of range: expected {low} to {high}{unit}"),
-        ));
+        return Err(ParamError::new(parameter, format!("{value} is out of range: expected {low} to {high}{unit}")));
     }
     Ok(value)
 }
 
 fn integer_in(parameter: &str, text: &str, low: u64, high: u64) -> Result<u64, ParamError> {
     let value: u64 = text.trim().parse().map_err(|_| {
-        ParamError::new(
-            parameter,
-            format!("{text:?} is not a whole number (expected {low} to {high})"),
-        )
+        ParamError::new(parameter, format!("{text:?} is not a whole number (expected {low} to {high})"))
     })?;
     if value < low || value > high {
-        return Err(ParamError::new(
-            parameter,
-            format!("{value} is out of range: expected {low} to {high}"),
-        ));
+        return Err(ParamError::new(parameter, format!("{value} is out of range: expected {low} to {high}")));
     }
     Ok(value)
 }
@@ -235,35 +212,20 @@ fn boolean(parameter: &str, text: &str) -> Result<bool, ParamError> {
     match text.trim() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
-        _ => Err(ParamError::new(
-            parameter,
-            format!("{text:?} is not a boolean (expected true or false)"),
-        )),
+        _ => Err(ParamError::new(parameter, format!("{text:?} is not a boolean (expected true or false)"))),
     }
 }
 
 fn codes(parameter: &str, text: &str) -> Result<Vec<Code>, ParamError> {
     let codes: Vec<Code> = text.split(',').map(str::trim).map(Code::from).collect();
     if codes.iter().any(|code| code.is_empty()) {
-        return Err(ParamError::new(
-            parameter,
-            "empty code in the list (expected codes separated by commas)",
-        ));
+        return Err(ParamError::new(parameter, "empty code in the list (expected codes separated by commas)"));
     }
     if codes.len() > MAX_CODES {
-        return Err(ParamError::new(
-            parameter,
-            format!("at most {MAX_CODES} codes"),
-        ));
+        return Err(ParamError::new(parameter, format!("at most {MAX_CODES} codes")));
     }
-    if let Some(code) = codes
-        .iter()
-        .find(|code| code.len() > 16 || !code.bytes().all(|b| b.is_ascii_alphanumeric()))
-    {
-        return Err(ParamError::new(
-            parameter,
-            format!("{code:?} is not a code (letters and digits, up to 16)"),
-        ));
+    if let Some(code) = codes.iter().find(|code| code.len() > 16 || !code.bytes().all(|b| b.is_ascii_alphanumeric())) {
+        return Err(ParamError::new(parameter, format!("{code:?} is not a code (letters and digits, up to 16)")));
     }
     Ok(codes)
 }
@@ -271,28 +233,17 @@ fn codes(parameter: &str, text: &str) -> Result<Vec<Code>, ParamError> {
 impl SearchRequest {
     /// Parses `name=value` pairs. Unknown names, repeated names and out-of-range values are
     /// errors naming the parameter.
-    pub fn from_pairs<'a>(
-        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<SearchRequest, ParamError> {
-        let mut request = SearchRequest {
-            limit: DEFAULT_LIMIT,
-            ..SearchRequest::default()
-        };
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<SearchRequest, ParamError> {
+        let mut request = SearchRequest { limit: DEFAULT_LIMIT, ..SearchRequest::default() };
         let mut lat = None;
         let mut lon = None;
         let mut seen: Vec<&str> = Vec::new();
         for (name, value) in pairs {
             if !PARAMETERS.contains(&name) {
-                return Err(ParamError::new(
-                    name,
-                    format!("unknown parameter (known: {})", PARAMETERS.join(", ")),
-                ));
+                return Err(ParamError::new(name, format!("unknown parameter (known: {})", PARAMETERS.join(", "))));
             }
             if seen.contains(&name) {
-                return Err(ParamError::new(
-                    name,
-                    "given more than once (use commas for several codes)",
-                ));
+                return Err(ParamError::new(name, "given more than once (use commas for several codes)"));
             }
             seen.push(name);
             match name {
@@ -303,23 +254,16 @@ impl SearchRequest {
                     if !crate::ingest::fhir::read::is_insee_commune(code) {
                         return Err(ParamError::new(
                             name,
-                            format!(
-                                "{code:?} is not an INSEE commune code (5 characters, e.g. 33063 or 2A004)"
-                            ),
+                            format!("{code:?} is not an INSEE commune code (5 characters, e.g. 33063 or 2A004)"),
                         ));
                     }
                     request.centre = Some(Centre::Commune(code.to_owned()));
                 }
-                "radius_km" => {
-                    request.radius_km = Some(number_in(name, value, 0.0, MAX_RADIUS_KM, " km")?)
-                }
+                "radius_km" => request.radius_km = Some(number_in(name, value, 0.0, MAX_RADIUS_KM, " km")?),
                 "bbox" => request.bbox = Some(parse_bbox(value)?),
                 "q" => {
                     if value.chars().count() > MAX_Q_CHARS {
-                        return Err(ParamError::new(
-                            name,
-                            format!("longer than {MAX_Q_CHARS} characters"),
-                        ));
+                        return Err(ParamError::new(name, format!("longer than {MAX_Q_CHARS} characters")));
                     }
                     if !value.trim().is_empty() {
                         request.q = Some(value.to_owned());
@@ -350,32 +294,25 @@ impl SearchRequest {
                         other => {
                             return Err(ParamError::new(
                                 name,
-                                format!(
-                                    "{other:?} is not a price basis (expected gross or out_of_pocket)"
-                                ),
+                                format!("{other:?} is not a price basis (expected gross or out_of_pocket)"),
                             ));
                         }
                     }
                 }
-                "min_available" => {
-                    request.min_available = Some(integer_in(name, value, 0, 100_000)? as u32)
-                }
-                "min_crisis_t0" => {
-                    request.min_crisis_t0 = Some(integer_in(name, value, 0, 100_000)? as u32)
-                }
-                "min_crisis_t60" => {
-                    request.min_crisis_t60 = Some(integer_in(name, value, 0, 100_000)? as u32)
-                }
+                "min_available" => request.min_available = Some(integer_in(name, value, 0, 100_000)? as u32),
+                "min_crisis_t0" => request.min_crisis_t0 = Some(integer_in(name, value, 0, 100_000)? as u32),
+                "min_crisis_t60" => request.min_crisis_t60 = Some(integer_in(name, value, 0, 100_000)? as u32),
                 "aide_sociale" => request.aide_sociale = Some(boolean(name, value)?),
                 "sort" => {
                     request.sort = Some(SortKey::parse(value.trim()).ok_or_else(|| {
-                        ParamError::new(name, format!("{value:?} is not a sort (expected distance, price, available, relevance or name)"))
+                        ParamError::new(
+                            name,
+                            format!("{value:?} is not a sort (expected distance, price, available, relevance or name)"),
+                        )
                     })?);
                 }
                 "limit" => request.limit = integer_in(name, value, 1, MAX_LIMIT as u64)? as usize,
-                "offset" => {
-                    request.offset = integer_in(name, value, 0, MAX_OFFSET as u64)? as usize
-                }
+                "offset" => request.offset = integer_in(name, value, 0, MAX_OFFSET as u64)? as usize,
                 "facets" => request.facets = boolean(name, value)?,
                 "explain" => {
                     let id = value.trim();
@@ -386,13 +323,8 @@ impl SearchRequest {
                 }
                 "exact_total" => request.exact_total = boolean(name, value)?,
                 "now" => {
-                    let seconds =
-                        crate::util::time::parse_fhir_datetime(value.trim()).map_err(|error| {
-                            ParamError::new(
-                                name,
-                                format!("{error} (expected an RFC 3339 date-time)"),
-                            )
-                        })?;
+                    let seconds = crate::util::time::parse_fhir_datetime(value.trim())
+                        .map_err(|error| ParamError::new(name, format!("{error} (expected an RFC 3339 date-time)")))?;
                     request.now = Some(seconds);
                 }
                 // `format` is the HTTP layer's (JSON or GeoJSON); accepted and ignored here.
@@ -402,10 +334,7 @@ impl SearchRequest {
         match (lat, lon) {
             (Some(lat), Some(lon)) => {
                 if request.centre.is_some() {
-                    return Err(ParamError::new(
-                        "commune",
-                        "give either lat and lon, or commune, not both",
-                    ));
+                    return Err(ParamError::new("commune", "give either lat and lon, or commune, not both"));
                 }
                 request.centre = Some(Centre::Point { lat, lon });
             }
@@ -420,33 +349,21 @@ impl SearchRequest {
     /// Checks combinations of parameters.
     pub fn validate(&self) -> Result<(), ParamError> {
         if self.radius_km.is_some() && self.centre.is_none() {
-            return Err(ParamError::new(
-                "radius_km",
-                "needs a centre (lat and lon, or commune)",
-            ));
+            return Err(ParamError::new("radius_km", "needs a centre (lat and lon, or commune)"));
         }
         if self.sort == Some(SortKey::Distance) && self.centre.is_none() {
-            return Err(ParamError::new(
-                "sort",
-                "distance needs a centre (lat and lon, or commune)",
-            ));
+            return Err(ParamError::new("sort", "distance needs a centre (lat and lon, or commune)"));
         }
         if self.sort == Some(SortKey::Relevance) && self.q.is_none() {
             return Err(ParamError::new("sort", "relevance needs a text query (q)"));
         }
         if !(1..=MAX_LIMIT).contains(&self.limit) {
-            return Err(ParamError::new(
-                "limit",
-                format!("{} is out of range: expected 1 to {MAX_LIMIT}", self.limit),
-            ));
+            return Err(ParamError::new("limit", format!("{} is out of range: expected 1 to {MAX_LIMIT}", self.limit)));
         }
         if self.offset > MAX_OFFSET {
             return Err(ParamError::new(
                 "offset",
-                format!(
-                    "{} is out of range: expected 0 to {MAX_OFFSET}",
-                    self.offset
-                ),
+                format!("{} is out of range: expected 0 to {MAX_OFFSET}", self.offset),
             ));
         }
         Ok(())
@@ -467,10 +384,7 @@ impl SearchRequest {
 fn parse_bbox(text: &str) -> Result<BBox, ParamError> {
     let parts: Vec<&str> = text.split(',').collect();
     if parts.len() != 4 {
-        return Err(ParamError::new(
-            "bbox",
-            "expected min_lon,min_lat,max_lon,max_lat",
-        ));
+        return Err(ParamError::new("bbox", "expected min_lon,min_lat,max_lon,max_lat"));
     }
     let bbox = BBox {
         min_lon: number_in("bbox", parts[0], -180.0, 180.0, " degrees (min_lon)")?,
@@ -504,13 +418,7 @@ mod tests {
             ("min_available", "1"),
         ])
         .unwrap();
-        assert_eq!(
-            request.centre,
-            Some(Centre::Point {
-                lat: 45.7606,
-                lon: 4.8594
-            })
-        );
+        assert_eq!(request.centre, Some(Centre::Point { lat: 45.7606, lon: 4.8594 }));
         assert_eq!(request.max_price_cents, Some(9_000));
         assert_eq!(request.category, vec![Code::from("500")]);
         assert_eq!(request.effective_sort(), SortKey::Distance);
@@ -521,48 +429,22 @@ mod tests {
     fn errors_name_the_parameter_and_the_range() {
         let error = parse(&[("lat", "95"), ("lon", "0")]).unwrap_err();
         assert_eq!(error.parameter, "lat");
+        assert_eq!(error.message, "95 is out of range: expected -90 to 90 degrees");
+        assert_eq!(parse(&[("radius_km", "5")]).unwrap_err().parameter, "radius_km");
         assert_eq!(
-            error.message,
-            "95 is out of range: expected -90 to 90 degrees"
-        );
-        assert_eq!(
-            parse(&[("radius_km", "5")]).unwrap_err().parameter,
-            "radius_km"
-        );
-        assert_eq!(
-            parse(&[("lat", "1"), ("lon", "1"), ("radius_km", "1001")])
-                .unwrap_err()
-                .message,
+            parse(&[("lat", "1"), ("lon", "1"), ("radius_km", "1001")]).unwrap_err().message,
             "1001 is out of range: expected 0 to 1000 km"
         );
-        assert_eq!(
-            parse(&[("limit", "0")]).unwrap_err().message,
-            "0 is out of range: expected 1 to 200"
-        );
+        assert_eq!(parse(&[("limit", "0")]).unwrap_err().message, "0 is out of range: expected 1 to 200");
         assert_eq!(parse(&[("gir", "7")]).unwrap_err().parameter, "gir");
-        assert_eq!(
-            parse(&[("gir", "two")]).unwrap_err().message,
-            "\"two\" is not a whole number (expected 1 to 6)"
-        );
+        assert_eq!(parse(&[("gir", "two")]).unwrap_err().message, "\"two\" is not a whole number (expected 1 to 6)");
         assert_eq!(parse(&[("colour", "red")]).unwrap_err().parameter, "colour");
-        assert_eq!(
-            parse(&[("sort", "distance")]).unwrap_err().parameter,
-            "sort"
-        );
+        assert_eq!(parse(&[("sort", "distance")]).unwrap_err().parameter, "sort");
         assert_eq!(parse(&[("bbox", "1,2,3")]).unwrap_err().parameter, "bbox");
-        assert_eq!(
-            parse(&[("category", "500,,21")]).unwrap_err().parameter,
-            "category"
-        );
-        assert_eq!(
-            parse(&[("max_price", "80.005")]).unwrap_err().parameter,
-            "max_price"
-        );
+        assert_eq!(parse(&[("category", "500,,21")]).unwrap_err().parameter, "category");
+        assert_eq!(parse(&[("max_price", "80.005")]).unwrap_err().parameter, "max_price");
         assert_eq!(parse(&[("lat", "1")]).unwrap_err().parameter, "lon");
-        assert_eq!(
-            parse(&[("commune", "3306")]).unwrap_err().parameter,
-            "commune"
-        );
+        assert_eq!(parse(&[("commune", "3306")]).unwrap_err().parameter, "commune");
         assert_eq!(
             parse(&[("q", "a"), ("q", "b")]).unwrap_err().message,
             "given more than once (use commas for several codes)"
@@ -571,10 +453,7 @@ mod tests {
 
     #[test]
     fn bbox_across_the_antimeridian() {
-        let bbox = parse(&[("bbox", "170,-20,-170,-10")])
-            .unwrap()
-            .bbox
-            .unwrap();
+        let bbox = parse(&[("bbox", "170,-20,-170,-10")]).unwrap().bbox.unwrap();
         assert!(bbox.contains(-15.0, 175.0));
         assert!(bbox.contains(-15.0, -175.0));
         assert!(!bbox.contains(-15.0, 0.0));

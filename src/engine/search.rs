@@ -147,9 +147,7 @@ impl Plan<'_> {
         let columns = &self.engine.columns;
         match self.sort {
             SortKey::Distance => 0,
-            SortKey::Price => {
-                u64::from(columns.daily_total_cents[self.filter.price_band][doc as usize])
-            }
+            SortKey::Price => u64::from(columns.daily_total_cents[self.filter.price_band][doc as usize]),
             SortKey::Available => u64::from(u32::MAX - columns.capacity[doc as usize].available),
             // Scores are non-negative, so their bits order like the numbers.
             SortKey::Relevance => u64::from(u32::MAX - score.max(0.0).to_bits()),
@@ -208,10 +206,7 @@ impl Plan<'_> {
         let engine = self.engine;
         if let (Some(centre), Some(radius)) = (self.centre, radius_m) {
             let chord = chord_for_distance_m(radius + BOUND_SLACK_M) + 1e-12;
-            for point in engine
-                .sphere
-                .locate_within_distance(centre.unit_vector(), chord * chord)
-            {
+            for point in engine.sphere.locate_within_distance(centre.unit_vector(), chord * chord) {
                 let position = point.data;
                 let coordinates = engine.layout.positions[position as usize];
                 if let Some(bbox) = &self.bbox
@@ -257,20 +252,14 @@ impl Plan<'_> {
     /// a sample of one position in 64.
     fn bbox_is_small(&self, bbox: &BBox) -> bool {
         let positions = &self.engine.layout.positions;
-        let sampled = positions
-            .iter()
-            .step_by(64)
-            .filter(|point| bbox.contains(point.lat, point.lon))
-            .count();
+        let sampled = positions.iter().step_by(64).filter(|point| bbox.contains(point.lat, point.lon)).count();
         sampled * 64 * 8 < positions.len()
     }
 
     /// The region's positions with their distances, sorted by position id (doc-id order).
     fn sorted_positions(&self, radius_m: Option<f64>) -> Vec<(u32, f64)> {
         let mut positions = Vec::new();
-        self.for_each_position(radius_m, &mut |position, distance| {
-            positions.push((position, distance))
-        });
+        self.for_each_position(radius_m, &mut |position, distance| positions.push((position, distance)));
         positions.sort_unstable_by_key(|&(position, _)| position);
         positions
     }
@@ -297,11 +286,7 @@ impl Plan<'_> {
     fn walk_nearest(&self, collector: &mut Collector) -> bool {
         let centre = self.centre.expect("a nearest walk has a centre");
         let layout = &self.engine.layout;
-        for (point, chord_squared) in self
-            .engine
-            .sphere
-            .nearest_neighbor_iter_with_distance_2(centre.unit_vector())
-        {
+        for (point, chord_squared) in self.engine.sphere.nearest_neighbor_iter_with_distance_2(centre.unit_vector()) {
             let lower_bound_m = distance_m_for_chord(chord_squared.sqrt()) - BOUND_SLACK_M;
             if let Some(radius) = self.radius_m
                 && lower_bound_m > radius
@@ -325,12 +310,7 @@ impl Plan<'_> {
     }
 
     /// Runs a text scorer over the docs of positions sorted by id.
-    fn text_over_positions(
-        &self,
-        scorer: &mut dyn Scorer,
-        positions: &[(u32, f64)],
-        collector: &mut Collector,
-    ) {
+    fn text_over_positions(&self, scorer: &mut dyn Scorer, positions: &[(u32, f64)], collector: &mut Collector) {
         let layout = &self.engine.layout;
         let mut doc = scorer.doc();
         for &(position, distance) in positions {
@@ -361,11 +341,7 @@ impl Plan<'_> {
             }
             return true;
         }
-        if self.centre.is_some()
-            && self.radius_m.is_none()
-            && self.sort == SortKey::Distance
-            && !need_all
-        {
+        if self.centre.is_some() && self.radius_m.is_none() && self.sort == SortKey::Distance && !need_all {
             // Grow the region in rings until the page is certain.
             for ring_km in TEXT_RINGS_KM {
                 let ring_m = ring_km * 1000.0;
@@ -397,10 +373,7 @@ impl Plan<'_> {
 /// The rstar envelopes of a bbox (two across the antimeridian).
 fn envelopes(bbox: &BBox) -> Vec<AABB<[f64; 2]>> {
     if bbox.min_lon <= bbox.max_lon {
-        vec![AABB::from_corners(
-            [bbox.min_lon, bbox.min_lat],
-            [bbox.max_lon, bbox.max_lat],
-        )]
+        vec![AABB::from_corners([bbox.min_lon, bbox.min_lat], [bbox.max_lon, bbox.max_lat])]
     } else {
         vec![
             AABB::from_corners([bbox.min_lon, bbox.min_lat], [180.0, bbox.max_lat]),
@@ -411,27 +384,14 @@ fn envelopes(bbox: &BBox) -> Vec<AABB<[f64; 2]>> {
 
 impl Engine {
     /// The centre of a request, with the commune it came from.
-    pub fn resolve_centre(
-        &self,
-        centre: &Centre,
-    ) -> Result<(GeoPoint, Option<CommuneView>), ParamError> {
+    pub fn resolve_centre(&self, centre: &Centre) -> Result<(GeoPoint, Option<CommuneView>), ParamError> {
         match centre {
-            Centre::Point { lat, lon } => Ok((
-                GeoPoint {
-                    lat: *lat,
-                    lon: *lon,
-                },
-                None,
-            )),
+            Centre::Point { lat, lon } => Ok((GeoPoint { lat: *lat, lon: *lon }, None)),
             Centre::Commune(code) => {
-                let commune = commune_by_code(&self.data.communes, code).ok_or_else(|| {
-                    ParamError::new("commune", format!("unknown INSEE commune code {code:?}"))
-                })?;
+                let commune = commune_by_code(&self.data.communes, code)
+                    .ok_or_else(|| ParamError::new("commune", format!("unknown INSEE commune code {code:?}")))?;
                 Ok((
-                    GeoPoint {
-                        lat: commune.lat,
-                        lon: commune.lon,
-                    },
+                    GeoPoint { lat: commune.lat, lon: commune.lon },
                     Some(CommuneView {
                         code: commune.code.to_string(),
                         name: Some(commune.name.clone()),
@@ -449,26 +409,15 @@ impl Engine {
         let (centre, centre_view) = match &request.centre {
             Some(centre) => {
                 let (point, commune) = self.resolve_centre(centre)?;
-                (
-                    Some(point),
-                    Some(CentreView {
-                        lat: point.lat,
-                        lon: point.lon,
-                        commune,
-                    }),
-                )
+                (Some(point), Some(CentreView { lat: point.lat, lon: point.lon, commune }))
             }
             None => (None, None),
         };
         let filter = CompiledFilter::new(request, &self.columns, now)?;
         let text_query = match &request.q {
             Some(q) => {
-                let text = self
-                    .text
-                    .as_ref()
-                    .ok_or_else(|| ParamError::new("q", "this snapshot has no text index"))?;
-                text.parse(q)
-                    .map_err(|message| ParamError::new("q", message))?
+                let text = self.text.as_ref().ok_or_else(|| ParamError::new("q", "this snapshot has no text index"))?;
+                text.parse(q).map_err(|message| ParamError::new("q", message))?
             }
             None => None,
         };
@@ -481,13 +430,13 @@ impl Engine {
             radius_m: request.radius_km.map(|km| km * 1000.0),
             bbox: request.bbox,
         };
-        let explain_doc =
-            match &request.explain {
-                Some(id) => Some(self.doc_of_offer_id(id).ok_or_else(|| {
-                    ParamError::new("explain", format!("no offer with id {id:?}"))
-                })?),
-                None => None,
-            };
+        let explain_doc = match &request.explain {
+            Some(id) => Some(
+                self.doc_of_offer_id(id)
+                    .ok_or_else(|| ParamError::new("explain", format!("no offer with id {id:?}")))?,
+            ),
+            None => None,
+        };
         let need_all = request.exact_total || request.facets || explain_doc.is_some();
         let mut collector = Collector::new(request.offset + request.limit);
         if request.facets {
@@ -498,38 +447,25 @@ impl Engine {
                 departement: vec![0; dictionaries.departement.len()],
             });
         }
-        let explanation_seed = explain_doc
-            .map(|doc| self.explain_doc(&plan, doc, text_query.as_ref(), request.price_basis));
+        let explanation_seed =
+            explain_doc.map(|doc| self.explain_doc(&plan, doc, text_query.as_ref(), request.price_basis));
         if let Some((_, Some(target))) = &explanation_seed {
             collector.rank_target = Some(*target);
         }
         let total_exact = match &text_query {
             Some(query) => plan.text(query, &mut collector, need_all),
             None if request.q.is_some() => true, // a query of only separators matches nothing
-            None if centre.is_some() && sort == SortKey::Distance && !need_all => {
-                plan.walk_nearest(&mut collector)
-            }
+            None if centre.is_some() && sort == SortKey::Distance && !need_all => plan.walk_nearest(&mut collector),
             None => {
                 plan.enumerate(&mut collector);
                 true
             }
         };
-        let total = if request.q.is_some() && text_query.is_none() {
-            0
-        } else {
-            collector.total
-        };
+        let total = if request.q.is_some() && text_query.is_none() { 0 } else { collector.total };
         let hits = collector.heap.into_sorted_vec();
-        let page: Vec<Hit> = hits
-            .iter()
-            .skip(request.offset)
-            .take(request.limit)
-            .copied()
-            .collect();
-        let results = page
-            .iter()
-            .map(|hit| self.render_hit(hit, centre.is_some(), request, text_query.is_some()))
-            .collect();
+        let page: Vec<Hit> = hits.iter().skip(request.offset).take(request.limit).copied().collect();
+        let results =
+            page.iter().map(|hit| self.render_hit(hit, centre.is_some(), request, text_query.is_some())).collect();
         let facets = collector.facets.map(|counts| Facets {
             category: facet_values(
                 &counts.category,
@@ -541,10 +477,7 @@ impl Engine {
                 &self.columns.dictionaries.offer_type,
                 CodeSystem::CategorieOrganisation,
             ),
-            departement: facet_values_unlabelled(
-                &counts.departement,
-                &self.columns.dictionaries.departement,
-            ),
+            departement: facet_values_unlabelled(&counts.departement, &self.columns.dictionaries.departement),
         });
         let explain = explanation_seed.map(|(mut explanation, target)| {
             if let Some(target) = target {
@@ -570,9 +503,7 @@ impl Engine {
     /// The doc of an offer's FHIR id (the dataset is sorted by id).
     pub fn doc_of_offer_id(&self, id: &str) -> Option<u32> {
         let offers = &self.data.dataset.offers;
-        let index = offers
-            .binary_search_by(|offer| offer.id.as_str().cmp(id))
-            .ok()?;
+        let index = offers.binary_search_by(|offer| offer.id.as_str().cmp(id)).ok()?;
         Some(self.layout.doc_of_offer[index])
     }
 
@@ -594,8 +525,7 @@ impl Engine {
                 None => criteria.push(Criterion {
                     parameter: "position".into(),
                     passed: false,
-                    detail: "the offer has no position (no location, EG or commune coordinates)"
-                        .into(),
+                    detail: "the offer has no position (no location, EG or commune coordinates)".into(),
                 }),
                 Some(point) => {
                     if let Some(centre) = plan.centre {
@@ -630,78 +560,46 @@ impl Engine {
         let mut score = 0.0;
         if let Some(query) = query {
             let text = self.text.as_ref().expect("a text query has an index");
-            let found = text
-                .scorer(query)
-                .and_then(|mut scorer| (scorer.seek(doc) == doc).then(|| scorer.score()));
+            let found = text.scorer(query).and_then(|mut scorer| (scorer.seek(doc) == doc).then(|| scorer.score()));
             score = found.unwrap_or(0.0);
             criteria.push(Criterion {
                 parameter: "q".into(),
                 passed: found.is_some(),
                 detail: if found.is_some() {
-                    format!(
-                        "text matches every word of {:?} (score {score:.3})",
-                        query.words.join(" ")
-                    )
+                    format!("text matches every word of {:?} (score {score:.3})", query.words.join(" "))
                 } else {
-                    format!(
-                        "text does not match every word of {:?}",
-                        query.words.join(" ")
-                    )
+                    format!("text does not match every word of {:?}", query.words.join(" "))
                 },
             });
         }
         criteria.extend(plan.filter.explain(&self.columns, doc, basis));
         let matched = criteria.iter().all(|criterion| criterion.passed);
         let hit = matched.then(|| plan.hit(doc, distance, score));
-        (
-            Explanation {
-                offer_id: offer.id.clone(),
-                matched,
-                rank: None,
-                on_this_page: false,
-                criteria,
-            },
-            hit,
-        )
+        (Explanation { offer_id: offer.id.clone(), matched, rank: None, on_this_page: false, criteria }, hit)
     }
 }
 
-fn facet_values(
-    counts: &[u64],
-    dictionary: &super::columns::Dictionary,
-    system: CodeSystem,
-) -> Vec<FacetValue> {
+fn facet_values(counts: &[u64], dictionary: &super::columns::Dictionary, system: CodeSystem) -> Vec<FacetValue> {
     let mut values: Vec<FacetValue> = counts
         .iter()
         .enumerate()
         .filter(|&(id, &count)| count > 0 && id > 0)
         .filter_map(|(id, &count)| {
             let code = dictionary.code(id as u16)?;
-            Some(FacetValue {
-                code: code.to_string(),
-                label: system.label(code),
-                count,
-            })
+            Some(FacetValue { code: code.to_string(), label: system.label(code), count })
         })
         .collect();
     values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
     values
 }
 
-fn facet_values_unlabelled(
-    counts: &[u64],
-    dictionary: &super::columns::Dictionary,
-) -> Vec<FacetValue> {
+fn facet_values_unlabelled(counts: &[u64], dictionary: &super::columns::Dictionary) -> Vec<FacetValue> {
     let mut values: Vec<FacetValue> = counts
         .iter()
         .enumerate()
         .filter(|&(id, &count)| count > 0 && id > 0)
         .filter_map(|(id, &count)| {
-            Some(FacetValue {
-                code: dictionary.code(id as u16)?.to_string(),
-                label: None,
-                count,
-            })
+            Some(FacetValue { code: dictionary.code(id as u16)?.to_string(), label: None, count })
         })
         .collect();
     values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));

@@ -13,13 +13,11 @@
 use std::path::Path;
 
 use rustc_hash::FxHashMap;
-use tantivy::query::{
-    BooleanQuery, EnableScoring, FuzzyTermQuery, Occur, Query, Scorer, TermQuery,
-};
+use tantivy::query::{BooleanQuery, EnableScoring, FuzzyTermQuery, Occur, Query, Scorer, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    TextAnalyzer, Token, TokenStream, Tokenizer, TokenizerManager,
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, Token,
+    TokenStream, Tokenizer, TokenizerManager,
 };
 use tantivy::{DocId, Index, Searcher, TantivyDocument, Term};
 
@@ -71,11 +69,7 @@ pub struct CachingAnalyzer {
 impl CachingAnalyzer {
     /// Wraps an analyzer.
     pub fn new(inner: TextAnalyzer) -> CachingAnalyzer {
-        CachingAnalyzer {
-            inner,
-            cache: FxHashMap::default(),
-            buffer: Vec::new(),
-        }
+        CachingAnalyzer { inner, cache: FxHashMap::default(), buffer: Vec::new() }
     }
 }
 
@@ -128,10 +122,7 @@ impl Tokenizer for CachingAnalyzer {
                 count += 1;
             }
         }
-        CachedTokenStream {
-            tokens: &mut self.buffer[..count],
-            next: 0,
-        }
+        CachedTokenStream { tokens: &mut self.buffer[..count], next: 0 }
     }
 }
 
@@ -174,9 +165,7 @@ pub fn schema() -> (Schema, Fields) {
     let text = builder.add_text_field(
         "text",
         TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(STEM_ANALYZER)
-                .set_index_option(IndexRecordOption::WithFreqs),
+            TextFieldIndexing::default().set_tokenizer(STEM_ANALYZER).set_index_option(IndexRecordOption::WithFreqs),
         ),
     );
     let prefix = builder.add_text_field(
@@ -189,14 +178,7 @@ pub fn schema() -> (Schema, Fields) {
         ),
     );
     let offer = builder.add_u64_field("offer", FAST);
-    (
-        builder.build(),
-        Fields {
-            text,
-            prefix,
-            offer,
-        },
-    )
+    (builder.build(), Fields { text, prefix, offer })
 }
 
 /// The searchable text of an offer: its name, its EG's name and alias, its EJ's name, its
@@ -208,11 +190,7 @@ pub fn doc_text(dataset: &Dataset, communes: &[Commune], offer: &Offer) -> Strin
 
 /// The parts [`doc_text`] joins; tokenizing them one by one gives the same tokens as
 /// tokenizing the joined text (separators are not word characters).
-pub fn doc_parts<'a>(
-    dataset: &'a Dataset,
-    communes: &'a [Commune],
-    offer: &'a Offer,
-) -> Vec<&'a str> {
+pub fn doc_parts<'a>(dataset: &'a Dataset, communes: &'a [Commune], offer: &'a Offer) -> Vec<&'a str> {
     let mut parts: Vec<&str> = vec![offer.name.as_str()];
     let eg = offer.eg.map(|eg| &dataset.egs[eg as usize]);
     if let Some(eg) = eg {
@@ -220,38 +198,24 @@ pub fn doc_parts<'a>(
         if let Some(alias) = &eg.alias {
             parts.push(alias);
         }
-        if let Some(label) = eg
-            .category
-            .as_deref()
-            .and_then(|code| CodeSystem::CategorieEtablissement.label(code))
-        {
+        if let Some(label) = eg.category.as_deref().and_then(|code| CodeSystem::CategorieEtablissement.label(code)) {
             parts.push(label);
         }
     }
-    let ej = offer
-        .ej
-        .or_else(|| eg.and_then(|eg| eg.ej))
-        .map(|ej| &dataset.ejs[ej as usize]);
+    let ej = offer.ej.or_else(|| eg.and_then(|eg| eg.ej)).map(|ej| &dataset.ejs[ej as usize]);
     if let Some(name) = ej.and_then(|ej| ej.name.as_deref()) {
         parts.push(name);
     }
     if let Some(name) = &offer.internal_organisation {
         parts.push(name);
     }
-    if let Some(commune) = offer_commune(dataset, offer)
-        .and_then(|code| super::layout::commune_by_code(communes, code))
+    if let Some(commune) = offer_commune(dataset, offer).and_then(|code| super::layout::commune_by_code(communes, code))
     {
         parts.push(&commune.name);
     }
     let coded = [
-        (
-            CodeSystem::CategorieOrganisation,
-            offer.offer_type.as_deref(),
-        ),
-        (
-            CodeSystem::ActiviteOperationnelle,
-            offer.activity.as_deref(),
-        ),
+        (CodeSystem::CategorieOrganisation, offer.offer_type.as_deref()),
+        (CodeSystem::ActiviteOperationnelle, offer.activity.as_deref()),
         (CodeSystem::ModePriseEnCharge, offer.care_mode.as_deref()),
     ];
     for (system, code) in coded {
@@ -272,21 +236,10 @@ pub fn doc_parts<'a>(
     parts
 }
 
-/// Builds the text index of a snapshot into `dir` (empty), in doc-id order.
-pub fn write_index(data: &SnapshotData, dir: &Path) -> Result<(), String> {
-    let layout = Layout::new(&data.dataset, &data.communes);
-    write_index_with_layout(data, &layout, dir)
-}
-
-/// [`write_index`] with a layout computed by the caller.
-pub fn write_index_with_layout(
-    data: &SnapshotData,
-    layout: &Layout,
-    dir: &Path,
-) -> Result<(), String> {
+/// Builds the text index of a snapshot into `dir` (empty), in the doc-id order of `layout`.
+pub fn write_index_with_layout(data: &SnapshotData, layout: &Layout, dir: &Path) -> Result<(), String> {
     let (schema, fields) = schema();
-    let directory =
-        tantivy::directory::MmapDirectory::open(dir).map_err(|error| error.to_string())?;
+    let directory = tantivy::directory::MmapDirectory::open(dir).map_err(|error| error.to_string())?;
     let mut writer = Index::builder()
         .schema(schema)
         .tokenizers(caching_tokenizer_manager())
@@ -299,9 +252,7 @@ pub fn write_index_with_layout(
         document.add_text(fields.text, &text);
         document.add_text(fields.prefix, &text);
         document.add_u64(fields.offer, u64::from(offer_index));
-        writer
-            .add_document(document)
-            .map_err(|error| error.to_string())?;
+        writer.add_document(document).map_err(|error| error.to_string())?;
     }
     writer.finalize().map_err(|error| error.to_string())?;
     Ok(())
@@ -317,9 +268,7 @@ pub struct TextIndex {
 
 impl std::fmt::Debug for TextIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TextIndex")
-            .field("docs", &self.searcher.num_docs())
-            .finish()
+        f.debug_struct("TextIndex").field("docs", &self.searcher.num_docs()).finish()
     }
 }
 
@@ -346,10 +295,7 @@ impl TextIndex {
             .map_err(|error| error.to_string())?;
         let searcher = reader.searcher();
         let segments = searcher.segment_readers();
-        let docs = segments
-            .iter()
-            .map(|segment| segment.max_doc())
-            .sum::<u32>();
+        let docs = segments.iter().map(|segment| segment.max_doc()).sum::<u32>();
         if docs != layout.doc_count() || segments.len() > 1 {
             return Err(format!(
                 "holds {docs} documents in {} segments, expected {} in one",
@@ -358,24 +304,14 @@ impl TextIndex {
             ));
         }
         if let Some(segment) = segments.first() {
-            let column = segment
-                .fast_fields()
-                .u64("offer")
-                .map_err(|error| error.to_string())?;
+            let column = segment.fast_fields().u64("offer").map_err(|error| error.to_string())?;
             for (doc, &offer) in layout.offer_of_doc.iter().enumerate() {
                 if column.first(doc as DocId) != Some(u64::from(offer)) {
-                    return Err(format!(
-                        "document {doc} is not offer {offer}: the index does not match the data"
-                    ));
+                    return Err(format!("document {doc} is not offer {offer}: the index does not match the data"));
                 }
             }
         }
-        Ok(TextIndex {
-            searcher,
-            fields,
-            stem: stem_analyzer(),
-            fold: fold_analyzer(),
-        })
+        Ok(TextIndex { searcher, fields, stem: stem_analyzer(), fold: fold_analyzer() })
     }
 
     /// Parses a query; `None` when it has no word. Errors name the problem.
@@ -387,10 +323,8 @@ impl TextIndex {
         if words.len() > MAX_QUERY_WORDS {
             return Err(format!("at most {MAX_QUERY_WORDS} words"));
         }
-        let last_is_prefix = !q.ends_with(char::is_whitespace)
-            && words
-                .last()
-                .is_some_and(|w| w.chars().count() >= MIN_PREFIX_CHARS);
+        let last_is_prefix =
+            !q.ends_with(char::is_whitespace) && words.last().is_some_and(|w| w.chars().count() >= MIN_PREFIX_CHARS);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(words.len());
         let mut stem = self.stem.clone();
         for (index, word) in words.iter().enumerate() {
@@ -401,15 +335,8 @@ impl TextIndex {
                 IndexRecordOption::WithFreqs,
             ));
             let clause: Box<dyn Query> = if index + 1 == words.len() && last_is_prefix {
-                let prefix = FuzzyTermQuery::new_prefix(
-                    Term::from_field_text(self.fields.prefix, word),
-                    0,
-                    false,
-                );
-                Box::new(BooleanQuery::new(vec![
-                    (Occur::Should, term_query),
-                    (Occur::Should, Box::new(prefix)),
-                ]))
+                let prefix = FuzzyTermQuery::new_prefix(Term::from_field_text(self.fields.prefix, word), 0, false);
+                Box::new(BooleanQuery::new(vec![(Occur::Should, term_query), (Occur::Should, Box::new(prefix))]))
             } else {
                 term_query
             };
@@ -420,20 +347,13 @@ impl TextIndex {
         } else {
             Box::new(BooleanQuery::new(clauses))
         };
-        Ok(Some(TextQuery {
-            query,
-            words,
-            last_is_prefix,
-        }))
+        Ok(Some(TextQuery { query, words, last_is_prefix }))
     }
 
     /// A scorer over the docs matching a query, in doc-id order; `None` for an empty index.
     pub fn scorer(&self, query: &TextQuery) -> Option<Box<dyn Scorer>> {
         let segment = self.searcher.segment_readers().first()?;
-        let weight = query
-            .query
-            .weight(EnableScoring::enabled_from_searcher(&self.searcher))
-            .ok()?;
+        let weight = query.query.weight(EnableScoring::enabled_from_searcher(&self.searcher)).ok()?;
         weight.scorer(segment, 1.0).ok()
     }
 

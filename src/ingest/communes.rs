@@ -10,59 +10,32 @@ use super::IngestError;
 use crate::snapshot::Commune;
 
 /// Columns read (the real file has more; the shipped copy has exactly these).
-pub const COLUMNS: [&str; 8] = [
-    "code_insee",
-    "nom",
-    "type",
-    "departement",
-    "population",
-    "codes_postaux",
-    "lat",
-    "lon",
-];
+pub const COLUMNS: [&str; 8] =
+    ["code_insee", "nom", "type", "departement", "population", "codes_postaux", "lat", "lon"];
 
 /// Reads a communes CSV (plain or gzipped). Rows without a centroid are skipped (they cannot be
 /// a search centre); the result is sorted by code, then by kind so that the current commune
 /// comes before a délégué commune sharing its code.
 pub fn read_communes(path: &Path) -> Result<Vec<Commune>, IngestError> {
-    let io_error = |source| IngestError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io_error = |source| IngestError::Io { path: path.to_owned(), source };
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|mut file| file.read_to_end(&mut bytes))
-        .map_err(io_error)?;
+    std::fs::File::open(path).and_then(|mut file| file.read_to_end(&mut bytes)).map_err(io_error)?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut decoded = Vec::new();
-        MultiGzDecoder::new(&bytes[..])
-            .read_to_end(&mut decoded)
-            .map_err(io_error)?;
+        MultiGzDecoder::new(&bytes[..]).read_to_end(&mut decoded).map_err(io_error)?;
         bytes = decoded;
     }
-    parse_communes(&bytes).map_err(|reason| IngestError::Io {
-        path: path.to_owned(),
-        source: std::io::Error::other(reason),
-    })
+    parse_communes(&bytes)
+        .map_err(|reason| IngestError::Io { path: path.to_owned(), source: std::io::Error::other(reason) })
 }
 
 /// Parses the CSV text of a communes table.
 pub fn parse_communes(bytes: &[u8]) -> Result<Vec<Commune>, String> {
     let mut reader = csv::Reader::from_reader(bytes);
-    let headers = reader
-        .headers()
-        .map_err(|error| format!("bad CSV header: {error}"))?
-        .clone();
-    let column = |name: &str| {
-        headers
-            .iter()
-            .position(|header| header == name)
-            .ok_or_else(|| format!("missing column {name}"))
-    };
-    let indexes: Vec<usize> = COLUMNS
-        .iter()
-        .map(|name| column(name))
-        .collect::<Result<_, _>>()?;
+    let headers = reader.headers().map_err(|error| format!("bad CSV header: {error}"))?.clone();
+    let column =
+        |name: &str| headers.iter().position(|header| header == name).ok_or_else(|| format!("missing column {name}"));
+    let indexes: Vec<usize> = COLUMNS.iter().map(|name| column(name)).collect::<Result<_, _>>()?;
     let mut communes = Vec::new();
     for (row, record) in reader.records().enumerate() {
         let record = record.map_err(|error| format!("row {}: {error}", row + 2))?;
@@ -71,10 +44,7 @@ pub fn parse_communes(bytes: &[u8]) -> Result<Vec<Commune>, String> {
             continue;
         };
         if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-            return Err(format!(
-                "row {}: centroid {lat}, {lon} is not a WGS84 position",
-                row + 2
-            ));
+            return Err(format!("row {}: centroid {lat}, {lon} is not a WGS84 position", row + 2));
         }
         communes.push(Commune {
             code: field(0).into(),
@@ -82,20 +52,12 @@ pub fn parse_communes(bytes: &[u8]) -> Result<Vec<Commune>, String> {
             kind: field(2).into(),
             departement: field(3).into(),
             population: field(4).parse().ok(),
-            postal_codes: field(5)
-                .split('|')
-                .filter(|code| !code.is_empty())
-                .map(Into::into)
-                .collect(),
+            postal_codes: field(5).split('|').filter(|code| !code.is_empty()).map(Into::into).collect(),
             lat,
             lon,
         });
     }
-    communes.sort_by(|a, b| {
-        a.code
-            .cmp(&b.code)
-            .then_with(|| kind_rank(&a.kind).cmp(&kind_rank(&b.kind)))
-    });
+    communes.sort_by(|a, b| a.code.cmp(&b.code).then_with(|| kind_rank(&a.kind).cmp(&kind_rank(&b.kind))));
     Ok(communes)
 }
 
@@ -113,21 +75,13 @@ pub fn write_communes(communes: &[Commune], out: &mut dyn std::io::Write) -> std
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(COLUMNS)?;
     for commune in communes {
-        let postal_codes = commune
-            .postal_codes
-            .iter()
-            .map(|code| code.as_str())
-            .collect::<Vec<_>>()
-            .join("|");
+        let postal_codes = commune.postal_codes.iter().map(|code| code.as_str()).collect::<Vec<_>>().join("|");
         writer.write_record([
             commune.code.as_str(),
             &commune.name,
             &commune.kind,
             &commune.departement,
-            &commune
-                .population
-                .map(|population| population.to_string())
-                .unwrap_or_default(),
+            &commune.population.map(|population| population.to_string()).unwrap_or_default(),
             &postal_codes,
             &format!("{:.6}", commune.lat),
             &format!("{:.6}", commune.lon),

@@ -27,10 +27,7 @@ pub use source::SourceFile;
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("no input files found in {0:?} (expected .json, .ndjson, .jsonl, optionally .gz)")]
     NoInputs(Vec<PathBuf>),
 }
@@ -59,18 +56,12 @@ pub struct IngestProgress {
 pub const BATCH_SIZE: usize = 2048;
 
 /// Reads the inputs (files or directories) into a dataset.
-pub fn ingest(
-    inputs: &[PathBuf],
-    progress: &mut dyn FnMut(IngestProgress),
-) -> Result<IngestOutput, IngestError> {
+pub fn ingest(inputs: &[PathBuf], progress: &mut dyn FnMut(IngestProgress)) -> Result<IngestOutput, IngestError> {
     let files = source::list_files(inputs)?;
     if files.is_empty() {
         return Err(IngestError::NoInputs(inputs.to_vec()));
     }
-    let sizes: Vec<u64> = files
-        .iter()
-        .map(|file| std::fs::metadata(file).map(|m| m.len()).unwrap_or(0))
-        .collect();
+    let sizes: Vec<u64> = files.iter().map(|file| std::fs::metadata(file).map(|m| m.len()).unwrap_or(0)).collect();
     let bytes_total = sizes.iter().sum();
     let mut resolver = Resolver::new();
     let mut sources = Vec::with_capacity(files.len());
@@ -79,31 +70,15 @@ pub fn ingest(
     for (index, file) in files.iter().enumerate() {
         let source = ingest_file(file, &mut resolver, &mut |count| {
             records += count;
-            progress(IngestProgress {
-                records,
-                bytes_done,
-                bytes_total,
-                files_done: index,
-                files_total: files.len(),
-            });
+            progress(IngestProgress { records, bytes_done, bytes_total, files_done: index, files_total: files.len() });
         })?;
         bytes_done += sizes[index];
-        progress(IngestProgress {
-            records,
-            bytes_done,
-            bytes_total,
-            files_done: index + 1,
-            files_total: files.len(),
-        });
+        progress(IngestProgress { records, bytes_done, bytes_total, files_done: index + 1, files_total: files.len() });
         tracing::debug!(file = %source.path, format = %source.format, size_bytes = source.size_bytes, "read input file");
         sources.push(source);
     }
     let (dataset, report) = resolver.finish();
-    Ok(IngestOutput {
-        dataset,
-        report,
-        sources,
-    })
+    Ok(IngestOutput { dataset, report, sources })
 }
 
 /// Reads one file as a three-stage pipeline: a reader thread splits it into items, a parser
@@ -146,22 +121,15 @@ fn ingest_file(
             }
             on_records(count);
         }
-        parser
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        reader
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        parser.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
 }
 
 /// Reads JSON text given in memory (tests, tools); `name` stands for the file name in origins.
 pub fn ingest_str(name: &str, text: &str) -> (Dataset, IngestReport) {
     let mut resolver = Resolver::new();
-    let origin = source::Origin {
-        file: name.into(),
-        path: Vec::new(),
-    };
+    let origin = source::Origin { file: name.into(), path: Vec::new() };
     let mut items = Vec::new();
     let is_ndjson = name.ends_with(".ndjson") || name.ends_with(".jsonl");
     if is_ndjson {

@@ -21,12 +21,10 @@ use rstar::primitives::GeomWithData;
 use super::IngestError;
 use super::communes::{read_communes, write_communes};
 use crate::model::rules::{
-    PRICE_TYPE_DEPENDANCE, PRICE_TYPE_HEBERGEMENT, PRICE_UNIT_DAILY, RECEPTION_PERMANENT,
-    RECEPTION_TEMPORARY, RESIDENTIAL_SINGLE_ROOM,
+    PRICE_TYPE_DEPENDANCE, PRICE_TYPE_HEBERGEMENT, PRICE_UNIT_DAILY, RECEPTION_PERMANENT, RECEPTION_TEMPORARY,
+    RESIDENTIAL_SINGLE_ROOM,
 };
-use crate::model::{
-    Address, AgeRange, CapacityRecord, Code, Dataset, Eg, Ej, GeoPoint, Location, Offer, Tariff,
-};
+use crate::model::{Address, AgeRange, CapacityRecord, Code, Dataset, Eg, Ej, GeoPoint, Location, Offer, Tariff};
 use crate::snapshot::Commune;
 use crate::util::fold::normalize_place_name;
 use crate::util::rng::SplitMix64;
@@ -38,9 +36,7 @@ pub const DEFAULT_SEED: u64 = 2026;
 pub const FEED_DATE: &str = "2026-11-01T00:00:00Z";
 
 /// FINESS categories taken besides the EHPAD (500): hospitals, handicap ESMS, résidences autonomie.
-pub const HOSPITAL_CATEGORIES: [&str; 10] = [
-    "101", "106", "109", "128", "129", "131", "292", "355", "362", "365",
-];
+pub const HOSPITAL_CATEGORIES: [&str; 10] = ["101", "106", "109", "128", "129", "131", "292", "355", "362", "365"];
 /// Handicap ESMS categories taken (IME, MAS, FAM, ITEP, EEAP, EAM).
 pub const HANDICAP_CATEGORIES: [&str; 6] = ["183", "186", "188", "255", "437", "448"];
 /// Résidences autonomie (autonomous elderly people, type d'offre 22).
@@ -84,36 +80,18 @@ pub struct ImportStats {
 
 /// Reads a CSV file (gzip detected), returning the header and the rows.
 fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<csv::StringRecord>), IngestError> {
-    let io_error = |source| IngestError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io_error = |source| IngestError::Io { path: path.to_owned(), source };
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|mut file| file.read_to_end(&mut bytes))
-        .map_err(io_error)?;
+    std::fs::File::open(path).and_then(|mut file| file.read_to_end(&mut bytes)).map_err(io_error)?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut decoded = Vec::new();
-        MultiGzDecoder::new(&bytes[..])
-            .read_to_end(&mut decoded)
-            .map_err(io_error)?;
+        MultiGzDecoder::new(&bytes[..]).read_to_end(&mut decoded).map_err(io_error)?;
         bytes = decoded;
     }
     let mut reader = csv::Reader::from_reader(&bytes[..]);
-    let csv_error = |error: csv::Error| IngestError::Io {
-        path: path.to_owned(),
-        source: std::io::Error::other(error),
-    };
-    let header = reader
-        .headers()
-        .map_err(csv_error)?
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let rows = reader
-        .records()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(csv_error)?;
+    let csv_error = |error: csv::Error| IngestError::Io { path: path.to_owned(), source: std::io::Error::other(error) };
+    let header = reader.headers().map_err(csv_error)?.iter().map(str::to_owned).collect();
+    let rows = reader.records().collect::<Result<Vec<_>, _>>().map_err(csv_error)?;
     Ok((header, rows))
 }
 
@@ -121,21 +99,11 @@ struct Columns(HashMap<String, usize>);
 
 impl Columns {
     fn new(header: &[String]) -> Columns {
-        Columns(
-            header
-                .iter()
-                .enumerate()
-                .map(|(index, name)| (name.clone(), index))
-                .collect(),
-        )
+        Columns(header.iter().enumerate().map(|(index, name)| (name.clone(), index)).collect())
     }
 
     fn get<'a>(&self, row: &'a csv::StringRecord, name: &str) -> &'a str {
-        self.0
-            .get(name)
-            .and_then(|&index| row.get(index))
-            .unwrap_or_default()
-            .trim()
+        self.0.get(name).and_then(|&index| row.get(index)).unwrap_or_default().trim()
     }
 }
 
@@ -157,25 +125,12 @@ impl<'a> CommuneMatcher<'a> {
         let points = communes
             .iter()
             .enumerate()
-            .filter(|(_, commune)| {
-                commune.kind == "commune-actuelle" || commune.kind == "arrondissement-municipal"
-            })
+            .filter(|(_, commune)| commune.kind == "commune-actuelle" || commune.kind == "arrondissement-municipal")
             .map(|(index, commune)| {
-                GeomWithData::new(
-                    GeoPoint {
-                        lat: commune.lat,
-                        lon: commune.lon,
-                    }
-                    .unit_vector(),
-                    index,
-                )
+                GeomWithData::new(GeoPoint { lat: commune.lat, lon: commune.lon }.unit_vector(), index)
             })
             .collect();
-        CommuneMatcher {
-            communes,
-            by_postal_code,
-            tree: RTree::bulk_load(points),
-        }
+        CommuneMatcher { communes, by_postal_code, tree: RTree::bulk_load(points) }
     }
 
     /// The commune and how it was found.
@@ -194,11 +149,7 @@ impl<'a> CommuneMatcher<'a> {
                     let distance = |index: usize| {
                         crate::util::geo::chord_squared(
                             target,
-                            GeoPoint {
-                                lat: self.communes[index].lat,
-                                lon: self.communes[index].lon,
-                            }
-                            .unit_vector(),
+                            GeoPoint { lat: self.communes[index].lat, lon: self.communes[index].lon }.unit_vector(),
                         )
                     };
                     distance(a).total_cmp(&distance(b))
@@ -206,8 +157,7 @@ impl<'a> CommuneMatcher<'a> {
                 .expect("non-empty candidates")
         };
         if let Some(candidates) = self.by_postal_code.get(postal_code) {
-            let current_candidates: Vec<usize> =
-                candidates.iter().filter(current).copied().collect();
+            let current_candidates: Vec<usize> = candidates.iter().filter(current).copied().collect();
             let named: Vec<usize> = current_candidates
                 .iter()
                 .copied()
@@ -232,11 +182,7 @@ impl<'a> CommuneMatcher<'a> {
                 return (nearest_of(&current_candidates), "postcode_nearest_centroid");
             }
         }
-        let nearest = self
-            .tree
-            .nearest_neighbor(position.unit_vector())
-            .map(|point| point.data)
-            .unwrap_or(0);
+        let nearest = self.tree.nearest_neighbor(position.unit_vector()).map(|point| point.data).unwrap_or(0);
         (nearest, "nearest_centroid")
     }
 }
@@ -274,20 +220,16 @@ fn ehpad_tariffs(columns: &Columns, row: &csv::StringRecord) -> Vec<Tariff> {
         tariff.under_60 = Some(false);
         tariffs.push(tariff);
     }
-    if let Some(amount) =
-        daily_cents_of_monthly(columns.get(row, "prix_chambre_double_2022_eur_mois"))
-    {
+    if let Some(amount) = daily_cents_of_monthly(columns.get(row, "prix_chambre_double_2022_eur_mois")) {
         let mut tariff = daily_tariff(PRICE_TYPE_HEBERGEMENT, amount);
         tariff.welcome_type = Some(RECEPTION_PERMANENT.into());
         tariff.residential_type = Some("01".into());
         tariff.under_60 = Some(false);
         tariffs.push(tariff);
     }
-    for (band, column) in [
-        ("01", "tarif_gir12_2022_eur_mois"),
-        ("02", "tarif_gir34_2022_eur_mois"),
-        ("03", "tarif_gir56_2022_eur_mois"),
-    ] {
+    for (band, column) in
+        [("01", "tarif_gir12_2022_eur_mois"), ("02", "tarif_gir34_2022_eur_mois"), ("03", "tarif_gir56_2022_eur_mois")]
+    {
         if let Some(amount) = daily_cents_of_monthly(columns.get(row, column)) {
             let mut tariff = daily_tariff(PRICE_TYPE_DEPENDANCE, amount);
             tariff.dependency_level = Some(band.into());
@@ -356,67 +298,25 @@ pub fn ehpad_templates() -> Vec<OfferTemplate> {
         ..template(name, offer_type, "04", "298", care_mode, probability)
     };
     vec![
-        base(
-            "Hébergement permanent",
-            "21",
-            "46",
-            Some(RECEPTION_PERMANENT),
-            1.0,
-            (25, 160),
-        ),
-        base(
-            "Hébergement temporaire",
-            "21",
-            "46",
-            Some(RECEPTION_TEMPORARY),
-            0.55,
-            (2, 10),
-        ),
+        base("Hébergement permanent", "21", "46", Some(RECEPTION_PERMANENT), 1.0, (25, 160)),
+        base("Hébergement temporaire", "21", "46", Some(RECEPTION_TEMPORARY), 0.55, (2, 10)),
         OfferTemplate {
             specialisation: Some("28"),
-            ..base(
-                "Unité de vie protégée (UVP)",
-                "24",
-                "46",
-                Some(RECEPTION_PERMANENT),
-                0.40,
-                (10, 28),
-            )
+            ..base("Unité de vie protégée (UVP)", "24", "46", Some(RECEPTION_PERMANENT), 0.40, (10, 28))
         },
         OfferTemplate {
             specialisation: Some("27"),
-            ..base(
-                "Unité d'hébergement renforcé (UHR)",
-                "23",
-                "46",
-                Some(RECEPTION_PERMANENT),
-                0.08,
-                (12, 14),
-            )
+            ..base("Unité d'hébergement renforcé (UHR)", "23", "46", Some(RECEPTION_PERMANENT), 0.08, (12, 14))
         },
         OfferTemplate {
             activity: "306",
             specialisation: Some("28"),
             capacity_type: None,
-            ..base(
-                "Pôle d'activités et de soins adaptés (PASA)",
-                "25",
-                "47",
-                None,
-                0.30,
-                (0, 0),
-            )
+            ..base("Pôle d'activités et de soins adaptés (PASA)", "25", "47", None, 0.30, (0, 0))
         },
         OfferTemplate {
             activity: "325",
-            ..base(
-                "Accueil de jour",
-                "21",
-                "47",
-                Some(RECEPTION_PERMANENT),
-                0.30,
-                (6, 15),
-            )
+            ..base("Accueil de jour", "21", "47", Some(RECEPTION_PERMANENT), 0.30, (6, 15))
         },
     ]
 }
@@ -429,14 +329,7 @@ pub fn residence_autonomie_templates() -> Vec<OfferTemplate> {
         ages: (60.0, 150.0),
         capacity_type: Some("03"),
         installed: (20, 90),
-        ..template(
-            "Résidence autonomie - logement permanent",
-            "22",
-            "04",
-            "298",
-            "46",
-            1.0,
-        )
+        ..template("Résidence autonomie - logement permanent", "22", "04", "298", "46", 1.0)
     }]
 }
 
@@ -458,60 +351,27 @@ pub fn hospital_templates(category: &str) -> Vec<OfferTemplate> {
     };
     let intensive = |probability| OfferTemplate {
         installed: (6, 24),
-        ..mco(
-            "Réanimation polyvalente",
-            "121",
-            "127",
-            probability,
-            (6, 24),
-        )
+        ..mco("Réanimation polyvalente", "121", "127", probability, (6, 24))
     };
     let psychiatry = OfferTemplate {
         installed: (15, 40),
-        ..template(
-            "Psychiatrie adulte - hospitalisation complète",
-            "174",
-            "03",
-            "229",
-            "28",
-            1.0,
-        )
+        ..template("Psychiatrie adulte - hospitalisation complète", "174", "03", "229", "28", 1.0)
     };
     let psychiatry_day = OfferTemplate {
         capacity_type: Some("02"),
         installed: (8, 20),
-        ..template(
-            "Psychiatrie adulte - hôpital de jour",
-            "11",
-            "03",
-            "229",
-            "29",
-            0.7,
-        )
+        ..template("Psychiatrie adulte - hôpital de jour", "11", "03", "229", "29", 0.7)
     };
     let child_psychiatry = OfferTemplate {
         ages: (0.0, 17.0),
         capacity_type: Some("02"),
         installed: (6, 15),
-        ..template(
-            "Pédopsychiatrie - hôpital de jour",
-            "11",
-            "03",
-            "227",
-            "29",
-            0.4,
-        )
+        ..template("Pédopsychiatrie - hôpital de jour", "11", "03", "227", "29", 0.4)
     };
-    let paediatrics = OfferTemplate {
-        ages: (0.0, 17.0),
-        ..mco("Pédiatrie", "162", "088", 0.5, (10, 30))
-    };
+    let paediatrics = OfferTemplate { ages: (0.0, 17.0), ..mco("Pédiatrie", "162", "088", 0.5, (10, 30)) };
     match category {
         "101" => vec![
-            OfferTemplate {
-                probability: 1.0,
-                ..emergency
-            },
+            OfferTemplate { probability: 1.0, ..emergency },
             intensive(1.0),
             mco("Médecine polyvalente", "238", "083", 1.0, (20, 60)),
             mco("Chirurgie générale", "153", "021", 1.0, (20, 50)),
@@ -522,45 +382,17 @@ pub fn hospital_templates(category: &str) -> Vec<OfferTemplate> {
             mco("Médecine gériatrique aiguë", "156", "491", 0.7, (15, 35)),
         ],
         "355" | "106" => vec![
-            OfferTemplate {
-                probability: if category == "355" { 0.85 } else { 0.1 },
-                ..emergency
-            },
+            OfferTemplate { probability: if category == "355" { 0.85 } else { 0.1 }, ..emergency },
             intensive(if category == "355" { 0.35 } else { 0.0 }),
             mco("Médecine polyvalente", "238", "083", 1.0, (15, 50)),
-            mco(
-                "Chirurgie générale",
-                "153",
-                "021",
-                if category == "355" { 0.6 } else { 0.05 },
-                (15, 40),
-            ),
-            mco(
-                "Cardiologie",
-                "149",
-                "013",
-                if category == "355" { 0.4 } else { 0.0 },
-                (10, 30),
-            ),
-            mco(
-                "Maternité",
-                "290",
-                "100",
-                if category == "355" { 0.4 } else { 0.0 },
-                (10, 30),
-            ),
+            mco("Chirurgie générale", "153", "021", if category == "355" { 0.6 } else { 0.05 }, (15, 40)),
+            mco("Cardiologie", "149", "013", if category == "355" { 0.4 } else { 0.0 }, (10, 30)),
+            mco("Maternité", "290", "100", if category == "355" { 0.4 } else { 0.0 }, (10, 30)),
             mco("Médecine gériatrique aiguë", "156", "491", 0.5, (10, 30)),
             smr("SMR gériatrie", "101", "241", 0.6),
             OfferTemplate {
                 ages: (60.0, 150.0),
-                ..template(
-                    "Soins de longue durée (USLD)",
-                    "249",
-                    "01",
-                    "333",
-                    "28",
-                    0.4,
-                )
+                ..template("Soins de longue durée (USLD)", "249", "01", "333", "28", 0.4)
             },
         ],
         "109" => vec![
@@ -570,20 +402,8 @@ pub fn hospital_templates(category: &str) -> Vec<OfferTemplate> {
             smr("SMR système nerveux", "103", "234", 0.3),
         ],
         "128" => vec![
-            mco(
-                "Chirurgie orthopédique et traumatologique",
-                "150",
-                "025",
-                0.8,
-                (15, 40),
-            ),
-            mco(
-                "Chirurgie viscérale et digestive",
-                "153",
-                "021",
-                0.7,
-                (10, 30),
-            ),
+            mco("Chirurgie orthopédique et traumatologique", "150", "025", 0.8, (15, 40)),
+            mco("Chirurgie viscérale et digestive", "153", "021", 0.7, (10, 30)),
             OfferTemplate {
                 capacity_type: Some("02"),
                 installed: (8, 25),
@@ -598,19 +418,11 @@ pub fn hospital_templates(category: &str) -> Vec<OfferTemplate> {
         ],
         "362" => vec![OfferTemplate {
             ages: (60.0, 150.0),
-            ..template(
-                "Soins de longue durée (USLD)",
-                "249",
-                "01",
-                "333",
-                "28",
-                1.0,
-            )
+            ..template("Soins de longue durée (USLD)", "249", "01", "333", "28", 1.0)
         }],
-        "365" => vec![
-            mco("Médecine polyvalente", "238", "083", 0.8, (10, 30)),
-            smr("SMR polyvalent", "100", "172", 0.7),
-        ],
+        "365" => {
+            vec![mco("Médecine polyvalente", "238", "083", 0.8, (10, 30)), smr("SMR polyvalent", "100", "172", 0.7)]
+        }
         "292" => vec![psychiatry, psychiatry_day, child_psychiatry],
         _ => Vec::new(),
     }
@@ -618,78 +430,29 @@ pub fn hospital_templates(category: &str) -> Vec<OfferTemplate> {
 
 /// The offers of a handicap ESMS category.
 pub fn handicap_templates(category: &str) -> Vec<OfferTemplate> {
-    let esms =
-        |name, offer_type, activity, care_mode, probability, ages, installed| OfferTemplate {
-            public: Some("02"),
-            reception: Some(RECEPTION_PERMANENT),
-            ages,
-            capacity_type: Some("02"),
-            installed,
-            ..template(name, offer_type, "04", activity, care_mode, probability)
-        };
+    let esms = |name, offer_type, activity, care_mode, probability, ages, installed| OfferTemplate {
+        public: Some("02"),
+        reception: Some(RECEPTION_PERMANENT),
+        ages,
+        capacity_type: Some("02"),
+        installed,
+        ..template(name, offer_type, "04", activity, care_mode, probability)
+    };
     match category {
         "183" => vec![
-            esms(
-                "IME - semi-internat",
-                "48",
-                "300",
-                "47",
-                1.0,
-                (3.0, 20.0),
-                (20, 70),
-            ),
-            esms(
-                "IME - internat",
-                "48",
-                "298",
-                "46",
-                0.5,
-                (6.0, 20.0),
-                (8, 30),
-            ),
+            esms("IME - semi-internat", "48", "300", "47", 1.0, (3.0, 20.0), (20, 70)),
+            esms("IME - internat", "48", "298", "46", 0.5, (6.0, 20.0), (8, 30)),
         ],
-        "186" => vec![esms(
-            "ITEP - accueil de jour",
-            "50",
-            "300",
-            "47",
-            1.0,
-            (6.0, 20.0),
-            (15, 50),
-        )],
+        "186" => vec![esms("ITEP - accueil de jour", "50", "300", "47", 1.0, (6.0, 20.0), (15, 50))],
         "188" => vec![OfferTemplate {
             specialisation: Some("17"),
-            ..esms(
-                "EEAP - polyhandicap",
-                "51",
-                "288",
-                "46",
-                1.0,
-                (0.0, 20.0),
-                (10, 40),
-            )
+            ..esms("EEAP - polyhandicap", "51", "288", "46", 1.0, (0.0, 20.0), (10, 40))
         }],
         "255" => vec![OfferTemplate {
             specialisation: Some("17"),
-            ..esms(
-                "Maison d'accueil spécialisée",
-                "40",
-                "288",
-                "46",
-                1.0,
-                (18.0, 150.0),
-                (20, 60),
-            )
+            ..esms("Maison d'accueil spécialisée", "40", "288", "46", 1.0, (18.0, 150.0), (20, 60))
         }],
-        "437" | "448" => vec![esms(
-            "Foyer d'accueil médicalisé",
-            "39",
-            "293",
-            "46",
-            1.0,
-            (18.0, 150.0),
-            (15, 50),
-        )],
+        "437" | "448" => vec![esms("Foyer d'accueil médicalisé", "39", "293", "46", 1.0, (18.0, 150.0), (15, 50))],
         _ => Vec::new(),
     }
 }
@@ -711,12 +474,7 @@ pub struct OfferGenerator {
 
 impl OfferGenerator {
     /// The capacity records of an offer's location.
-    pub fn capacities(
-        &self,
-        template: &OfferTemplate,
-        rng: &mut SplitMix64,
-        closed: bool,
-    ) -> Vec<CapacityRecord> {
+    pub fn capacities(&self, template: &OfferTemplate, rng: &mut SplitMix64, closed: bool) -> Vec<CapacityRecord> {
         let Some(capacity_type) = template.capacity_type else {
             return Vec::new();
         };
@@ -724,32 +482,23 @@ impl OfferGenerator {
             if rng.chance(0.9) {
                 Some(self.feed_date - 60 * rng.range_inclusive(0, 3 * DAY_SECONDS / 60))
             } else {
-                Some(
-                    self.feed_date
-                        - 60 * rng.range_inclusive(3 * DAY_SECONDS / 60, 60 * DAY_SECONDS / 60),
-                )
+                Some(self.feed_date - 60 * rng.range_inclusive(3 * DAY_SECONDS / 60, 60 * DAY_SECONDS / 60))
             }
         };
-        let record = |status: &str, temporality: &str, count: i64, updated: Option<UnixSeconds>| {
-            CapacityRecord {
-                capacity_type: capacity_type.into(),
-                status: status.into(),
-                temporality: temporality.into(),
-                count: count.max(0) as u32,
-                updated_at: updated,
-                temporary_assignment: Some("01".into()),
-                source_type: Some(if template.crisis { "02" } else { "01" }.into()),
-                ..CapacityRecord::default()
-            }
+        let record = |status: &str, temporality: &str, count: i64, updated: Option<UnixSeconds>| CapacityRecord {
+            capacity_type: capacity_type.into(),
+            status: status.into(),
+            temporality: temporality.into(),
+            count: count.max(0) as u32,
+            updated_at: updated,
+            temporary_assignment: Some("01".into()),
+            source_type: Some(if template.crisis { "02" } else { "01" }.into()),
+            ..CapacityRecord::default()
         };
         let installed = rng.range_inclusive(template.installed.0, template.installed.1);
         let mut records = vec![record("01", "01", installed, updated_at(rng))];
         // Available now, split by gender as the ROR reports it (Femme / Homme / Indéterminé).
-        let mut available = if rng.chance(0.5) {
-            0
-        } else {
-            rng.range_inclusive(1, (installed / 8).clamp(1, 6))
-        };
+        let mut available = if rng.chance(0.5) { 0 } else { rng.range_inclusive(1, (installed / 8).clamp(1, 6)) };
         if closed && rng.chance(0.8) {
             available = 0;
         }
@@ -797,38 +546,26 @@ impl OfferGenerator {
             return (None, None);
         }
         let from = self.feed_date - DAY_SECONDS * rng.range_inclusive(1, 200);
-        let reopen = rng
-            .chance(0.33)
-            .then(|| self.feed_date + DAY_SECONDS * rng.range_inclusive(10, 120));
+        let reopen = rng.chance(0.33).then(|| self.feed_date + DAY_SECONDS * rng.range_inclusive(10, 120));
         (Some(from), reopen)
     }
 }
 
 /// Builds the sample dataset from the real files.
-pub fn build_dataset(
-    paths: &OpenDataPaths,
-    seed: u64,
-) -> Result<(Dataset, Vec<Commune>, ImportStats), IngestError> {
+pub fn build_dataset(paths: &OpenDataPaths, seed: u64) -> Result<(Dataset, Vec<Commune>, ImportStats), IngestError> {
     let communes = read_communes(&paths.communes)?;
     let matcher = CommuneMatcher::new(&communes);
     let region_of: HashMap<String, String> = {
         let (header, rows) = read_csv(&paths.communes)?;
         let columns = Columns::new(&header);
         rows.iter()
-            .map(|row| {
-                (
-                    columns.get(row, "code_insee").to_owned(),
-                    columns.get(row, "region").to_owned(),
-                )
-            })
+            .map(|row| (columns.get(row, "code_insee").to_owned(), columns.get(row, "region").to_owned()))
             .collect()
     };
     let (price_header, price_rows) = read_csv(&paths.ehpad_prices)?;
     let price_columns = Columns::new(&price_header);
-    let prices: HashMap<String, &csv::StringRecord> = price_rows
-        .iter()
-        .map(|row| (price_columns.get(row, "nofinesset").to_owned(), row))
-        .collect();
+    let prices: HashMap<String, &csv::StringRecord> =
+        price_rows.iter().map(|row| (price_columns.get(row, "nofinesset").to_owned(), row)).collect();
     let (header, rows) = read_csv(&paths.finess)?;
     let columns = Columns::new(&header);
     let feed_date = parse_fhir_datetime(FEED_DATE).expect("valid constant");
@@ -847,11 +584,7 @@ pub fn build_dataset(
                 || HANDICAP_CATEGORIES.contains(&category)
         })
         .collect();
-    selected.sort_by(|a, b| {
-        columns
-            .get(a, "nofinesset")
-            .cmp(columns.get(b, "nofinesset"))
-    });
+    selected.sort_by(|a, b| columns.get(a, "nofinesset").cmp(columns.get(b, "nofinesset")));
     for row in &selected {
         let ej = columns.get(row, "nofinessej");
         if !ej.is_empty() {
@@ -860,21 +593,15 @@ pub fn build_dataset(
     }
     for (index, (finess, id)) in ej_ids.iter_mut().enumerate() {
         *id = index as u32;
-        dataset.ejs.push(Ej {
-            id: format!("ej-{finess}"),
-            finess: Some(finess.as_str().into()),
-            ..Ej::default()
-        });
+        dataset.ejs.push(Ej { id: format!("ej-{finess}"), finess: Some(finess.as_str().into()), ..Ej::default() });
     }
     stats.ejs = dataset.ejs.len() as u64;
 
     for row in selected {
         let finess = columns.get(row, "nofinesset");
         let category = columns.get(row, "categetab");
-        let (Ok(lat), Ok(lon)) = (
-            columns.get(row, "lat").parse::<f64>(),
-            columns.get(row, "lon").parse::<f64>(),
-        ) else {
+        let (Ok(lat), Ok(lon)) = (columns.get(row, "lat").parse::<f64>(), columns.get(row, "lon").parse::<f64>())
+        else {
             stats.skipped_without_position += 1;
             continue;
         };
@@ -895,9 +622,7 @@ pub fn build_dataset(
         let mut eg = Eg {
             id: format!("eg-{finess}"),
             finess: Some(finess.into()),
-            siret: Some(columns.get(row, "siret"))
-                .filter(|siret| !siret.is_empty())
-                .map(Code::from),
+            siret: Some(columns.get(row, "siret")).filter(|siret| !siret.is_empty()).map(Code::from),
             name: columns.get(row, "rs").to_owned(),
             category: Some(category.into()),
             ej: ej_ids.get(columns.get(row, "nofinessej")).copied(),
@@ -913,9 +638,7 @@ pub fn build_dataset(
                 commune: Some(commune.code.clone()),
             },
             position: Some(position),
-            opened_at: parse_fhir_datetime(columns.get(row, "dateouv"))
-                .ok()
-                .filter(|&opened| opened > -5_364_662_400),
+            opened_at: parse_fhir_datetime(columns.get(row, "dateouv")).ok().filter(|&opened| opened > -5_364_662_400),
             region: region.clone(),
             last_updated: parse_fhir_datetime(columns.get(row, "datemaj")).ok(),
             ..Eg::default()
@@ -928,20 +651,10 @@ pub fn build_dataset(
             if mode.contains("habilité aide sociale") && !mode.contains("non habilité") {
                 eg.financial_help.push("02".into());
             }
-            if eg
-                .tariffs
-                .iter()
-                .any(|tariff| tariff.price_type == PRICE_TYPE_HEBERGEMENT)
-            {
+            if eg.tariffs.iter().any(|tariff| tariff.price_type == PRICE_TYPE_HEBERGEMENT) {
                 stats.ehpad_with_hebergement_price += 1;
             }
-            if eg
-                .tariffs
-                .iter()
-                .filter(|tariff| tariff.price_type == PRICE_TYPE_DEPENDANCE)
-                .count()
-                == 3
-            {
+            if eg.tariffs.iter().filter(|tariff| tariff.price_type == PRICE_TYPE_DEPENDANCE).count() == 3 {
                 stats.ehpad_with_dependance_prices += 1;
             }
         }
@@ -951,10 +664,7 @@ pub fn build_dataset(
             eg.orsan_level = Some("1".into());
         }
         stats.tariffs += eg.tariffs.len() as u64;
-        *stats
-            .egs_by_category
-            .entry(category.to_owned())
-            .or_default() += 1;
+        *stats.egs_by_category.entry(category.to_owned()).or_default() += 1;
         let eg_index = dataset.egs.len() as u32;
         let region_prefix = region.as_deref().unwrap_or("00").to_owned();
         for (offer_number, template) in templates_for(category).iter().enumerate() {
@@ -994,22 +704,13 @@ pub fn build_dataset(
                 care_mode: Some(template.care_mode.into()),
                 reception: template.reception.map(Code::from),
                 publics: template.public.map(Code::from).into_iter().collect(),
-                specialisations: template
-                    .specialisation
-                    .map(Code::from)
-                    .into_iter()
-                    .collect(),
-                age_range: Some(AgeRange {
-                    min_years: Some(template.ages.0),
-                    max_years: Some(template.ages.1),
-                }),
+                specialisations: template.specialisation.map(Code::from).into_iter().collect(),
+                age_range: Some(AgeRange { min_years: Some(template.ages.0), max_years: Some(template.ages.1) }),
                 closed_from,
                 reopens_at,
                 locations: vec![location_index],
                 region: region.clone(),
-                created_at: eg
-                    .opened_at
-                    .map(|opened| opened.max(parse_fhir_datetime("2017-01-01").expect("valid"))),
+                created_at: eg.opened_at.map(|opened| opened.max(parse_fhir_datetime("2017-01-01").expect("valid"))),
                 last_updated: Some(last_updated),
                 ..Offer::default()
             });
@@ -1036,11 +737,7 @@ pub fn sort_dataset(dataset: &mut Dataset) {
     }
     fn apply<T>(items: &mut Vec<T>, order: &[usize]) {
         let mut slots: Vec<Option<T>> = items.drain(..).map(Some).collect();
-        items.extend(
-            order
-                .iter()
-                .map(|&old| slots[old].take().expect("each index once")),
-        );
+        items.extend(order.iter().map(|&old| slots[old].take().expect("each index once")));
     }
     let (ej_order, ej_new) = permutation(&dataset.ejs, |ej| &ej.id);
     apply(&mut dataset.ejs, &ej_order);
@@ -1064,20 +761,14 @@ pub fn sort_dataset(dataset: &mut Dataset) {
 
 /// Writes a dataset as gzipped NDJSON.
 pub fn write_feed(dataset: &Dataset, path: &Path) -> Result<u64, IngestError> {
-    let io_error = |source| IngestError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io_error = |source| IngestError::Io { path: path.to_owned(), source };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io_error)?;
     }
     let file = std::fs::File::create(path).map_err(io_error)?;
     let mut encoder = GzEncoder::new(BufWriter::new(file), Compression::best());
     let lines = super::fhir::write::write_ndjson(dataset, &mut encoder).map_err(io_error)?;
-    encoder
-        .finish()
-        .and_then(|mut writer| writer.flush())
-        .map_err(io_error)?;
+    encoder.finish().and_then(|mut writer| writer.flush()).map_err(io_error)?;
     Ok(lines)
 }
 
@@ -1088,17 +779,11 @@ pub fn import(real: &Path, out_dir: &Path, seed: u64) -> Result<ImportStats, Ing
     let (dataset, communes, mut stats) = build_dataset(&paths, seed)?;
     write_feed(&dataset, &out_dir.join("ror-feed.ndjson.gz"))?;
     let communes_path = out_dir.join("communes.csv.gz");
-    let io_error = |source| IngestError::Io {
-        path: communes_path.clone(),
-        source,
-    };
+    let io_error = |source| IngestError::Io { path: communes_path.clone(), source };
     let file = std::fs::File::create(&communes_path).map_err(io_error)?;
     let mut encoder = GzEncoder::new(BufWriter::new(file), Compression::best());
     write_communes(&communes, &mut encoder).map_err(io_error)?;
-    encoder
-        .finish()
-        .and_then(|mut writer| writer.flush())
-        .map_err(io_error)?;
+    encoder.finish().and_then(|mut writer| writer.flush()).map_err(io_error)?;
     stats.communes_written = communes.len() as u64;
     Ok(stats)
 }

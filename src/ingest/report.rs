@@ -61,10 +61,7 @@ impl IngestReport {
 
     /// The reasons of the rejects, for tests and summaries.
     pub fn reject_reasons(&self) -> Vec<&str> {
-        self.rejects
-            .iter()
-            .map(|issue| issue.reason.as_str())
-            .collect()
+        self.rejects.iter().map(|issue| issue.reason.as_str()).collect()
     }
 
     /// Counts of rejects by the first words of their reason (up to the first `:`), largest
@@ -74,14 +71,8 @@ impl IngestReport {
         for issue in &self.rejects {
             let head = issue.reason.split(':').next().unwrap_or_default();
             // Strip indexes so `extension[3]` and `extension[4]` count together.
-            let key: String = head
-                .chars()
-                .filter(|c| !c.is_ascii_digit())
-                .collect::<String>()
-                .replace("[]", "[*]");
-            *counts
-                .entry(format!("{}: {key}", issue.resource_type))
-                .or_default() += 1;
+            let key: String = head.chars().filter(|c| !c.is_ascii_digit()).collect::<String>().replace("[]", "[*]");
+            *counts.entry(format!("{}: {key}", issue.resource_type)).or_default() += 1;
         }
         let mut summary: Vec<_> = counts.into_iter().collect();
         summary.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

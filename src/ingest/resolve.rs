@@ -34,11 +34,7 @@ const MAX_BUNDLE_NESTING: usize = 4;
 pub const EMPTY_ENTRY: &str = "Bundle.entry has no resource";
 
 fn process_item_at_depth(item: SourceItem, out: &mut Vec<Processed>, depth: usize) {
-    let SourceItem {
-        origin,
-        full_url,
-        body,
-    } = item;
+    let SourceItem { origin, full_url, body } = item;
     let text = match body {
         Ok(text) => text,
         Err(reason) => {
@@ -54,13 +50,7 @@ fn process_item_at_depth(item: SourceItem, out: &mut Vec<Processed>, depth: usiz
     };
     match super::fhir::read::classify(&text) {
         Classified::Unreadable { id, reason } => {
-            out.push(Processed {
-                origin,
-                full_url,
-                resource_type: None,
-                id,
-                outcome: Outcome::Rejected { reason },
-            });
+            out.push(Processed { origin, full_url, resource_type: None, id, outcome: Outcome::Rejected { reason } });
         }
         Classified::Bundle => {
             if depth >= MAX_BUNDLE_NESTING {
@@ -69,9 +59,7 @@ fn process_item_at_depth(item: SourceItem, out: &mut Vec<Processed>, depth: usiz
                     full_url,
                     resource_type: Some("Bundle".into()),
                     id: None,
-                    outcome: Outcome::Rejected {
-                        reason: "Bundle nested more than 4 levels deep".into(),
-                    },
+                    outcome: Outcome::Rejected { reason: "Bundle nested more than 4 levels deep".into() },
                 });
                 return;
             }
@@ -81,18 +69,8 @@ fn process_item_at_depth(item: SourceItem, out: &mut Vec<Processed>, depth: usiz
                 process_item_at_depth(item, out, depth + 1);
             }
         }
-        Classified::Resource {
-            resource_type,
-            id,
-            outcome,
-        } => {
-            out.push(Processed {
-                origin,
-                full_url,
-                resource_type: Some(resource_type),
-                id,
-                outcome,
-            });
+        Classified::Resource { resource_type, id, outcome } => {
+            out.push(Processed { origin, full_url, resource_type: Some(resource_type), id, outcome });
         }
     }
 }
@@ -126,14 +104,9 @@ impl Resolver {
 
     fn counts(&mut self, resource_type: &str) -> &mut TypeCounts {
         if !self.report.by_type.contains_key(resource_type) {
-            self.report
-                .by_type
-                .insert(resource_type.to_owned(), TypeCounts::default());
+            self.report.by_type.insert(resource_type.to_owned(), TypeCounts::default());
         }
-        self.report
-            .by_type
-            .get_mut(resource_type)
-            .expect("inserted above")
+        self.report.by_type.get_mut(resource_type).expect("inserted above")
     }
 
     /// Counts one record and keeps it if it was accepted.
@@ -163,35 +136,16 @@ impl Resolver {
             Outcome::Accepted { parsed, warnings } => {
                 let id = processed.id.unwrap_or_default();
                 if let Some(full_url) = processed.full_url {
-                    self.full_urls
-                        .insert(full_url, format!("{resource_type}/{id}"));
+                    self.full_urls.insert(full_url, format!("{resource_type}/{id}"));
                 }
                 self.sequence += 1;
                 let (origin, sequence) = (processed.origin, self.sequence);
                 match *parsed {
                     Parsed::Organization(value) => {
-                        self.organizations.push(Held {
-                            value,
-                            id,
-                            origin,
-                            sequence,
-                            warnings,
-                        });
+                        self.organizations.push(Held { value, id, origin, sequence, warnings });
                     }
-                    Parsed::Offer(value) => self.offers.push(Held {
-                        value,
-                        id,
-                        origin,
-                        sequence,
-                        warnings,
-                    }),
-                    Parsed::Location(value) => self.locations.push(Held {
-                        value,
-                        id,
-                        origin,
-                        sequence,
-                        warnings,
-                    }),
+                    Parsed::Offer(value) => self.offers.push(Held { value, id, origin, sequence, warnings }),
+                    Parsed::Location(value) => self.locations.push(Held { value, id, origin, sequence, warnings }),
                 }
             }
         }
@@ -207,12 +161,7 @@ impl Resolver {
         last_updated: impl Fn(&T) -> Option<i64>,
     ) -> Vec<(String, Held<T>)> {
         let mut order: Vec<usize> = (0..items.len()).collect();
-        order.sort_unstable_by(|&a, &b| {
-            items[a]
-                .id
-                .cmp(&items[b].id)
-                .then(items[a].sequence.cmp(&items[b].sequence))
-        });
+        order.sort_unstable_by(|&a, &b| items[a].id.cmp(&items[b].id).then(items[a].sequence.cmp(&items[b].sequence)));
         let mut slots: Vec<Option<Held<T>>> = items.into_iter().map(Some).collect();
         let mut kept: Vec<(String, Held<T>)> = Vec::with_capacity(slots.len());
         let mut group_start = 0;
@@ -261,13 +210,7 @@ impl Resolver {
         self.report.rejects.push(issue);
     }
 
-    fn warn(
-        report: &mut IngestReport,
-        origin: &Origin,
-        resource_type: &str,
-        id: &str,
-        warnings: Vec<String>,
-    ) {
+    fn warn(report: &mut IngestReport, origin: &Origin, resource_type: &str, id: &str, warnings: Vec<String>) {
         for reason in warnings {
             if report.warnings.len() >= MAX_ISSUES_KEPT {
                 report.warnings_dropped += 1;
@@ -309,12 +252,8 @@ impl Resolver {
     pub fn finish(mut self) -> (Dataset, IngestReport) {
         let mut dataset = Dataset::default();
         let mut report = std::mem::take(&mut self.report);
-        let organizations = Self::dedupe(
-            &mut report,
-            "Organization",
-            std::mem::take(&mut self.organizations),
-            |o| o.last_updated(),
-        );
+        let organizations =
+            Self::dedupe(&mut report, "Organization", std::mem::take(&mut self.organizations), |o| o.last_updated());
 
         // Organizations: EJs first, so EGs can point at them.
         let mut ej_index: HashMap<String, EjId> = HashMap::default();
@@ -332,21 +271,14 @@ impl Resolver {
         let mut oi_parent: HashMap<String, (Option<String>, Option<String>)> = HashMap::default();
         let mut pending_egs: Vec<(Eg, Option<String>, Origin, Vec<String>)> = Vec::new();
         for (id, held) in organizations {
-            let Held {
-                value,
-                origin,
-                warnings,
-                ..
-            } = held;
+            let Held { value, origin, warnings, .. } = held;
             match value {
                 ParsedOrganization::Ej(ej) => {
                     Self::warn(&mut report, &origin, "Organization", &id, warnings);
                     ej_index.insert(id, dataset.ejs.len() as EjId);
                     dataset.ejs.push(ej);
                 }
-                ParsedOrganization::Eg { eg, part_of } => {
-                    pending_egs.push((eg, part_of, origin, warnings))
-                }
+                ParsedOrganization::Eg { eg, part_of } => pending_egs.push((eg, part_of, origin, warnings)),
                 ParsedOrganization::Oi { name, part_of, .. } => {
                     Self::warn(&mut report, &origin, "Organization", &id, warnings);
                     oi_parent.insert(id, (part_of, name));
@@ -356,27 +288,22 @@ impl Resolver {
         for (mut eg, part_of, origin, warnings) in pending_egs {
             if let Some(reference) = &part_of {
                 match self.reference_key(reference) {
-                    Some((resource_type, id)) if resource_type == "Organization" => {
-                        match ej_index.get(&id) {
-                            Some(&ej) => eg.ej = Some(ej),
-                            None => {
-                                let reason = match kinds.get(&id) {
-                                    Some(kind) => format!(
-                                        "partOf: {reference} is an {kind}, not an entité juridique"
-                                    ),
-                                    None => format!(
-                                        "partOf: {reference} is not in the feed (dangling reference to the entité juridique)"
-                                    ),
-                                };
-                                rejected_organizations.insert(eg.id.clone(), reason.clone());
-                                push_reject(&mut report, &origin, "Organization", &eg.id, reason);
-                                continue;
-                            }
+                    Some((resource_type, id)) if resource_type == "Organization" => match ej_index.get(&id) {
+                        Some(&ej) => eg.ej = Some(ej),
+                        None => {
+                            let reason = match kinds.get(&id) {
+                                Some(kind) => format!("partOf: {reference} is an {kind}, not an entité juridique"),
+                                None => format!(
+                                    "partOf: {reference} is not in the feed (dangling reference to the entité juridique)"
+                                ),
+                            };
+                            rejected_organizations.insert(eg.id.clone(), reason.clone());
+                            push_reject(&mut report, &origin, "Organization", &eg.id, reason);
+                            continue;
                         }
-                    }
+                    },
                     _ => {
-                        let reason =
-                            format!("partOf: {reference:?} is not a reference to an Organization");
+                        let reason = format!("partOf: {reference:?} is not a reference to an Organization");
                         rejected_organizations.insert(eg.id.clone(), reason.clone());
                         push_reject(&mut report, &origin, "Organization", &eg.id, reason);
                         continue;
@@ -389,12 +316,7 @@ impl Resolver {
         }
 
         // Locations.
-        let locations = Self::dedupe(
-            &mut report,
-            "Location",
-            std::mem::take(&mut self.locations),
-            |l| l.last_updated,
-        );
+        let locations = Self::dedupe(&mut report, "Location", std::mem::take(&mut self.locations), |l| l.last_updated);
         let mut location_index: HashMap<String, LocationId> = HashMap::default();
         for (id, held) in locations {
             Self::warn(&mut report, &held.origin, "Location", &id, held.warnings);
@@ -416,36 +338,13 @@ impl Resolver {
             .collect();
 
         // Offers.
-        let offers = Self::dedupe(
-            &mut report,
-            "HealthcareService",
-            std::mem::take(&mut self.offers),
-            |o| o.offer.last_updated,
-        );
+        let offers =
+            Self::dedupe(&mut report, "HealthcareService", std::mem::take(&mut self.offers), |o| o.offer.last_updated);
         for (id, held) in offers {
-            let Held {
-                value,
-                origin,
-                warnings,
-                ..
-            } = held;
-            let ParsedOffer {
-                mut offer,
-                provided_by,
-                location_references,
-            } = value;
-            match self.resolve_provider(
-                &provided_by,
-                &ej_index,
-                &eg_index,
-                &oi_parent,
-                &rejected_org_reasons,
-            ) {
-                Ok(Provider {
-                    eg,
-                    ej,
-                    internal_organisation,
-                }) => {
+            let Held { value, origin, warnings, .. } = held;
+            let ParsedOffer { mut offer, provided_by, location_references } = value;
+            match self.resolve_provider(&provided_by, &ej_index, &eg_index, &oi_parent, &rejected_org_reasons) {
+                Ok(Provider { eg, ej, internal_organisation }) => {
                     offer.eg = eg;
                     offer.ej = ej;
                     offer.internal_organisation = internal_organisation;
@@ -459,9 +358,7 @@ impl Resolver {
             for (index, reference) in location_references.iter().enumerate() {
                 let key = self.reference_key(reference);
                 let resolved = match &key {
-                    Some((resource_type, target)) if resource_type == "Location" => {
-                        location_index.get(target).copied()
-                    }
+                    Some((resource_type, target)) if resource_type == "Location" => location_index.get(target).copied(),
                     _ => None,
                 };
                 match resolved {
@@ -476,9 +373,7 @@ impl Resolver {
                             Some(reason) => {
                                 format!("location[{index}]: {reference} was rejected ({reason})")
                             }
-                            None => format!(
-                                "location[{index}]: {reference} is not in the feed (dangling reference)"
-                            ),
+                            None => format!("location[{index}]: {reference} is not in the feed (dangling reference)"),
                         });
                         break;
                     }
@@ -494,28 +389,15 @@ impl Resolver {
 
         // Accepted = what is in the dataset, plus the internal organisations used for linking.
         let set = |report: &mut IngestReport, resource_type: &str, accepted: u64| {
-            report
-                .by_type
-                .entry(resource_type.to_owned())
-                .or_default()
-                .accepted = accepted;
+            report.by_type.entry(resource_type.to_owned()).or_default().accepted = accepted;
         };
-        let organizations_accepted =
-            (dataset.ejs.len() + dataset.egs.len() + oi_parent.len()) as u64;
+        let organizations_accepted = (dataset.ejs.len() + dataset.egs.len() + oi_parent.len()) as u64;
         set(&mut report, "Organization", organizations_accepted);
-        set(
-            &mut report,
-            "HealthcareService",
-            dataset.offers.len() as u64,
-        );
+        set(&mut report, "HealthcareService", dataset.offers.len() as u64);
         set(&mut report, "Location", dataset.locations.len() as u64);
         report.by_type.retain(|_, counts| counts.read > 0);
         report.totals.accepted = report.by_type.values().map(|counts| counts.accepted).sum();
-        debug_assert!(
-            report.reconciles(),
-            "ingest counts do not reconcile: {:?}",
-            report.by_type
-        );
+        debug_assert!(report.reconciles(), "ingest counts do not reconcile: {:?}", report.by_type);
         (dataset, report)
     }
 
@@ -531,26 +413,16 @@ impl Resolver {
         let mut internal_organisation = None;
         for _ in 0..16 {
             let Some((resource_type, id)) = self.reference_key(&reference) else {
-                return Err(format!(
-                    "providedBy: {reference:?} is not a resolvable reference"
-                ));
+                return Err(format!("providedBy: {reference:?} is not a resolvable reference"));
             };
             if resource_type != "Organization" {
                 return Err(format!("providedBy: {reference} is not an Organization"));
             }
             if let Some(&eg) = eg_index.get(&id) {
-                return Ok(Provider {
-                    eg: Some(eg),
-                    ej: None,
-                    internal_organisation,
-                });
+                return Ok(Provider { eg: Some(eg), ej: None, internal_organisation });
             }
             if let Some(&ej) = ej_index.get(&id) {
-                return Ok(Provider {
-                    eg: None,
-                    ej: Some(ej),
-                    internal_organisation,
-                });
+                return Ok(Provider { eg: None, ej: Some(ej), internal_organisation });
             }
             if let Some((parent, name)) = oi_parent.get(&id) {
                 if internal_organisation.is_none() {
@@ -562,22 +434,16 @@ impl Resolver {
                         continue;
                     }
                     None => {
-                        return Err(format!(
-                            "providedBy: internal organisation {reference} has no partOf"
-                        ));
+                        return Err(format!("providedBy: internal organisation {reference} has no partOf"));
                     }
                 }
             }
             if let Some(reason) = rejected.get(&id) {
                 return Err(format!("providedBy: {reference} was rejected ({reason})"));
             }
-            return Err(format!(
-                "providedBy: {reference} is not in the feed (dangling reference)"
-            ));
+            return Err(format!("providedBy: {reference} is not in the feed (dangling reference)"));
         }
-        Err(format!(
-            "providedBy: {provided_by} leads to a partOf chain longer than 16 (cycle?)"
-        ))
+        Err(format!("providedBy: {provided_by} leads to a partOf chain longer than 16 (cycle?)"))
     }
 }
 

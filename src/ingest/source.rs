@@ -60,10 +60,7 @@ impl Origin {
     pub fn child(&self, position: Position) -> Origin {
         let mut path = self.path.clone();
         path.push(position);
-        Origin {
-            file: self.file.clone(),
-            path,
-        }
+        Origin { file: self.file.clone(), path }
     }
 }
 
@@ -94,10 +91,7 @@ pub struct SourceFile {
 pub fn list_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
     let mut files = Vec::new();
     for input in inputs {
-        let metadata = std::fs::metadata(input).map_err(|source| IngestError::Io {
-            path: input.clone(),
-            source,
-        })?;
+        let metadata = std::fs::metadata(input).map_err(|source| IngestError::Io { path: input.clone(), source })?;
         if metadata.is_dir() {
             walk(input, &mut files)?;
         } else {
@@ -108,14 +102,9 @@ pub fn list_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
 }
 
 fn walk(directory: &Path, files: &mut Vec<PathBuf>) -> Result<(), IngestError> {
-    let io_error = |source| IngestError::Io {
-        path: directory.to_owned(),
-        source,
-    };
-    let mut entries: Vec<_> = std::fs::read_dir(directory)
-        .map_err(io_error)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io_error)?;
+    let io_error = |source| IngestError::Io { path: directory.to_owned(), source };
+    let mut entries: Vec<_> =
+        std::fs::read_dir(directory).map_err(io_error)?.collect::<Result<Vec<_>, _>>().map_err(io_error)?;
     entries.sort_by_key(|entry| entry.file_name());
     for entry in entries {
         let path = entry.path();
@@ -144,39 +133,21 @@ pub fn read_file(
     batch_size: usize,
     on_batch: &mut dyn FnMut(Vec<SourceItem>),
 ) -> Result<SourceFile, IngestError> {
-    let io_error = |source| IngestError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io_error = |source| IngestError::Io { path: path.to_owned(), source };
     let file = File::open(path).map_err(io_error)?;
     let size_bytes = file.metadata().map_err(io_error)?.len();
-    let mut hashing = HashingReader {
-        inner: BufReader::with_capacity(1 << 20, file),
-        hasher: Sha256::new(),
-    };
-    let gzip = hashing
-        .fill_buf()
-        .map_err(io_error)?
-        .starts_with(&[0x1f, 0x8b]);
+    let mut hashing = HashingReader { inner: BufReader::with_capacity(1 << 20, file), hasher: Sha256::new() };
+    let gzip = hashing.fill_buf().map_err(io_error)?.starts_with(&[0x1f, 0x8b]);
     let display: Arc<str> = Arc::from(path.display().to_string());
-    let base = Origin {
-        file: display.clone(),
-        path: Vec::new(),
-    };
-    let name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let base = Origin { file: display.clone(), path: Vec::new() };
+    let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
     let name = name.strip_suffix(".gz").unwrap_or(&name);
     let declared_ndjson = name.ends_with(".ndjson") || name.ends_with(".jsonl");
 
     let format;
     {
         let mut reader: Box<dyn BufRead + '_> = if gzip {
-            Box::new(BufReader::with_capacity(
-                1 << 20,
-                MultiGzDecoder::new(&mut hashing),
-            ))
+            Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(&mut hashing)))
         } else {
             Box::new(&mut hashing)
         };
@@ -250,16 +221,9 @@ fn read_ndjson(
             Ok(text) => Ok(text.to_owned()),
             Err(error) => Err(format!("line is not valid UTF-8: {error}")),
         };
-        batch.push(SourceItem {
-            origin: base.child(Position::Line(line_number)),
-            full_url: None,
-            body,
-        });
+        batch.push(SourceItem { origin: base.child(Position::Line(line_number)), full_url: None, body });
         if batch.len() >= batch_size {
-            on_batch(std::mem::replace(
-                &mut batch,
-                Vec::with_capacity(batch_size),
-            ));
+            on_batch(std::mem::replace(&mut batch, Vec::with_capacity(batch_size)));
         }
     }
     if !batch.is_empty() {
@@ -269,14 +233,8 @@ fn read_ndjson(
 }
 
 fn trim_ascii(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|byte| !byte.is_ascii_whitespace())
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|byte| !byte.is_ascii_whitespace())
-        .map_or(start, |end| end + 1);
+    let start = bytes.iter().position(|byte| !byte.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|byte| !byte.is_ascii_whitespace()).map_or(start, |end| end + 1);
     &bytes[start..end]
 }
 
@@ -332,12 +290,7 @@ pub fn split_document(text: &str, origin: &Origin, items: &mut Vec<SourceItem>) 
     if trimmed.starts_with('[') {
         let mut count = 0u64;
         let mut deserializer = serde_json::Deserializer::from_str(trimmed);
-        let result = ArraySeed {
-            origin,
-            items,
-            count: &mut count,
-        }
-        .deserialize(&mut deserializer);
+        let result = ArraySeed { origin, items, count: &mut count }.deserialize(&mut deserializer);
         if let Err(error) = result.and_then(|()| deserializer.end()) {
             items.push(SourceItem {
                 origin: origin.child(Position::Element(count)),
@@ -352,48 +305,27 @@ pub fn split_document(text: &str, origin: &Origin, items: &mut Vec<SourceItem>) 
         items.push(SourceItem {
             origin: origin.clone(),
             full_url: None,
-            body: Err(format!(
-                "not a JSON object or array (starts with {first:?})"
-            )),
+            body: Err(format!("not a JSON object or array (starts with {first:?})")),
         });
         return "unreadable";
     }
     let mut count = 0u64;
     let before = items.len();
     let mut deserializer = serde_json::Deserializer::from_str(trimmed);
-    let result = DocumentSeed {
-        origin,
-        items,
-        count: &mut count,
-    }
-    .deserialize(&mut deserializer);
+    let result = DocumentSeed { origin, items, count: &mut count }.deserialize(&mut deserializer);
     match result.and_then(|summary| deserializer.end().map(|()| summary)) {
-        Ok(DocumentSummary {
-            resource_type,
-            saw_entries,
-        }) => {
+        Ok(DocumentSummary { resource_type, saw_entries }) => {
             if resource_type.as_deref() == Some("Bundle") || saw_entries {
                 "bundle"
             } else {
-                items.push(SourceItem {
-                    origin: origin.clone(),
-                    full_url: None,
-                    body: Ok(trimmed.to_owned()),
-                });
+                items.push(SourceItem { origin: origin.clone(), full_url: None, body: Ok(trimmed.to_owned()) });
                 "resource"
             }
         }
         Err(error) => {
-            let origin = if items.len() > before || count > 0 {
-                origin.child(Position::Entry(count))
-            } else {
-                origin.clone()
-            };
-            items.push(SourceItem {
-                origin,
-                full_url: None,
-                body: Err(format!("invalid JSON: {error}")),
-            });
+            let origin =
+                if items.len() > before || count > 0 { origin.child(Position::Entry(count)) } else { origin.clone() };
+            items.push(SourceItem { origin, full_url: None, body: Err(format!("invalid JSON: {error}")) });
             "bundle"
         }
     }
@@ -413,10 +345,7 @@ struct DocumentSeed<'a> {
 impl<'de> DeserializeSeed<'de> for DocumentSeed<'_> {
     type Value = DocumentSummary;
 
-    fn deserialize<D: serde::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
@@ -436,21 +365,14 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
                 "resourceType" => resource_type = Some(map.next_value::<String>()?),
                 "entry" => {
                     saw_entries = true;
-                    map.next_value_seed(EntriesSeed {
-                        origin: self.origin,
-                        items: self.items,
-                        count: self.count,
-                    })?;
+                    map.next_value_seed(EntriesSeed { origin: self.origin, items: self.items, count: self.count })?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(DocumentSummary {
-            resource_type,
-            saw_entries,
-        })
+        Ok(DocumentSummary { resource_type, saw_entries })
     }
 }
 
@@ -492,22 +414,12 @@ impl<'de> Visitor<'de> for EntriesSeed<'_> {
             let Some(entry) = entry else { break };
             *self.count += 1;
             let item = match serde_json::from_str::<EntryRef>(entry.get()) {
-                Ok(EntryRef {
-                    full_url,
-                    resource: Some(resource),
-                }) => SourceItem {
-                    origin,
-                    full_url,
-                    body: Ok(resource.get().to_owned()),
-                },
-                Ok(EntryRef {
-                    full_url,
-                    resource: None,
-                }) => SourceItem {
-                    origin,
-                    full_url,
-                    body: Err(super::resolve::EMPTY_ENTRY.into()),
-                },
+                Ok(EntryRef { full_url, resource: Some(resource) }) => {
+                    SourceItem { origin, full_url, body: Ok(resource.get().to_owned()) }
+                }
+                Ok(EntryRef { full_url, resource: None }) => {
+                    SourceItem { origin, full_url, body: Err(super::resolve::EMPTY_ENTRY.into()) }
+                }
                 Err(error) => SourceItem {
                     origin,
                     full_url: None,
@@ -545,11 +457,7 @@ impl<'de> Visitor<'de> for ArraySeed<'_> {
         while let Some(element) = seq.next_element::<&'de RawValue>()? {
             let origin = self.origin.child(Position::Element(*self.count));
             *self.count += 1;
-            self.items.push(SourceItem {
-                origin,
-                full_url: None,
-                body: Ok(element.get().to_owned()),
-            });
+            self.items.push(SourceItem { origin, full_url: None, body: Ok(element.get().to_owned()) });
         }
         Ok(())
     }
@@ -560,10 +468,7 @@ mod tests {
     use super::*;
 
     fn origin() -> Origin {
-        Origin {
-            file: Arc::from("feed.json"),
-            path: Vec::new(),
-        }
+        Origin { file: Arc::from("feed.json"), path: Vec::new() }
     }
 
     #[test]
@@ -574,32 +479,18 @@ mod tests {
         assert_eq!(items.len(), 2);
         assert_eq!(items[0].full_url.as_deref(), Some("urn:uuid:1"));
         assert_eq!(items[0].origin.to_string(), "feed.json entry 0");
-        assert_eq!(
-            items[1].body.as_ref().unwrap_err(),
-            "Bundle.entry has no resource"
-        );
+        assert_eq!(items[1].body.as_ref().unwrap_err(), "Bundle.entry has no resource");
 
         items.clear();
         assert_eq!(
-            split_document(
-                r#"[{"resourceType":"Location"},{"resourceType":"Task"}]"#,
-                &origin(),
-                &mut items
-            ),
+            split_document(r#"[{"resourceType":"Location"},{"resourceType":"Task"}]"#, &origin(), &mut items),
             "array"
         );
         assert_eq!(items.len(), 2);
         assert_eq!(items[1].origin.to_string(), "feed.json element 1");
 
         items.clear();
-        assert_eq!(
-            split_document(
-                r#"{"resourceType":"Location","id":"x"}"#,
-                &origin(),
-                &mut items
-            ),
-            "resource"
-        );
+        assert_eq!(split_document(r#"{"resourceType":"Location","id":"x"}"#, &origin(), &mut items), "resource");
         assert_eq!(items.len(), 1);
     }
 
@@ -611,14 +502,6 @@ mod tests {
         assert_eq!(items.len(), 2);
         assert!(items[0].body.is_ok());
         assert_eq!(items[1].origin.to_string(), "feed.json entry 1");
-        assert!(
-            items[1]
-                .body
-                .as_ref()
-                .unwrap_err()
-                .contains("EOF while parsing"),
-            "{:?}",
-            items[1].body
-        );
+        assert!(items[1].body.as_ref().unwrap_err().contains("EOF while parsing"), "{:?}", items[1].body);
     }
 }

@@ -25,16 +25,8 @@ pub struct SynthConfig {
 }
 
 /// Families of establishments with the FINESS category used for their templates and weight.
-const COMMUNE_FAMILIES: [(&str, u32); 8] = [
-    ("500", 40),
-    ("202", 12),
-    ("355", 8),
-    ("109", 6),
-    ("292", 4),
-    ("183", 12),
-    ("255", 8),
-    ("437", 10),
-];
+const COMMUNE_FAMILIES: [(&str, u32); 8] =
+    [("500", 40), ("202", 12), ("355", 8), ("109", 6), ("292", 4), ("183", 12), ("255", 8), ("437", 10)];
 
 /// Relative offer counts per family (hospitals run many more offers than an IME).
 fn offer_weight(category: &str) -> f64 {
@@ -66,28 +58,14 @@ const EXTRA_MCO: [(&str, &str, &str); 12] = [
 /// Generates a synthetic dataset from the positions and tariffs of a real sample.
 pub fn generate(sample: &Dataset, communes: &[Commune], config: SynthConfig) -> Dataset {
     let mut rng = SplitMix64::new(config.seed);
-    let generator = OfferGenerator {
-        feed_date: config.feed_date,
-    };
-    let real_sites: Vec<&Eg> = sample
-        .egs
-        .iter()
-        .filter(|eg| eg.position.is_some())
-        .collect();
-    let tariff_pool: Vec<&Vec<Tariff>> = sample
-        .egs
-        .iter()
-        .filter(|eg| !eg.tariffs.is_empty())
-        .map(|eg| &eg.tariffs)
-        .collect();
-    let current_communes: Vec<&Commune> = communes
-        .iter()
-        .filter(|commune| commune.kind == "commune-actuelle")
-        .collect();
-    let population_weights: Vec<u32> = current_communes
-        .iter()
-        .map(|commune| commune.population.unwrap_or(100).clamp(50, 300_000))
-        .collect();
+    let generator = OfferGenerator { feed_date: config.feed_date };
+    let real_sites: Vec<&Eg> = sample.egs.iter().filter(|eg| eg.position.is_some()).collect();
+    let tariff_pool: Vec<&Vec<Tariff>> =
+        sample.egs.iter().filter(|eg| !eg.tariffs.is_empty()).map(|eg| &eg.tariffs).collect();
+    let current_communes: Vec<&Commune> =
+        communes.iter().filter(|commune| commune.kind == "commune-actuelle").collect();
+    let population_weights: Vec<u32> =
+        current_communes.iter().map(|commune| commune.population.unwrap_or(100).clamp(50, 300_000)).collect();
     let family_weights: Vec<u32> = COMMUNE_FAMILIES.iter().map(|(_, weight)| *weight).collect();
 
     let mut dataset = Dataset::default();
@@ -108,42 +86,41 @@ pub fn generate(sample: &Dataset, communes: &[Commune], config: SynthConfig) -> 
     }
     let mut plans = Vec::with_capacity(config.egs);
     for index in 0..config.egs {
-        let (position, category, name, commune, postal_code, city) =
-            if !real_sites.is_empty() && rng.chance(0.5) {
-                let site = *rng.pick(&real_sites);
-                (
-                    site.position.expect("filtered"),
-                    site.category.as_deref().unwrap_or("500").to_owned(),
-                    site.name.clone(),
-                    site.address.commune.clone(),
-                    site.address.postal_code.clone(),
-                    site.address.city.clone(),
-                )
-            } else {
-                let commune = current_communes[rng.weighted(&population_weights)];
-                let category = COMMUNE_FAMILIES[rng.weighted(&family_weights)].0.to_owned();
-                // Up to ~2 km around the centroid.
-                let lat = (commune.lat + (rng.unit_f64() - 0.5) * 0.036).clamp(-90.0, 90.0);
-                let lon = (commune.lon + (rng.unit_f64() - 0.5) * 0.05).clamp(-180.0, 180.0);
-                let family = match category.as_str() {
-                    "500" => "EHPAD",
-                    "202" => "Résidence autonomie",
-                    "183" => "IME",
-                    "255" => "MAS",
-                    "437" => "FAM",
-                    "292" => "Centre psychothérapique",
-                    "109" => "Clinique SMR",
-                    _ => "Centre hospitalier",
-                };
-                (
-                    GeoPoint { lat, lon },
-                    category,
-                    format!("{family} de {}", commune.name),
-                    Some(commune.code.clone()),
-                    commune.postal_codes.first().cloned(),
-                    Some(commune.name.clone()),
-                )
+        let (position, category, name, commune, postal_code, city) = if !real_sites.is_empty() && rng.chance(0.5) {
+            let site = *rng.pick(&real_sites);
+            (
+                site.position.expect("filtered"),
+                site.category.as_deref().unwrap_or("500").to_owned(),
+                site.name.clone(),
+                site.address.commune.clone(),
+                site.address.postal_code.clone(),
+                site.address.city.clone(),
+            )
+        } else {
+            let commune = current_communes[rng.weighted(&population_weights)];
+            let category = COMMUNE_FAMILIES[rng.weighted(&family_weights)].0.to_owned();
+            // Up to ~2 km around the centroid.
+            let lat = (commune.lat + (rng.unit_f64() - 0.5) * 0.036).clamp(-90.0, 90.0);
+            let lon = (commune.lon + (rng.unit_f64() - 0.5) * 0.05).clamp(-180.0, 180.0);
+            let family = match category.as_str() {
+                "500" => "EHPAD",
+                "202" => "Résidence autonomie",
+                "183" => "IME",
+                "255" => "MAS",
+                "437" => "FAM",
+                "292" => "Centre psychothérapique",
+                "109" => "Clinique SMR",
+                _ => "Centre hospitalier",
             };
+            (
+                GeoPoint { lat, lon },
+                category,
+                format!("{family} de {}", commune.name),
+                Some(commune.code.clone()),
+                commune.postal_codes.first().cloned(),
+                Some(commune.name.clone()),
+            )
+        };
         let mut eg = Eg {
             id: format!("seg-{index:07}"),
             finess: Some(format!("98{index:07}").into()),
@@ -157,11 +134,8 @@ pub fn generate(sample: &Dataset, communes: &[Commune], config: SynthConfig) -> 
         eg.address.commune = commune;
         eg.address.postal_code = postal_code;
         eg.address.city = city;
-        eg.region = Some(Code::from(
-            [
-                "11", "84", "75", "76", "44", "32", "28", "53", "52", "24", "27", "93",
-            ][index % 12],
-        ));
+        eg.region =
+            Some(Code::from(["11", "84", "75", "76", "44", "32", "28", "53", "52", "24", "27", "93"][index % 12]));
         if category == "500" && !tariff_pool.is_empty() {
             eg.tariffs = (*rng.pick(&tariff_pool)).clone();
             if rng.chance(0.7) {
@@ -173,20 +147,15 @@ pub fn generate(sample: &Dataset, communes: &[Commune], config: SynthConfig) -> 
         } else if category == "355" {
             eg.orsan_level = Some("1".into());
         }
-        plans.push(Plan {
-            weight: offer_weight(&category) * (0.5 + rng.unit_f64()),
-            category,
-        });
+        plans.push(Plan { weight: offer_weight(&category) * (0.5 + rng.unit_f64()), category });
         dataset.egs.push(eg);
     }
 
     // Offer counts: proportional to the weights, at least one each, summing to exactly `offers`.
     let total_weight: f64 = plans.iter().map(|plan| plan.weight).sum();
     let spare = config.offers.saturating_sub(config.egs) as f64;
-    let mut counts: Vec<usize> = plans
-        .iter()
-        .map(|plan| 1 + (spare * plan.weight / total_weight).floor() as usize)
-        .collect();
+    let mut counts: Vec<usize> =
+        plans.iter().map(|plan| 1 + (spare * plan.weight / total_weight).floor() as usize).collect();
     let mut assigned: usize = counts.iter().sum();
     while assigned < config.offers {
         let index = rng.below(counts.len() as u64) as usize;
@@ -233,15 +202,10 @@ pub fn generate(sample: &Dataset, communes: &[Commune], config: SynthConfig) -> 
             let (name, offer_type, activity) = if round == 0 {
                 (base.name.to_owned(), base.offer_type, base.activity)
             } else if base.activity_field == "01" {
-                let (name, offer_type, activity) =
-                    EXTRA_MCO[(offer_number + eg_index) % EXTRA_MCO.len()];
+                let (name, offer_type, activity) = EXTRA_MCO[(offer_number + eg_index) % EXTRA_MCO.len()];
                 (format!("{name} ({})", round + 1), offer_type, activity)
             } else {
-                (
-                    format!("{} - unité {}", base.name, round + 1),
-                    base.offer_type,
-                    base.activity,
-                )
+                (format!("{} - unité {}", base.name, round + 1), base.offer_type, base.activity)
             };
             let (closed_from, reopens_at) = generator.closure(&mut rng);
             dataset.offers.push(Offer {
@@ -256,10 +220,7 @@ pub fn generate(sample: &Dataset, communes: &[Commune], config: SynthConfig) -> 
                 reception: base.reception.map(Code::from),
                 publics: base.public.map(Code::from).into_iter().collect(),
                 specialisations: base.specialisation.map(Code::from).into_iter().collect(),
-                age_range: Some(AgeRange {
-                    min_years: Some(base.ages.0),
-                    max_years: Some(base.ages.1),
-                }),
+                age_range: Some(AgeRange { min_years: Some(base.ages.0), max_years: Some(base.ages.1) }),
                 closed_from,
                 reopens_at,
                 locations: vec![first_location + (offer_number % location_count) as u32],

@@ -110,9 +110,7 @@ pub struct Eg {
 impl Eg {
     /// Whether the site is habilité à l'aide sociale (aide financière `02`).
     pub fn aide_sociale(&self) -> bool {
-        self.financial_help
-            .iter()
-            .any(|code| code == rules::AIDE_SOCIALE_CODE)
+        self.financial_help.iter().any(|code| code == rules::AIDE_SOCIALE_CODE)
     }
 }
 
@@ -150,8 +148,7 @@ pub struct AgeRange {
 impl AgeRange {
     /// Whether someone `age_years` old is in the range.
     pub fn contains(&self, age_years: f64) -> bool {
-        self.min_years.is_none_or(|min| min <= age_years)
-            && self.max_years.is_none_or(|max| age_years <= max)
+        self.min_years.is_none_or(|min| min <= age_years) && self.max_years.is_none_or(|max| age_years <= max)
     }
 }
 

@@ -103,10 +103,7 @@ pub fn select_hebergement(tariffs: &[Tariff]) -> Option<&Tariff> {
         .filter(|tariff| {
             tariff.price_type == PRICE_TYPE_HEBERGEMENT
                 && tariff.unit == PRICE_UNIT_DAILY
-                && tariff
-                    .welcome_type
-                    .as_deref()
-                    .is_none_or(|welcome| welcome == RECEPTION_PERMANENT)
+                && tariff.welcome_type.as_deref().is_none_or(|welcome| welcome == RECEPTION_PERMANENT)
                 && tariff.under_60 != Some(true)
         })
         .min_by_key(|tariff| {
@@ -130,12 +127,7 @@ pub fn daily_dependance_cents(tariffs: &[Tariff], band: &str) -> Option<i64> {
                 && tariff.unit == PRICE_UNIT_DAILY
                 && tariff.dependency_level.as_deref() == Some(band)
         })
-        .min_by_key(|tariff| {
-            (
-                std::cmp::Reverse(tariff.valid_from.unwrap_or(i64::MIN)),
-                tariff.amount_cents,
-            )
-        })
+        .min_by_key(|tariff| (std::cmp::Reverse(tariff.valid_from.unwrap_or(i64::MIN)), tariff.amount_cents))
         .map(|tariff| tariff.amount_cents)
 }
 
@@ -206,15 +198,9 @@ impl CapacityTotals {
     /// Adds one capacity record to the totals it belongs to.
     pub fn add(&mut self, record: &CapacityRecord) {
         let slot = match (record.status.as_str(), record.temporality.as_str()) {
-            (STATUS_INSTALLED, TEMPORALITY_CURRENT) => {
-                Some((&mut self.installed, &mut self.installed_updated_at))
-            }
-            (STATUS_AVAILABLE, TEMPORALITY_CURRENT) => {
-                Some((&mut self.available, &mut self.available_updated_at))
-            }
-            (STATUS_SUPPLEMENTARY, TEMPORALITY_CURRENT) => {
-                Some((&mut self.crisis_t0, &mut self.crisis_t0_updated_at))
-            }
+            (STATUS_INSTALLED, TEMPORALITY_CURRENT) => Some((&mut self.installed, &mut self.installed_updated_at)),
+            (STATUS_AVAILABLE, TEMPORALITY_CURRENT) => Some((&mut self.available, &mut self.available_updated_at)),
+            (STATUS_SUPPLEMENTARY, TEMPORALITY_CURRENT) => Some((&mut self.crisis_t0, &mut self.crisis_t0_updated_at)),
             (STATUS_SUPPLEMENTARY, TEMPORALITY_ONE_HOUR) => {
                 Some((&mut self.crisis_t60, &mut self.crisis_t60_updated_at))
             }
@@ -242,11 +228,9 @@ impl CapacityTotals {
 /// date (if any) has not, or its EG closed (closing an upper level closes everything below it,
 /// RG_EXP_043/044).
 pub fn offer_closed_at(offer: &Offer, eg: Option<&Eg>, now: UnixSeconds) -> bool {
-    let offer_closed = offer.closed_from.is_some_and(|from| from <= now)
-        && offer.reopens_at.is_none_or(|reopen| reopen > now);
-    let eg_closed = eg
-        .and_then(|eg| eg.closed_at)
-        .is_some_and(|closed| closed <= now);
+    let offer_closed =
+        offer.closed_from.is_some_and(|from| from <= now) && offer.reopens_at.is_none_or(|reopen| reopen > now);
+    let eg_closed = eg.and_then(|eg| eg.closed_at).is_some_and(|closed| closed <= now);
     offer_closed || eg_closed
 }
 
@@ -263,11 +247,7 @@ pub fn age_in_years(value: f64, unit: Option<&str>) -> Option<f64> {
 
 /// Formats a code list for messages.
 pub fn code_list(codes: &[Code]) -> String {
-    codes
-        .iter()
-        .map(|code| code.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
+    codes.iter().map(|code| code.as_str()).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]
@@ -275,12 +255,7 @@ mod tests {
     use super::*;
 
     fn tariff(price_type: &str, amount_cents: i64) -> Tariff {
-        Tariff {
-            price_type: price_type.into(),
-            unit: PRICE_UNIT_DAILY.into(),
-            amount_cents,
-            ..Tariff::default()
-        }
+        Tariff { price_type: price_type.into(), unit: PRICE_UNIT_DAILY.into(), amount_cents, ..Tariff::default() }
     }
 
     #[test]
@@ -318,18 +293,9 @@ mod tests {
         let mut gir56 = tariff(PRICE_TYPE_DEPENDANCE, 600);
         gir56.dependency_level = Some("03".into());
         let prices = EgPrices::of_tariffs(&[tariff(PRICE_TYPE_HEBERGEMENT, 7_000), gir12, gir56]);
-        assert_eq!(
-            prices.daily_total_cents(Some(2), PriceBasis::Gross),
-            Some(9_000)
-        );
-        assert_eq!(
-            prices.daily_total_cents(Some(2), PriceBasis::OutOfPocket),
-            Some(7_600)
-        );
-        assert_eq!(
-            prices.daily_total_cents(None, PriceBasis::Gross),
-            Some(7_600)
-        );
+        assert_eq!(prices.daily_total_cents(Some(2), PriceBasis::Gross), Some(9_000));
+        assert_eq!(prices.daily_total_cents(Some(2), PriceBasis::OutOfPocket), Some(7_600));
+        assert_eq!(prices.daily_total_cents(None, PriceBasis::Gross), Some(7_600));
         assert_eq!(prices.daily_total_cents(Some(3), PriceBasis::Gross), None);
     }
 

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::{BuildInput, Manifest, SnapshotData, SnapshotError, TextIndexWriter, write};
+use super::{BuildInput, IndexWriter, Manifest, SnapshotData, SnapshotError, write};
 use crate::ingest::{IngestError, IngestProgress, IngestReport, communes::read_communes, ingest};
 use crate::util::time::UnixSeconds;
 
@@ -20,8 +20,8 @@ pub struct BuildOptions<'a> {
     pub force: bool,
     /// Build time recorded in the manifest and used by the quality checks.
     pub built_at: UnixSeconds,
-    /// Writes the full-text index (from the engine); `None` builds without one.
-    pub text_index: Option<TextIndexWriter<'a>>,
+    /// Writes the engine's files (text index, layout, columns); `None` builds without them.
+    pub index_files: Option<IndexWriter<'a>>,
     /// Show a progress bar (only when stderr is a terminal).
     pub progress_bar: bool,
 }
@@ -97,10 +97,7 @@ pub fn build_snapshot(options: BuildOptions<'_>) -> Result<BuildOutcome, BuildEr
         Some(path) => read_communes(path)?,
         None => Vec::new(),
     };
-    let data = SnapshotData {
-        dataset: output.dataset,
-        communes,
-    };
+    let data = SnapshotData { dataset: output.dataset, communes };
     let manifest = write(
         &options.out,
         BuildInput {
@@ -108,17 +105,13 @@ pub fn build_snapshot(options: BuildOptions<'_>) -> Result<BuildOutcome, BuildEr
             report: &report,
             sources: output.sources,
             built_at: options.built_at,
-            text_index: options.text_index,
+            index_files: options.index_files,
         },
         options.force,
     )?;
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(snapshot_id = %manifest.snapshot_id, offers = manifest.counts.offers, seconds, "snapshot written");
-    Ok(BuildOutcome {
-        manifest,
-        report,
-        seconds,
-    })
+    Ok(BuildOutcome { manifest, report, seconds })
 }
 
 /// The snapshot directories under an index directory (those with a manifest), newest build
@@ -130,22 +123,9 @@ pub fn list_snapshots(index_dir: &Path) -> Vec<(PathBuf, Manifest)> {
     let mut snapshots: Vec<(PathBuf, Manifest)> = entries
         .filter_map(Result::ok)
         .map(|entry| entry.path())
-        .filter(|path| {
-            path.is_dir()
-                && !path
-                    .file_name()
-                    .is_some_and(|name| name.to_string_lossy().starts_with('.'))
-        })
-        .filter_map(|path| {
-            super::read_manifest(&path)
-                .ok()
-                .map(|manifest| (path, manifest))
-        })
+        .filter(|path| path.is_dir() && !path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.')))
+        .filter_map(|path| super::read_manifest(&path).ok().map(|manifest| (path, manifest)))
         .collect();
-    snapshots.sort_by(|a, b| {
-        b.1.built_at_unix
-            .cmp(&a.1.built_at_unix)
-            .then_with(|| b.0.cmp(&a.0))
-    });
+    snapshots.sort_by(|a, b| b.1.built_at_unix.cmp(&a.1.built_at_unix).then_with(|| b.0.cmp(&a.0)));
     snapshots
 }

@@ -7,7 +7,7 @@
 //! | 8 | magic `RORSNAP\0` |
 //! | 4 | format version ([`FORMAT_VERSION`]) |
 //! | 8 | payload length `n` |
-//! | n | payload: [`SnapshotData`] encoded with postcard |
+//! | n | payload: [`SnapshotData`] cut in chunks of 32,768 items, each encoded with postcard |
 //! | 4 | CRC-32 (IEEE) of everything before |
 //! | 8 | end magic `RORSEND\0` |
 //!
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::Dataset;
 
 /// Current version of the snapshot format; bump on any change of [`SnapshotData`].
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// First bytes of `data.bin`.
 pub const MAGIC: &[u8; 8] = b"RORSNAP\0";
 /// Last bytes of `data.bin`.
@@ -64,9 +64,7 @@ pub enum FormatError {
     Version { found: u32, supported: u32 },
     #[error("payload length {declared} does not match the file size (truncated or altered)")]
     Length { declared: u64 },
-    #[error(
-        "CRC-32 mismatch: stored {stored:08x}, computed {computed:08x} (file altered or corrupted)"
-    )]
+    #[error("CRC-32 mismatch: stored {stored:08x}, computed {computed:08x} (file altered or corrupted)")]
     Checksum { stored: u32, computed: u32 },
     #[error("bad end marker (truncated or altered)")]
     BadEndMagic,
@@ -78,33 +76,41 @@ pub enum FormatError {
 
 /// Encodes the data into the bytes of `data.bin`.
 pub fn encode(data: &SnapshotData) -> Result<Vec<u8>, FormatError> {
-    let payload =
-        postcard::to_stdvec(data).map_err(|error| FormatError::Encode(error.to_string()))?;
+    let sections = Sections {
+        ejs: encode_chunks(&data.dataset.ejs)?,
+        egs: encode_chunks(&data.dataset.egs)?,
+        offers: encode_chunks(&data.dataset.offers)?,
+        locations: encode_chunks(&data.dataset.locations)?,
+        communes: encode_chunks(&data.communes)?,
+    };
+    let payload = postcard::to_stdvec(&sections).map_err(|error| FormatError::Encode(error.to_string()))?;
+    Ok(frame(MAGIC, FORMAT_VERSION, &payload))
+}
+
+/// Wraps a payload: magic, version, length, payload, CRC-32, end magic.
+pub fn frame(magic: &[u8; 8], version: u32, payload: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len() + FOOTER_LEN);
-    bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(magic);
+    bytes.extend_from_slice(&version.to_le_bytes());
     bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&payload);
+    bytes.extend_from_slice(payload);
     let crc = crc32fast::hash(&bytes);
     bytes.extend_from_slice(&crc.to_le_bytes());
     bytes.extend_from_slice(END_MAGIC);
-    Ok(bytes)
+    bytes
 }
 
-/// Checks magic, version, length and checksum, then decodes.
-pub fn decode(bytes: &[u8]) -> Result<SnapshotData, FormatError> {
+/// Checks the frame of [`frame`] and returns the payload.
+pub fn unframe<'a>(magic: &[u8; 8], version: u32, bytes: &'a [u8]) -> Result<&'a [u8], FormatError> {
     if bytes.len() < HEADER_LEN + FOOTER_LEN {
         return Err(FormatError::TooShort(bytes.len()));
     }
-    if &bytes[..8] != MAGIC {
+    if &bytes[..8] != magic {
         return Err(FormatError::BadMagic);
     }
-    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    if version != FORMAT_VERSION {
-        return Err(FormatError::Version {
-            found: version,
-            supported: FORMAT_VERSION,
-        });
+    let found = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if found != version {
+        return Err(FormatError::Version { found, supported: version });
     }
     let declared = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
     if declared != (bytes.len() - HEADER_LEN - FOOTER_LEN) as u64 {
@@ -119,8 +125,67 @@ pub fn decode(bytes: &[u8]) -> Result<SnapshotData, FormatError> {
     if stored != computed {
         return Err(FormatError::Checksum { stored, computed });
     }
-    postcard::from_bytes(&bytes[HEADER_LEN..body_end])
-        .map_err(|error| FormatError::Decode(error.to_string()))
+    Ok(&bytes[HEADER_LEN..body_end])
+}
+
+/// Encodes a value with postcard (the one encoding of the project's binary files).
+pub fn to_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, FormatError> {
+    postcard::to_stdvec(value).map_err(|error| FormatError::Encode(error.to_string()))
+}
+
+/// Decodes a value encoded by [`to_bytes`].
+pub fn from_bytes<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, FormatError> {
+    postcard::from_bytes(bytes).map_err(|error| FormatError::Decode(error.to_string()))
+}
+
+/// Checks magic, version, length and checksum, then decodes.
+pub fn decode(bytes: &[u8]) -> Result<SnapshotData, FormatError> {
+    let payload = unframe(MAGIC, FORMAT_VERSION, bytes)?;
+    let sections: Sections = from_bytes(payload)?;
+    let ((ejs, egs), (offers, (locations, communes))) = rayon::join(
+        || (decode_chunks(&sections.ejs), decode_chunks(&sections.egs)),
+        || {
+            (
+                decode_chunks(&sections.offers),
+                rayon::join(|| decode_chunks(&sections.locations), || decode_chunks(&sections.communes)),
+            )
+        },
+    );
+    Ok(SnapshotData {
+        dataset: Dataset { ejs: ejs?, egs: egs?, offers: offers?, locations: locations? },
+        communes: communes?,
+    })
+}
+
+/// The payload: each collection cut into chunks encoded separately, so that they decode in
+/// parallel (loading a national snapshot is dominated by decoding).
+#[derive(Serialize, Deserialize)]
+struct Sections {
+    ejs: Vec<Vec<u8>>,
+    egs: Vec<Vec<u8>>,
+    offers: Vec<Vec<u8>>,
+    locations: Vec<Vec<u8>>,
+    communes: Vec<Vec<u8>>,
+}
+
+/// Items per chunk.
+const CHUNK_ITEMS: usize = 32_768;
+
+fn encode_chunks<T: Serialize + Sync>(items: &[T]) -> Result<Vec<Vec<u8>>, FormatError> {
+    use rayon::prelude::*;
+    items
+        .par_chunks(CHUNK_ITEMS)
+        .map(|chunk| postcard::to_stdvec(chunk).map_err(|error| FormatError::Encode(error.to_string())))
+        .collect()
+}
+
+fn decode_chunks<T: for<'de> Deserialize<'de> + Send>(chunks: &[Vec<u8>]) -> Result<Vec<T>, FormatError> {
+    use rayon::prelude::*;
+    let parts: Vec<Vec<T>> = chunks
+        .par_iter()
+        .map(|chunk| postcard::from_bytes::<Vec<T>>(chunk).map_err(|error| FormatError::Decode(error.to_string())))
+        .collect::<Result<_, _>>()?;
+    Ok(parts.into_iter().flatten().collect())
 }
 
 #[cfg(test)]
@@ -130,11 +195,7 @@ mod tests {
 
     fn sample() -> SnapshotData {
         let mut data = SnapshotData::default();
-        data.dataset.offers.push(Offer {
-            id: "1".into(),
-            name: "Hébergement permanent".into(),
-            ..Offer::default()
-        });
+        data.dataset.offers.push(Offer { id: "1".into(), name: "Hébergement permanent".into(), ..Offer::default() });
         data
     }
 
@@ -150,16 +211,11 @@ mod tests {
         for index in 0..bytes.len() {
             let mut altered = bytes.clone();
             altered[index] ^= 0x01;
-            assert!(
-                decode(&altered).is_err(),
-                "flip at byte {index} was not detected"
-            );
+            assert!(decode(&altered).is_err(), "flip at byte {index} was not detected");
         }
         assert_eq!(
             decode(&bytes[..bytes.len() - 3]).unwrap_err(),
-            FormatError::Length {
-                declared: (bytes.len() - 32) as u64
-            }
+            FormatError::Length { declared: (bytes.len() - 32) as u64 }
         );
     }
 }

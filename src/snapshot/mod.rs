@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `MANIFEST.json` | format version, id, build time, sources (size + SHA-256), counts, ingest accounting, quality summary |
 //! | `data.bin` | the dataset and the communes table ([`format`]: magic, version, postcard, CRC-32) |
+//! | `engine.bin` | the engine's doc-id layout and columns (`engine::persist`) |
 //! | `text/` | the full-text index (tantivy) over the offers |
 //! | `rejects.ndjson` | every rejected record with where and why, then every warning |
 //! | `CHECKSUMS` | SHA-256 of every other file, in `sha256sum -c` format |
@@ -87,25 +88,19 @@ pub struct Manifest {
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: missing (not a complete snapshot)")]
     Missing { path: PathBuf },
     #[error("{path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },
     #[error("{path} already exists (use --force to replace it)")]
     Exists { path: PathBuf },
-    #[error("text index in {path}: {reason}")]
+    #[error("engine files in {path}: {reason}")]
     Text { path: PathBuf, reason: String },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
-    move |source| SnapshotError::Io {
-        path: path.to_owned(),
-        source,
-    }
+    move |source| SnapshotError::Io { path: path.to_owned(), source }
 }
 
 /// A loaded, verified snapshot.
@@ -116,9 +111,10 @@ pub struct Snapshot {
     pub data: SnapshotData,
 }
 
-/// Writes the text index of a snapshot into a directory (see `engine::text`); given to
-/// [`write`] so this module does not depend on the engine.
-pub type TextIndexWriter<'a> = &'a (dyn Fn(&SnapshotData, &Path) -> Result<(), String> + Sync);
+/// Writes the engine's derived files (text index, layout and columns) into the snapshot
+/// directory being built (see `engine::persist`); given to [`write`] so this module does not
+/// depend on the engine.
+pub type IndexWriter<'a> = &'a (dyn Fn(&SnapshotData, &Path) -> Result<(), String> + Sync);
 
 /// Everything [`write`] needs.
 pub struct BuildInput<'a> {
@@ -126,7 +122,7 @@ pub struct BuildInput<'a> {
     pub report: &'a IngestReport,
     pub sources: Vec<SourceFile>,
     pub built_at: UnixSeconds,
-    pub text_index: Option<TextIndexWriter<'a>>,
+    pub index_files: Option<IndexWriter<'a>>,
 }
 
 /// Writes a snapshot directory at `out`, atomically: everything goes to a temporary sibling
@@ -134,23 +130,12 @@ pub struct BuildInput<'a> {
 /// replaced (the old one is removed after the rename).
 pub fn write(out: &Path, input: BuildInput<'_>, force: bool) -> Result<Manifest, SnapshotError> {
     if out.exists() && !force {
-        return Err(SnapshotError::Exists {
-            path: out.to_owned(),
-        });
+        return Err(SnapshotError::Exists { path: out.to_owned() });
     }
-    let parent = out
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let parent = out.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(io_error(parent))?;
-    let name = out
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "snapshot".into());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let name = out.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_else(|| "snapshot".into());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let temporary = parent.join(format!(".{name}.tmp-{}-{nanos}", std::process::id()));
     let result = write_into(&temporary, input);
     let manifest = match result {
@@ -182,84 +167,59 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), SnapshotError> {
 
 fn write_into(dir: &Path, input: BuildInput<'_>) -> Result<Manifest, SnapshotError> {
     fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let BuildInput {
-        data,
-        report,
-        sources,
-        built_at,
-        text_index,
-    } = input;
+    let BuildInput { data, report, sources, built_at, index_files } = input;
 
-    // The text index (the slowest part) is built on its own thread while the data file is
-    // encoded, hashed and written.
-    let (data_sha, text_result) = std::thread::scope(
-        |scope| -> Result<(String, Result<(), SnapshotError>), SnapshotError> {
-            let text_thread = text_index.map(|text_index| {
+    // The engine files (the text index is the slowest part) are built on their own thread while
+    // the data file is encoded, hashed and written.
+    let (data_sha, text_result) =
+        std::thread::scope(|scope| -> Result<(String, Result<(), SnapshotError>), SnapshotError> {
+            let text_thread = index_files.map(|index_files| {
                 let data = &data;
                 scope.spawn(move || {
                     let started = std::time::Instant::now();
-                    let text_dir = dir.join(TEXT_DIR);
-                    fs::create_dir_all(&text_dir).map_err(io_error(&text_dir))?;
-                    text_index(data, &text_dir).map_err(|reason| SnapshotError::Text {
-                        path: text_dir.clone(),
-                        reason,
-                    })?;
-                    tracing::info!(
-                        seconds = started.elapsed().as_secs_f64(),
-                        "text index written"
-                    );
+                    index_files(data, dir).map_err(|reason| SnapshotError::Text { path: dir.to_owned(), reason })?;
+                    tracing::info!(seconds = started.elapsed().as_secs_f64(), "engine files written");
                     Ok(())
                 })
             });
             let started = std::time::Instant::now();
-            let data_bytes = format::encode(&data).map_err(|error| SnapshotError::Corrupt {
-                path: dir.join(DATA_FILE),
-                reason: error.to_string(),
-            })?;
+            let data_bytes = format::encode(&data)
+                .map_err(|error| SnapshotError::Corrupt { path: dir.join(DATA_FILE), reason: error.to_string() })?;
             let data_sha = hex::encode(Sha256::digest(&data_bytes));
             write_file(&dir.join(DATA_FILE), &data_bytes)?;
-            tracing::info!(
-                bytes = data_bytes.len(),
-                seconds = started.elapsed().as_secs_f64(),
-                "data file written"
-            );
+            tracing::info!(bytes = data_bytes.len(), seconds = started.elapsed().as_secs_f64(), "data file written");
             let text_result = match text_thread {
-                Some(thread) => thread
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Some(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
                 None => Ok(()),
             };
             Ok((data_sha, text_result))
-        },
-    )?;
+        })?;
     text_result?;
 
     let rejects_path = dir.join(REJECTS_FILE);
     {
         let file = File::create(&rejects_path).map_err(io_error(&rejects_path))?;
         let mut writer = BufWriter::new(file);
-        let write_issue =
-            |writer: &mut BufWriter<File>, kind: &str, issue: &Issue| -> std::io::Result<()> {
-                let line = serde_json::json!({
-                    "kind": kind,
-                    "origin": issue.origin,
-                    "resource_type": issue.resource_type,
-                    "id": issue.id,
-                    "reason": issue.reason,
-                });
-                serde_json::to_writer(&mut *writer, &line)?;
-                writer.write_all(b"\n")
-            };
+        let write_issue = |writer: &mut BufWriter<File>, kind: &str, issue: &Issue| -> std::io::Result<()> {
+            let line = serde_json::json!({
+                "kind": kind,
+                "origin": issue.origin,
+                "resource_type": issue.resource_type,
+                "id": issue.id,
+                "reason": issue.reason,
+            });
+            serde_json::to_writer(&mut *writer, &line)?;
+            writer.write_all(b"\n")
+        };
         for issue in &report.rejects {
             write_issue(&mut writer, "rejected", issue).map_err(io_error(&rejects_path))?;
         }
         for issue in &report.warnings {
             write_issue(&mut writer, "warning", issue).map_err(io_error(&rejects_path))?;
         }
-        let file = writer.into_inner().map_err(|error| SnapshotError::Io {
-            path: rejects_path.clone(),
-            source: error.into_error(),
-        })?;
+        let file = writer
+            .into_inner()
+            .map_err(|error| SnapshotError::Io { path: rejects_path.clone(), source: error.into_error() })?;
         file.sync_all().map_err(io_error(&rejects_path))?;
     }
 
@@ -269,25 +229,16 @@ fn write_into(dir: &Path, input: BuildInput<'_>) -> Result<Manifest, SnapshotErr
         egs: dataset.egs.len() as u64,
         offers: dataset.offers.len() as u64,
         locations: dataset.locations.len() as u64,
-        capacity_records: dataset
-            .locations
-            .iter()
-            .map(|location| location.capacities.len() as u64)
-            .sum(),
+        capacity_records: dataset.locations.iter().map(|location| location.capacities.len() as u64).sum(),
         tariffs: dataset.egs.iter().map(|eg| eg.tariffs.len() as u64).sum(),
         communes: data.communes.len() as u64,
     };
     let mut files = BTreeMap::new();
     for relative in list_relative_files(dir)? {
-        let size = fs::metadata(dir.join(&relative))
-            .map_err(io_error(&dir.join(&relative)))?
-            .len();
+        let size = fs::metadata(dir.join(&relative)).map_err(io_error(&dir.join(&relative)))?.len();
         files.insert(relative, size);
     }
-    let compact_time: String = format_rfc3339(built_at)
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
+    let compact_time: String = format_rfc3339(built_at).chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         snapshot_id: format!("{compact_time}-{}", &data_sha[..12]),
@@ -305,11 +256,8 @@ fn write_into(dir: &Path, input: BuildInput<'_>) -> Result<Manifest, SnapshotErr
         quality: QualitySummary::of_dataset(dataset, built_at),
         files,
     };
-    let manifest_bytes =
-        serde_json::to_vec_pretty(&manifest).map_err(|error| SnapshotError::Corrupt {
-            path: dir.join(MANIFEST_FILE),
-            reason: error.to_string(),
-        })?;
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest)
+        .map_err(|error| SnapshotError::Corrupt { path: dir.join(MANIFEST_FILE), reason: error.to_string() })?;
     write_file(&dir.join(MANIFEST_FILE), &manifest_bytes)?;
 
     let mut checksums = String::new();
@@ -339,11 +287,8 @@ fn list_relative_files(dir: &Path) -> Result<Vec<String>, SnapshotError> {
                 stack.push(path);
             } else {
                 let relative = path.strip_prefix(dir).unwrap_or(&path);
-                let relative = relative
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
+                let relative =
+                    relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
                 files.push(relative);
             }
         }
@@ -357,40 +302,33 @@ fn sha256_file(path: &Path) -> Result<String, SnapshotError> {
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
-/// Verifies every file listed in `CHECKSUMS` (and that no listed file is missing), returning the
-/// bytes of `data.bin` read along the way.
-fn verify_checksums(dir: &Path) -> Result<Vec<u8>, SnapshotError> {
+/// Verifies every file listed in `CHECKSUMS` (and that no listed file is missing); `data_bytes`
+/// are the bytes of `data.bin` when the caller already read them.
+fn verify_checksums(dir: &Path, data_bytes: Option<&[u8]>) -> Result<(), SnapshotError> {
     let checksums_path = dir.join(CHECKSUMS_FILE);
     let text = match fs::read_to_string(&checksums_path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            return Err(SnapshotError::Missing {
-                path: checksums_path,
-            });
+            return Err(SnapshotError::Missing { path: checksums_path });
         }
         Err(error) => {
-            return Err(SnapshotError::Corrupt {
-                path: checksums_path,
-                reason: format!("unreadable: {error}"),
-            });
+            return Err(SnapshotError::Corrupt { path: checksums_path, reason: format!("unreadable: {error}") });
         }
     };
-    let mut data_bytes = None;
     let mut listed = Vec::new();
     for (index, line) in text.lines().enumerate() {
-        let corrupt = |reason: String| SnapshotError::Corrupt {
-            path: checksums_path.clone(),
-            reason,
-        };
-        let (sha, relative) = line
-            .split_once("  ")
-            .ok_or_else(|| corrupt(format!("line {}: expected '<sha256>  <file>'", index + 1)))?;
-        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) || relative.contains("..")
-        {
+        let corrupt = |reason: String| SnapshotError::Corrupt { path: checksums_path.clone(), reason };
+        let (sha, relative) =
+            line.split_once("  ").ok_or_else(|| corrupt(format!("line {}: expected '<sha256>  <file>'", index + 1)))?;
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) || relative.contains("..") {
             return Err(corrupt(format!("line {}: malformed entry", index + 1)));
         }
         let path = dir.join(relative);
-        let bytes = match fs::read(&path) {
+        let read = match data_bytes {
+            Some(bytes) if relative == DATA_FILE => Ok(std::borrow::Cow::Borrowed(bytes)),
+            _ => fs::read(&path).map(std::borrow::Cow::Owned),
+        };
+        let bytes = match read {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Err(SnapshotError::Corrupt {
@@ -401,10 +339,7 @@ fn verify_checksums(dir: &Path) -> Result<Vec<u8>, SnapshotError> {
                 });
             }
             Err(error) => {
-                return Err(SnapshotError::Io {
-                    path,
-                    source: error,
-                });
+                return Err(SnapshotError::Io { path, source: error });
             }
         };
         let computed = hex::encode(Sha256::digest(&bytes));
@@ -417,9 +352,6 @@ fn verify_checksums(dir: &Path) -> Result<Vec<u8>, SnapshotError> {
             });
         }
         listed.push(relative.to_owned());
-        if relative == DATA_FILE {
-            data_bytes = Some(bytes);
-        }
     }
     for required in [MANIFEST_FILE, DATA_FILE] {
         if !listed.iter().any(|relative| relative == required) {
@@ -429,9 +361,7 @@ fn verify_checksums(dir: &Path) -> Result<Vec<u8>, SnapshotError> {
             });
         }
     }
-    data_bytes.ok_or_else(|| SnapshotError::Missing {
-        path: dir.join(DATA_FILE),
-    })
+    Ok(())
 }
 
 /// Reads and verifies the manifest only (no checksum of the data): for `inspect` and listings.
@@ -443,17 +373,13 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, SnapshotError> {
             return Err(SnapshotError::Missing { path });
         }
         Err(error) => {
-            return Err(SnapshotError::Io {
-                path,
-                source: error,
-            });
+            return Err(SnapshotError::Io { path, source: error });
         }
     };
-    let manifest: Manifest =
-        serde_json::from_slice(&bytes).map_err(|error| SnapshotError::Corrupt {
-            path: path.clone(),
-            reason: format!("not a valid manifest: {error}"),
-        })?;
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|error| SnapshotError::Corrupt {
+        path: path.clone(),
+        reason: format!("not a valid manifest: {error}"),
+    })?;
     if manifest.format_version != FORMAT_VERSION {
         return Err(SnapshotError::Corrupt {
             path,
@@ -470,17 +396,30 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, SnapshotError> {
 /// and CRC, and decodes. Any failure names the file at fault.
 pub fn load(dir: &Path) -> Result<Snapshot, SnapshotError> {
     if !dir.is_dir() {
-        return Err(SnapshotError::Missing {
-            path: dir.to_owned(),
-        });
+        return Err(SnapshotError::Missing { path: dir.to_owned() });
     }
-    let data_bytes = verify_checksums(dir)?;
+    let started = std::time::Instant::now();
     let manifest = read_manifest(dir)?;
     let data_path = dir.join(DATA_FILE);
-    let data = format::decode(&data_bytes).map_err(|error| SnapshotError::Corrupt {
-        path: data_path.clone(),
-        reason: error.to_string(),
+    let data_bytes = fs::read(&data_path).map_err(|error| match error.kind() {
+        std::io::ErrorKind::NotFound => SnapshotError::Corrupt {
+            path: dir.join(CHECKSUMS_FILE),
+            reason: format!("lists \"{DATA_FILE}\", which is missing (incomplete snapshot)"),
+        },
+        _ => SnapshotError::Io { path: data_path.clone(), source: error },
     })?;
+    // Check every SHA-256 while the data decodes (decoding refuses a bad CRC first, and
+    // nothing decoded is used unless every checksum matched).
+    let (verified, decoded) = rayon::join(
+        || verify_checksums(dir, Some(&data_bytes)),
+        || {
+            format::decode(&data_bytes)
+                .map_err(|error| SnapshotError::Corrupt { path: data_path.clone(), reason: error.to_string() })
+        },
+    );
+    verified?;
+    let data = decoded?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "snapshot verified and decoded");
     if data.dataset.offers.len() as u64 != manifest.counts.offers
         || data.dataset.egs.len() as u64 != manifest.counts.egs
     {
@@ -489,9 +428,5 @@ pub fn load(dir: &Path) -> Result<Snapshot, SnapshotError> {
             reason: "counts do not match the manifest (files from different snapshots?)".into(),
         });
     }
-    Ok(Snapshot {
-        dir: dir.to_owned(),
-        manifest,
-        data,
-    })
+    Ok(Snapshot { dir: dir.to_owned(), manifest, data })
 }

@@ -52,21 +52,15 @@ impl QualitySummary {
             }
             if eg.position_reliable == Some(false) {
                 summary.egs_with_unreliable_coordinates += 1;
-                note(
-                    &mut summary.examples,
-                    "egs_with_unreliable_coordinates",
-                    &eg.id,
-                );
+                note(&mut summary.examples, "egs_with_unreliable_coordinates", &eg.id);
             }
         }
         let one_year_ago = now - 365 * DAY_SECONDS;
         for offer in &dataset.offers {
             let eg = offer.eg.map(|eg| &dataset.egs[eg as usize]);
-            let has_position = offer
-                .locations
-                .iter()
-                .any(|&location| dataset.locations[location as usize].position.is_some())
-                || eg.is_some_and(|eg| eg.position.is_some());
+            let has_position =
+                offer.locations.iter().any(|&location| dataset.locations[location as usize].position.is_some())
+                    || eg.is_some_and(|eg| eg.position.is_some());
             if !has_position {
                 summary.offers_without_position += 1;
                 note(&mut summary.examples, "offers_without_position", &offer.id);
@@ -74,19 +68,11 @@ impl QualitySummary {
             match offer.last_updated {
                 None => {
                     summary.offers_without_last_updated += 1;
-                    note(
-                        &mut summary.examples,
-                        "offers_without_last_updated",
-                        &offer.id,
-                    );
+                    note(&mut summary.examples, "offers_without_last_updated", &offer.id);
                 }
                 Some(updated) if updated < one_year_ago => {
                     summary.offers_not_updated_for_a_year += 1;
-                    note(
-                        &mut summary.examples,
-                        "offers_not_updated_for_a_year",
-                        &offer.id,
-                    );
+                    note(&mut summary.examples, "offers_not_updated_for_a_year", &offer.id);
                 }
                 Some(_) => {}
             }
@@ -95,26 +81,15 @@ impl QualitySummary {
                 note(&mut summary.examples, "offers_without_eg", &offer.id);
             }
             let totals = CapacityTotals::of_records(
-                offer
-                    .locations
-                    .iter()
-                    .flat_map(|&location| dataset.locations[location as usize].capacities.iter()),
+                offer.locations.iter().flat_map(|&location| dataset.locations[location as usize].capacities.iter()),
             );
             if totals.installed > 0 && totals.available > totals.installed {
                 summary.offers_available_above_installed += 1;
-                note(
-                    &mut summary.examples,
-                    "offers_available_above_installed",
-                    &offer.id,
-                );
+                note(&mut summary.examples, "offers_available_above_installed", &offer.id);
             }
             if totals.available > 0 && offer_closed_at(offer, eg, now) {
                 summary.closed_offers_with_available_places += 1;
-                note(
-                    &mut summary.examples,
-                    "closed_offers_with_available_places",
-                    &offer.id,
-                );
+                note(&mut summary.examples, "closed_offers_with_available_places", &offer.id);
             }
         }
         summary
@@ -124,27 +99,12 @@ impl QualitySummary {
     pub fn counters(&self) -> [(&'static str, u64); 8] {
         [
             ("egs_without_coordinates", self.egs_without_coordinates),
-            (
-                "egs_with_unreliable_coordinates",
-                self.egs_with_unreliable_coordinates,
-            ),
+            ("egs_with_unreliable_coordinates", self.egs_with_unreliable_coordinates),
             ("offers_without_position", self.offers_without_position),
-            (
-                "offers_not_updated_for_a_year",
-                self.offers_not_updated_for_a_year,
-            ),
-            (
-                "offers_without_last_updated",
-                self.offers_without_last_updated,
-            ),
-            (
-                "offers_available_above_installed",
-                self.offers_available_above_installed,
-            ),
-            (
-                "closed_offers_with_available_places",
-                self.closed_offers_with_available_places,
-            ),
+            ("offers_not_updated_for_a_year", self.offers_not_updated_for_a_year),
+            ("offers_without_last_updated", self.offers_without_last_updated),
+            ("offers_available_above_installed", self.offers_available_above_installed),
+            ("closed_offers_with_available_places", self.closed_offers_with_available_places),
             ("offers_without_eg", self.offers_without_eg),
         ]
     }

@@ -7,17 +7,13 @@ pub fn fold(text: &str) -> String {
     let mut folded = String::with_capacity(text.len());
     for character in text.chars() {
         match character {
-            'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' | 'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => {
-                folded.push('a')
-            }
+            'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' | 'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => folded.push('a'),
             'Æ' | 'æ' => folded.push_str("ae"),
             'Ç' | 'ç' => folded.push('c'),
             'È' | 'É' | 'Ê' | 'Ë' | 'è' | 'é' | 'ê' | 'ë' => folded.push('e'),
             'Ì' | 'Í' | 'Î' | 'Ï' | 'ì' | 'í' | 'î' | 'ï' => folded.push('i'),
             'Ñ' | 'ñ' => folded.push('n'),
-            'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' | 'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => {
-                folded.push('o')
-            }
+            'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' | 'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => folded.push('o'),
             'Œ' | 'œ' => folded.push_str("oe"),
             'Ù' | 'Ú' | 'Û' | 'Ü' | 'ù' | 'ú' | 'û' | 'ü' => folded.push('u'),
             'Ý' | 'ý' | 'ÿ' | 'Ÿ' => folded.push('y'),
@@ -31,11 +27,7 @@ pub fn fold(text: &str) -> String {
 /// Folds and keeps only ASCII letters and digits, other characters becoming one space; used to
 /// compare commune names (`Saint-Étienne` and `ST ETIENNE` compare after [`normalize_place_name`]).
 pub fn words(text: &str) -> Vec<String> {
-    fold(text)
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .map(str::to_owned)
-        .collect()
+    fold(text).split(|c: char| !c.is_ascii_alphanumeric()).filter(|word| !word.is_empty()).map(str::to_owned).collect()
 }
 
 /// Normalises a French place name for matching: folded words, `st`/`ste` expanded to

@@ -125,14 +125,8 @@ mod tests {
         let one_degree_m = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
         assert!((haversine_m(a, b) - one_degree_m).abs() < 1e-6);
         // Across the antimeridian.
-        let east = GeoPoint {
-            lat: -17.0,
-            lon: 179.5,
-        };
-        let west = GeoPoint {
-            lat: -17.0,
-            lon: -179.5,
-        };
+        let east = GeoPoint { lat: -17.0, lon: 179.5 };
+        let west = GeoPoint { lat: -17.0, lon: -179.5 };
         assert!(haversine_m(east, west) < 107_000.0);
         assert_eq!(haversine_m(east, east), 0.0);
     }
@@ -143,31 +137,16 @@ mod tests {
             let back = distance_m_for_chord(chord_for_distance_m(distance_m));
             assert!((back - distance_m).abs() < 1e-3, "{distance_m} -> {back}");
         }
-        let paris = GeoPoint {
-            lat: 48.8566,
-            lon: 2.3522,
-        };
-        let lyon = GeoPoint {
-            lat: 45.7640,
-            lon: 4.8357,
-        };
+        let paris = GeoPoint { lat: 48.8566, lon: 2.3522 };
+        let lyon = GeoPoint { lat: 45.7640, lon: 4.8357 };
         let chord = chord_squared(paris.unit_vector(), lyon.unit_vector()).sqrt();
         assert!((distance_m_for_chord(chord) - haversine_m(paris, lyon)).abs() < 0.01);
     }
 
     #[test]
     fn rejects_out_of_range_coordinates() {
-        assert_eq!(
-            GeoPoint::new(-90.5, 0.0),
-            Err(CoordinateError::LatitudeOutOfRange)
-        );
-        assert_eq!(
-            GeoPoint::new(0.0, 180.1),
-            Err(CoordinateError::LongitudeOutOfRange)
-        );
-        assert_eq!(
-            GeoPoint::new(f64::NAN, 0.0),
-            Err(CoordinateError::NotFinite)
-        );
+        assert_eq!(GeoPoint::new(-90.5, 0.0), Err(CoordinateError::LatitudeOutOfRange));
+        assert_eq!(GeoPoint::new(0.0, 180.1), Err(CoordinateError::LongitudeOutOfRange));
+        assert_eq!(GeoPoint::new(f64::NAN, 0.0), Err(CoordinateError::NotFinite));
     }
 }

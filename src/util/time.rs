@@ -33,8 +33,7 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let era = if year >= 0 { year } else { year - 399 } / 400;
     let year_of_era = year - era * 400;
     let month = month as i64;
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day as i64 - 1;
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day as i64 - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -44,8 +43,7 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
     let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let mp = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
@@ -67,11 +65,7 @@ fn days_in_month(year: i64, month: u32) -> u32 {
 
 fn digits(text: &str, range: std::ops::Range<usize>) -> Option<u32> {
     let part = text.get(range)?;
-    if part.bytes().all(|b| b.is_ascii_digit()) {
-        part.parse().ok()
-    } else {
-        None
-    }
+    if part.bytes().all(|b| b.is_ascii_digit()) { part.parse().ok() } else { None }
 }
 
 /// Parses a FHIR `date`, `dateTime` or `instant` into UTC Unix seconds.
@@ -79,10 +73,7 @@ fn digits(text: &str, range: std::ops::Range<usize>) -> Option<u32> {
 /// Accepts `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, and `YYYY-MM-DDThh:mm[:ss[.fraction]]` followed by
 /// `Z` or `±hh:mm` (a missing zone is read as UTC). Fractions of a second are dropped.
 pub fn parse_fhir_datetime(text: &str) -> Result<UnixSeconds, DateError> {
-    let error = |reason| DateError {
-        text: text.to_owned(),
-        reason,
-    };
+    let error = |reason| DateError { text: text.to_owned(), reason };
     let bytes = text.as_bytes();
     let year = digits(text, 0..4).ok_or_else(|| error("expected a 4-digit year"))? as i64;
     if bytes.len() == 4 {
@@ -139,13 +130,9 @@ pub fn parse_fhir_datetime(text: &str) -> Result<UnixSeconds, DateError> {
     let offset_seconds: i64 = match bytes.get(position) {
         None => 0,
         Some(b'Z') if position + 1 == bytes.len() => 0,
-        Some(sign @ (b'+' | b'-'))
-            if bytes.len() == position + 6 && bytes[position + 3] == b':' =>
-        {
-            let offset_hours =
-                digits(text, position + 1..position + 3).ok_or_else(|| error("bad zone hours"))?;
-            let offset_minutes = digits(text, position + 4..position + 6)
-                .ok_or_else(|| error("bad zone minutes"))?;
+        Some(sign @ (b'+' | b'-')) if bytes.len() == position + 6 && bytes[position + 3] == b':' => {
+            let offset_hours = digits(text, position + 1..position + 3).ok_or_else(|| error("bad zone hours"))?;
+            let offset_minutes = digits(text, position + 4..position + 6).ok_or_else(|| error("bad zone minutes"))?;
             if offset_hours > 14 || offset_minutes > 59 {
                 return Err(error("zone offset out of range"));
             }
@@ -154,10 +141,7 @@ pub fn parse_fhir_datetime(text: &str) -> Result<UnixSeconds, DateError> {
         }
         _ => return Err(error("expected 'Z' or a ±hh:mm zone after the time")),
     };
-    Ok(
-        date_seconds + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)
-            - offset_seconds,
-    )
+    Ok(date_seconds + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second) - offset_seconds)
 }
 
 /// Formats UTC Unix seconds as an RFC 3339 / FHIR `instant` (`2024-07-08T18:15:39Z`).
@@ -195,35 +179,17 @@ mod tests {
     fn parses_every_fhir_precision() {
         assert_eq!(parse_fhir_datetime("1970"), Ok(0));
         assert_eq!(parse_fhir_datetime("1970-02"), Ok(31 * DAY_SECONDS));
-        assert_eq!(
-            parse_fhir_datetime("2024-07-08T18:15:39Z"),
-            Ok(1_720_462_539)
-        );
-        assert_eq!(
-            parse_fhir_datetime("2024-07-08T20:15:39+02:00"),
-            Ok(1_720_462_539)
-        );
-        assert_eq!(
-            parse_fhir_datetime("2025-04-08T13:05:27.000+00:00"),
-            Ok(1_744_117_527)
-        );
+        assert_eq!(parse_fhir_datetime("2024-07-08T18:15:39Z"), Ok(1_720_462_539));
+        assert_eq!(parse_fhir_datetime("2024-07-08T20:15:39+02:00"), Ok(1_720_462_539));
+        assert_eq!(parse_fhir_datetime("2025-04-08T13:05:27.000+00:00"), Ok(1_744_117_527));
         assert_eq!(parse_fhir_datetime("2024-07-08T18:15"), Ok(1_720_462_500));
     }
 
     #[test]
     fn rejects_impossible_dates_with_a_reason() {
-        assert_eq!(
-            parse_fhir_datetime("2023-02-29").unwrap_err().reason,
-            "day out of range"
-        );
-        assert_eq!(
-            parse_fhir_datetime("2023-13").unwrap_err().reason,
-            "month out of range"
-        );
-        assert_eq!(
-            parse_fhir_datetime("20x3").unwrap_err().reason,
-            "expected a 4-digit year"
-        );
+        assert_eq!(parse_fhir_datetime("2023-02-29").unwrap_err().reason, "day out of range");
+        assert_eq!(parse_fhir_datetime("2023-13").unwrap_err().reason, "month out of range");
+        assert_eq!(parse_fhir_datetime("20x3").unwrap_err().reason, "expected a 4-digit year");
         assert!(parse_fhir_datetime("2024-07-08T18:15:39+2").is_err());
         assert!(parse_fhir_datetime("2024-07-08 18:15").is_err());
     }

@@ -22,55 +22,28 @@ pub fn fixture_text(relative: &str) -> String {
 
 /// The offer with a FHIR id.
 pub fn offer<'a>(dataset: &'a Dataset, id: &str) -> &'a Offer {
-    dataset
-        .offers
-        .iter()
-        .find(|offer| offer.id == id)
-        .unwrap_or_else(|| panic!("no offer {id}"))
+    dataset.offers.iter().find(|offer| offer.id == id).unwrap_or_else(|| panic!("no offer {id}"))
 }
 
 /// The location with a FHIR id.
 pub fn location<'a>(dataset: &'a Dataset, id: &str) -> &'a Location {
-    dataset
-        .locations
-        .iter()
-        .find(|location| location.id == id)
-        .unwrap_or_else(|| panic!("no location {id}"))
+    dataset.locations.iter().find(|location| location.id == id).unwrap_or_else(|| panic!("no location {id}"))
 }
 
 /// Asserts the report reconciles and returns the reasons of its rejects.
 pub fn reasons(report: &IngestReport) -> Vec<String> {
-    assert!(
-        report.reconciles(),
-        "counts do not reconcile: {:?}",
-        report.by_type
-    );
-    report
-        .rejects
-        .iter()
-        .map(|issue| issue.reason.clone())
-        .collect()
+    assert!(report.reconciles(), "counts do not reconcile: {:?}", report.by_type);
+    report.rejects.iter().map(|issue| issue.reason.clone()).collect()
 }
 
 /// Asserts there is exactly one reject and that its reason contains `expected`.
 pub fn assert_single_reject(report: &IngestReport, expected: &str) {
     let reasons = reasons(report);
-    assert_eq!(
-        reasons.len(),
-        1,
-        "expected one reject containing {expected:?}, got {reasons:#?}"
-    );
-    assert!(
-        reasons[0].contains(expected),
-        "reason {:?} does not contain {expected:?}",
-        reasons[0]
-    );
+    assert_eq!(reasons.len(), 1, "expected one reject containing {expected:?}, got {reasons:#?}");
+    assert!(reasons[0].contains(expected), "reason {:?} does not contain {expected:?}", reasons[0]);
 }
 
 /// A temporary directory removed on drop.
 pub fn temp_dir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("ror-search-test-")
-        .tempdir()
-        .expect("temporary directory")
+    tempfile::Builder::new().prefix("ror-search-test-").tempdir().expect("temporary directory")
 }

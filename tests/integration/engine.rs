@@ -19,10 +19,7 @@ fn random_engine() -> &'static Engine {
     &ENGINE
         .get_or_init(|| {
             let dir = crate::common::temp_dir();
-            let data = SnapshotData {
-                dataset: random_dataset(20_261_123, 600),
-                communes: communes(),
-            };
+            let data = SnapshotData { dataset: random_dataset(20_261_123, 600), communes: communes() };
             (engine_of(data, dir.path()), dir)
         })
         .0
@@ -39,10 +36,7 @@ pub fn sample_engine() -> &'static Engine {
                 &mut |_| {},
             )
             .expect("sample feed");
-            let data = SnapshotData {
-                dataset: output.dataset,
-                communes: communes(),
-            };
+            let data = SnapshotData { dataset: output.dataset, communes: communes() };
             (engine_of(data, dir.path()), dir)
         })
         .0
@@ -51,40 +45,20 @@ pub fn sample_engine() -> &'static Engine {
 /// Runs a request on the engine and on the reference and compares everything.
 fn check(engine: &Engine, request: &SearchRequest) -> Result<(), TestCaseError> {
     let now = request.now.unwrap_or(NOW);
-    let request = SearchRequest {
-        now: Some(now),
-        ..request.clone()
-    };
+    let request = SearchRequest { now: Some(now), ..request.clone() };
     let response = match engine.search(&request) {
         Ok(response) => response,
         Err(error) => {
-            return Err(TestCaseError::fail(format!(
-                "engine refused {request:?}: {error}"
-            )));
+            return Err(TestCaseError::fail(format!("engine refused {request:?}: {error}")));
         }
     };
     let expected = reference::search(engine, &request, now);
     let ids: Vec<&str> = response.results.iter().map(|hit| hit.id.as_str()).collect();
-    prop_assert_eq!(
-        &ids,
-        &expected.ids.iter().map(String::as_str).collect::<Vec<_>>(),
-        "ids differ for {:?}",
-        request
-    );
+    prop_assert_eq!(&ids, &expected.ids.iter().map(String::as_str).collect::<Vec<_>>(), "ids differ for {:?}", request);
     let distances: Vec<Option<f64>> = response.results.iter().map(|hit| hit.distance_m).collect();
-    prop_assert_eq!(
-        &distances,
-        &expected.distances_m,
-        "distances differ for {:?}",
-        request
-    );
+    prop_assert_eq!(&distances, &expected.distances_m, "distances differ for {:?}", request);
     if response.total_exact {
-        prop_assert_eq!(
-            response.total,
-            expected.total,
-            "total differs for {:?}",
-            request
-        );
+        prop_assert_eq!(response.total, expected.total, "total differs for {:?}", request);
     } else {
         prop_assert!(
             response.total <= expected.total,
@@ -105,10 +79,7 @@ fn check(engine: &Engine, request: &SearchRequest) -> Result<(), TestCaseError> 
     }
     if let Some(facets) = &response.facets {
         let as_map = |values: &[ror_search::engine::response::FacetValue]| {
-            values
-                .iter()
-                .map(|value| (value.code.clone(), value.count))
-                .collect::<std::collections::BTreeMap<_, _>>()
+            values.iter().map(|value| (value.code.clone(), value.count)).collect::<std::collections::BTreeMap<_, _>>()
         };
         prop_assert_eq!(as_map(&facets.category), expected.facets[0].clone());
         prop_assert_eq!(as_map(&facets.offer_type), expected.facets[1].clone());
@@ -245,13 +216,8 @@ fn request_strategy() -> impl Strategy<Value = SearchRequest> {
 
 /// Requests that take the nearest walk (centre, distance order, no text, no exact count).
 fn nearest_walk_strategy() -> impl Strategy<Value = SearchRequest> {
-    (
-        request_strategy(),
-        prop::sample::select(CLUSTERS.to_vec()),
-        -0.7f64..0.7,
-        -0.7f64..0.7,
-    )
-        .prop_map(|(mut request, (lat, lon, _), dlat, dlon)| {
+    (request_strategy(), prop::sample::select(CLUSTERS.to_vec()), -0.7f64..0.7, -0.7f64..0.7).prop_map(
+        |(mut request, (lat, lon, _), dlat, dlon)| {
             let mut lon = lon + dlon;
             if lon > 180.0 {
                 lon -= 360.0
@@ -259,17 +225,15 @@ fn nearest_walk_strategy() -> impl Strategy<Value = SearchRequest> {
             if lon < -180.0 {
                 lon += 360.0
             }
-            request.centre = Some(Centre::Point {
-                lat: lat + dlat,
-                lon,
-            });
+            request.centre = Some(Centre::Point { lat: lat + dlat, lon });
             request.sort = Some(SortKey::Distance);
             request.q = None;
             request.facets = false;
             request.exact_total = false;
             request.offset %= 30;
             request
-        })
+        },
+    )
 }
 
 /// Requests with text around a centre (rings when there is no radius).
@@ -288,12 +252,7 @@ fn text_geo_strategy() -> impl Strategy<Value = SearchRequest> {
             "unit",
             "tilleul",
         ]),
-        prop::sample::select(vec![
-            None,
-            Some(SortKey::Distance),
-            Some(SortKey::Relevance),
-            Some(SortKey::Name),
-        ]),
+        prop::sample::select(vec![None, Some(SortKey::Distance), Some(SortKey::Relevance), Some(SortKey::Name)]),
     )
         .prop_map(|(mut request, q, sort)| {
             request.q = Some(q.to_owned());
@@ -333,22 +292,20 @@ fn sample_request_strategy() -> impl Strategy<Value = SearchRequest> {
         (-20.8823, 55.4504), // Saint-Denis (Réunion)
         (4.9224, -52.3135),  // Cayenne
     ]);
-    (request_strategy(), places, prop::option::of(1.0f64..80.0)).prop_map(
-        |(mut request, (lat, lon), radius)| {
-            if request.centre.is_some() {
-                request.centre = Some(Centre::Point { lat, lon });
-                request.radius_km = radius;
-            }
-            request.bbox = None;
-            request.q = request.q.map(|q| match q.as_str() {
-                "soleil" => "ehpad".to_owned(),
-                "maison" => "hopital".to_owned(),
-                "mer montagne" => "bordeaux".to_owned(),
-                other => other.to_owned(),
-            });
-            request
-        },
-    )
+    (request_strategy(), places, prop::option::of(1.0f64..80.0)).prop_map(|(mut request, (lat, lon), radius)| {
+        if request.centre.is_some() {
+            request.centre = Some(Centre::Point { lat, lon });
+            request.radius_km = radius;
+        }
+        request.bbox = None;
+        request.q = request.q.map(|q| match q.as_str() {
+            "soleil" => "ehpad".to_owned(),
+            "maison" => "hopital".to_owned(),
+            "mer montagne" => "bordeaux".to_owned(),
+            other => other.to_owned(),
+        });
+        request
+    })
 }
 
 proptest! {
@@ -378,12 +335,7 @@ fn radius_zero_finds_exactly_the_offers_at_the_centre() {
     ]);
     let response = engine.search(&request).unwrap();
     assert!(!response.results.is_empty());
-    assert!(
-        response
-            .results
-            .iter()
-            .all(|hit| hit.distance_m == Some(0.0))
-    );
+    assert!(response.results.iter().all(|hit| hit.distance_m == Some(0.0)));
     check(engine, &request).unwrap();
 }
 
@@ -391,17 +343,9 @@ fn radius_zero_finds_exactly_the_offers_at_the_centre() {
 fn antimeridian_neighbours_are_found_across_it() {
     let engine = random_engine();
     // Centre just east of 180°: the cluster at 179.9° E is a few km away across the line.
-    let request = request(&[
-        ("lat", "-16.5"),
-        ("lon", "-179.95"),
-        ("radius_km", "150"),
-        ("limit", "50"),
-    ]);
+    let request = request(&[("lat", "-16.5"), ("lon", "-179.95"), ("radius_km", "150"), ("limit", "50")]);
     let response = engine.search(&request).unwrap();
-    assert!(
-        response.results.iter().any(|hit| hit.lon.unwrap() > 179.0),
-        "no hit west of the line"
-    );
+    assert!(response.results.iter().any(|hit| hit.lon.unwrap() > 179.0), "no hit west of the line");
     check(engine, &request).unwrap();
     let bbox = request_bbox("179,-18,-179,-15");
     check(engine, &bbox).unwrap();
@@ -422,15 +366,7 @@ fn overseas_and_corsica_centres_by_commune() {
         let departement = &commune[..if commune.starts_with("97") { 3 } else { 2 }];
         let first = &response.results[0];
         assert!(
-            first
-                .eg
-                .as_ref()
-                .unwrap()
-                .commune
-                .as_ref()
-                .unwrap()
-                .code
-                .starts_with(departement),
+            first.eg.as_ref().unwrap().commune.as_ref().unwrap().code.starts_with(departement),
             "{commune}: nearest offer is in {:?}",
             first.eg.as_ref().unwrap().commune
         );
@@ -470,10 +406,7 @@ fn the_readme_query_finds_real_ehpad_in_bordeaux() {
         assert!(price.daily_total_cents <= 8_000);
         assert_eq!(price.dependance_band.code, "01");
         assert!(hit.distance_m.unwrap() <= 20_000.0);
-        assert_eq!(
-            hit.eg.as_ref().unwrap().category.as_ref().unwrap().code,
-            "500"
-        );
+        assert_eq!(hit.eg.as_ref().unwrap().category.as_ref().unwrap().code, "500");
     }
     check(engine, &request).unwrap();
 }
@@ -491,42 +424,23 @@ fn explain_says_which_filter_excluded_an_offer() {
     ]);
     let explanation = engine.search(&request).unwrap().explain.unwrap();
     assert!(!explanation.matched);
-    let price = explanation
-        .criteria
-        .iter()
-        .find(|c| c.parameter == "max_price")
-        .unwrap();
+    let price = explanation.criteria.iter().find(|c| c.parameter == "max_price").unwrap();
     assert!(!price.passed);
-    assert_eq!(
-        price.detail,
-        "daily price 129.83 EUR against at most 90.00 EUR"
-    );
+    assert_eq!(price.detail, "daily price 129.83 EUR against at most 90.00 EUR");
     request.max_price_cents = Some(15_000);
     let explanation = engine.search(&request).unwrap().explain.unwrap();
     assert!(explanation.matched, "{:?}", explanation.criteria);
     assert!(explanation.rank.is_some());
-    let error = engine
-        .search(&SearchRequest {
-            explain: Some("nope".into()),
-            ..request
-        })
-        .unwrap_err();
+    let error = engine.search(&SearchRequest { explain: Some("nope".into()), ..request }).unwrap_err();
     assert_eq!(error.parameter, "explain");
 }
 
 #[test]
 fn unknown_commune_and_codes_are_parameter_errors() {
     let engine = sample_engine();
-    let error: ParamError = engine
-        .search(&request(&[("commune", "99999")]))
-        .unwrap_err();
-    assert_eq!(
-        (error.parameter.as_str(), error.message.as_str()),
-        ("commune", "unknown INSEE commune code \"99999\"")
-    );
-    let error = engine
-        .search(&request(&[("category", "500,XYZ")]))
-        .unwrap_err();
+    let error: ParamError = engine.search(&request(&[("commune", "99999")])).unwrap_err();
+    assert_eq!((error.parameter.as_str(), error.message.as_str()), ("commune", "unknown INSEE commune code \"99999\""));
+    let error = engine.search(&request(&[("category", "500,XYZ")])).unwrap_err();
     assert_eq!(error.parameter, "category");
     assert!(error.message.contains("XYZ"));
     // A real code absent from the snapshot is not an error; it matches nothing.
@@ -556,43 +470,30 @@ fn closed_offers_never_match() {
         request.now = Some(NOW);
         let explanation = engine.search(&request).unwrap().explain.unwrap();
         assert!(!explanation.matched);
-        assert!(
-            explanation
-                .criteria
-                .iter()
-                .any(|c| c.parameter == "closed" && !c.passed)
-        );
+        assert!(explanation.criteria.iter().any(|c| c.parameter == "closed" && !c.passed));
     }
 }
 
 #[test]
 fn nearest_crisis_beds_and_facets() {
     let engine = sample_engine();
-    let nearest = request(&[
-        ("lat", "45.7606"),
-        ("lon", "4.8594"),
-        ("min_crisis_t0", "1"),
-        ("limit", "10"),
-    ]);
+    let nearest = request(&[("lat", "45.7606"), ("lon", "4.8594"), ("min_crisis_t0", "1"), ("limit", "10")]);
     let response = engine.search(&nearest).unwrap();
     assert_eq!(response.results.len(), 10);
-    assert!(
-        response
-            .results
-            .iter()
-            .all(|hit| hit.capacity.crisis_t0 >= 1)
-    );
+    assert!(response.results.iter().all(|hit| hit.capacity.crisis_t0 >= 1));
     check(engine, &nearest).unwrap();
-    let faceted = request(&[
-        ("bbox", "-5.5,41,10,51.5"),
-        ("facets", "true"),
-        ("limit", "1"),
-    ]);
+    let faceted = request(&[("bbox", "-5.5,41,10,51.5"), ("facets", "true"), ("limit", "1")]);
     let response = engine.search(&faceted).unwrap();
     let facets = response.facets.as_ref().unwrap();
-    assert_eq!(
-        facets.category.iter().map(|value| value.count).sum::<u64>(),
-        response.total
-    );
+    assert_eq!(facets.category.iter().map(|value| value.count).sum::<u64>(), response.total);
     check(engine, &faceted).unwrap();
+}
+
+#[test]
+fn persisted_layout_and_columns_equal_freshly_computed_ones() {
+    let engine = random_engine();
+    let layout = ror_search::engine::Layout::new(&engine.data.dataset, &engine.data.communes);
+    let columns = ror_search::engine::Columns::new(&engine.data, &layout);
+    assert_eq!(engine.layout, layout);
+    assert_eq!(engine.columns, columns);
 }

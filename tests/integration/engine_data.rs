@@ -5,9 +5,7 @@ use std::path::Path;
 
 use ror_search::engine::Engine;
 use ror_search::ingest::IngestReport;
-use ror_search::model::{
-    Address, AgeRange, CapacityRecord, Code, Dataset, Eg, Ej, GeoPoint, Location, Offer, Tariff,
-};
+use ror_search::model::{Address, AgeRange, CapacityRecord, Code, Dataset, Eg, Ej, GeoPoint, Location, Offer, Tariff};
 use ror_search::snapshot::{BuildInput, Commune, SnapshotData, write};
 use ror_search::util::rng::SplitMix64;
 
@@ -49,15 +47,11 @@ const WORDS: [&str; 16] = [
 
 /// The communes shipped in data-samples (real INSEE codes and centroids).
 pub fn communes() -> Vec<Commune> {
-    ror_search::ingest::communes::read_communes(&crate_path("data-samples/communes.csv.gz"))
-        .expect("communes")
+    ror_search::ingest::communes::read_communes(&crate_path("data-samples/communes.csv.gz")).expect("communes")
 }
 
 fn name(rng: &mut SplitMix64, words: usize) -> String {
-    (0..words)
-        .map(|_| *rng.pick(&WORDS))
-        .collect::<Vec<_>>()
-        .join(" ")
+    (0..words).map(|_| *rng.pick(&WORDS)).collect::<Vec<_>>().join(" ")
 }
 
 fn jitter(rng: &mut SplitMix64, centre: (f64, f64), spread_deg: f64) -> GeoPoint {
@@ -121,29 +115,13 @@ pub fn random_dataset(seed: u64, eg_count: usize) -> Dataset {
         dataset.egs.push(Eg {
             id: format!("eg-{index:05}"),
             finess: Some(format!("{:09}", 10_000_000 + index).into()),
-            name: format!(
-                "{} {}",
-                rng.pick(&["EHPAD", "Centre hospitalier", "Foyer", "Résidence"]),
-                name(&mut rng, 2)
-            ),
+            name: format!("{} {}", rng.pick(&["EHPAD", "Centre hospitalier", "Foyer", "Résidence"]), name(&mut rng, 2)),
             category: Some((*rng.pick(&["500", "355", "202", "183", "101"])).into()),
             ej: Some(rng.below(dataset.ejs.len() as u64) as u32),
-            address: Address {
-                commune: Some(commune.into()),
-                city: Some("Ville".into()),
-                ..Address::default()
-            },
+            address: Address { commune: Some(commune.into()), city: Some("Ville".into()), ..Address::default() },
             position,
-            financial_help: if rng.chance(0.5) {
-                vec!["02".into()]
-            } else {
-                Vec::new()
-            },
-            closed_at: if rng.chance(0.03) {
-                Some(base_time - 86_400)
-            } else {
-                None
-            },
+            financial_help: if rng.chance(0.5) { vec!["02".into()] } else { Vec::new() },
+            closed_at: if rng.chance(0.03) { Some(base_time - 86_400) } else { None },
             tariffs,
             ..Eg::default()
         });
@@ -153,23 +131,14 @@ pub fn random_dataset(seed: u64, eg_count: usize) -> Dataset {
         let eg = rng.below(eg_count as u64) as u32;
         let eg_position = dataset.egs[eg as usize].position;
         let location_position = if rng.chance(0.2) {
-            Some(jitter(
-                &mut rng,
-                eg_position.map(|p| (p.lat, p.lon)).unwrap_or((46.0, 2.0)),
-                0.01,
-            ))
+            Some(jitter(&mut rng, eg_position.map(|p| (p.lat, p.lon)).unwrap_or((46.0, 2.0)), 0.01))
         } else {
             None
         };
         let mut capacities = Vec::new();
-        for (status, temporality) in [
-            ("01", "01"),
-            ("02", "01"),
-            ("02", "01"),
-            ("06", "01"),
-            ("06", "02"),
-            ("04", "01"),
-        ] {
+        for (status, temporality) in
+            [("01", "01"), ("02", "01"), ("02", "01"), ("06", "01"), ("06", "02"), ("04", "01")]
+        {
             if rng.chance(0.6) {
                 capacities.push(CapacityRecord {
                     capacity_type: "02".into(),
@@ -185,20 +154,12 @@ pub fn random_dataset(seed: u64, eg_count: usize) -> Dataset {
         dataset.locations.push(Location {
             id: format!("loc-{index:06}"),
             position: location_position,
-            commune: if rng.chance(0.5) {
-                Some(rng.pick(&CLUSTERS).2.into())
-            } else {
-                None
-            },
+            commune: if rng.chance(0.5) { Some(rng.pick(&CLUSTERS).2.into()) } else { None },
             capacities,
             ..Location::default()
         });
         let offer_type = *rng.pick(&["21", "22", "23", "24", "25", "27", "157", "20", "48"]);
-        let closed_from = if rng.chance(0.05) {
-            Some(base_time - rng.range_inclusive(-50_000, 50_000))
-        } else {
-            None
-        };
+        let closed_from = if rng.chance(0.05) { Some(base_time - rng.range_inclusive(-50_000, 50_000)) } else { None };
         let age_range = if rng.chance(0.8) {
             let min = rng.range_inclusive(0, 70) as f64;
             let max = min + rng.range_inclusive(0, 90) as f64;
@@ -213,34 +174,19 @@ pub fn random_dataset(seed: u64, eg_count: usize) -> Dataset {
             id: format!("hs-{index:06}"),
             name: format!(
                 "{} {}",
-                rng.pick(&[
-                    "Hébergement permanent",
-                    "Accueil de jour",
-                    "Unité",
-                    "Consultation"
-                ]),
+                rng.pick(&["Hébergement permanent", "Accueil de jour", "Unité", "Consultation"]),
                 name(&mut rng, 1)
             ),
             eg: Some(eg),
             offer_type: Some(offer_type.into()),
             activity: Some((*rng.pick(&["298", "306", "022", "157", "013"])).into()),
             care_mode: Some((*rng.pick(&["46", "47", "28", "32"])).into()),
-            reception: if rng.chance(0.7) {
-                Some((*rng.pick(&["01", "02"])).into())
-            } else {
-                None
-            },
+            reception: if rng.chance(0.7) { Some((*rng.pick(&["01", "02"])).into()) } else { None },
             age_range,
             closed_from,
-            reopens_at: closed_from
-                .filter(|_| rng.chance(0.5))
-                .map(|from| from + rng.range_inclusive(0, 100_000)),
+            reopens_at: closed_from.filter(|_| rng.chance(0.5)).map(|from| from + rng.range_inclusive(0, 100_000)),
             locations: vec![location],
-            publics: if rng.chance(0.3) {
-                vec![Code::from("01")]
-            } else {
-                Vec::new()
-            },
+            publics: if rng.chance(0.3) { vec![Code::from("01")] } else { Vec::new() },
             ..Offer::default()
         });
     }
@@ -260,7 +206,7 @@ pub fn engine_of(data: SnapshotData, dir: &Path) -> Engine {
             report: &IngestReport::default(),
             sources: Vec::new(),
             built_at: NOW,
-            text_index: Some(&ror_search::engine::text::write_index),
+            index_files: Some(&ror_search::engine::persist::write_index_files),
         },
         true,
     )

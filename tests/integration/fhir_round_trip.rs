@@ -3,9 +3,7 @@
 use proptest::prelude::*;
 use ror_search::ingest::fhir::write::write_ndjson;
 use ror_search::ingest::ingest_str;
-use ror_search::model::{
-    Address, AgeRange, CapacityRecord, Code, Dataset, Eg, Ej, GeoPoint, Location, Offer, Tariff,
-};
+use ror_search::model::{Address, AgeRange, CapacityRecord, Code, Dataset, Eg, Ej, GeoPoint, Location, Offer, Tariff};
 
 fn code(options: &'static [&'static str]) -> impl Strategy<Value = Code> {
     prop::sample::select(options).prop_map(Code::from)
@@ -31,27 +29,20 @@ fn capacity() -> impl Strategy<Value = CapacityRecord> {
         prop::option::of(minute()),
     )
         .prop_map(
-            |(
-                capacity_type,
-                status,
-                temporality,
-                gender,
-                additional_bed_type,
-                crisis_type,
-                count,
-                updated_at,
-            )| CapacityRecord {
-                capacity_type,
-                status,
-                temporality,
-                gender,
-                additional_bed_type,
-                crisis_type,
-                temporary_assignment: Some("01".into()),
-                source_type: Some("01".into()),
-                count,
-                updated_at,
-                ..CapacityRecord::default()
+            |(capacity_type, status, temporality, gender, additional_bed_type, crisis_type, count, updated_at)| {
+                CapacityRecord {
+                    capacity_type,
+                    status,
+                    temporality,
+                    gender,
+                    additional_bed_type,
+                    crisis_type,
+                    temporary_assignment: Some("01".into()),
+                    source_type: Some("01".into()),
+                    count,
+                    updated_at,
+                    ..CapacityRecord::default()
+                }
             },
         )
 }
@@ -64,22 +55,16 @@ fn tariff() -> impl Strategy<Value = Tariff> {
         prop::option::of(any::<bool>()),
         optional_code(&["01", "02"]),
     )
-        .prop_map(
-            |(price_type, amount_cents, band, under_60, residential_type)| Tariff {
-                dependency_level: if price_type == "03" { band } else { None },
-                residential_type: if price_type == "02" {
-                    residential_type
-                } else {
-                    None
-                },
-                under_60,
-                price_type,
-                unit: "2".into(),
-                amount_cents,
-                currency: Some("EUR".into()),
-                ..Tariff::default()
-            },
-        )
+        .prop_map(|(price_type, amount_cents, band, under_60, residential_type)| Tariff {
+            dependency_level: if price_type == "03" { band } else { None },
+            residential_type: if price_type == "02" { residential_type } else { None },
+            under_60,
+            price_type,
+            unit: "2".into(),
+            amount_cents,
+            currency: Some("EUR".into()),
+            ..Tariff::default()
+        })
 }
 
 fn position() -> impl Strategy<Value = GeoPoint> {
@@ -98,13 +83,8 @@ fn dataset() -> impl Strategy<Value = Dataset> {
         ),
         1..5,
     );
-    let locations = prop::collection::vec(
-        (
-            prop::option::of(position()),
-            prop::collection::vec(capacity(), 0..6),
-        ),
-        1..5,
-    );
+    let locations =
+        prop::collection::vec((prop::option::of(position()), prop::collection::vec(capacity(), 0..6)), 1..5);
     let offers = prop::collection::vec(
         (
             "[A-Za-zÀ-ÿ' -]{1,30}",
@@ -130,9 +110,7 @@ fn dataset() -> impl Strategy<Value = Dataset> {
             name: Some("Gestionnaire".into()),
             ..Ej::default()
         });
-        for (index, (name, category, position, tariffs, last_updated, aide_sociale)) in
-            egs.into_iter().enumerate()
-        {
+        for (index, (name, category, position, tariffs, last_updated, aide_sociale)) in egs.into_iter().enumerate() {
             dataset.egs.push(Eg {
                 id: format!("eg-{index}"),
                 finess: Some(format!("0100000{index:02}").into()),
@@ -147,11 +125,7 @@ fn dataset() -> impl Strategy<Value = Dataset> {
                 },
                 position,
                 tariffs,
-                financial_help: if aide_sociale {
-                    vec!["02".into()]
-                } else {
-                    Vec::new()
-                },
+                financial_help: if aide_sociale { vec!["02".into()] } else { Vec::new() },
                 last_updated,
                 ..Eg::default()
             });
@@ -160,10 +134,7 @@ fn dataset() -> impl Strategy<Value = Dataset> {
             dataset.locations.push(Location {
                 id: format!("loc-{index}"),
                 commune: Some("45234".into()),
-                address: Address {
-                    commune: Some("45234".into()),
-                    ..Address::default()
-                },
+                address: Address { commune: Some("45234".into()), ..Address::default() },
                 position,
                 capacities,
                 ..Location::default()
@@ -198,14 +169,8 @@ fn dataset() -> impl Strategy<Value = Dataset> {
                 age_range: ages.map(|(min, max)| {
                     let (min, max) = (min.map(f64::from), max.map(f64::from));
                     match (min, max) {
-                        (Some(a), Some(b)) if a > b => AgeRange {
-                            min_years: Some(b),
-                            max_years: Some(a),
-                        },
-                        _ => AgeRange {
-                            min_years: min,
-                            max_years: max,
-                        },
+                        (Some(a), Some(b)) if a > b => AgeRange { min_years: Some(b), max_years: Some(a) },
+                        _ => AgeRange { min_years: min, max_years: max },
                     }
                 }),
                 sensitive_unit: sensitive,

@@ -10,10 +10,8 @@ use crate::common::{fixture_text, location, offer, reasons};
 
 fn parse(relative: &str) -> (Parsed, Vec<String>) {
     let text = fixture_text(relative);
-    let resource_type = serde_json::from_str::<serde_json::Value>(&text).unwrap()["resourceType"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let resource_type =
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["resourceType"].as_str().unwrap().to_owned();
     match parse_resource(&resource_type, &text) {
         Outcome::Accepted { parsed, warnings } => (*parsed, warnings),
         other => panic!("{relative} not accepted: {other:?}"),
@@ -26,25 +24,15 @@ fn time(text: &str) -> Option<i64> {
 
 #[test]
 fn orleans_location_capacities_and_position() {
-    let (Parsed::Location(location), warnings) =
-        parse("ror-ig/fsh-as-json/Location-ror-location-exemple-1.json")
+    let (Parsed::Location(location), warnings) = parse("ror-ig/fsh-as-json/Location-ror-location-exemple-1.json")
     else {
         panic!("not a location")
     };
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(location.id, "ror-location-exemple-1");
     assert_eq!(location.identifier.as_deref(), Some("24/1073"));
-    assert_eq!(
-        location.name.as_deref(),
-        Some("UNITE DE SURVEILLANCE CONTINUE CHIR")
-    );
-    assert_eq!(
-        location.position,
-        Some(GeoPoint {
-            lat: 47.834781,
-            lon: 1.92204
-        })
-    );
+    assert_eq!(location.name.as_deref(), Some("UNITE DE SURVEILLANCE CONTINUE CHIR"));
+    assert_eq!(location.position, Some(GeoPoint { lat: 47.834781, lon: 1.92204 }));
     assert_eq!(location.position_reliable, Some(true));
     assert_eq!(location.commune.as_deref(), Some("45234"));
     assert_eq!(location.function.as_deref(), Some("001"));
@@ -59,31 +47,21 @@ fn orleans_location_capacities_and_position() {
     assert_eq!(totals.available_updated_at, time("2024-07-08T18:15:39Z"));
     assert_eq!(totals.crisis_t0, 0);
 
-    let crisis = location
-        .capacities
-        .iter()
-        .find(|record| record.status == "06")
-        .unwrap();
+    let crisis = location.capacities.iter().find(|record| record.status == "06").unwrap();
     assert_eq!(crisis.additional_bed_type.as_deref(), Some("03"));
     assert_eq!(crisis.crisis_type.as_deref(), Some("02"));
     assert_eq!(crisis.capacity_type, "01");
     assert_eq!(crisis.temporality, "01");
     assert_eq!(crisis.source_type.as_deref(), Some("01"));
     assert_eq!(crisis.temporary_assignment.as_deref(), Some("01"));
-    let genders: Vec<_> = location
-        .capacities
-        .iter()
-        .filter(|r| r.status == "02")
-        .map(|r| r.gender.as_deref().unwrap())
-        .collect();
+    let genders: Vec<_> =
+        location.capacities.iter().filter(|r| r.status == "02").map(|r| r.gender.as_deref().unwrap()).collect();
     assert_eq!(genders, ["02", "01", "03"]);
 }
 
 #[test]
 fn versailles_location_from_the_built_json() {
-    let (Parsed::Location(location), _) =
-        parse("ror-ig/json-examples/Location-ror-location-exemple.json")
-    else {
+    let (Parsed::Location(location), _) = parse("ror-ig/json-examples/Location-ror-location-exemple.json") else {
         panic!("not a location")
     };
     assert_eq!(location.commune.as_deref(), Some("78646"));
@@ -96,26 +74,18 @@ fn versailles_location_from_the_built_json() {
 
 #[test]
 fn gynaecology_offer_from_the_built_json() {
-    let (Parsed::Offer(parsed), warnings) =
-        parse("ror-ig/json-examples/HealthcareService-1234564.json")
-    else {
+    let (Parsed::Offer(parsed), warnings) = parse("ror-ig/json-examples/HealthcareService-1234564.json") else {
         panic!("not an offer")
     };
     assert!(warnings.is_empty(), "{warnings:?}");
     let offer = &parsed.offer;
     assert_eq!(offer.id, "1234564");
     assert_eq!(offer.identifier.as_deref(), Some("06/0099999"));
-    assert_eq!(
-        offer.name,
-        "5812  Chirurgie gynécologique - HOSPITALISATION COMPLETE"
-    );
+    assert_eq!(offer.name, "5812  Chirurgie gynécologique - HOSPITALISATION COMPLETE");
     assert_eq!(offer.offer_type.as_deref(), Some("157"));
     assert_eq!(offer.activity_field.as_deref(), Some("01"));
     assert_eq!(offer.activity.as_deref(), Some("022"));
-    assert_eq!(
-        offer.care_mode, None,
-        "the example has no TRE_R213 characteristic"
-    );
+    assert_eq!(offer.care_mode, None, "the example has no TRE_R213 characteristic");
     assert_eq!(offer.region.as_deref(), Some("06"));
     let age = offer.age_range.unwrap();
     assert_eq!((age.min_years, age.max_years), (Some(15.0), Some(150.0)));
@@ -128,8 +98,7 @@ fn gynaecology_offer_from_the_built_json() {
 
 #[test]
 fn neurosurgery_offer_from_fsh() {
-    let (Parsed::Offer(parsed), _) =
-        parse("ror-ig/fsh-as-json/HealthcareService-ror-healthcareservice-exemple.json")
+    let (Parsed::Offer(parsed), _) = parse("ror-ig/fsh-as-json/HealthcareService-ror-healthcareservice-exemple.json")
     else {
         panic!("not an offer")
     };
@@ -191,26 +160,18 @@ fn eg_and_ej_from_fsh() {
 
 #[test]
 fn linked_bundle_resolves_the_chain_and_accounts_for_everything() {
-    let (dataset, report) = ingest_str(
-        "linked-bundle.json",
-        &fixture_text("ror-ig/linked-bundle.json"),
-    );
+    let (dataset, report) = ingest_str("linked-bundle.json", &fixture_text("ror-ig/linked-bundle.json"));
     let reasons = reasons(&report);
     assert_eq!(report.totals.read, 10);
-    assert_eq!(
-        report.totals.accepted, 5,
-        "EJ, EG, 2 locations, neurosurgery offer"
-    );
-    assert_eq!(
-        report.totals.ignored, 3,
-        "PractitionerRole, Practitioner, Task"
-    );
+    assert_eq!(report.totals.accepted, 5, "EJ, EG, 2 locations, neurosurgery offer");
+    assert_eq!(report.totals.ignored, 3, "PractitionerRole, Practitioner, Task");
     assert_eq!(report.totals.rejected, 2);
-    assert!(reasons.iter().any(|r| r == "providedBy: Organization/999999 is not in the feed (dangling reference)"), "{reasons:?}");
     assert!(
-        reasons
-            .iter()
-            .any(|r| r == "providedBy: Organization/4947 is not in the feed (dangling reference)"),
+        reasons.iter().any(|r| r == "providedBy: Organization/999999 is not in the feed (dangling reference)"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r == "providedBy: Organization/4947 is not in the feed (dangling reference)"),
         "{reasons:?}"
     );
     assert_eq!(report.rejects[0].origin, "linked-bundle.json entry 4");
@@ -224,10 +185,5 @@ fn linked_bundle_resolves_the_chain_and_accounts_for_everything() {
     let orleans = &dataset.locations[neurosurgery.locations[0] as usize];
     assert_eq!(orleans.id, "5253");
     assert_eq!(CapacityTotals::of_records(&orleans.capacities).available, 3);
-    assert_eq!(
-        location(&dataset, "ror-location-exemple")
-            .commune
-            .as_deref(),
-        Some("78646")
-    );
+    assert_eq!(location(&dataset, "ror-location-exemple").commune.as_deref(), Some("78646"));
 }

@@ -9,10 +9,7 @@ use crate::common::{assert_single_reject, reasons};
 const ROR: &str = "https://interop.esante.gouv.fr/ig/fhir/ror/StructureDefinition/";
 
 fn nos(table: &str) -> String {
-    format!(
-        "https://mos.esante.gouv.fr/NOS/{table}/FHIR/{}",
-        table.replacen('_', "-", 1)
-    )
+    format!("https://mos.esante.gouv.fr/NOS/{table}/FHIR/{}", table.replacen('_', "-", 1))
 }
 
 fn concept(table: &str, code: &str) -> Value {
@@ -85,10 +82,7 @@ fn valid_feed() -> Vec<Value> {
 }
 
 fn ndjson(resources: &[Value]) -> String {
-    resources
-        .iter()
-        .map(|resource| serde_json::to_string(resource).unwrap() + "\n")
-        .collect()
+    resources.iter().map(|resource| serde_json::to_string(resource).unwrap() + "\n").collect()
 }
 
 /// Ingests the valid feed after `mutate` changed it.
@@ -103,15 +97,7 @@ fn the_valid_feed_is_accepted_whole() {
     let (dataset, report) = ingest_str("feed.ndjson", &ndjson(&valid_feed()));
     assert!(reasons(&report).is_empty());
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
-    assert_eq!(
-        (
-            dataset.ejs.len(),
-            dataset.egs.len(),
-            dataset.locations.len(),
-            dataset.offers.len()
-        ),
-        (1, 1, 1, 1)
-    );
+    assert_eq!((dataset.ejs.len(), dataset.egs.len(), dataset.locations.len(), dataset.offers.len()), (1, 1, 1, 1));
     assert_eq!(dataset.egs[0].tariffs[0].amount_cents, 11_030);
 }
 
@@ -124,11 +110,7 @@ fn truncated_json_line() {
     assert_single_reject(&report, "invalid JSON: EOF while parsing");
     assert_eq!(report.rejects[0].origin, "feed.ndjson:4");
     assert_eq!(report.rejects[0].resource_type, "unknown");
-    assert_eq!(
-        dataset.locations.len(),
-        1,
-        "the lines before the cut are kept"
-    );
+    assert_eq!(dataset.locations.len(), 1, "the lines before the cut are kept");
 }
 
 #[test]
@@ -141,20 +123,8 @@ fn truncated_bundle_keeps_what_came_before() {
     text.truncate(cut);
     let (dataset, report) = ingest_str("bundle.json", &text);
     let reasons = reasons(&report);
-    assert!(
-        reasons
-            .iter()
-            .any(|reason| reason.starts_with("invalid JSON: EOF while parsing")),
-        "{reasons:?}"
-    );
-    assert!(
-        report
-            .rejects
-            .iter()
-            .any(|issue| issue.origin == "bundle.json entry 3"),
-        "{:?}",
-        report.rejects
-    );
+    assert!(reasons.iter().any(|reason| reason.starts_with("invalid JSON: EOF while parsing")), "{reasons:?}");
+    assert!(report.rejects.iter().any(|issue| issue.origin == "bundle.json entry 3"), "{:?}", report.rejects);
     assert_eq!(dataset.egs.len(), 1);
 }
 
@@ -168,65 +138,33 @@ fn not_json_at_all() {
 
 #[test]
 fn non_numeric_capacity() {
-    let report = ingest_mutated(|feed| {
-        feed[2]["extension"][1]["extension"][3]["valueInteger"] = json!("quinze")
-    });
+    let report = ingest_mutated(|feed| feed[2]["extension"][1]["extension"][3]["valueInteger"] = json!("quinze"));
     let reasons = reasons(&report);
-    assert_eq!(
-        reasons.len(),
-        2,
-        "the location and the offer that uses it: {reasons:?}"
-    );
+    assert_eq!(reasons.len(), 2, "the location and the offer that uses it: {reasons:?}");
     assert!(
-        reasons[0].contains(
-            "extension[1].extension[3].valueInteger: invalid type: string \"quinze\", expected i64"
-        ),
+        reasons[0].contains("extension[1].extension[3].valueInteger: invalid type: string \"quinze\", expected i64"),
         "{reasons:?}"
     );
-    assert!(
-        reasons[1].starts_with("location[0]: Location/loc1 was rejected (extension[1]"),
-        "{reasons:?}"
-    );
+    assert!(reasons[1].starts_with("location[0]: Location/loc1 was rejected (extension[1]"), "{reasons:?}");
 }
 
 #[test]
 fn negative_or_fractional_capacity() {
-    let report =
-        ingest_mutated(|feed| feed[2]["extension"][2]["extension"][3]["valueInteger"] = json!(-2));
-    assert!(
-        reasons(&report)[0].contains("valueInteger: -2 is not a count"),
-        "{:?}",
-        report.rejects
-    );
-    let report =
-        ingest_mutated(|feed| feed[2]["extension"][2]["extension"][3]["valueInteger"] = json!(2.5));
-    assert!(
-        reasons(&report)[0].contains("invalid type: floating point `2.5`, expected i64"),
-        "{:?}",
-        report.rejects
-    );
+    let report = ingest_mutated(|feed| feed[2]["extension"][2]["extension"][3]["valueInteger"] = json!(-2));
+    assert!(reasons(&report)[0].contains("valueInteger: -2 is not a count"), "{:?}", report.rejects);
+    let report = ingest_mutated(|feed| feed[2]["extension"][2]["extension"][3]["valueInteger"] = json!(2.5));
+    assert!(reasons(&report)[0].contains("invalid type: floating point `2.5`, expected i64"), "{:?}", report.rejects);
 }
 
 #[test]
 fn latitude_out_of_range() {
     let report = ingest_mutated(|feed| feed[2]["position"]["latitude"] = json!(95.0));
-    assert_eq!(
-        reasons(&report)[0],
-        "position: latitude outside [-90, 90] (latitude 95, longitude 5.341582)"
-    );
+    assert_eq!(reasons(&report)[0], "position: latitude outside [-90, 90] (latitude 95, longitude 5.341582)");
+    let report =
+        ingest_mutated(|feed| feed[1]["address"][0]["extension"][0]["extension"][1]["valueDecimal"] = json!(200.0));
+    assert!(reasons(&report)[0].contains("(geolocation): longitude outside [-180, 180]"), "{:?}", report.rejects);
     let report = ingest_mutated(|feed| {
-        feed[1]["address"][0]["extension"][0]["extension"][1]["valueDecimal"] = json!(200.0)
-    });
-    assert!(
-        reasons(&report)[0].contains("(geolocation): longitude outside [-180, 180]"),
-        "{:?}",
-        report.rejects
-    );
-    let report = ingest_mutated(|feed| {
-        feed[2]["position"]
-            .as_object_mut()
-            .unwrap()
-            .remove("longitude");
+        feed[2]["position"].as_object_mut().unwrap().remove("longitude");
     });
     assert!(reasons(&report)[0].contains("position: latitude and longitude must both be given"));
 }
@@ -236,13 +174,9 @@ fn wrong_json_types() {
     let report = ingest_mutated(|feed| feed[3]["extension"] = json!({ "url": "x" }));
     assert_single_reject(&report, "extension: invalid type: map, expected a sequence");
     let report = ingest_mutated(|feed| feed[3]["name"] = json!(12));
-    assert_single_reject(
-        &report,
-        "name: invalid type: integer `12`, expected a string",
-    );
-    let report = ingest_mutated(|feed| {
-        feed[1]["address"][0]["extension"][0]["extension"][0]["valueDecimal"] = json!("45.9")
-    });
+    assert_single_reject(&report, "name: invalid type: integer `12`, expected a string");
+    let report =
+        ingest_mutated(|feed| feed[1]["address"][0]["extension"][0]["extension"][0]["valueDecimal"] = json!("45.9"));
     assert!(
         reasons(&report)[0].contains("valueDecimal: invalid type: string \"45.9\", expected f64"),
         "{:?}",
@@ -269,53 +203,29 @@ fn missing_mandatory_fields() {
     });
     assert_single_reject(&report, "name: missing");
     let report = ingest_mutated(|feed| {
-        feed[2]["extension"][2]["extension"]
-            .as_array_mut()
-            .unwrap()
-            .remove(1);
+        feed[2]["extension"][2]["extension"].as_array_mut().unwrap().remove(1);
     });
-    assert!(
-        reasons(&report)[0].contains("(capacity record 1): missing capacityStatus"),
-        "{:?}",
-        report.rejects
-    );
+    assert!(reasons(&report)[0].contains("(capacity record 1): missing capacityStatus"), "{:?}", report.rejects);
     let report = ingest_mutated(|feed| {
-        feed[1]["extension"][0]["extension"]
-            .as_array_mut()
-            .unwrap()
-            .remove(2);
+        feed[1]["extension"][0]["extension"].as_array_mut().unwrap().remove(2);
     });
-    assert!(
-        reasons(&report)[0].contains("(ror-organization-price): missing amount"),
-        "{:?}",
-        report.rejects
-    );
+    assert!(reasons(&report)[0].contains("(ror-organization-price): missing amount"), "{:?}", report.rejects);
 }
 
 #[test]
 fn dangling_references() {
-    let report =
-        ingest_mutated(|feed| feed[3]["providedBy"]["reference"] = json!("Organization/nowhere"));
-    assert_single_reject(
-        &report,
-        "providedBy: Organization/nowhere is not in the feed (dangling reference)",
-    );
-    let report =
-        ingest_mutated(|feed| feed[3]["location"][0]["reference"] = json!("Location/nowhere"));
-    assert_single_reject(
-        &report,
-        "location[0]: Location/nowhere is not in the feed (dangling reference)",
-    );
-    let report =
-        ingest_mutated(|feed| feed[1]["partOf"]["reference"] = json!("Organization/nowhere"));
+    let report = ingest_mutated(|feed| feed[3]["providedBy"]["reference"] = json!("Organization/nowhere"));
+    assert_single_reject(&report, "providedBy: Organization/nowhere is not in the feed (dangling reference)");
+    let report = ingest_mutated(|feed| feed[3]["location"][0]["reference"] = json!("Location/nowhere"));
+    assert_single_reject(&report, "location[0]: Location/nowhere is not in the feed (dangling reference)");
+    let report = ingest_mutated(|feed| feed[1]["partOf"]["reference"] = json!("Organization/nowhere"));
     let reasons = reasons(&report);
     assert_eq!(
         reasons[0],
         "partOf: Organization/nowhere is not in the feed (dangling reference to the entité juridique)"
     );
     assert!(
-        reasons[1]
-            .starts_with("providedBy: Organization/eg1 was rejected (partOf: Organization/nowhere"),
+        reasons[1].starts_with("providedBy: Organization/eg1 was rejected (partOf: Organization/nowhere"),
         "{reasons:?}"
     );
 }
@@ -328,11 +238,7 @@ fn references_in_every_form_resolve() {
         "https://ror.example/fhir/Organization/eg1/_history/3",
     ] {
         let report = ingest_mutated(|feed| feed[3]["providedBy"]["reference"] = json!(reference));
-        assert!(
-            reasons(&report).is_empty(),
-            "{reference}: {:?}",
-            report.rejects
-        );
+        assert!(reasons(&report).is_empty(), "{reference}: {:?}", report.rejects);
     }
     // urn:uuid references resolve through Bundle.entry.fullUrl.
     let mut feed = valid_feed();
@@ -359,18 +265,15 @@ fn references_in_every_form_resolve() {
 fn unknown_codes() {
     // Closed code systems that drive semantics: the record is refused.
     let report = ingest_mutated(|feed| {
-        feed[2]["extension"][2]["extension"][1]["valueCodeableConcept"]["coding"][0]["code"] =
-            json!("99")
+        feed[2]["extension"][2]["extension"][1]["valueCodeableConcept"]["coding"][0]["code"] = json!("99")
     });
     assert!(
-        reasons(&report)[0]
-            .contains("(capacityStatus): code \"99\" is not in TRE_R330-TypeStatutCapacite"),
+        reasons(&report)[0].contains("(capacityStatus): code \"99\" is not in TRE_R330-TypeStatutCapacite"),
         "{:?}",
         report.rejects
     );
     let report = ingest_mutated(|feed| {
-        feed[1]["extension"][0]["extension"][1]["valueCodeableConcept"]["coding"][0]["code"] =
-            json!("9")
+        feed[1]["extension"][0]["extension"][1]["valueCodeableConcept"]["coding"][0]["code"] = json!("9")
     });
     assert!(
         reasons(&report)[0].contains("(priceUnit): code \"9\" is not in TRE_R228-UnitePrix"),
@@ -381,10 +284,7 @@ fn unknown_codes() {
     let report = ingest_mutated(|feed| feed[3]["category"][0]["coding"][0]["code"] = json!("9999"));
     assert!(reasons(&report).is_empty());
     assert_eq!(report.warnings.len(), 1);
-    assert_eq!(
-        report.warnings[0].reason,
-        "category[0]: code \"9999\" is not in TRE_R244-CategorieOrganisation"
-    );
+    assert_eq!(report.warnings[0].reason, "category[0]: code \"9999\" is not in TRE_R244-CategorieOrganisation");
     assert_eq!(report.warnings[0].id.as_deref(), Some("hs1"));
     // A coding of the wrong system where one is required.
     let report = ingest_mutated(|feed| {
@@ -392,8 +292,7 @@ fn unknown_codes() {
             json!("http://example.org/other")
     });
     assert!(
-        reasons(&report)[0]
-            .contains("no coding in TRE_R331-TemporaliteCapacite (found http://example.org/other)"),
+        reasons(&report)[0].contains("no coding in TRE_R331-TemporaliteCapacite (found http://example.org/other)"),
         "{:?}",
         report.rejects
     );
@@ -402,34 +301,16 @@ fn unknown_codes() {
 #[test]
 fn bad_dates_units_and_communes() {
     let report = ingest_mutated(|feed| feed[1]["meta"]["lastUpdated"] = json!("2026-13-01"));
-    assert!(
-        reasons(&report)[0]
-            .starts_with("meta.lastUpdated: invalid FHIR date \"2026-13-01\": month out of range")
-    );
-    let report = ingest_mutated(|feed| {
-        feed[3]["extension"][0]["extension"][0]["valueRange"]["low"]["code"] = json!("kg")
-    });
-    assert!(
-        reasons(&report)[0].contains("unit \"kg\" is not one of a, mo, wk, d"),
-        "{:?}",
-        report.rejects
-    );
-    let report = ingest_mutated(|feed| {
-        feed[3]["extension"][0]["extension"][0]["valueRange"]["low"]["value"] = json!(200)
-    });
-    assert!(
-        reasons(&report)[0].contains("low (200 years) is above high (150 years)"),
-        "{:?}",
-        report.rejects
-    );
-    let report = ingest_mutated(|feed| {
-        feed[2]["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] = json!("ABCDE")
-    });
-    assert!(
-        reasons(&report)[0].contains("\"ABCDE\" is not an INSEE commune code"),
-        "{:?}",
-        report.rejects
-    );
+    assert!(reasons(&report)[0].starts_with("meta.lastUpdated: invalid FHIR date \"2026-13-01\": month out of range"));
+    let report =
+        ingest_mutated(|feed| feed[3]["extension"][0]["extension"][0]["valueRange"]["low"]["code"] = json!("kg"));
+    assert!(reasons(&report)[0].contains("unit \"kg\" is not one of a, mo, wk, d"), "{:?}", report.rejects);
+    let report =
+        ingest_mutated(|feed| feed[3]["extension"][0]["extension"][0]["valueRange"]["low"]["value"] = json!(200));
+    assert!(reasons(&report)[0].contains("low (200 years) is above high (150 years)"), "{:?}", report.rejects);
+    let report =
+        ingest_mutated(|feed| feed[2]["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] = json!("ABCDE"));
+    assert!(reasons(&report)[0].contains("\"ABCDE\" is not an INSEE commune code"), "{:?}", report.rejects);
 }
 
 #[test]
@@ -452,10 +333,7 @@ fn duplicates_keep_the_newest() {
     newer["name"] = json!("EHPAD renommé");
     feed.insert(0, newer);
     let (dataset, report) = ingest_str("feed.ndjson", &ndjson(&feed));
-    assert_single_reject(
-        &report,
-        "duplicate id: superseded by the copy at feed.ndjson:1",
-    );
+    assert_single_reject(&report, "duplicate id: superseded by the copy at feed.ndjson:1");
     assert_eq!(report.rejects[0].origin, "feed.ndjson:3");
     assert_eq!(dataset.egs[0].name, "EHPAD renommé");
 }
@@ -476,10 +354,7 @@ fn internal_organisation_chains_and_cycles() {
     let (dataset, report) = ingest_str("feed.ndjson", &ndjson(&feed));
     assert!(reasons(&report).is_empty(), "{:?}", report.rejects);
     assert_eq!(dataset.offers[0].eg, Some(0));
-    assert_eq!(
-        dataset.offers[0].internal_organisation.as_deref(),
-        Some("Pôle uf")
-    );
+    assert_eq!(dataset.offers[0].internal_organisation.as_deref(), Some("Pôle uf"));
 
     let mut feed = valid_feed();
     feed.push(oi("a", "b"));
@@ -499,9 +374,6 @@ fn invalid_utf8_line_is_rejected_and_the_rest_read() {
     let output = ror_search::ingest::ingest(&[path], &mut |_| {}).unwrap();
     let reasons = reasons(&output.report);
     assert_eq!(reasons.len(), 1);
-    assert!(
-        reasons[0].starts_with("line is not valid UTF-8"),
-        "{reasons:?}"
-    );
+    assert!(reasons[0].starts_with("line is not valid UTF-8"), "{reasons:?}");
     assert_eq!(output.dataset.offers.len(), 1);
 }

@@ -18,7 +18,7 @@ fn build(
         out: out.to_owned(),
         force,
         built_at: parse_fhir_datetime("2026-11-01T00:00:00Z").unwrap(),
-        text_index: None,
+        index_files: None,
         progress_bar: false,
     })
 }
@@ -50,11 +50,8 @@ fn build_load_round_trip() {
     // The quality summary is stored: the neurosurgery offer was last updated in 2023.
     assert_eq!(manifest.quality.offers_not_updated_for_a_year, 1);
     // No temporary directory is left beside it.
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name() != "snap")
-        .collect();
+    let leftovers: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().filter_map(Result::ok).filter(|e| e.file_name() != "snap").collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -81,13 +78,8 @@ fn any_flipped_byte_is_refused_naming_the_file() {
             let mut altered = original.clone();
             altered[position] ^= 0x20;
             std::fs::write(&path, &altered).unwrap();
-            let error = load(&out)
-                .expect_err("a corrupted snapshot must not load")
-                .to_string();
-            assert!(
-                error.contains(file),
-                "flip in {file} at {position}: error does not name the file: {error}"
-            );
+            let error = load(&out).expect_err("a corrupted snapshot must not load").to_string();
+            assert!(error.contains(file), "flip in {file} at {position}: error does not name the file: {error}");
         }
         std::fs::write(&path, &original).unwrap();
     }
@@ -103,20 +95,11 @@ fn truncated_or_missing_files_are_refused() {
     let original = std::fs::read(&data).unwrap();
     std::fs::write(&data, &original[..original.len() - 100]).unwrap();
     let error = load(&out).unwrap_err().to_string();
-    assert!(
-        error.contains("data.bin") && error.contains("does not match"),
-        "{error}"
-    );
+    assert!(error.contains("data.bin") && error.contains("does not match"), "{error}");
     std::fs::remove_file(&data).unwrap();
     let error = load(&out).unwrap_err().to_string();
-    assert!(
-        error.contains("lists \"data.bin\", which is missing"),
-        "{error}"
-    );
-    assert!(
-        read_manifest(&out).is_ok(),
-        "the manifest alone still reads for inspection"
-    );
+    assert!(error.contains("lists \"data.bin\", which is missing"), "{error}");
+    assert!(read_manifest(&out).is_ok(), "the manifest alone still reads for inspection");
     let error = load(&dir.path().join("nowhere")).unwrap_err().to_string();
     assert!(error.contains("nowhere: missing"), "{error}");
 }
@@ -137,18 +120,9 @@ fn data_file_with_consistent_checksums_but_bad_crc_is_refused() {
     let new_sha = hex::encode(sha2::Sha256::digest(&bytes));
     let rewritten: String = checksums
         .lines()
-        .map(|line| {
-            if line.ends_with("  data.bin") {
-                format!("{new_sha}  data.bin\n")
-            } else {
-                format!("{line}\n")
-            }
-        })
+        .map(|line| if line.ends_with("  data.bin") { format!("{new_sha}  data.bin\n") } else { format!("{line}\n") })
         .collect();
     std::fs::write(out.join(CHECKSUMS_FILE), rewritten).unwrap();
     let error = load(&out).unwrap_err().to_string();
-    assert!(
-        error.contains("data.bin") && error.contains("CRC-32 mismatch"),
-        "{error}"
-    );
+    assert!(error.contains("data.bin") && error.contains("CRC-32 mismatch"), "{error}");
 }

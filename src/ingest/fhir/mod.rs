@@ -10,50 +10,47 @@ pub mod read;
 pub mod write;
 
 /// Base URL of every ROR extension.
-pub const ROR_EXTENSION_BASE: &str =
-    "https://interop.esante.gouv.fr/ig/fhir/ror/StructureDefinition/";
+pub const ROR_EXTENSION_BASE: &str = "https://interop.esante.gouv.fr/ig/fhir/ror/StructureDefinition/";
 /// The HL7 core geolocation extension (EG coordinates on `Organization.address`).
 pub const GEOLOCATION_URL: &str = "http://hl7.org/fhir/StructureDefinition/geolocation";
 /// The HL7 core organization-period extension (opening / closing dates).
-pub const ORGANIZATION_PERIOD_URL: &str =
-    "http://hl7.org/fhir/StructureDefinition/organization-period";
+pub const ORGANIZATION_PERIOD_URL: &str = "http://hl7.org/fhir/StructureDefinition/organization-period";
 /// FR Core address INSEE code extension (commune of an address).
-pub const FR_CORE_INSEE_CODE_URL: &str =
-    "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code";
+pub const FR_CORE_INSEE_CODE_URL: &str = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code";
 
 /// TRE_G07 (type d'identifiant de structure) system.
-pub const TRE_G07_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_G07-TypeIdentifiantStructure/FHIR/TRE-G07-TypeIdentifiantStructure";
+pub const TRE_G07_URL: &str =
+    "https://mos.esante.gouv.fr/NOS/TRE_G07-TypeIdentifiantStructure/FHIR/TRE-G07-TypeIdentifiantStructure";
 /// TRE_R345 (type d'identifiant autre; `42` = identifiant OI).
-pub const TRE_R345_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_R345-TypeIdentifiantAutre/FHIR/TRE_R345-TypeIdentifiantAutre";
+pub const TRE_R345_URL: &str =
+    "https://mos.esante.gouv.fr/NOS/TRE_R345-TypeIdentifiantAutre/FHIR/TRE_R345-TypeIdentifiantAutre";
 /// TRE_R355 (type d'identifiant de l'offre; `35`).
-pub const TRE_R355_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_R355-TypeIdentifiantOffre/FHIR/TRE-R355-TypeIdentifiantOffre";
+pub const TRE_R355_URL: &str =
+    "https://mos.esante.gouv.fr/NOS/TRE_R355-TypeIdentifiantOffre/FHIR/TRE-R355-TypeIdentifiantOffre";
 /// TRE_R354 (type d'identifiant de ressource opérationnelle; `25` = lieu).
 pub const TRE_R354_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_R354-TypeIdentifiantRessourceOperationnelle/FHIR/TRE-R354-TypeIdentifiantRessourceOperationnelle";
 /// TRE_R13 (communes, COG) system.
-pub const TRE_R13_URL: &str =
-    "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM";
+pub const TRE_R13_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM";
 /// TRE_R30 (régions) system used in `meta.tag`.
-pub const TRE_R30_URL: &str =
-    "https://mos.esante.gouv.fr/NOS/TRE_R30-RegionOM/FHIR/TRE-R30-RegionOM";
+pub const TRE_R30_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_R30-RegionOM/FHIR/TRE-R30-RegionOM";
 /// TRE_R247 (UCUM units) system used in `ageRange`.
-pub const TRE_R247_URL: &str =
-    "https://mos.esante.gouv.fr/NOS/TRE_R247-UcumUniteMesure/FHIR/TRE-R247-UcumUniteMesure";
+pub const TRE_R247_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_R247-UcumUniteMesure/FHIR/TRE-R247-UcumUniteMesure";
 /// TRE_R02 (secteur d'activité; offices) system.
-pub const TRE_R02_URL: &str =
-    "https://mos.esante.gouv.fr/NOS/TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite";
+pub const TRE_R02_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite";
 /// TRE_R69 (agrégat de statut juridique) system.
 pub const TRE_R69_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_R69-FinessAgregatStatutJuridiqueNiv2/FHIR/TRE-R69-FinessAgregatStatutJuridiqueNiv2";
 /// TRE_R207 (type d'organisation interne) system.
-pub const TRE_R207_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_R207-TypeOrganisationInterne/FHIR/TRE-R207-TypeOrganisationInterne";
+pub const TRE_R207_URL: &str =
+    "https://mos.esante.gouv.fr/NOS/TRE_R207-TypeOrganisationInterne/FHIR/TRE-R207-TypeOrganisationInterne";
 /// TRE_R243 (compétence spécifique) system.
-pub const TRE_R243_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_R243-CompetenceSpecifique/FHIR/TRE-R243-CompetenceSpecifique";
+pub const TRE_R243_URL: &str =
+    "https://mos.esante.gouv.fr/NOS/TRE_R243-CompetenceSpecifique/FHIR/TRE-R243-CompetenceSpecifique";
 
 /// The id of a ROR extension (`ror-location-supported-capacity`) from its full URL; `http` and
 /// `https` are both accepted. Other URLs give `None`.
 pub fn ror_extension_id(url: &str) -> Option<&str> {
-    url.strip_prefix(ROR_EXTENSION_BASE).or_else(|| {
-        url.strip_prefix("http://interop.esante.gouv.fr/ig/fhir/ror/StructureDefinition/")
-    })
+    url.strip_prefix(ROR_EXTENSION_BASE)
+        .or_else(|| url.strip_prefix("http://interop.esante.gouv.fr/ig/fhir/ror/StructureDefinition/"))
 }
 
 /// Whether a coding system URL names the NOS table `nos_number` (e.g. `"R13"` matches

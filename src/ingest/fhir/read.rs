@@ -9,14 +9,11 @@ use std::fmt;
 
 use super::raw::{self, CodeableConcept, Extension, RawResource, ResourceHeader};
 use super::{
-    FR_CORE_INSEE_CODE_URL, GEOLOCATION_URL, ORGANIZATION_PERIOD_URL, TRE_R30_URL,
-    ror_extension_id, system_is_nos,
+    FR_CORE_INSEE_CODE_URL, GEOLOCATION_URL, ORGANIZATION_PERIOD_URL, TRE_R30_URL, ror_extension_id, system_is_nos,
 };
 use crate::model::labels::CodeSystem;
 use crate::model::rules::age_in_years;
-use crate::model::{
-    Address, AgeRange, CapacityRecord, Code, Eg, Ej, GeoPoint, Location, Offer, Tariff,
-};
+use crate::model::{Address, AgeRange, CapacityRecord, Code, Eg, Ej, GeoPoint, Location, Offer, Tariff};
 use crate::util::time::{UnixSeconds, parse_fhir_datetime};
 
 /// A field path formatted only when a message needs it (no allocation on the happy path).
@@ -54,11 +51,7 @@ pub enum ParsedOrganization {
     /// Entité géographique, with its `partOf` reference to the EJ.
     Eg { eg: Eg, part_of: Option<String> },
     /// Organisation interne (pôle, structure interne, UF), with its `partOf` reference.
-    Oi {
-        id: String,
-        name: Option<String>,
-        part_of: Option<String>,
-    },
+    Oi { id: String, name: Option<String>, part_of: Option<String> },
 }
 
 impl ParsedOrganization {
@@ -95,10 +88,7 @@ pub struct ParsedOffer {
 #[derive(Debug)]
 pub enum Outcome {
     /// Read; with warnings about data that was kept but is odd.
-    Accepted {
-        parsed: Box<Parsed>,
-        warnings: Vec<String>,
-    },
+    Accepted { parsed: Box<Parsed>, warnings: Vec<String> },
     /// Not read: the reason names the element at fault.
     Rejected { reason: String },
     /// A resource type the engine does not use (`PractitionerRole`, `Task`...).
@@ -123,13 +113,9 @@ pub fn parse_resource(resource_type: &str, json: &str) -> Outcome {
             return match serde_path_to_error::deserialize::<_, RawResource>(&mut deserializer) {
                 Err(error) => {
                     let path = error.path().to_string();
-                    Outcome::Rejected {
-                        reason: format!("{path}: {}", error.into_inner()),
-                    }
+                    Outcome::Rejected { reason: format!("{path}: {}", error.into_inner()) }
                 }
-                Ok(_) => Outcome::Rejected {
-                    reason: plain_error.to_string(),
-                },
+                Ok(_) => Outcome::Rejected { reason: plain_error.to_string() },
             };
         }
     };
@@ -140,11 +126,7 @@ pub fn parse_resource(resource_type: &str, json: &str) -> Outcome {
 #[derive(Debug)]
 pub enum Classified {
     /// A resource, read (or rejected, or ignored by type).
-    Resource {
-        resource_type: String,
-        id: Option<String>,
-        outcome: Outcome,
-    },
+    Resource { resource_type: String, id: Option<String>, outcome: Outcome },
     /// A `Bundle` to split into its entries.
     Bundle,
     /// Not a resource: invalid JSON or no `resourceType`.
@@ -167,16 +149,9 @@ pub fn classify(json: &str) -> Classified {
             return Classified::Bundle;
         }
         let id = raw.id.as_deref().map(str::to_owned);
-        let outcome = if READ_TYPES.contains(&resource_type) {
-            read_raw(resource_type, &raw)
-        } else {
-            Outcome::Ignored
-        };
-        return Classified::Resource {
-            resource_type: resource_type.to_owned(),
-            id,
-            outcome,
-        };
+        let outcome =
+            if READ_TYPES.contains(&resource_type) { read_raw(resource_type, &raw) } else { Outcome::Ignored };
+        return Classified::Resource { resource_type: resource_type.to_owned(), id, outcome };
     }
     let header = match read_header(json) {
         Ok(header) => header,
@@ -184,10 +159,7 @@ pub fn classify(json: &str) -> Classified {
     };
     let id = header.id.as_deref().map(str::to_owned);
     match header.resource_type.as_deref() {
-        None | Some("") => Classified::Unreadable {
-            id,
-            reason: "resourceType: missing".into(),
-        },
+        None | Some("") => Classified::Unreadable { id, reason: "resourceType: missing".into() },
         Some("Bundle") => Classified::Bundle,
         Some(resource_type) => Classified::Resource {
             resource_type: resource_type.to_owned(),
@@ -205,10 +177,7 @@ fn read_raw(resource_type: &str, raw: &RawResource) -> Outcome {
         _ => reader.location(raw).map(Parsed::Location),
     };
     match parsed {
-        Ok(parsed) => Outcome::Accepted {
-            parsed: Box::new(parsed),
-            warnings: reader.warnings,
-        },
+        Ok(parsed) => Outcome::Accepted { parsed: Box::new(parsed), warnings: reader.warnings },
         Err(reason) => Outcome::Rejected { reason },
     }
 }
@@ -256,19 +225,11 @@ impl Reader {
             .iter()
             .find(|coding| coding.system.as_deref().and_then(CodeSystem::from_url) == Some(system));
         let Some(coding) = coding else {
-            let found: Vec<&str> = concept
-                .coding
-                .iter()
-                .filter_map(|coding| coding.system.as_deref())
-                .collect();
+            let found: Vec<&str> = concept.coding.iter().filter_map(|coding| coding.system.as_deref()).collect();
             let message = if found.is_empty() {
                 format!("{field}: no coding with system {}", system.nos_id())
             } else {
-                format!(
-                    "{field}: no coding in {} (found {})",
-                    system.nos_id(),
-                    found.join(", ")
-                )
+                format!("{field}: no coding in {} (found {})", system.nos_id(), found.join(", "))
             };
             return match need {
                 Need::Required => Err(message),
@@ -278,16 +239,8 @@ impl Reader {
                 }
             };
         };
-        let Some(code) = coding
-            .code
-            .as_deref()
-            .map(str::trim)
-            .filter(|code| !code.is_empty())
-        else {
-            return Err(format!(
-                "{field}: coding in {} has no code",
-                system.nos_id()
-            ));
+        let Some(code) = coding.code.as_deref().map(str::trim).filter(|code| !code.is_empty()) else {
+            return Err(format!("{field}: coding in {} has no code", system.nos_id()));
         };
         if system.label(code).is_none() {
             let message = format!("{field}: code {code:?} is not in {}", system.nos_id());
@@ -306,8 +259,7 @@ impl Reader {
         field: &dyn fmt::Display,
     ) -> Result<Code, String> {
         let concept = concept.ok_or_else(|| format!("{field}: missing"))?;
-        self.code(concept, system, field, Need::Required)?
-            .ok_or_else(|| format!("{field}: missing"))
+        self.code(concept, system, field, Need::Required)?.ok_or_else(|| format!("{field}: missing"))
     }
 
     fn optional_code(
@@ -325,50 +277,34 @@ impl Reader {
     fn organization(&mut self, raw: &RawResource) -> Result<ParsedOrganization, String> {
         let id = resource_id(raw)?;
         let last_updated = last_updated(raw)?;
-        let is_oi = raw
-            .identifier
-            .iter()
-            .any(|identifier| identifier_type_code(identifier, "R345") == Some("42"))
+        let is_oi = raw.identifier.iter().any(|identifier| identifier_type_code(identifier, "R345") == Some("42"))
             || raw.type_.iter().any(|concept| has_system(concept, "R207"));
-        let part_of = raw
-            .part_of
-            .as_ref()
-            .and_then(|reference| reference.reference.as_deref().map(str::to_owned));
+        let part_of = raw.part_of.as_ref().and_then(|reference| reference.reference.as_deref().map(str::to_owned));
         if is_oi {
-            return Ok(ParsedOrganization::Oi {
-                id,
-                name: raw.name.as_deref().map(str::to_owned),
-                part_of,
-            });
+            return Ok(ParsedOrganization::Oi { id, name: raw.name.as_deref().map(str::to_owned), part_of });
         }
         let mut category = None;
         let mut legal_status = None;
         let mut has_ej_type = false;
         for concept in &raw.type_ {
             if let Some(coding) = concept.coding.iter().find(|coding| {
-                coding.system.as_deref().is_some_and(|system| {
-                    system_is_nos(system, "R66") || system_is_nos(system, "R02")
-                })
-            }) {
-                let code = coding
-                    .code
-                    .as_deref()
-                    .ok_or("type[categorieEtablissement]: coding has no code")?;
-                if coding
+                coding
                     .system
                     .as_deref()
-                    .is_some_and(|system| system_is_nos(system, "R66"))
+                    .is_some_and(|system| system_is_nos(system, "R66") || system_is_nos(system, "R02"))
+            }) {
+                let code = coding.code.as_deref().ok_or("type[categorieEtablissement]: coding has no code")?;
+                if coding.system.as_deref().is_some_and(|system| system_is_nos(system, "R66"))
                     && CodeSystem::CategorieEtablissement.label(code).is_none()
                 {
-                    self.warnings.push(format!("type[categorieEtablissement]: code {code:?} is not in TRE_R66-CategorieEtablissement"));
+                    self.warnings.push(format!(
+                        "type[categorieEtablissement]: code {code:?} is not in TRE_R66-CategorieEtablissement"
+                    ));
                 }
                 category = Some(Code::from(code));
             } else if has_system(concept, "R72") {
-                legal_status = self.optional_code(
-                    Some(concept),
-                    CodeSystem::StatutJuridique,
-                    &"type[statutJuridiqueINSEE]",
-                )?;
+                legal_status =
+                    self.optional_code(Some(concept), CodeSystem::StatutJuridique, &"type[statutJuridiqueINSEE]")?;
                 has_ej_type = true;
             } else if has_system(concept, "R69") {
                 has_ej_type = true;
@@ -384,12 +320,7 @@ impl Reader {
         }
         let is_eg = category.is_some() || (!has_ej_type && part_of.is_some());
         if !is_eg {
-            let name = raw
-                .name
-                .as_deref()
-                .map(str::trim)
-                .filter(|name| !name.is_empty())
-                .map(str::to_owned);
+            let name = raw.name.as_deref().map(str::trim).filter(|name| !name.is_empty()).map(str::to_owned);
             return Ok(ParsedOrganization::Ej(Ej {
                 id,
                 finess: structure_identifier(raw, "1").or_else(|| prefixed_national_id(raw, '1')),
@@ -401,7 +332,8 @@ impl Reader {
             }));
         }
         if category.is_none() {
-            self.warnings.push("type[categorieEtablissement]: missing; read as an entité géographique because of partOf".into());
+            self.warnings
+                .push("type[categorieEtablissement]: missing; read as an entité géographique because of partOf".into());
         }
         let name = required_name(raw)?;
         let mut eg = Eg {
@@ -423,9 +355,7 @@ impl Reader {
         if let Some(finess) = &eg.finess
             && !is_finess(finess)
         {
-            self.warnings.push(format!(
-                "identifier[finess]: {finess:?} is not a 9-character FINESS number"
-            ));
+            self.warnings.push(format!("identifier[finess]: {finess:?} is not a 9-character FINESS number"));
         }
         for (index, extension) in raw.extension.iter().enumerate() {
             let field = lazy!("extension[{index}]");
@@ -434,10 +364,8 @@ impl Reader {
                     .value_period
                     .as_ref()
                     .ok_or_else(|| format!("{field} (organization-period): missing valuePeriod"))?;
-                eg.opened_at =
-                    optional_date(period.start.as_deref(), &lazy!("{field}.valuePeriod.start"))?;
-                eg.closed_at =
-                    optional_date(period.end.as_deref(), &lazy!("{field}.valuePeriod.end"))?;
+                eg.opened_at = optional_date(period.start.as_deref(), &lazy!("{field}.valuePeriod.start"))?;
+                eg.closed_at = optional_date(period.end.as_deref(), &lazy!("{field}.valuePeriod.end"))?;
                 continue;
             }
             let Some(extension_id) = ror_extension_id(&extension.url) else {
@@ -464,22 +392,16 @@ impl Reader {
                     eg.closing_type = first_code(extension.value_codeable_concept.as_ref());
                 }
                 "ror-organization-nb-permanent-social-help-place" => {
-                    eg.social_help_places_permanent = Some(non_negative(
-                        extension.value_integer,
-                        &lazy!("{field}.valueInteger"),
-                    )?);
+                    eg.social_help_places_permanent =
+                        Some(non_negative(extension.value_integer, &lazy!("{field}.valueInteger"))?);
                 }
                 "ror-organization-nb-temporary-social-help-place" => {
-                    eg.social_help_places_temporary = Some(non_negative(
-                        extension.value_integer,
-                        &lazy!("{field}.valueInteger"),
-                    )?);
+                    eg.social_help_places_temporary =
+                        Some(non_negative(extension.value_integer, &lazy!("{field}.valueInteger"))?);
                 }
                 "ror-meta-creation-date" => {
-                    eg.created_at = optional_date(
-                        extension.value_date_time.as_deref(),
-                        &lazy!("{field}.valueDateTime"),
-                    )?;
+                    eg.created_at =
+                        optional_date(extension.value_date_time.as_deref(), &lazy!("{field}.valueDateTime"))?;
                 }
                 "ror-organization-price" => {
                     let tariff = self.tariff(extension, &field)?;
@@ -515,16 +437,12 @@ impl Reader {
                     match sub.url.as_ref() {
                         "latitude" => {
                             lat = Some(sub.value_decimal.ok_or_else(|| {
-                                format!(
-                                    "{extension_field} (geolocation): latitude has no valueDecimal"
-                                )
+                                format!("{extension_field} (geolocation): latitude has no valueDecimal")
                             })?)
                         }
                         "longitude" => {
                             lon = Some(sub.value_decimal.ok_or_else(|| {
-                                format!(
-                                    "{extension_field} (geolocation): longitude has no valueDecimal"
-                                )
+                                format!("{extension_field} (geolocation): longitude has no valueDecimal")
                             })?)
                         }
                         url if ror_extension_id(url) == Some("ror-confidence-geolocation") => {
@@ -555,12 +473,8 @@ impl Reader {
                     .value_coding
                     .as_ref()
                     .and_then(|coding| coding.code.as_deref().map(str::to_owned))
-                    .or_else(|| {
-                        first_code(extension.value_codeable_concept.as_ref()).map(String::from)
-                    });
-                model.commune = code
-                    .map(|code| self.commune_code(&code, &extension_field))
-                    .transpose()?;
+                    .or_else(|| first_code(extension.value_codeable_concept.as_ref()).map(String::from));
+                model.commune = code.map(|code| self.commune_code(&code, &extension_field)).transpose()?;
             }
         }
         Ok((model, geolocation))
@@ -570,17 +484,11 @@ impl Reader {
         if is_insee_commune(code) {
             Ok(Code::from(code))
         } else {
-            Err(format!(
-                "{field}: {code:?} is not an INSEE commune code (5 characters, e.g. 45234 or 2A004)"
-            ))
+            Err(format!("{field}: {code:?} is not an INSEE commune code (5 characters, e.g. 45234 or 2A004)"))
         }
     }
 
-    fn tariff(
-        &mut self,
-        extension: &Extension,
-        field: &dyn fmt::Display,
-    ) -> Result<Tariff, String> {
+    fn tariff(&mut self, extension: &Extension, field: &dyn fmt::Display) -> Result<Tariff, String> {
         let mut price_type = None;
         let mut unit = None;
         let mut amount = None;
@@ -589,70 +497,46 @@ impl Reader {
             let sub_field = lazy!("{field}.extension[{index}] ({})", sub.url);
             let concept = sub.value_codeable_concept.as_ref();
             match sub.url.as_ref() {
-                "priceType" => {
-                    price_type =
-                        Some(self.required_code(concept, CodeSystem::TypeTarif, &sub_field)?)
-                }
-                "priceUnit" => {
-                    unit = Some(self.required_code(concept, CodeSystem::UnitePrix, &sub_field)?)
-                }
+                "priceType" => price_type = Some(self.required_code(concept, CodeSystem::TypeTarif, &sub_field)?),
+                "priceUnit" => unit = Some(self.required_code(concept, CodeSystem::UnitePrix, &sub_field)?),
                 "amount" => {
-                    let money = sub
-                        .value_money
-                        .as_ref()
-                        .ok_or_else(|| format!("{sub_field}: missing valueMoney"))?;
-                    let value = money
-                        .value
-                        .ok_or_else(|| format!("{sub_field}: valueMoney has no value"))?;
+                    let money = sub.value_money.as_ref().ok_or_else(|| format!("{sub_field}: missing valueMoney"))?;
+                    let value = money.value.ok_or_else(|| format!("{sub_field}: valueMoney has no value"))?;
                     if !value.is_finite() || value < 0.0 {
-                        return Err(format!(
-                            "{sub_field}: amount {value} is not a non-negative number"
-                        ));
+                        return Err(format!("{sub_field}: amount {value} is not a non-negative number"));
                     }
                     if let Some(currency) = &money.currency
                         && currency != "EUR"
                     {
-                        self.warnings
-                            .push(format!("{sub_field}: currency {currency:?} is not EUR"));
+                        self.warnings.push(format!("{sub_field}: currency {currency:?} is not EUR"));
                     }
                     tariff.currency = money.currency.as_deref().map(Code::from);
                     amount = Some((value * 100.0).round() as i64);
                 }
                 "startDate" => {
-                    tariff.valid_from = optional_date(
-                        sub.value_date_time.as_deref().or(sub.value_date.as_deref()),
-                        &sub_field,
-                    )?
+                    tariff.valid_from =
+                        optional_date(sub.value_date_time.as_deref().or(sub.value_date.as_deref()), &sub_field)?
                 }
                 "under60" => tariff.under_60 = sub.value_boolean,
                 "residentialType" => {
-                    tariff.residential_type =
-                        self.optional_code(concept, CodeSystem::TypeHabitation, &sub_field)?
+                    tariff.residential_type = self.optional_code(concept, CodeSystem::TypeHabitation, &sub_field)?
                 }
                 "welcomeType" => {
-                    tariff.welcome_type =
-                        self.optional_code(concept, CodeSystem::TemporaliteAccueil, &sub_field)?
+                    tariff.welcome_type = self.optional_code(concept, CodeSystem::TemporaliteAccueil, &sub_field)?
                 }
                 "specialPrice" => {
-                    tariff.special_price =
-                        self.optional_code(concept, CodeSystem::ConditionTarifaire, &sub_field)?
+                    tariff.special_price = self.optional_code(concept, CodeSystem::ConditionTarifaire, &sub_field)?
                 }
                 "dependencyLevel" => {
-                    tariff.dependency_level = self.optional_code(
-                        concept,
-                        CodeSystem::GroupeTarifaireDependance,
-                        &sub_field,
-                    )?;
+                    tariff.dependency_level =
+                        self.optional_code(concept, CodeSystem::GroupeTarifaireDependance, &sub_field)?;
                 }
                 _ => {}
             }
         }
-        tariff.price_type = price_type
-            .ok_or_else(|| format!("{field} (ror-organization-price): missing priceType"))?;
-        tariff.unit =
-            unit.ok_or_else(|| format!("{field} (ror-organization-price): missing priceUnit"))?;
-        tariff.amount_cents =
-            amount.ok_or_else(|| format!("{field} (ror-organization-price): missing amount"))?;
+        tariff.price_type = price_type.ok_or_else(|| format!("{field} (ror-organization-price): missing priceType"))?;
+        tariff.unit = unit.ok_or_else(|| format!("{field} (ror-organization-price): missing priceUnit"))?;
+        tariff.amount_cents = amount.ok_or_else(|| format!("{field} (ror-organization-price): missing amount"))?;
         Ok(tariff)
     }
 
@@ -670,48 +554,28 @@ impl Reader {
             .find(|identifier| identifier_type_code(identifier, "R355") == Some("35"))
             .or(raw.identifier.first())
             .and_then(|identifier| identifier.value.as_deref().map(str::to_owned));
-        let mut offer = Offer {
-            id,
-            identifier,
-            name,
-            region: region(raw),
-            last_updated: last_updated(raw)?,
-            ..Offer::default()
-        };
+        let mut offer =
+            Offer { id, identifier, name, region: region(raw), last_updated: last_updated(raw)?, ..Offer::default() };
         for (index, concept) in raw.category.iter().enumerate() {
             if has_system(concept, "R244") {
-                offer.offer_type = self.code(
-                    concept,
-                    CodeSystem::CategorieOrganisation,
-                    &lazy!("category[{index}]"),
-                    Need::Optional,
-                )?;
+                offer.offer_type =
+                    self.code(concept, CodeSystem::CategorieOrganisation, &lazy!("category[{index}]"), Need::Optional)?;
             }
         }
         for (index, concept) in raw.type_.iter().enumerate() {
             if has_system(concept, "R227") {
-                offer.activity_field = self.code(
-                    concept,
-                    CodeSystem::ChampActivite,
-                    &lazy!("type[{index}]"),
-                    Need::Required,
-                )?;
+                offer.activity_field =
+                    self.code(concept, CodeSystem::ChampActivite, &lazy!("type[{index}]"), Need::Required)?;
             }
         }
         for (index, concept) in raw.specialty.iter().enumerate() {
             let field = lazy!("specialty[{index}]");
             if has_system(concept, "R211") {
-                let code = self.code(
-                    concept,
-                    CodeSystem::ActiviteOperationnelle,
-                    &field,
-                    Need::Required,
-                )?;
+                let code = self.code(concept, CodeSystem::ActiviteOperationnelle, &field, Need::Required)?;
                 if offer.activity.is_none() {
                     offer.activity = code;
                 } else {
-                    self.warnings
-                        .push(format!("{field}: second activité opérationnelle ignored"));
+                    self.warnings.push(format!("{field}: second activité opérationnelle ignored"));
                 }
             } else if let Some(code) = first_code(Some(concept)) {
                 offer.activity_families.push(code);
@@ -720,26 +584,13 @@ impl Reader {
         for (index, concept) in raw.characteristic.iter().enumerate() {
             let field = lazy!("characteristic[{index}]");
             if has_system(concept, "R213") {
-                offer.care_mode = self.code(
-                    concept,
-                    CodeSystem::ModePriseEnCharge,
-                    &field,
-                    Need::Required,
-                )?;
+                offer.care_mode = self.code(concept, CodeSystem::ModePriseEnCharge, &field, Need::Required)?;
             } else if has_system(concept, "R240") {
-                offer.reception = self.code(
-                    concept,
-                    CodeSystem::TemporaliteAccueil,
-                    &field,
-                    Need::Required,
-                )?;
+                offer.reception = self.code(concept, CodeSystem::TemporaliteAccueil, &field, Need::Required)?;
             } else if has_system(concept, "R245") {
-                if let Some(code) = self.code(
-                    concept,
-                    CodeSystem::SpecialisationPriseEnCharge,
-                    &field,
-                    Need::Required,
-                )? {
+                if let Some(code) =
+                    self.code(concept, CodeSystem::SpecialisationPriseEnCharge, &field, Need::Required)?
+                {
                     offer.specialisations.push(code);
                 }
             } else if has_system(concept, "R243")
@@ -756,9 +607,7 @@ impl Reader {
             match extension_id {
                 "ror-healthcareservice-sensitive-unit" => {
                     offer.sensitive_unit = extension.value_boolean.ok_or_else(|| {
-                        format!(
-                            "{field} (ror-healthcareservice-sensitive-unit): missing valueBoolean"
-                        )
+                        format!("{field} (ror-healthcareservice-sensitive-unit): missing valueBoolean")
                     })?;
                 }
                 "ror-healthcareservice-patient-type" => {
@@ -786,10 +635,8 @@ impl Reader {
                     }
                 }
                 "ror-meta-creation-date" => {
-                    offer.created_at = optional_date(
-                        extension.value_date_time.as_deref(),
-                        &lazy!("{field}.valueDateTime"),
-                    )?;
+                    offer.created_at =
+                        optional_date(extension.value_date_time.as_deref(), &lazy!("{field}.valueDateTime"))?;
                 }
                 _ => {}
             }
@@ -799,22 +646,15 @@ impl Reader {
             let Some(during) = &not_available.during else {
                 continue;
             };
-            if not_available
-                .id
-                .as_deref()
-                .is_some_and(|id| id != "closingReopeningDate")
-            {
+            if not_available.id.as_deref().is_some_and(|id| id != "closingReopeningDate") {
                 continue;
             }
-            offer.closed_from =
-                optional_date(during.start.as_deref(), &lazy!("{field}.during.start"))?;
+            offer.closed_from = optional_date(during.start.as_deref(), &lazy!("{field}.during.start"))?;
             offer.reopens_at = optional_date(during.end.as_deref(), &lazy!("{field}.during.end"))?;
             if let (Some(from), Some(reopen)) = (offer.closed_from, offer.reopens_at)
                 && reopen < from
             {
-                return Err(format!(
-                    "{field}.during: reopening date is before the closing date"
-                ));
+                return Err(format!("{field}.during: reopening date is before the closing date"));
             }
         }
         let mut location_references = Vec::with_capacity(raw.location.len());
@@ -826,11 +666,7 @@ impl Reader {
                 .ok_or_else(|| format!("location[{index}]: reference missing"))?;
             location_references.push(reference);
         }
-        Ok(ParsedOffer {
-            offer,
-            provided_by,
-            location_references,
-        })
+        Ok(ParsedOffer { offer, provided_by, location_references })
     }
 
     fn location(&mut self, raw: &RawResource) -> Result<Location, String> {
@@ -853,20 +689,17 @@ impl Reader {
         }
         for (index, concept) in raw.type_.iter().enumerate() {
             if has_system(concept, "R343") {
-                location.function = self.code(
-                    concept,
-                    CodeSystem::FonctionLieu,
-                    &lazy!("type[{index}]"),
-                    Need::Optional,
-                )?;
+                location.function =
+                    self.code(concept, CodeSystem::FonctionLieu, &lazy!("type[{index}]"), Need::Optional)?;
             }
         }
         if let Some(position) = &raw.position {
             match (position.latitude, position.longitude) {
                 (Some(lat), Some(lon)) => {
-                    location.position = Some(GeoPoint::new(lat, lon).map_err(|error| {
-                        format!("position: {error} (latitude {lat}, longitude {lon})")
-                    })?);
+                    location.position = Some(
+                        GeoPoint::new(lat, lon)
+                            .map_err(|error| format!("position: {error} (latitude {lat}, longitude {lon})"))?,
+                    );
                 }
                 (None, None) => {}
                 _ => return Err("position: latitude and longitude must both be given".into()),
@@ -874,9 +707,7 @@ impl Reader {
             location.position_reliable = position
                 .extension
                 .iter()
-                .find(|extension| {
-                    ror_extension_id(&extension.url) == Some("ror-coordinate-reliability")
-                })
+                .find(|extension| ror_extension_id(&extension.url) == Some("ror-coordinate-reliability"))
                 .and_then(|extension| extension.value_boolean);
         }
         let mut record_index = 0;
@@ -895,23 +726,16 @@ impl Reader {
                                 .coding
                                 .iter()
                                 .find(|coding| {
-                                    coding
-                                        .system
-                                        .as_deref()
-                                        .is_some_and(|system| system_is_nos(system, "R13"))
+                                    coding.system.as_deref().is_some_and(|system| system_is_nos(system, "R13"))
                                 })
                                 .or(concept.coding.first())
                         })
                         .and_then(|coding| coding.code.clone())
                         .ok_or_else(|| format!("{field} (ror-commune-cog): no commune code"))?;
-                    location.commune =
-                        Some(self.commune_code(&code, &lazy!("{field} (ror-commune-cog)"))?);
+                    location.commune = Some(self.commune_code(&code, &lazy!("{field} (ror-commune-cog)"))?);
                 }
                 "ror-location-supported-capacity" => {
-                    let record = self.capacity(
-                        extension,
-                        &lazy!("{field} (capacity record {record_index})"),
-                    )?;
+                    let record = self.capacity(extension, &lazy!("{field} (capacity record {record_index})"))?;
                     location.capacities.push(record);
                     record_index += 1;
                 }
@@ -924,11 +748,7 @@ impl Reader {
         Ok(location)
     }
 
-    fn capacity(
-        &mut self,
-        extension: &Extension,
-        field: &dyn fmt::Display,
-    ) -> Result<CapacityRecord, String> {
+    fn capacity(&mut self, extension: &Extension, field: &dyn fmt::Display) -> Result<CapacityRecord, String> {
         let mut capacity_type = None;
         let mut status = None;
         let mut temporality = None;
@@ -939,64 +759,45 @@ impl Reader {
             let concept = sub.value_codeable_concept.as_ref();
             match sub.url.as_ref() {
                 "capacityType" => {
-                    capacity_type =
-                        Some(self.required_code(concept, CodeSystem::NatureCapacite, &sub_field)?)
+                    capacity_type = Some(self.required_code(concept, CodeSystem::NatureCapacite, &sub_field)?)
                 }
                 "capacityStatus" => {
-                    status =
-                        Some(self.required_code(concept, CodeSystem::StatutCapacite, &sub_field)?)
+                    status = Some(self.required_code(concept, CodeSystem::StatutCapacite, &sub_field)?)
                 }
                 "temporalityCapacity" => {
-                    temporality = Some(self.required_code(
-                        concept,
-                        CodeSystem::TemporaliteCapacite,
-                        &sub_field,
-                    )?);
+                    temporality = Some(self.required_code(concept, CodeSystem::TemporaliteCapacite, &sub_field)?);
                 }
                 "nbCapacity" => {
-                    count = Some(non_negative(
-                        sub.value_integer,
-                        &lazy!("{sub_field}.valueInteger"),
-                    )?);
+                    count = Some(non_negative(sub.value_integer, &lazy!("{sub_field}.valueInteger"))?);
                 }
                 "capacityUpdateDate" => {
-                    record.updated_at = optional_date(
-                        sub.value_date_time.as_deref(),
-                        &lazy!("{sub_field}.valueDateTime"),
-                    )?;
+                    record.updated_at =
+                        optional_date(sub.value_date_time.as_deref(), &lazy!("{sub_field}.valueDateTime"))?;
                 }
                 "genderCapacityAvailable" => {
-                    record.gender =
-                        self.optional_code(concept, CodeSystem::GenreCapacite, &sub_field)?
+                    record.gender = self.optional_code(concept, CodeSystem::GenreCapacite, &sub_field)?
                 }
                 "capacityClosingType" => {
-                    record.closing_type =
-                        self.optional_code(concept, CodeSystem::TypeFermetureCapacite, &sub_field)?;
+                    record.closing_type = self.optional_code(concept, CodeSystem::TypeFermetureCapacite, &sub_field)?;
                 }
                 "additionalBedType" => {
                     record.additional_bed_type =
                         self.optional_code(concept, CodeSystem::TypeLitSupplementaire, &sub_field)?;
                 }
-                "crisisType" => {
-                    record.crisis_type =
-                        self.optional_code(concept, CodeSystem::TypeCrise, &sub_field)?
-                }
+                "crisisType" => record.crisis_type = self.optional_code(concept, CodeSystem::TypeCrise, &sub_field)?,
                 "temporaryAssignement" | "temporaryAssignment" => {
                     record.temporary_assignment =
                         self.optional_code(concept, CodeSystem::AffectationTemporaire, &sub_field)?;
                 }
                 "capacitySourceType" => {
-                    record.source_type =
-                        self.optional_code(concept, CodeSystem::TypeSourceCapacite, &sub_field)?
+                    record.source_type = self.optional_code(concept, CodeSystem::TypeSourceCapacite, &sub_field)?
                 }
                 _ => {}
             }
         }
-        record.capacity_type =
-            capacity_type.ok_or_else(|| format!("{field}: missing capacityType"))?;
+        record.capacity_type = capacity_type.ok_or_else(|| format!("{field}: missing capacityType"))?;
         record.status = status.ok_or_else(|| format!("{field}: missing capacityStatus"))?;
-        record.temporality =
-            temporality.ok_or_else(|| format!("{field}: missing temporalityCapacity"))?;
+        record.temporality = temporality.ok_or_else(|| format!("{field}: missing temporalityCapacity"))?;
         record.count = count.ok_or_else(|| format!("{field}: missing nbCapacity"))?;
         Ok(record)
     }
@@ -1017,12 +818,7 @@ fn required_name(raw: &RawResource) -> Result<String, String> {
 }
 
 fn last_updated(raw: &RawResource) -> Result<Option<UnixSeconds>, String> {
-    optional_date(
-        raw.meta
-            .as_ref()
-            .and_then(|meta| meta.last_updated.as_deref()),
-        &"meta.lastUpdated",
-    )
+    optional_date(raw.meta.as_ref().and_then(|meta| meta.last_updated.as_deref()), &"meta.lastUpdated")
 }
 
 fn region(raw: &RawResource) -> Option<Code> {
@@ -1031,21 +827,14 @@ fn region(raw: &RawResource) -> Option<Code> {
         .tag
         .iter()
         .find(|coding| {
-            coding
-                .system
-                .as_deref()
-                .is_some_and(|system| system == TRE_R30_URL || system_is_nos(system, "R30"))
+            coding.system.as_deref().is_some_and(|system| system == TRE_R30_URL || system_is_nos(system, "R30"))
         })
         .and_then(|coding| coding.code.as_deref())
         .map(Code::from)
 }
 
-fn optional_date(
-    text: Option<&str>,
-    field: &dyn fmt::Display,
-) -> Result<Option<UnixSeconds>, String> {
-    text.map(|text| parse_fhir_datetime(text).map_err(|error| format!("{field}: {error}")))
-        .transpose()
+fn optional_date(text: Option<&str>, field: &dyn fmt::Display) -> Result<Option<UnixSeconds>, String> {
+    text.map(|text| parse_fhir_datetime(text).map_err(|error| format!("{field}: {error}"))).transpose()
 }
 
 fn non_negative(value: Option<i64>, field: &dyn fmt::Display) -> Result<u32, String> {
@@ -1062,47 +851,28 @@ fn age_range(range: &raw::Range, field: &dyn fmt::Display) -> Result<AgeRange, S
             return Ok(None);
         };
         if !value.is_finite() || value < 0.0 {
-            return Err(format!(
-                "{field}.{which}: {value} is not a non-negative age"
-            ));
+            return Err(format!("{field}.{which}: {value} is not a non-negative age"));
         }
         let unit = quantity.code.as_deref().or(quantity.unit.as_deref());
-        age_in_years(value, unit).map(Some).ok_or_else(|| {
-            format!(
-                "{field}.{which}: unit {:?} is not one of a, mo, wk, d",
-                unit.unwrap_or_default()
-            )
-        })
+        age_in_years(value, unit)
+            .map(Some)
+            .ok_or_else(|| format!("{field}.{which}: unit {:?} is not one of a, mo, wk, d", unit.unwrap_or_default()))
     };
-    let age = AgeRange {
-        min_years: bound(range.low.as_ref(), "low")?,
-        max_years: bound(range.high.as_ref(), "high")?,
-    };
+    let age = AgeRange { min_years: bound(range.low.as_ref(), "low")?, max_years: bound(range.high.as_ref(), "high")? };
     if let (Some(min), Some(max)) = (age.min_years, age.max_years)
         && min > max
     {
-        return Err(format!(
-            "{field}: low ({min} years) is above high ({max} years)"
-        ));
+        return Err(format!("{field}: low ({min} years) is above high ({max} years)"));
     }
     Ok(age)
 }
 
 fn has_system(concept: &CodeableConcept, nos_number: &str) -> bool {
-    concept.coding.iter().any(|coding| {
-        coding
-            .system
-            .as_deref()
-            .is_some_and(|system| system_is_nos(system, nos_number))
-    })
+    concept.coding.iter().any(|coding| coding.system.as_deref().is_some_and(|system| system_is_nos(system, nos_number)))
 }
 
 fn first_code(concept: Option<&CodeableConcept>) -> Option<Code> {
-    concept?
-        .coding
-        .iter()
-        .find_map(|coding| coding.code.as_deref())
-        .map(Code::from)
+    concept?.coding.iter().find_map(|coding| coding.code.as_deref()).map(Code::from)
 }
 
 /// The `type.coding.code` of an identifier, when its system is the NOS table `nos_number`
@@ -1113,12 +883,7 @@ fn identifier_type_code<'a>(identifier: &'a raw::Identifier, nos_number: &str) -
         .as_ref()?
         .coding
         .iter()
-        .find(|coding| {
-            coding
-                .system
-                .as_deref()
-                .is_some_and(|system| system_is_nos(system, nos_number))
-        })
+        .find(|coding| coding.system.as_deref().is_some_and(|system| system_is_nos(system, nos_number)))
         .and_then(|coding| coding.code.as_deref())
 }
 
@@ -1135,18 +900,12 @@ fn structure_identifier(raw: &RawResource, type_code: &str) -> Option<Code> {
 /// (`1` = FINESS).
 fn prefixed_national_id(raw: &RawResource, prefix: char) -> Option<Code> {
     let value = structure_identifier(raw, "40")?;
-    value
-        .strip_prefix(prefix)
-        .filter(|rest| is_finess(rest))
-        .map(Code::from)
+    value.strip_prefix(prefix).filter(|rest| is_finess(rest)).map(Code::from)
 }
 
 /// A FINESS number: 9 characters, digits or `A`/`B` (Corsica).
 pub fn is_finess(text: &str) -> bool {
-    text.len() == 9
-        && text
-            .bytes()
-            .all(|byte| byte.is_ascii_digit() || byte == b'A' || byte == b'B')
+    text.len() == 9 && text.bytes().all(|byte| byte.is_ascii_digit() || byte == b'A' || byte == b'B')
 }
 
 /// An INSEE commune code: 5 characters, digits, or `2A`/`2B` followed by 3 digits.

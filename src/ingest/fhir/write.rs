@@ -8,8 +8,8 @@ use std::io::Write;
 use serde_json::{Map, Value, json};
 
 use super::{
-    FR_CORE_INSEE_CODE_URL, GEOLOCATION_URL, ORGANIZATION_PERIOD_URL, TRE_G07_URL, TRE_R13_URL,
-    TRE_R30_URL, TRE_R247_URL, TRE_R354_URL, TRE_R355_URL, ror_extension_url,
+    FR_CORE_INSEE_CODE_URL, GEOLOCATION_URL, ORGANIZATION_PERIOD_URL, TRE_G07_URL, TRE_R13_URL, TRE_R30_URL,
+    TRE_R247_URL, TRE_R354_URL, TRE_R355_URL, ror_extension_url,
 };
 use crate::model::labels::CodeSystem;
 use crate::model::{Address, CapacityRecord, Dataset, Eg, Ej, Location, Offer, Tariff};
@@ -56,15 +56,10 @@ fn meta(last_updated: Option<i64>, region: Option<&str>, profile: &str) -> Value
     }
     meta.insert(
         "profile".into(),
-        json!([format!(
-            "https://interop.esante.gouv.fr/ig/fhir/ror/StructureDefinition/{profile}"
-        )]),
+        json!([format!("https://interop.esante.gouv.fr/ig/fhir/ror/StructureDefinition/{profile}")]),
     );
     if let Some(region) = region {
-        meta.insert(
-            "tag".into(),
-            json!([{ "system": TRE_R30_URL, "code": region }]),
-        );
+        meta.insert("tag".into(), json!([{ "system": TRE_R30_URL, "code": region }]));
     }
     Value::Object(meta)
 }
@@ -81,7 +76,8 @@ fn address(address: &Address, geolocation: Option<Value>) -> Value {
     let mut object = Map::new();
     let mut extensions = Vec::new();
     if let Some(commune) = &address.commune {
-        extensions.push(json!({ "url": FR_CORE_INSEE_CODE_URL, "valueCoding": { "system": TRE_R13_URL, "code": commune } }));
+        extensions
+            .push(json!({ "url": FR_CORE_INSEE_CODE_URL, "valueCoding": { "system": TRE_R13_URL, "code": commune } }));
     }
     if let Some(geolocation) = geolocation {
         extensions.push(geolocation);
@@ -105,16 +101,8 @@ fn address(address: &Address, geolocation: Option<Value>) -> Value {
 pub fn ej_to_fhir(ej: &Ej) -> Value {
     let mut identifiers = Vec::new();
     if let Some(finess) = &ej.finess {
-        identifiers.push(structure_identifier(
-            "40",
-            "urn:oid:1.2.250.1.71.4.2.2",
-            &format!("1{finess}"),
-        ));
-        identifiers.push(structure_identifier(
-            "1",
-            "https://finess.esante.gouv.fr",
-            finess,
-        ));
+        identifiers.push(structure_identifier("40", "urn:oid:1.2.250.1.71.4.2.2", &format!("1{finess}")));
+        identifiers.push(structure_identifier("1", "https://finess.esante.gouv.fr", finess));
     }
     if let Some(siren) = &ej.siren {
         identifiers.push(structure_identifier("2", "http://sirene.fr", siren));
@@ -141,16 +129,8 @@ pub fn ej_to_fhir(ej: &Ej) -> Value {
 
 fn tariff_extension(tariff: &Tariff) -> Value {
     let mut subs = vec![
-        sub(
-            "priceType",
-            "valueCodeableConcept",
-            concept(CodeSystem::TypeTarif, &tariff.price_type),
-        ),
-        sub(
-            "priceUnit",
-            "valueCodeableConcept",
-            concept(CodeSystem::UnitePrix, &tariff.unit),
-        ),
+        sub("priceType", "valueCodeableConcept", concept(CodeSystem::TypeTarif, &tariff.price_type)),
+        sub("priceUnit", "valueCodeableConcept", concept(CodeSystem::UnitePrix, &tariff.unit)),
         sub(
             "amount",
             "valueMoney",
@@ -158,36 +138,16 @@ fn tariff_extension(tariff: &Tariff) -> Value {
         ),
     ];
     if let Some(valid_from) = tariff.valid_from {
-        subs.push(sub(
-            "startDate",
-            "valueDateTime",
-            format_rfc3339(valid_from).into(),
-        ));
+        subs.push(sub("startDate", "valueDateTime", format_rfc3339(valid_from).into()));
     }
     if let Some(under_60) = tariff.under_60 {
         subs.push(sub("under60", "valueBoolean", under_60.into()));
     }
     let optional = [
-        (
-            "residentialType",
-            CodeSystem::TypeHabitation,
-            &tariff.residential_type,
-        ),
-        (
-            "welcomeType",
-            CodeSystem::TemporaliteAccueil,
-            &tariff.welcome_type,
-        ),
-        (
-            "specialPrice",
-            CodeSystem::ConditionTarifaire,
-            &tariff.special_price,
-        ),
-        (
-            "dependencyLevel",
-            CodeSystem::GroupeTarifaireDependance,
-            &tariff.dependency_level,
-        ),
+        ("residentialType", CodeSystem::TypeHabitation, &tariff.residential_type),
+        ("welcomeType", CodeSystem::TemporaliteAccueil, &tariff.welcome_type),
+        ("specialPrice", CodeSystem::ConditionTarifaire, &tariff.special_price),
+        ("dependencyLevel", CodeSystem::GroupeTarifaireDependance, &tariff.dependency_level),
     ];
     for (url, system, code) in optional {
         if let Some(code) = code {
@@ -201,27 +161,15 @@ fn tariff_extension(tariff: &Tariff) -> Value {
 pub fn eg_to_fhir(eg: &Eg, ej_id: Option<&str>) -> Value {
     let mut identifiers = Vec::new();
     if let Some(finess) = &eg.finess {
-        identifiers.push(structure_identifier(
-            "40",
-            "urn:oid:1.2.250.1.71.4.2.2",
-            &format!("1{finess}"),
-        ));
-        identifiers.push(structure_identifier(
-            "1",
-            "https://finess.esante.gouv.fr",
-            finess,
-        ));
+        identifiers.push(structure_identifier("40", "urn:oid:1.2.250.1.71.4.2.2", &format!("1{finess}")));
+        identifiers.push(structure_identifier("1", "https://finess.esante.gouv.fr", finess));
     }
     if let Some(siret) = &eg.siret {
         identifiers.push(structure_identifier("3", "http://sirene.fr", siret));
     }
     let mut extensions = Vec::new();
     if let Some(created_at) = eg.created_at {
-        extensions.push(extension(
-            "ror-meta-creation-date",
-            "valueDateTime",
-            format_rfc3339(created_at).into(),
-        ));
+        extensions.push(extension("ror-meta-creation-date", "valueDateTime", format_rfc3339(created_at).into()));
     }
     for help in &eg.financial_help {
         extensions.push(extension(
@@ -238,18 +186,10 @@ pub fn eg_to_fhir(eg: &Eg, ej_id: Option<&str>) -> Value {
         ));
     }
     if let Some(places) = eg.social_help_places_permanent {
-        extensions.push(extension(
-            "ror-organization-nb-permanent-social-help-place",
-            "valueInteger",
-            places.into(),
-        ));
+        extensions.push(extension("ror-organization-nb-permanent-social-help-place", "valueInteger", places.into()));
     }
     if let Some(places) = eg.social_help_places_temporary {
-        extensions.push(extension(
-            "ror-organization-nb-temporary-social-help-place",
-            "valueInteger",
-            places.into(),
-        ));
+        extensions.push(extension("ror-organization-nb-temporary-social-help-place", "valueInteger", places.into()));
     }
     if eg.opened_at.is_some() || eg.closed_at.is_some() {
         let mut period = Map::new();
@@ -272,7 +212,10 @@ pub fn eg_to_fhir(eg: &Eg, ej_id: Option<&str>) -> Value {
         extensions.push(tariff_extension(tariff));
     }
     let geolocation = eg.position.map(|position| {
-        let mut subs = vec![sub("latitude", "valueDecimal", position.lat.into()), sub("longitude", "valueDecimal", position.lon.into())];
+        let mut subs = vec![
+            sub("latitude", "valueDecimal", position.lat.into()),
+            sub("longitude", "valueDecimal", position.lon.into()),
+        ];
         if let Some(reliable) = eg.position_reliable {
             subs.push(json!({ "url": ror_extension_url("ror-confidence-geolocation"), "valueBoolean": reliable }));
         }
@@ -308,11 +251,8 @@ fn age_quantity(years: f64) -> Value {
 /// An offer as a `HealthcareService`; `provider_id` is the FHIR id of the organization providing
 /// it and `location_ids` those of its locations.
 pub fn offer_to_fhir(offer: &Offer, provider_id: &str, location_ids: &[&str]) -> Value {
-    let mut extensions = vec![extension(
-        "ror-healthcareservice-sensitive-unit",
-        "valueBoolean",
-        offer.sensitive_unit.into(),
-    )];
+    let mut extensions =
+        vec![extension("ror-healthcareservice-sensitive-unit", "valueBoolean", offer.sensitive_unit.into())];
     let mut patient = Vec::new();
     for public in &offer.publics {
         patient.push(sub(
@@ -332,14 +272,11 @@ pub fn offer_to_fhir(offer: &Offer, provider_id: &str, location_ids: &[&str]) ->
         patient.push(sub("ageRange", "valueRange", Value::Object(range)));
     }
     if !patient.is_empty() {
-        extensions.push(json!({ "url": ror_extension_url("ror-healthcareservice-patient-type"), "extension": patient }));
+        extensions
+            .push(json!({ "url": ror_extension_url("ror-healthcareservice-patient-type"), "extension": patient }));
     }
     if let Some(created_at) = offer.created_at {
-        extensions.push(extension(
-            "ror-meta-creation-date",
-            "valueDateTime",
-            format_rfc3339(created_at).into(),
-        ));
+        extensions.push(extension("ror-meta-creation-date", "valueDateTime", format_rfc3339(created_at).into()));
     }
     let mut resource = json!({
         "resourceType": "HealthcareService",
@@ -382,24 +319,17 @@ pub fn offer_to_fhir(offer: &Offer, provider_id: &str, location_ids: &[&str]) ->
         characteristics.push(concept(CodeSystem::TemporaliteAccueil, reception));
     }
     for specialisation in &offer.specialisations {
-        characteristics.push(concept(
-            CodeSystem::SpecialisationPriseEnCharge,
-            specialisation,
-        ));
+        characteristics.push(concept(CodeSystem::SpecialisationPriseEnCharge, specialisation));
     }
     for competence in &offer.competences {
-        characteristics
-            .push(json!({ "coding": [{ "system": super::TRE_R243_URL, "code": competence }] }));
+        characteristics.push(json!({ "coding": [{ "system": super::TRE_R243_URL, "code": competence }] }));
     }
     if !characteristics.is_empty() {
         resource["characteristic"] = Value::Array(characteristics);
     }
     if !location_ids.is_empty() {
-        resource["location"] = location_ids
-            .iter()
-            .map(|id| json!({ "reference": format!("Location/{id}") }))
-            .collect::<Vec<_>>()
-            .into();
+        resource["location"] =
+            location_ids.iter().map(|id| json!({ "reference": format!("Location/{id}") })).collect::<Vec<_>>().into();
     }
     if offer.closed_from.is_some() || offer.reopens_at.is_some() {
         let mut during = Map::new();
@@ -417,16 +347,8 @@ pub fn offer_to_fhir(offer: &Offer, provider_id: &str, location_ids: &[&str]) ->
 
 fn capacity_extension(record: &CapacityRecord) -> Value {
     let mut subs = vec![
-        sub(
-            "capacityType",
-            "valueCodeableConcept",
-            bare_concept(CodeSystem::NatureCapacite, &record.capacity_type),
-        ),
-        sub(
-            "capacityStatus",
-            "valueCodeableConcept",
-            bare_concept(CodeSystem::StatutCapacite, &record.status),
-        ),
+        sub("capacityType", "valueCodeableConcept", bare_concept(CodeSystem::NatureCapacite, &record.capacity_type)),
+        sub("capacityStatus", "valueCodeableConcept", bare_concept(CodeSystem::StatutCapacite, &record.status)),
         sub(
             "temporalityCapacity",
             "valueCodeableConcept",
@@ -435,39 +357,15 @@ fn capacity_extension(record: &CapacityRecord) -> Value {
         sub("nbCapacity", "valueInteger", record.count.into()),
     ];
     if let Some(updated_at) = record.updated_at {
-        subs.push(sub(
-            "capacityUpdateDate",
-            "valueDateTime",
-            format_rfc3339(updated_at).into(),
-        ));
+        subs.push(sub("capacityUpdateDate", "valueDateTime", format_rfc3339(updated_at).into()));
     }
     let optional = [
-        (
-            "genderCapacityAvailable",
-            CodeSystem::GenreCapacite,
-            &record.gender,
-        ),
-        (
-            "capacityClosingType",
-            CodeSystem::TypeFermetureCapacite,
-            &record.closing_type,
-        ),
-        (
-            "additionalBedType",
-            CodeSystem::TypeLitSupplementaire,
-            &record.additional_bed_type,
-        ),
+        ("genderCapacityAvailable", CodeSystem::GenreCapacite, &record.gender),
+        ("capacityClosingType", CodeSystem::TypeFermetureCapacite, &record.closing_type),
+        ("additionalBedType", CodeSystem::TypeLitSupplementaire, &record.additional_bed_type),
         ("crisisType", CodeSystem::TypeCrise, &record.crisis_type),
-        (
-            "temporaryAssignement",
-            CodeSystem::AffectationTemporaire,
-            &record.temporary_assignment,
-        ),
-        (
-            "capacitySourceType",
-            CodeSystem::TypeSourceCapacite,
-            &record.source_type,
-        ),
+        ("temporaryAssignement", CodeSystem::AffectationTemporaire, &record.temporary_assignment),
+        ("capacitySourceType", CodeSystem::TypeSourceCapacite, &record.source_type),
     ];
     for (url, system, code) in optional {
         if let Some(code) = code {
@@ -517,7 +415,8 @@ pub fn location_to_fhir(location: &Location) -> Value {
     if let Some(position) = location.position {
         let mut value = json!({ "latitude": position.lat, "longitude": position.lon });
         if let Some(reliable) = location.position_reliable {
-            value["extension"] = json!([{ "url": ror_extension_url("ror-coordinate-reliability"), "valueBoolean": reliable }]);
+            value["extension"] =
+                json!([{ "url": ror_extension_url("ror-coordinate-reliability"), "valueBoolean": reliable }]);
         }
         resource["position"] = value;
     }
@@ -549,11 +448,8 @@ pub fn write_ndjson(dataset: &Dataset, out: &mut dyn Write) -> std::io::Result<u
             (None, Some(ej)) => dataset.ejs[ej as usize].id.as_str(),
             (None, None) => "",
         };
-        let location_ids: Vec<&str> = offer
-            .locations
-            .iter()
-            .map(|&location| dataset.locations[location as usize].id.as_str())
-            .collect();
+        let location_ids: Vec<&str> =
+            offer.locations.iter().map(|&location| dataset.locations[location as usize].id.as_str()).collect();
         write_line(offer_to_fhir(offer, provider, &location_ids), out)?;
     }
     Ok(lines)

@@ -1,0 +1,82 @@
+//! The engine's derived files, written with the snapshot so that loading is reading:
+//! `engine.bin` (the doc-id layout and the columns, framed like `data.bin`) and `text/` (the
+//! tantivy index, in the same doc-id order).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::columns::Columns;
+use super::layout::Layout;
+use crate::snapshot::SnapshotData;
+use crate::snapshot::format::{FormatError, frame, from_bytes, to_bytes, unframe};
+
+/// Name of the engine file in a snapshot directory.
+pub const ENGINE_FILE: &str = "engine.bin";
+const MAGIC: &[u8; 8] = b"RORENGN\0";
+/// Version of `engine.bin`; bump on any change of [`Layout`] or [`Columns`].
+pub const ENGINE_FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Persisted {
+    offers: u64,
+    egs: u64,
+    locations: u64,
+    layout: Layout,
+    columns: Columns,
+}
+
+/// Writes `engine.bin` and `text/` for `data` into the snapshot directory `dir`; the layout is
+/// computed once for both. This is the `snapshot::IndexWriter` of ror-search.
+pub fn write_index_files(data: &SnapshotData, dir: &Path) -> Result<(), String> {
+    let layout = Layout::new(&data.dataset, &data.communes);
+    let (engine_file, text) = rayon::join(
+        || -> Result<(), String> {
+            let columns = Columns::new(data, &layout);
+            let persisted = Persisted {
+                offers: data.dataset.offers.len() as u64,
+                egs: data.dataset.egs.len() as u64,
+                locations: data.dataset.locations.len() as u64,
+                layout: layout.clone(),
+                columns,
+            };
+            let payload = to_bytes(&persisted).map_err(|error| error.to_string())?;
+            let path = dir.join(ENGINE_FILE);
+            let mut file = std::fs::File::create(&path).map_err(|error| format!("{}: {error}", path.display()))?;
+            std::io::Write::write_all(&mut file, &frame(MAGIC, ENGINE_FORMAT_VERSION, &payload))
+                .and_then(|()| file.sync_all())
+                .map_err(|error| format!("{}: {error}", path.display()))
+        },
+        || -> Result<(), String> {
+            let text_dir = dir.join(crate::snapshot::TEXT_DIR);
+            std::fs::create_dir_all(&text_dir).map_err(|error| format!("{}: {error}", text_dir.display()))?;
+            super::text::write_index_with_layout(data, &layout, &text_dir)
+        },
+    );
+    engine_file?;
+    text
+}
+
+/// Reads `engine.bin` when the snapshot has one and it belongs to `data`.
+pub fn read(dir: &Path, data: &SnapshotData) -> Result<Option<(Layout, Columns)>, String> {
+    let path = dir.join(ENGINE_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(format!("{}: {error}", path.display())),
+    };
+    let decode = || -> Result<Persisted, FormatError> { from_bytes(unframe(MAGIC, ENGINE_FORMAT_VERSION, &bytes)?) };
+    let persisted = decode().map_err(|error| format!("{}: {error}", path.display()))?;
+    let dataset = &data.dataset;
+    let docs = persisted.layout.offer_of_doc.len();
+    if persisted.offers != dataset.offers.len() as u64
+        || persisted.egs != dataset.egs.len() as u64
+        || persisted.locations != dataset.locations.len() as u64
+        || docs != dataset.offers.len()
+        || persisted.columns.category.len() != docs
+        || persisted.layout.doc_of_offer.len() != docs
+    {
+        return Err(format!("{}: does not belong to this snapshot's data (counts differ)", path.display()));
+    }
+    Ok(Some((persisted.layout, persisted.columns)))
+}
