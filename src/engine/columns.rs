@@ -162,6 +162,9 @@ pub struct Columns {
     pub age_max: Vec<f64>,
     pub gir_policy: Vec<u8>,
     pub aide_sociale: Vec<bool>,
+    /// Bit set of the docs that have any closing date (offer or EG): only those need the
+    /// dates checked, the others are open whatever the time.
+    pub may_close: Vec<u64>,
     /// Offer closed from / reopening at, EG closed at (Unix seconds; [`NEVER`] when none).
     pub closed_from: Vec<i64>,
     pub reopens_at: Vec<i64>,
@@ -280,6 +283,12 @@ impl Columns {
             },
         );
         columns.name_rank = name_ranks;
+        columns.may_close = vec![0u64; docs.div_ceil(64)];
+        for doc in 0..docs {
+            if columns.closed_from[doc] != NEVER || columns.eg_closed_at[doc] != NEVER {
+                columns.may_close[doc >> 6] |= 1 << (doc & 63);
+            }
+        }
         columns.dictionaries = dictionaries;
         columns.eg_prices = eg_prices;
         columns

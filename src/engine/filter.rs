@@ -1,6 +1,9 @@
 //! Compiled filters: what a request asks of an offer's columns, checked in a few instructions.
 
+use roaring::RoaringBitmap;
+
 use super::columns::{Columns, Dictionary, NEVER, NO_PRICE, gir_policy_of_byte};
+use super::postings::Postings;
 use super::request::{ParamError, SearchRequest};
 use super::response::Criterion;
 use crate::model::Code;
@@ -27,6 +30,11 @@ impl IdSet {
     pub fn contains(&self, id: u16) -> bool {
         self.words.get(id as usize >> 6).is_some_and(|word| word >> (id & 63) & 1 == 1)
     }
+}
+
+/// The dictionary ids a code list selects (see [`compile_codes`]).
+fn selected_ids(codes: &[Code], dictionary: &Dictionary) -> Option<Vec<u16>> {
+    (!codes.is_empty()).then(|| codes.iter().filter_map(|code| dictionary.id(code)).collect())
 }
 
 /// Compiles a list of codes against a dictionary. A code that is neither in the snapshot nor
@@ -73,6 +81,11 @@ pub struct CompiledFilter {
     pub aide_sociale: Option<bool>,
     /// Closures are evaluated at this instant (Unix seconds).
     pub now: i64,
+    /// Whether any capacity minimum is above 0 (otherwise the capacity column is not read).
+    check_capacity: bool,
+    /// The ids selected per coded field (category, offer type, activity, care mode, reception),
+    /// for [`CompiledFilter::mask`].
+    selected: [Option<Vec<u16>>; 5],
 }
 
 impl CompiledFilter {
@@ -119,11 +132,21 @@ impl CompiledFilter {
             min_crisis_t60: request.min_crisis_t60.unwrap_or(0),
             aide_sociale: request.aide_sociale,
             now,
+            selected: [
+                selected_ids(&request.category, &dictionaries.category),
+                selected_ids(&request.offer_type, &dictionaries.offer_type),
+                selected_ids(&request.activity, &dictionaries.activity),
+                selected_ids(&request.care_mode, &dictionaries.care_mode),
+                selected_ids(&request.reception, &dictionaries.reception),
+            ],
+            check_capacity: request.min_available.unwrap_or(0) > 0
+                || request.min_crisis_t0.unwrap_or(0) > 0
+                || request.min_crisis_t60.unwrap_or(0) > 0,
         })
     }
 
     /// Whether doc `doc` passes every filter. Cheap checks first.
-    #[inline]
+    #[inline(always)]
     pub fn matches(&self, columns: &Columns, doc: u32) -> bool {
         let doc = doc as usize;
         if let Some(set) = &self.category
@@ -156,12 +179,14 @@ impl CompiledFilter {
         {
             return false;
         }
-        let capacity = &columns.capacity[doc];
-        if capacity.available < self.min_available
-            || capacity.crisis_t0 < self.min_crisis_t0
-            || capacity.crisis_t60 < self.min_crisis_t60
-        {
-            return false;
+        if self.check_capacity {
+            let capacity = &columns.capacity[doc];
+            if capacity.available < self.min_available
+                || capacity.crisis_t0 < self.min_crisis_t0
+                || capacity.crisis_t60 < self.min_crisis_t60
+            {
+                return false;
+            }
         }
         if let Some(age) = self.age
             && !(columns.age_min[doc] <= age && age <= columns.age_max[doc])
@@ -179,6 +204,51 @@ impl CompiledFilter {
             return false;
         }
         !is_closed(columns, doc, self.now)
+    }
+
+    /// The docs passing the code, GIR and aide-sociale filters, as a bitmap; `None` when none
+    /// of these is set (every doc passes them).
+    pub fn mask(&self, postings: &Postings) -> Option<RoaringBitmap> {
+        let mut mask: Option<RoaringBitmap> = None;
+        let mut intersect = |set: RoaringBitmap| {
+            mask = Some(match mask.take() {
+                Some(mask) => mask & set,
+                None => set,
+            });
+        };
+        let fields =
+            [&postings.category, &postings.offer_type, &postings.activity, &postings.care_mode, &postings.reception];
+        for (selected, bitmaps) in self.selected.iter().zip(fields) {
+            if let Some(ids) = selected {
+                let mut union = RoaringBitmap::new();
+                for &id in ids {
+                    union |= &bitmaps[id as usize];
+                }
+                intersect(union);
+            }
+        }
+        if let Some(gir) = self.gir {
+            let mut union = RoaringBitmap::new();
+            for (byte, bitmap) in postings.gir_policy.iter().enumerate() {
+                if gir_policy_of_byte(byte as u8).accepts(gir) {
+                    union |= bitmap;
+                }
+            }
+            intersect(union);
+        }
+        if let Some(aide_sociale) = self.aide_sociale {
+            intersect(if aide_sociale {
+                postings.aide_sociale.clone()
+            } else {
+                &postings.all - &postings.aide_sociale
+            });
+        }
+        mask
+    }
+
+    /// Whether some filter must be checked doc by doc (price, capacities, age).
+    pub fn needs_per_doc(&self) -> bool {
+        self.max_price_cents.is_some() || self.check_capacity || self.age.is_some()
     }
 
     /// Every criterion of the filter for one doc, passed or not, for `explain`.
@@ -269,8 +339,11 @@ impl CompiledFilter {
 }
 
 /// Whether a doc is closed at `now` (see `model::rules::offer_closed_at`).
-#[inline]
+#[inline(always)]
 pub fn is_closed(columns: &Columns, doc: usize, now: i64) -> bool {
+    if columns.may_close[doc >> 6] >> (doc & 63) & 1 == 0 {
+        return false;
+    }
     let from = columns.closed_from[doc];
     (from != NEVER && from <= now && now < columns.reopens_at[doc]) || columns.eg_closed_at[doc] <= now
 }

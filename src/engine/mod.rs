@@ -19,6 +19,7 @@ pub mod columns;
 pub mod filter;
 pub mod layout;
 pub mod persist;
+pub mod postings;
 pub mod reference;
 pub mod render;
 pub mod request;
@@ -65,6 +66,12 @@ pub struct Engine {
     pub text: Option<text::TextIndex>,
     /// Bounding box of all positions, degrees: (min_lon, min_lat, max_lon, max_lat).
     pub extent: [f64; 4],
+    /// INSEE code → index in `data.communes` (the current commune first).
+    pub commune_index: rustc_hash::FxHashMap<crate::model::Code, u32>,
+    /// Labels of the dictionary ids of the coded columns, for rendering without lookups.
+    pub labels: render::Labels,
+    /// Bitmaps per code and flag, for large regions.
+    pub postings: postings::Postings,
 }
 
 impl std::fmt::Debug for Engine {
@@ -106,7 +113,7 @@ impl Engine {
         text_dir: Option<&Path>,
     ) -> Result<Engine, EngineError> {
         let started = Instant::now();
-        let ((sphere, plane), text) = rayon::join(
+        let (((sphere, plane), postings), text) = rayon::join(
             || {
                 let sphere = RTree::bulk_load(
                     layout
@@ -124,7 +131,7 @@ impl Engine {
                         .map(|(id, point)| PlanePoint::new([point.lon, point.lat], id as u32))
                         .collect(),
                 );
-                (sphere, plane)
+                ((sphere, plane), postings::Postings::new(&columns))
             },
             || {
                 text_dir.map(|dir| {
@@ -148,7 +155,12 @@ impl Engine {
             seconds = started.elapsed().as_secs_f64(),
             "engine ready"
         );
-        Ok(Engine { manifest, data, layout, columns, sphere, plane, text, extent })
+        let mut commune_index = rustc_hash::FxHashMap::default();
+        for (index, commune) in data.communes.iter().enumerate() {
+            commune_index.entry(commune.code.clone()).or_insert(index as u32);
+        }
+        let labels = render::Labels::new(&columns.dictionaries);
+        Ok(Engine { manifest, data, layout, columns, sphere, plane, text, extent, commune_index, labels, postings })
     }
 
     /// Loads a snapshot directory and builds its engine.

@@ -15,7 +15,7 @@ use crate::snapshot::format::{FormatError, frame, from_bytes, to_bytes, unframe}
 pub const ENGINE_FILE: &str = "engine.bin";
 const MAGIC: &[u8; 8] = b"RORENGN\0";
 /// Version of `engine.bin`; bump on any change of [`Layout`] or [`Columns`].
-pub const ENGINE_FORMAT_VERSION: u32 = 1;
+pub const ENGINE_FORMAT_VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Persisted {

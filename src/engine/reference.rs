@@ -4,7 +4,7 @@
 //! from the model (`model::rules`), without the engine's layout, columns, R-trees or posting
 //! lists. The only things shared with the engine are the definitions themselves: the
 //! haversine distance, an offer's position ([`offer_position`]), its searchable text
-//! ([`doc_text`]) and the analyzers. Text relevance scores are BM25 numbers that only tantivy
+//! ([`doc_text`]), the analyzers and the completions of a prefix (`TextIndex::prefix_expansions`). Text relevance scores are BM25 numbers that only tantivy
 //! defines; the reference takes them from the index, and decides *which* offers match by its
 //! own token comparison.
 
@@ -60,6 +60,12 @@ pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceRe
     let query_stems: Option<Vec<String>> = query_words.as_ref().map(|words| {
         words.iter().map(|word| tokens(&mut stem, word).into_iter().next().unwrap_or_else(|| word.clone())).collect()
     });
+    let completions: HashSet<String> = match (&query_words, &engine.text) {
+        (Some(words), Some(text)) if last_is_prefix => {
+            words.last().map(|word| text.prefix_expansions(word)).unwrap_or_default().into_iter().collect()
+        }
+        _ => HashSet::new(),
+    };
     let scores: HashMap<u32, f32> = match (&request.q, &engine.text) {
         (Some(q), Some(text)) => match text.parse(q).ok().flatten() {
             Some(query) => text
@@ -158,7 +164,7 @@ pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceRe
             let last = words.len() - 1;
             let all = (0..words.len()).all(|i| {
                 doc_stems.contains(&stems[i])
-                    || (i == last && last_is_prefix && doc_words.iter().any(|word| word.starts_with(&words[i])))
+                    || (i == last && last_is_prefix && doc_words.iter().any(|word| completions.contains(word)))
             });
             if !all {
                 continue;

@@ -1,61 +1,116 @@
-//! Hits → response objects with labels, prices and capacities. Only the page is rendered.
+//! Hits → response objects with labels, prices and capacities, borrowing from the snapshot.
+//! Only the page is rendered.
 
 use super::Engine;
+use super::columns::{Dictionaries, Dictionary};
 use super::layout::{commune_by_code, departement_of_commune};
 use super::request::SearchRequest;
-use super::response::{AddressView, CapacityView, Coded, CommuneView, EgView, OfferHit, PriceView};
+use super::response::{AddressView, CapacityView, Coded, CommuneView, EgView, OfferHit, PriceView, Timestamp};
 use super::search::Hit;
 use crate::model::labels::CodeSystem;
-use crate::model::rules::{EgPrices, GIR_BANDS};
+use crate::model::rules::{CapacityTotals, EgPrices, GIR_BANDS, PriceBasis};
 use crate::model::{Address, Code, OfferId};
-use crate::util::time::format_rfc3339;
 
-fn coded(system: CodeSystem, code: Option<&Code>) -> Option<Coded> {
-    code.map(|code| Coded { code: code.to_string(), label: system.label(code) })
+fn coded(system: CodeSystem, code: Option<&Code>) -> Option<Coded<'_>> {
+    code.map(|code| Coded { code: code.as_str(), label: system.label(code) })
 }
 
-fn address(address: &Address) -> AddressView {
-    AddressView {
-        lines: address.lines.clone(),
-        postal_code: address.postal_code.as_deref().map(str::to_owned),
-        city: address.city.clone(),
-    }
+fn address(address: &Address) -> AddressView<'_> {
+    AddressView { lines: &address.lines, postal_code: address.postal_code.as_deref(), city: address.city.as_deref() }
 }
 
 fn euros(cents: i64) -> f64 {
     cents as f64 / 100.0
 }
 
+/// Labels of the ids of the coded columns' dictionaries (id 0 = no code).
+#[derive(Debug, Clone, Default)]
+pub struct Labels {
+    pub category: Vec<Option<&'static str>>,
+    pub offer_type: Vec<Option<&'static str>>,
+    pub activity: Vec<Option<&'static str>>,
+    pub care_mode: Vec<Option<&'static str>>,
+}
+
+impl Labels {
+    /// The labels of every id of the dictionaries.
+    pub fn new(dictionaries: &Dictionaries) -> Labels {
+        let labels = |dictionary: &Dictionary, system: CodeSystem| -> Vec<Option<&'static str>> {
+            (0..dictionary.len()).map(|id| dictionary.code(id as u16).and_then(|code| system.label(code))).collect()
+        };
+        Labels {
+            category: labels(&dictionaries.category, CodeSystem::CategorieEtablissement),
+            offer_type: labels(&dictionaries.offer_type, CodeSystem::CategorieOrganisation),
+            activity: labels(&dictionaries.activity, CodeSystem::ActiviteOperationnelle),
+            care_mode: labels(&dictionaries.care_mode, CodeSystem::ModePriseEnCharge),
+        }
+    }
+}
+
+fn coded_by_id<'a>(code: Option<&'a Code>, labels: &[Option<&'static str>], id: u16) -> Option<Coded<'a>> {
+    code.map(|code| Coded { code: code.as_str(), label: labels[id as usize] })
+}
+
 impl Engine {
     /// The commune view of an INSEE code.
-    pub fn commune_view(&self, code: &str) -> CommuneView {
+    pub fn commune_view<'a>(&'a self, code: &'a str) -> CommuneView<'a> {
+        let commune = match self.commune_index.get(code) {
+            Some(&index) => Some(&self.data.communes[index as usize]),
+            None if self.commune_index.is_empty() => commune_by_code(&self.data.communes, code),
+            None => None,
+        };
         CommuneView {
-            code: code.to_owned(),
-            name: commune_by_code(&self.data.communes, code).map(|commune| commune.name.clone()),
-            departement: departement_of_commune(code).map(str::to_owned),
+            code,
+            name: commune.map(|commune| commune.name.as_str()),
+            departement: departement_of_commune(code),
         }
     }
 
     /// The EG view of an EG index.
-    pub fn eg_view(&self, eg_index: u32) -> EgView {
+    pub fn eg_view(&self, eg_index: u32) -> EgView<'_> {
         let dataset = &self.data.dataset;
         let eg = &dataset.egs[eg_index as usize];
         let ej = eg.ej.map(|ej| &dataset.ejs[ej as usize]);
         EgView {
-            id: eg.id.clone(),
-            finess: eg.finess.as_deref().map(str::to_owned),
-            name: eg.name.clone(),
-            category: coded(CodeSystem::CategorieEtablissement, eg.category.as_ref()),
+            id: &eg.id,
+            finess: eg.finess.as_deref(),
+            name: &eg.name,
+            category: eg.category.as_ref().map(|code| Coded {
+                code: code.as_str(),
+                label: self.columns.dictionaries.category.id(code).and_then(|id| self.labels.category[id as usize]),
+            }),
             address: address(&eg.address),
             commune: eg.address.commune.as_deref().map(|code| self.commune_view(code)),
             lat: eg.position.map(|point| point.lat),
             lon: eg.position.map(|point| point.lon),
             aide_sociale: eg.aide_sociale(),
             orsan_level: coded(CodeSystem::NiveauRecoursOrsan, eg.orsan_level.as_ref()),
-            ej_id: ej.map(|ej| ej.id.clone()),
-            ej_finess: ej.and_then(|ej| ej.finess.as_deref().map(str::to_owned)),
-            ej_name: ej.and_then(|ej| ej.name.clone()),
+            ej_id: ej.map(|ej| ej.id.as_str()),
+            ej_finess: ej.and_then(|ej| ej.finess.as_deref()),
+            ej_name: ej.and_then(|ej| ej.name.as_deref()),
         }
+    }
+
+    /// The daily price of an offer's EG for a GIR and basis.
+    pub fn price_view(&self, eg_index: Option<u32>, gir: Option<u8>, basis: PriceBasis) -> Option<PriceView> {
+        let prices: &EgPrices = &self.columns.eg_prices[eg_index? as usize];
+        let band = EgPrices::band_index(gir, basis);
+        let hebergement = prices.hebergement_cents?;
+        let dependance = prices.dependance_cents[band]?;
+        Some(PriceView {
+            basis,
+            gir,
+            dependance_band: Coded {
+                code: GIR_BANDS[band],
+                label: CodeSystem::GroupeTarifaireDependance.label(GIR_BANDS[band]),
+            },
+            hebergement_cents: hebergement,
+            dependance_cents: dependance,
+            daily_total_cents: hebergement + dependance,
+            hebergement_eur: euros(hebergement),
+            dependance_eur: euros(dependance),
+            daily_total_eur: euros(hebergement + dependance),
+        })
     }
 
     /// Renders an offer (by dataset index); `distance_m` and `score` as the search found them.
@@ -65,45 +120,32 @@ impl Engine {
         distance_m: Option<f64>,
         score: Option<f32>,
         gir: Option<u8>,
-        basis: crate::model::rules::PriceBasis,
-    ) -> OfferHit {
+        basis: PriceBasis,
+    ) -> OfferHit<'_> {
         let dataset = &self.data.dataset;
         let offer = &dataset.offers[offer_index as usize];
         let doc = self.layout.doc_of_offer[offer_index as usize];
         let position = self.layout.position_of(doc);
-        let price = offer.eg.and_then(|eg| {
-            let prices: &EgPrices = &self.columns.eg_prices[eg as usize];
-            let band = EgPrices::band_index(gir, basis);
-            let hebergement = prices.hebergement_cents?;
-            let dependance = prices.dependance_cents[band]?;
-            Some(PriceView {
-                basis,
-                gir,
-                dependance_band: Coded {
-                    code: GIR_BANDS[band].to_owned(),
-                    label: CodeSystem::GroupeTarifaireDependance.label(GIR_BANDS[band]),
-                },
-                hebergement_cents: hebergement,
-                dependance_cents: dependance,
-                daily_total_cents: hebergement + dependance,
-                hebergement_eur: euros(hebergement),
-                dependance_eur: euros(dependance),
-                daily_total_eur: euros(hebergement + dependance),
-            })
-        });
-        let totals = crate::model::rules::CapacityTotals::of_records(
+        let totals = CapacityTotals::of_records(
             offer.locations.iter().flat_map(|&location| dataset.locations[location as usize].capacities.iter()),
         );
-        let date = |seconds: Option<i64>| seconds.map(format_rfc3339);
         let age = offer.age_range.unwrap_or_default();
         OfferHit {
-            id: offer.id.clone(),
-            identifier: offer.identifier.clone(),
-            name: offer.name.clone(),
-            offer_type: coded(CodeSystem::CategorieOrganisation, offer.offer_type.as_ref()),
+            id: &offer.id,
+            identifier: offer.identifier.as_deref(),
+            name: &offer.name,
+            offer_type: coded_by_id(
+                offer.offer_type.as_ref(),
+                &self.labels.offer_type,
+                self.columns.offer_type[doc as usize],
+            ),
             activity_field: coded(CodeSystem::ChampActivite, offer.activity_field.as_ref()),
-            activity: coded(CodeSystem::ActiviteOperationnelle, offer.activity.as_ref()),
-            care_mode: coded(CodeSystem::ModePriseEnCharge, offer.care_mode.as_ref()),
+            activity: coded_by_id(offer.activity.as_ref(), &self.labels.activity, self.columns.activity[doc as usize]),
+            care_mode: coded_by_id(
+                offer.care_mode.as_ref(),
+                &self.labels.care_mode,
+                self.columns.care_mode[doc as usize],
+            ),
             reception: coded(CodeSystem::TemporaliteAccueil, offer.reception.as_ref()),
             age_min_years: age.min_years,
             age_max_years: age.max_years,
@@ -112,24 +154,24 @@ impl Engine {
             lon: position.map(|point| point.lon),
             position_source: self.layout.position_source[offer_index as usize],
             distance_m,
-            price,
+            price: self.price_view(offer.eg, gir, basis),
             capacity: CapacityView {
                 installed: totals.installed,
-                installed_updated_at: date(totals.installed_updated_at),
+                installed_updated_at: totals.installed_updated_at.map(Timestamp),
                 available: totals.available,
-                available_updated_at: date(totals.available_updated_at),
+                available_updated_at: totals.available_updated_at.map(Timestamp),
                 crisis_t0: totals.crisis_t0,
-                crisis_t0_updated_at: date(totals.crisis_t0_updated_at),
+                crisis_t0_updated_at: totals.crisis_t0_updated_at.map(Timestamp),
                 crisis_t60: totals.crisis_t60,
-                crisis_t60_updated_at: date(totals.crisis_t60_updated_at),
+                crisis_t60_updated_at: totals.crisis_t60_updated_at.map(Timestamp),
             },
             score,
-            last_updated: offer.last_updated.map(format_rfc3339),
+            last_updated: offer.last_updated.map(Timestamp),
         }
     }
 
     /// Renders one hit of a search.
-    pub fn render_hit(&self, hit: &Hit, has_centre: bool, request: &SearchRequest, has_text: bool) -> OfferHit {
+    pub fn render_hit(&self, hit: &Hit, has_centre: bool, request: &SearchRequest, has_text: bool) -> OfferHit<'_> {
         self.render_offer(
             hit.offer,
             has_centre.then_some(hit.distance_m),

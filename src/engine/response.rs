@@ -1,52 +1,84 @@
 //! What a search returns (serialised as JSON by the CLI and the HTTP API).
+//!
+//! Responses borrow from the engine (`'a`): names, codes and addresses are references into the
+//! snapshot, labels are `'static`, dates are formatted only when serialised. Rendering a page
+//! allocates a handful of vectors, not a string per field.
 
-use serde::Serialize;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
 
 use super::layout::PositionSource;
 use crate::model::rules::PriceBasis;
+use crate::util::time::civil_from_days;
+
+/// A UTC instant (Unix seconds) serialised as RFC 3339 (`2024-07-08T18:15:39Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seconds = self.0;
+        let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+        let second_of_day = seconds.rem_euclid(86_400);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+            second_of_day / 3600,
+            (second_of_day % 3600) / 60,
+            second_of_day % 60
+        )
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
 
 /// A code and its label (`null` when the code is not in our tables).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Coded {
-    pub code: String,
+pub struct Coded<'a> {
+    pub code: &'a str,
     pub label: Option<&'static str>,
 }
 
 /// An address.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AddressView {
-    pub lines: Vec<String>,
-    pub postal_code: Option<String>,
-    pub city: Option<String>,
+pub struct AddressView<'a> {
+    pub lines: &'a [String],
+    pub postal_code: Option<&'a str>,
+    pub city: Option<&'a str>,
 }
 
 /// A commune.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CommuneView {
-    pub code: String,
-    pub name: Option<String>,
-    pub departement: Option<String>,
+pub struct CommuneView<'a> {
+    pub code: &'a str,
+    pub name: Option<&'a str>,
+    pub departement: Option<&'a str>,
 }
 
 /// The EG of an offer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EgView {
+pub struct EgView<'a> {
     /// FHIR id.
-    pub id: String,
-    pub finess: Option<String>,
-    pub name: String,
-    pub category: Option<Coded>,
-    pub address: AddressView,
-    pub commune: Option<CommuneView>,
+    pub id: &'a str,
+    pub finess: Option<&'a str>,
+    pub name: &'a str,
+    pub category: Option<Coded<'a>>,
+    pub address: AddressView<'a>,
+    pub commune: Option<CommuneView<'a>>,
     /// WGS84 degrees.
     pub lat: Option<f64>,
     pub lon: Option<f64>,
     pub aide_sociale: bool,
-    pub orsan_level: Option<Coded>,
+    pub orsan_level: Option<Coded<'a>>,
     /// Entité juridique: FHIR id, FINESS and name.
-    pub ej_id: Option<String>,
-    pub ej_finess: Option<String>,
-    pub ej_name: Option<String>,
+    pub ej_id: Option<&'a str>,
+    pub ej_finess: Option<&'a str>,
+    pub ej_name: Option<&'a str>,
 }
 
 /// The daily price of an offer for the requested GIR and basis.
@@ -56,7 +88,7 @@ pub struct PriceView {
     /// The GIR asked for, if any.
     pub gir: Option<u8>,
     /// The TRE_R237 band whose dépendance tariff is used.
-    pub dependance_band: Coded,
+    pub dependance_band: Coded<'static>,
     pub hebergement_cents: i64,
     pub dependance_cents: i64,
     pub daily_total_cents: i64,
@@ -69,31 +101,31 @@ pub struct PriceView {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CapacityView {
     pub installed: u32,
-    pub installed_updated_at: Option<String>,
+    pub installed_updated_at: Option<Timestamp>,
     pub available: u32,
-    pub available_updated_at: Option<String>,
+    pub available_updated_at: Option<Timestamp>,
     pub crisis_t0: u32,
-    pub crisis_t0_updated_at: Option<String>,
+    pub crisis_t0_updated_at: Option<Timestamp>,
     pub crisis_t60: u32,
-    pub crisis_t60_updated_at: Option<String>,
+    pub crisis_t60_updated_at: Option<Timestamp>,
 }
 
 /// One offer in the results.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OfferHit {
+pub struct OfferHit<'a> {
     /// FHIR id of the `HealthcareService`.
-    pub id: String,
+    pub id: &'a str,
     /// Identifiant fonctionnel (`06/0099999`).
-    pub identifier: Option<String>,
-    pub name: String,
-    pub offer_type: Option<Coded>,
-    pub activity_field: Option<Coded>,
-    pub activity: Option<Coded>,
-    pub care_mode: Option<Coded>,
-    pub reception: Option<Coded>,
+    pub identifier: Option<&'a str>,
+    pub name: &'a str,
+    pub offer_type: Option<Coded<'a>>,
+    pub activity_field: Option<Coded<'a>>,
+    pub activity: Option<Coded<'a>>,
+    pub care_mode: Option<Coded<'a>>,
+    pub reception: Option<Coded<'a>>,
     pub age_min_years: Option<f64>,
     pub age_max_years: Option<f64>,
-    pub eg: Option<EgView>,
+    pub eg: Option<EgView<'a>>,
     /// The search position and where it came from.
     pub lat: Option<f64>,
     pub lon: Option<f64>,
@@ -104,23 +136,23 @@ pub struct OfferHit {
     pub capacity: CapacityView,
     /// BM25 score, when the query has text.
     pub score: Option<f32>,
-    pub last_updated: Option<String>,
+    pub last_updated: Option<Timestamp>,
 }
 
 /// One facet value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FacetValue {
-    pub code: String,
+pub struct FacetValue<'a> {
+    pub code: &'a str,
     pub label: Option<&'static str>,
     pub count: u64,
 }
 
 /// Counts of matching offers, largest first (then by code).
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct Facets {
-    pub category: Vec<FacetValue>,
-    pub offer_type: Vec<FacetValue>,
-    pub departement: Vec<FacetValue>,
+pub struct Facets<'a> {
+    pub category: Vec<FacetValue<'a>>,
+    pub offer_type: Vec<FacetValue<'a>>,
+    pub departement: Vec<FacetValue<'a>>,
 }
 
 /// One criterion of an explanation.
@@ -135,8 +167,8 @@ pub struct Criterion {
 
 /// Why an offer matched or not.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Explanation {
-    pub offer_id: String,
+pub struct Explanation<'a> {
+    pub offer_id: &'a str,
     pub matched: bool,
     /// 1-based rank among all matches, when it matched.
     pub rank: Option<u64>,
@@ -147,17 +179,17 @@ pub struct Explanation {
 
 /// The centre the distances are measured from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CentreView {
+pub struct CentreView<'a> {
     pub lat: f64,
     pub lon: f64,
-    pub commune: Option<CommuneView>,
+    pub commune: Option<CommuneView<'a>>,
 }
 
 /// A search response.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SearchResponse {
+pub struct SearchResponse<'a> {
     /// The snapshot the answer comes from.
-    pub snapshot: String,
+    pub snapshot: &'a str,
     /// Number of matching offers: exact when `total_exact`, else a lower bound (the nearest
     /// offers were found without visiting every match; ask `exact_total=true` to count all).
     pub total: u64,
@@ -165,8 +197,19 @@ pub struct SearchResponse {
     pub offset: usize,
     pub limit: usize,
     pub sort: super::request::SortKey,
-    pub centre: Option<CentreView>,
-    pub results: Vec<OfferHit>,
-    pub facets: Option<Facets>,
-    pub explain: Option<Explanation>,
+    pub centre: Option<CentreView<'a>>,
+    pub results: Vec<OfferHit<'a>>,
+    pub facets: Option<Facets<'a>>,
+    pub explain: Option<Explanation<'a>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_serialise_as_rfc3339() {
+        assert_eq!(Timestamp(1_720_462_539).to_string(), "2024-07-08T18:15:39Z");
+        assert_eq!(serde_json::to_string(&Timestamp(0)).unwrap(), "\"1970-01-01T00:00:00Z\"");
+    }
 }

@@ -17,12 +17,13 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use roaring::RoaringBitmap;
 use rstar::AABB;
 use tantivy::TERMINATED;
 use tantivy::query::Scorer;
 
 use super::Engine;
-use super::filter::CompiledFilter;
+use super::filter::{CompiledFilter, is_closed};
 use super::layout::commune_by_code;
 use super::request::{BBox, Centre, ParamError, SearchRequest, SortKey};
 use super::response::{CentreView, CommuneView, Explanation, FacetValue, Facets, SearchResponse};
@@ -88,6 +89,8 @@ struct Collector {
     /// For `explain`: the hit whose rank is wanted, and how many hits sort before it.
     rank_target: Option<Hit>,
     better_than_target: u64,
+    /// Primary key of the worst kept hit once the heap is full (`u64::MAX` before).
+    threshold: u64,
 }
 
 impl Collector {
@@ -99,6 +102,7 @@ impl Collector {
             facets: None,
             rank_target: None,
             better_than_target: 0,
+            threshold: u64::MAX,
         }
     }
 
@@ -113,9 +117,16 @@ impl Collector {
         if self.full() { self.heap.peek() } else { None }
     }
 
-    #[inline]
-    fn offer(&mut self, hit: Hit) {
+    /// Counts a match and keeps it if it is among the k best. `primary` is its sort key: a
+    /// match whose key is worse than the worst kept one is counted and dropped without
+    /// building its hit (the common case once the heap is full).
+    #[inline(always)]
+    fn offer(&mut self, primary: u64, make_hit: impl FnOnce() -> Hit) {
         self.total += 1;
+        if primary > self.threshold && self.rank_target.is_none() {
+            return;
+        }
+        let hit = make_hit();
         if let Some(target) = &self.rank_target
             && hit < *target
         {
@@ -127,6 +138,9 @@ impl Collector {
             && hit < *worst
         {
             *worst = hit;
+        }
+        if self.heap.len() >= self.k {
+            self.threshold = self.heap.peek().map_or(u64::MAX, |worst| worst.primary);
         }
     }
 }
@@ -166,7 +180,7 @@ impl Plan<'_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn consider(&self, collector: &mut Collector, doc: u32, distance_m: f64, score: f32) {
         if self.filter.matches(&self.engine.columns, doc) {
             if let Some(facets) = &mut collector.facets {
@@ -175,7 +189,14 @@ impl Plan<'_> {
                 facets.offer_type[columns.offer_type[doc as usize] as usize] += 1;
                 facets.departement[columns.departement[doc as usize] as usize] += 1;
             }
-            collector.offer(self.hit(doc, distance_m, score));
+            let primary = self.primary(doc, score);
+            collector.offer(primary, || Hit {
+                primary,
+                distance_m,
+                offer: self.engine.layout.offer_of_doc[doc as usize],
+                doc,
+                score,
+            });
         }
     }
 
@@ -281,6 +302,104 @@ impl Plan<'_> {
         });
     }
 
+    /// Answers a request over a large region without a centre or text (a big bbox, or no
+    /// geography at all) with bitmaps: the region's doc ranges, intersected with the code
+    /// filters' posting lists, give the count (and facets) by cardinality; the page comes from
+    /// a walk in name order (stopping at k) or from the set's docs. Filters that need the
+    /// columns (price, age, capacities) are checked doc by doc on the set.
+    fn bulk(&self, collector: &mut Collector) {
+        let engine = self.engine;
+        let postings = &engine.postings;
+        let columns = &engine.columns;
+        let mut set = match &self.bbox {
+            None => postings.all.clone(),
+            Some(_) => {
+                let mut positions = Vec::new();
+                self.for_each_position(None, &mut |position, _| positions.push(position));
+                positions.sort_unstable();
+                let mut region = RoaringBitmap::new();
+                let mut run: Option<std::ops::Range<u32>> = None;
+                for position in positions {
+                    let docs = engine.layout.docs_at(position);
+                    run = match run {
+                        Some(current) if current.end == docs.start => Some(current.start..docs.end),
+                        Some(current) => {
+                            region.insert_range(current);
+                            Some(docs)
+                        }
+                        None => Some(docs),
+                    };
+                }
+                if let Some(current) = run {
+                    region.insert_range(current);
+                }
+                region
+            }
+        };
+        if let Some(mask) = self.filter.mask(postings) {
+            set &= mask;
+        }
+        if self.filter.needs_per_doc() || collector.rank_target.is_some() {
+            for doc in set.iter() {
+                self.consider(collector, doc, 0.0, 0.0);
+            }
+            return;
+        }
+        // Only the code, GIR and aide-sociale filters (all in `set`) and closures remain.
+        let closed: Vec<u32> = (&set & &postings.may_close)
+            .iter()
+            .filter(|&doc| is_closed(columns, doc as usize, self.filter.now))
+            .collect();
+        for &doc in &closed {
+            set.remove(doc);
+        }
+        let total = set.len();
+        if let Some(facets) = &mut collector.facets {
+            for (counts, bitmaps) in [
+                (&mut facets.category, &postings.category),
+                (&mut facets.offer_type, &postings.offer_type),
+                (&mut facets.departement, &postings.departement),
+            ] {
+                for (count, bitmap) in counts.iter_mut().zip(bitmaps) {
+                    *count = set.intersection_len(bitmap);
+                }
+            }
+        }
+        // The page: walking all docs in name order costs about k × docs / |set| membership
+        // tests; iterating the set costs |set| key checks. Take the cheaper.
+        let docs = postings.docs_by_name.len() as u64;
+        let walk_cost = (collector.k as u64).saturating_mul(docs) / set.len().max(1);
+        if self.sort == SortKey::Name && walk_cost < set.len() {
+            for &doc in &postings.docs_by_name {
+                if set.contains(doc) {
+                    let primary = self.primary(doc, 0.0);
+                    collector.offer(primary, || Hit {
+                        primary,
+                        distance_m: 0.0,
+                        offer: engine.layout.offer_of_doc[doc as usize],
+                        doc,
+                        score: 0.0,
+                    });
+                    if collector.full() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            for doc in set.iter() {
+                let primary = self.primary(doc, 0.0);
+                collector.offer(primary, || Hit {
+                    primary,
+                    distance_m: 0.0,
+                    offer: engine.layout.offer_of_doc[doc as usize],
+                    doc,
+                    score: 0.0,
+                });
+            }
+        }
+        collector.total = total;
+    }
+
     /// Walks positions nearest-first and stops once the page cannot change. Returns whether
     /// every match was seen (the total is exact).
     fn walk_nearest(&self, collector: &mut Collector) -> bool {
@@ -341,10 +460,13 @@ impl Plan<'_> {
             }
             return true;
         }
-        if self.centre.is_some() && self.radius_m.is_none() && self.sort == SortKey::Distance && !need_all {
-            // Grow the region in rings until the page is certain.
+        if self.centre.is_some() && self.sort == SortKey::Distance && !need_all {
+            // Grow the region in rings (up to the radius, if any) until the page is certain.
             for ring_km in TEXT_RINGS_KM {
                 let ring_m = ring_km * 1000.0;
+                if self.radius_m.is_some_and(|radius| radius <= ring_m) {
+                    break;
+                }
                 let mut ring = Collector::new(collector.k);
                 let positions = self.sorted_positions(Some(ring_m));
                 if let Some(mut scorer) = text.scorer(query) {
@@ -384,7 +506,7 @@ fn envelopes(bbox: &BBox) -> Vec<AABB<[f64; 2]>> {
 
 impl Engine {
     /// The centre of a request, with the commune it came from.
-    pub fn resolve_centre(&self, centre: &Centre) -> Result<(GeoPoint, Option<CommuneView>), ParamError> {
+    pub fn resolve_centre(&self, centre: &Centre) -> Result<(GeoPoint, Option<CommuneView<'_>>), ParamError> {
         match centre {
             Centre::Point { lat, lon } => Ok((GeoPoint { lat: *lat, lon: *lon }, None)),
             Centre::Commune(code) => {
@@ -393,9 +515,9 @@ impl Engine {
                 Ok((
                     GeoPoint { lat: commune.lat, lon: commune.lon },
                     Some(CommuneView {
-                        code: commune.code.to_string(),
-                        name: Some(commune.name.clone()),
-                        departement: Some(commune.departement.to_string()),
+                        code: commune.code.as_str(),
+                        name: Some(commune.name.as_str()),
+                        departement: Some(commune.departement.as_str()),
                     }),
                 ))
             }
@@ -403,7 +525,7 @@ impl Engine {
     }
 
     /// Answers a search request.
-    pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, ParamError> {
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse<'_>, ParamError> {
         request.validate()?;
         let now = request.now.unwrap_or_else(crate::util::time::now);
         let (centre, centre_view) = match &request.centre {
@@ -456,6 +578,10 @@ impl Engine {
             Some(query) => plan.text(query, &mut collector, need_all),
             None if request.q.is_some() => true, // a query of only separators matches nothing
             None if centre.is_some() && sort == SortKey::Distance && !need_all => plan.walk_nearest(&mut collector),
+            None if centre.is_none() && request.bbox.as_ref().is_none_or(|bbox| !plan.bbox_is_small(bbox)) => {
+                plan.bulk(&mut collector);
+                true
+            }
             None => {
                 plan.enumerate(&mut collector);
                 true
@@ -487,7 +613,7 @@ impl Engine {
             explanation
         });
         Ok(SearchResponse {
-            snapshot: self.manifest.snapshot_id.clone(),
+            snapshot: &self.manifest.snapshot_id,
             total,
             total_exact,
             offset: request.offset,
@@ -514,7 +640,7 @@ impl Engine {
         doc: u32,
         query: Option<&TextQuery>,
         basis: crate::model::rules::PriceBasis,
-    ) -> (Explanation, Option<Hit>) {
+    ) -> (Explanation<'_>, Option<Hit>) {
         use super::response::Criterion;
         let offer = &self.data.dataset.offers[self.layout.offer_of_doc[doc as usize] as usize];
         let mut criteria = Vec::new();
@@ -575,33 +701,35 @@ impl Engine {
         criteria.extend(plan.filter.explain(&self.columns, doc, basis));
         let matched = criteria.iter().all(|criterion| criterion.passed);
         let hit = matched.then(|| plan.hit(doc, distance, score));
-        (Explanation { offer_id: offer.id.clone(), matched, rank: None, on_this_page: false, criteria }, hit)
+        (Explanation { offer_id: &offer.id, matched, rank: None, on_this_page: false, criteria }, hit)
     }
 }
 
-fn facet_values(counts: &[u64], dictionary: &super::columns::Dictionary, system: CodeSystem) -> Vec<FacetValue> {
+fn facet_values<'a>(
+    counts: &[u64],
+    dictionary: &'a super::columns::Dictionary,
+    system: CodeSystem,
+) -> Vec<FacetValue<'a>> {
     let mut values: Vec<FacetValue> = counts
         .iter()
         .enumerate()
         .filter(|&(id, &count)| count > 0 && id > 0)
         .filter_map(|(id, &count)| {
             let code = dictionary.code(id as u16)?;
-            Some(FacetValue { code: code.to_string(), label: system.label(code), count })
+            Some(FacetValue { code: code.as_str(), label: system.label(code), count })
         })
         .collect();
-    values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
+    values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(b.code)));
     values
 }
 
-fn facet_values_unlabelled(counts: &[u64], dictionary: &super::columns::Dictionary) -> Vec<FacetValue> {
+fn facet_values_unlabelled<'a>(counts: &[u64], dictionary: &'a super::columns::Dictionary) -> Vec<FacetValue<'a>> {
     let mut values: Vec<FacetValue> = counts
         .iter()
         .enumerate()
         .filter(|&(id, &count)| count > 0 && id > 0)
-        .filter_map(|(id, &count)| {
-            Some(FacetValue { code: dictionary.code(id as u16)?.to_string(), label: None, count })
-        })
+        .filter_map(|(id, &count)| Some(FacetValue { code: dictionary.code(id as u16)?.as_str(), label: None, count }))
         .collect();
-    values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
+    values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(b.code)));
     values
 }

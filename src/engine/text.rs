@@ -8,12 +8,13 @@
 //!
 //! A query matches an offer when every word matches (AND); each word matches by stem, and the
 //! last word also matches as a prefix of any word (two characters or more) unless the query
-//! ends with a space. Ranking is tantivy's BM25.
+//! ends with a space. A prefix stands for its [`MAX_PREFIX_EXPANSIONS`] most frequent
+//! completions. Ranking is tantivy's BM25.
 
 use std::path::Path;
 
 use rustc_hash::FxHashMap;
-use tantivy::query::{BooleanQuery, EnableScoring, FuzzyTermQuery, Occur, Query, Scorer, TermQuery};
+use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query, Scorer, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, Token,
@@ -34,6 +35,9 @@ pub const FOLD_ANALYZER: &str = "ror_fr_fold";
 pub const MAX_QUERY_WORDS: usize = 12;
 /// Shortest last word matched as a prefix.
 pub const MIN_PREFIX_CHARS: usize = 2;
+/// Most completions of a prefix: the most frequent ones (then alphabetical), as type-ahead
+/// engines cap expansions (Elasticsearch's `max_expansions` is 50).
+pub const MAX_PREFIX_EXPANSIONS: usize = 64;
 
 /// The folded analyzer: split on non-alphanumerics, drop words over 40 bytes, lowercase, fold.
 pub fn fold_analyzer() -> TextAnalyzer {
@@ -335,8 +339,17 @@ impl TextIndex {
                 IndexRecordOption::WithFreqs,
             ));
             let clause: Box<dyn Query> = if index + 1 == words.len() && last_is_prefix {
-                let prefix = FuzzyTermQuery::new_prefix(Term::from_field_text(self.fields.prefix, word), 0, false);
-                Box::new(BooleanQuery::new(vec![(Occur::Should, term_query), (Occur::Should, Box::new(prefix))]))
+                let mut alternatives: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, term_query)];
+                for completion in self.prefix_expansions(word) {
+                    alternatives.push((
+                        Occur::Should,
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(self.fields.prefix, &completion),
+                            IndexRecordOption::Basic,
+                        )),
+                    ));
+                }
+                Box::new(BooleanQuery::new(alternatives))
             } else {
                 term_query
             };
@@ -348,6 +361,30 @@ impl TextIndex {
             Box::new(BooleanQuery::new(clauses))
         };
         Ok(Some(TextQuery { query, words, last_is_prefix }))
+    }
+
+    /// The completions of a prefix among the indexed (folded, unstemmed) words: all of them
+    /// when there are at most [`MAX_PREFIX_EXPANSIONS`], else the most frequent (ties in
+    /// alphabetical order).
+    pub fn prefix_expansions(&self, prefix: &str) -> Vec<String> {
+        let Some(segment) = self.searcher.segment_readers().first() else { return Vec::new() };
+        let Ok(inverted) = segment.inverted_index(self.fields.prefix) else { return Vec::new() };
+        let mut upper = prefix.as_bytes().to_vec();
+        upper.push(0xff);
+        let Ok(mut stream) = inverted.terms().range().ge(prefix.as_bytes()).lt(&upper).into_stream() else {
+            return Vec::new();
+        };
+        let mut completions: Vec<(String, u32)> = Vec::new();
+        while stream.advance() {
+            if let Ok(word) = std::str::from_utf8(stream.key()) {
+                completions.push((word.to_owned(), stream.value().doc_freq));
+            }
+        }
+        if completions.len() > MAX_PREFIX_EXPANSIONS {
+            completions.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            completions.truncate(MAX_PREFIX_EXPANSIONS);
+        }
+        completions.into_iter().map(|(word, _)| word).collect()
     }
 
     /// A scorer over the docs matching a query, in doc-id order; `None` for an empty index.

@@ -53,7 +53,7 @@ fn check(engine: &Engine, request: &SearchRequest) -> Result<(), TestCaseError> 
         }
     };
     let expected = reference::search(engine, &request, now);
-    let ids: Vec<&str> = response.results.iter().map(|hit| hit.id.as_str()).collect();
+    let ids: Vec<&str> = response.results.iter().map(|hit| hit.id).collect();
     prop_assert_eq!(&ids, &expected.ids.iter().map(String::as_str).collect::<Vec<_>>(), "ids differ for {:?}", request);
     let distances: Vec<Option<f64>> = response.results.iter().map(|hit| hit.distance_m).collect();
     prop_assert_eq!(&distances, &expected.distances_m, "distances differ for {:?}", request);
@@ -79,7 +79,10 @@ fn check(engine: &Engine, request: &SearchRequest) -> Result<(), TestCaseError> 
     }
     if let Some(facets) = &response.facets {
         let as_map = |values: &[ror_search::engine::response::FacetValue]| {
-            values.iter().map(|value| (value.code.clone(), value.count)).collect::<std::collections::BTreeMap<_, _>>()
+            values
+                .iter()
+                .map(|value| (value.code.to_owned(), value.count))
+                .collect::<std::collections::BTreeMap<_, _>>()
         };
         prop_assert_eq!(as_map(&facets.category), expected.facets[0].clone());
         prop_assert_eq!(as_map(&facets.offer_type), expected.facets[1].clone());
@@ -261,8 +264,36 @@ fn text_geo_strategy() -> impl Strategy<Value = SearchRequest> {
         })
 }
 
+/// Requests that take the bulk plan (no centre, no text, no per-doc filter, a large region).
+fn bulk_strategy() -> impl Strategy<Value = SearchRequest> {
+    (
+        request_strategy(),
+        prop_oneof![2 => Just(None), 1 => Just(Some(BBox { min_lon: -180.0, min_lat: -60.0, max_lon: 180.0, max_lat: 60.0 })),
+            1 => Just(Some(BBox { min_lon: -10.0, min_lat: 35.0, max_lon: 20.0, max_lat: 55.0 }))],
+        prop::sample::select(vec![None, Some(SortKey::Name), Some(SortKey::Price), Some(SortKey::Available)]),
+    )
+        .prop_map(|(mut request, bbox, sort)| {
+            request.centre = None;
+            request.radius_km = None;
+            request.q = None;
+            request.bbox = bbox;
+            request.sort = sort;
+            request.age = None;
+            request.max_price_cents = None;
+            request.min_available = None;
+            request.min_crisis_t0 = None;
+            request.min_crisis_t60 = None;
+            request
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn bulk_queries_match_the_reference(request in bulk_strategy()) {
+        check(random_engine(), &request)?;
+    }
 
     #[test]
     fn random_data_matches_the_reference(request in request_strategy()) {
@@ -496,4 +527,23 @@ fn persisted_layout_and_columns_equal_freshly_computed_ones() {
     let columns = ror_search::engine::Columns::new(&engine.data, &layout);
     assert_eq!(engine.layout, layout);
     assert_eq!(engine.columns, columns);
+}
+
+#[test]
+fn short_prefixes_use_their_most_frequent_completions() {
+    let engine = sample_engine();
+    let text = engine.text.as_ref().unwrap();
+    let completions = text.prefix_expansions("ch");
+    assert_eq!(completions.len(), ror_search::engine::text::MAX_PREFIX_EXPANSIONS, "the cap is exercised");
+    assert!(completions.iter().all(|word| word.starts_with("ch")));
+    for q in ["ch", "centre ch", "hebergement perm"] {
+        for centre in [None, Some("33063")] {
+            let mut pairs = vec![("q", q), ("limit", "30")];
+            if let Some(commune) = centre {
+                pairs.push(("commune", commune));
+                pairs.push(("radius_km", "40"));
+            }
+            check(engine, &request(&pairs)).unwrap();
+        }
+    }
 }

@@ -1,0 +1,192 @@
+//! Query latency on the synthetic national snapshot (100,000 EGs, 1,000,000 offers) and on the
+//! sample snapshot: orientation top-20 (dense and rural centres, several selectivities),
+//! nearest-10 with crisis capacity, whole-France bbox count, text + geo.
+//!
+//! Criterion measures each scenario at a fixed centre; then a percentile table runs each
+//! scenario at 1,000 centres jittered around it (seeded) and prints p50 / p90 / p99 / max.
+//! `cargo bench --bench query`; `ROR_BENCH_NATIONAL=0` runs the sample snapshot only.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use ror_search::engine::{Engine, SearchRequest};
+use ror_search::util::rng::SplitMix64;
+
+/// A scenario: a name, a centre (or none) and the other parameters.
+struct Scenario {
+    name: &'static str,
+    centre: Option<(f64, f64)>,
+    parameters: &'static [(&'static str, &'static str)],
+}
+
+const PARIS: (f64, f64) = (48.8566, 2.3522);
+const LYON: (f64, f64) = (45.7606, 4.8594);
+const RURAL: (f64, f64) = (44.35, 2.57); // Aveyron
+const BORDEAUX: (f64, f64) = (44.8378, -0.5792);
+
+const EHPAD_GIR2_90_FREE: &[(&str, &str)] =
+    &[("radius_km", "30"), ("category", "500"), ("gir", "2"), ("max_price", "90"), ("min_available", "1")];
+
+fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "orientation_top20/paris/ehpad_gir2_90eur_free",
+            centre: Some(PARIS),
+            parameters: EHPAD_GIR2_90_FREE,
+        },
+        Scenario {
+            name: "orientation_top20/paris/ehpad",
+            centre: Some(PARIS),
+            parameters: &[("radius_km", "30"), ("category", "500")],
+        },
+        Scenario {
+            name: "orientation_top20/lyon/ehpad_gir2_90eur_free",
+            centre: Some(LYON),
+            parameters: EHPAD_GIR2_90_FREE,
+        },
+        Scenario {
+            name: "orientation_top20/lyon/permanent_hebergement_age_85",
+            centre: Some(LYON),
+            parameters: &[("radius_km", "30"), ("offer_type", "21"), ("reception", "02"), ("age", "85")],
+        },
+        Scenario {
+            name: "orientation_top20/rural/ehpad_gir2_90eur_free",
+            centre: Some(RURAL),
+            parameters: EHPAD_GIR2_90_FREE,
+        },
+        Scenario { name: "orientation_top20/rural/any", centre: Some(RURAL), parameters: &[("radius_km", "30")] },
+        Scenario {
+            name: "orientation_top20/paris/price_sorted",
+            centre: Some(PARIS),
+            parameters: &[("radius_km", "30"), ("category", "500"), ("gir", "2"), ("sort", "price")],
+        },
+        Scenario {
+            name: "nearest10_crisis/paris",
+            centre: Some(PARIS),
+            parameters: &[("min_crisis_t0", "1"), ("limit", "10")],
+        },
+        Scenario {
+            name: "nearest10_crisis/lyon",
+            centre: Some(LYON),
+            parameters: &[("min_crisis_t0", "1"), ("limit", "10")],
+        },
+        Scenario {
+            name: "nearest10_crisis/rural",
+            centre: Some(RURAL),
+            parameters: &[("min_crisis_t0", "1"), ("limit", "10")],
+        },
+        Scenario {
+            name: "bbox_count/france",
+            centre: None,
+            parameters: &[("bbox", "-5.5,41,10,51.5"), ("limit", "1")],
+        },
+        Scenario {
+            name: "bbox_count/france_ehpad",
+            centre: None,
+            parameters: &[("bbox", "-5.5,41,10,51.5"), ("category", "500"), ("limit", "1")],
+        },
+        Scenario {
+            name: "text_geo/paris/ehpad_30km",
+            centre: Some(PARIS),
+            parameters: &[("q", "ehpad"), ("radius_km", "30")],
+        },
+        Scenario {
+            name: "text_geo/lyon/alzheimer_30km",
+            centre: Some(LYON),
+            parameters: &[("q", "alzheimer"), ("radius_km", "30")],
+        },
+        Scenario {
+            name: "text_geo/paris/prefix_alzh_10km",
+            centre: Some(PARIS),
+            parameters: &[("q", "alzh"), ("radius_km", "10")],
+        },
+        Scenario {
+            name: "text_geo/rural/cardiologie_nearest",
+            centre: Some(RURAL),
+            parameters: &[("q", "cardiologie"), ("limit", "10")],
+        },
+        Scenario {
+            name: "orientation_top20/bordeaux/readme",
+            centre: Some(BORDEAUX),
+            parameters: &[("radius_km", "20"), ("category", "500"), ("gir", "2"), ("max_price", "80")],
+        },
+    ]
+}
+
+fn request(scenario: &Scenario, centre: Option<(f64, f64)>) -> SearchRequest {
+    let lat;
+    let lon;
+    let mut pairs: Vec<(&str, &str)> = scenario.parameters.to_vec();
+    if let Some((centre_lat, centre_lon)) = centre {
+        lat = centre_lat.to_string();
+        lon = centre_lon.to_string();
+        pairs.push(("lat", &lat));
+        pairs.push(("lon", &lon));
+    }
+    let mut request = SearchRequest::from_pairs(pairs).expect("valid scenario");
+    request.now = Some(1_795_000_000);
+    request
+}
+
+fn bench_engine(criterion: &mut Criterion, label: &str, engine: &Engine) {
+    let mut group = criterion.benchmark_group(format!("query/{label}"));
+    group.sample_size(50).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    for scenario in scenarios() {
+        let request = request(&scenario, scenario.centre);
+        group.bench_function(scenario.name, |bencher| bencher.iter(|| engine.search(&request).expect("query runs")));
+    }
+    group.finish();
+}
+
+fn percentile_table(label: &str, engine: &Engine) {
+    println!();
+    println!("latency over 1,000 centres jittered ±0.15° around each scenario's centre ({label}), microseconds:");
+    println!("{:<58} {:>9} {:>9} {:>9} {:>9} {:>8}", "scenario", "p50", "p90", "p99", "max", "hits p50");
+    let mut rng = SplitMix64::new(42);
+    for scenario in scenarios() {
+        let mut samples = Vec::with_capacity(1_000);
+        let mut hits = Vec::with_capacity(1_000);
+        for _ in 0..1_000 {
+            let centre = scenario
+                .centre
+                .map(|(lat, lon)| (lat + (rng.unit_f64() - 0.5) * 0.3, lon + (rng.unit_f64() - 0.5) * 0.3));
+            let request = request(&scenario, centre);
+            let started = Instant::now();
+            let response = engine.search(&request).expect("query runs");
+            samples.push(started.elapsed().as_secs_f64() * 1e6);
+            hits.push(response.total as f64);
+        }
+        let (p50, p90, p99, max) = common::percentiles(samples);
+        let (hits_p50, ..) = common::percentiles(hits);
+        println!("{:<58} {p50:>9.1} {p90:>9.1} {p99:>9.1} {max:>9.1} {hits_p50:>8.0}", scenario.name);
+    }
+}
+
+fn benches(criterion: &mut Criterion) {
+    let sample_dir = common::ensure_sample_snapshot();
+    let (sample, _) = common::load_engine(&sample_dir);
+    bench_engine(criterion, "sample", &sample);
+    percentile_table("sample data: 42,820 offers", &sample);
+    drop(sample);
+    if std::env::var("ROR_BENCH_NATIONAL").map(|value| value == "0").unwrap_or(false) {
+        return;
+    }
+    let national_dir = common::ensure_national_snapshot();
+    let before_kb = common::status_kb("VmRSS:");
+    let (national, load_seconds) = common::load_engine(&national_dir);
+    let loaded_kb = common::status_kb("VmRSS:").saturating_sub(before_kb);
+    println!(
+        "national snapshot loaded in {load_seconds:.2} s; resident memory +{:.2} GiB ({} offers, {} positions)",
+        loaded_kb as f64 / 1_048_576.0,
+        national.data.dataset.offers.len(),
+        national.layout.positions.len()
+    );
+    bench_engine(criterion, "national", &national);
+    percentile_table("synthetic national: 1,000,000 offers", &national);
+}
+
+criterion::criterion_group!(query_benches, benches);
+criterion::criterion_main!(query_benches);
