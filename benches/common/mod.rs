@@ -81,7 +81,7 @@ pub fn build(inputs: &[PathBuf], out: &Path) -> ror_search::snapshot::build::Bui
 /// The national snapshot, built once if missing.
 pub fn ensure_national_snapshot() -> PathBuf {
     let out = synthetic_dir().join("snapshot");
-    if ror_search::snapshot::read_manifest(&out).is_err() {
+    if ror_search::snapshot::read_manifest(&out).is_err() || !ror_search::engine::persist::is_current(&out) {
         let feed = ensure_synthetic_feed();
         eprintln!("building the national snapshot into {}...", out.display());
         build(&[feed], &out);
@@ -92,7 +92,7 @@ pub fn ensure_national_snapshot() -> PathBuf {
 /// The sample snapshot, built once if missing.
 pub fn ensure_sample_snapshot() -> PathBuf {
     let out = synthetic_dir().join("sample-snapshot");
-    if ror_search::snapshot::read_manifest(&out).is_err() {
+    if ror_search::snapshot::read_manifest(&out).is_err() || !ror_search::engine::persist::is_current(&out) {
         build(&[sample_feed()], &out);
     }
     out

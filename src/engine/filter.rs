@@ -6,6 +6,7 @@ use super::columns::{Columns, Dictionary, NEVER, NO_PRICE, gir_policy_of_byte};
 use super::postings::Postings;
 use super::request::{ParamError, SearchRequest};
 use super::response::Criterion;
+use super::summary::PositionSummaries;
 use crate::model::Code;
 use crate::model::labels::CodeSystem;
 use crate::model::rules::{EgPrices, PriceBasis};
@@ -30,6 +31,14 @@ impl IdSet {
     pub fn contains(&self, id: u16) -> bool {
         self.words.get(id as usize >> 6).is_some_and(|word| word >> (id & 63) & 1 == 1)
     }
+}
+
+/// The position-summary bits of a code list (`u64::MAX` when the list is empty).
+fn summary_bits(codes: &[Code], dictionary: &Dictionary) -> u64 {
+    if codes.is_empty() {
+        return u64::MAX;
+    }
+    codes.iter().filter_map(|code| dictionary.id(code)).fold(0, |bits, id| bits | 1 << (id & 63))
 }
 
 /// The dictionary ids a code list selects (see [`compile_codes`]).
@@ -86,6 +95,12 @@ pub struct CompiledFilter {
     /// The ids selected per coded field (category, offer type, activity, care mode, reception),
     /// for [`CompiledFilter::mask`].
     selected: [Option<Vec<u16>>; 5],
+    /// Position-summary bits of the selected catégories and types d'offre (`u64::MAX` when
+    /// not filtered), and of the accepted GIR policies and aide-sociale values.
+    category_bits: u64,
+    offer_type_bits: u64,
+    gir_policy_bits: u8,
+    aide_sociale_bits: u8,
 }
 
 impl CompiledFilter {
@@ -139,6 +154,18 @@ impl CompiledFilter {
                 selected_ids(&request.care_mode, &dictionaries.care_mode),
                 selected_ids(&request.reception, &dictionaries.reception),
             ],
+            category_bits: summary_bits(&request.category, &dictionaries.category),
+            offer_type_bits: summary_bits(&request.offer_type, &dictionaries.offer_type),
+            gir_policy_bits: match request.gir {
+                Some(gir) => (0..3u8)
+                    .filter(|&byte| gir_policy_of_byte(byte).accepts(gir))
+                    .fold(0, |bits, byte| bits | 1 << byte),
+                None => u8::MAX,
+            },
+            aide_sociale_bits: match request.aide_sociale {
+                Some(aide_sociale) => 1 << u8::from(aide_sociale),
+                None => u8::MAX,
+            },
             check_capacity: request.min_available.unwrap_or(0) > 0
                 || request.min_crisis_t0.unwrap_or(0) > 0
                 || request.min_crisis_t60.unwrap_or(0) > 0,
@@ -244,6 +271,20 @@ impl CompiledFilter {
             });
         }
         mask
+    }
+
+    /// Whether some doc at `position` may pass the filter, from the position's summary (a
+    /// `false` is certain, a `true` only possible).
+    #[inline(always)]
+    pub fn position_may_match(&self, summaries: &PositionSummaries, position: usize) -> bool {
+        summaries.category_bits[position] & self.category_bits != 0
+            && summaries.offer_type_bits[position] & self.offer_type_bits != 0
+            && summaries.gir_policy_bits[position] & self.gir_policy_bits != 0
+            && summaries.aide_sociale_bits[position] & self.aide_sociale_bits != 0
+            && self.max_price_cents.is_none_or(|max| summaries.min_price[self.price_band][position] <= max)
+            && summaries.max_available[position] >= self.min_available
+            && summaries.max_crisis_t0[position] >= self.min_crisis_t0
+            && summaries.max_crisis_t60[position] >= self.min_crisis_t60
     }
 
     /// Whether some filter must be checked doc by doc (price, capacities, age).

@@ -25,6 +25,7 @@ pub mod render;
 pub mod request;
 pub mod response;
 pub mod search;
+pub mod summary;
 pub mod text;
 
 use std::path::Path;
@@ -72,6 +73,8 @@ pub struct Engine {
     pub labels: render::Labels,
     /// Bitmaps per code and flag, for large regions.
     pub postings: postings::Postings,
+    /// What the docs at each position can match, for skipping positions in walks.
+    pub summaries: summary::PositionSummaries,
 }
 
 impl std::fmt::Debug for Engine {
@@ -113,7 +116,7 @@ impl Engine {
         text_dir: Option<&Path>,
     ) -> Result<Engine, EngineError> {
         let started = Instant::now();
-        let (((sphere, plane), postings), text) = rayon::join(
+        let (((sphere, plane), (postings, summaries)), text) = rayon::join(
             || {
                 let sphere = RTree::bulk_load(
                     layout
@@ -131,7 +134,10 @@ impl Engine {
                         .map(|(id, point)| PlanePoint::new([point.lon, point.lat], id as u32))
                         .collect(),
                 );
-                ((sphere, plane), postings::Postings::new(&columns))
+                (
+                    (sphere, plane),
+                    (postings::Postings::new(&columns), summary::PositionSummaries::new(&layout, &columns)),
+                )
             },
             || {
                 text_dir.map(|dir| {
@@ -160,7 +166,20 @@ impl Engine {
             commune_index.entry(commune.code.clone()).or_insert(index as u32);
         }
         let labels = render::Labels::new(&columns.dictionaries);
-        Ok(Engine { manifest, data, layout, columns, sphere, plane, text, extent, commune_index, labels, postings })
+        Ok(Engine {
+            manifest,
+            data,
+            layout,
+            columns,
+            sphere,
+            plane,
+            text,
+            extent,
+            commune_index,
+            labels,
+            postings,
+            summaries,
+        })
     }
 
     /// Loads a snapshot directory and builds its engine.

@@ -80,3 +80,12 @@ pub fn read(dir: &Path, data: &SnapshotData) -> Result<Option<(Layout, Columns)>
     }
     Ok(Some((persisted.layout, persisted.columns)))
 }
+
+/// Whether a snapshot directory has an `engine.bin` of the current version (a cheap check of
+/// its header, for tools that rebuild stale snapshots).
+pub fn is_current(dir: &Path) -> bool {
+    let mut header = [0u8; 12];
+    std::fs::File::open(dir.join(ENGINE_FILE))
+        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut header))
+        .is_ok_and(|()| &header[..8] == MAGIC && header[8..12] == ENGINE_FORMAT_VERSION.to_le_bytes())
+}

@@ -286,20 +286,46 @@ impl Plan<'_> {
     }
 
     /// Enumerates the whole region (no text).
-    fn enumerate(&self, collector: &mut Collector) {
+    fn enumerate(&self, collector: &mut Collector, need_all: bool) -> bool {
         let layout = &self.engine.layout;
         if self.centre.is_none() && self.bbox.is_none() {
             // No geography: every offer, with or without a position.
             for doc in 0..layout.doc_count() {
                 self.consider(collector, doc, 0.0, 0.0);
             }
-            return;
+            return true;
         }
+        let summaries = &self.engine.summaries;
+        let mut pruned = false;
         self.for_each_position(self.radius_m, &mut |position, distance| {
+            if !self.filter.position_may_match(summaries, position as usize) {
+                return;
+            }
+            // Once the page is full, a position whose best possible key is worse than the worst
+            // kept hit cannot change it (its matches are then not counted: the total becomes a
+            // lower bound).
+            if !need_all && self.best_primary(position) > collector.threshold {
+                pruned = true;
+                return;
+            }
             for doc in layout.docs_at(position) {
                 self.consider(collector, doc, distance, 0.0);
             }
         });
+        !pruned
+    }
+
+    /// The best sort key any doc at `position` can have, for the static sort keys.
+    #[inline]
+    fn best_primary(&self, position: u32) -> u64 {
+        let summaries = &self.engine.summaries;
+        let position = position as usize;
+        match self.sort {
+            SortKey::Price => u64::from(summaries.min_price[self.filter.price_band][position]),
+            SortKey::Available => u64::from(u32::MAX - summaries.max_available[position]),
+            SortKey::Name => u64::from(summaries.min_name_rank[position]),
+            SortKey::Distance | SortKey::Relevance => 0,
+        }
     }
 
     /// Answers a request over a large region without a centre or text (a big bbox, or no
@@ -418,6 +444,9 @@ impl Plan<'_> {
                 return false;
             }
             let position = point.data;
+            if !self.filter.position_may_match(&self.engine.summaries, position as usize) {
+                continue;
+            }
             let Some(distance) = self.place(position) else {
                 continue;
             };
@@ -435,6 +464,9 @@ impl Plan<'_> {
         for &(position, distance) in positions {
             if doc == TERMINATED {
                 return;
+            }
+            if !self.filter.position_may_match(&self.engine.summaries, position as usize) {
+                continue;
             }
             let range = layout.docs_at(position);
             if doc < range.start {
@@ -582,10 +614,7 @@ impl Engine {
                 plan.bulk(&mut collector);
                 true
             }
-            None => {
-                plan.enumerate(&mut collector);
-                true
-            }
+            None => plan.enumerate(&mut collector, need_all),
         };
         let total = if request.q.is_some() && text_query.is_none() { 0 } else { collector.total };
         let hits = collector.heap.into_sorted_vec();

@@ -287,8 +287,30 @@ fn bulk_strategy() -> impl Strategy<Value = SearchRequest> {
         })
 }
 
+/// Requests sorted by a static key (price, places, name) around a centre, where positions are
+/// skipped once the page is full: ties on the key are frequent (many offers have 0 places).
+fn static_sort_strategy() -> impl Strategy<Value = SearchRequest> {
+    (
+        nearest_walk_strategy(),
+        prop::sample::select(vec![SortKey::Price, SortKey::Available, SortKey::Name]),
+        prop::option::of(5.0f64..300.0),
+    )
+        .prop_map(|(mut request, sort, radius)| {
+            request.sort = Some(sort);
+            request.radius_km = radius;
+            request.limit = request.limit.min(8);
+            request.age = None;
+            request
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn static_sorts_around_a_centre_match_the_reference(request in static_sort_strategy()) {
+        check(random_engine(), &request)?;
+    }
 
     #[test]
     fn bulk_queries_match_the_reference(request in bulk_strategy()) {
