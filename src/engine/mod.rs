@@ -18,6 +18,7 @@
 pub mod columns;
 pub mod filter;
 pub mod layout;
+pub mod lookup;
 pub mod persist;
 pub mod postings;
 pub mod reference;
@@ -75,6 +76,8 @@ pub struct Engine {
     pub postings: postings::Postings,
     /// What the docs at each position can match, for skipping positions in walks.
     pub summaries: summary::PositionSummaries,
+    /// EG and commune indexes for lookups.
+    pub lookups: lookup::Lookups,
 }
 
 impl std::fmt::Debug for Engine {
@@ -166,6 +169,7 @@ impl Engine {
             commune_index.entry(commune.code.clone()).or_insert(index as u32);
         }
         let labels = render::Labels::new(&columns.dictionaries);
+        let lookups = lookup::Lookups::new(&data.dataset, &data.communes);
         Ok(Engine {
             manifest,
             data,
@@ -179,6 +183,7 @@ impl Engine {
             labels,
             postings,
             summaries,
+            lookups,
         })
     }
 

@@ -459,3 +459,68 @@ mod tests {
         assert!(!bbox.contains(-15.0, 0.0));
     }
 }
+
+/// A crisis-capacity request (`/v1/crisis`): the EGs nearest a centre with supplementary beds
+/// now (T0) or within the hour (T60), and the totals by département.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct CrisisRequest {
+    pub centre: Option<Centre>,
+    pub radius_km: Option<f64>,
+    /// Activité opérationnelle (TRE_R211), any of.
+    pub activity: Vec<Code>,
+    /// Type d'offre (TRE_R244), any of.
+    pub offer_type: Vec<Code>,
+    /// Niveau de recours ORSAN of the EG (TRE_R284: 1 première ligne, 4 deuxième ligne), any of.
+    pub orsan_level: Vec<Code>,
+    /// Minimum T0 and T60 per offer; an offer needs some crisis capacity (T0 + T60 > 0) anyway.
+    pub min_crisis_t0: Option<u32>,
+    pub min_crisis_t60: Option<u32>,
+    /// Number of EGs returned [1, 200], default 10.
+    pub limit: usize,
+    pub now: Option<i64>,
+}
+
+/// The parameters of [`CrisisRequest`].
+pub const CRISIS_PARAMETERS: [&str; 11] = [
+    "lat",
+    "lon",
+    "commune",
+    "radius_km",
+    "activity",
+    "offer_type",
+    "orsan_level",
+    "min_crisis_t0",
+    "min_crisis_t60",
+    "limit",
+    "now",
+];
+
+impl CrisisRequest {
+    /// Parses `name=value` pairs (same rules and messages as [`SearchRequest::from_pairs`]).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<CrisisRequest, ParamError> {
+        let pairs: Vec<(&str, &str)> = pairs.into_iter().collect();
+        if let Some((name, _)) = pairs.iter().find(|(name, _)| !CRISIS_PARAMETERS.contains(name)) {
+            return Err(ParamError::new(name, format!("unknown parameter (known: {})", CRISIS_PARAMETERS.join(", "))));
+        }
+        let mut request = CrisisRequest { limit: 10, ..CrisisRequest::default() };
+        let mut shared = Vec::new();
+        for &(name, value) in &pairs {
+            match name {
+                "orsan_level" => request.orsan_level = codes(name, value)?,
+                _ => shared.push((name, value)),
+            }
+        }
+        let search = SearchRequest::from_pairs(shared)?;
+        request.centre = search.centre;
+        request.radius_km = search.radius_km;
+        request.activity = search.activity;
+        request.offer_type = search.offer_type;
+        request.min_crisis_t0 = search.min_crisis_t0;
+        request.min_crisis_t60 = search.min_crisis_t60;
+        request.now = search.now;
+        if pairs.iter().any(|(name, _)| *name == "limit") {
+            request.limit = search.limit;
+        }
+        Ok(request)
+    }
+}

@@ -762,3 +762,229 @@ fn facet_values_unlabelled<'a>(counts: &[u64], dictionary: &'a super::columns::D
     values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(b.code)));
     values
 }
+
+/// One offer of an EG in a crisis answer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CrisisOffer<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub offer_type: Option<&'a str>,
+    pub activity: Option<&'a str>,
+    pub activity_label: Option<&'static str>,
+    pub crisis_t0: u32,
+    pub crisis_t60: u32,
+}
+
+/// An EG with crisis capacity.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CrisisEg<'a> {
+    pub eg: super::response::EgView<'a>,
+    /// Distance from the centre to the nearest of its matching offers, metres.
+    pub distance_m: Option<f64>,
+    pub crisis_t0: u32,
+    pub crisis_t60: u32,
+    /// Newest `capacityUpdateDate` among the crisis records counted.
+    pub updated_at: Option<super::response::Timestamp>,
+    pub offers: Vec<CrisisOffer<'a>>,
+}
+
+/// Crisis totals of a département over the whole matching set.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CrisisTotal<'a> {
+    pub departement: &'a str,
+    pub egs: u64,
+    pub offers: u64,
+    pub crisis_t0: u64,
+    pub crisis_t60: u64,
+}
+
+/// The answer of `/v1/crisis`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CrisisResponse<'a> {
+    pub snapshot: &'a str,
+    pub centre: Option<CentreView<'a>>,
+    /// Matching EGs and offers, and their crisis beds, over the whole region.
+    pub total_egs: u64,
+    pub total_offers: u64,
+    pub crisis_t0: u64,
+    pub crisis_t60: u64,
+    /// The nearest EGs (or, without a centre, by EG id), at most `limit`.
+    pub egs: Vec<CrisisEg<'a>>,
+    pub by_departement: Vec<CrisisTotal<'a>>,
+}
+
+impl Engine {
+    /// Answers a crisis-capacity request.
+    pub fn crisis(&self, request: &super::request::CrisisRequest) -> Result<CrisisResponse<'_>, ParamError> {
+        let now = request.now.unwrap_or_else(crate::util::time::now);
+        for code in &request.orsan_level {
+            if CodeSystem::NiveauRecoursOrsan.label(code).is_none() {
+                return Err(ParamError::new(
+                    "orsan_level",
+                    format!("unknown code {code:?} (TRE_R284-NiveauRecoursORSAN: 1 or 4)"),
+                ));
+            }
+        }
+        let search = SearchRequest {
+            centre: request.centre.clone(),
+            radius_km: request.radius_km,
+            activity: request.activity.clone(),
+            offer_type: request.offer_type.clone(),
+            min_crisis_t0: request.min_crisis_t0,
+            min_crisis_t60: request.min_crisis_t60,
+            limit: request.limit.clamp(1, super::request::MAX_LIMIT),
+            now: Some(now),
+            ..SearchRequest::default()
+        };
+        let (centre, centre_view) = match &request.centre {
+            Some(centre) => {
+                let (point, commune) = self.resolve_centre(centre)?;
+                (Some(point), Some(CentreView { lat: point.lat, lon: point.lon, commune }))
+            }
+            None => (None, None),
+        };
+        let plan = Plan {
+            engine: self,
+            filter: CompiledFilter::new(&search, &self.columns, now)?,
+            sort: SortKey::Distance,
+            centre,
+            radius_m: request.radius_km.map(|km| km * 1000.0),
+            bbox: None,
+        };
+        let dataset = &self.data.dataset;
+        struct EgAggregate {
+            distance_m: f64,
+            crisis_t0: u32,
+            crisis_t60: u32,
+            docs: Vec<u32>,
+        }
+        let mut per_eg: rustc_hash::FxHashMap<u32, EgAggregate> = rustc_hash::FxHashMap::default();
+        let mut visit = |doc: u32, distance_m: f64| {
+            if !plan.filter.matches(&self.columns, doc) {
+                return;
+            }
+            let capacity = self.columns.capacity[doc as usize];
+            if capacity.crisis_t0 == 0 && capacity.crisis_t60 == 0 {
+                return;
+            }
+            let offer = &dataset.offers[self.layout.offer_of_doc[doc as usize] as usize];
+            let Some(eg_index) = offer.eg else { return };
+            if !request.orsan_level.is_empty()
+                && !dataset.egs[eg_index as usize]
+                    .orsan_level
+                    .as_ref()
+                    .is_some_and(|level| request.orsan_level.contains(level))
+            {
+                return;
+            }
+            let aggregate = per_eg.entry(eg_index).or_insert(EgAggregate {
+                distance_m,
+                crisis_t0: 0,
+                crisis_t60: 0,
+                docs: Vec::new(),
+            });
+            aggregate.distance_m = aggregate.distance_m.min(distance_m);
+            aggregate.crisis_t0 += capacity.crisis_t0;
+            aggregate.crisis_t60 += capacity.crisis_t60;
+            aggregate.docs.push(doc);
+        };
+        if centre.is_some() {
+            plan.for_each_position(plan.radius_m, &mut |position, distance| {
+                if plan.filter.position_may_match(&self.summaries, position as usize)
+                    && (self.summaries.max_crisis_t0[position as usize] > 0
+                        || self.summaries.max_crisis_t60[position as usize] > 0)
+                {
+                    for doc in self.layout.docs_at(position) {
+                        visit(doc, distance);
+                    }
+                }
+            });
+        } else {
+            for doc in 0..self.layout.doc_count() {
+                visit(doc, 0.0);
+            }
+        }
+        // Totals by département, over every matching offer.
+        let mut by_departement: std::collections::BTreeMap<u16, CrisisTotal<'_>> = std::collections::BTreeMap::new();
+        let (mut total_offers, mut crisis_t0, mut crisis_t60) = (0u64, 0u64, 0u64);
+        for aggregate in per_eg.values() {
+            let mut departements_seen: Vec<u16> = Vec::new();
+            for &doc in &aggregate.docs {
+                let id = self.columns.departement[doc as usize];
+                let capacity = self.columns.capacity[doc as usize];
+                let total = by_departement.entry(id).or_insert(CrisisTotal {
+                    departement: self.columns.dictionaries.departement.code(id).map_or("", |code| code.as_str()),
+                    egs: 0,
+                    offers: 0,
+                    crisis_t0: 0,
+                    crisis_t60: 0,
+                });
+                total.offers += 1;
+                total.crisis_t0 += u64::from(capacity.crisis_t0);
+                total.crisis_t60 += u64::from(capacity.crisis_t60);
+                if !departements_seen.contains(&id) {
+                    departements_seen.push(id);
+                    total.egs += 1;
+                }
+            }
+            total_offers += aggregate.docs.len() as u64;
+            crisis_t0 += u64::from(aggregate.crisis_t0);
+            crisis_t60 += u64::from(aggregate.crisis_t60);
+        }
+        let mut order: Vec<(&u32, &EgAggregate)> = per_eg.iter().collect();
+        order.sort_by(|a, b| a.1.distance_m.total_cmp(&b.1.distance_m).then(a.0.cmp(b.0)));
+        let egs = order
+            .into_iter()
+            .take(search.limit)
+            .map(|(&eg_index, aggregate)| {
+                let mut docs = aggregate.docs.clone();
+                docs.sort_by_key(|&doc| self.layout.offer_of_doc[doc as usize]);
+                let mut updated_at = None;
+                let offers = docs
+                    .iter()
+                    .map(|&doc| {
+                        let offer = &dataset.offers[self.layout.offer_of_doc[doc as usize] as usize];
+                        let totals = crate::model::rules::CapacityTotals::of_records(
+                            offer
+                                .locations
+                                .iter()
+                                .flat_map(|&location| dataset.locations[location as usize].capacities.iter()),
+                        );
+                        updated_at = updated_at.max(totals.crisis_t0_updated_at).max(totals.crisis_t60_updated_at);
+                        let capacity = self.columns.capacity[doc as usize];
+                        CrisisOffer {
+                            id: &offer.id,
+                            name: &offer.name,
+                            offer_type: offer.offer_type.as_deref(),
+                            activity: offer.activity.as_deref(),
+                            activity_label: offer
+                                .activity
+                                .as_deref()
+                                .and_then(|code| CodeSystem::ActiviteOperationnelle.label(code)),
+                            crisis_t0: capacity.crisis_t0,
+                            crisis_t60: capacity.crisis_t60,
+                        }
+                    })
+                    .collect();
+                CrisisEg {
+                    eg: self.eg_view(eg_index),
+                    distance_m: centre.map(|_| aggregate.distance_m),
+                    crisis_t0: aggregate.crisis_t0,
+                    crisis_t60: aggregate.crisis_t60,
+                    updated_at: updated_at.map(super::response::Timestamp),
+                    offers,
+                }
+            })
+            .collect();
+        Ok(CrisisResponse {
+            snapshot: &self.manifest.snapshot_id,
+            centre: centre_view,
+            total_egs: per_eg.len() as u64,
+            total_offers,
+            crisis_t0,
+            crisis_t60,
+            egs,
+            by_departement: by_departement.into_values().collect(),
+        })
+    }
+}

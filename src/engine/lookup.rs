@@ -1,0 +1,307 @@
+//! Lookups by id: an offer, an EG with all its offers and tariffs, communes by name or postcode.
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use super::Engine;
+use super::response::{Coded, EgView, OfferHit, Timestamp};
+use crate::model::labels::CodeSystem;
+use crate::model::rules::PriceBasis;
+use crate::model::{CapacityRecord, Code, Dataset, Tariff};
+use crate::snapshot::Commune;
+use crate::util::fold::fold;
+
+/// EG and offer indexes, built at load.
+#[derive(Debug, Clone, Default)]
+pub struct Lookups {
+    /// FINESS ET number → EG index.
+    pub eg_by_finess: FxHashMap<Code, u32>,
+    /// Offers of EG `e` are `eg_offers[eg_offer_start[e]..eg_offer_start[e + 1]]` (offer indexes).
+    pub eg_offer_start: Vec<u32>,
+    pub eg_offers: Vec<u32>,
+    /// Communes: folded name words, for type-ahead.
+    pub commune_words: Vec<Vec<String>>,
+    pub commune_names: Vec<String>,
+}
+
+impl Lookups {
+    /// Indexes a dataset and its communes.
+    pub fn new(dataset: &Dataset, communes: &[Commune]) -> Lookups {
+        let mut eg_by_finess = FxHashMap::default();
+        for (index, eg) in dataset.egs.iter().enumerate() {
+            if let Some(finess) = &eg.finess {
+                eg_by_finess.entry(finess.clone()).or_insert(index as u32);
+            }
+        }
+        let mut counts = vec![0u32; dataset.egs.len() + 1];
+        for offer in &dataset.offers {
+            if let Some(eg) = offer.eg {
+                counts[eg as usize + 1] += 1;
+            }
+        }
+        for index in 1..counts.len() {
+            counts[index] += counts[index - 1];
+        }
+        let mut next = counts.clone();
+        let mut eg_offers = vec![0u32; counts[dataset.egs.len()] as usize];
+        for (index, offer) in dataset.offers.iter().enumerate() {
+            if let Some(eg) = offer.eg {
+                eg_offers[next[eg as usize] as usize] = index as u32;
+                next[eg as usize] += 1;
+            }
+        }
+        let commune_names: Vec<String> = communes.iter().map(|commune| fold(&commune.name)).collect();
+        let commune_words = commune_names
+            .iter()
+            .map(|name| {
+                name.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_owned).collect()
+            })
+            .collect();
+        Lookups { eg_by_finess, eg_offer_start: counts, eg_offers, commune_words, commune_names }
+    }
+}
+
+/// A tariff, with labels and euros.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TariffView<'a> {
+    pub price_type: Coded<'a>,
+    pub unit: Coded<'a>,
+    pub amount_cents: i64,
+    pub amount_eur: f64,
+    pub currency: Option<&'a str>,
+    pub valid_from: Option<Timestamp>,
+    pub under_60: Option<bool>,
+    pub residential_type: Option<Coded<'a>>,
+    pub welcome_type: Option<Coded<'a>>,
+    pub special_price: Option<Coded<'a>>,
+    pub dependency_level: Option<Coded<'a>>,
+}
+
+fn coded(system: CodeSystem, code: &Code) -> Coded<'_> {
+    Coded { code: code.as_str(), label: system.label(code) }
+}
+
+fn coded_option(system: CodeSystem, code: Option<&Code>) -> Option<Coded<'_>> {
+    code.map(|code| coded(system, code))
+}
+
+impl<'a> TariffView<'a> {
+    fn new(tariff: &'a Tariff) -> TariffView<'a> {
+        TariffView {
+            price_type: coded(CodeSystem::TypeTarif, &tariff.price_type),
+            unit: coded(CodeSystem::UnitePrix, &tariff.unit),
+            amount_cents: tariff.amount_cents,
+            amount_eur: tariff.amount_cents as f64 / 100.0,
+            currency: tariff.currency.as_deref(),
+            valid_from: tariff.valid_from.map(Timestamp),
+            under_60: tariff.under_60,
+            residential_type: coded_option(CodeSystem::TypeHabitation, tariff.residential_type.as_ref()),
+            welcome_type: coded_option(CodeSystem::TemporaliteAccueil, tariff.welcome_type.as_ref()),
+            special_price: coded_option(CodeSystem::ConditionTarifaire, tariff.special_price.as_ref()),
+            dependency_level: coded_option(CodeSystem::GroupeTarifaireDependance, tariff.dependency_level.as_ref()),
+        }
+    }
+}
+
+/// One capacity record, every axis of its indicator.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapacityRecordView<'a> {
+    pub capacity_type: Coded<'a>,
+    pub status: Coded<'a>,
+    pub temporality: Coded<'a>,
+    pub gender: Option<Coded<'a>>,
+    pub closing_type: Option<Coded<'a>>,
+    pub additional_bed_type: Option<Coded<'a>>,
+    pub crisis_type: Option<Coded<'a>>,
+    pub temporary_assignment: Option<Coded<'a>>,
+    pub source_type: Option<Coded<'a>>,
+    pub count: u32,
+    pub updated_at: Option<Timestamp>,
+}
+
+impl<'a> CapacityRecordView<'a> {
+    fn new(record: &'a CapacityRecord) -> CapacityRecordView<'a> {
+        CapacityRecordView {
+            capacity_type: coded(CodeSystem::NatureCapacite, &record.capacity_type),
+            status: coded(CodeSystem::StatutCapacite, &record.status),
+            temporality: coded(CodeSystem::TemporaliteCapacite, &record.temporality),
+            gender: coded_option(CodeSystem::GenreCapacite, record.gender.as_ref()),
+            closing_type: coded_option(CodeSystem::TypeFermetureCapacite, record.closing_type.as_ref()),
+            additional_bed_type: coded_option(CodeSystem::TypeLitSupplementaire, record.additional_bed_type.as_ref()),
+            crisis_type: coded_option(CodeSystem::TypeCrise, record.crisis_type.as_ref()),
+            temporary_assignment: coded_option(CodeSystem::AffectationTemporaire, record.temporary_assignment.as_ref()),
+            source_type: coded_option(CodeSystem::TypeSourceCapacite, record.source_type.as_ref()),
+            count: record.count,
+            updated_at: record.updated_at.map(Timestamp),
+        }
+    }
+}
+
+/// A location of an offer with its capacity records.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LocationView<'a> {
+    pub id: &'a str,
+    pub identifier: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub commune: Option<&'a str>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub position_reliable: Option<bool>,
+    pub capacities: Vec<CapacityRecordView<'a>>,
+}
+
+/// An offer with its locations and capacity records (`GET /v1/offers/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OfferDetail<'a> {
+    pub snapshot: &'a str,
+    pub offer: OfferHit<'a>,
+    pub publics: Vec<Coded<'a>>,
+    pub specialisations: Vec<Coded<'a>>,
+    pub sensitive_unit: bool,
+    pub closed_from: Option<Timestamp>,
+    pub reopens_at: Option<Timestamp>,
+    pub locations: Vec<LocationView<'a>>,
+}
+
+/// An EG with its tariffs and every offer (`GET /v1/eg/{finess}`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EgDetail<'a> {
+    pub snapshot: &'a str,
+    pub eg: EgView<'a>,
+    pub tariffs: Vec<TariffView<'a>>,
+    pub offers: Vec<OfferHit<'a>>,
+}
+
+/// A commune found by type-ahead.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommuneHit<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub departement: &'a str,
+    pub postal_codes: Vec<&'a str>,
+    pub population: Option<u32>,
+    pub lat: f64,
+    pub lon: f64,
+}
+
+impl Engine {
+    /// An offer by FHIR id, with its locations and capacity records.
+    pub fn offer_detail(&self, id: &str) -> Option<OfferDetail<'_>> {
+        let dataset = &self.data.dataset;
+        let index = dataset.offers.binary_search_by(|offer| offer.id.as_str().cmp(id)).ok()? as u32;
+        let offer = &dataset.offers[index as usize];
+        let locations = offer
+            .locations
+            .iter()
+            .map(|&location| {
+                let location = &dataset.locations[location as usize];
+                LocationView {
+                    id: &location.id,
+                    identifier: location.identifier.as_deref(),
+                    name: location.name.as_deref(),
+                    commune: location.commune.as_deref(),
+                    lat: location.position.map(|point| point.lat),
+                    lon: location.position.map(|point| point.lon),
+                    position_reliable: location.position_reliable,
+                    capacities: location.capacities.iter().map(CapacityRecordView::new).collect(),
+                }
+            })
+            .collect();
+        Some(OfferDetail {
+            snapshot: &self.manifest.snapshot_id,
+            offer: self.render_offer(index, None, None, None, PriceBasis::Gross),
+            publics: offer.publics.iter().map(|code| coded(CodeSystem::PublicPrisEnCharge, code)).collect(),
+            specialisations: offer
+                .specialisations
+                .iter()
+                .map(|code| coded(CodeSystem::SpecialisationPriseEnCharge, code))
+                .collect(),
+            sensitive_unit: offer.sensitive_unit,
+            closed_from: offer.closed_from.map(Timestamp),
+            reopens_at: offer.reopens_at.map(Timestamp),
+            locations,
+        })
+    }
+
+    /// An EG by FINESS number, with its tariffs and offers (in offer id order).
+    pub fn eg_detail(&self, finess: &str) -> Option<EgDetail<'_>> {
+        let eg_index = *self.lookups.eg_by_finess.get(finess)?;
+        let eg = &self.data.dataset.egs[eg_index as usize];
+        let range = self.lookups.eg_offer_start[eg_index as usize] as usize
+            ..self.lookups.eg_offer_start[eg_index as usize + 1] as usize;
+        let offers = self.lookups.eg_offers[range]
+            .iter()
+            .map(|&offer| self.render_offer(offer, None, None, None, PriceBasis::Gross))
+            .collect();
+        Some(EgDetail {
+            snapshot: &self.manifest.snapshot_id,
+            eg: self.eg_view(eg_index),
+            tariffs: eg.tariffs.iter().map(TariffView::new).collect(),
+            offers,
+        })
+    }
+
+    /// Communes whose name starts with, or has a word starting with, the folded query, or
+    /// whose postcode starts with it (digits). Exact names first, then name prefixes, then
+    /// word prefixes; then by population, largest first; then by code.
+    pub fn communes_search(&self, q: &str, limit: usize) -> Vec<CommuneHit<'_>> {
+        let query = fold(q.trim());
+        let query_words: Vec<&str> =
+            query.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+        if query_words.is_empty() {
+            return Vec::new();
+        }
+        let joined = query_words.join(" ");
+        let is_postcode =
+            query_words.len() == 1 && query_words[0].bytes().all(|b| b.is_ascii_digit() || b == b'a' || b == b'b');
+        let mut scored: Vec<(u8, std::cmp::Reverse<u32>, usize)> = Vec::new();
+        for (index, commune) in self.data.communes.iter().enumerate() {
+            let rank = if is_postcode {
+                if commune.code.eq_ignore_ascii_case(query_words[0]) {
+                    Some(0)
+                } else if commune.postal_codes.iter().any(|code| code.starts_with(query_words[0])) {
+                    Some(1)
+                } else {
+                    None
+                }
+            } else {
+                let name = &self.lookups.commune_names[index];
+                let words = &self.lookups.commune_words[index];
+                let normalised: String = words.join(" ");
+                if normalised == joined {
+                    Some(0)
+                } else if normalised.starts_with(&joined) {
+                    Some(1)
+                } else if query_words.iter().all(|query_word| words.iter().any(|word| word.starts_with(query_word))) {
+                    Some(2)
+                } else if name.contains(&joined) {
+                    Some(3)
+                } else {
+                    None
+                }
+            };
+            if let Some(rank) = rank {
+                scored.push((rank, std::cmp::Reverse(commune.population.unwrap_or(0)), index));
+            }
+        }
+        scored.sort_by(|a, b| a.cmp(b).then_with(|| self.data.communes[a.2].code.cmp(&self.data.communes[b.2].code)));
+        scored
+            .into_iter()
+            .take(limit)
+            .map(|(_, _, index)| {
+                let commune = &self.data.communes[index];
+                CommuneHit {
+                    code: &commune.code,
+                    name: &commune.name,
+                    kind: &commune.kind,
+                    departement: &commune.departement,
+                    postal_codes: commune.postal_codes.iter().map(|code| code.as_str()).collect(),
+                    population: commune.population,
+                    lat: commune.lat,
+                    lon: commune.lon,
+                }
+            })
+            .collect()
+    }
+}
