@@ -35,6 +35,48 @@ pub enum Command {
     GenerateSynthetic(SyntheticArgs),
     /// Search a snapshot and print the JSON result (the parameters of the HTTP API).
     Search(Box<SearchArgs>),
+    /// Serve the HTTP API; builds a snapshot from data-samples/ first when the index has none.
+    Serve(Box<ServeArgs>),
+}
+
+/// `serve` options. Each can also come from the environment (`ROR_SEARCH_<NAME>`) or from the
+/// TOML file given with `--config` (keys as below, with underscores); flags win, then the
+/// environment, then the file, then the defaults.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Index directory holding snapshot directories (or one snapshot directory) [default: index].
+    #[arg(long, env = "ROR_SEARCH_INDEX")]
+    pub index: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "ROR_SEARCH_ADDR")]
+    pub addr: Option<std::net::SocketAddr>,
+    /// TOML configuration file.
+    #[arg(long, env = "ROR_SEARCH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Feed to build the first snapshot from when the index has none [default: data-samples/ror-feed.ndjson.gz].
+    #[arg(long, env = "ROR_SEARCH_BOOTSTRAP_FEED")]
+    pub bootstrap_feed: Option<PathBuf>,
+    /// Communes table for that build [default: data-samples/communes.csv.gz].
+    #[arg(long, env = "ROR_SEARCH_BOOTSTRAP_COMMUNES")]
+    pub bootstrap_communes: Option<PathBuf>,
+    /// Largest request body, bytes [default: 65536].
+    #[arg(long, env = "ROR_SEARCH_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Per-request timeout, milliseconds [default: 2000].
+    #[arg(long, env = "ROR_SEARCH_REQUEST_TIMEOUT_MS")]
+    pub request_timeout_ms: Option<u64>,
+    /// Requests processed at once; more are refused with 429 [default: 1024].
+    #[arg(long, env = "ROR_SEARCH_CONCURRENCY_LIMIT")]
+    pub concurrency_limit: Option<usize>,
+    /// Seconds between scans of the index for a newer snapshot; 0 disables [default: 5].
+    #[arg(long, env = "ROR_SEARCH_POLL_INTERVAL_SECS")]
+    pub poll_interval_secs: Option<u64>,
+    /// Bearer token enabling POST /admin/reload and /admin/rollback (16 characters or more).
+    #[arg(long, env = "ROR_SEARCH_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Allowed CORS origin (repeat, or `*`); none disables CORS headers.
+    #[arg(long = "cors-origin", env = "ROR_SEARCH_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Option<Vec<String>>,
 }
 
 /// Search parameters: the same names and semantics as the HTTP query string of `/v1/offers`.
@@ -252,6 +294,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::ImportOpendata(args) => import(args),
         Command::GenerateSynthetic(args) => synthetic(args),
         Command::Search(args) => search(&args),
+        Command::Serve(args) => serve(*args),
     }
 }
 
@@ -400,4 +443,85 @@ fn search(args: &SearchArgs) -> anyhow::Result<()> {
     let response = engine.search(&request).map_err(|error| anyhow::anyhow!("{error}"))?;
     println!("{}", serde_json::to_string_pretty(&response)?);
     Ok(())
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    use std::sync::Arc;
+
+    use crate::serve::config::{FileConfig, Overrides, ServeConfig};
+    let file = match &args.config {
+        Some(path) => FileConfig::read(path).map_err(|error| anyhow::anyhow!(error))?,
+        None => FileConfig::default(),
+    };
+    let overrides = Overrides {
+        index: args.index,
+        addr: args.addr,
+        bootstrap_feed: args.bootstrap_feed,
+        bootstrap_communes: args.bootstrap_communes,
+        max_body_bytes: args.max_body_bytes,
+        request_timeout_ms: args.request_timeout_ms,
+        concurrency_limit: args.concurrency_limit,
+        poll_interval_secs: args.poll_interval_secs,
+        admin_token: args.admin_token,
+        cors_origins: args.cors_origins,
+    };
+    let config = Arc::new(ServeConfig::resolve(overrides, file).map_err(|error| anyhow::anyhow!(error))?);
+    std::fs::create_dir_all(&config.index_dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let metrics = Arc::new(crate::serve::Metrics::default());
+        let handle = Arc::new(crate::serve::SnapshotHandle::new(config.index_dir.clone(), metrics));
+        let listener = tokio::net::TcpListener::bind(config.addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, index = %config.index_dir.display(), "listening");
+        // Load (or first build) the snapshot in the background: /healthz answers at once and
+        // /readyz says 503 until a snapshot serves.
+        let startup = tokio::spawn(start_up(handle.clone(), config.clone()));
+        let served = crate::http::serve(listener, handle, config).await;
+        startup.abort();
+        served.map_err(anyhow::Error::from)
+    })
+}
+
+/// Serves the configured or newest snapshot; builds one from the bootstrap feed when the index
+/// has none that loads.
+async fn start_up(
+    handle: std::sync::Arc<crate::serve::SnapshotHandle>,
+    config: std::sync::Arc<crate::serve::ServeConfig>,
+) {
+    if let Some(dir) = &config.initial_snapshot {
+        if handle.reload(Some(dir.clone())).await.is_ok() {
+            return;
+        }
+    } else {
+        while let Some(candidate) = handle.newest_candidate(false) {
+            if handle.reload(Some(candidate)).await.is_ok() {
+                return;
+            }
+        }
+    }
+    let out = config.index_dir.join("sample");
+    tracing::info!(feed = %config.bootstrap_feed.display(), out = %out.display(), "no snapshot loads: building one from the bootstrap feed");
+    let build_config = config.clone();
+    let built = tokio::task::spawn_blocking(move || {
+        build_snapshot(BuildOptions {
+            inputs: vec![build_config.bootstrap_feed.clone()],
+            communes: Some(build_config.bootstrap_communes.clone()).filter(|path| path.exists()),
+            out: build_config.index_dir.join("sample"),
+            force: true,
+            built_at: now(),
+            index_files: Some(&crate::engine::persist::write_index_files),
+            progress_bar: true,
+        })
+    })
+    .await;
+    match built {
+        Ok(Ok(outcome)) => {
+            tracing::info!(snapshot = %outcome.manifest.snapshot_id, seconds = outcome.seconds, "bootstrap snapshot built");
+            let _ = handle.reload(Some(out)).await;
+        }
+        Ok(Err(error)) => {
+            tracing::error!(%error, "bootstrap build failed; serving 503 until a snapshot appears in the index")
+        }
+        Err(error) => tracing::error!(%error, "bootstrap build panicked"),
+    }
 }

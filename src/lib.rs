@@ -18,7 +18,9 @@
 
 pub mod cli;
 pub mod engine;
+pub mod http;
 pub mod ingest;
 pub mod model;
+pub mod serve;
 pub mod snapshot;
 pub mod util;

@@ -4,6 +4,7 @@ mod common;
 mod engine;
 mod engine_data;
 mod fhir_round_trip;
+mod http;
 mod ig_examples;
 mod ingest_formats;
 mod malformed;

@@ -1,0 +1,253 @@
+//! The HTTP API (axum), the only module that knows HTTP.
+//!
+//! [`router`] builds the whole service from an [`AppState`]; tests drive it in-process with
+//! `oneshot`. Layers around the whole service, outermost first: panic catcher (500), request
+//! span and metrics, error shaping (every error body is `{ "error": { "code", "message",
+//! "parameter" } }`), CORS, compression, load shedding above the concurrency limit (429),
+//! timeout (503), body size limit (413).
+
+pub mod error;
+pub mod geojson;
+pub mod handlers;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::serve::{ServeConfig, SnapshotHandle};
+pub use error::AppError;
+
+/// Every route the service answers: `(method, path)`. The OpenAPI document lists exactly these
+/// (checked by a test).
+pub const ROUTES: [(&str, &str); 12] = [
+    ("get", "/v1/offers"),
+    ("get", "/v1/offers/{id}"),
+    ("get", "/v1/eg/{finess}"),
+    ("get", "/v1/crisis"),
+    ("get", "/v1/communes"),
+    ("get", "/v1/snapshot"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+    ("post", "/admin/reload"),
+    ("post", "/admin/rollback"),
+];
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub handle: Arc<SnapshotHandle>,
+    pub config: Arc<ServeConfig>,
+    pub openapi: Arc<utoipa::openapi::OpenApi>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ror-search",
+        description = "Offer search engine over the French ROR (Répertoire Opérationnel des Ressources): orientation, map, nearest-capacity and text queries. Units: WGS84 degrees, metres (`_m`) or kilometres (`_km`), euro cents (`_cents`) or euros (`_eur`), years.",
+    ),
+    modifiers(&BearerSecurity),
+    tags((name = "ror-search"))
+)]
+struct ApiDoc;
+
+struct BearerSecurity;
+
+impl utoipa::Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The routes and their OpenAPI description, without state.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(handlers::offers))
+        .routes(routes!(handlers::offer))
+        .routes(routes!(handlers::eg))
+        .routes(routes!(handlers::crisis))
+        .routes(routes!(handlers::communes))
+        .routes(routes!(handlers::snapshot))
+        .routes(routes!(handlers::healthz))
+        .routes(routes!(handlers::readyz))
+        .routes(routes!(handlers::metrics))
+        .routes(routes!(handlers::openapi))
+        .routes(routes!(handlers::admin_reload))
+        .routes(routes!(handlers::admin_rollback))
+}
+
+/// The OpenAPI document of the service.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
+/// The whole service.
+pub fn router(handle: Arc<SnapshotHandle>, config: Arc<ServeConfig>) -> axum::Router {
+    let (router, openapi) = routes().split_for_parts();
+    let state = AppState { handle, config: config.clone(), openapi: Arc::new(openapi) };
+    let inner = router.fallback(fallback).with_state(state.clone());
+    // Limits apply to the whole service (a layer on the router would wrap each route apart).
+    let service = ServiceBuilder::new()
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            AppError::internal("handler panicked").into_response()
+        }))
+        .layer(middleware::from_fn_with_state(state, observe))
+        .layer(middleware::from_fn(shape_errors))
+        .option_layer(cors_layer(&config.cors_origins))
+        .layer(CompressionLayer::new().gzip(true).br(true))
+        .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+            AppError::from_status(StatusCode::TOO_MANY_REQUESTS)
+        }))
+        .load_shed()
+        .concurrency_limit(config.concurrency_limit)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_millis(config.request_timeout_ms),
+        ))
+        .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+        .service(inner);
+    axum::Router::new().fallback_service(service)
+}
+
+/// The route template of a path, for metrics and logs.
+pub fn route_label(path: &str) -> &'static str {
+    if let Some((_, route)) = ROUTES.iter().find(|(_, route)| *route == path) {
+        return route;
+    }
+    match path {
+        path if path.starts_with("/v1/offers/") && path.len() > "/v1/offers/".len() => "/v1/offers/{id}",
+        path if path.starts_with("/v1/eg/") && path.len() > "/v1/eg/".len() => "/v1/eg/{finess}",
+        _ => "unmatched",
+    }
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION]),
+    )
+}
+
+async fn fallback() -> AppError {
+    AppError::from_status(StatusCode::NOT_FOUND)
+}
+
+/// Gives every error response made outside the handlers (413 from the body limit, 405 from
+/// the router, 503 from the timeout) the API's JSON error shape.
+async fn shape_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        return AppError::from_status(status).into_response();
+    }
+    response
+}
+
+/// A span per request, and the request metrics.
+async fn observe(State(state): State<AppState>, request: Request<Body>, next: Next) -> Response {
+    let route = route_label(request.uri().path());
+    let method = request.method().clone();
+    let span = tracing::info_span!("request", %method, route = %route, uri = %request.uri());
+    let started = Instant::now();
+    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    state.handle.metrics.observe(route, status, seconds);
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::error!(status, micros = (seconds * 1e6) as u64, "request failed");
+        } else {
+            tracing::debug!(status, micros = (seconds * 1e6) as u64, "request");
+        }
+    });
+    response
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, then drains in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    handle: Arc<SnapshotHandle>,
+    config: Arc<ServeConfig>,
+) -> std::io::Result<()> {
+    let app = router(handle.clone(), config.clone());
+    let watcher = tokio::spawn(crate::serve::watch(handle.clone(), config.poll_interval_secs));
+    let hangups = tokio::spawn(reload_on_sighup(handle));
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+    watcher.abort();
+    hangups.abort();
+    result
+}
+
+async fn reload_on_sighup(handle: Arc<SnapshotHandle>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: looking for a newer snapshot");
+            let candidate = handle.newest_candidate(true);
+            if candidate.is_some() {
+                let _ = handle.reload(candidate).await;
+            } else {
+                tracing::info!("no other snapshot in the index");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = handle;
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}

@@ -1,0 +1,263 @@
+//! The serving state: the snapshot being served behind an `ArcSwap`, reloads and rollbacks.
+//!
+//! A request takes one `Arc` of the current snapshot and keeps it to the end, so a swap never
+//! changes a request's answer halfway (the tantivy `Searcher` pattern). A reload loads and
+//! verifies a snapshot on a blocking thread, warms it with a few queries, then swaps it in; a
+//! snapshot that fails to load is refused, logged and counted, and the current one keeps
+//! serving. The previous snapshot is kept for an instant rollback.
+
+pub mod config;
+pub mod metrics;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use arc_swap::ArcSwapOption;
+
+use crate::engine::{Engine, SearchRequest};
+use crate::util::time::now;
+pub use config::ServeConfig;
+pub use metrics::{Metrics, SnapshotGauges};
+
+/// A loaded snapshot.
+#[derive(Debug)]
+pub struct Loaded {
+    pub engine: Engine,
+    /// The snapshot directory.
+    pub dir: PathBuf,
+    /// When it was swapped in (Unix seconds).
+    pub loaded_at: i64,
+}
+
+impl Loaded {
+    /// The gauges `/metrics` reports for it.
+    pub fn gauges(&self) -> SnapshotGauges {
+        let manifest = &self.engine.manifest;
+        let mut records = Vec::new();
+        for (resource_type, counts) in &manifest.ingest.by_type {
+            records.push((resource_type.clone(), "accepted", counts.accepted));
+            records.push((resource_type.clone(), "rejected", counts.rejected));
+            records.push((resource_type.clone(), "ignored", counts.ignored));
+        }
+        SnapshotGauges {
+            snapshot_id: Some(manifest.snapshot_id.clone()),
+            built_at_unix: manifest.built_at_unix,
+            loaded_at_unix: self.loaded_at,
+            offers: manifest.counts.offers,
+            records,
+        }
+    }
+}
+
+/// Why a reload or rollback did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReloadError {
+    #[error("no snapshot directory in {0}")]
+    NoSnapshot(String),
+    #[error("snapshot {path} refused: {reason}")]
+    Refused { path: String, reason: String },
+    #[error("no previous snapshot to roll back to")]
+    NoPrevious,
+    #[error("{0} is not a snapshot directory of the index")]
+    NotInIndex(String),
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Swap {
+    pub snapshot: String,
+    pub previous: Option<String>,
+    pub dir: String,
+    pub seconds: f64,
+}
+
+/// The snapshot being served, the previous one, and the reload machinery.
+pub struct SnapshotHandle {
+    current: ArcSwapOption<Loaded>,
+    previous: Mutex<Option<Arc<Loaded>>>,
+    /// Directories that failed to load, with their modification time: not retried by the
+    /// watcher until they change (an explicit reload retries them).
+    failed: Mutex<HashMap<PathBuf, Option<SystemTime>>>,
+    /// One reload at a time.
+    reload_lock: tokio::sync::Mutex<()>,
+    pub index_dir: PathBuf,
+    pub metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for SnapshotHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotHandle").field("index_dir", &self.index_dir).finish()
+    }
+}
+
+fn modified(dir: &Path) -> Option<SystemTime> {
+    std::fs::metadata(dir.join(crate::snapshot::MANIFEST_FILE)).and_then(|metadata| metadata.modified()).ok()
+}
+
+/// Loads, verifies and warms a snapshot (blocking: run it off the async runtime).
+pub fn load_and_warm(dir: &Path) -> Result<Loaded, String> {
+    let started = Instant::now();
+    let engine = Engine::open(dir).map_err(|error| format!("{error:#}"))?;
+    // Touch the hot structures so the first requests do not pay for page faults.
+    let warm_up: [&[(&str, &str)]; 4] = [
+        &[("lat", "48.8566"), ("lon", "2.3522"), ("radius_km", "30"), ("category", "500"), ("gir", "2")],
+        &[("lat", "45.764"), ("lon", "4.8357"), ("min_crisis_t0", "1"), ("limit", "10")],
+        &[("bbox", "-5.5,41,10,51.5"), ("limit", "1")],
+        &[("q", "ehpad"), ("lat", "44.8378"), ("lon", "-0.5792"), ("radius_km", "20")],
+    ];
+    for pairs in warm_up {
+        let request = SearchRequest::from_pairs(pairs.iter().copied()).expect("valid warm-up query");
+        engine.search(&request).map_err(|error| format!("warm-up query failed: {error}"))?;
+    }
+    tracing::info!(
+        snapshot = %engine.manifest.snapshot_id,
+        dir = %dir.display(),
+        offers = engine.data.dataset.offers.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "snapshot loaded and warmed"
+    );
+    Ok(Loaded { engine, dir: dir.to_owned(), loaded_at: now() })
+}
+
+impl SnapshotHandle {
+    /// A handle serving nothing yet.
+    pub fn new(index_dir: PathBuf, metrics: Arc<Metrics>) -> SnapshotHandle {
+        SnapshotHandle {
+            current: ArcSwapOption::empty(),
+            previous: Mutex::new(None),
+            failed: Mutex::new(HashMap::new()),
+            reload_lock: tokio::sync::Mutex::new(()),
+            index_dir,
+            metrics,
+        }
+    }
+
+    /// The snapshot to answer one request with (hold it for the whole request).
+    pub fn current(&self) -> Option<Arc<Loaded>> {
+        self.current.load_full()
+    }
+
+    /// Serves `loaded` (used at start-up and by tests).
+    pub fn install(&self, loaded: Loaded) {
+        let previous = self.current.swap(Some(Arc::new(loaded)));
+        if let Some(previous) = previous {
+            *self.previous.lock().expect("previous lock") = Some(previous);
+        }
+    }
+
+    /// The newest snapshot directory of the index (by build time) that is neither being
+    /// served nor known to fail unchanged; `force` includes failed ones.
+    pub fn newest_candidate(&self, force: bool) -> Option<PathBuf> {
+        let current_dir = self.current().map(|loaded| loaded.dir.clone());
+        let failed = self.failed.lock().expect("failed lock");
+        crate::snapshot::build::list_snapshots(&self.index_dir)
+            .into_iter()
+            .map(|(dir, _)| dir)
+            .find(|dir| force || failed.get(dir).is_none_or(|mtime| *mtime != modified(dir)))
+            .filter(|dir| Some(dir) != current_dir.as_ref())
+    }
+
+    /// Loads `dir` (or the newest candidate) and swaps it in. Serialised; the load runs on a
+    /// blocking thread; on failure the current snapshot keeps serving.
+    pub async fn reload(&self, dir: Option<PathBuf>) -> Result<Swap, ReloadError> {
+        let _guard = self.reload_lock.lock().await;
+        let explicit = dir.is_some();
+        let dir = match dir {
+            Some(dir) => dir,
+            None => self
+                .newest_candidate(false)
+                .ok_or_else(|| ReloadError::NoSnapshot(self.index_dir.display().to_string()))?,
+        };
+        // Already serving exactly this snapshot: nothing to do.
+        if let Some(current) = self.current()
+            && current.dir == dir
+            && crate::snapshot::read_manifest(&dir)
+                .is_ok_and(|manifest| manifest.snapshot_id == current.engine.manifest.snapshot_id)
+        {
+            let snapshot = current.engine.manifest.snapshot_id.clone();
+            return Ok(Swap {
+                previous: Some(snapshot.clone()),
+                snapshot,
+                dir: dir.display().to_string(),
+                seconds: 0.0,
+            });
+        }
+        let started = Instant::now();
+        let load_dir = dir.clone();
+        let result = tokio::task::spawn_blocking(move || load_and_warm(&load_dir))
+            .await
+            .unwrap_or_else(|error| Err(format!("load panicked: {error}")));
+        match result {
+            Ok(loaded) => {
+                let snapshot = loaded.engine.manifest.snapshot_id.clone();
+                let previous = self.current.swap(Some(Arc::new(loaded)));
+                let previous_id = previous.as_ref().map(|previous| previous.engine.manifest.snapshot_id.clone());
+                if let Some(previous) = previous {
+                    *self.previous.lock().expect("previous lock") = Some(previous);
+                }
+                self.failed.lock().expect("failed lock").remove(&dir);
+                self.metrics.reload_success.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(snapshot = %snapshot, previous = ?previous_id, "snapshot swapped in");
+                Ok(Swap {
+                    snapshot,
+                    previous: previous_id,
+                    dir: dir.display().to_string(),
+                    seconds: started.elapsed().as_secs_f64(),
+                })
+            }
+            Err(reason) => {
+                self.failed.lock().expect("failed lock").insert(dir.clone(), modified(&dir));
+                self.metrics.reload_failure.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::error!(dir = %dir.display(), explicit, %reason, "snapshot refused; the current one keeps serving");
+                Err(ReloadError::Refused { path: dir.display().to_string(), reason })
+            }
+        }
+    }
+
+    /// Swaps the previous snapshot back in (the current one becomes the previous).
+    pub async fn rollback(&self) -> Result<Swap, ReloadError> {
+        let _guard = self.reload_lock.lock().await;
+        let previous = self.previous.lock().expect("previous lock").take().ok_or(ReloadError::NoPrevious)?;
+        let snapshot = previous.engine.manifest.snapshot_id.clone();
+        let dir = previous.dir.display().to_string();
+        let replaced = self.current.swap(Some(previous));
+        let replaced_id = replaced.as_ref().map(|loaded| loaded.engine.manifest.snapshot_id.clone());
+        *self.previous.lock().expect("previous lock") = replaced;
+        self.metrics.rollbacks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(snapshot = %snapshot, replaced = ?replaced_id, "rolled back to the previous snapshot");
+        Ok(Swap { snapshot, previous: replaced_id, dir, seconds: 0.0 })
+    }
+
+    /// Resolves a snapshot name given to the admin API to a directory of the index.
+    pub fn snapshot_dir(&self, name: &str) -> Result<PathBuf, ReloadError> {
+        let valid = !name.is_empty()
+            && !name.starts_with('.')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        let dir = self.index_dir.join(name);
+        if valid && dir.is_dir() { Ok(dir) } else { Err(ReloadError::NotInIndex(name.to_owned())) }
+    }
+}
+
+/// Polls the index directory and reloads when a newer snapshot appears.
+pub async fn watch(handle: Arc<SnapshotHandle>, interval_secs: u64) {
+    if interval_secs == 0 {
+        return;
+    }
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(interval_secs));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let candidate = handle.newest_candidate(false);
+        let newer = match (&candidate, handle.current()) {
+            (Some(dir), Some(current)) => crate::snapshot::read_manifest(dir)
+                .is_ok_and(|manifest| manifest.built_at_unix >= current.engine.manifest.built_at_unix),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if newer {
+            let _ = handle.reload(candidate).await;
+        }
+    }
+}
