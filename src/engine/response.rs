@@ -16,8 +16,45 @@ use crate::util::time::civil_from_days;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp(pub i64);
 
+impl Timestamp {
+    /// `YYYY-MM-DDTHH:MM:SSZ` into a fixed buffer (no formatter machinery: a page of results
+    /// writes a few hundred of these). Years outside 0-9999 fall back to `Display`.
+    fn rfc3339(self) -> Option<[u8; 20]> {
+        let seconds = self.0;
+        let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+        if !(0..=9999).contains(&year) {
+            return None;
+        }
+        let second_of_day = seconds.rem_euclid(86_400);
+        let mut out = *b"0000-00-00T00:00:00Z";
+        let mut put = |at: usize, value: i64, width: usize| {
+            let mut value = value;
+            for index in (at..at + width).rev() {
+                out[index] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, year, 4);
+        put(5, i64::from(month), 2);
+        put(8, i64::from(day), 2);
+        put(11, second_of_day / 3600, 2);
+        put(14, (second_of_day % 3600) / 60, 2);
+        put(17, second_of_day % 60, 2);
+        Some(out)
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.rfc3339() {
+            Some(bytes) => f.write_str(std::str::from_utf8(&bytes).map_err(|_| fmt::Error)?),
+            None => self.fmt_general(f),
+        }
+    }
+}
+
+impl Timestamp {
+    fn fmt_general(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let seconds = self.0;
         let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
         let second_of_day = seconds.rem_euclid(86_400);
@@ -33,7 +70,10 @@ impl fmt::Display for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        match self.rfc3339() {
+            Some(bytes) => serializer.serialize_str(std::str::from_utf8(&bytes).map_err(serde::ser::Error::custom)?),
+            None => serializer.collect_str(self),
+        }
     }
 }
 
@@ -211,5 +251,32 @@ mod tests {
     fn timestamps_serialise_as_rfc3339() {
         assert_eq!(Timestamp(1_720_462_539).to_string(), "2024-07-08T18:15:39Z");
         assert_eq!(serde_json::to_string(&Timestamp(0)).unwrap(), "\"1970-01-01T00:00:00Z\"");
+        assert_eq!(Timestamp(-1).to_string(), "1969-12-31T23:59:59Z");
+    }
+
+    struct General(Timestamp);
+    impl fmt::Display for General {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.0.fmt_general(f)
+        }
+    }
+
+    #[test]
+    fn the_fast_timestamp_format_agrees_with_the_general_one() {
+        let mut rng = crate::util::rng::SplitMix64::new(11);
+        for _ in 0..20_000 {
+            // 1900 .. 2200, and the edges of the fast path's range
+            let seconds = -2_208_988_800 + (rng.next_u64() % 9_467_280_000) as i64;
+            for timestamp in [Timestamp(seconds), Timestamp(seconds.rem_euclid(86_400))] {
+                assert_eq!(timestamp.to_string(), General(timestamp).to_string());
+                let json = serde_json::to_string(&timestamp).unwrap();
+                assert_eq!(json, format!("\"{}\"", General(timestamp)));
+            }
+        }
+        let last = Timestamp(253_402_300_799); // 9999-12-31T23:59:59Z
+        assert_eq!(last.to_string(), "9999-12-31T23:59:59Z");
+        assert_eq!(Timestamp(253_402_300_800).to_string(), General(Timestamp(253_402_300_800)).to_string());
+        assert_eq!(Timestamp(-62_167_219_200).to_string(), "0000-01-01T00:00:00Z");
+        assert_eq!(Timestamp(-62_167_219_201).to_string(), General(Timestamp(-62_167_219_201)).to_string());
     }
 }
