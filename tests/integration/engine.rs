@@ -370,6 +370,52 @@ proptest! {
     }
 }
 
+/// Selective queries over dense radii of the sample data: few matches among thousands of
+/// positions, where a nearest walk gives up and enumerates the radius instead.
+fn selective_dense_strategy() -> impl Strategy<Value = SearchRequest> {
+    let places = prop::sample::select(vec![(48.8566, 2.3522), (45.7606, 4.8594), (43.2965, 5.3698), (50.6292, 3.0573)]);
+    (
+        places,
+        -0.05f64..0.05,
+        -0.05f64..0.05,
+        5u32..60,
+        prop::option::of(1u8..=6),
+        45u32..110,
+        0u32..3,
+        0usize..3,
+        prop::sample::select(vec![1usize, 5, 20]),
+    )
+        .prop_map(|((lat, lon), dlat, dlon, radius_km, gir, max_price, min_available, offset, limit)| {
+            let mut pairs = vec![
+                ("lat".to_owned(), (lat + dlat).to_string()),
+                ("lon".to_owned(), (lon + dlon).to_string()),
+                ("radius_km".to_owned(), radius_km.to_string()),
+                ("category".to_owned(), "500".to_owned()),
+                ("max_price".to_owned(), max_price.to_string()),
+                ("min_available".to_owned(), min_available.to_string()),
+                ("offset".to_owned(), offset.to_string()),
+                ("limit".to_owned(), limit.to_string()),
+            ];
+            if let Some(gir) = gir {
+                pairs.push(("gir".to_owned(), gir.to_string()));
+            }
+            let mut request =
+                SearchRequest::from_pairs(pairs.iter().map(|(name, value)| (name.as_str(), value.as_str())))
+                    .expect("valid request");
+            request.now = Some(NOW);
+            request
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 60, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn selective_queries_over_dense_radii_match_the_reference(request in selective_dense_strategy()) {
+        check(sample_engine(), &request)?;
+    }
+}
+
 fn request(pairs: &[(&str, &str)]) -> SearchRequest {
     let mut request = SearchRequest::from_pairs(pairs.iter().copied()).expect("valid request");
     request.now = Some(NOW);
