@@ -60,7 +60,7 @@ echo "serving $(curl -fs "http://$ADDR/v1/snapshot" | python3 -c 'import json,sy
 echo "server RSS after load: $(ps -o rss= -p "$SERVER" | awk '{printf "%.0f MiB", $1/1024}')"
 
 # warm-up
-wrk -t1 -c32 -d3s -s benches/load/paths.lua "http://$ADDR" >/dev/null 2>&1 <<<"" || true
+ROR_LOAD_PATHS="$WORK/mixed.txt" wrk -t1 -c32 -d3s -s benches/load/paths.lua "http://$ADDR" >/dev/null
 
 for mix in orientation mixed; do
   export ROR_LOAD_PATHS="$WORK/$mix.txt"

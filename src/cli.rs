@@ -53,7 +53,7 @@ pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "ROR_SEARCH_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Feed to build the first snapshot from when the index has none [default: data-samples/ror-feed.ndjson.gz].
+    /// Feed to build the first snapshot from when the index has none [default: data-samples/ror-feed].
     #[arg(long, env = "ROR_SEARCH_BOOTSTRAP_FEED")]
     pub bootstrap_feed: Option<PathBuf>,
     /// Communes table for that build [default: data-samples/communes.csv.gz].
@@ -236,7 +236,8 @@ pub struct ImportArgs {
     /// Folder of the staged real data (FINESS, CNSA prices, communes).
     #[arg(long, default_value = "../shared/data/real")]
     pub real: PathBuf,
-    /// Output folder for ror-feed.ndjson.gz and communes.csv.gz.
+    /// Output folder: the feed goes to ror-feed/ (Organization, Location and HealthcareService
+    /// .ndjson.gz, one file per resource type as a $export), the communes to communes.csv.gz.
     #[arg(long, default_value = "data-samples")]
     pub out: PathBuf,
     /// Seed of the generated fields (offers, places, dates).
@@ -256,7 +257,7 @@ pub struct SyntheticArgs {
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Sample feed whose real positions and tariffs the generator draws from.
-    #[arg(long, default_value = "data-samples/ror-feed.ndjson.gz")]
+    #[arg(long, default_value = "data-samples/ror-feed")]
     pub sample: PathBuf,
     /// Communes table (positions and populations).
     #[arg(long, default_value = "data-samples/communes.csv.gz")]
@@ -448,12 +449,12 @@ fn search(args: &SearchArgs) -> anyhow::Result<()> {
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     use std::sync::Arc;
 
-    use crate::serve::config::{FileConfig, Overrides, ServeConfig};
+    use crate::serve::config::{PartialConfig, ServeConfig};
     let file = match &args.config {
-        Some(path) => FileConfig::read(path).map_err(|error| anyhow::anyhow!(error))?,
-        None => FileConfig::default(),
+        Some(path) => PartialConfig::read(path).map_err(|error| anyhow::anyhow!(error))?,
+        None => PartialConfig::default(),
     };
-    let overrides = Overrides {
+    let overrides = PartialConfig {
         index: args.index,
         addr: args.addr,
         bootstrap_feed: args.bootstrap_feed,

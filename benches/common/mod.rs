@@ -18,7 +18,7 @@ pub fn root() -> PathBuf {
 
 /// The bundled sample feed.
 pub fn sample_feed() -> PathBuf {
-    root().join("data-samples/ror-feed.ndjson.gz")
+    root().join("data-samples/ror-feed")
 }
 
 /// The communes table.

@@ -40,8 +40,10 @@ const BOUND_SLACK_M: f64 = 0.001;
 /// switching to an enumeration of its radius (then again at every doubling).
 const WALK_CHECKPOINT: usize = 32;
 
-/// Cost of a position in a nearest walk over its cost in an enumeration (measured on the
-/// sample data: 1,689 positions within 30 km of Paris, 86 µs walked, 27 µs enumerated).
+/// Cost of a position in a nearest walk over its cost in an enumeration. Measured once, by
+/// timing the sample data's Paris query (30 km, EHPAD, GIR 2, ≤ 90 EUR, a free place) both
+/// ways before the switch existed: 86 µs for the walk of the whole radius, 27 µs for the
+/// enumeration; 3 is the cautious side (a lower ratio switches later, never wrongly).
 const WALK_COST_RATIO: f64 = 3.0;
 
 /// Radii of the rings a nearest text query grows through, km.
@@ -161,9 +163,29 @@ struct Plan<'a> {
     centre: Option<GeoPoint>,
     radius_m: Option<f64>,
     bbox: Option<BBox>,
+    /// Whether `bbox` holds few enough positions that the R-tree beats a scan (decided once).
+    bbox_is_small: bool,
 }
 
-impl Plan<'_> {
+/// Whether a bbox holds few enough positions that the R-tree beats a scan: estimated on a
+/// sample of one position in 64.
+fn bbox_is_small(positions: &[GeoPoint], bbox: &BBox) -> bool {
+    let sampled = positions.iter().step_by(64).filter(|point| bbox.contains(point.lat, point.lon)).count();
+    sampled * 64 * 8 < positions.len()
+}
+
+impl<'a> Plan<'a> {
+    fn new(
+        engine: &'a Engine,
+        filter: CompiledFilter,
+        sort: SortKey,
+        centre: Option<GeoPoint>,
+        radius_m: Option<f64>,
+        bbox: Option<BBox>,
+    ) -> Plan<'a> {
+        let bbox_is_small = bbox.as_ref().is_some_and(|bbox| bbox_is_small(&engine.layout.positions, bbox));
+        Plan { engine, filter, sort, centre, radius_m, bbox, bbox_is_small }
+    }
     #[inline]
     fn primary(&self, doc: u32, score: f32) -> u64 {
         let columns = &self.engine.columns;
@@ -179,13 +201,19 @@ impl Plan<'_> {
 
     #[inline]
     fn hit(&self, doc: u32, distance_m: f64, score: f32) -> Hit {
-        Hit {
-            primary: self.primary(doc, score),
-            distance_m,
-            offer: self.engine.layout.offer_of_doc[doc as usize],
-            doc,
-            score,
-        }
+        self.hit_with_primary(self.primary(doc, score), doc, distance_m, score)
+    }
+
+    #[inline(always)]
+    fn hit_with_primary(&self, primary: u64, doc: u32, distance_m: f64, score: f32) -> Hit {
+        Hit { primary, distance_m, offer: self.engine.layout.offer_of_doc[doc as usize], doc, score }
+    }
+
+    /// Offers a matching doc to the collector; its hit is built only if it is kept.
+    #[inline(always)]
+    fn keep(&self, collector: &mut Collector, doc: u32, distance_m: f64, score: f32) {
+        let primary = self.primary(doc, score);
+        collector.offer(primary, || self.hit_with_primary(primary, doc, distance_m, score));
     }
 
     #[inline(always)]
@@ -197,14 +225,7 @@ impl Plan<'_> {
                 facets.offer_type[columns.offer_type[doc as usize] as usize] += 1;
                 facets.departement[columns.departement[doc as usize] as usize] += 1;
             }
-            let primary = self.primary(doc, score);
-            collector.offer(primary, || Hit {
-                primary,
-                distance_m,
-                offer: self.engine.layout.offer_of_doc[doc as usize],
-                doc,
-                score,
-            });
+            self.keep(collector, doc, distance_m, score);
         }
     }
 
@@ -266,7 +287,7 @@ impl Plan<'_> {
             None => 0.0,
         };
         match &self.bbox {
-            Some(bbox) if self.bbox_is_small(bbox) => {
+            Some(bbox) if self.bbox_is_small => {
                 for envelope in envelopes(bbox) {
                     for point in engine.plane.locate_in_envelope(envelope) {
                         if may_match(point.data) {
@@ -290,14 +311,6 @@ impl Plan<'_> {
                 }
             }
         }
-    }
-
-    /// Whether a bbox holds few enough positions that the R-tree beats a scan: estimated on
-    /// a sample of one position in 64.
-    fn bbox_is_small(&self, bbox: &BBox) -> bool {
-        let positions = &self.engine.layout.positions;
-        let sampled = positions.iter().step_by(64).filter(|point| bbox.contains(point.lat, point.lon)).count();
-        sampled * 64 * 8 < positions.len()
     }
 
     /// The region's positions with their distances, sorted by position id (doc-id order).
@@ -419,14 +432,7 @@ impl Plan<'_> {
         if self.sort == SortKey::Name && walk_cost < set.len() {
             for &doc in &postings.docs_by_name {
                 if set.contains(doc) {
-                    let primary = self.primary(doc, 0.0);
-                    collector.offer(primary, || Hit {
-                        primary,
-                        distance_m: 0.0,
-                        offer: engine.layout.offer_of_doc[doc as usize],
-                        doc,
-                        score: 0.0,
-                    });
+                    self.keep(collector, doc, 0.0, 0.0);
                     if collector.full() {
                         break;
                     }
@@ -434,14 +440,7 @@ impl Plan<'_> {
             }
         } else {
             for doc in set.iter() {
-                let primary = self.primary(doc, 0.0);
-                collector.offer(primary, || Hit {
-                    primary,
-                    distance_m: 0.0,
-                    offer: engine.layout.offer_of_doc[doc as usize],
-                    doc,
-                    score: 0.0,
-                });
+                self.keep(collector, doc, 0.0, 0.0);
             }
         }
         collector.total = total;
@@ -658,14 +657,7 @@ impl Engine {
             None => None,
         };
         let sort = request.effective_sort();
-        let plan = Plan {
-            engine: self,
-            filter,
-            sort,
-            centre,
-            radius_m: request.radius_km.map(|km| km * 1000.0),
-            bbox: request.bbox,
-        };
+        let plan = Plan::new(self, filter, sort, centre, request.radius_km.map(|km| km * 1000.0), request.bbox);
         let explain_doc = match &request.explain {
             Some(id) => Some(
                 self.doc_of_offer_id(id)
@@ -692,7 +684,7 @@ impl Engine {
             Some(query) => plan.text(query, &mut collector, need_all),
             None if request.q.is_some() => true, // a query of only separators matches nothing
             None if centre.is_some() && sort == SortKey::Distance && !need_all => plan.walk_nearest(&mut collector),
-            None if centre.is_none() && request.bbox.as_ref().is_none_or(|bbox| !plan.bbox_is_small(bbox)) => {
+            None if centre.is_none() && !plan.bbox_is_small => {
                 plan.bulk(&mut collector);
                 true
             }
@@ -925,14 +917,14 @@ impl Engine {
             }
             None => (None, None),
         };
-        let plan = Plan {
-            engine: self,
-            filter: CompiledFilter::new(&search, &self.columns, now)?,
-            sort: SortKey::Distance,
+        let plan = Plan::new(
+            self,
+            CompiledFilter::new(&search, &self.columns, now)?,
+            SortKey::Distance,
             centre,
-            radius_m: request.radius_km.map(|km| km * 1000.0),
-            bbox: None,
-        };
+            request.radius_km.map(|km| km * 1000.0),
+            None,
+        );
         let dataset = &self.data.dataset;
         struct EgAggregate {
             distance_m: f64,

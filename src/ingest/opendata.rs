@@ -759,31 +759,43 @@ pub fn sort_dataset(dataset: &mut Dataset) {
     }
 }
 
-/// Writes a dataset as gzipped NDJSON.
-pub fn write_feed(dataset: &Dataset, path: &Path) -> Result<u64, IngestError> {
-    let io_error = |source| IngestError::Io { path: path.to_owned(), source };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io_error)?;
+/// The sample feed's directory under the output folder.
+pub const FEED_DIR: &str = "ror-feed";
+
+/// Writes a dataset as a FHIR bulk `$export` would: one gzipped NDJSON file per resource type
+/// (`Organization.ndjson.gz`, `Location.ndjson.gz`, `HealthcareService.ndjson.gz`) in `dir`.
+/// Returns the lines written.
+pub fn write_feed(dataset: &Dataset, dir: &Path) -> Result<u64, IngestError> {
+    std::fs::create_dir_all(dir).map_err(|source| IngestError::Io { path: dir.to_owned(), source })?;
+    let mut lines = 0;
+    for resource_type in super::fhir::write::ResourceType::ALL {
+        let path = dir.join(format!("{}.ndjson.gz", resource_type.name()));
+        lines += write_gzipped(&path, |out| super::fhir::write::write_ndjson_of(dataset, resource_type, out))?;
     }
-    let file = std::fs::File::create(path).map_err(io_error)?;
-    let mut encoder = GzEncoder::new(BufWriter::new(file), Compression::best());
-    let lines = super::fhir::write::write_ndjson(dataset, &mut encoder).map_err(io_error)?;
-    encoder.finish().and_then(|mut writer| writer.flush()).map_err(io_error)?;
     Ok(lines)
 }
 
-/// Runs the whole import: reads the real files, writes `ror-feed.ndjson.gz` and
-/// `communes.csv.gz` into `out_dir`.
+/// Creates `path` and writes it gzipped (best compression; no name or time in the header, so
+/// the same content always gives the same bytes).
+fn write_gzipped<T>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<T>,
+) -> Result<T, IngestError> {
+    let io_error = |source| IngestError::Io { path: path.to_owned(), source };
+    let file = std::fs::File::create(path).map_err(io_error)?;
+    let mut encoder = GzEncoder::new(BufWriter::new(file), Compression::best());
+    let written = write(&mut encoder).map_err(io_error)?;
+    encoder.finish().and_then(|mut writer| writer.flush()).map_err(io_error)?;
+    Ok(written)
+}
+
+/// Runs the whole import: reads the real files, writes the feed into `out_dir/ror-feed/` (see
+/// [`write_feed`]) and `communes.csv.gz` into `out_dir`.
 pub fn import(real: &Path, out_dir: &Path, seed: u64) -> Result<ImportStats, IngestError> {
     let paths = OpenDataPaths::under(real);
     let (dataset, communes, mut stats) = build_dataset(&paths, seed)?;
-    write_feed(&dataset, &out_dir.join("ror-feed.ndjson.gz"))?;
-    let communes_path = out_dir.join("communes.csv.gz");
-    let io_error = |source| IngestError::Io { path: communes_path.clone(), source };
-    let file = std::fs::File::create(&communes_path).map_err(io_error)?;
-    let mut encoder = GzEncoder::new(BufWriter::new(file), Compression::best());
-    write_communes(&communes, &mut encoder).map_err(io_error)?;
-    encoder.finish().and_then(|mut writer| writer.flush()).map_err(io_error)?;
+    write_feed(&dataset, &out_dir.join(FEED_DIR))?;
+    write_gzipped(&out_dir.join("communes.csv.gz"), |out| write_communes(&communes, out))?;
     stats.communes_written = communes.len() as u64;
     Ok(stats)
 }

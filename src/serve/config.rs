@@ -37,7 +37,7 @@ impl Default for ServeConfig {
             index_dir: PathBuf::from("index"),
             initial_snapshot: None,
             addr: "127.0.0.1:8080".parse().expect("valid default address"),
-            bootstrap_feed: PathBuf::from("data-samples/ror-feed.ndjson.gz"),
+            bootstrap_feed: PathBuf::from("data-samples/ror-feed"),
             bootstrap_communes: PathBuf::from("data-samples/communes.csv.gz"),
             max_body_bytes: 64 * 1024,
             request_timeout_ms: 2_000,
@@ -49,10 +49,10 @@ impl Default for ServeConfig {
     }
 }
 
-/// The TOML file: every key optional.
-#[derive(Debug, Default, Deserialize)]
+/// Settings with every key optional: the TOML file, or the flags and environment.
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileConfig {
+pub struct PartialConfig {
     pub index: Option<PathBuf>,
     pub addr: Option<SocketAddr>,
     pub bootstrap_feed: Option<PathBuf>,
@@ -65,34 +65,36 @@ pub struct FileConfig {
     pub cors_origins: Option<Vec<String>>,
 }
 
-impl FileConfig {
+impl PartialConfig {
     /// Reads a TOML configuration file.
-    pub fn read(path: &Path) -> Result<FileConfig, String> {
+    pub fn read(path: &Path) -> Result<PartialConfig, String> {
         let text = std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
         toml::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
     }
-}
 
-/// Values given on the command line or in the environment (`None` when absent).
-#[derive(Debug, Default, Clone)]
-pub struct Overrides {
-    pub index: Option<PathBuf>,
-    pub addr: Option<SocketAddr>,
-    pub bootstrap_feed: Option<PathBuf>,
-    pub bootstrap_communes: Option<PathBuf>,
-    pub max_body_bytes: Option<usize>,
-    pub request_timeout_ms: Option<u64>,
-    pub concurrency_limit: Option<usize>,
-    pub poll_interval_secs: Option<u64>,
-    pub admin_token: Option<String>,
-    pub cors_origins: Option<Vec<String>>,
+    /// `self`, with the keys it lacks taken from `lower`.
+    fn over(self, lower: PartialConfig) -> PartialConfig {
+        PartialConfig {
+            index: self.index.or(lower.index),
+            addr: self.addr.or(lower.addr),
+            bootstrap_feed: self.bootstrap_feed.or(lower.bootstrap_feed),
+            bootstrap_communes: self.bootstrap_communes.or(lower.bootstrap_communes),
+            max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
+            request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
+            concurrency_limit: self.concurrency_limit.or(lower.concurrency_limit),
+            poll_interval_secs: self.poll_interval_secs.or(lower.poll_interval_secs),
+            admin_token: self.admin_token.or(lower.admin_token),
+            cors_origins: self.cors_origins.or(lower.cors_origins),
+        }
+    }
 }
 
 impl ServeConfig {
-    /// Merges overrides over a file over the defaults.
-    pub fn resolve(overrides: Overrides, file: FileConfig) -> Result<ServeConfig, String> {
+    /// Merges overrides (flags, environment) over a file over the defaults.
+    pub fn resolve(overrides: PartialConfig, file: PartialConfig) -> Result<ServeConfig, String> {
         let defaults = ServeConfig::default();
-        let mut index_dir = overrides.index.or(file.index).unwrap_or(defaults.index_dir);
+        let given = overrides.over(file);
+        let mut index_dir = given.index.unwrap_or(defaults.index_dir);
         let mut initial_snapshot = None;
         // `--index` may name a snapshot itself: serve it, and watch its parent.
         if index_dir.join(crate::snapshot::MANIFEST_FILE).is_file() {
@@ -102,27 +104,15 @@ impl ServeConfig {
         let config = ServeConfig {
             index_dir,
             initial_snapshot,
-            addr: overrides.addr.or(file.addr).unwrap_or(defaults.addr),
-            bootstrap_feed: overrides.bootstrap_feed.or(file.bootstrap_feed).unwrap_or(defaults.bootstrap_feed),
-            bootstrap_communes: overrides
-                .bootstrap_communes
-                .or(file.bootstrap_communes)
-                .unwrap_or(defaults.bootstrap_communes),
-            max_body_bytes: overrides.max_body_bytes.or(file.max_body_bytes).unwrap_or(defaults.max_body_bytes),
-            request_timeout_ms: overrides
-                .request_timeout_ms
-                .or(file.request_timeout_ms)
-                .unwrap_or(defaults.request_timeout_ms),
-            concurrency_limit: overrides
-                .concurrency_limit
-                .or(file.concurrency_limit)
-                .unwrap_or(defaults.concurrency_limit),
-            poll_interval_secs: overrides
-                .poll_interval_secs
-                .or(file.poll_interval_secs)
-                .unwrap_or(defaults.poll_interval_secs),
-            admin_token: overrides.admin_token.or(file.admin_token).filter(|token| !token.is_empty()),
-            cors_origins: overrides.cors_origins.or(file.cors_origins).unwrap_or_default(),
+            addr: given.addr.unwrap_or(defaults.addr),
+            bootstrap_feed: given.bootstrap_feed.unwrap_or(defaults.bootstrap_feed),
+            bootstrap_communes: given.bootstrap_communes.unwrap_or(defaults.bootstrap_communes),
+            max_body_bytes: given.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            request_timeout_ms: given.request_timeout_ms.unwrap_or(defaults.request_timeout_ms),
+            concurrency_limit: given.concurrency_limit.unwrap_or(defaults.concurrency_limit),
+            poll_interval_secs: given.poll_interval_secs.unwrap_or(defaults.poll_interval_secs),
+            admin_token: given.admin_token.filter(|token| !token.is_empty()),
+            cors_origins: given.cors_origins.unwrap_or_default(),
         };
         if config.concurrency_limit == 0 {
             return Err("concurrency_limit must be at least 1".into());
@@ -143,16 +133,16 @@ mod tests {
 
     #[test]
     fn flags_win_over_the_file_which_wins_over_defaults() {
-        let file: FileConfig =
+        let file: PartialConfig =
             toml::from_str("addr = \"127.0.0.1:9000\"\nconcurrency_limit = 8\npoll_interval_secs = 0\n").unwrap();
-        let overrides = Overrides { addr: Some("127.0.0.1:9100".parse().unwrap()), ..Overrides::default() };
+        let overrides = PartialConfig { addr: Some("127.0.0.1:9100".parse().unwrap()), ..PartialConfig::default() };
         let config = ServeConfig::resolve(overrides, file).unwrap();
         assert_eq!(config.addr.port(), 9100);
         assert_eq!(config.concurrency_limit, 8);
         assert_eq!(config.poll_interval_secs, 0);
         assert_eq!(config.request_timeout_ms, 2_000);
-        assert!(toml::from_str::<FileConfig>("colour = 1").is_err(), "unknown keys are refused");
-        let short = Overrides { admin_token: Some("short".into()), ..Overrides::default() };
-        assert!(ServeConfig::resolve(short, FileConfig::default()).is_err());
+        assert!(toml::from_str::<PartialConfig>("colour = 1").is_err(), "unknown keys are refused");
+        let short = PartialConfig { admin_token: Some("short".into()), ..PartialConfig::default() };
+        assert!(ServeConfig::resolve(short, PartialConfig::default()).is_err());
     }
 }

@@ -32,7 +32,7 @@ pub fn sample_engine() -> &'static Engine {
         .get_or_init(|| {
             let dir = crate::common::temp_dir();
             let output = ror_search::ingest::ingest(
-                &[crate::common::crate_path("data-samples/ror-feed.ndjson.gz")],
+                &[crate::common::crate_path("data-samples/ror-feed")],
                 &mut |_| {},
             )
             .expect("sample feed");

@@ -27,11 +27,16 @@ const NOW: &str = "2026-11-15T00:00:00Z";
 /// (all EJs kept) and builds a snapshot of it.
 fn build_subset(prefixes: &[&str], out: &Path, built_at: &str) {
     let feed = out.with_extension("ndjson");
-    let input = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(
-        std::fs::File::open(crate_path("data-samples/ror-feed.ndjson.gz")).unwrap(),
-    ));
+    let mut parts: Vec<_> = std::fs::read_dir(crate_path("data-samples/ror-feed"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    parts.sort();
+    let lines = parts.into_iter().flat_map(|part| {
+        std::io::BufReader::new(flate2::read::MultiGzDecoder::new(std::fs::File::open(part).unwrap())).lines()
+    });
     let mut writer = std::io::BufWriter::new(std::fs::File::create(&feed).unwrap());
-    for line in input.lines() {
+    for line in lines {
         let line = line.unwrap();
         let id_start = line.find("\"id\":\"").map(|index| index + 6).unwrap();
         let id = &line[id_start..id_start + line[id_start..].find('"').unwrap()];

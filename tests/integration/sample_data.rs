@@ -9,7 +9,7 @@ use crate::common::crate_path;
 
 fn sample() -> &'static IngestOutput {
     static SAMPLE: OnceLock<IngestOutput> = OnceLock::new();
-    SAMPLE.get_or_init(|| ingest(&[crate_path("data-samples/ror-feed.ndjson.gz")], &mut |_| {}).expect("sample feed"))
+    SAMPLE.get_or_init(|| ingest(&[crate_path("data-samples/ror-feed")], &mut |_| {}).expect("sample feed"))
 }
 
 #[test]

@@ -426,31 +426,71 @@ pub fn location_to_fhir(location: &Location) -> Value {
 /// Writes a dataset as NDJSON, one resource a line: EJs, EGs, locations, then offers.
 pub fn write_ndjson(dataset: &Dataset, out: &mut dyn Write) -> std::io::Result<u64> {
     let mut lines = 0;
+    for resource_type in ResourceType::ALL {
+        lines += write_ndjson_of(dataset, resource_type, out)?;
+    }
+    Ok(lines)
+}
+
+/// The resource types a feed carries, in the order [`write_ndjson`] writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceType {
+    /// EJs, then EGs.
+    Organization,
+    Location,
+    HealthcareService,
+}
+
+impl ResourceType {
+    pub const ALL: [ResourceType; 3] =
+        [ResourceType::Organization, ResourceType::Location, ResourceType::HealthcareService];
+
+    /// The FHIR name, as in a `$export` file name (`Organization.ndjson`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ResourceType::Organization => "Organization",
+            ResourceType::Location => "Location",
+            ResourceType::HealthcareService => "HealthcareService",
+        }
+    }
+}
+
+/// Writes the resources of one type as NDJSON, one resource a line; returns the lines written.
+pub fn write_ndjson_of(dataset: &Dataset, resource_type: ResourceType, out: &mut dyn Write) -> std::io::Result<u64> {
+    let mut lines = 0;
     let mut write_line = |value: Value, out: &mut dyn Write| -> std::io::Result<()> {
         serde_json::to_writer(&mut *out, &value)?;
         out.write_all(b"\n")?;
         lines += 1;
         Ok(())
     };
-    for ej in &dataset.ejs {
-        write_line(ej_to_fhir(ej), out)?;
-    }
-    for eg in &dataset.egs {
-        let ej_id = eg.ej.map(|ej| dataset.ejs[ej as usize].id.as_str());
-        write_line(eg_to_fhir(eg, ej_id), out)?;
-    }
-    for location in &dataset.locations {
-        write_line(location_to_fhir(location), out)?;
-    }
-    for offer in &dataset.offers {
-        let provider = match (offer.eg, offer.ej) {
-            (Some(eg), _) => dataset.egs[eg as usize].id.as_str(),
-            (None, Some(ej)) => dataset.ejs[ej as usize].id.as_str(),
-            (None, None) => "",
-        };
-        let location_ids: Vec<&str> =
-            offer.locations.iter().map(|&location| dataset.locations[location as usize].id.as_str()).collect();
-        write_line(offer_to_fhir(offer, provider, &location_ids), out)?;
+    match resource_type {
+        ResourceType::Organization => {
+            for ej in &dataset.ejs {
+                write_line(ej_to_fhir(ej), out)?;
+            }
+            for eg in &dataset.egs {
+                let ej_id = eg.ej.map(|ej| dataset.ejs[ej as usize].id.as_str());
+                write_line(eg_to_fhir(eg, ej_id), out)?;
+            }
+        }
+        ResourceType::Location => {
+            for location in &dataset.locations {
+                write_line(location_to_fhir(location), out)?;
+            }
+        }
+        ResourceType::HealthcareService => {
+            for offer in &dataset.offers {
+                let provider = match (offer.eg, offer.ej) {
+                    (Some(eg), _) => dataset.egs[eg as usize].id.as_str(),
+                    (None, Some(ej)) => dataset.ejs[ej as usize].id.as_str(),
+                    (None, None) => "",
+                };
+                let location_ids: Vec<&str> =
+                    offer.locations.iter().map(|&location| dataset.locations[location as usize].id.as_str()).collect();
+                write_line(offer_to_fhir(offer, provider, &location_ids), out)?;
+            }
+        }
     }
     Ok(lines)
 }
