@@ -777,10 +777,7 @@ pub fn write_feed(dataset: &Dataset, dir: &Path) -> Result<u64, IngestError> {
 
 /// Creates `path` and writes it gzipped (best compression; no name or time in the header, so
 /// the same content always gives the same bytes).
-fn write_gzipped<T>(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<T>,
-) -> Result<T, IngestError> {
+fn write_gzipped<T>(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<T>) -> Result<T, IngestError> {
     let io_error = |source| IngestError::Io { path: path.to_owned(), source };
     let file = std::fs::File::create(path).map_err(io_error)?;
     let mut encoder = GzEncoder::new(BufWriter::new(file), Compression::best());

@@ -31,11 +31,8 @@ pub fn sample_engine() -> &'static Engine {
     &ENGINE
         .get_or_init(|| {
             let dir = crate::common::temp_dir();
-            let output = ror_search::ingest::ingest(
-                &[crate::common::crate_path("data-samples/ror-feed")],
-                &mut |_| {},
-            )
-            .expect("sample feed");
+            let output = ror_search::ingest::ingest(&[crate::common::crate_path("data-samples/ror-feed")], &mut |_| {})
+                .expect("sample feed");
             let data = SnapshotData { dataset: output.dataset, communes: communes() };
             (engine_of(data, dir.path()), dir)
         })

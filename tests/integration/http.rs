@@ -27,10 +27,8 @@ const NOW: &str = "2026-11-15T00:00:00Z";
 /// (all EJs kept) and builds a snapshot of it.
 fn build_subset(prefixes: &[&str], out: &Path, built_at: &str) {
     let feed = out.with_extension("ndjson");
-    let mut parts: Vec<_> = std::fs::read_dir(crate_path("data-samples/ror-feed"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .collect();
+    let mut parts: Vec<_> =
+        std::fs::read_dir(crate_path("data-samples/ror-feed")).unwrap().map(|entry| entry.unwrap().path()).collect();
     parts.sort();
     let lines = parts.into_iter().flat_map(|part| {
         std::io::BufReader::new(flate2::read::MultiGzDecoder::new(std::fs::File::open(part).unwrap())).lines()
