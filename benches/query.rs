@@ -126,7 +126,7 @@ fn request(scenario: &Scenario, centre: Option<(f64, f64)>) -> SearchRequest {
         pairs.push(("lat", &lat));
         pairs.push(("lon", &lon));
     }
-    let mut request = SearchRequest::from_pairs(pairs).expect("valid scenario");
+    let mut request = ror_search::api::search_request(pairs).expect("valid scenario");
     request.now = Some(1_795_000_000);
     request
 }
@@ -181,8 +181,8 @@ fn benches(criterion: &mut Criterion) {
     println!(
         "national snapshot loaded in {load_seconds:.2} s; resident memory +{:.2} GiB ({} offers, {} positions)",
         loaded_kb as f64 / 1_048_576.0,
-        national.data.dataset.offers.len(),
-        national.layout.positions.len()
+        national.data().dataset.offers.len(),
+        national.layout().positions.len()
     );
     bench_engine(criterion, "national", &national);
     percentile_table("synthetic national: 1,000,000 offers", &national);

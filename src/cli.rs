@@ -44,160 +44,21 @@ pub enum Command {
 /// environment, then the file, then the defaults.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Index directory holding snapshot directories (or one snapshot directory) [default: index].
-    #[arg(long, env = "ROR_SEARCH_INDEX")]
-    pub index: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "ROR_SEARCH_ADDR")]
-    pub addr: Option<std::net::SocketAddr>,
     /// TOML configuration file.
     #[arg(long, env = "ROR_SEARCH_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Feed to build the first snapshot from when the index has none [default: data-samples/ror-feed].
-    #[arg(long, env = "ROR_SEARCH_BOOTSTRAP_FEED")]
-    pub bootstrap_feed: Option<PathBuf>,
-    /// Communes table for that build [default: data-samples/communes.csv.gz].
-    #[arg(long, env = "ROR_SEARCH_BOOTSTRAP_COMMUNES")]
-    pub bootstrap_communes: Option<PathBuf>,
-    /// Largest request body, bytes [default: 65536].
-    #[arg(long, env = "ROR_SEARCH_MAX_BODY_BYTES")]
-    pub max_body_bytes: Option<usize>,
-    /// Per-request timeout, milliseconds [default: 2000].
-    #[arg(long, env = "ROR_SEARCH_REQUEST_TIMEOUT_MS")]
-    pub request_timeout_ms: Option<u64>,
-    /// Requests processed at once; more are refused with 429 [default: 1024].
-    #[arg(long, env = "ROR_SEARCH_CONCURRENCY_LIMIT")]
-    pub concurrency_limit: Option<usize>,
-    /// Seconds between scans of the index for a newer snapshot; 0 disables [default: 5].
-    #[arg(long, env = "ROR_SEARCH_POLL_INTERVAL_SECS")]
-    pub poll_interval_secs: Option<u64>,
-    /// Bearer token enabling POST /admin/reload and /admin/rollback (16 characters or more).
-    #[arg(long, env = "ROR_SEARCH_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
-    /// Allowed CORS origin (repeat, or `*`); none disables CORS headers.
-    #[arg(long = "cors-origin", env = "ROR_SEARCH_CORS_ORIGINS", value_delimiter = ',')]
-    pub cors_origins: Option<Vec<String>>,
+    #[command(flatten)]
+    pub settings: crate::serve::config::PartialConfig,
 }
 
-/// Search parameters: the same names and semantics as the HTTP query string of `/v1/offers`.
+/// `search`: a snapshot and the parameters of `/v1/offers`, as flags of the same names.
 #[derive(Debug, clap::Args)]
 pub struct SearchArgs {
     /// Snapshot directory.
     #[arg(long)]
     pub index: PathBuf,
-    /// Latitude of the centre, WGS84 degrees [-90, 90] (with --lon).
-    #[arg(long, allow_hyphen_values = true)]
-    pub lat: Option<String>,
-    /// Longitude of the centre, WGS84 degrees [-180, 180] (with --lat).
-    #[arg(long, allow_hyphen_values = true)]
-    pub lon: Option<String>,
-    /// Centre at the centroid of an INSEE commune (e.g. 33063 Bordeaux, 2A004 Ajaccio).
-    #[arg(long)]
-    pub commune: Option<String>,
-    /// Radius around the centre, km, inclusive [0, 1000]. Without it: the nearest offers.
-    #[arg(long = "radius_km")]
-    pub radius_km: Option<String>,
-    /// Map rectangle min_lon,min_lat,max_lon,max_lat (min_lon > max_lon crosses the antimeridian).
-    #[arg(long, allow_hyphen_values = true)]
-    pub bbox: Option<String>,
-    /// Text: EG, EJ and offer names, commune, activity labels (accents and case folded, stemmed, last word as prefix).
-    #[arg(long)]
-    pub q: Option<String>,
-    /// EG catégorie codes (TRE_R66), comma = any of (500 = EHPAD).
-    #[arg(long)]
-    pub category: Option<String>,
-    /// Type d'offre codes (TRE_R244), comma = any of (21 = hébergement PA dépendantes).
-    #[arg(long = "offer_type")]
-    pub offer_type: Option<String>,
-    /// Activité opérationnelle codes (TRE_R211), comma = any of.
-    #[arg(long)]
-    pub activity: Option<String>,
-    /// Mode de prise en charge codes (TRE_R213), comma = any of (46 hébergement, 47 accueil de jour).
-    #[arg(long = "care_mode")]
-    pub care_mode: Option<String>,
-    /// Temporalité d'accueil codes (TRE_R240): 01 temporaire, 02 permanent.
-    #[arg(long)]
-    pub reception: Option<String>,
-    /// Age of the person, years [0, 150].
-    #[arg(long)]
-    pub age: Option<String>,
-    /// GIR of the person, 1-6.
-    #[arg(long)]
-    pub gir: Option<String>,
-    /// Highest daily price, EUR (hébergement + dépendance).
-    #[arg(long = "max_price")]
-    pub max_price: Option<String>,
-    /// gross (dépendance of the person's GIR band) or out_of_pocket (band 5-6, the ticket modérateur).
-    #[arg(long = "price_basis")]
-    pub price_basis: Option<String>,
-    /// At least this many places available now.
-    #[arg(long = "min_available")]
-    pub min_available: Option<String>,
-    /// At least this many crisis beds now (T0).
-    #[arg(long = "min_crisis_t0")]
-    pub min_crisis_t0: Option<String>,
-    /// At least this many crisis beds within the hour (T60).
-    #[arg(long = "min_crisis_t60")]
-    pub min_crisis_t60: Option<String>,
-    /// true: only EGs habilités à l'aide sociale; false: only the others.
-    #[arg(long = "aide_sociale")]
-    pub aide_sociale: Option<String>,
-    /// distance, price, available, relevance or name.
-    #[arg(long)]
-    pub sort: Option<String>,
-    /// Page size [1, 200], default 20.
-    #[arg(long)]
-    pub limit: Option<String>,
-    /// Results to skip [0, 10000].
-    #[arg(long)]
-    pub offset: Option<String>,
-    /// true: counts of matching offers by catégorie, type d'offre and département.
-    #[arg(long)]
-    pub facets: Option<String>,
-    /// FHIR id of an offer: why it matched or which filter excluded it.
-    #[arg(long)]
-    pub explain: Option<String>,
-    /// true: count every match even when the first page was found early.
-    #[arg(long = "exact_total")]
-    pub exact_total: Option<String>,
-    /// Evaluate closures at this instant (RFC 3339; default now).
-    #[arg(long)]
-    pub now: Option<String>,
-}
-
-impl SearchArgs {
-    /// The parameters given, as `name=value` pairs.
-    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
-        let fields: [(&'static str, &Option<String>); 26] = [
-            ("lat", &self.lat),
-            ("lon", &self.lon),
-            ("commune", &self.commune),
-            ("radius_km", &self.radius_km),
-            ("bbox", &self.bbox),
-            ("q", &self.q),
-            ("category", &self.category),
-            ("offer_type", &self.offer_type),
-            ("activity", &self.activity),
-            ("care_mode", &self.care_mode),
-            ("reception", &self.reception),
-            ("age", &self.age),
-            ("gir", &self.gir),
-            ("max_price", &self.max_price),
-            ("price_basis", &self.price_basis),
-            ("min_available", &self.min_available),
-            ("min_crisis_t0", &self.min_crisis_t0),
-            ("min_crisis_t60", &self.min_crisis_t60),
-            ("aide_sociale", &self.aide_sociale),
-            ("sort", &self.sort),
-            ("limit", &self.limit),
-            ("offset", &self.offset),
-            ("facets", &self.facets),
-            ("explain", &self.explain),
-            ("exact_total", &self.exact_total),
-            ("now", &self.now),
-        ];
-        fields.into_iter().filter_map(|(name, value)| value.as_deref().map(|value| (name, value))).collect()
-    }
+    #[command(flatten)]
+    pub query: crate::api::OffersQuery,
 }
 
 #[derive(Debug, clap::Args)]
@@ -439,7 +300,7 @@ fn synthetic(args: SyntheticArgs) -> anyhow::Result<()> {
 }
 
 fn search(args: &SearchArgs) -> anyhow::Result<()> {
-    let request = crate::engine::SearchRequest::from_pairs(args.pairs()).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let request = args.query.clone().into_request().map_err(|error| anyhow::anyhow!("{error}"))?;
     let engine = crate::engine::Engine::open(&args.index)?;
     let response = engine.search(&request).map_err(|error| anyhow::anyhow!("{error}"))?;
     println!("{}", serde_json::to_string_pretty(&response)?);
@@ -451,22 +312,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     use crate::serve::config::{PartialConfig, ServeConfig};
     let file = match &args.config {
-        Some(path) => PartialConfig::read(path).map_err(|error| anyhow::anyhow!(error))?,
+        Some(path) => PartialConfig::read(path)?,
         None => PartialConfig::default(),
     };
-    let overrides = PartialConfig {
-        index: args.index,
-        addr: args.addr,
-        bootstrap_feed: args.bootstrap_feed,
-        bootstrap_communes: args.bootstrap_communes,
-        max_body_bytes: args.max_body_bytes,
-        request_timeout_ms: args.request_timeout_ms,
-        concurrency_limit: args.concurrency_limit,
-        poll_interval_secs: args.poll_interval_secs,
-        admin_token: args.admin_token,
-        cors_origins: args.cors_origins,
-    };
-    let config = Arc::new(ServeConfig::resolve(overrides, file).map_err(|error| anyhow::anyhow!(error))?);
+    let config = Arc::new(ServeConfig::resolve(args.settings, file)?);
     std::fs::create_dir_all(&config.index_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {

@@ -16,6 +16,7 @@
 //! Units are explicit everywhere: `lat`/`lon` in WGS84 degrees, distances in metres (`_m`) or
 //! kilometres (`_km`), money in euro cents (`_cents`), ages in years.
 
+pub mod api;
 pub mod cli;
 pub mod engine;
 pub mod http;

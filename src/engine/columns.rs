@@ -293,11 +293,4 @@ impl Columns {
         columns.eg_prices = eg_prices;
         columns
     }
-
-    /// Heap bytes of the columns.
-    pub fn heap_bytes(&self) -> usize {
-        let docs = self.category.len();
-        docs * (6 * 2 + 2 * 8 + 1 + 1 + 3 * 8 + 3 * 4 + std::mem::size_of::<CapacityTotals>() + 4)
-            + self.eg_prices.len() * std::mem::size_of::<EgPrices>()
-    }
 }

@@ -22,7 +22,7 @@ use crate::snapshot::Commune;
 pub const NO_POSITION: u32 = u32::MAX;
 
 /// Where an offer's search position comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PositionSource {
     /// `Location.position` of the first of the offer's locations that has one.

@@ -3,7 +3,7 @@
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::Engine;
+use super::Index;
 use super::response::{Coded, EgView, OfferHit, Timestamp};
 use crate::model::labels::CodeSystem;
 use crate::model::rules::PriceBasis;
@@ -62,7 +62,7 @@ impl Lookups {
 }
 
 /// A tariff, with labels and euros.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TariffView<'a> {
     pub price_type: Coded<'a>,
     pub unit: Coded<'a>,
@@ -104,7 +104,7 @@ impl<'a> TariffView<'a> {
 }
 
 /// One capacity record, every axis of its indicator.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CapacityRecordView<'a> {
     pub capacity_type: Coded<'a>,
     pub status: Coded<'a>,
@@ -138,7 +138,7 @@ impl<'a> CapacityRecordView<'a> {
 }
 
 /// A location of an offer with its capacity records.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LocationView<'a> {
     pub id: &'a str,
     pub identifier: Option<&'a str>,
@@ -151,7 +151,7 @@ pub struct LocationView<'a> {
 }
 
 /// An offer with its locations and capacity records (`GET /v1/offers/{id}`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct OfferDetail<'a> {
     pub snapshot: &'a str,
     pub offer: OfferHit<'a>,
@@ -164,7 +164,7 @@ pub struct OfferDetail<'a> {
 }
 
 /// An EG with its tariffs and every offer (`GET /v1/eg/{finess}`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct EgDetail<'a> {
     pub snapshot: &'a str,
     pub eg: EgView<'a>,
@@ -173,7 +173,7 @@ pub struct EgDetail<'a> {
 }
 
 /// A commune found by type-ahead.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CommuneHit<'a> {
     pub code: &'a str,
     pub name: &'a str,
@@ -185,7 +185,7 @@ pub struct CommuneHit<'a> {
     pub lon: f64,
 }
 
-impl Engine {
+impl Index {
     /// An offer by FHIR id, with its locations and capacity records.
     pub fn offer_detail(&self, id: &str) -> Option<OfferDetail<'_>> {
         let dataset = &self.data.dataset;

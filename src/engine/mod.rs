@@ -1,32 +1,45 @@
 //! The query engine: orientation (radius), nearest, map (bbox) and text queries over a
 //! snapshot, exact and synchronous (no tokio here).
 //!
-//! # How a query runs
-//! 1. [`request`] parses and checks parameters; [`filter`] compiles the code filters into bit
-//!    sets over small per-snapshot dictionaries.
-//! 2. [`search`] picks a plan: a nearest-first walk of the R-tree that stops as soon as the
-//!    page is certain (distance order, no text), an enumeration of the positions of a region
-//!    (radius, bbox, or everything), or a walk of the text posting list restricted to the
-//!    doc-id ranges of a region.
-//! 3. Candidates are checked against dense per-offer columns ([`columns`]), kept in a bounded
-//!    top-k heap, and only the page is rendered ([`render`]).
+//! [`Engine`] is the facade: it opens a snapshot and answers requests. Behind it, an `Index`
+//! holds the data and the structures built for it, and the query code is split by role, the
+//! way tantivy separates query, weight, scorer and collector:
+//!
+//! | file | role |
+//! |---|---|
+//! | [`request`] | the engine's request types ([`SearchRequest`]) and user error ([`ParamError`]) |
+//! | `filter` | a request compiled into checks on the columns and summaries |
+//! | [`plan`] | the walks that find matches: nearest, region, bulk, text; [`plan::Strategy`] |
+//! | `collector` | what a query keeps: the top-k heap, the count, facet counts, a rank |
+//! | `search` | one search: centre, filter, strategy, plan, page |
+//! | `explain`, `facets` | the explanation of one offer; facet values |
+//! | [`crisis`] | the crisis-capacity query, aggregated by EG |
+//! | [`lookup`] | offer and EG details, commune type-ahead |
+//! | `render`, [`response`] | the page as it is answered, borrowing from the snapshot |
+//! | [`layout`], [`columns`], `postings`, `summary`, `text` | the structures built per snapshot |
+//! | [`persist`] | `engine.bin`, the layout and columns written with a snapshot |
+//! | [`reference`] | a brute-force implementation of the same semantics, the tests' oracle |
 //!
 //! Doc ids follow a Hilbert order of positions ([`layout`]); see `ARCHITECTURE.md` for why this
-//! is fast. [`reference`] is a brute-force implementation of the same semantics used by the
-//! tests as an oracle.
+//! is fast. The engine is synchronous (no tokio) and knows nothing of HTTP.
 
+pub(crate) mod collector;
 pub mod columns;
-pub mod filter;
+pub mod crisis;
+pub(crate) mod explain;
+pub(crate) mod facets;
+pub(crate) mod filter;
 pub mod layout;
 pub mod lookup;
 pub mod persist;
-pub mod postings;
+pub mod plan;
+pub(crate) mod postings;
 pub mod reference;
-pub mod render;
+pub(crate) mod render;
 pub mod request;
 pub mod response;
-pub mod search;
-pub mod summary;
+pub(crate) mod search;
+pub(crate) mod summary;
 pub mod text;
 
 use std::path::Path;
@@ -37,7 +50,10 @@ use rstar::primitives::GeomWithData;
 
 use crate::snapshot::{Manifest, Snapshot, SnapshotData, TEXT_DIR};
 pub use columns::Columns;
+pub use crisis::{CrisisRequest, CrisisResponse};
 pub use layout::Layout;
+pub use lookup::{CommuneHit, EgDetail, OfferDetail};
+pub use plan::Strategy;
 pub use request::{ParamError, SearchRequest, SortKey};
 pub use response::SearchResponse;
 
@@ -49,43 +65,57 @@ pub type PlanePoint = GeomWithData<[f64; 2], u32>;
 /// Why an engine could not be built from a snapshot.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// The snapshot itself was refused.
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
+    /// The text index does not open or does not match the layout.
     #[error("text index in {path}: {reason}")]
-    Text { path: String, reason: String },
+    Text {
+        /// The text index directory.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// `engine.bin` is unreadable or does not match the data.
     #[error("{0}")]
     EngineFile(String),
 }
 
-/// A searchable snapshot: the data, its layout, columns, spatial and text indexes.
-pub struct Engine {
-    pub manifest: Manifest,
-    pub data: SnapshotData,
-    pub layout: Layout,
-    pub columns: Columns,
+/// A searchable snapshot: the data, its layout, columns, spatial and text indexes. Data only:
+/// the query code lives in the files of each role (see the module documentation).
+pub(crate) struct Index {
+    pub(crate) manifest: Manifest,
+    pub(crate) data: SnapshotData,
+    pub(crate) layout: Layout,
+    pub(crate) columns: Columns,
     /// Positions on the unit sphere (distance queries).
-    pub sphere: RTree<SpherePoint>,
+    pub(crate) sphere: RTree<SpherePoint>,
     /// Positions in lon/lat (bbox queries).
-    pub plane: RTree<PlanePoint>,
-    pub text: Option<text::TextIndex>,
-    /// Bounding box of all positions, degrees: (min_lon, min_lat, max_lon, max_lat).
-    pub extent: [f64; 4],
+    pub(crate) plane: RTree<PlanePoint>,
+    pub(crate) text: Option<text::TextIndex>,
     /// INSEE code → index in `data.communes` (the current commune first).
-    pub commune_index: rustc_hash::FxHashMap<crate::model::Code, u32>,
+    pub(crate) commune_index: rustc_hash::FxHashMap<crate::model::Code, u32>,
     /// Labels of the dictionary ids of the coded columns, for rendering without lookups.
-    pub labels: render::Labels,
+    pub(crate) labels: render::Labels,
     /// Bitmaps per code and flag, for large regions.
-    pub postings: postings::Postings,
+    pub(crate) postings: postings::Postings,
     /// What the docs at each position can match, for skipping positions in walks.
-    pub summaries: summary::PositionSummaries,
+    pub(crate) summaries: summary::PositionSummaries,
     /// EG and commune indexes for lookups.
-    pub lookups: lookup::Lookups,
+    pub(crate) lookups: lookup::Lookups,
+}
+
+/// A searchable snapshot: opens one and answers every kind of request over it.
+pub struct Engine {
+    index: Index,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("snapshot", &self.manifest.snapshot_id)
-            .field("offers", &self.data.dataset.offers.len())
-            .field("positions", &self.layout.positions.len())
+            .field("snapshot", &self.index.manifest.snapshot_id)
+            .field("offers", &self.index.data.dataset.offers.len())
+            .field("positions", &self.index.layout.positions.len())
             .finish()
     }
 }
@@ -150,13 +180,6 @@ impl Engine {
             },
         );
         let text = text.transpose()?;
-        let mut extent = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
-        for point in &layout.positions {
-            extent[0] = extent[0].min(point.lon);
-            extent[1] = extent[1].min(point.lat);
-            extent[2] = extent[2].max(point.lon);
-            extent[3] = extent[3].max(point.lat);
-        }
         tracing::debug!(
             snapshot = %manifest.snapshot_id,
             offers = data.dataset.offers.len(),
@@ -171,38 +194,81 @@ impl Engine {
         let labels = render::Labels::new(&columns.dictionaries);
         let lookups = lookup::Lookups::new(&data.dataset, &data.communes);
         Ok(Engine {
-            manifest,
-            data,
-            layout,
-            columns,
-            sphere,
-            plane,
-            text,
-            extent,
-            commune_index,
-            labels,
-            postings,
-            summaries,
-            lookups,
+            index: Index {
+                manifest,
+                data,
+                layout,
+                columns,
+                sphere,
+                plane,
+                text,
+                commune_index,
+                labels,
+                postings,
+                summaries,
+                lookups,
+            },
         })
     }
 
-    /// Loads a snapshot directory and builds its engine.
-    pub fn open(dir: &Path) -> Result<Engine, anyhow::Error> {
+    /// Loads a snapshot directory (verifying every checksum) and builds its engine.
+    pub fn open(dir: &Path) -> Result<Engine, EngineError> {
         let snapshot = crate::snapshot::load(dir)?;
-        Ok(Engine::new(snapshot)?)
+        Engine::new(snapshot)
+    }
+
+    /// Answers a search request: orientation, nearest, map or text.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse<'_>, ParamError> {
+        self.index.search(request)
+    }
+
+    /// Answers a crisis-capacity request.
+    pub fn crisis(&self, request: &CrisisRequest) -> Result<CrisisResponse<'_>, ParamError> {
+        self.index.crisis(request)
+    }
+
+    /// One offer (by FHIR id) with its EG, locations and every capacity record.
+    pub fn offer_detail(&self, id: &str) -> Option<OfferDetail<'_>> {
+        self.index.offer_detail(id)
+    }
+
+    /// One EG (by FINESS ET number) with its tariffs and all its offers.
+    pub fn eg_detail(&self, finess: &str) -> Option<EgDetail<'_>> {
+        self.index.eg_detail(finess)
+    }
+
+    /// Type-ahead on commune names, postcodes and INSEE codes.
+    pub fn communes_search(&self, q: &str, limit: usize) -> Vec<CommuneHit<'_>> {
+        self.index.communes_search(q, limit)
     }
 
     /// The snapshot id.
     pub fn snapshot_id(&self) -> &str {
-        &self.manifest.snapshot_id
+        &self.index.manifest.snapshot_id
     }
 
-    /// Approximate heap memory of the engine's own structures (columns, layout, trees), bytes;
-    /// the dataset itself is measured by the benches with the process's resident memory.
-    pub fn index_bytes(&self) -> usize {
-        self.columns.heap_bytes()
-            + self.layout.offer_of_doc.len() * 12
-            + self.layout.positions.len() * (16 + 4 + 24 + 16 + 8)
+    /// The snapshot's manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.index.manifest
+    }
+
+    /// The snapshot's data (dataset and communes).
+    pub fn data(&self) -> &SnapshotData {
+        &self.index.data
+    }
+
+    /// The doc-id layout.
+    pub fn layout(&self) -> &Layout {
+        &self.index.layout
+    }
+
+    /// The per-doc columns.
+    pub fn columns(&self) -> &Columns {
+        &self.index.columns
+    }
+
+    /// The text index, when the snapshot has one.
+    pub fn text(&self) -> Option<&text::TextIndex> {
+        self.index.text.as_ref()
     }
 }

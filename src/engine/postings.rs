@@ -75,21 +75,4 @@ impl Postings {
             all,
         }
     }
-
-    /// Approximate heap bytes.
-    pub fn heap_bytes(&self) -> usize {
-        let sets = self
-            .category
-            .iter()
-            .chain(&self.offer_type)
-            .chain(&self.activity)
-            .chain(&self.care_mode)
-            .chain(&self.reception)
-            .chain(&self.departement);
-        sets.chain(&self.gir_policy)
-            .chain([&self.aide_sociale, &self.may_close, &self.all])
-            .map(|set| set.serialized_size())
-            .sum::<usize>()
-            + self.docs_by_name.len() * 4
-    }
 }

@@ -37,10 +37,10 @@ fn in_list(list: &[Code], code: Option<&Code>) -> bool {
 
 /// Runs a request by brute force. `now` is the instant closures are evaluated at.
 pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceResult {
-    let data = &engine.data;
+    let data = engine.data();
     let dataset = &data.dataset;
     let centre: Option<GeoPoint> = request.centre.as_ref().map(|centre| match centre {
-        Centre::Point { lat, lon } => GeoPoint { lat: *lat, lon: *lon },
+        Centre::Point(point) => *point,
         Centre::Commune(code) => {
             let commune = super::layout::commune_by_code(&data.communes, code).expect("known commune");
             GeoPoint { lat: commune.lat, lon: commune.lon }
@@ -60,18 +60,18 @@ pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceRe
     let query_stems: Option<Vec<String>> = query_words.as_ref().map(|words| {
         words.iter().map(|word| tokens(&mut stem, word).into_iter().next().unwrap_or_else(|| word.clone())).collect()
     });
-    let completions: HashSet<String> = match (&query_words, &engine.text) {
+    let completions: HashSet<String> = match (&query_words, engine.text()) {
         (Some(words), Some(text)) if last_is_prefix => {
             words.last().map(|word| text.prefix_expansions(word)).unwrap_or_default().into_iter().collect()
         }
         _ => HashSet::new(),
     };
-    let scores: HashMap<u32, f32> = match (&request.q, &engine.text) {
+    let scores: HashMap<u32, f32> = match (&request.q, engine.text()) {
         (Some(q), Some(text)) => match text.parse(q).ok().flatten() {
             Some(query) => text
                 .all_matches(&query)
                 .into_iter()
-                .map(|(doc, score)| (engine.layout.offer_of_doc[doc as usize], score))
+                .map(|(doc, score)| (engine.layout().offer_of_doc[doc as usize], score))
                 .collect(),
             None => HashMap::new(),
         },
@@ -95,7 +95,7 @@ pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceRe
         if centre.is_some() || request.bbox.is_some() {
             let Some(point) = position else { continue };
             if let Some(bbox) = &request.bbox
-                && !bbox.contains(point.lat, point.lon)
+                && !bbox.contains(point)
             {
                 continue;
             }
@@ -211,7 +211,7 @@ pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceRe
 
 /// The position of every offer in name order: (folded EG name, folded offer name, index).
 fn name_order(engine: &Engine) -> Vec<u64> {
-    let dataset = &engine.data.dataset;
+    let dataset = &engine.data().dataset;
     let keys: Vec<(String, String)> = dataset
         .offers
         .iter()

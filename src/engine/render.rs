@@ -1,12 +1,12 @@
 //! Hits → response objects with labels, prices and capacities, borrowing from the snapshot.
 //! Only the page is rendered.
 
-use super::Engine;
+use super::Index;
+use super::collector::Hit;
 use super::columns::{Dictionaries, Dictionary};
 use super::layout::{commune_by_code, departement_of_commune};
 use super::request::SearchRequest;
 use super::response::{AddressView, CapacityView, Coded, CommuneView, EgView, OfferHit, PriceView, Timestamp};
-use super::search::Hit;
 use crate::model::labels::CodeSystem;
 use crate::model::rules::{CapacityTotals, EgPrices, GIR_BANDS, PriceBasis};
 use crate::model::{Address, Code, OfferId};
@@ -51,7 +51,7 @@ fn coded_by_id<'a>(code: Option<&'a Code>, labels: &[Option<&'static str>], id: 
     code.map(|code| Coded { code: code.as_str(), label: labels[id as usize] })
 }
 
-impl Engine {
+impl Index {
     /// The commune view of an INSEE code.
     pub fn commune_view<'a>(&'a self, code: &'a str) -> CommuneView<'a> {
         let commune = match self.commune_index.get(code) {

@@ -16,6 +16,19 @@ use crate::util::time::civil_from_days;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp(pub i64);
 
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .description(Some("UTC instant, RFC 3339"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Timestamp {}
+
 impl Timestamp {
     /// `YYYY-MM-DDTHH:MM:SSZ` into a fixed buffer (no formatter machinery: a page of results
     /// writes a few hundred of these). Years outside 0-9999 fall back to `Display`.
@@ -78,14 +91,14 @@ impl Serialize for Timestamp {
 }
 
 /// A code and its label (`null` when the code is not in our tables).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Coded<'a> {
     pub code: &'a str,
     pub label: Option<&'static str>,
 }
 
 /// An address.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AddressView<'a> {
     pub lines: &'a [String],
     pub postal_code: Option<&'a str>,
@@ -93,7 +106,7 @@ pub struct AddressView<'a> {
 }
 
 /// A commune.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CommuneView<'a> {
     pub code: &'a str,
     pub name: Option<&'a str>,
@@ -101,7 +114,7 @@ pub struct CommuneView<'a> {
 }
 
 /// The EG of an offer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct EgView<'a> {
     /// FHIR id.
     pub id: &'a str,
@@ -122,7 +135,7 @@ pub struct EgView<'a> {
 }
 
 /// The daily price of an offer for the requested GIR and basis.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PriceView {
     pub basis: PriceBasis,
     /// The GIR asked for, if any.
@@ -138,7 +151,7 @@ pub struct PriceView {
 }
 
 /// Capacities of an offer (over its locations) with the newest update date of each.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CapacityView {
     pub installed: u32,
     pub installed_updated_at: Option<Timestamp>,
@@ -151,7 +164,7 @@ pub struct CapacityView {
 }
 
 /// One offer in the results.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct OfferHit<'a> {
     /// FHIR id of the `HealthcareService`.
     pub id: &'a str,
@@ -180,7 +193,7 @@ pub struct OfferHit<'a> {
 }
 
 /// One facet value.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FacetValue<'a> {
     pub code: &'a str,
     pub label: Option<&'static str>,
@@ -188,7 +201,7 @@ pub struct FacetValue<'a> {
 }
 
 /// Counts of matching offers, largest first (then by code).
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default, utoipa::ToSchema)]
 pub struct Facets<'a> {
     pub category: Vec<FacetValue<'a>>,
     pub offer_type: Vec<FacetValue<'a>>,
@@ -196,7 +209,7 @@ pub struct Facets<'a> {
 }
 
 /// One criterion of an explanation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Criterion {
     /// The parameter (`category`, `max_price`, `radius_km`, `q`, `closed`...).
     pub parameter: String,
@@ -206,7 +219,7 @@ pub struct Criterion {
 }
 
 /// Why an offer matched or not.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Explanation<'a> {
     pub offer_id: &'a str,
     pub matched: bool,
@@ -214,11 +227,13 @@ pub struct Explanation<'a> {
     pub rank: Option<u64>,
     /// Whether it is on the returned page.
     pub on_this_page: bool,
+    /// The plan the request took.
+    pub strategy: Option<crate::engine::plan::Strategy>,
     pub criteria: Vec<Criterion>,
 }
 
 /// The centre the distances are measured from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CentreView<'a> {
     pub lat: f64,
     pub lon: f64,
@@ -226,7 +241,7 @@ pub struct CentreView<'a> {
 }
 
 /// A search response.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SearchResponse<'a> {
     /// The snapshot the answer comes from.
     pub snapshot: &'a str,

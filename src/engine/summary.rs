@@ -63,9 +63,4 @@ impl PositionSummaries {
         }
         summaries
     }
-
-    /// Approximate heap bytes.
-    pub fn heap_bytes(&self) -> usize {
-        self.category_bits.len() * (8 + 8 + 1 + 1 + 12 + 12 + 4)
-    }
 }

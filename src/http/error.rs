@@ -1,88 +1,65 @@
-//! The one error shape of the API: `{ "error": { "code", "message", "parameter" } }`.
+//! The API error as an axum response: an [`ErrorCode`] of the one table in
+//! [`crate::api::error`], a message and the parameter at fault, with the code's HTTP status.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
+use crate::api::{ErrorBody, ErrorCode, ErrorDetail};
 use crate::engine::ParamError;
 
-/// An API error: a status, a stable code, a message for people, and the parameter at fault.
+/// An API error: a stable code (which gives the status), a message for people, and the
+/// parameter at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    /// The stable code.
+    pub code: ErrorCode,
+    /// For people.
     pub message: String,
+    /// The parameter at fault, if one is.
     pub parameter: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
-}
-
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
-    parameter: Option<&'a str>,
-}
-
 impl AppError {
+    /// An error of `code` with its own message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
+        AppError { code, message: message.into(), parameter: None }
+    }
+
+    /// An error of `code` with the code's default message.
+    pub fn of(code: ErrorCode) -> AppError {
+        AppError::new(code, code.default_message())
+    }
+
     /// A 400 about one parameter.
     pub fn bad_parameter(error: ParamError) -> AppError {
-        let code = if error.message.starts_with("unknown parameter") { "unknown_parameter" } else { "bad_parameter" };
-        AppError { status: StatusCode::BAD_REQUEST, code, message: error.message, parameter: Some(error.parameter) }
+        let code = if error.is_unknown_parameter() { ErrorCode::UnknownParameter } else { ErrorCode::BadParameter };
+        AppError { code, message: error.message, parameter: Some(error.parameter) }
     }
 
     /// A 404.
     pub fn not_found(message: impl Into<String>) -> AppError {
-        AppError { status: StatusCode::NOT_FOUND, code: "not_found", message: message.into(), parameter: None }
-    }
-
-    /// A 503 while no snapshot is loaded.
-    pub fn not_ready() -> AppError {
-        AppError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "not_ready",
-            message: "no snapshot is loaded yet".into(),
-            parameter: None,
-        }
+        AppError::new(ErrorCode::NotFound, message)
     }
 
     /// A 500; the details go to the log, not to the client.
     pub fn internal(detail: impl std::fmt::Display) -> AppError {
         tracing::error!(%detail, "internal error");
-        AppError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
-            message: "internal error (logged)".into(),
-            parameter: None,
-        }
+        AppError::of(ErrorCode::Internal)
     }
 
-    /// The error a bare status stands for (for responses made by middleware).
-    pub fn from_status(status: StatusCode) -> AppError {
-        let (code, message) = match status {
-            StatusCode::NOT_FOUND => ("not_found", "no such route"),
-            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed on this route"),
-            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body too large"),
-            StatusCode::TOO_MANY_REQUESTS => ("too_many_requests", "too many requests in flight; retry shortly"),
-            StatusCode::SERVICE_UNAVAILABLE => ("timeout", "the request took longer than the configured timeout"),
-            StatusCode::UNAUTHORIZED => ("unauthorized", "missing or wrong bearer token"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "unsupported media type"),
-            status if status.is_client_error() => ("bad_request", "bad request"),
-            _ => ("internal", "internal error (logged)"),
-        };
-        AppError { status, code, message: message.into(), parameter: None }
+    /// The HTTP status of the error.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.status()).expect("the error table holds valid statuses")
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let status = self.status();
         let body =
-            Body { error: Inner { code: self.code, message: &self.message, parameter: self.parameter.as_deref() } };
-        let mut response = (self.status, axum::Json(body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
+            ErrorBody { error: ErrorDetail { code: self.code, message: self.message, parameter: self.parameter } };
+        let mut response = (status, axum::Json(body)).into_response();
+        if self.code == ErrorCode::Unauthorized {
             response
                 .headers_mut()
                 .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));

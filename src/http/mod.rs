@@ -29,6 +29,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::ErrorCode;
 use crate::serve::{ServeConfig, SnapshotHandle};
 pub use error::AppError;
 
@@ -121,9 +122,7 @@ pub fn router(handle: Arc<SnapshotHandle>, config: Arc<ServeConfig>) -> axum::Ro
             // cost several times the query itself.
             CompressionLayer::new().gzip(true).br(true).quality(tower_http::CompressionLevel::Fastest),
         )
-        .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-            AppError::from_status(StatusCode::TOO_MANY_REQUESTS)
-        }))
+        .layer(HandleErrorLayer::new(|_: tower::BoxError| async { AppError::of(ErrorCode::TooManyRequests) }))
         .load_shed()
         .concurrency_limit(config.concurrency_limit)
         .layer(TimeoutLayer::with_status_code(
@@ -165,7 +164,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 }
 
 async fn fallback() -> AppError {
-    AppError::from_status(StatusCode::NOT_FOUND)
+    AppError::of(ErrorCode::NotFound)
 }
 
 /// Gives every error response made outside the handlers (413 from the body limit, 405 from
@@ -179,7 +178,7 @@ async fn shape_errors(request: Request, next: Next) -> Response {
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/json"));
     if (status.is_client_error() || status.is_server_error()) && !is_json {
-        return AppError::from_status(status).into_response();
+        return AppError::of(ErrorCode::for_foreign_status(status.as_u16())).into_response();
     }
     response
 }

@@ -132,7 +132,7 @@ pub fn daily_dependance_cents(tariffs: &[Tariff], band: &str) -> Option<i64> {
 }
 
 /// How a daily price is computed for a GIR.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PriceBasis {
     /// Hébergement + dépendance tariff of the person's GIR band.

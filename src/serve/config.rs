@@ -49,27 +49,75 @@ impl Default for ServeConfig {
     }
 }
 
-/// Settings with every key optional: the TOML file, or the flags and environment.
-#[derive(Debug, Default, Clone, Deserialize)]
+/// Why a configuration is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of these keys.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: toml::de::Error,
+    },
+    /// A value is out of its range.
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
+/// The settings of `serve`, every key optional: one struct read from the flags and the
+/// environment (clap: `--max-body-bytes`, `ROR_SEARCH_MAX_BODY_BYTES`) and from the TOML file
+/// (serde: `max_body_bytes = ...`). Flags win, then the environment, then the file, then the
+/// defaults ([`ServeConfig::resolve`]).
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct PartialConfig {
+    /// Index directory holding snapshot directories (or one snapshot directory) [default: index].
+    #[arg(long, env = "ROR_SEARCH_INDEX")]
     pub index: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "ROR_SEARCH_ADDR")]
     pub addr: Option<SocketAddr>,
+    /// Feed to build the first snapshot from when the index has none [default: data-samples/ror-feed].
+    #[arg(long, env = "ROR_SEARCH_BOOTSTRAP_FEED")]
     pub bootstrap_feed: Option<PathBuf>,
+    /// Communes table for that build [default: data-samples/communes.csv.gz].
+    #[arg(long, env = "ROR_SEARCH_BOOTSTRAP_COMMUNES")]
     pub bootstrap_communes: Option<PathBuf>,
+    /// Largest request body, bytes [default: 65536].
+    #[arg(long, env = "ROR_SEARCH_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Per-request timeout, milliseconds [default: 2000].
+    #[arg(long, env = "ROR_SEARCH_REQUEST_TIMEOUT_MS")]
     pub request_timeout_ms: Option<u64>,
+    /// Requests processed at once; more are refused with 429 [default: 1024].
+    #[arg(long, env = "ROR_SEARCH_CONCURRENCY_LIMIT")]
     pub concurrency_limit: Option<usize>,
+    /// Seconds between scans of the index for a newer snapshot; 0 disables [default: 5].
+    #[arg(long, env = "ROR_SEARCH_POLL_INTERVAL_SECS")]
     pub poll_interval_secs: Option<u64>,
+    /// Bearer token enabling POST /admin/reload and /admin/rollback (16 characters or more).
+    #[arg(long, env = "ROR_SEARCH_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Allowed CORS origin (repeat, or `*`); none disables CORS headers.
+    #[arg(long = "cors-origin", env = "ROR_SEARCH_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Option<Vec<String>>,
 }
 
 impl PartialConfig {
     /// Reads a TOML configuration file.
-    pub fn read(path: &Path) -> Result<PartialConfig, String> {
-        let text = std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
-        toml::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
+    pub fn read(path: &Path) -> Result<PartialConfig, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
     }
 
     /// `self`, with the keys it lacks taken from `lower`.
@@ -91,7 +139,7 @@ impl PartialConfig {
 
 impl ServeConfig {
     /// Merges overrides (flags, environment) over a file over the defaults.
-    pub fn resolve(overrides: PartialConfig, file: PartialConfig) -> Result<ServeConfig, String> {
+    pub fn resolve(overrides: PartialConfig, file: PartialConfig) -> Result<ServeConfig, ConfigError> {
         let defaults = ServeConfig::default();
         let given = overrides.over(file);
         let mut index_dir = given.index.unwrap_or(defaults.index_dir);
@@ -115,13 +163,13 @@ impl ServeConfig {
             cors_origins: given.cors_origins.unwrap_or_default(),
         };
         if config.concurrency_limit == 0 {
-            return Err("concurrency_limit must be at least 1".into());
+            return Err(ConfigError::Invalid("concurrency_limit must be at least 1"));
         }
         if config.request_timeout_ms == 0 {
-            return Err("request_timeout_ms must be at least 1".into());
+            return Err(ConfigError::Invalid("request_timeout_ms must be at least 1"));
         }
         if config.admin_token.as_ref().is_some_and(|token| token.len() < 16) {
-            return Err("admin_token must be at least 16 characters".into());
+            return Err(ConfigError::Invalid("admin_token must be at least 16 characters"));
         }
         Ok(config)
     }
@@ -144,5 +192,23 @@ mod tests {
         assert!(toml::from_str::<PartialConfig>("colour = 1").is_err(), "unknown keys are refused");
         let short = PartialConfig { admin_token: Some("short".into()), ..PartialConfig::default() };
         assert!(ServeConfig::resolve(short, PartialConfig::default()).is_err());
+    }
+
+    #[test]
+    fn flags_and_file_are_one_struct() {
+        use clap::Parser;
+        #[derive(Debug, Parser)]
+        struct Cli {
+            #[command(flatten)]
+            settings: PartialConfig,
+        }
+        let flags = Cli::try_parse_from(["serve", "--addr", "127.0.0.1:9100", "--max-body-bytes", "1024"]).unwrap();
+        let file: PartialConfig =
+            toml::from_str("addr = \"127.0.0.1:9000\"\nmax_body_bytes = 9\nrequest_timeout_ms = 50\n").unwrap();
+        let config = ServeConfig::resolve(flags.settings, file).unwrap();
+        assert_eq!(config.addr.port(), 9100, "a flag wins over the file");
+        assert_eq!(config.max_body_bytes, 1024);
+        assert_eq!(config.request_timeout_ms, 50, "the file wins over the default");
+        assert_eq!(config.concurrency_limit, ServeConfig::default().concurrency_limit, "then the default");
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
 
-use crate::engine::{Engine, SearchRequest};
+use crate::engine::Engine;
 use crate::util::time::now;
 pub use config::ServeConfig;
 pub use metrics::{Metrics, SnapshotGauges};
@@ -34,7 +34,7 @@ pub struct Loaded {
 impl Loaded {
     /// The gauges `/metrics` reports for it.
     pub fn gauges(&self) -> SnapshotGauges {
-        let manifest = &self.engine.manifest;
+        let manifest = self.engine.manifest();
         let mut records = Vec::new();
         for (resource_type, counts) in &manifest.ingest.by_type {
             records.push((resource_type.clone(), "accepted", counts.accepted));
@@ -65,7 +65,7 @@ pub enum ReloadError {
 }
 
 /// What a reload did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Swap {
     pub snapshot: String,
     pub previous: Option<String>,
@@ -96,10 +96,24 @@ fn modified(dir: &Path) -> Option<SystemTime> {
     std::fs::metadata(dir.join(crate::snapshot::MANIFEST_FILE)).and_then(|metadata| metadata.modified()).ok()
 }
 
+/// Why a snapshot could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// It does not load (a checksum, a file, the text index).
+    #[error("{}", crate::util::error_chain(.0))]
+    Engine(#[from] crate::engine::EngineError),
+    /// A warm-up query failed on it.
+    #[error("warm-up query failed: {0}")]
+    WarmUp(crate::engine::ParamError),
+    /// The loading thread panicked.
+    #[error("load panicked: {0}")]
+    Panicked(String),
+}
+
 /// Loads, verifies and warms a snapshot (blocking: run it off the async runtime).
-pub fn load_and_warm(dir: &Path) -> Result<Loaded, String> {
+pub fn load_and_warm(dir: &Path) -> Result<Loaded, LoadError> {
     let started = Instant::now();
-    let engine = Engine::open(dir).map_err(|error| format!("{error:#}"))?;
+    let engine = Engine::open(dir)?;
     // Touch the hot structures so the first requests do not pay for page faults.
     let warm_up: [&[(&str, &str)]; 4] = [
         &[("lat", "48.8566"), ("lon", "2.3522"), ("radius_km", "30"), ("category", "500"), ("gir", "2")],
@@ -108,13 +122,13 @@ pub fn load_and_warm(dir: &Path) -> Result<Loaded, String> {
         &[("q", "ehpad"), ("lat", "44.8378"), ("lon", "-0.5792"), ("radius_km", "20")],
     ];
     for pairs in warm_up {
-        let request = SearchRequest::from_pairs(pairs.iter().copied()).expect("valid warm-up query");
-        engine.search(&request).map_err(|error| format!("warm-up query failed: {error}"))?;
+        let request = crate::api::search_request(pairs.iter().copied()).expect("valid warm-up query");
+        engine.search(&request).map_err(LoadError::WarmUp)?;
     }
     tracing::info!(
-        snapshot = %engine.manifest.snapshot_id,
+        snapshot = %engine.snapshot_id(),
         dir = %dir.display(),
-        offers = engine.data.dataset.offers.len(),
+        offers = engine.data().dataset.offers.len(),
         seconds = started.elapsed().as_secs_f64(),
         "snapshot loaded and warmed"
     );
@@ -174,9 +188,9 @@ impl SnapshotHandle {
         if let Some(current) = self.current()
             && current.dir == dir
             && crate::snapshot::read_manifest(&dir)
-                .is_ok_and(|manifest| manifest.snapshot_id == current.engine.manifest.snapshot_id)
+                .is_ok_and(|manifest| manifest.snapshot_id == current.engine.snapshot_id())
         {
-            let snapshot = current.engine.manifest.snapshot_id.clone();
+            let snapshot = current.engine.snapshot_id().to_owned();
             return Ok(Swap {
                 previous: Some(snapshot.clone()),
                 snapshot,
@@ -188,12 +202,12 @@ impl SnapshotHandle {
         let load_dir = dir.clone();
         let result = tokio::task::spawn_blocking(move || load_and_warm(&load_dir))
             .await
-            .unwrap_or_else(|error| Err(format!("load panicked: {error}")));
+            .unwrap_or_else(|error| Err(LoadError::Panicked(error.to_string())));
         match result {
             Ok(loaded) => {
-                let snapshot = loaded.engine.manifest.snapshot_id.clone();
+                let snapshot = loaded.engine.snapshot_id().to_owned();
                 let previous = self.current.swap(Some(Arc::new(loaded)));
-                let previous_id = previous.as_ref().map(|previous| previous.engine.manifest.snapshot_id.clone());
+                let previous_id = previous.as_ref().map(|previous| previous.engine.snapshot_id().to_owned());
                 if let Some(previous) = previous {
                     *self.previous.lock().expect("previous lock") = Some(previous);
                 }
@@ -207,7 +221,8 @@ impl SnapshotHandle {
                     seconds: started.elapsed().as_secs_f64(),
                 })
             }
-            Err(reason) => {
+            Err(error) => {
+                let reason = error.to_string();
                 self.failed.lock().expect("failed lock").insert(dir.clone(), modified(&dir));
                 self.metrics.reload_failure.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::error!(dir = %dir.display(), explicit, %reason, "snapshot refused; the current one keeps serving");
@@ -220,10 +235,10 @@ impl SnapshotHandle {
     pub async fn rollback(&self) -> Result<Swap, ReloadError> {
         let _guard = self.reload_lock.lock().await;
         let previous = self.previous.lock().expect("previous lock").take().ok_or(ReloadError::NoPrevious)?;
-        let snapshot = previous.engine.manifest.snapshot_id.clone();
+        let snapshot = previous.engine.snapshot_id().to_owned();
         let dir = previous.dir.display().to_string();
         let replaced = self.current.swap(Some(previous));
-        let replaced_id = replaced.as_ref().map(|loaded| loaded.engine.manifest.snapshot_id.clone());
+        let replaced_id = replaced.as_ref().map(|loaded| loaded.engine.snapshot_id().to_owned());
         *self.previous.lock().expect("previous lock") = replaced;
         self.metrics.rollbacks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::warn!(snapshot = %snapshot, replaced = ?replaced_id, "rolled back to the previous snapshot");
@@ -252,7 +267,7 @@ pub async fn watch(handle: Arc<SnapshotHandle>, interval_secs: u64) {
         let candidate = handle.newest_candidate(false);
         let newer = match (&candidate, handle.current()) {
             (Some(dir), Some(current)) => crate::snapshot::read_manifest(dir)
-                .is_ok_and(|manifest| manifest.built_at_unix >= current.engine.manifest.built_at_unix),
+                .is_ok_and(|manifest| manifest.built_at_unix >= current.engine.manifest().built_at_unix),
             (Some(_), None) => true,
             (None, _) => false,
         };

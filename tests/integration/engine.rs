@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use ror_search::engine::reference;
 use ror_search::engine::request::{BBox, Centre, SearchRequest, SortKey};
 use ror_search::engine::{Engine, ParamError};
-use ror_search::model::Code;
 use ror_search::model::rules::PriceBasis;
+use ror_search::model::{Code, GeoPoint};
 use ror_search::snapshot::SnapshotData;
 
 use crate::engine_data::{CLUSTERS, NOW, communes, engine_of, random_dataset};
@@ -96,16 +96,16 @@ fn centre_strategy() -> impl Strategy<Value = Option<Centre>> {
             let mut lon = lon + dlon;
             if lon > 180.0 { lon -= 360.0 }
             if lon < -180.0 { lon += 360.0 }
-            Some(Centre::Point { lat: (lat + dlat).clamp(-90.0, 90.0), lon })
+            Some(Centre::Point(GeoPoint { lat: (lat + dlat).clamp(-90.0, 90.0), lon }))
         }),
         1 => clusters.prop_map(|(_, _, commune)| Some(Centre::Commune(commune.to_owned()))),
         1 => any::<prop::sample::Index>().prop_map(|index| {
             // Exactly on an EG's position.
             let engine = random_engine();
-            let point = engine.layout.positions[index.index(engine.layout.positions.len())];
-            Some(Centre::Point { lat: point.lat, lon: point.lon })
+            let point = engine.layout().positions[index.index(engine.layout().positions.len())];
+            Some(Centre::Point(point))
         }),
-        1 => Just(Some(Centre::Point { lat: -16.5, lon: -179.95 })),
+        1 => Just(Some(Centre::Point(GeoPoint { lat: -16.5, lon: -179.95 }))),
     ]
 }
 
@@ -225,7 +225,7 @@ fn nearest_walk_strategy() -> impl Strategy<Value = SearchRequest> {
             if lon < -180.0 {
                 lon += 360.0
             }
-            request.centre = Some(Centre::Point { lat: lat + dlat, lon });
+            request.centre = Some(Centre::Point(GeoPoint { lat: lat + dlat, lon }));
             request.sort = Some(SortKey::Distance);
             request.q = None;
             request.facets = false;
@@ -344,7 +344,7 @@ fn sample_request_strategy() -> impl Strategy<Value = SearchRequest> {
     ]);
     (request_strategy(), places, prop::option::of(1.0f64..80.0)).prop_map(|(mut request, (lat, lon), radius)| {
         if request.centre.is_some() {
-            request.centre = Some(Centre::Point { lat, lon });
+            request.centre = Some(Centre::Point(GeoPoint { lat, lon }));
             request.radius_km = radius;
         }
         request.bbox = None;
@@ -397,7 +397,7 @@ fn selective_dense_strategy() -> impl Strategy<Value = SearchRequest> {
                 pairs.push(("gir".to_owned(), gir.to_string()));
             }
             let mut request =
-                SearchRequest::from_pairs(pairs.iter().map(|(name, value)| (name.as_str(), value.as_str())))
+                ror_search::api::search_request(pairs.iter().map(|(name, value)| (name.as_str(), value.as_str())))
                     .expect("valid request");
             request.now = Some(NOW);
             request
@@ -414,7 +414,7 @@ proptest! {
 }
 
 fn request(pairs: &[(&str, &str)]) -> SearchRequest {
-    let mut request = SearchRequest::from_pairs(pairs.iter().copied()).expect("valid request");
+    let mut request = ror_search::api::search_request(pairs.iter().copied()).expect("valid request");
     request.now = Some(NOW);
     request
 }
@@ -422,7 +422,7 @@ fn request(pairs: &[(&str, &str)]) -> SearchRequest {
 #[test]
 fn radius_zero_finds_exactly_the_offers_at_the_centre() {
     let engine = random_engine();
-    let position = engine.layout.positions[7];
+    let position = engine.layout().positions[7];
     let request = request(&[
         ("lat", &position.lat.to_string()),
         ("lon", &position.lon.to_string()),
@@ -548,14 +548,14 @@ fn unknown_commune_and_codes_are_parameter_errors() {
 fn closed_offers_never_match() {
     let engine = random_engine();
     let closed: Vec<&ror_search::model::Offer> = engine
-        .data
+        .data()
         .dataset
         .offers
         .iter()
         .filter(|offer| {
             ror_search::model::rules::offer_closed_at(
                 offer,
-                offer.eg.map(|eg| &engine.data.dataset.egs[eg as usize]),
+                offer.eg.map(|eg| &engine.data().dataset.egs[eg as usize]),
                 NOW,
             )
         })
@@ -588,16 +588,16 @@ fn nearest_crisis_beds_and_facets() {
 #[test]
 fn persisted_layout_and_columns_equal_freshly_computed_ones() {
     let engine = random_engine();
-    let layout = ror_search::engine::Layout::new(&engine.data.dataset, &engine.data.communes);
-    let columns = ror_search::engine::Columns::new(&engine.data, &layout);
-    assert_eq!(engine.layout, layout);
-    assert_eq!(engine.columns, columns);
+    let layout = ror_search::engine::Layout::new(&engine.data().dataset, &engine.data().communes);
+    let columns = ror_search::engine::Columns::new(engine.data(), &layout);
+    assert_eq!(engine.layout(), &layout);
+    assert_eq!(engine.columns(), &columns);
 }
 
 #[test]
 fn short_prefixes_use_their_most_frequent_completions() {
     let engine = sample_engine();
-    let text = engine.text.as_ref().unwrap();
+    let text = engine.text().unwrap();
     let completions = text.prefix_expansions("ch");
     assert_eq!(completions.len(), ror_search::engine::text::MAX_PREFIX_EXPANSIONS, "the cap is exercised");
     assert!(completions.iter().all(|word| word.starts_with("ch")));

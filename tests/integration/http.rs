@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use ror_search::engine::{Engine, SearchRequest};
+use ror_search::engine::Engine;
 use ror_search::serve::{Metrics, ServeConfig, SnapshotHandle, load_and_warm};
 use ror_search::snapshot::build::{BuildOptions, build_snapshot};
 use serde_json::Value;
@@ -322,13 +322,13 @@ async fn reload_refuses_a_corrupted_snapshot_and_rolls_back() {
     let (router, handle) = app();
     let auth = format!("Bearer {TOKEN}");
     let headers = [("authorization", auth.as_str())];
-    let a = handle.current().unwrap().engine.manifest.snapshot_id.clone();
+    let a = handle.current().unwrap().engine.manifest().snapshot_id.clone();
     let answer = call(&router, "POST", "/admin/rollback", &headers, Vec::new()).await;
     assert_eq!((answer.status, answer.error_code()), (StatusCode::CONFLICT, "no_previous_snapshot".to_owned()));
     let answer = call(&router, "POST", "/admin/reload?snapshot=c", &headers, Vec::new()).await;
     assert_eq!((answer.status, answer.error_code()), (StatusCode::UNPROCESSABLE_ENTITY, "snapshot_refused".to_owned()));
     assert!(answer.json()["error"]["message"].as_str().unwrap().contains("data.bin"));
-    assert_eq!(handle.current().unwrap().engine.manifest.snapshot_id, a, "the current snapshot keeps serving");
+    assert_eq!(handle.current().unwrap().engine.manifest().snapshot_id, a, "the current snapshot keeps serving");
     let answer = call(&router, "POST", "/admin/reload?snapshot=../etc", &headers, Vec::new()).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
     let answer = call(&router, "POST", "/admin/reload?snapshot=b", &headers, Vec::new()).await;
@@ -364,25 +364,65 @@ fn openapi_lists_every_route_the_router_serves() {
     documented.sort();
     served.sort();
     assert_eq!(documented, served);
-    // Every parameter of the search is documented on /v1/offers.
-    let parameters: Vec<&str> = paths["/v1/offers"]["get"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|parameter| parameter["name"].as_str().unwrap())
-        .collect();
-    let mut expected: Vec<&str> = ror_search::engine::request::PARAMETERS.to_vec();
-    let mut parameters_sorted = parameters.clone();
-    parameters_sorted.sort();
-    expected.sort();
-    assert_eq!(parameters_sorted, expected);
-    let crisis: Vec<&str> = paths["/v1/crisis"]["get"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(crisis.len(), ror_search::engine::request::CRISIS_PARAMETERS.len());
+    // Each route documents exactly the parameters of its struct (`format` is HTTP's own).
+    let documented_parameters = |route: &str, method: &str| -> Vec<String> {
+        let mut names: Vec<String> = paths[route][method]["parameters"]
+            .as_array()
+            .map(|parameters| parameters.iter().filter(|p| p["in"] == "query").collect::<Vec<_>>())
+            .unwrap_or_default()
+            .iter()
+            .map(|parameter| parameter["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let sorted = |names: &[&str]| {
+        let mut names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
+        names.sort();
+        names
+    };
+    use ror_search::api::{CommunesQuery, CrisisQuery, OffersQuery, ReloadQuery, parameter_names};
+    let mut offers = parameter_names::<OffersQuery>().to_vec();
+    offers.push("format");
+    assert_eq!(documented_parameters("/v1/offers", "get"), sorted(&offers));
+    assert_eq!(documented_parameters("/v1/crisis", "get"), sorted(parameter_names::<CrisisQuery>()));
+    assert_eq!(documented_parameters("/v1/communes", "get"), sorted(parameter_names::<CommunesQuery>()));
+    assert_eq!(documented_parameters("/admin/reload", "post"), sorted(parameter_names::<ReloadQuery>()));
+    for route in ["/v1/offers/{id}", "/v1/eg/{finess}", "/v1/snapshot"] {
+        assert_eq!(documented_parameters(route, "get"), Vec::<String>::new(), "{route}");
+    }
+}
+
+/// The router accepts exactly the documented parameters: each documented one with a value that
+/// cannot parse is a `bad_parameter` naming it; a name that is not documented is an
+/// `unknown_parameter`.
+#[tokio::test]
+async fn the_router_accepts_exactly_the_documented_parameters() {
+    let (router, _) = app();
+    let document: Value = serde_json::to_value(ror_search::http::openapi()).unwrap();
+    for (route, path) in [("/v1/offers", "/v1/offers"), ("/v1/crisis", "/v1/crisis"), ("/v1/communes", "/v1/communes")]
+    {
+        let names: Vec<String> = document["paths"][route]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|parameter| parameter["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(!names.is_empty(), "{route}");
+        for name in &names {
+            // Every parameter refuses an empty list of codes, a non-number, a 101-character
+            // text or a bad format; pick a value that none of them accepts.
+            let bad = "x".repeat(300);
+            let uri = format!("{path}?{name}=,{bad}");
+            let answer = call(&router, "GET", &uri, &[], Vec::new()).await;
+            assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{uri}");
+            assert_eq!(answer.json()["error"]["code"], "bad_parameter", "{uri}: {}", answer.json());
+            assert_eq!(answer.json()["error"]["parameter"], name.as_str(), "{uri}");
+        }
+        let answer = call(&router, "GET", &format!("{path}?undocumented=1"), &[], Vec::new()).await;
+        assert_eq!(answer.json()["error"]["code"], "unknown_parameter", "{route}");
+        assert_eq!(answer.json()["error"]["parameter"], "undocumented", "{route}");
+    }
 }
 
 #[tokio::test]
@@ -422,15 +462,13 @@ fn expected(engine: &Engine, query: &str) -> Value {
     if let Some(rest) = query.strip_prefix("/v1/offers?") {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(rest.as_bytes()).into_owned().collect();
         let request =
-            SearchRequest::from_pairs(pairs.iter().map(|(name, value)| (name.as_str(), value.as_str()))).unwrap();
+            ror_search::api::search_request(pairs.iter().map(|(name, value)| (name.as_str(), value.as_str()))).unwrap();
         // Through text, as the API serialises it (f32 scores print in their shortest form).
         serde_json::from_str(&serde_json::to_string(&engine.search(&request).unwrap()).unwrap()).unwrap()
     } else if let Some(rest) = query.strip_prefix("/v1/crisis?") {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(rest.as_bytes()).into_owned().collect();
-        let request = ror_search::engine::request::CrisisRequest::from_pairs(
-            pairs.iter().map(|(name, value)| (name.as_str(), value.as_str())),
-        )
-        .unwrap();
+        let request =
+            ror_search::api::crisis_request(pairs.iter().map(|(name, value)| (name.as_str(), value.as_str()))).unwrap();
         serde_json::from_str(&serde_json::to_string(&engine.crisis(&request).unwrap()).unwrap()).unwrap()
     } else {
         unreachable!("{query}")
@@ -450,8 +488,10 @@ async fn swaps_under_load_never_fail_and_never_mix_snapshots() {
     let engines: Vec<Engine> = ["a", "b"].iter().map(|name| Engine::open(&snapshot_dir(name)).unwrap()).collect();
     let mut answers: HashMap<String, Vec<Value>> = HashMap::new();
     for engine in &engines {
-        answers
-            .insert(engine.manifest.snapshot_id.clone(), queries.iter().map(|query| expected(engine, query)).collect());
+        answers.insert(
+            engine.manifest().snapshot_id.clone(),
+            queries.iter().map(|query| expected(engine, query)).collect(),
+        );
     }
     let corrupted_id = ror_search::snapshot::read_manifest(&snapshot_dir("c")).unwrap().snapshot_id;
     let answers = Arc::new(answers);

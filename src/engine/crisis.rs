@@ -1,0 +1,266 @@
+//! The crisis-capacity query (`/v1/crisis`, the SAMU's question when the ORSAN plan is
+//! triggered): the EGs nearest a centre with supplementary beds now (T0) or within the hour
+//! (T60), and the totals over the whole matching region, by département.
+//!
+//! It reuses the search's filter and region walk ([`super::plan`]); what is its own is the
+//! aggregation by EG.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+
+use super::Index;
+use super::filter::CompiledFilter;
+use super::plan::Plan;
+use super::request::{MAX_LIMIT, ParamError, SearchRequest, SortKey};
+use super::response::{CentreView, EgView, Timestamp};
+use crate::model::Code;
+use crate::model::labels::CodeSystem;
+use crate::model::rules::CapacityTotals;
+
+/// Number of EGs a crisis answer holds by default.
+pub const DEFAULT_CRISIS_LIMIT: usize = 10;
+
+/// A crisis-capacity request: the search filters that apply (centre, radius, activity, type
+/// d'offre, minimum T0 / T60, `limit` counted in EGs, `now`) and the EG's ORSAN level.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct CrisisRequest {
+    /// Centre, radius, `activity`, `offer_type`, `min_crisis_t0`, `min_crisis_t60`, `limit`
+    /// (EGs returned) and `now`; other fields are not used.
+    pub search: SearchRequest,
+    /// Niveau de recours ORSAN of the EG (TRE_R284: 1 première ligne, 4 deuxième ligne), any of.
+    pub orsan_level: Vec<Code>,
+}
+
+/// One offer of an EG in a crisis answer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct CrisisOffer<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub offer_type: Option<&'a str>,
+    pub activity: Option<&'a str>,
+    pub activity_label: Option<&'static str>,
+    pub crisis_t0: u32,
+    pub crisis_t60: u32,
+}
+
+/// An EG with crisis capacity.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct CrisisEg<'a> {
+    pub eg: EgView<'a>,
+    /// Distance from the centre to the nearest of its matching offers, metres.
+    pub distance_m: Option<f64>,
+    pub crisis_t0: u32,
+    pub crisis_t60: u32,
+    /// Newest `capacityUpdateDate` among the crisis records counted.
+    pub updated_at: Option<Timestamp>,
+    pub offers: Vec<CrisisOffer<'a>>,
+}
+
+/// Crisis totals of a département over the whole matching set.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct CrisisTotal<'a> {
+    pub departement: &'a str,
+    pub egs: u64,
+    pub offers: u64,
+    pub crisis_t0: u64,
+    pub crisis_t60: u64,
+}
+
+/// The answer of `/v1/crisis`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct CrisisResponse<'a> {
+    pub snapshot: &'a str,
+    pub centre: Option<CentreView<'a>>,
+    /// Matching EGs and offers, and their crisis beds, over the whole region.
+    pub total_egs: u64,
+    pub total_offers: u64,
+    pub crisis_t0: u64,
+    pub crisis_t60: u64,
+    /// The nearest EGs (or, without a centre, by EG id), at most `limit`.
+    pub egs: Vec<CrisisEg<'a>>,
+    pub by_departement: Vec<CrisisTotal<'a>>,
+}
+
+/// The matching offers of one EG.
+struct EgAggregate {
+    /// Distance to the nearest of them, metres.
+    distance_m: f64,
+    crisis_t0: u32,
+    crisis_t60: u32,
+    docs: Vec<u32>,
+}
+
+impl Index {
+    /// Answers a crisis-capacity request.
+    pub(crate) fn crisis(&self, request: &CrisisRequest) -> Result<CrisisResponse<'_>, ParamError> {
+        let now = request.search.now.unwrap_or_else(crate::util::time::now);
+        for code in &request.orsan_level {
+            if CodeSystem::NiveauRecoursOrsan.label(code).is_none() {
+                return Err(ParamError::new(
+                    "orsan_level",
+                    format!("unknown code {code:?} (TRE_R284-NiveauRecoursORSAN: 1 or 4)"),
+                ));
+            }
+        }
+        let search = SearchRequest {
+            centre: request.search.centre.clone(),
+            radius_km: request.search.radius_km,
+            activity: request.search.activity.clone(),
+            offer_type: request.search.offer_type.clone(),
+            min_crisis_t0: request.search.min_crisis_t0,
+            min_crisis_t60: request.search.min_crisis_t60,
+            limit: request.search.limit.clamp(1, MAX_LIMIT),
+            now: Some(now),
+            ..SearchRequest::default()
+        };
+        let (centre, centre_view) = self.centre_of(search.centre.as_ref())?;
+        let plan = Plan::new(
+            self,
+            CompiledFilter::new(&search, &self.columns, now)?,
+            SortKey::Distance,
+            centre,
+            search.radius_km.map(|km| km * 1000.0),
+            None,
+        );
+        let per_eg = self.crisis_egs(&plan, &request.orsan_level);
+        let (by_departement, total_offers, crisis_t0, crisis_t60) = self.crisis_totals(&per_eg);
+        let mut order: Vec<(&u32, &EgAggregate)> = per_eg.iter().collect();
+        order.sort_by(|a, b| a.1.distance_m.total_cmp(&b.1.distance_m).then(a.0.cmp(b.0)));
+        let egs = order
+            .into_iter()
+            .take(search.limit)
+            .map(|(&eg_index, aggregate)| self.crisis_eg(eg_index, aggregate, centre.is_some()))
+            .collect();
+        Ok(CrisisResponse {
+            snapshot: &self.manifest.snapshot_id,
+            centre: centre_view,
+            total_egs: per_eg.len() as u64,
+            total_offers,
+            crisis_t0,
+            crisis_t60,
+            egs,
+            by_departement,
+        })
+    }
+
+    /// The matching offers with crisis capacity of the region, by EG index.
+    fn crisis_egs(&self, plan: &Plan<'_>, orsan_level: &[Code]) -> FxHashMap<u32, EgAggregate> {
+        let dataset = &self.data.dataset;
+        let mut per_eg: FxHashMap<u32, EgAggregate> = FxHashMap::default();
+        let mut visit = |doc: u32, distance_m: f64| {
+            if !plan.filter.matches(&self.columns, doc) {
+                return;
+            }
+            let capacity = self.columns.capacity[doc as usize];
+            if capacity.crisis_t0 == 0 && capacity.crisis_t60 == 0 {
+                return;
+            }
+            let offer = &dataset.offers[self.layout.offer_of_doc[doc as usize] as usize];
+            let Some(eg_index) = offer.eg else { return };
+            if !orsan_level.is_empty()
+                && !dataset.egs[eg_index as usize].orsan_level.as_ref().is_some_and(|level| orsan_level.contains(level))
+            {
+                return;
+            }
+            let aggregate = per_eg.entry(eg_index).or_insert(EgAggregate {
+                distance_m,
+                crisis_t0: 0,
+                crisis_t60: 0,
+                docs: Vec::new(),
+            });
+            aggregate.distance_m = aggregate.distance_m.min(distance_m);
+            aggregate.crisis_t0 += capacity.crisis_t0;
+            aggregate.crisis_t60 += capacity.crisis_t60;
+            aggregate.docs.push(doc);
+        };
+        if plan.centre.is_some() {
+            let may_match = |position: u32| {
+                plan.filter.position_may_match(&self.summaries, position as usize)
+                    && (self.summaries.max_crisis_t0[position as usize] > 0
+                        || self.summaries.max_crisis_t60[position as usize] > 0)
+            };
+            plan.for_each_position(plan.radius_m, &may_match, &mut |position, distance| {
+                for doc in self.layout.docs_at(position) {
+                    visit(doc, distance);
+                }
+            });
+        } else {
+            for doc in 0..self.layout.doc_count() {
+                visit(doc, 0.0);
+            }
+        }
+        per_eg
+    }
+
+    /// Totals by département (an EG counts once in each département it has offers in), and
+    /// the offers, T0 and T60 over the whole region.
+    fn crisis_totals(&self, per_eg: &FxHashMap<u32, EgAggregate>) -> (Vec<CrisisTotal<'_>>, u64, u64, u64) {
+        let mut by_departement: BTreeMap<u16, CrisisTotal<'_>> = BTreeMap::new();
+        let (mut total_offers, mut crisis_t0, mut crisis_t60) = (0u64, 0u64, 0u64);
+        for aggregate in per_eg.values() {
+            let mut departements_seen: Vec<u16> = Vec::new();
+            for &doc in &aggregate.docs {
+                let id = self.columns.departement[doc as usize];
+                let capacity = self.columns.capacity[doc as usize];
+                let total = by_departement.entry(id).or_insert(CrisisTotal {
+                    departement: self.columns.dictionaries.departement.code(id).map_or("", |code| code.as_str()),
+                    egs: 0,
+                    offers: 0,
+                    crisis_t0: 0,
+                    crisis_t60: 0,
+                });
+                total.offers += 1;
+                total.crisis_t0 += u64::from(capacity.crisis_t0);
+                total.crisis_t60 += u64::from(capacity.crisis_t60);
+                if !departements_seen.contains(&id) {
+                    departements_seen.push(id);
+                    total.egs += 1;
+                }
+            }
+            total_offers += aggregate.docs.len() as u64;
+            crisis_t0 += u64::from(aggregate.crisis_t0);
+            crisis_t60 += u64::from(aggregate.crisis_t60);
+        }
+        (by_departement.into_values().collect(), total_offers, crisis_t0, crisis_t60)
+    }
+
+    /// One EG of the answer, its offers in offer-id order.
+    fn crisis_eg(&self, eg_index: u32, aggregate: &EgAggregate, has_centre: bool) -> CrisisEg<'_> {
+        let dataset = &self.data.dataset;
+        let mut docs = aggregate.docs.clone();
+        docs.sort_by_key(|&doc| self.layout.offer_of_doc[doc as usize]);
+        let mut updated_at = None;
+        let offers = docs
+            .iter()
+            .map(|&doc| {
+                let offer = &dataset.offers[self.layout.offer_of_doc[doc as usize] as usize];
+                let totals = CapacityTotals::of_records(
+                    offer.locations.iter().flat_map(|&location| dataset.locations[location as usize].capacities.iter()),
+                );
+                updated_at = updated_at.max(totals.crisis_t0_updated_at).max(totals.crisis_t60_updated_at);
+                let capacity = self.columns.capacity[doc as usize];
+                CrisisOffer {
+                    id: &offer.id,
+                    name: &offer.name,
+                    offer_type: offer.offer_type.as_deref(),
+                    activity: offer.activity.as_deref(),
+                    activity_label: offer
+                        .activity
+                        .as_deref()
+                        .and_then(|code| CodeSystem::ActiviteOperationnelle.label(code)),
+                    crisis_t0: capacity.crisis_t0,
+                    crisis_t60: capacity.crisis_t60,
+                }
+            })
+            .collect();
+        CrisisEg {
+            eg: self.eg_view(eg_index),
+            distance_m: has_centre.then_some(aggregate.distance_m),
+            crisis_t0: aggregate.crisis_t0,
+            crisis_t60: aggregate.crisis_t60,
+            updated_at: updated_at.map(Timestamp),
+            offers,
+        }
+    }
+}
