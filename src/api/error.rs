@@ -24,8 +24,6 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The request body is over `max_body_bytes`.
     PayloadTooLarge,
-    /// The request body has a media type the route does not read.
-    UnsupportedMediaType,
     /// A snapshot failed to load; the current one keeps serving.
     SnapshotRefused,
     /// A rollback was asked with no previous snapshot.
@@ -42,7 +40,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the documentation and the tests.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::BadParameter,
         ErrorCode::UnknownParameter,
         ErrorCode::BadRequest,
@@ -50,7 +48,6 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::PayloadTooLarge,
-        ErrorCode::UnsupportedMediaType,
         ErrorCode::SnapshotRefused,
         ErrorCode::NoPreviousSnapshot,
         ErrorCode::TooManyRequests,
@@ -68,7 +65,6 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::NoPreviousSnapshot => 409,
             ErrorCode::PayloadTooLarge => 413,
-            ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::SnapshotRefused => 422,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::Internal => 500,
@@ -86,7 +82,6 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
-            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::SnapshotRefused => "snapshot_refused",
             ErrorCode::NoPreviousSnapshot => "no_previous_snapshot",
             ErrorCode::TooManyRequests => "too_many_requests",
@@ -106,7 +101,6 @@ impl ErrorCode {
             ErrorCode::NotFound => "no such route",
             ErrorCode::MethodNotAllowed => "method not allowed on this route",
             ErrorCode::PayloadTooLarge => "request body too large",
-            ErrorCode::UnsupportedMediaType => "unsupported media type",
             ErrorCode::SnapshotRefused => "the snapshot failed to load",
             ErrorCode::NoPreviousSnapshot => "no previous snapshot to roll back to",
             ErrorCode::TooManyRequests => "too many requests in flight; retry shortly",

@@ -111,9 +111,7 @@ pub fn router(handle: Arc<SnapshotHandle>, config: Arc<ServeConfig>) -> axum::Ro
     let inner = router.fallback(fallback).with_state(state.clone());
     // Limits apply to the whole service (a layer on the router would wrap each route apart).
     let service = ServiceBuilder::new()
-        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
-            AppError::internal("handler panicked").into_response()
-        }))
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(state, observe))
         .layer(middleware::from_fn(shape_errors))
         .option_layer(cors_layer(&config.cors_origins))
@@ -132,6 +130,11 @@ pub fn router(handle: Arc<SnapshotHandle>, config: Arc<ServeConfig>) -> axum::Ro
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
         .service(inner);
     axum::Router::new().fallback_service(service)
+}
+
+/// The answer to a request whose handler panicked: `internal`, the details in the log.
+fn panic_response(_: Box<dyn std::any::Any + Send>) -> Response {
+    AppError::internal("handler panicked").into_response()
 }
 
 /// The route template of a path, for metrics and logs.
@@ -253,4 +256,26 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: draining in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_is_an_internal_error_with_the_json_shape() {
+        use tower::ServiceExt;
+        async fn buggy() -> &'static str {
+            panic!("a bug")
+        }
+        let router = axum::Router::new()
+            .route("/panic", axum::routing::get(buggy))
+            .layer(CatchPanicLayer::custom(panic_response));
+        let response = router.oneshot(Request::builder().uri("/panic").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status().as_u16(), ErrorCode::Internal.status());
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], ErrorCode::Internal.as_str());
+        assert_eq!(body["error"]["message"], "internal error (logged)", "no detail leaks");
+    }
 }

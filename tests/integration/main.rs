@@ -8,5 +8,6 @@ mod http;
 mod ig_examples;
 mod ingest_formats;
 mod malformed;
+mod query_params;
 mod sample_data;
 mod snapshot;
