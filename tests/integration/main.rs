@@ -1,6 +1,7 @@
 //! Integration tests, compiled into one binary (one link, shared helpers).
 
 mod common;
+mod crisis;
 mod engine;
 mod engine_data;
 mod fhir_round_trip;
