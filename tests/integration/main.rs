@@ -2,6 +2,7 @@
 
 mod common;
 mod crisis;
+mod dates;
 mod engine;
 mod engine_data;
 mod fhir_round_trip;
