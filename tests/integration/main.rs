@@ -10,5 +10,6 @@ mod http;
 mod ig_examples;
 mod ingest_formats;
 mod malformed;
+mod old_snapshot;
 mod sample_data;
 mod snapshot;
