@@ -1,6 +1,7 @@
 //! Integration tests, compiled into one binary (one link, shared helpers).
 
 mod common;
+mod communes;
 mod crisis;
 mod dates;
 mod engine;
