@@ -253,8 +253,9 @@ impl Index {
             return Vec::new();
         }
         let joined = query_words.join(" ");
-        let is_postcode =
-            query_words.len() == 1 && query_words[0].bytes().all(|b| b.is_ascii_digit() || b == b'a' || b == b'b');
+        let is_postcode = query_words.len() == 1
+            && query_words[0].bytes().any(|b| b.is_ascii_digit())
+            && query_words[0].bytes().all(|b| b.is_ascii_digit() || b == b'a' || b == b'b');
         let mut scored: Vec<(u8, std::cmp::Reverse<u32>, usize)> = Vec::new();
         for (index, commune) in self.data.communes.iter().enumerate() {
             let rank = if is_postcode {

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::Engine;
 use super::layout::{departement_of_commune, offer_commune, offer_position};
-use super::request::{Centre, SearchRequest, SortKey};
+use super::request::{Centre, CrisisRequest, MAX_LIMIT, SearchRequest, SortKey};
 use super::text::{MIN_PREFIX_CHARS, doc_text, fold_analyzer, stem_analyzer, tokens};
 use crate::model::rules::{CapacityTotals, EgPrices, GirPolicy, offer_closed_at};
 use crate::model::{Code, GeoPoint};
@@ -224,4 +224,139 @@ fn name_order(engine: &Engine) -> Vec<u64> {
         rank[index] = position as u64;
     }
     rank
+}
+
+/// One EG of a crisis answer, as the reference finds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceCrisisEg {
+    /// Index of the EG in the dataset.
+    pub eg: u32,
+    /// FHIR id of the EG.
+    pub id: String,
+    /// Distance from the centre to the nearest of its matching offers, metres (`None` without
+    /// a centre).
+    pub distance_m: Option<f64>,
+    pub crisis_t0: u64,
+    pub crisis_t60: u64,
+    /// Newest `capacityUpdateDate` among the crisis records (T0 and T60) of its matching offers.
+    pub updated_at: Option<i64>,
+    /// Its matching offers in offer id order: (FHIR id, T0, T60).
+    pub offers: Vec<(String, u32, u32)>,
+}
+
+/// Crisis totals of one département over the whole matching set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReferenceCrisisTotal {
+    /// EGs with at least one matching offer in the département.
+    pub egs: u64,
+    pub offers: u64,
+    pub crisis_t0: u64,
+    pub crisis_t60: u64,
+}
+
+/// What the reference finds for a crisis request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceCrisis {
+    pub total_egs: u64,
+    pub total_offers: u64,
+    pub crisis_t0: u64,
+    pub crisis_t60: u64,
+    /// The first `limit` EGs, nearest first (ties, and every EG without a centre, by EG index).
+    pub egs: Vec<ReferenceCrisisEg>,
+    /// Totals by département of the offers (`None`: offers whose commune gives no département).
+    pub by_departement: BTreeMap<Option<String>, ReferenceCrisisTotal>,
+}
+
+/// Runs a crisis request (`/v1/crisis`) by brute force. `now` is the instant closures are
+/// evaluated at.
+///
+/// An offer matches when it belongs to an EG, its activity and type d'offre are among the
+/// requested ones (none requested: any), its EG's ORSAN level is among the requested ones,
+/// its crisis beds (`model::rules::CapacityTotals` over all its locations: T0 = status `06`
+/// temporality `01`, T60 = status `06` temporality `02`) reach `min_crisis_t0` /
+/// `min_crisis_t60` and T0 + T60 > 0, it is not closed at `now`, and, with a centre, it has a
+/// position within `radius_km` (inclusive). Matching offers are grouped by EG; an EG's
+/// distance is that of its nearest matching offer.
+pub fn crisis(engine: &Engine, request: &CrisisRequest, now: i64) -> ReferenceCrisis {
+    let data = &engine.data;
+    let dataset = &data.dataset;
+    let centre: Option<GeoPoint> = request.centre.as_ref().map(|centre| match centre {
+        Centre::Point { lat, lon } => GeoPoint { lat: *lat, lon: *lon },
+        Centre::Commune(code) => {
+            let commune = super::layout::commune_by_code(&data.communes, code).expect("known commune");
+            GeoPoint { lat: commune.lat, lon: commune.lon }
+        }
+    });
+    let mut per_eg: BTreeMap<u32, ReferenceCrisisEg> = BTreeMap::new();
+    let mut by_departement: BTreeMap<Option<String>, ReferenceCrisisTotal> = BTreeMap::new();
+    let mut departements_of_eg: HashSet<(u32, Option<String>)> = HashSet::new();
+    for offer in &dataset.offers {
+        let Some(eg_index) = offer.eg else { continue };
+        let eg = &dataset.egs[eg_index as usize];
+        if !in_list(&request.activity, offer.activity.as_ref())
+            || !in_list(&request.offer_type, offer.offer_type.as_ref())
+            || !in_list(&request.orsan_level, eg.orsan_level.as_ref())
+        {
+            continue;
+        }
+        let totals = CapacityTotals::of_records(
+            offer.locations.iter().flat_map(|&l| dataset.locations[l as usize].capacities.iter()),
+        );
+        if (totals.crisis_t0 == 0 && totals.crisis_t60 == 0)
+            || totals.crisis_t0 < request.min_crisis_t0.unwrap_or(0)
+            || totals.crisis_t60 < request.min_crisis_t60.unwrap_or(0)
+        {
+            continue;
+        }
+        if offer_closed_at(offer, Some(eg), now) {
+            continue;
+        }
+        let mut distance = None;
+        if let Some(centre) = centre {
+            let Some((point, _)) = offer_position(dataset, &data.communes, offer) else { continue };
+            let d = haversine_m(centre, point);
+            if let Some(radius_km) = request.radius_km
+                && d > radius_km * 1000.0
+            {
+                continue;
+            }
+            distance = Some(d);
+        }
+        let entry = per_eg.entry(eg_index).or_insert_with(|| ReferenceCrisisEg {
+            eg: eg_index,
+            id: eg.id.clone(),
+            distance_m: distance,
+            crisis_t0: 0,
+            crisis_t60: 0,
+            updated_at: None,
+            offers: Vec::new(),
+        });
+        entry.distance_m = match (entry.distance_m, distance) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        entry.crisis_t0 += u64::from(totals.crisis_t0);
+        entry.crisis_t60 += u64::from(totals.crisis_t60);
+        entry.updated_at = entry.updated_at.max(totals.crisis_t0_updated_at).max(totals.crisis_t60_updated_at);
+        entry.offers.push((offer.id.clone(), totals.crisis_t0, totals.crisis_t60));
+        let departement = offer_commune(dataset, offer).and_then(departement_of_commune).map(str::to_owned);
+        let total = by_departement.entry(departement.clone()).or_default();
+        total.offers += 1;
+        total.crisis_t0 += u64::from(totals.crisis_t0);
+        total.crisis_t60 += u64::from(totals.crisis_t60);
+        if departements_of_eg.insert((eg_index, departement)) {
+            total.egs += 1;
+        }
+    }
+    let mut egs: Vec<ReferenceCrisisEg> = per_eg.into_values().collect();
+    // Each EG's offers were pushed in offer index order (the dataset keeps offers sorted by id).
+    egs.sort_by(|a, b| a.distance_m.unwrap_or(0.0).total_cmp(&b.distance_m.unwrap_or(0.0)).then(a.eg.cmp(&b.eg)));
+    ReferenceCrisis {
+        total_egs: egs.len() as u64,
+        total_offers: egs.iter().map(|eg| eg.offers.len() as u64).sum(),
+        crisis_t0: egs.iter().map(|eg| eg.crisis_t0).sum(),
+        crisis_t60: egs.iter().map(|eg| eg.crisis_t60).sum(),
+        egs: egs.into_iter().take(request.limit.clamp(1, MAX_LIMIT)).collect(),
+        by_departement,
+    }
 }

@@ -1,6 +1,9 @@
 //! Integration tests, compiled into one binary (one link, shared helpers).
 
 mod common;
+mod communes;
+mod crisis;
+mod dates;
 mod engine;
 mod engine_data;
 mod fhir_round_trip;
@@ -8,6 +11,7 @@ mod http;
 mod ig_examples;
 mod ingest_formats;
 mod malformed;
+mod old_snapshot;
 mod query_params;
 mod sample_data;
 mod snapshot;
