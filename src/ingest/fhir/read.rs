@@ -11,7 +11,7 @@ use super::raw::{self, CodeableConcept, Extension, RawResource, ResourceHeader};
 use super::{
     FR_CORE_INSEE_CODE_URL, GEOLOCATION_URL, ORGANIZATION_PERIOD_URL, TRE_R30_URL, ror_extension_id, system_is_nos,
 };
-use crate::model::labels::CodeSystem;
+use crate::model::labels::{CodeSystem, UnknownCode};
 use crate::model::rules::age_in_years;
 use crate::model::{Address, AgeRange, CapacityRecord, Code, Eg, Ej, GeoPoint, Location, Offer, Tariff};
 use crate::util::time::{UnixSeconds, parse_fhir_datetime};
@@ -189,23 +189,6 @@ enum Need {
     Optional,
 }
 
-/// Whether an unknown code of this system is a data error (the system drives engine semantics
-/// and its list is closed) or only a warning (large catalogues that evolve faster than our
-/// tables, and TRE_R332 whose legacy code `03` is still sent).
-fn unknown_code_is_error(system: CodeSystem) -> bool {
-    matches!(
-        system,
-        CodeSystem::NatureCapacite
-            | CodeSystem::StatutCapacite
-            | CodeSystem::TemporaliteCapacite
-            | CodeSystem::TypeTarif
-            | CodeSystem::UnitePrix
-            | CodeSystem::GroupeTarifaireDependance
-            | CodeSystem::TemporaliteAccueil
-            | CodeSystem::ChampActivite
-    )
-}
-
 #[derive(Default)]
 struct Reader {
     warnings: Vec<String>,
@@ -244,10 +227,10 @@ impl Reader {
         };
         if system.label(code).is_none() {
             let message = format!("{field}: code {code:?} is not in {}", system.nos_id());
-            if unknown_code_is_error(system) {
-                return Err(message);
+            match system.unknown_code() {
+                UnknownCode::Reject => return Err(message),
+                UnknownCode::Warn => self.warnings.push(message),
             }
-            self.warnings.push(message);
         }
         Ok(Some(Code::from(code)))
     }
