@@ -251,7 +251,7 @@ impl SearchRequest {
                 "lon" => lon = Some(number_in(name, value, -180.0, 180.0, " degrees")?),
                 "commune" => {
                     let code = value.trim();
-                    if !crate::ingest::fhir::read::is_insee_commune(code) {
+                    if !crate::model::place::is_insee_commune(code) {
                         return Err(ParamError::new(
                             name,
                             format!("{code:?} is not an INSEE commune code (5 characters, e.g. 33063 or 2A004)"),

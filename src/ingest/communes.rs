@@ -7,7 +7,7 @@ use std::path::Path;
 use flate2::read::MultiGzDecoder;
 
 use super::IngestError;
-use crate::snapshot::Commune;
+use crate::model::place::Commune;
 
 /// Columns read (the real file has more; the shipped copy has exactly these).
 pub const COLUMNS: [&str; 8] =

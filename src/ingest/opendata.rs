@@ -20,12 +20,12 @@ use rstar::primitives::GeomWithData;
 
 use super::IngestError;
 use super::communes::{read_communes, write_communes};
+use crate::model::place::Commune;
 use crate::model::rules::{
     PRICE_TYPE_DEPENDANCE, PRICE_TYPE_HEBERGEMENT, PRICE_UNIT_DAILY, RECEPTION_PERMANENT, RECEPTION_TEMPORARY,
     RESIDENTIAL_SINGLE_ROOM,
 };
 use crate::model::{Address, AgeRange, CapacityRecord, Code, Dataset, Eg, Ej, GeoPoint, Location, Offer, Tariff};
-use crate::snapshot::Commune;
 use crate::util::fold::normalize_place_name;
 use crate::util::rng::SplitMix64;
 use crate::util::time::{DAY_SECONDS, UnixSeconds, parse_fhir_datetime};

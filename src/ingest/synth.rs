@@ -9,8 +9,8 @@
 //! real data.
 
 use super::opendata::{OfferGenerator, OfferTemplate, sort_dataset, templates_for};
+use crate::model::place::Commune;
 use crate::model::{AgeRange, Code, Dataset, Eg, Ej, GeoPoint, Location, Offer, Tariff};
-use crate::snapshot::Commune;
 use crate::util::rng::SplitMix64;
 use crate::util::time::{DAY_SECONDS, UnixSeconds};
 

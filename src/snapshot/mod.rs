@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ingest::{IngestReport, Issue, SourceFile, TypeCounts};
 use crate::util::time::{UnixSeconds, format_rfc3339};
-pub use format::{Commune, FORMAT_VERSION, SnapshotData};
+pub use format::{FORMAT_VERSION, SnapshotData};
 pub use quality::QualitySummary;
 
 /// Name of the manifest file.

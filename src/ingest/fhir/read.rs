@@ -12,6 +12,7 @@ use super::{
     FR_CORE_INSEE_CODE_URL, GEOLOCATION_URL, ORGANIZATION_PERIOD_URL, TRE_R30_URL, ror_extension_id, system_is_nos,
 };
 use crate::model::labels::{CodeSystem, UnknownCode};
+use crate::model::place::{Finess, InseeCode};
 use crate::model::rules::age_in_years;
 use crate::model::{Address, AgeRange, CapacityRecord, Code, Eg, Ej, GeoPoint, Location, Offer, Tariff};
 use crate::util::time::{UnixSeconds, parse_fhir_datetime};
@@ -336,7 +337,7 @@ impl Reader {
             eg.position_reliable = reliable;
         }
         if let Some(finess) = &eg.finess
-            && !is_finess(finess)
+            && Finess::parse(finess).is_none()
         {
             self.warnings.push(format!("identifier[finess]: {finess:?} is not a 9-character FINESS number"));
         }
@@ -464,8 +465,8 @@ impl Reader {
     }
 
     fn commune_code(&mut self, code: &str, field: &dyn fmt::Display) -> Result<Code, String> {
-        if is_insee_commune(code) {
-            Ok(Code::from(code))
+        if let Some(code) = InseeCode::parse(code) {
+            Ok(code.into_code())
         } else {
             Err(format!("{field}: {code:?} is not an INSEE commune code (5 characters, e.g. 45234 or 2A004)"))
         }
@@ -883,20 +884,5 @@ fn structure_identifier(raw: &RawResource, type_code: &str) -> Option<Code> {
 /// (`1` = FINESS).
 fn prefixed_national_id(raw: &RawResource, prefix: char) -> Option<Code> {
     let value = structure_identifier(raw, "40")?;
-    value.strip_prefix(prefix).filter(|rest| is_finess(rest)).map(Code::from)
-}
-
-/// A FINESS number: 9 characters, digits or `A`/`B` (Corsica).
-pub fn is_finess(text: &str) -> bool {
-    text.len() == 9 && text.bytes().all(|byte| byte.is_ascii_digit() || byte == b'A' || byte == b'B')
-}
-
-/// An INSEE commune code: 5 characters, digits, or `2A`/`2B` followed by 3 digits.
-pub fn is_insee_commune(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 5
-        && (bytes.iter().all(u8::is_ascii_digit)
-            || (bytes[0] == b'2'
-                && (bytes[1] == b'A' || bytes[1] == b'B')
-                && bytes[2..].iter().all(u8::is_ascii_digit)))
+    value.strip_prefix(prefix).and_then(Finess::parse).map(Finess::into_code)
 }
