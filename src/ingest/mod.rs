@@ -28,6 +28,8 @@ pub use source::SourceFile;
 pub enum IngestError {
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot read {path}: {source}")]
+    Communes { path: PathBuf, source: communes::CommunesError },
     #[error("no input files found in {0:?} (expected .json, .ndjson, .jsonl, optionally .gz)")]
     NoInputs(Vec<PathBuf>),
 }

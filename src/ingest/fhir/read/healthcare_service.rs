@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::{
+    ReadError, Reason,
     Need, ParsedOffer, Reader, first_code, has_system, identifier_type_code, last_updated, optional_date, region,
     required_name, resource_id,
 };
@@ -14,14 +15,16 @@ use crate::model::rules::age_in_years;
 use crate::model::{AgeRange, Offer};
 
 impl Reader {
-    pub(super) fn offer(&mut self, raw: &RawResource) -> Result<ParsedOffer, String> {
+    pub(super) fn offer(&mut self, raw: &RawResource) -> Result<ParsedOffer, ReadError> {
         let id = resource_id(raw)?;
         let name = required_name(raw)?;
         let provided_by = raw
             .provided_by
             .as_ref()
             .and_then(|reference| reference.reference.as_deref().map(str::to_owned))
-            .ok_or("providedBy: missing (an offer must name the organization that provides it)")?;
+            .ok_or_else(|| {
+                ReadError::at(&"providedBy", Reason::MissingBecause("an offer must name the organization that provides it"))
+            })?;
         let identifier = raw
             .identifier
             .iter()
@@ -81,7 +84,10 @@ impl Reader {
             match extension_id {
                 "ror-healthcareservice-sensitive-unit" => {
                     offer.sensitive_unit = extension.value_boolean.ok_or_else(|| {
-                        format!("{field} (ror-healthcareservice-sensitive-unit): missing valueBoolean")
+                        ReadError::at(
+                            &lazy!("{field} (ror-healthcareservice-sensitive-unit)"),
+                            Reason::MissingPart("valueBoolean"),
+                        )
                     })?;
                 }
                 "ror-healthcareservice-patient-type" => {
@@ -101,7 +107,7 @@ impl Reader {
                                 let range = sub
                                     .value_range
                                     .as_ref()
-                                    .ok_or_else(|| format!("{sub_field}: missing valueRange"))?;
+                                    .ok_or_else(|| ReadError::at(&sub_field, Reason::MissingPart("valueRange")))?;
                                 offer.age_range = Some(age_range(range, &sub_field)?);
                             }
                             _ => {}
@@ -128,7 +134,7 @@ impl Reader {
             if let (Some(from), Some(reopen)) = (offer.closed_from, offer.reopens_at)
                 && reopen < from
             {
-                return Err(format!("{field}.during: reopening date is before the closing date"));
+                return Err(ReadError::at(&lazy!("{field}.during"), Reason::ReopensBeforeClosing));
             }
         }
         let mut location_references = Vec::with_capacity(raw.location.len());
@@ -137,15 +143,15 @@ impl Reader {
                 .reference
                 .as_deref()
                 .map(str::to_owned)
-                .ok_or_else(|| format!("location[{index}]: reference missing"))?;
+                .ok_or_else(|| ReadError::at(&lazy!("location[{index}]"), Reason::ReferenceMissing))?;
             location_references.push(reference);
         }
         Ok(ParsedOffer { offer, provided_by, location_references })
     }
 }
 
-fn age_range(range: &raw::Range, field: &dyn fmt::Display) -> Result<AgeRange, String> {
-    let bound = |quantity: Option<&raw::Quantity>, which: &str| -> Result<Option<f64>, String> {
+fn age_range(range: &raw::Range, field: &dyn fmt::Display) -> Result<AgeRange, ReadError> {
+    let bound = |quantity: Option<&raw::Quantity>, which: &str| -> Result<Option<f64>, ReadError> {
         let Some(quantity) = quantity else {
             return Ok(None);
         };
@@ -153,18 +159,18 @@ fn age_range(range: &raw::Range, field: &dyn fmt::Display) -> Result<AgeRange, S
             return Ok(None);
         };
         if !value.is_finite() || value < 0.0 {
-            return Err(format!("{field}.{which}: {value} is not a non-negative age"));
+            return Err(ReadError::at(&lazy!("{field}.{which}"), Reason::NegativeAge(value)));
         }
         let unit = quantity.code.as_deref().or(quantity.unit.as_deref());
         age_in_years(value, unit)
             .map(Some)
-            .ok_or_else(|| format!("{field}.{which}: unit {:?} is not one of a, mo, wk, d", unit.unwrap_or_default()))
+            .ok_or_else(|| ReadError::at(&lazy!("{field}.{which}"), Reason::AgeUnit(unit.unwrap_or_default().to_owned())))
     };
     let age = AgeRange { min_years: bound(range.low.as_ref(), "low")?, max_years: bound(range.high.as_ref(), "high")? };
     if let (Some(min), Some(max)) = (age.min_years, age.max_years)
         && min > max
     {
-        return Err(format!("{field}: low ({min} years) is above high ({max} years)"));
+        return Err(ReadError::at(field, Reason::AgeBounds { min, max }));
     }
     Ok(age)
 }

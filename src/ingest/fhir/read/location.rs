@@ -2,14 +2,14 @@
 
 use std::fmt;
 
-use super::{Need, Reader, has_system, identifier_type_code, last_updated, non_negative, optional_date, resource_id};
+use super::{ReadError, Reason, Need, Reader, has_system, identifier_type_code, last_updated, non_negative, optional_date, resource_id};
 use crate::ingest::fhir::raw::{Extension, RawResource};
 use crate::ingest::fhir::{ror_extension_id, system_is_nos};
 use crate::model::labels::CodeSystem;
 use crate::model::{CapacityRecord, GeoPoint, Location};
 
 impl Reader {
-    pub(super) fn location(&mut self, raw: &RawResource) -> Result<Location, String> {
+    pub(super) fn location(&mut self, raw: &RawResource) -> Result<Location, ReadError> {
         let id = resource_id(raw)?;
         let identifier = raw
             .identifier
@@ -38,11 +38,11 @@ impl Reader {
                 (Some(lat), Some(lon)) => {
                     location.position = Some(
                         GeoPoint::new(lat, lon)
-                            .map_err(|error| format!("position: {error} (latitude {lat}, longitude {lon})"))?,
+                            .map_err(|error| ReadError::at(&"position", Reason::Position { error, lat, lon }))?,
                     );
                 }
                 (None, None) => {}
-                _ => return Err("position: latitude and longitude must both be given".into()),
+                _ => return Err(ReadError::at(&"position", Reason::HalfPosition)),
             }
             location.position_reliable = position
                 .extension
@@ -71,7 +71,7 @@ impl Reader {
                                 .or(concept.coding.first())
                         })
                         .and_then(|coding| coding.code.clone())
-                        .ok_or_else(|| format!("{field} (ror-commune-cog): no commune code"))?;
+                        .ok_or_else(|| ReadError::at(&lazy!("{field} (ror-commune-cog)"), Reason::NoCommuneCode))?;
                     location.commune = Some(self.commune_code(&code, &lazy!("{field} (ror-commune-cog)"))?);
                 }
                 "ror-location-supported-capacity" => {
@@ -88,7 +88,7 @@ impl Reader {
         Ok(location)
     }
 
-    fn capacity(&mut self, extension: &Extension, field: &dyn fmt::Display) -> Result<CapacityRecord, String> {
+    fn capacity(&mut self, extension: &Extension, field: &dyn fmt::Display) -> Result<CapacityRecord, ReadError> {
         let mut capacity_type = None;
         let mut status = None;
         let mut temporality = None;
@@ -135,10 +135,10 @@ impl Reader {
                 _ => {}
             }
         }
-        record.capacity_type = capacity_type.ok_or_else(|| format!("{field}: missing capacityType"))?;
-        record.status = status.ok_or_else(|| format!("{field}: missing capacityStatus"))?;
-        record.temporality = temporality.ok_or_else(|| format!("{field}: missing temporalityCapacity"))?;
-        record.count = count.ok_or_else(|| format!("{field}: missing nbCapacity"))?;
+        record.capacity_type = capacity_type.ok_or_else(|| ReadError::at(field, Reason::MissingPart("capacityType")))?;
+        record.status = status.ok_or_else(|| ReadError::at(field, Reason::MissingPart("capacityStatus")))?;
+        record.temporality = temporality.ok_or_else(|| ReadError::at(field, Reason::MissingPart("temporalityCapacity")))?;
+        record.count = count.ok_or_else(|| ReadError::at(field, Reason::MissingPart("nbCapacity")))?;
         Ok(record)
     }
 }

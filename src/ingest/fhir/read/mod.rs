@@ -34,9 +34,12 @@ macro_rules! lazy {
     };
 }
 
+mod error;
 mod healthcare_service;
 mod location;
 mod organization;
+
+pub use error::{ReadError, Reason};
 
 /// The resource types the engine reads; every other type is counted as ignored.
 pub const READ_TYPES: [&str; 3] = ["Organization", "HealthcareService", "Location"];
@@ -97,14 +100,14 @@ pub enum Outcome {
     /// Read; with warnings about data that was kept but is odd.
     Accepted { parsed: Box<Parsed>, warnings: Vec<String> },
     /// Not read: the reason names the element at fault.
-    Rejected { reason: String },
+    Rejected { reason: ReadError },
     /// A resource type the engine does not use (`PractitionerRole`, `Task`...).
     Ignored,
 }
 
 /// Type and id of a resource, read without parsing the rest.
-pub fn read_header(json: &str) -> Result<ResourceHeader<'_>, String> {
-    serde_json::from_str::<ResourceHeader>(json).map_err(|error| format!("invalid JSON: {error}"))
+pub fn read_header(json: &str) -> Result<ResourceHeader<'_>, ReadError> {
+    serde_json::from_str::<ResourceHeader>(json).map_err(|error| ReadError::InvalidJson(error.to_string()))
 }
 
 /// Reads one resource from its JSON text.
@@ -120,9 +123,9 @@ pub fn parse_resource(resource_type: &str, json: &str) -> Outcome {
             return match serde_path_to_error::deserialize::<_, RawResource>(&mut deserializer) {
                 Err(error) => {
                     let path = error.path().to_string();
-                    Outcome::Rejected { reason: format!("{path}: {}", error.into_inner()) }
+                    Outcome::Rejected { reason: ReadError::at(&path, Reason::Json(error.into_inner().to_string())) }
                 }
-                Ok(_) => Outcome::Rejected { reason: plain_error.to_string() },
+                Ok(_) => Outcome::Rejected { reason: ReadError::Shape(plain_error.to_string()) },
             };
         }
     };
@@ -137,7 +140,7 @@ pub enum Classified {
     /// A `Bundle` to split into its entries.
     Bundle,
     /// Not a resource: invalid JSON or no `resourceType`.
-    Unreadable { id: Option<String>, reason: String },
+    Unreadable { id: Option<String>, reason: ReadError },
 }
 
 /// Reads one item in a single pass when it is a well-formed resource of a type the engine
@@ -149,7 +152,7 @@ pub fn classify(json: &str) -> Classified {
         if resource_type.is_empty() {
             return Classified::Unreadable {
                 id: raw.id.as_deref().map(str::to_owned),
-                reason: "resourceType: missing".into(),
+                reason: ReadError::at(&"resourceType", Reason::Missing),
             };
         }
         if resource_type == "Bundle" {
@@ -166,7 +169,7 @@ pub fn classify(json: &str) -> Classified {
     };
     let id = header.id.as_deref().map(str::to_owned);
     match header.resource_type.as_deref() {
-        None | Some("") => Classified::Unreadable { id, reason: "resourceType: missing".into() },
+        None | Some("") => Classified::Unreadable { id, reason: ReadError::at(&"resourceType", Reason::Missing) },
         Some("Bundle") => Classified::Bundle,
         Some(resource_type) => Classified::Resource {
             resource_type: resource_type.to_owned(),
@@ -209,34 +212,35 @@ impl Reader {
         system: CodeSystem,
         field: &dyn fmt::Display,
         need: Need,
-    ) -> Result<Option<Code>, String> {
+    ) -> Result<Option<Code>, ReadError> {
         let coding = concept
             .coding
             .iter()
             .find(|coding| coding.system.as_deref().and_then(CodeSystem::from_url) == Some(system));
         let Some(coding) = coding else {
             let found: Vec<&str> = concept.coding.iter().filter_map(|coding| coding.system.as_deref()).collect();
-            let message = if found.is_empty() {
-                format!("{field}: no coding with system {}", system.nos_id())
+            let reason = if found.is_empty() {
+                Reason::NoCoding { system: system.nos_id() }
             } else {
-                format!("{field}: no coding in {} (found {})", system.nos_id(), found.join(", "))
+                Reason::NoCodingIn { system: system.nos_id(), found: found.join(", ") }
             };
+            let error = ReadError::at(field, reason);
             return match need {
-                Need::Required => Err(message),
+                Need::Required => Err(error),
                 Need::Optional => {
-                    self.warnings.push(format!("{message}; ignored"));
+                    self.warnings.push(format!("{error}; ignored"));
                     Ok(None)
                 }
             };
         };
         let Some(code) = coding.code.as_deref().map(str::trim).filter(|code| !code.is_empty()) else {
-            return Err(format!("{field}: coding in {} has no code", system.nos_id()));
+            return Err(ReadError::at(field, Reason::CodingInSystemHasNoCode { system: system.nos_id() }));
         };
         if system.label(code).is_none() {
-            let message = format!("{field}: code {code:?} is not in {}", system.nos_id());
+            let error = ReadError::at(field, Reason::UnknownCode { code: code.to_owned(), system: system.nos_id() });
             match system.unknown_code() {
-                UnknownCode::Reject => return Err(message),
-                UnknownCode::Warn => self.warnings.push(message),
+                UnknownCode::Reject => return Err(error),
+                UnknownCode::Warn => self.warnings.push(error.to_string()),
             }
         }
         Ok(Some(Code::from(code)))
@@ -247,9 +251,9 @@ impl Reader {
         concept: Option<&CodeableConcept>,
         system: CodeSystem,
         field: &dyn fmt::Display,
-    ) -> Result<Code, String> {
-        let concept = concept.ok_or_else(|| format!("{field}: missing"))?;
-        self.code(concept, system, field, Need::Required)?.ok_or_else(|| format!("{field}: missing"))
+    ) -> Result<Code, ReadError> {
+        let concept = concept.ok_or_else(|| ReadError::at(field, Reason::Missing))?;
+        self.code(concept, system, field, Need::Required)?.ok_or_else(|| ReadError::at(field, Reason::Missing))
     }
 
     fn optional_code(
@@ -257,7 +261,7 @@ impl Reader {
         concept: Option<&CodeableConcept>,
         system: CodeSystem,
         field: &dyn fmt::Display,
-    ) -> Result<Option<Code>, String> {
+    ) -> Result<Option<Code>, ReadError> {
         match concept {
             Some(concept) => self.code(concept, system, field, Need::Optional),
             None => Ok(None),
@@ -270,7 +274,7 @@ impl Reader {
         &mut self,
         address: &raw::Address,
         field: &dyn fmt::Display,
-    ) -> Result<(Address, Option<(GeoPoint, Option<bool>)>), String> {
+    ) -> Result<(Address, Option<(GeoPoint, Option<bool>)>), ReadError> {
         let mut model = Address {
             lines: address.line.iter().map(|line| line.to_string()).collect(),
             postal_code: address.postal_code.as_deref().map(Code::from),
@@ -281,6 +285,7 @@ impl Reader {
         for (index, extension) in address.extension.iter().enumerate() {
             let extension_field = lazy!("{field}.extension[{index}]");
             if extension.url == GEOLOCATION_URL {
+                let geolocation_field = lazy!("{extension_field} (geolocation)");
                 let mut lat = None;
                 let mut lon = None;
                 let mut reliable = None;
@@ -288,12 +293,18 @@ impl Reader {
                     match sub.url.as_ref() {
                         "latitude" => {
                             lat = Some(sub.value_decimal.ok_or_else(|| {
-                                format!("{extension_field} (geolocation): latitude has no valueDecimal")
+                                ReadError::at(
+                                    &geolocation_field,
+                                    Reason::PartHasNoValue { part: "latitude", value: "valueDecimal" },
+                                )
                             })?)
                         }
                         "longitude" => {
                             lon = Some(sub.value_decimal.ok_or_else(|| {
-                                format!("{extension_field} (geolocation): longitude has no valueDecimal")
+                                ReadError::at(
+                                    &geolocation_field,
+                                    Reason::PartHasNoValue { part: "longitude", value: "valueDecimal" },
+                                )
                             })?)
                         }
                         url if ror_extension_id(url) == Some("ror-confidence-geolocation") => {
@@ -305,15 +316,13 @@ impl Reader {
                 match (lat, lon) {
                     (Some(lat), Some(lon)) => {
                         let point = GeoPoint::new(lat, lon).map_err(|error| {
-                            format!("{extension_field} (geolocation): {error} (latitude {lat}, longitude {lon})")
+                            ReadError::at(&geolocation_field, Reason::Position { error, lat, lon })
                         })?;
                         geolocation = Some((point, reliable));
                     }
                     (None, None) => {}
                     _ => {
-                        return Err(format!(
-                            "{extension_field} (geolocation): latitude and longitude must both be given"
-                        ));
+                        return Err(ReadError::at(&geolocation_field, Reason::HalfPosition));
                     }
                 }
             } else if extension.url == FR_CORE_INSEE_CODE_URL
@@ -331,30 +340,30 @@ impl Reader {
         Ok((model, geolocation))
     }
 
-    fn commune_code(&mut self, code: &str, field: &dyn fmt::Display) -> Result<Code, String> {
+    fn commune_code(&mut self, code: &str, field: &dyn fmt::Display) -> Result<Code, ReadError> {
         if let Some(code) = InseeCode::parse(code) {
             Ok(code.into_code())
         } else {
-            Err(format!("{field}: {code:?} is not an INSEE commune code (5 characters, e.g. 45234 or 2A004)"))
+            Err(ReadError::at(field, Reason::NotInseeCode { code: code.to_owned() }))
         }
     }
 }
 
-fn resource_id(raw: &RawResource) -> Result<String, String> {
+fn resource_id(raw: &RawResource) -> Result<String, ReadError> {
     match raw.id.as_deref().map(str::trim) {
         Some(id) if !id.is_empty() => Ok(id.to_owned()),
-        _ => Err("id: missing (every resource needs a logical id)".into()),
+        _ => Err(ReadError::at(&"id", Reason::MissingBecause("every resource needs a logical id"))),
     }
 }
 
-fn required_name(raw: &RawResource) -> Result<String, String> {
+fn required_name(raw: &RawResource) -> Result<String, ReadError> {
     match raw.name.as_deref().map(str::trim) {
         Some(name) if !name.is_empty() => Ok(name.to_owned()),
-        _ => Err("name: missing".into()),
+        _ => Err(ReadError::at(&"name", Reason::Missing)),
     }
 }
 
-fn last_updated(raw: &RawResource) -> Result<Option<UnixSeconds>, String> {
+fn last_updated(raw: &RawResource) -> Result<Option<UnixSeconds>, ReadError> {
     optional_date(raw.meta.as_ref().and_then(|meta| meta.last_updated.as_deref()), &"meta.lastUpdated")
 }
 
@@ -370,13 +379,13 @@ fn region(raw: &RawResource) -> Option<Code> {
         .map(Code::from)
 }
 
-fn optional_date(text: Option<&str>, field: &dyn fmt::Display) -> Result<Option<UnixSeconds>, String> {
-    text.map(|text| parse_fhir_datetime(text).map_err(|error| format!("{field}: {error}"))).transpose()
+fn optional_date(text: Option<&str>, field: &dyn fmt::Display) -> Result<Option<UnixSeconds>, ReadError> {
+    text.map(|text| parse_fhir_datetime(text).map_err(|error| ReadError::at(field, Reason::Date(error)))).transpose()
 }
 
-fn non_negative(value: Option<i64>, field: &dyn fmt::Display) -> Result<u32, String> {
-    let value = value.ok_or_else(|| format!("{field}: missing (an integer is required)"))?;
-    u32::try_from(value).map_err(|_| format!("{field}: {value} is not a count (0 to 4294967295)"))
+fn non_negative(value: Option<i64>, field: &dyn fmt::Display) -> Result<u32, ReadError> {
+    let value = value.ok_or_else(|| ReadError::at(field, Reason::MissingBecause("an integer is required")))?;
+    u32::try_from(value).map_err(|_| ReadError::at(field, Reason::NotACount { value }))
 }
 
 fn has_system(concept: &CodeableConcept, nos_number: &str) -> bool {

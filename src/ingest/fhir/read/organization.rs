@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::{
+    ReadError, Reason,
     ParsedOrganization, Reader, first_code, has_system, identifier_type_code, last_updated, non_negative,
     optional_date, region, required_name, resource_id,
 };
@@ -14,7 +15,7 @@ use crate::model::place::Finess;
 use crate::model::{Address, Code, Eg, Ej, Tariff};
 
 impl Reader {
-    pub(super) fn organization(&mut self, raw: &RawResource) -> Result<ParsedOrganization, String> {
+    pub(super) fn organization(&mut self, raw: &RawResource) -> Result<ParsedOrganization, ReadError> {
         let id = resource_id(raw)?;
         let last_updated = last_updated(raw)?;
         let is_oi = raw.identifier.iter().any(|identifier| identifier_type_code(identifier, "R345") == Some("42"))
@@ -33,7 +34,10 @@ impl Reader {
                     .as_deref()
                     .is_some_and(|system| system_is_nos(system, "R66") || system_is_nos(system, "R02"))
             }) {
-                let code = coding.code.as_deref().ok_or("type[categorieEtablissement]: coding has no code")?;
+                let code = coding
+                    .code
+                    .as_deref()
+                    .ok_or_else(|| ReadError::at(&"type[categorieEtablissement]", Reason::CodingHasNoCode))?;
                 if coding.system.as_deref().is_some_and(|system| system_is_nos(system, "R66"))
                     && CodeSystem::CategorieEtablissement.label(code).is_none()
                 {
@@ -103,7 +107,7 @@ impl Reader {
                 let period = extension
                     .value_period
                     .as_ref()
-                    .ok_or_else(|| format!("{field} (organization-period): missing valuePeriod"))?;
+                    .ok_or_else(|| ReadError::at(&lazy!("{field} (organization-period)"), Reason::MissingPart("valuePeriod")))?;
                 eg.opened_at = optional_date(period.start.as_deref(), &lazy!("{field}.valuePeriod.start"))?;
                 eg.closed_at = optional_date(period.end.as_deref(), &lazy!("{field}.valuePeriod.end"))?;
                 continue;
@@ -153,7 +157,7 @@ impl Reader {
         Ok(ParsedOrganization::Eg { eg, part_of })
     }
 
-    fn tariff(&mut self, extension: &Extension, field: &dyn fmt::Display) -> Result<Tariff, String> {
+    fn tariff(&mut self, extension: &Extension, field: &dyn fmt::Display) -> Result<Tariff, ReadError> {
         let mut price_type = None;
         let mut unit = None;
         let mut amount = None;
@@ -165,10 +169,10 @@ impl Reader {
                 "priceType" => price_type = Some(self.required_code(concept, CodeSystem::TypeTarif, &sub_field)?),
                 "priceUnit" => unit = Some(self.required_code(concept, CodeSystem::UnitePrix, &sub_field)?),
                 "amount" => {
-                    let money = sub.value_money.as_ref().ok_or_else(|| format!("{sub_field}: missing valueMoney"))?;
-                    let value = money.value.ok_or_else(|| format!("{sub_field}: valueMoney has no value"))?;
+                    let money = sub.value_money.as_ref().ok_or_else(|| ReadError::at(&sub_field, Reason::MissingPart("valueMoney")))?;
+                    let value = money.value.ok_or_else(|| ReadError::at(&sub_field, Reason::PartHasNoValue { part: "valueMoney", value: "value" }))?;
                     if !value.is_finite() || value < 0.0 {
-                        return Err(format!("{sub_field}: amount {value} is not a non-negative number"));
+                        return Err(ReadError::at(&sub_field, Reason::NegativeAmount(value)));
                     }
                     if let Some(currency) = &money.currency
                         && currency != "EUR"
@@ -199,9 +203,9 @@ impl Reader {
                 _ => {}
             }
         }
-        tariff.price_type = price_type.ok_or_else(|| format!("{field} (ror-organization-price): missing priceType"))?;
-        tariff.unit = unit.ok_or_else(|| format!("{field} (ror-organization-price): missing priceUnit"))?;
-        tariff.amount_cents = amount.ok_or_else(|| format!("{field} (ror-organization-price): missing amount"))?;
+        tariff.price_type = price_type.ok_or_else(|| ReadError::at(&lazy!("{field} (ror-organization-price)"), Reason::MissingPart("priceType")))?;
+        tariff.unit = unit.ok_or_else(|| ReadError::at(&lazy!("{field} (ror-organization-price)"), Reason::MissingPart("priceUnit")))?;
+        tariff.amount_cents = amount.ok_or_else(|| ReadError::at(&lazy!("{field} (ror-organization-price)"), Reason::MissingPart("amount")))?;
         Ok(tariff)
     }
 }
