@@ -46,9 +46,8 @@ pub enum CommunesError {
 pub fn parse_communes(bytes: &[u8]) -> Result<Vec<Commune>, CommunesError> {
     let mut reader = csv::Reader::from_reader(bytes);
     let headers = reader.headers().map_err(CommunesError::Header)?.clone();
-    let column = |name: &'static str| {
-        headers.iter().position(|header| header == name).ok_or(CommunesError::MissingColumn(name))
-    };
+    let column =
+        |name: &'static str| headers.iter().position(|header| header == name).ok_or(CommunesError::MissingColumn(name));
     let indexes: Vec<usize> = COLUMNS.iter().map(|name| column(name)).collect::<Result<_, _>>()?;
     let mut communes = Vec::new();
     for (row, record) in reader.records().enumerate() {

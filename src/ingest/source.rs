@@ -440,11 +440,9 @@ impl<'de> Visitor<'de> for EntriesSeed<'_> {
                 Ok(EntryRef { full_url, resource: None }) => {
                     SourceItem { origin, full_url, body: Err(SourceError::EmptyEntry) }
                 }
-                Err(error) => SourceItem {
-                    origin,
-                    full_url: None,
-                    body: Err(SourceError::EntryNotObject(error.to_string())),
-                },
+                Err(error) => {
+                    SourceItem { origin, full_url: None, body: Err(SourceError::EntryNotObject(error.to_string())) }
+                }
             };
             self.items.push(item);
         }

@@ -4,7 +4,6 @@
 //! Partial FHIR dates (`2024`, `2024-07`, `2024-07-08`) stand for the first second of the period
 //! they name, in UTC.
 
-
 /// Seconds since the Unix epoch, UTC.
 pub type UnixSeconds = i64;
 

@@ -4,9 +4,8 @@
 use std::fmt;
 
 use super::{
-    ReadError, Reason,
-    Need, ParsedOffer, Reader, first_code, has_system, identifier_type_code, last_updated, optional_date, region,
-    required_name, resource_id,
+    Need, ParsedOffer, ReadError, Reader, Reason, first_code, has_system, identifier_type_code, last_updated,
+    optional_date, region, required_name, resource_id,
 };
 use crate::ingest::fhir::raw::{self, RawResource};
 use crate::ingest::fhir::ror_extension_id;
@@ -23,7 +22,10 @@ impl Reader {
             .as_ref()
             .and_then(|reference| reference.reference.as_deref().map(str::to_owned))
             .ok_or_else(|| {
-                ReadError::at(&"providedBy", Reason::MissingBecause("an offer must name the organization that provides it"))
+                ReadError::at(
+                    &"providedBy",
+                    Reason::MissingBecause("an offer must name the organization that provides it"),
+                )
             })?;
         let identifier = raw
             .identifier
@@ -162,9 +164,9 @@ fn age_range(range: &raw::Range, field: &dyn fmt::Display) -> Result<AgeRange, R
             return Err(ReadError::at(&lazy!("{field}.{which}"), Reason::NegativeAge(value)));
         }
         let unit = quantity.code.as_deref().or(quantity.unit.as_deref());
-        age_in_years(value, unit)
-            .map(Some)
-            .ok_or_else(|| ReadError::at(&lazy!("{field}.{which}"), Reason::AgeUnit(unit.unwrap_or_default().to_owned())))
+        age_in_years(value, unit).map(Some).ok_or_else(|| {
+            ReadError::at(&lazy!("{field}.{which}"), Reason::AgeUnit(unit.unwrap_or_default().to_owned()))
+        })
     };
     let age = AgeRange { min_years: bound(range.low.as_ref(), "low")?, max_years: bound(range.high.as_ref(), "high")? };
     if let (Some(min), Some(max)) = (age.min_years, age.max_years)

@@ -2,7 +2,10 @@
 
 use std::fmt;
 
-use super::{ReadError, Reason, Need, Reader, has_system, identifier_type_code, last_updated, non_negative, optional_date, resource_id};
+use super::{
+    Need, ReadError, Reader, Reason, has_system, identifier_type_code, last_updated, non_negative, optional_date,
+    resource_id,
+};
 use crate::ingest::fhir::raw::{Extension, RawResource};
 use crate::ingest::fhir::{ror_extension_id, system_is_nos};
 use crate::model::labels::CodeSystem;
@@ -135,9 +138,11 @@ impl Reader {
                 _ => {}
             }
         }
-        record.capacity_type = capacity_type.ok_or_else(|| ReadError::at(field, Reason::MissingPart("capacityType")))?;
+        record.capacity_type =
+            capacity_type.ok_or_else(|| ReadError::at(field, Reason::MissingPart("capacityType")))?;
         record.status = status.ok_or_else(|| ReadError::at(field, Reason::MissingPart("capacityStatus")))?;
-        record.temporality = temporality.ok_or_else(|| ReadError::at(field, Reason::MissingPart("temporalityCapacity")))?;
+        record.temporality =
+            temporality.ok_or_else(|| ReadError::at(field, Reason::MissingPart("temporalityCapacity")))?;
         record.count = count.ok_or_else(|| ReadError::at(field, Reason::MissingPart("nbCapacity")))?;
         Ok(record)
     }

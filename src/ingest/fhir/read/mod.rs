@@ -315,9 +315,8 @@ impl Reader {
                 }
                 match (lat, lon) {
                     (Some(lat), Some(lon)) => {
-                        let point = GeoPoint::new(lat, lon).map_err(|error| {
-                            ReadError::at(&geolocation_field, Reason::Position { error, lat, lon })
-                        })?;
+                        let point = GeoPoint::new(lat, lon)
+                            .map_err(|error| ReadError::at(&geolocation_field, Reason::Position { error, lat, lon }))?;
                         geolocation = Some((point, reliable));
                     }
                     (None, None) => {}

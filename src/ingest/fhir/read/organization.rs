@@ -4,9 +4,8 @@
 use std::fmt;
 
 use super::{
-    ReadError, Reason,
-    ParsedOrganization, Reader, first_code, has_system, identifier_type_code, last_updated, non_negative,
-    optional_date, region, required_name, resource_id,
+    ParsedOrganization, ReadError, Reader, Reason, first_code, has_system, identifier_type_code, last_updated,
+    non_negative, optional_date, region, required_name, resource_id,
 };
 use crate::ingest::fhir::raw::{Extension, RawResource};
 use crate::ingest::fhir::{ORGANIZATION_PERIOD_URL, ror_extension_id, system_is_nos};
@@ -104,10 +103,9 @@ impl Reader {
         for (index, extension) in raw.extension.iter().enumerate() {
             let field = lazy!("extension[{index}]");
             if extension.url == ORGANIZATION_PERIOD_URL {
-                let period = extension
-                    .value_period
-                    .as_ref()
-                    .ok_or_else(|| ReadError::at(&lazy!("{field} (organization-period)"), Reason::MissingPart("valuePeriod")))?;
+                let period = extension.value_period.as_ref().ok_or_else(|| {
+                    ReadError::at(&lazy!("{field} (organization-period)"), Reason::MissingPart("valuePeriod"))
+                })?;
                 eg.opened_at = optional_date(period.start.as_deref(), &lazy!("{field}.valuePeriod.start"))?;
                 eg.closed_at = optional_date(period.end.as_deref(), &lazy!("{field}.valuePeriod.end"))?;
                 continue;
@@ -169,8 +167,13 @@ impl Reader {
                 "priceType" => price_type = Some(self.required_code(concept, CodeSystem::TypeTarif, &sub_field)?),
                 "priceUnit" => unit = Some(self.required_code(concept, CodeSystem::UnitePrix, &sub_field)?),
                 "amount" => {
-                    let money = sub.value_money.as_ref().ok_or_else(|| ReadError::at(&sub_field, Reason::MissingPart("valueMoney")))?;
-                    let value = money.value.ok_or_else(|| ReadError::at(&sub_field, Reason::PartHasNoValue { part: "valueMoney", value: "value" }))?;
+                    let money = sub
+                        .value_money
+                        .as_ref()
+                        .ok_or_else(|| ReadError::at(&sub_field, Reason::MissingPart("valueMoney")))?;
+                    let value = money.value.ok_or_else(|| {
+                        ReadError::at(&sub_field, Reason::PartHasNoValue { part: "valueMoney", value: "value" })
+                    })?;
                     if !value.is_finite() || value < 0.0 {
                         return Err(ReadError::at(&sub_field, Reason::NegativeAmount(value)));
                     }
@@ -203,9 +206,14 @@ impl Reader {
                 _ => {}
             }
         }
-        tariff.price_type = price_type.ok_or_else(|| ReadError::at(&lazy!("{field} (ror-organization-price)"), Reason::MissingPart("priceType")))?;
-        tariff.unit = unit.ok_or_else(|| ReadError::at(&lazy!("{field} (ror-organization-price)"), Reason::MissingPart("priceUnit")))?;
-        tariff.amount_cents = amount.ok_or_else(|| ReadError::at(&lazy!("{field} (ror-organization-price)"), Reason::MissingPart("amount")))?;
+        tariff.price_type = price_type.ok_or_else(|| {
+            ReadError::at(&lazy!("{field} (ror-organization-price)"), Reason::MissingPart("priceType"))
+        })?;
+        tariff.unit = unit.ok_or_else(|| {
+            ReadError::at(&lazy!("{field} (ror-organization-price)"), Reason::MissingPart("priceUnit"))
+        })?;
+        tariff.amount_cents = amount
+            .ok_or_else(|| ReadError::at(&lazy!("{field} (ror-organization-price)"), Reason::MissingPart("amount")))?;
         Ok(tariff)
     }
 }
