@@ -4,6 +4,10 @@
 //! A reference that does not resolve rejects the resource that holds it, with the reason; a
 //! resource whose parent was rejected is rejected too, naming the parent and its reason, so
 //! nothing disappears without a line in the report.
+//!
+//! This module owns the per-item step ([`process_item`]: source item → [`Verdict`], nested
+//! bundles split again), the linking ([`Resolver`]) and the reasons of their rejects
+//! ([`RecordError`], [`LinkError`]).
 
 use rustc_hash::FxHashMap as HashMap;
 

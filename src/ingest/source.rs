@@ -6,6 +6,10 @@
 //! order). NDJSON is streamed line by line; a JSON document is read whole (one file at a time)
 //! and its entries are handed out one by one, so memory is bounded by the largest single file,
 //! never by the whole feed.
+//!
+//! Where no resource text can be taken, the item carries a [`SourceError`] instead (an entry
+//! without a resource is [`SourceError::EmptyEntry`], counted apart by the resolver). This
+//! module depends on no other ingest stage.
 
 use std::fmt;
 use std::fs::File;

@@ -236,14 +236,24 @@ impl Reader {
         let Some(code) = coding.code.as_deref().map(str::trim).filter(|code| !code.is_empty()) else {
             return Err(ReadError::at(field, Reason::CodingInSystemHasNoCode { system: system.nos_id() }));
         };
-        if system.label(code).is_none() {
-            let error = ReadError::at(field, Reason::UnknownCode { code: code.to_owned(), system: system.nos_id() });
-            match system.unknown_code() {
-                UnknownCode::Reject => return Err(error),
-                UnknownCode::Warn => self.warnings.push(error.to_string()),
+        self.check_known(system, code, field)?;
+        Ok(Some(Code::from(code)))
+    }
+
+    /// Applies the system's [`UnknownCode`] policy when `code` is not in its table: an error
+    /// for closed lists, a warning otherwise.
+    fn check_known(&mut self, system: CodeSystem, code: &str, field: &dyn fmt::Display) -> Result<(), ReadError> {
+        if system.label(code).is_some() {
+            return Ok(());
+        }
+        let error = ReadError::at(field, Reason::UnknownCode { code: code.to_owned(), system: system.nos_id() });
+        match system.unknown_code() {
+            UnknownCode::Reject => Err(error),
+            UnknownCode::Warn => {
+                self.warnings.push(error.to_string());
+                Ok(())
             }
         }
-        Ok(Some(Code::from(code)))
     }
 
     fn required_code(

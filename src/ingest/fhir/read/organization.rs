@@ -37,12 +37,8 @@ impl Reader {
                     .code
                     .as_deref()
                     .ok_or_else(|| ReadError::at(&"type[categorieEtablissement]", Reason::CodingHasNoCode))?;
-                if coding.system.as_deref().is_some_and(|system| system_is_nos(system, "R66"))
-                    && CodeSystem::CategorieEtablissement.label(code).is_none()
-                {
-                    self.warnings.push(format!(
-                        "type[categorieEtablissement]: code {code:?} is not in TRE_R66-CategorieEtablissement"
-                    ));
+                if coding.system.as_deref().is_some_and(|system| system_is_nos(system, "R66")) {
+                    self.check_known(CodeSystem::CategorieEtablissement, code, &"type[categorieEtablissement]")?;
                 }
                 category = Some(Code::from(code));
             } else if has_system(concept, "R72") {
@@ -54,13 +50,10 @@ impl Reader {
             }
         }
         let address = raw.address.0.first();
-        let (mut address_model, geolocation) = match address {
+        let (address_model, geolocation) = match address {
             Some(address) => self.address(address, &"address[0]")?,
             None => (Address::default(), None),
         };
-        if address_model.commune.is_none() {
-            address_model.commune = None;
-        }
         let is_eg = category.is_some() || (!has_ej_type && part_of.is_some());
         if !is_eg {
             let name = raw.name.as_deref().map(str::trim).filter(|name| !name.is_empty()).map(str::to_owned);
