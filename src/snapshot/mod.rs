@@ -5,7 +5,7 @@
 //! | file | content |
 //! |---|---|
 //! | `MANIFEST.json` | format version, id, build time, sources (size + SHA-256), counts, ingest accounting, quality summary |
-//! | `data.bin` | the dataset and the communes table ([`format`]: magic, version, postcard, CRC-32) |
+//! | `data.bin` | the dataset and the communes table ([`mod@format`]: magic, version, postcard, CRC-32) |
 //! | `engine.bin` | the engine's doc-id layout and columns (`engine::persist`) |
 //! | `text/` | the full-text index (tantivy) over the offers |
 //! | `rejects.ndjson` | every rejected record with where and why, then every warning |
@@ -112,7 +112,7 @@ pub struct Snapshot {
 }
 
 /// Writes the engine's derived files (text index, layout and columns) into the snapshot
-/// directory being built (see `engine::persist`); given to [`write`] so this module does not
+/// directory being built (see `engine::persist`); given to [`write()`] so this module does not
 /// depend on the engine.
 pub type IndexWriter<'a> = &'a dyn IndexFiles;
 
@@ -138,7 +138,7 @@ where
 #[error(transparent)]
 pub struct IndexFilesError(pub Box<dyn std::error::Error + Send + Sync>);
 
-/// Everything [`write`] needs.
+/// Everything [`write()`] needs.
 pub struct BuildInput<'a> {
     pub data: SnapshotData,
     pub report: &'a IngestReport,

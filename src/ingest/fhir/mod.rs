@@ -1,4 +1,4 @@
-//! FHIR R4 JSON of the ROR profiles: reading ([`read`]) and writing ([`write`]).
+//! FHIR R4 JSON of the ROR profiles: reading ([`read`]) and writing ([`mod@write`]).
 //!
 //! Extensions are dispatched on their full URL ([`ror_extension_id`]); sub-extensions of complex
 //! extensions on their bare `url`. Organization identifiers are matched on their type code

@@ -1,6 +1,6 @@
 //! The NOS code systems used by the ROR: which systems the engine knows ([`CodeSystem`]), one
 //! static row per system ([`SYSTEMS`]: NOS id, URL pieces, label table, unknown-code policy),
-//! and the lookups over it. The `(code, label)` data itself is in [`tables`].
+//! and the lookups over it. The `(code, label)` data itself is in `tables`.
 //!
 //! Every `(code, label)` pair below was copied from an ANS publication; nothing is invented.
 //! Codes are kept exactly as the NOS writes them (leading zeros matter: `"01"`, `"021"`).
@@ -202,7 +202,7 @@ pub struct SystemRow {
     pub nos_id: &'static str,
     /// `https://mos.esante.gouv.fr/NOS/<nos_id>/FHIR/<nos_id with TRE-R>`.
     pub url: &'static str,
-    /// `(code, label)` pairs sorted by code, from [`tables`].
+    /// `(code, label)` pairs sorted by code, from `tables`.
     pub table: &'static [(&'static str, &'static str)],
     pub unknown_code: UnknownCode,
 }

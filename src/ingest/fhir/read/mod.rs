@@ -7,8 +7,8 @@
 //!
 //! This module owns the entry points ([`classify`], [`parse_resource`]), what a read yields
 //! ([`Outcome`], [`Parsed`]) and the helpers every resource type shares (coded elements, addresses,
-//! dates, counts); one submodule per resource type reads its elements: [`organization`],
-//! [`healthcare_service`], [`location`].
+//! dates, counts); one submodule per resource type reads its elements: `organization`,
+//! `healthcare_service`, `location`.
 
 use std::fmt;
 
