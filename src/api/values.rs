@@ -191,7 +191,7 @@ impl FromStr for InseeCommune {
     type Err = ValueError;
     fn from_str(text: &str) -> Result<Self, ValueError> {
         let code = text.trim();
-        if !crate::ingest::fhir::read::is_insee_commune(code) {
+        if !crate::model::place::is_insee_commune(code) {
             return Err(ValueError(format!(
                 "{code:?} is not an INSEE commune code (5 characters, e.g. 33063 or 2A004)"
             )));

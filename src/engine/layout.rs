@@ -15,8 +15,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::place::Commune;
 use crate::model::{Dataset, GeoPoint, Offer};
-use crate::snapshot::Commune;
 
 /// Sentinel for "no position".
 pub const NO_POSITION: u32 = u32::MAX;

@@ -6,9 +6,9 @@ use serde::Serialize;
 use super::Index;
 use super::response::{Coded, EgView, OfferHit, Timestamp};
 use crate::model::labels::CodeSystem;
+use crate::model::place::Commune;
 use crate::model::rules::PriceBasis;
 use crate::model::{CapacityRecord, Code, Dataset, Tariff};
-use crate::snapshot::Commune;
 use crate::util::fold::fold;
 
 /// EG and offer indexes, built at load.

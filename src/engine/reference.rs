@@ -11,8 +11,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::Engine;
+use super::crisis::CrisisRequest;
 use super::layout::{departement_of_commune, offer_commune, offer_position};
-use super::request::{Centre, CrisisRequest, MAX_LIMIT, SearchRequest, SortKey};
+use super::request::{Centre, MAX_LIMIT, SearchRequest, SortKey};
 use super::text::{MIN_PREFIX_CHARS, doc_text, fold_analyzer, stem_analyzer, tokens};
 use crate::model::rules::{CapacityTotals, EgPrices, GirPolicy, offer_closed_at};
 use crate::model::{Code, GeoPoint};
@@ -278,10 +279,10 @@ pub struct ReferenceCrisis {
 /// position within `radius_km` (inclusive). Matching offers are grouped by EG; an EG's
 /// distance is that of its nearest matching offer.
 pub fn crisis(engine: &Engine, request: &CrisisRequest, now: i64) -> ReferenceCrisis {
-    let data = &engine.data;
+    let data = engine.data();
     let dataset = &data.dataset;
-    let centre: Option<GeoPoint> = request.centre.as_ref().map(|centre| match centre {
-        Centre::Point { lat, lon } => GeoPoint { lat: *lat, lon: *lon },
+    let centre: Option<GeoPoint> = request.search.centre.as_ref().map(|centre| match centre {
+        Centre::Point(point) => *point,
         Centre::Commune(code) => {
             let commune = super::layout::commune_by_code(&data.communes, code).expect("known commune");
             GeoPoint { lat: commune.lat, lon: commune.lon }
@@ -293,8 +294,8 @@ pub fn crisis(engine: &Engine, request: &CrisisRequest, now: i64) -> ReferenceCr
     for offer in &dataset.offers {
         let Some(eg_index) = offer.eg else { continue };
         let eg = &dataset.egs[eg_index as usize];
-        if !in_list(&request.activity, offer.activity.as_ref())
-            || !in_list(&request.offer_type, offer.offer_type.as_ref())
+        if !in_list(&request.search.activity, offer.activity.as_ref())
+            || !in_list(&request.search.offer_type, offer.offer_type.as_ref())
             || !in_list(&request.orsan_level, eg.orsan_level.as_ref())
         {
             continue;
@@ -303,8 +304,8 @@ pub fn crisis(engine: &Engine, request: &CrisisRequest, now: i64) -> ReferenceCr
             offer.locations.iter().flat_map(|&l| dataset.locations[l as usize].capacities.iter()),
         );
         if (totals.crisis_t0 == 0 && totals.crisis_t60 == 0)
-            || totals.crisis_t0 < request.min_crisis_t0.unwrap_or(0)
-            || totals.crisis_t60 < request.min_crisis_t60.unwrap_or(0)
+            || totals.crisis_t0 < request.search.min_crisis_t0.unwrap_or(0)
+            || totals.crisis_t60 < request.search.min_crisis_t60.unwrap_or(0)
         {
             continue;
         }
@@ -315,7 +316,7 @@ pub fn crisis(engine: &Engine, request: &CrisisRequest, now: i64) -> ReferenceCr
         if let Some(centre) = centre {
             let Some((point, _)) = offer_position(dataset, &data.communes, offer) else { continue };
             let d = haversine_m(centre, point);
-            if let Some(radius_km) = request.radius_km
+            if let Some(radius_km) = request.search.radius_km
                 && d > radius_km * 1000.0
             {
                 continue;
@@ -356,7 +357,7 @@ pub fn crisis(engine: &Engine, request: &CrisisRequest, now: i64) -> ReferenceCr
         total_offers: egs.iter().map(|eg| eg.offers.len() as u64).sum(),
         crisis_t0: egs.iter().map(|eg| eg.crisis_t0).sum(),
         crisis_t60: egs.iter().map(|eg| eg.crisis_t60).sum(),
-        egs: egs.into_iter().take(request.limit.clamp(1, MAX_LIMIT)).collect(),
+        egs: egs.into_iter().take(request.search.limit.clamp(1, MAX_LIMIT)).collect(),
         by_departement,
     }
 }

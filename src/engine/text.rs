@@ -24,8 +24,9 @@ use tantivy::{DocId, Index, Searcher, TantivyDocument, Term};
 
 use super::layout::{Layout, offer_commune};
 use crate::model::labels::CodeSystem;
+use crate::model::place::Commune;
 use crate::model::{Dataset, Offer};
-use crate::snapshot::{Commune, SnapshotData};
+use crate::snapshot::SnapshotData;
 
 /// Name of the stemmed analyzer.
 pub const STEM_ANALYZER: &str = "ror_fr_stem";

@@ -7,7 +7,7 @@ use std::path::Path;
 use flate2::read::MultiGzDecoder;
 
 use super::IngestError;
-use crate::snapshot::Commune;
+use crate::model::place::Commune;
 
 /// Columns read (the real file has more; the shipped copy has exactly these).
 pub const COLUMNS: [&str; 8] =
@@ -25,26 +25,39 @@ pub fn read_communes(path: &Path) -> Result<Vec<Commune>, IngestError> {
         MultiGzDecoder::new(&bytes[..]).read_to_end(&mut decoded).map_err(io_error)?;
         bytes = decoded;
     }
-    parse_communes(&bytes)
-        .map_err(|reason| IngestError::Io { path: path.to_owned(), source: std::io::Error::other(reason) })
+    parse_communes(&bytes).map_err(|source| IngestError::Communes { path: path.to_owned(), source })
+}
+
+/// Why a communes CSV was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CommunesError {
+    #[error("bad CSV header: {0}")]
+    Header(csv::Error),
+    #[error("missing column {0}")]
+    MissingColumn(&'static str),
+    /// `row` is the 1-based line of the file (the header is line 1).
+    #[error("row {row}: {source}")]
+    Row { row: usize, source: csv::Error },
+    #[error("row {row}: centroid {lat}, {lon} is not a WGS84 position")]
+    Centroid { row: usize, lat: f64, lon: f64 },
 }
 
 /// Parses the CSV text of a communes table.
-pub fn parse_communes(bytes: &[u8]) -> Result<Vec<Commune>, String> {
+pub fn parse_communes(bytes: &[u8]) -> Result<Vec<Commune>, CommunesError> {
     let mut reader = csv::Reader::from_reader(bytes);
-    let headers = reader.headers().map_err(|error| format!("bad CSV header: {error}"))?.clone();
+    let headers = reader.headers().map_err(CommunesError::Header)?.clone();
     let column =
-        |name: &str| headers.iter().position(|header| header == name).ok_or_else(|| format!("missing column {name}"));
+        |name: &'static str| headers.iter().position(|header| header == name).ok_or(CommunesError::MissingColumn(name));
     let indexes: Vec<usize> = COLUMNS.iter().map(|name| column(name)).collect::<Result<_, _>>()?;
     let mut communes = Vec::new();
     for (row, record) in reader.records().enumerate() {
-        let record = record.map_err(|error| format!("row {}: {error}", row + 2))?;
+        let record = record.map_err(|source| CommunesError::Row { row: row + 2, source })?;
         let field = |index: usize| record.get(indexes[index]).unwrap_or_default().trim();
         let (Ok(lat), Ok(lon)) = (field(6).parse::<f64>(), field(7).parse::<f64>()) else {
             continue;
         };
         if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-            return Err(format!("row {}: centroid {lat}, {lon} is not a WGS84 position", row + 2));
+            return Err(CommunesError::Centroid { row: row + 2, lat, lon });
         }
         communes.push(Commune {
             code: field(0).into(),

@@ -4,6 +4,12 @@
 //! bundles and arrays) on a reader thread; [`fhir::read`] parses items in parallel (rayon) into
 //! model parts; [`resolve`] follows the references and links the dataset. Every record read is
 //! accounted for in the report.
+//!
+//! Dependencies run one way: [`source`] knows nothing of FHIR, [`fhir::read`] nothing of files,
+//! and [`resolve`] uses both. Each stage has its typed reject reasons ([`source::SourceError`],
+//! [`fhir::read::ReadError`], [`resolve::RecordError`], [`resolve::LinkError`]); their `Display`
+//! is the reason written to the report and `rejects.ndjson`. This module owns the pipeline
+//! (files → batches → parser threads → resolver) and [`IngestError`], why an ingest cannot run.
 
 pub mod communes;
 pub mod fhir;
@@ -28,6 +34,8 @@ pub use source::SourceFile;
 pub enum IngestError {
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot read {path}: {source}")]
+    Communes { path: PathBuf, source: communes::CommunesError },
     #[error("no input files found in {0:?} (expected .json, .ndjson, .jsonl, optionally .gz)")]
     NoInputs(Vec<PathBuf>),
 }

@@ -4,12 +4,16 @@
 //! A reference that does not resolve rejects the resource that holds it, with the reason; a
 //! resource whose parent was rejected is rejected too, naming the parent and its reason, so
 //! nothing disappears without a line in the report.
+//!
+//! This module owns the per-item step ([`process_item`]: source item → [`Verdict`], nested
+//! bundles split again), the linking ([`Resolver`]) and the reasons of their rejects
+//! ([`RecordError`], [`LinkError`]).
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::fhir::read::{Classified, Outcome, Parsed, ParsedOffer, ParsedOrganization};
+use super::fhir::read::{Classified, Outcome, Parsed, ParsedOffer, ParsedOrganization, ReadError};
 use super::report::{IngestReport, Issue, MAX_ISSUES_KEPT, TypeCounts};
-use super::source::{Origin, SourceItem};
+use super::source::{Origin, SourceError, SourceItem};
 use crate::model::{Dataset, Eg, EgId, EjId, Location, LocationId};
 
 /// One record read and parsed, ready for the resolver.
@@ -19,7 +23,73 @@ pub struct Processed {
     pub full_url: Option<String>,
     pub resource_type: Option<String>,
     pub id: Option<String>,
-    pub outcome: Outcome,
+    pub verdict: Verdict,
+}
+
+/// What becomes of one item of the feed before linking.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Read; with warnings about data that was kept but is odd.
+    Accepted { parsed: Box<Parsed>, warnings: Vec<String> },
+    /// Not a usable record, and why.
+    Rejected(RecordError),
+    /// A resource type the engine does not use.
+    Ignored,
+    /// A container item that holds no resource ([`SourceError::EmptyEntry`]): not a record,
+    /// only counted.
+    EmptyEntry,
+}
+
+impl From<Outcome> for Verdict {
+    fn from(outcome: Outcome) -> Verdict {
+        match outcome {
+            Outcome::Accepted { parsed, warnings } => Verdict::Accepted { parsed, warnings },
+            Outcome::Rejected { reason } => Verdict::Rejected(RecordError::Read(reason)),
+            Outcome::Ignored => Verdict::Ignored,
+        }
+    }
+}
+
+/// Why an item is rejected before linking: its text could not be taken from the file, or it is
+/// not a readable resource.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Source(SourceError),
+    #[error(transparent)]
+    Read(ReadError),
+    #[error("Bundle nested more than {MAX_BUNDLE_NESTING} levels deep")]
+    BundleTooDeep,
+}
+
+/// Why a read record is rejected when linking: a reference that does not resolve, a parent that
+/// was rejected (`reason` is the parent's reject reason, as reported), or a newer copy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("partOf: {reference} is an {kind}, not an entité juridique")]
+    PartOfNotEj { reference: String, kind: &'static str },
+    #[error("partOf: {reference} is not in the feed (dangling reference to the entité juridique)")]
+    PartOfDangling { reference: String },
+    #[error("partOf: {reference:?} is not a reference to an Organization")]
+    PartOfNotOrganization { reference: String },
+    #[error("providedBy: {reference:?} is not a resolvable reference")]
+    ProviderUnresolvable { reference: String },
+    #[error("providedBy: {reference} is not an Organization")]
+    ProviderNotOrganization { reference: String },
+    #[error("providedBy: internal organisation {reference} has no partOf")]
+    ProviderOiWithoutPartOf { reference: String },
+    #[error("providedBy: {reference} was rejected ({reason})")]
+    ProviderRejected { reference: String, reason: String },
+    #[error("providedBy: {reference} is not in the feed (dangling reference)")]
+    ProviderDangling { reference: String },
+    #[error("providedBy: {reference} leads to a partOf chain longer than {MAX_PART_OF_CHAIN} (cycle?)")]
+    ProviderChainTooLong { reference: String },
+    #[error("location[{index}]: {reference} was rejected ({reason})")]
+    LocationRejected { index: usize, reference: String, reason: String },
+    #[error("location[{index}]: {reference} is not in the feed (dangling reference)")]
+    LocationDangling { index: usize, reference: String },
+    #[error("duplicate id: superseded by the copy at {winner} (newer or equal meta.lastUpdated)")]
+    Superseded { winner: String },
 }
 
 /// Parses one source item; bundles found inside (an NDJSON line holding a Bundle) are split and
@@ -30,27 +100,27 @@ pub fn process_item(item: SourceItem, out: &mut Vec<Processed>) {
 
 const MAX_BUNDLE_NESTING: usize = 4;
 
-/// The reason [`super::source`] gives a `Bundle.entry` without a resource.
-pub const EMPTY_ENTRY: &str = "Bundle.entry has no resource";
+/// How many `partOf` links a `providedBy` chain may follow.
+const MAX_PART_OF_CHAIN: usize = 16;
 
 fn process_item_at_depth(item: SourceItem, out: &mut Vec<Processed>, depth: usize) {
     let SourceItem { origin, full_url, body } = item;
     let text = match body {
         Ok(text) => text,
-        Err(reason) => {
-            out.push(Processed {
-                origin,
-                full_url,
-                resource_type: None,
-                id: None,
-                outcome: Outcome::Rejected { reason },
-            });
+        Err(SourceError::EmptyEntry) => {
+            out.push(Processed { origin, full_url, resource_type: None, id: None, verdict: Verdict::EmptyEntry });
+            return;
+        }
+        Err(error) => {
+            let verdict = Verdict::Rejected(RecordError::Source(error));
+            out.push(Processed { origin, full_url, resource_type: None, id: None, verdict });
             return;
         }
     };
     match super::fhir::read::classify(&text) {
         Classified::Unreadable { id, reason } => {
-            out.push(Processed { origin, full_url, resource_type: None, id, outcome: Outcome::Rejected { reason } });
+            let verdict = Verdict::Rejected(RecordError::Read(reason));
+            out.push(Processed { origin, full_url, resource_type: None, id, verdict });
         }
         Classified::Bundle => {
             if depth >= MAX_BUNDLE_NESTING {
@@ -59,7 +129,7 @@ fn process_item_at_depth(item: SourceItem, out: &mut Vec<Processed>, depth: usiz
                     full_url,
                     resource_type: Some("Bundle".into()),
                     id: None,
-                    outcome: Outcome::Rejected { reason: "Bundle nested more than 4 levels deep".into() },
+                    verdict: Verdict::Rejected(RecordError::BundleTooDeep),
                 });
                 return;
             }
@@ -70,7 +140,8 @@ fn process_item_at_depth(item: SourceItem, out: &mut Vec<Processed>, depth: usiz
             }
         }
         Classified::Resource { resource_type, id, outcome } => {
-            out.push(Processed { origin, full_url, resource_type: Some(resource_type), id, outcome });
+            let verdict = Verdict::from(outcome);
+            out.push(Processed { origin, full_url, resource_type: Some(resource_type), id, verdict });
         }
     }
 }
@@ -111,7 +182,7 @@ impl Resolver {
 
     /// Counts one record and keeps it if it was accepted.
     pub fn add(&mut self, processed: Processed) {
-        if matches!(&processed.outcome, Outcome::Rejected { reason } if reason == EMPTY_ENTRY) {
+        if matches!(processed.verdict, Verdict::EmptyEntry) {
             // A transaction entry with only a request: not a record.
             self.report.empty_entries += 1;
             return;
@@ -119,21 +190,22 @@ impl Resolver {
         let resource_type = processed.resource_type.as_deref().unwrap_or("unknown");
         self.counts(resource_type).read += 1;
         self.report.totals.read += 1;
-        match processed.outcome {
-            Outcome::Ignored => {
+        match processed.verdict {
+            Verdict::EmptyEntry => unreachable!("counted above"),
+            Verdict::Ignored => {
                 self.counts(resource_type).ignored += 1;
                 self.report.totals.ignored += 1;
             }
-            Outcome::Rejected { reason } => {
+            Verdict::Rejected(reason) => {
                 let issue = Issue {
                     origin: processed.origin.to_string(),
                     resource_type: resource_type.to_owned(),
                     id: processed.id,
-                    reason,
+                    reason: reason.to_string(),
                 };
                 self.reject(issue);
             }
-            Outcome::Accepted { parsed, warnings } => {
+            Verdict::Accepted { parsed, warnings } => {
                 let id = processed.id.unwrap_or_default();
                 if let Some(full_url) = processed.full_url {
                     self.full_urls.insert(full_url, format!("{resource_type}/{id}"));
@@ -192,10 +264,7 @@ impl Resolver {
                     &dropped.origin.to_string(),
                     resource_type,
                     &dropped.id,
-                    format!(
-                        "duplicate id: superseded by the copy at {} (newer or equal meta.lastUpdated)",
-                        winner_held.origin
-                    ),
+                    LinkError::Superseded { winner: winner_held.origin.to_string() },
                 );
             }
             kept.push((winner_held.id.clone(), winner_held));
@@ -291,21 +360,20 @@ impl Resolver {
                     Some((resource_type, id)) if resource_type == "Organization" => match ej_index.get(&id) {
                         Some(&ej) => eg.ej = Some(ej),
                         None => {
-                            let reason = match kinds.get(&id) {
-                                Some(kind) => format!("partOf: {reference} is an {kind}, not an entité juridique"),
-                                None => format!(
-                                    "partOf: {reference} is not in the feed (dangling reference to the entité juridique)"
-                                ),
+                            let reference = reference.clone();
+                            let error = match kinds.get(&id) {
+                                Some(&kind) => LinkError::PartOfNotEj { reference, kind },
+                                None => LinkError::PartOfDangling { reference },
                             };
-                            rejected_organizations.insert(eg.id.clone(), reason.clone());
-                            push_reject(&mut report, &origin, "Organization", &eg.id, reason);
+                            rejected_organizations.insert(eg.id.clone(), error.to_string());
+                            push_reject(&mut report, &origin, "Organization", &eg.id, error);
                             continue;
                         }
                     },
                     _ => {
-                        let reason = format!("partOf: {reference:?} is not a reference to an Organization");
-                        rejected_organizations.insert(eg.id.clone(), reason.clone());
-                        push_reject(&mut report, &origin, "Organization", &eg.id, reason);
+                        let error = LinkError::PartOfNotOrganization { reference: reference.clone() };
+                        rejected_organizations.insert(eg.id.clone(), error.to_string());
+                        push_reject(&mut report, &origin, "Organization", &eg.id, error);
                         continue;
                     }
                 }
@@ -369,11 +437,10 @@ impl Resolver {
                     }
                     None => {
                         let target = key.map(|(_, target)| target).unwrap_or_default();
+                        let reference = reference.clone();
                         location_error = Some(match rejected_locations.get(&target) {
-                            Some(reason) => {
-                                format!("location[{index}]: {reference} was rejected ({reason})")
-                            }
-                            None => format!("location[{index}]: {reference} is not in the feed (dangling reference)"),
+                            Some(reason) => LinkError::LocationRejected { index, reference, reason: reason.clone() },
+                            None => LinkError::LocationDangling { index, reference },
                         });
                         break;
                     }
@@ -408,15 +475,15 @@ impl Resolver {
         eg_index: &HashMap<String, EgId>,
         oi_parent: &HashMap<String, (Option<String>, Option<String>)>,
         rejected: &HashMap<String, String>,
-    ) -> Result<Provider, String> {
+    ) -> Result<Provider, LinkError> {
         let mut reference = provided_by.to_owned();
         let mut internal_organisation = None;
-        for _ in 0..16 {
+        for _ in 0..MAX_PART_OF_CHAIN {
             let Some((resource_type, id)) = self.reference_key(&reference) else {
-                return Err(format!("providedBy: {reference:?} is not a resolvable reference"));
+                return Err(LinkError::ProviderUnresolvable { reference });
             };
             if resource_type != "Organization" {
-                return Err(format!("providedBy: {reference} is not an Organization"));
+                return Err(LinkError::ProviderNotOrganization { reference });
             }
             if let Some(&eg) = eg_index.get(&id) {
                 return Ok(Provider { eg: Some(eg), ej: None, internal_organisation });
@@ -434,16 +501,16 @@ impl Resolver {
                         continue;
                     }
                     None => {
-                        return Err(format!("providedBy: internal organisation {reference} has no partOf"));
+                        return Err(LinkError::ProviderOiWithoutPartOf { reference });
                     }
                 }
             }
             if let Some(reason) = rejected.get(&id) {
-                return Err(format!("providedBy: {reference} was rejected ({reason})"));
+                return Err(LinkError::ProviderRejected { reference, reason: reason.clone() });
             }
-            return Err(format!("providedBy: {reference} is not in the feed (dangling reference)"));
+            return Err(LinkError::ProviderDangling { reference });
         }
-        Err(format!("providedBy: {provided_by} leads to a partOf chain longer than 16 (cycle?)"))
+        Err(LinkError::ProviderChainTooLong { reference: provided_by.to_owned() })
     }
 }
 
@@ -458,7 +525,7 @@ fn push_reject(
     origin: &dyn std::fmt::Display,
     resource_type: &str,
     id: &str,
-    reason: String,
+    reason: LinkError,
 ) {
     let counts = report.by_type.entry(resource_type.to_owned()).or_default();
     counts.rejected += 1;
@@ -467,6 +534,6 @@ fn push_reject(
         origin: origin.to_string(),
         resource_type: resource_type.to_owned(),
         id: Some(id.to_owned()),
-        reason,
+        reason: reason.to_string(),
     });
 }

@@ -6,6 +6,10 @@
 //! order). NDJSON is streamed line by line; a JSON document is read whole (one file at a time)
 //! and its entries are handed out one by one, so memory is bounded by the largest single file,
 //! never by the whole feed.
+//!
+//! Where no resource text can be taken, the item carries a [`SourceError`] instead (an entry
+//! without a resource is [`SourceError::EmptyEntry`], counted apart by the resolver). This
+//! module depends on no other ingest stage.
 
 use std::fmt;
 use std::fs::File;
@@ -70,7 +74,27 @@ pub struct SourceItem {
     pub origin: Origin,
     /// `Bundle.entry.fullUrl`, when the item came from a bundle.
     pub full_url: Option<String>,
-    pub body: Result<String, String>,
+    pub body: Result<String, SourceError>,
+}
+
+/// Why no resource text could be taken at a place of a file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// A `Bundle.entry` with no `resource` (a transaction entry with only a request): not a
+    /// record, only counted.
+    #[error("Bundle.entry has no resource")]
+    EmptyEntry,
+    #[error("line is not valid UTF-8: {0}")]
+    LineNotUtf8(std::str::Utf8Error),
+    #[error("file is not valid UTF-8: {0}")]
+    FileNotUtf8(std::str::Utf8Error),
+    /// The `serde_json` message, with its line and column.
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    #[error("not a JSON object or array (starts with {0:?})")]
+    NotObjectOrArray(char),
+    #[error("Bundle.entry is not an entry object: {0}")]
+    EntryNotObject(String),
 }
 
 /// What was read of one input file.
@@ -219,7 +243,7 @@ fn read_ndjson(
         }
         let body = match std::str::from_utf8(text) {
             Ok(text) => Ok(text.to_owned()),
-            Err(error) => Err(format!("line is not valid UTF-8: {error}")),
+            Err(error) => Err(SourceError::LineNotUtf8(error)),
         };
         batch.push(SourceItem { origin: base.child(Position::Line(line_number)), full_url: None, body });
         if batch.len() >= batch_size {
@@ -251,7 +275,7 @@ fn read_document_bytes(
             on_batch(vec![SourceItem {
                 origin: base.clone(),
                 full_url: None,
-                body: Err(format!("file is not valid UTF-8: {}", error.utf8_error())),
+                body: Err(SourceError::FileNotUtf8(error.utf8_error())),
             }]);
             return "unreadable";
         }
@@ -295,7 +319,7 @@ pub fn split_document(text: &str, origin: &Origin, items: &mut Vec<SourceItem>) 
             items.push(SourceItem {
                 origin: origin.child(Position::Element(count)),
                 full_url: None,
-                body: Err(format!("invalid JSON: {error}")),
+                body: Err(SourceError::InvalidJson(error.to_string())),
             });
         }
         return "array";
@@ -305,7 +329,7 @@ pub fn split_document(text: &str, origin: &Origin, items: &mut Vec<SourceItem>) 
         items.push(SourceItem {
             origin: origin.clone(),
             full_url: None,
-            body: Err(format!("not a JSON object or array (starts with {first:?})")),
+            body: Err(SourceError::NotObjectOrArray(first)),
         });
         return "unreadable";
     }
@@ -325,7 +349,7 @@ pub fn split_document(text: &str, origin: &Origin, items: &mut Vec<SourceItem>) 
         Err(error) => {
             let origin =
                 if items.len() > before || count > 0 { origin.child(Position::Entry(count)) } else { origin.clone() };
-            items.push(SourceItem { origin, full_url: None, body: Err(format!("invalid JSON: {error}")) });
+            items.push(SourceItem { origin, full_url: None, body: Err(SourceError::InvalidJson(error.to_string())) });
             "bundle"
         }
     }
@@ -418,13 +442,11 @@ impl<'de> Visitor<'de> for EntriesSeed<'_> {
                     SourceItem { origin, full_url, body: Ok(resource.get().to_owned()) }
                 }
                 Ok(EntryRef { full_url, resource: None }) => {
-                    SourceItem { origin, full_url, body: Err(super::resolve::EMPTY_ENTRY.into()) }
+                    SourceItem { origin, full_url, body: Err(SourceError::EmptyEntry) }
                 }
-                Err(error) => SourceItem {
-                    origin,
-                    full_url: None,
-                    body: Err(format!("Bundle.entry is not an entry object: {error}")),
-                },
+                Err(error) => {
+                    SourceItem { origin, full_url: None, body: Err(SourceError::EntryNotObject(error.to_string())) }
+                }
             };
             self.items.push(item);
         }
@@ -479,7 +501,8 @@ mod tests {
         assert_eq!(items.len(), 2);
         assert_eq!(items[0].full_url.as_deref(), Some("urn:uuid:1"));
         assert_eq!(items[0].origin.to_string(), "feed.json entry 0");
-        assert_eq!(items[1].body.as_ref().unwrap_err(), "Bundle.entry has no resource");
+        assert_eq!(items[1].body.as_ref().unwrap_err(), &SourceError::EmptyEntry);
+        assert_eq!(items[1].body.as_ref().unwrap_err().to_string(), "Bundle.entry has no resource");
 
         items.clear();
         assert_eq!(
@@ -502,6 +525,6 @@ mod tests {
         assert_eq!(items.len(), 2);
         assert!(items[0].body.is_ok());
         assert_eq!(items[1].origin.to_string(), "feed.json entry 1");
-        assert!(items[1].body.as_ref().unwrap_err().contains("EOF while parsing"), "{:?}", items[1].body);
+        assert!(items[1].body.as_ref().unwrap_err().to_string().contains("EOF while parsing"), "{:?}", items[1].body);
     }
 }

@@ -8,9 +8,10 @@
 //! fact about a real establishment; it only has the geography and the value distributions of
 //! real data.
 
-use super::opendata::{OfferGenerator, OfferTemplate, sort_dataset, templates_for};
+use super::opendata::offers::{OfferGenerator, OfferTemplate, templates_for};
+use super::opendata::sort_dataset;
+use crate::model::place::Commune;
 use crate::model::{AgeRange, Code, Dataset, Eg, Ej, GeoPoint, Location, Offer, Tariff};
-use crate::snapshot::Commune;
 use crate::util::rng::SplitMix64;
 use crate::util::time::{DAY_SECONDS, UnixSeconds};
 

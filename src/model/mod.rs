@@ -3,7 +3,7 @@
 //!
 //! Pure data types, no I/O. Inside a [`Dataset`] every entity is addressed by a dense `u32`
 //! index ([`EjId`], [`EgId`], [`OfferId`], [`LocationId`]); FHIR ids and FINESS numbers are
-//! kept as fields and only used at the edges.
+//! kept as fields and only used at the edges; [`place`] validates them and holds the communes.
 //!
 //! # Units
 //! Positions are WGS84 degrees ([`GeoPoint`]), timestamps UTC Unix seconds, money euro cents,
@@ -11,6 +11,7 @@
 //! [`labels::CodeSystem`].
 
 pub mod labels;
+pub mod place;
 pub mod rules;
 
 use compact_str::CompactString;

@@ -4,7 +4,7 @@
 //! The engine, the brute-force reference of the tests and the documentation all follow these
 //! functions; change a rule here and everywhere follows.
 
-use super::{CapacityRecord, Code, Eg, Offer, Tariff};
+use super::{CapacityRecord, Eg, Offer, Tariff};
 use crate::util::time::UnixSeconds;
 
 /// TRE_R241 aide financière code "Habilité Aide Sociale".
@@ -243,11 +243,6 @@ pub fn age_in_years(value: f64, unit: Option<&str>) -> Option<f64> {
         Some("d") => Some(value / 365.25),
         Some(_) => None,
     }
-}
-
-/// Formats a code list for messages.
-pub fn code_list(codes: &[Code]) -> String {
-    codes.iter().map(|code| code.as_str()).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]

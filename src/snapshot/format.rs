@@ -17,6 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::Dataset;
+use crate::model::place::Commune;
 
 /// Current version of the snapshot format; bump on any change of [`SnapshotData`].
 pub const FORMAT_VERSION: u32 = 2;
@@ -27,23 +28,6 @@ pub const END_MAGIC: &[u8; 8] = b"RORSEND\0";
 
 const HEADER_LEN: usize = 8 + 4 + 8;
 const FOOTER_LEN: usize = 4 + 8;
-
-/// A French commune: code, name and centroid, for centre-by-commune and type-ahead.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Commune {
-    /// INSEE COG code (`45234`, `2A004`, `75101`).
-    pub code: compact_str::CompactString,
-    pub name: String,
-    /// `commune-actuelle`, `commune-deleguee`, `commune-associee`, `arrondissement-municipal`.
-    pub kind: compact_str::CompactString,
-    /// INSEE département code (`45`, `2A`, `974`).
-    pub departement: compact_str::CompactString,
-    pub population: Option<u32>,
-    pub postal_codes: Vec<compact_str::CompactString>,
-    /// Polygon centroid, WGS84 degrees.
-    pub lat: f64,
-    pub lon: f64,
-}
 
 /// What `data.bin` holds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 //! | file | content |
 //! |---|---|
 //! | `MANIFEST.json` | format version, id, build time, sources (size + SHA-256), counts, ingest accounting, quality summary |
-//! | `data.bin` | the dataset and the communes table ([`format`]: magic, version, postcard, CRC-32) |
+//! | `data.bin` | the dataset and the communes table ([`mod@format`]: magic, version, postcard, CRC-32) |
 //! | `engine.bin` | the engine's doc-id layout and columns (`engine::persist`) |
 //! | `text/` | the full-text index (tantivy) over the offers |
 //! | `rejects.ndjson` | every rejected record with where and why, then every warning |
@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ingest::{IngestReport, Issue, SourceFile, TypeCounts};
 use crate::util::time::{UnixSeconds, format_rfc3339};
-pub use format::{Commune, FORMAT_VERSION, SnapshotData};
+pub use format::{FORMAT_VERSION, SnapshotData};
 pub use quality::QualitySummary;
 
 /// Name of the manifest file.
@@ -95,8 +95,8 @@ pub enum SnapshotError {
     Corrupt { path: PathBuf, reason: String },
     #[error("{path} already exists (use --force to replace it)")]
     Exists { path: PathBuf },
-    #[error("engine files in {path}: {reason}")]
-    Text { path: PathBuf, reason: String },
+    #[error("engine files in {path}: {source}")]
+    Text { path: PathBuf, source: IndexFilesError },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
@@ -112,11 +112,33 @@ pub struct Snapshot {
 }
 
 /// Writes the engine's derived files (text index, layout and columns) into the snapshot
-/// directory being built (see `engine::persist`); given to [`write`] so this module does not
+/// directory being built (see `engine::persist`); given to [`write()`] so this module does not
 /// depend on the engine.
-pub type IndexWriter<'a> = &'a (dyn Fn(&SnapshotData, &Path) -> Result<(), String> + Sync);
+pub type IndexWriter<'a> = &'a dyn IndexFiles;
 
-/// Everything [`write`] needs.
+/// What [`IndexWriter`] points at: any `Fn(&SnapshotData, &Path) -> Result<(), E>` whose error
+/// converts into a boxed error (a `String`, an error enum) is one.
+pub trait IndexFiles: Sync {
+    /// Writes the files for `data` into the snapshot directory `dir`.
+    fn write_files(&self, data: &SnapshotData, dir: &Path) -> Result<(), IndexFilesError>;
+}
+
+impl<F, E> IndexFiles for F
+where
+    F: Fn(&SnapshotData, &Path) -> Result<(), E> + Sync,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn write_files(&self, data: &SnapshotData, dir: &Path) -> Result<(), IndexFilesError> {
+        self(data, dir).map_err(|error| IndexFilesError(error.into()))
+    }
+}
+
+/// Why the engine's files could not be written (the engine's own error, kept as the source).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct IndexFilesError(pub Box<dyn std::error::Error + Send + Sync>);
+
+/// Everything [`write()`] needs.
 pub struct BuildInput<'a> {
     pub data: SnapshotData,
     pub report: &'a IngestReport,
@@ -177,7 +199,9 @@ fn write_into(dir: &Path, input: BuildInput<'_>) -> Result<Manifest, SnapshotErr
                 let data = &data;
                 scope.spawn(move || {
                     let started = std::time::Instant::now();
-                    index_files(data, dir).map_err(|reason| SnapshotError::Text { path: dir.to_owned(), reason })?;
+                    index_files
+                        .write_files(data, dir)
+                        .map_err(|source| SnapshotError::Text { path: dir.to_owned(), source })?;
                     tracing::info!(seconds = started.elapsed().as_secs_f64(), "engine files written");
                     Ok(())
                 })

@@ -23,21 +23,14 @@ pub struct GeoPoint {
 }
 
 /// Why a coordinate pair is not a WGS84 position.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CoordinateError {
+    #[error("latitude outside [-90, 90]")]
     LatitudeOutOfRange,
+    #[error("longitude outside [-180, 180]")]
     LongitudeOutOfRange,
+    #[error("coordinate is not a finite number")]
     NotFinite,
-}
-
-impl std::fmt::Display for CoordinateError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            CoordinateError::LatitudeOutOfRange => "latitude outside [-90, 90]",
-            CoordinateError::LongitudeOutOfRange => "longitude outside [-180, 180]",
-            CoordinateError::NotFinite => "coordinate is not a finite number",
-        })
-    }
 }
 
 impl GeoPoint {

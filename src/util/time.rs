@@ -4,8 +4,6 @@
 //! Partial FHIR dates (`2024`, `2024-07`, `2024-07-08`) stand for the first second of the period
 //! they name, in UTC.
 
-use std::fmt;
-
 /// Seconds since the Unix epoch, UTC.
 pub type UnixSeconds = i64;
 
@@ -13,19 +11,12 @@ pub type UnixSeconds = i64;
 pub const DAY_SECONDS: i64 = 86_400;
 
 /// Why a FHIR date could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid FHIR date {text:?}: {reason}")]
 pub struct DateError {
     pub text: String,
     pub reason: &'static str,
 }
-
-impl fmt::Display for DateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid FHIR date {:?}: {}", self.text, self.reason)
-    }
-}
-
-impl std::error::Error for DateError {}
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {

@@ -29,7 +29,7 @@ fn folded_names() -> &'static [(String, Vec<String>)] {
     static NAMES: OnceLock<Vec<(String, Vec<String>)>> = OnceLock::new();
     NAMES.get_or_init(|| {
         sample_engine()
-            .data
+            .data()
             .communes
             .iter()
             .map(|commune| {
@@ -54,7 +54,7 @@ fn scan(engine: &Engine, q: &str, limit: usize) -> Vec<(String, String)> {
         && words[0].bytes().all(|b| b.is_ascii_digit() || b == b'a' || b == b'b');
     let names = folded_names();
     let mut found: Vec<(u8, std::cmp::Reverse<u32>, &str, usize)> = Vec::new();
-    for (index, commune) in engine.data.communes.iter().enumerate() {
+    for (index, commune) in engine.data().communes.iter().enumerate() {
         let tier = if is_code {
             if commune.code.to_ascii_lowercase() == words[0] {
                 Some(0)
@@ -87,7 +87,7 @@ fn scan(engine: &Engine, q: &str, limit: usize) -> Vec<(String, String)> {
         .into_iter()
         .take(limit)
         .map(|(_, _, _, index)| {
-            let commune = &engine.data.communes[index];
+            let commune = &engine.data().communes[index];
             (commune.code.to_string(), commune.name.clone())
         })
         .collect()
@@ -111,10 +111,10 @@ fn unaccented(text: &str) -> String {
 /// Queries derived from a random commune: a prefix of its name, its words, its postcode or
 /// INSEE code, as typed (case, accents, hyphens or spaces, trailing space).
 fn query_strategy() -> impl Strategy<Value = (String, usize)> {
-    let count = sample_engine().data.communes.len();
+    let count = sample_engine().data().communes.len();
     (0..count, 0u8..8, 1usize..12, 0u8..4, prop::sample::select(vec![1usize, 3, 10, 20, 50])).prop_map(
         move |(index, kind, length, typing, limit)| {
-            let commune = &sample_engine().data.communes[index];
+            let commune = &sample_engine().data().communes[index];
             let name: Vec<char> = commune.name.chars().collect();
             let mut q: String = match kind {
                 0..=2 => name[..length.min(name.len())].iter().collect(),
@@ -181,7 +181,7 @@ fn case_accents_and_hyphens_are_folded() {
     }
     // Every commune with a non-ASCII name is found first-tier by its name typed without accents
     // in capitals (ties: population, then code).
-    for commune in engine.data.communes.iter().filter(|commune| !commune.name.is_ascii()).step_by(97) {
+    for commune in engine.data().communes.iter().filter(|commune| !commune.name.is_ascii()).step_by(97) {
         let typed = fold(&commune.name).to_uppercase();
         let hits = search(engine, &typed, 200);
         assert!(hits.iter().any(|(code, _)| *code == commune.code), "{typed:?} does not find {}", commune.code);

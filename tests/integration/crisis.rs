@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
+use ror_search::engine::CrisisRequest;
 use ror_search::engine::Engine;
 use ror_search::engine::reference::{self, ReferenceCrisisTotal};
-use ror_search::engine::request::{Centre, CrisisRequest};
+use ror_search::engine::request::{Centre, SearchRequest};
+use ror_search::model::GeoPoint;
 use ror_search::model::{Code, Dataset};
 use ror_search::snapshot::SnapshotData;
 use ror_search::util::rng::SplitMix64;
@@ -71,8 +73,9 @@ fn random_engine() -> &'static Engine {
 
 /// Runs a crisis request on the engine and on the reference and compares everything.
 fn check(engine: &Engine, request: &CrisisRequest) -> Result<(), TestCaseError> {
-    let now = request.now.unwrap_or(NOW);
-    let request = CrisisRequest { now: Some(now), ..request.clone() };
+    let now = request.search.now.unwrap_or(NOW);
+    let mut request = request.clone();
+    request.search.now = Some(now);
     let response = match engine.crisis(&request) {
         Ok(response) => response,
         Err(error) => return Err(TestCaseError::fail(format!("engine refused {request:?}: {error}"))),
@@ -141,18 +144,18 @@ fn centre_strategy() -> impl Strategy<Value = Option<Centre>> {
     prop_oneof![
         2 => Just(None),
         4 => (clusters.clone(), -1.0f64..1.0, -1.0f64..1.0).prop_map(|((lat, lon, _), dlat, dlon)| {
-            Some(Centre::Point { lat: (lat + dlat).clamp(-90.0, 90.0), lon: wrap_lon(lon + dlon) })
+            Some(Centre::Point(GeoPoint { lat: (lat + dlat).clamp(-90.0, 90.0), lon: wrap_lon(lon + dlon) }))
         }),
         1 => clusters.prop_map(|(_, _, commune)| Some(Centre::Commune(commune.to_owned()))),
         1 => any::<prop::sample::Index>().prop_map(|index| {
             // Exactly on a position (radius 0 then finds what is there).
             let engine = random_engine();
-            let point = engine.layout.positions[index.index(engine.layout.positions.len())];
-            Some(Centre::Point { lat: point.lat, lon: point.lon })
+            let point = engine.layout().positions[index.index(engine.layout().positions.len())];
+            Some(Centre::Point(GeoPoint { lat: point.lat, lon: point.lon }))
         }),
         // Both sides of the antimeridian (clusters at 179.9° E and 176° W).
-        1 => Just(Some(Centre::Point { lat: -16.5, lon: -179.95 })),
-        1 => Just(Some(Centre::Point { lat: -13.28, lon: 179.99 })),
+        1 => Just(Some(Centre::Point(GeoPoint { lat: -16.5, lon: -179.95 }))),
+        1 => Just(Some(Centre::Point(GeoPoint { lat: -13.28, lon: 179.99 }))),
     ]
 }
 
@@ -171,7 +174,7 @@ fn request_strategy() -> impl Strategy<Value = CrisisRequest> {
         .prop_map(
             |(centre, radius_km, activity, offer_type, orsan_level, min_crisis_t0, min_crisis_t60, limit, now)| {
                 let radius_km = if centre.is_some() { radius_km } else { None };
-                CrisisRequest {
+                Flat {
                     centre,
                     radius_km,
                     activity,
@@ -182,6 +185,7 @@ fn request_strategy() -> impl Strategy<Value = CrisisRequest> {
                     limit,
                     now: Some(now),
                 }
+                .request()
             },
         )
 }
@@ -204,7 +208,7 @@ proptest! {
 fn sample_codes(field: fn(&ror_search::model::Offer) -> Option<&Code>) -> Vec<Code> {
     let engine = sample_engine();
     let mut codes: Vec<Code> = engine
-        .data
+        .data()
         .dataset
         .offers
         .iter()
@@ -241,8 +245,8 @@ fn sample_request_strategy() -> impl Strategy<Value = CrisisRequest> {
         1usize..30,
     )
         .prop_map(|(place, radius_km, activity, offer_type, orsan_level, min_crisis_t0, min_crisis_t60, limit)| {
-            CrisisRequest {
-                centre: place.map(|(lat, lon)| Centre::Point { lat, lon }),
+            Flat {
+                centre: place.map(|(lat, lon)| Centre::Point(GeoPoint { lat, lon })),
                 radius_km: place.and(radius_km),
                 activity,
                 offer_type,
@@ -252,6 +256,7 @@ fn sample_request_strategy() -> impl Strategy<Value = CrisisRequest> {
                 limit,
                 now: Some(NOW),
             }
+            .request()
         })
 }
 
@@ -270,46 +275,79 @@ proptest! {
 }
 
 fn request(pairs: &[(&str, &str)]) -> CrisisRequest {
-    let mut request = CrisisRequest::from_pairs(pairs.iter().copied()).expect("valid request");
-    request.now = Some(NOW);
+    let mut request = ror_search::api::crisis_request(pairs.iter().copied()).expect("valid request");
+    request.search.now = Some(NOW);
     request
+}
+
+/// The fields of a crisis request as the generators draw them.
+#[derive(Debug, Clone, Default)]
+struct Flat {
+    centre: Option<Centre>,
+    radius_km: Option<f64>,
+    activity: Vec<Code>,
+    offer_type: Vec<Code>,
+    orsan_level: Vec<Code>,
+    min_crisis_t0: Option<u32>,
+    min_crisis_t60: Option<u32>,
+    limit: usize,
+    now: Option<i64>,
+}
+
+impl Flat {
+    fn request(self) -> CrisisRequest {
+        CrisisRequest {
+            search: SearchRequest {
+                centre: self.centre,
+                radius_km: self.radius_km,
+                activity: self.activity,
+                offer_type: self.offer_type,
+                min_crisis_t0: self.min_crisis_t0,
+                min_crisis_t60: self.min_crisis_t60,
+                limit: self.limit,
+                now: self.now,
+                ..SearchRequest::default()
+            },
+            orsan_level: self.orsan_level,
+        }
+    }
 }
 
 #[test]
 fn the_random_data_exercises_every_case() {
     // Guards the generator: without these the property above would test less than it says.
     let engine = random_engine();
-    let everything = reference::crisis(engine, &CrisisRequest { limit: 200, ..CrisisRequest::default() }, NOW);
+    let everything = reference::crisis(engine, &Flat { limit: 200, ..Flat::default() }.request(), NOW);
     assert!(everything.total_egs > 100, "{}", everything.total_egs);
     assert!(everything.by_departement.contains_key(&None), "an offer without département has crisis beds");
     assert!(everything.by_departement.contains_key(&Some("99".to_owned())));
-    let dataset = &engine.data.dataset;
+    let dataset = &engine.data().dataset;
     assert!(dataset.offers.iter().any(|offer| offer.eg.is_none()));
     assert!(dataset.egs.iter().any(|eg| eg.orsan_level.is_none()));
     assert!(
         dataset.offers.iter().any(|offer| ror_search::engine::layout::offer_position(
             dataset,
-            &engine.data.communes,
+            &engine.data().communes,
             offer
         )
         .is_none())
     );
-    check(engine, &CrisisRequest { limit: 200, now: Some(NOW), ..CrisisRequest::default() }).unwrap();
+    check(engine, &Flat { limit: 200, now: Some(NOW), ..Flat::default() }.request()).unwrap();
 }
 
 #[test]
 fn radius_zero_finds_the_egs_at_the_centre() {
     let engine = random_engine();
     // A position with crisis beds (an offer with T0 > 0 that is open and placed).
-    let everything = reference::crisis(engine, &CrisisRequest { limit: 200, ..CrisisRequest::default() }, NOW);
-    let dataset = &engine.data.dataset;
+    let everything = reference::crisis(engine, &Flat { limit: 200, ..Flat::default() }.request(), NOW);
+    let dataset = &engine.data().dataset;
     let offer = everything
         .egs
         .iter()
         .flat_map(|eg| &eg.offers)
         .find_map(|(id, _, _)| {
             let offer = crate::common::offer(dataset, id);
-            ror_search::engine::layout::offer_position(dataset, &engine.data.communes, offer)
+            ror_search::engine::layout::offer_position(dataset, &engine.data().communes, offer)
         })
         .expect("a placed offer with crisis beds")
         .0;

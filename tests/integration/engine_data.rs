@@ -5,8 +5,9 @@ use std::path::Path;
 
 use ror_search::engine::Engine;
 use ror_search::ingest::IngestReport;
+use ror_search::model::place::Commune;
 use ror_search::model::{Address, AgeRange, CapacityRecord, Code, Dataset, Eg, Ej, GeoPoint, Location, Offer, Tariff};
-use ror_search::snapshot::{BuildInput, Commune, SnapshotData, write};
+use ror_search::snapshot::{BuildInput, SnapshotData, write};
 use ror_search::util::rng::SplitMix64;
 
 use crate::common::crate_path;

@@ -1,4 +1,4 @@
-//! FHIR R4 JSON of the ROR profiles: reading ([`read`]) and writing ([`write`]).
+//! FHIR R4 JSON of the ROR profiles: reading ([`read`]) and writing ([`mod@write`]).
 //!
 //! Extensions are dispatched on their full URL ([`ror_extension_id`]); sub-extensions of complex
 //! extensions on their bare `url`. Organization identifiers are matched on their type code
@@ -21,9 +21,6 @@ pub const FR_CORE_INSEE_CODE_URL: &str = "https://hl7.fr/ig/fhir/core/StructureD
 /// TRE_G07 (type d'identifiant de structure) system.
 pub const TRE_G07_URL: &str =
     "https://mos.esante.gouv.fr/NOS/TRE_G07-TypeIdentifiantStructure/FHIR/TRE-G07-TypeIdentifiantStructure";
-/// TRE_R345 (type d'identifiant autre; `42` = identifiant OI).
-pub const TRE_R345_URL: &str =
-    "https://mos.esante.gouv.fr/NOS/TRE_R345-TypeIdentifiantAutre/FHIR/TRE_R345-TypeIdentifiantAutre";
 /// TRE_R355 (type d'identifiant de l'offre; `35`).
 pub const TRE_R355_URL: &str =
     "https://mos.esante.gouv.fr/NOS/TRE_R355-TypeIdentifiantOffre/FHIR/TRE-R355-TypeIdentifiantOffre";
@@ -35,13 +32,6 @@ pub const TRE_R13_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/
 pub const TRE_R30_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_R30-RegionOM/FHIR/TRE-R30-RegionOM";
 /// TRE_R247 (UCUM units) system used in `ageRange`.
 pub const TRE_R247_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_R247-UcumUniteMesure/FHIR/TRE-R247-UcumUniteMesure";
-/// TRE_R02 (secteur d'activité; offices) system.
-pub const TRE_R02_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite";
-/// TRE_R69 (agrégat de statut juridique) system.
-pub const TRE_R69_URL: &str = "https://mos.esante.gouv.fr/NOS/TRE_R69-FinessAgregatStatutJuridiqueNiv2/FHIR/TRE-R69-FinessAgregatStatutJuridiqueNiv2";
-/// TRE_R207 (type d'organisation interne) system.
-pub const TRE_R207_URL: &str =
-    "https://mos.esante.gouv.fr/NOS/TRE_R207-TypeOrganisationInterne/FHIR/TRE-R207-TypeOrganisationInterne";
 /// TRE_R243 (compétence spécifique) system.
 pub const TRE_R243_URL: &str =
     "https://mos.esante.gouv.fr/NOS/TRE_R243-CompetenceSpecifique/FHIR/TRE-R243-CompetenceSpecifique";

@@ -1,372 +1,8 @@
-//! Labels of the NOS code systems used by the ROR.
+//! The `(code, label)` tables of the NOS code systems: pure data, copied from ANS publications
+//! (sources and versions on each table's doc comment, overview in [`super`]).
 //!
-//! Every `(code, label)` pair below was copied from an ANS publication; nothing is invented.
-//! Codes are kept exactly as the NOS writes them (leading zeros matter: `"01"`, `"021"`).
-//! Each table is sorted by code in byte order so that [`CodeSystem::label`] can binary-search it.
-//!
-//! Where the tables come from (details and versions on each table's doc comment):
-//!
-//! * **ANS FSH CodeSystems / ValueSets** in the public repository `ansforge/ig-terminlogie-de-sante`
-//!   (sic), folder `DM/input/fsh/Done/Ontoserver/`: R66, R211 (+ JDV_J17), R213 (+ JDV_J19),
-//!   R227, R239, R241, R329, R332, R343.
-//! * **IG "Terminologies de Santé" v1.12.0** (package `ans.fr.terminologies`, pages built in
-//!   2026): R72, R245, R330, R242, JDV_J238 (for R244), JDV_J19 (code `60` of R213),
-//!   JDV_J36 (R246), JDV_J30 (R240); v0.1.0 page of TRE_R244 for the R244 codes outside J238.
-//! * **Built IG "Bac-à-sable"** `ig/Bac-à-sable-dan/CodeSystem-TRE-*.html` in the same repository
-//!   (build of 2024-11-25): R228, R237, R240, R246, R250, R284, R331, R333, R334, R335, R336, R337.
-//! * The FINESS extract of 2021-01-08 (`shared/data/real/finess-etablissements-2021`) was used to
-//!   check that every establishment category seen in real data is in the R66 table.
-//!
-//! Deprecated codes are kept on purpose: ROR data still carries them.
-//!
-//! Tables marked open ([`CodeSystem::is_closed`] = `false`) are large or evolving catalogues;
-//! an unknown code there only means our copy lags behind the NOS.
-
-/// A NOS code system the engine knows labels for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub enum CodeSystem {
-    /// `TRE_R66-CategorieEtablissement`
-    CategorieEtablissement,
-    /// `TRE_R244-CategorieOrganisation`
-    CategorieOrganisation,
-    /// `TRE_R227-ChampActivite`
-    ChampActivite,
-    /// `TRE_R211-ActiviteOperationnelle`
-    ActiviteOperationnelle,
-    /// `TRE_R213-ModePriseEnCharge`
-    ModePriseEnCharge,
-    /// `TRE_R240-TemporaliteAccueil`
-    TemporaliteAccueil,
-    /// `TRE_R239-PublicPrisEnCharge`
-    PublicPrisEnCharge,
-    /// `TRE_R245-SpecialisationDePriseEnCharge`
-    SpecialisationPriseEnCharge,
-    /// `TRE_R329-NatureCapacite`
-    NatureCapacite,
-    /// `TRE_R330-TypeStatutCapacite`
-    StatutCapacite,
-    /// `TRE_R331-TemporaliteCapacite`
-    TemporaliteCapacite,
-    /// `TRE_R332-GenreCapacite`
-    GenreCapacite,
-    /// `TRE_R333-TypeFermetureCapacite`
-    TypeFermetureCapacite,
-    /// `TRE_R334-TypeLitSupplementaire`
-    TypeLitSupplementaire,
-    /// `TRE_R335-TypeSourceCapacite`
-    TypeSourceCapacite,
-    /// `TRE_R336-TypeCrise`
-    TypeCrise,
-    /// `TRE_R337-AffectationTemporaire`
-    AffectationTemporaire,
-    /// `TRE_R237-GroupeTarifaireDependance`
-    GroupeTarifaireDependance,
-    /// `TRE_R246-TypeTarif`
-    TypeTarif,
-    /// `TRE_R228-UnitePrix`
-    UnitePrix,
-    /// `TRE_R242-TypeHabitation`
-    TypeHabitation,
-    /// `TRE_R250-ConditionTarifaire`
-    ConditionTarifaire,
-    /// `TRE_R241-AideFinanciere`
-    AideFinanciere,
-    /// `TRE_R284-NiveauRecoursORSAN`
-    NiveauRecoursOrsan,
-    /// `TRE_R343-FonctionLieu`
-    FonctionLieu,
-    /// `TRE_R72-FinessStatutJuridique`
-    StatutJuridique,
-}
-
-impl CodeSystem {
-    /// Every variant, in declaration order.
-    pub const ALL: &'static [CodeSystem] = &[
-        CodeSystem::CategorieEtablissement,
-        CodeSystem::CategorieOrganisation,
-        CodeSystem::ChampActivite,
-        CodeSystem::ActiviteOperationnelle,
-        CodeSystem::ModePriseEnCharge,
-        CodeSystem::TemporaliteAccueil,
-        CodeSystem::PublicPrisEnCharge,
-        CodeSystem::SpecialisationPriseEnCharge,
-        CodeSystem::NatureCapacite,
-        CodeSystem::StatutCapacite,
-        CodeSystem::TemporaliteCapacite,
-        CodeSystem::GenreCapacite,
-        CodeSystem::TypeFermetureCapacite,
-        CodeSystem::TypeLitSupplementaire,
-        CodeSystem::TypeSourceCapacite,
-        CodeSystem::TypeCrise,
-        CodeSystem::AffectationTemporaire,
-        CodeSystem::GroupeTarifaireDependance,
-        CodeSystem::TypeTarif,
-        CodeSystem::UnitePrix,
-        CodeSystem::TypeHabitation,
-        CodeSystem::ConditionTarifaire,
-        CodeSystem::AideFinanciere,
-        CodeSystem::NiveauRecoursOrsan,
-        CodeSystem::FonctionLieu,
-        CodeSystem::StatutJuridique,
-    ];
-
-    /// The NOS identifier, e.g. `"TRE_R244-CategorieOrganisation"`.
-    pub fn nos_id(self) -> &'static str {
-        match self {
-            CodeSystem::CategorieEtablissement => "TRE_R66-CategorieEtablissement",
-            CodeSystem::CategorieOrganisation => "TRE_R244-CategorieOrganisation",
-            CodeSystem::ChampActivite => "TRE_R227-ChampActivite",
-            CodeSystem::ActiviteOperationnelle => "TRE_R211-ActiviteOperationnelle",
-            CodeSystem::ModePriseEnCharge => "TRE_R213-ModePriseEnCharge",
-            CodeSystem::TemporaliteAccueil => "TRE_R240-TemporaliteAccueil",
-            CodeSystem::PublicPrisEnCharge => "TRE_R239-PublicPrisEnCharge",
-            CodeSystem::SpecialisationPriseEnCharge => "TRE_R245-SpecialisationDePriseEnCharge",
-            CodeSystem::NatureCapacite => "TRE_R329-NatureCapacite",
-            CodeSystem::StatutCapacite => "TRE_R330-TypeStatutCapacite",
-            CodeSystem::TemporaliteCapacite => "TRE_R331-TemporaliteCapacite",
-            CodeSystem::GenreCapacite => "TRE_R332-GenreCapacite",
-            CodeSystem::TypeFermetureCapacite => "TRE_R333-TypeFermetureCapacite",
-            CodeSystem::TypeLitSupplementaire => "TRE_R334-TypeLitSupplementaire",
-            CodeSystem::TypeSourceCapacite => "TRE_R335-TypeSourceCapacite",
-            CodeSystem::TypeCrise => "TRE_R336-TypeCrise",
-            CodeSystem::AffectationTemporaire => "TRE_R337-AffectationTemporaire",
-            CodeSystem::GroupeTarifaireDependance => "TRE_R237-GroupeTarifaireDependance",
-            CodeSystem::TypeTarif => "TRE_R246-TypeTarif",
-            CodeSystem::UnitePrix => "TRE_R228-UnitePrix",
-            CodeSystem::TypeHabitation => "TRE_R242-TypeHabitation",
-            CodeSystem::ConditionTarifaire => "TRE_R250-ConditionTarifaire",
-            CodeSystem::AideFinanciere => "TRE_R241-AideFinanciere",
-            CodeSystem::NiveauRecoursOrsan => "TRE_R284-NiveauRecoursORSAN",
-            CodeSystem::FonctionLieu => "TRE_R343-FonctionLieu",
-            CodeSystem::StatutJuridique => "TRE_R72-FinessStatutJuridique",
-        }
-    }
-
-    /// The canonical FHIR system URL, e.g.
-    /// `https://mos.esante.gouv.fr/NOS/TRE_R244-CategorieOrganisation/FHIR/TRE-R244-CategorieOrganisation`
-    /// (pattern: `https://mos.esante.gouv.fr/NOS/<TRE_Rxxx-Name>/FHIR/<TRE-Rxxx-Name>`).
-    pub fn url(self) -> &'static str {
-        match self {
-            CodeSystem::CategorieEtablissement => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R66-CategorieEtablissement/FHIR/TRE-R66-CategorieEtablissement"
-            }
-            CodeSystem::CategorieOrganisation => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R244-CategorieOrganisation/FHIR/TRE-R244-CategorieOrganisation"
-            }
-            CodeSystem::ChampActivite => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R227-ChampActivite/FHIR/TRE-R227-ChampActivite"
-            }
-            CodeSystem::ActiviteOperationnelle => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R211-ActiviteOperationnelle/FHIR/TRE-R211-ActiviteOperationnelle"
-            }
-            CodeSystem::ModePriseEnCharge => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R213-ModePriseEnCharge/FHIR/TRE-R213-ModePriseEnCharge"
-            }
-            CodeSystem::TemporaliteAccueil => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R240-TemporaliteAccueil/FHIR/TRE-R240-TemporaliteAccueil"
-            }
-            CodeSystem::PublicPrisEnCharge => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R239-PublicPrisEnCharge/FHIR/TRE-R239-PublicPrisEnCharge"
-            }
-            CodeSystem::SpecialisationPriseEnCharge => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R245-SpecialisationDePriseEnCharge/FHIR/TRE-R245-SpecialisationDePriseEnCharge"
-            }
-            CodeSystem::NatureCapacite => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R329-NatureCapacite/FHIR/TRE-R329-NatureCapacite"
-            }
-            CodeSystem::StatutCapacite => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R330-TypeStatutCapacite/FHIR/TRE-R330-TypeStatutCapacite"
-            }
-            CodeSystem::TemporaliteCapacite => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R331-TemporaliteCapacite/FHIR/TRE-R331-TemporaliteCapacite"
-            }
-            CodeSystem::GenreCapacite => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R332-GenreCapacite/FHIR/TRE-R332-GenreCapacite"
-            }
-            CodeSystem::TypeFermetureCapacite => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R333-TypeFermetureCapacite/FHIR/TRE-R333-TypeFermetureCapacite"
-            }
-            CodeSystem::TypeLitSupplementaire => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R334-TypeLitSupplementaire/FHIR/TRE-R334-TypeLitSupplementaire"
-            }
-            CodeSystem::TypeSourceCapacite => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R335-TypeSourceCapacite/FHIR/TRE-R335-TypeSourceCapacite"
-            }
-            CodeSystem::TypeCrise => "https://mos.esante.gouv.fr/NOS/TRE_R336-TypeCrise/FHIR/TRE-R336-TypeCrise",
-            CodeSystem::AffectationTemporaire => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R337-AffectationTemporaire/FHIR/TRE-R337-AffectationTemporaire"
-            }
-            CodeSystem::GroupeTarifaireDependance => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R237-GroupeTarifaireDependance/FHIR/TRE-R237-GroupeTarifaireDependance"
-            }
-            CodeSystem::TypeTarif => "https://mos.esante.gouv.fr/NOS/TRE_R246-TypeTarif/FHIR/TRE-R246-TypeTarif",
-            CodeSystem::UnitePrix => "https://mos.esante.gouv.fr/NOS/TRE_R228-UnitePrix/FHIR/TRE-R228-UnitePrix",
-            CodeSystem::TypeHabitation => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R242-TypeHabitation/FHIR/TRE-R242-TypeHabitation"
-            }
-            CodeSystem::ConditionTarifaire => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R250-ConditionTarifaire/FHIR/TRE-R250-ConditionTarifaire"
-            }
-            CodeSystem::AideFinanciere => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R241-AideFinanciere/FHIR/TRE-R241-AideFinanciere"
-            }
-            CodeSystem::NiveauRecoursOrsan => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R284-NiveauRecoursORSAN/FHIR/TRE-R284-NiveauRecoursORSAN"
-            }
-            CodeSystem::FonctionLieu => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R343-FonctionLieu/FHIR/TRE-R343-FonctionLieu"
-            }
-            CodeSystem::StatutJuridique => {
-                "https://mos.esante.gouv.fr/NOS/TRE_R72-FinessStatutJuridique/FHIR/TRE-R72-FinessStatutJuridique"
-            }
-        }
-    }
-
-    /// The `Rxxx` number of the NOS identifier (66 for TRE_R66).
-    fn r_number(self) -> u32 {
-        match self {
-            CodeSystem::CategorieEtablissement => 66,
-            CodeSystem::CategorieOrganisation => 244,
-            CodeSystem::ChampActivite => 227,
-            CodeSystem::ActiviteOperationnelle => 211,
-            CodeSystem::ModePriseEnCharge => 213,
-            CodeSystem::TemporaliteAccueil => 240,
-            CodeSystem::PublicPrisEnCharge => 239,
-            CodeSystem::SpecialisationPriseEnCharge => 245,
-            CodeSystem::NatureCapacite => 329,
-            CodeSystem::StatutCapacite => 330,
-            CodeSystem::TemporaliteCapacite => 331,
-            CodeSystem::GenreCapacite => 332,
-            CodeSystem::TypeFermetureCapacite => 333,
-            CodeSystem::TypeLitSupplementaire => 334,
-            CodeSystem::TypeSourceCapacite => 335,
-            CodeSystem::TypeCrise => 336,
-            CodeSystem::AffectationTemporaire => 337,
-            CodeSystem::GroupeTarifaireDependance => 237,
-            CodeSystem::TypeTarif => 246,
-            CodeSystem::UnitePrix => 228,
-            CodeSystem::TypeHabitation => 242,
-            CodeSystem::ConditionTarifaire => 250,
-            CodeSystem::AideFinanciere => 241,
-            CodeSystem::NiveauRecoursOrsan => 284,
-            CodeSystem::FonctionLieu => 343,
-            CodeSystem::StatutJuridique => 72,
-        }
-    }
-
-    /// Finds the system from a `coding.system` URL.
-    ///
-    /// Accepts http and https, a trailing slash, and either the NOS segment (`TRE_Rxxx-Name`) or
-    /// the FHIR segment (`TRE-Rxxx-Name`) alone: only the `TRE_Rxxx` / `TRE-Rxxx` part is used.
-    ///
-    /// The match is case-insensitive (`tre-r66-...` as used by the SMT also works) and looks only
-    /// at the number after `TRE_R` / `TRE-R`, so a renamed suffix (e.g. an alias spelled
-    /// `TRE_R237-NiveauDependance`) still resolves. `TRE_R24` never matches `TRE_R244`.
-    pub fn from_url(url: &str) -> Option<CodeSystem> {
-        let n = tre_number(url)?;
-        CodeSystem::ALL.iter().copied().find(|s| s.r_number() == n)
-    }
-
-    /// True when the table is the complete, closed list (an unknown code there is a data
-    /// error); false for large or evolving catalogues where our table may lag (R66, R244, R211,
-    /// R239, R245, R72, R343).
-    pub fn is_closed(self) -> bool {
-        match self {
-            CodeSystem::ChampActivite
-            | CodeSystem::ModePriseEnCharge
-            | CodeSystem::TemporaliteAccueil
-            | CodeSystem::NatureCapacite
-            | CodeSystem::StatutCapacite
-            | CodeSystem::TemporaliteCapacite
-            | CodeSystem::GenreCapacite
-            | CodeSystem::TypeFermetureCapacite
-            | CodeSystem::TypeLitSupplementaire
-            | CodeSystem::TypeSourceCapacite
-            | CodeSystem::TypeCrise
-            | CodeSystem::AffectationTemporaire
-            | CodeSystem::GroupeTarifaireDependance
-            | CodeSystem::TypeTarif
-            | CodeSystem::UnitePrix
-            | CodeSystem::TypeHabitation
-            | CodeSystem::ConditionTarifaire
-            | CodeSystem::AideFinanciere
-            | CodeSystem::NiveauRecoursOrsan => true,
-            CodeSystem::CategorieEtablissement
-            | CodeSystem::CategorieOrganisation
-            | CodeSystem::ActiviteOperationnelle
-            | CodeSystem::PublicPrisEnCharge
-            | CodeSystem::SpecialisationPriseEnCharge
-            | CodeSystem::FonctionLieu
-            | CodeSystem::StatutJuridique => false,
-        }
-    }
-
-    /// (code, label) pairs sorted by code (byte order), for binary search.
-    pub fn table(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            CodeSystem::CategorieEtablissement => R66,
-            CodeSystem::CategorieOrganisation => R244,
-            CodeSystem::ChampActivite => R227,
-            CodeSystem::ActiviteOperationnelle => R211,
-            CodeSystem::ModePriseEnCharge => R213,
-            CodeSystem::TemporaliteAccueil => R240,
-            CodeSystem::PublicPrisEnCharge => R239,
-            CodeSystem::SpecialisationPriseEnCharge => R245,
-            CodeSystem::NatureCapacite => R329,
-            CodeSystem::StatutCapacite => R330,
-            CodeSystem::TemporaliteCapacite => R331,
-            CodeSystem::GenreCapacite => R332,
-            CodeSystem::TypeFermetureCapacite => R333,
-            CodeSystem::TypeLitSupplementaire => R334,
-            CodeSystem::TypeSourceCapacite => R335,
-            CodeSystem::TypeCrise => R336,
-            CodeSystem::AffectationTemporaire => R337,
-            CodeSystem::GroupeTarifaireDependance => R237,
-            CodeSystem::TypeTarif => R246,
-            CodeSystem::UnitePrix => R228,
-            CodeSystem::TypeHabitation => R242,
-            CodeSystem::ConditionTarifaire => R250,
-            CodeSystem::AideFinanciere => R241,
-            CodeSystem::NiveauRecoursOrsan => R284,
-            CodeSystem::FonctionLieu => R343,
-            CodeSystem::StatutJuridique => R72,
-        }
-    }
-
-    /// The label of a code, or None when unknown.
-    pub fn label(self, code: &str) -> Option<&'static str> {
-        let table = self.table();
-        table.binary_search_by(|(c, _)| (*c).cmp(code)).ok().map(|i| table[i].1)
-    }
-}
-
-/// Extracts the number that follows the first `TRE_R` / `TRE-R` (any case) of `url`, when that
-/// marker starts a path segment or word (not preceded by an ASCII letter or digit).
-fn tre_number(url: &str) -> Option<u32> {
-    let b = url.as_bytes();
-    let mut i = 0;
-    while i + 5 <= b.len() {
-        let at_boundary = i == 0 || !b[i - 1].is_ascii_alphanumeric();
-        if at_boundary
-            && b[i].eq_ignore_ascii_case(&b't')
-            && b[i + 1].eq_ignore_ascii_case(&b'r')
-            && b[i + 2].eq_ignore_ascii_case(&b'e')
-            && (b[i + 3] == b'_' || b[i + 3] == b'-')
-            && b[i + 4].eq_ignore_ascii_case(&b'r')
-        {
-            let start = i + 5;
-            let mut end = start;
-            while end < b.len() && b[end].is_ascii_digit() {
-                end += 1;
-            }
-            if end > start && end - start <= 6 {
-                return url[start..end].parse::<u32>().ok();
-            }
-        }
-        i += 1;
-    }
-    None
-}
+//! Each table is sorted by code in byte order (checked by a unit test of [`super`]), so that
+//! [`super::CodeSystem::label`] can binary-search it. Nothing here is logic.
 
 /// TRE_R66-CategorieEtablissement (FINESS establishment categories; `500` = EHPAD).
 ///
@@ -378,7 +14,7 @@ fn tre_number(url: &str) -> Option<u32> {
 /// are present. For 20 codes that extract carries an older FINESS label (e.g. `460` "Service
 /// d'Aide et d'Accompagnement à Domicile (S.A.A.D.)", `209` "...(S.P.A.S.A.D.)"); the current
 /// NOS label is kept here. Not closed: FINESS keeps adding categories.
-static R66: &[(&str, &str)] = &[
+pub(super) static R66: &[(&str, &str)] = &[
     ("001", "Autres lits de m.R."),
     ("002", "Autres places de l-f."),
     ("003", "Autres lits de l-s"),
@@ -708,7 +344,7 @@ static R66: &[(&str, &str)] = &[
 /// `235`, `243`, `260` (deprecated) and `147`, `252`, `261`, `265`, `266`, `267` (active in the
 /// TRE but outside the ROR value set). Not closed: the catalogue grows every few months and the
 /// full 2026 TRE was not available.
-static R244: &[(&str, &str)] = &[
+pub(super) static R244: &[(&str, &str)] = &[
     ("01", "Appartement thérapeutique en psychiatrie"),
     ("02", "Atelier thérapeutique en psychiatrie"),
     ("03", "Cellule d'Urgences Médico-Psychologique (CUMP)"),
@@ -1049,7 +685,7 @@ static R244: &[(&str, &str)] = &[
 ///
 /// Source: ansforge/ig-terminlogie-de-sante `DM/input/fsh/Done/Ontoserver/TRE_R227_ChampActivite.fsh`
 /// (commit cab5f720, version 20260330120000). Complete.
-static R227: &[(&str, &str)] = &[
+pub(super) static R227: &[(&str, &str)] = &[
     ("01", "Médecine Chirurgie Obstétrique (MCO)"),
     ("02", "Soins Médicaux et de réadaptation (SMR)"),
     ("03", "Psychiatrie (PSY)"),
@@ -1069,7 +705,7 @@ static R227: &[(&str, &str)] = &[
 /// Together they cover every code from `001` to `629`. Where the two sources word a label
 /// differently (e.g. `334`), the newer J17 wording is kept. Not closed: codes are added several
 /// times a year.
-static R211: &[(&str, &str)] = &[
+pub(super) static R211: &[(&str, &str)] = &[
     ("001", "Addictologie comportementale (sans substance)"),
     ("002", "Addictologie sans précision"),
     ("003", "Alcoologie"),
@@ -1716,7 +1352,7 @@ static R211: &[(&str, &str)] = &[
 /// (commit cab5f720, version 20260330120000: codes `01`-`59`, deprecated ones included) and
 /// JDV_J19-ModePriseEnCharge-ROR version 20260629120000 (IG v1.12.0) for `60` "Dispositif
 /// expérimental".
-static R213: &[(&str, &str)] = &[
+pub(super) static R213: &[(&str, &str)] = &[
     ("01", "Accueil Permanence des soins en établissement de santé"),
     ("02", "Accueil spécialisé"),
     ("03", "Centre autre (médecine du travail,...)"),
@@ -1783,13 +1419,13 @@ static R213: &[(&str, &str)] = &[
 ///
 /// Sources: JDV_J30-TemporaliteAccueil-ROR (IG "Terminologies de Santé" v1.10.0) and
 /// `ig/Bac-à-sable-dan/CodeSystem-TRE-R240-TemporaliteAccueil.html` (ansforge/ig-terminlogie-de-sante).
-static R240: &[(&str, &str)] = &[("01", "Temporaire"), ("02", "Permanent")];
+pub(super) static R240: &[(&str, &str)] = &[("01", "Temporaire"), ("02", "Permanent")];
 
 /// TRE_R239-PublicPrisEnCharge (patientèle `supportedPatientInfo`).
 ///
 /// Source: ansforge/ig-terminlogie-de-sante `DM/input/fsh/Done/Ontoserver/TRE_R239_PublicPrisEnCharge.fsh`
 /// (commit 2f687f9a, version 20260629120000), complete at that version. Not closed: `10` was added in 2026.
-static R239: &[(&str, &str)] = &[
+pub(super) static R239: &[(&str, &str)] = &[
     ("01", "Personnes âgées en perte d'autonomie et aidants"),
     ("02", "Personnes en situation de handicap et aidants"),
     ("03", "Personnes âgées autonomes"),
@@ -1807,7 +1443,7 @@ static R239: &[(&str, &str)] = &[
 /// Source: IG "Terminologies de Santé" v1.12.0, page `CodeSystem-TRE-R245-SpecialisationDePriseEnCharge`
 /// (version 20260730120000, count 68), complete at that version (`15` and `20` are deprecated).
 /// Not closed: the list keeps growing.
-static R245: &[(&str, &str)] = &[
+pub(super) static R245: &[(&str, &str)] = &[
     ("01", "Troubles des conduites alimentaires (TCA)"),
     ("02", "Troubles du spectre de l'autisme"),
     ("03", "Troubles du déficit de l'attention avec ou sans hyperactivité (TDAH)"),
@@ -1894,14 +1530,14 @@ static R245: &[(&str, &str)] = &[
 ///
 /// Source: ansforge/ig-terminlogie-de-sante `DM/input/fsh/Done/Ontoserver/TRE_R329_NatureCapacite.fsh`
 /// (version 20250328120000; `03` Logement added in 2025).
-static R329: &[(&str, &str)] = &[("01", "Lit"), ("02", "Place"), ("03", "Logement")];
+pub(super) static R329: &[(&str, &str)] = &[("01", "Lit"), ("02", "Place"), ("03", "Logement")];
 
 /// TRE_R330-TypeStatutCapacite (capacity `capacityStatus`; `02` Disponible).
 ///
 /// Source: IG "Terminologies de Santé" v1.12.0, page `CodeSystem-TRE-R330-TypeStatutCapacite`
 /// (version 20250328120000, count 9). `07` Opérationnel is deprecated since 2025-01-31 (computed
 /// value); `08` and `09` are flagged for FINESS use.
-static R330: &[(&str, &str)] = &[
+pub(super) static R330: &[(&str, &str)] = &[
     ("01", "Installé"),
     ("02", "Disponible"),
     ("03", "Occupé"),
@@ -1917,7 +1553,7 @@ static R330: &[(&str, &str)] = &[
 ///
 /// Source: `ig/Bac-à-sable-dan/CodeSystem-TRE-R331-TemporaliteCapacite.html`
 /// (ansforge/ig-terminlogie-de-sante, build of 2024-11-25).
-static R331: &[(&str, &str)] = &[
+pub(super) static R331: &[(&str, &str)] = &[
     ("01", "Courant"),
     ("02", "Prévisionnel 1 heure"),
     ("03", "Prévisionnel 24 heures"),
@@ -1930,17 +1566,18 @@ static R331: &[(&str, &str)] = &[
 /// Source: ansforge/ig-terminlogie-de-sante `DM/input/fsh/Done/Ontoserver/TRE_R332_GenreCapacite.fsh`
 /// (version 20250828120000). `03` "Indifférencié" is legacy: deprecated on 2025-08-28, but the IG
 /// capacity example and PATCH error messages still use it, so it is kept.
-static R332: &[(&str, &str)] = &[("01", "Femme"), ("02", "Homme"), ("03", "Indifférencié"), ("04", "Indéterminé")];
+pub(super) static R332: &[(&str, &str)] =
+    &[("01", "Femme"), ("02", "Homme"), ("03", "Indifférencié"), ("04", "Indéterminé")];
 
 /// TRE_R333-TypeFermetureCapacite (capacity `capacityClosingType`).
 ///
 /// Source: `ig/Bac-à-sable-dan/CodeSystem-TRE-R333-TypeFermetureCapacite.html`.
-static R333: &[(&str, &str)] = &[("01", "Réactivable"), ("02", "Non réactivable"), ("03", "Indéterminé")];
+pub(super) static R333: &[(&str, &str)] = &[("01", "Réactivable"), ("02", "Non réactivable"), ("03", "Indéterminé")];
 
 /// TRE_R334-TypeLitSupplementaire (capacity `additionalBedType`).
 ///
 /// Source: `ig/Bac-à-sable-dan/CodeSystem-TRE-R334-TypeLitSupplementaire.html`.
-static R334: &[(&str, &str)] = &[
+pub(super) static R334: &[(&str, &str)] = &[
     ("01", "Mobilisé"),
     ("02", "Mobilisable sans ressources humaines"),
     ("03", "Mobilisable avec ressources humaines"),
@@ -1949,7 +1586,7 @@ static R334: &[(&str, &str)] = &[
 /// TRE_R335-TypeSourceCapacite (capacity `capacitySourceType`).
 ///
 /// Source: `ig/Bac-à-sable-dan/CodeSystem-TRE-R335-TypeSourceCapacite.html`.
-static R335: &[(&str, &str)] = &[
+pub(super) static R335: &[(&str, &str)] = &[
     ("01", "Saisie manuelle"),
     ("02", "Bed management"),
     ("03", "Gestion administrative du malade (GAM)"),
@@ -1959,24 +1596,25 @@ static R335: &[(&str, &str)] = &[
 /// TRE_R336-TypeCrise (capacity `crisisType`).
 ///
 /// Source: `ig/Bac-à-sable-dan/CodeSystem-TRE-R336-TypeCrise.html`.
-static R336: &[(&str, &str)] = &[("01", "PMIE 1"), ("02", "Situation sanitaire Exceptionnelle (SSE) (Plan blanc)")];
+pub(super) static R336: &[(&str, &str)] =
+    &[("01", "PMIE 1"), ("02", "Situation sanitaire Exceptionnelle (SSE) (Plan blanc)")];
 
 /// TRE_R337-AffectationTemporaire (capacity `temporaryAssignement`).
 ///
 /// Sources: `ig/Bac-à-sable-dan/CodeSystem-TRE-R337-AffectationTemporaire.html`, confirmed by IG
 /// "Terminologies de Santé" v1.12.0 (version 20231215120000).
-static R337: &[(&str, &str)] = &[("01", "Aucune"), ("02", "Covid+"), ("03", "Covid-")];
+pub(super) static R337: &[(&str, &str)] = &[("01", "Aucune"), ("02", "Covid+"), ("03", "Covid-")];
 
 /// TRE_R237-GroupeTarifaireDependance (price `dependencyLevel`; a "GIR 2" person is band `01`).
 ///
 /// Source: `ig/Bac-à-sable-dan/CodeSystem-TRE-R237-GroupeTarifaireDependance.html`.
-static R237: &[(&str, &str)] = &[("01", "GIR 1-2"), ("02", "GIR 3-4"), ("03", "GIR 5-6")];
+pub(super) static R237: &[(&str, &str)] = &[("01", "GIR 1-2"), ("02", "GIR 3-4"), ("03", "GIR 5-6")];
 
 /// TRE_R246-TypeTarif (price `priceType`).
 ///
 /// Sources: `ig/Bac-à-sable-dan/CodeSystem-TRE-R246-TypeTarif.html` (version 20231215120000) and
 /// JDV_J36-TypeTarif-ROR (IG v1.12.0), which agree.
-static R246: &[(&str, &str)] = &[
+pub(super) static R246: &[(&str, &str)] = &[
     ("01", "Supplément tarif Hébergement SMR"),
     ("02", "Forfait socle hébergement"),
     ("03", "Dépendance"),
@@ -1989,14 +1627,14 @@ static R246: &[(&str, &str)] = &[
 /// TRE_R228-UnitePrix (price `priceUnit`; codes have a single digit).
 ///
 /// Source: `ig/Bac-à-sable-dan/CodeSystem-TRE-R228-UnitePrix.html`.
-static R228: &[(&str, &str)] =
+pub(super) static R228: &[(&str, &str)] =
     &[("1", "Tarif horaire"), ("2", "Tarif journalier"), ("3", "Tarif mensuel"), ("4", "Tarif unitaire")];
 
 /// TRE_R242-TypeHabitation (price `residentialType`, residential capacity).
 ///
 /// Source: IG "Terminologies de Santé" v1.12.0, page `CodeSystem-TRE-R242-TypeHabitation`
 /// (version 20231215120000), same as the Bac-à-sable build.
-static R242: &[(&str, &str)] = &[
+pub(super) static R242: &[(&str, &str)] = &[
     ("01", "Chambre double"),
     ("02", "Chambre simple"),
     ("03", "F1"),
@@ -2009,13 +1647,14 @@ static R242: &[(&str, &str)] = &[
 /// TRE_R250-ConditionTarifaire (price `specialPrice`).
 ///
 /// Source: `ig/Bac-à-sable-dan/CodeSystem-TRE-R250-ConditionTarifaire.html`.
-static R250: &[(&str, &str)] = &[("01", "Tarif public"), ("02", "Tarif agréé Aide Sociale"), ("03", "Tarif agréé ASH")];
+pub(super) static R250: &[(&str, &str)] =
+    &[("01", "Tarif public"), ("02", "Tarif agréé Aide Sociale"), ("03", "Tarif agréé ASH")];
 
 /// TRE_R241-AideFinanciere (EG `ror-organization-financial-help-type`).
 ///
 /// Source: ansforge/ig-terminlogie-de-sante `DM/input/fsh/Done/Ontoserver/TRE_R241_AideFinanciere.fsh`
 /// (version 20231215120000); `03` APA is deprecated since 2018.
-static R241: &[(&str, &str)] = &[
+pub(super) static R241: &[(&str, &str)] = &[
     ("01", "Conventionné aides au logement"),
     ("02", "Habilité Aide Sociale"),
     ("03", "Allocation Personnalisée d'Autonomie (APA)"),
@@ -2025,7 +1664,8 @@ static R241: &[(&str, &str)] = &[
 ///
 /// Source: `ig/Bac-à-sable-dan/CodeSystem-TRE-R284-NiveauRecoursORSAN.html`; `2` and `3` are
 /// deprecated since 2019-12-13, `1` and `4` are the values in use.
-static R284: &[(&str, &str)] = &[("1", "Première ligne"), ("2", "Recours"), ("3", "Repli"), ("4", "Deuxième ligne")];
+pub(super) static R284: &[(&str, &str)] =
+    &[("1", "Première ligne"), ("2", "Recours"), ("3", "Repli"), ("4", "Deuxième ligne")];
 
 /// TRE_R343-FonctionLieu (`Location.type`).
 ///
@@ -2034,7 +1674,7 @@ static R284: &[(&str, &str)] = &[("1", "Première ligne"), ("2", "Recours"), ("3
 /// build of 2024); the 2025 version relabels it "Hébergement MCO" and adds `002`-`013`. The
 /// research note `ror-model.md` gives `002` "Consultation", which no ANS source read here
 /// confirms (the 2025 FSH has "Hébergement PSY"). Not closed: recently reshaped.
-static R343: &[(&str, &str)] = &[
+pub(super) static R343: &[(&str, &str)] = &[
     ("001", "Hébergement MCO"),
     ("002", "Hébergement PSY"),
     ("003", "Hébergement MS"),
@@ -2055,7 +1695,7 @@ static R343: &[(&str, &str)] = &[
 /// Source: IG "Terminologies de Santé" v1.12.0, page `CodeSystem-TRE-R72-FinessStatutJuridique`
 /// (version 20240329120000), complete at that version (codes `000` and `100`-`110` come from
 /// the RPPS, not from FINESS). Not closed: FINESS-managed.
-static R72: &[(&str, &str)] = &[
+pub(super) static R72: &[(&str, &str)] = &[
     ("000", "En cours de vérification"),
     ("01", "Etat"),
     ("02", "Département"),
@@ -2136,179 +1776,3 @@ static R72: &[(&str, &str)] = &[
     ("93", "Société en commandite"),
     ("95", "Société par Actions Simplifiée (S.A.S.)"),
 ];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn all_lists_every_variant_once() {
-        let mut seen = std::collections::HashSet::new();
-        for s in CodeSystem::ALL {
-            assert!(seen.insert(*s), "{s:?} twice in ALL");
-        }
-        assert_eq!(CodeSystem::ALL.len(), 26);
-        // Declaration order is the derived Ord order.
-        assert!(CodeSystem::ALL.windows(2).all(|w| w[0] < w[1]));
-    }
-
-    #[test]
-    fn tables_are_strictly_sorted_and_searchable() {
-        for s in CodeSystem::ALL {
-            let t = s.table();
-            assert!(!t.is_empty(), "{s:?} has an empty table");
-            for w in t.windows(2) {
-                assert!(w[0].0.as_bytes() < w[1].0.as_bytes(), "{s:?}: {:?} is not before {:?}", w[0].0, w[1].0);
-            }
-            for (code, label) in t {
-                assert!(!code.is_empty() && !label.is_empty(), "{s:?}: empty entry");
-                assert_eq!(code.trim(), *code, "{s:?}: code {code:?} has spaces");
-                assert_eq!(label.trim(), *label, "{s:?}: label of {code} has edge spaces");
-                assert_eq!(s.label(code), Some(*label), "{s:?}: label({code})");
-            }
-            assert_eq!(s.label(""), None);
-            assert_eq!(s.label("zzz-not-a-code"), None);
-        }
-    }
-
-    #[test]
-    fn url_round_trip_and_nos_id_consistency() {
-        for s in CodeSystem::ALL {
-            assert_eq!(CodeSystem::from_url(s.url()), Some(*s), "{s:?}");
-            let nos = s.nos_id();
-            assert!(nos.starts_with("TRE_R"), "{nos}");
-            let fhir = nos.replacen('_', "-", 1);
-            assert_eq!(s.url(), format!("https://mos.esante.gouv.fr/NOS/{nos}/FHIR/{fhir}"));
-        }
-        // R-numbers are unique, so from_url is unambiguous.
-        let mut nums: Vec<u32> = CodeSystem::ALL.iter().map(|s| s.r_number()).collect();
-        nums.sort_unstable();
-        nums.dedup();
-        assert_eq!(nums.len(), CodeSystem::ALL.len());
-    }
-
-    #[test]
-    fn from_url_variants() {
-        let cases = [
-            "http://mos.esante.gouv.fr/NOS/TRE_R244-CategorieOrganisation/FHIR/TRE-R244-CategorieOrganisation",
-            "https://mos.esante.gouv.fr/NOS/TRE_R244-CategorieOrganisation/FHIR/TRE-R244-CategorieOrganisation/",
-            "https://mos.esante.gouv.fr/NOS/TRE_R244-CategorieOrganisation",
-            "TRE-R244-CategorieOrganisation",
-            "https://smt.esante.gouv.fr/fhir/CodeSystem/tre-r244-categorie-organisation",
-        ];
-        for u in cases {
-            assert_eq!(CodeSystem::from_url(u), Some(CodeSystem::CategorieOrganisation), "{u}");
-        }
-        assert_eq!(
-            CodeSystem::from_url(
-                "https://mos.esante.gouv.fr/NOS/TRE_R237-NiveauDependance/FHIR/TRE-R237-NiveauDependance"
-            ),
-            Some(CodeSystem::GroupeTarifaireDependance)
-        );
-        assert_eq!(
-            CodeSystem::from_url(
-                "https://mos.esante.gouv.fr/NOS/TRE_R66-CategorieEtablissement/FHIR/TRE-R66-CategorieEtablissement"
-            ),
-            Some(CodeSystem::CategorieEtablissement)
-        );
-        // Unknown or non-TRE systems.
-        assert_eq!(
-            CodeSystem::from_url(
-                "https://mos.esante.gouv.fr/NOS/TRE_R24-TypeActiviteLiberale/FHIR/TRE-R24-TypeActiviteLiberale"
-            ),
-            None
-        );
-        assert_eq!(
-            CodeSystem::from_url("https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM"),
-            None
-        );
-        assert_eq!(
-            CodeSystem::from_url("https://mos.esante.gouv.fr/NOS/JDV_J238-TypeOffre-ROR/FHIR/JDV-J238-TypeOffre-ROR"),
-            None
-        );
-        assert_eq!(CodeSystem::from_url("http://unitsofmeasure.org"), None);
-        assert_eq!(CodeSystem::from_url(""), None);
-        assert_eq!(CodeSystem::from_url("https://example.org/CentreR66"), None);
-    }
-
-    #[test]
-    fn known_values() {
-        use CodeSystem::*;
-        assert!(CategorieEtablissement.label("500").unwrap().contains("personnes âgées dépendantes"));
-        assert!(CategorieEtablissement.label("355").unwrap().starts_with("Centre Hospitalier"));
-        assert_eq!(
-            CategorieOrganisation.label("21"),
-            Some("Accueil ou hébergement pour personnes âgées dépendantes, sans spécificité")
-        );
-        assert_eq!(CategorieOrganisation.label("25"), Some("Pôle d'activité de Soins Adaptés (PASA)"));
-        assert_eq!(CategorieOrganisation.label("40"), Some("Maison d'accueil spécialisée (MAS)"));
-        assert_eq!(CategorieOrganisation.label("157"), Some("Unité hospitalière de gynécologie"));
-        assert_eq!(ChampActivite.label("04"), Some("Médico-social (MS)"));
-        assert_eq!(ActiviteOperationnelle.label("013"), Some("Cardiologie générale"));
-        assert_eq!(ActiviteOperationnelle.label("437"), Some("Médecine générale"));
-        assert_eq!(ActiviteOperationnelle.label("021"), Some("Chirurgie générale"));
-        assert_eq!(ActiviteOperationnelle.label("13"), None, "leading zeros matter");
-        assert_eq!(ActiviteOperationnelle.table().len(), 629);
-        assert_eq!(ModePriseEnCharge.label("46"), Some("Hébergement (accueil jour et nuit)"));
-        assert_eq!(ModePriseEnCharge.label("47"), Some("Accueil de jour"));
-        assert_eq!(ModePriseEnCharge.label("48"), Some("Accueil de nuit"));
-        assert_eq!(ModePriseEnCharge.label("28"), Some("Hospitalisation complète (HC)"));
-        assert_eq!(TemporaliteAccueil.label("01"), Some("Temporaire"));
-        assert_eq!(TemporaliteAccueil.label("02"), Some("Permanent"));
-        assert_eq!(StatutCapacite.label("01"), Some("Installé"));
-        assert_eq!(StatutCapacite.label("02"), Some("Disponible"));
-        assert_eq!(StatutCapacite.label("06"), Some("Supplémentaire"));
-        assert_eq!(StatutCapacite.table().len(), 9);
-        assert_eq!(NatureCapacite.label("01"), Some("Lit"));
-        assert_eq!(NatureCapacite.label("02"), Some("Place"));
-        assert_eq!(GenreCapacite.label("03"), Some("Indifférencié"));
-        assert_eq!(TemporaliteCapacite.label("02"), Some("Prévisionnel 1 heure"));
-        assert_eq!(GroupeTarifaireDependance.label("01"), Some("GIR 1-2"));
-        assert_eq!(GroupeTarifaireDependance.label("02"), Some("GIR 3-4"));
-        assert_eq!(GroupeTarifaireDependance.label("03"), Some("GIR 5-6"));
-        assert_eq!(TypeTarif.label("02"), Some("Forfait socle hébergement"));
-        assert_eq!(TypeTarif.label("03"), Some("Dépendance"));
-        assert_eq!(UnitePrix.label("2"), Some("Tarif journalier"));
-        assert_eq!(TypeHabitation.label("02"), Some("Chambre simple"));
-        assert_eq!(ConditionTarifaire.label("03"), Some("Tarif agréé ASH"));
-        assert_eq!(AideFinanciere.label("02"), Some("Habilité Aide Sociale"));
-        assert_eq!(NiveauRecoursOrsan.label("1"), Some("Première ligne"));
-        assert_eq!(NiveauRecoursOrsan.label("4"), Some("Deuxième ligne"));
-        assert_eq!(StatutJuridique.label("72"), Some("Société A Responsabilité Limitée (S.A.R.L.)"));
-        assert_eq!(
-            SpecialisationPriseEnCharge.label("24").map(|l| l.starts_with("Handicap à prédominance cognitive")),
-            Some(true)
-        );
-        assert_eq!(PublicPrisEnCharge.label("01"), Some("Personnes âgées en perte d'autonomie et aidants"));
-        assert_eq!(TypeCrise.label("01"), Some("PMIE 1"));
-        assert_eq!(AffectationTemporaire.label("01"), Some("Aucune"));
-        assert_eq!(TypeSourceCapacite.label("02"), Some("Bed management"));
-        assert_eq!(TypeLitSupplementaire.label("03"), Some("Mobilisable avec ressources humaines"));
-        assert_eq!(TypeFermetureCapacite.label("01"), Some("Réactivable"));
-        assert_eq!(FonctionLieu.label("001"), Some("Hébergement MCO"));
-    }
-
-    #[test]
-    fn closedness() {
-        use CodeSystem::*;
-        for s in [
-            CategorieEtablissement,
-            CategorieOrganisation,
-            ActiviteOperationnelle,
-            PublicPrisEnCharge,
-            SpecialisationPriseEnCharge,
-            StatutJuridique,
-        ] {
-            assert!(!s.is_closed(), "{s:?}");
-        }
-        for s in [ChampActivite, StatutCapacite, GroupeTarifaireDependance, TemporaliteAccueil, UnitePrix] {
-            assert!(s.is_closed(), "{s:?}");
-        }
-    }
-
-    #[test]
-    fn derives_serde() {
-        fn assert_serde<T: serde::Serialize + for<'de> serde::Deserialize<'de>>() {}
-        assert_serde::<CodeSystem>();
-    }
-}
