@@ -69,16 +69,16 @@ pub enum EngineError {
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::SnapshotError),
     /// The text index does not open or does not match the layout.
-    #[error("text index in {path}: {reason}")]
+    #[error("text index in {path}: {source}")]
     Text {
         /// The text index directory.
         path: String,
         /// Why.
-        reason: String,
+        source: text::TextIndexError,
     },
     /// `engine.bin` is unreadable or does not match the data.
-    #[error("{0}")]
-    EngineFile(String),
+    #[error(transparent)]
+    EngineFile(#[from] persist::IndexFilesError),
 }
 
 /// A searchable snapshot: the data, its layout, columns, spatial and text indexes. Data only:
@@ -126,7 +126,7 @@ impl Engine {
         let Snapshot { dir, manifest, data } = snapshot;
         let text_dir = dir.join(TEXT_DIR);
         let text_dir = text_dir.is_dir().then_some(text_dir.as_path());
-        match persist::read(&dir, &data).map_err(EngineError::EngineFile)? {
+        match persist::read(&dir, &data)? {
             Some((layout, columns)) => Engine::assemble(manifest, data, layout, columns, text_dir),
             None => Engine::from_parts(manifest, data, text_dir),
         }
@@ -175,7 +175,7 @@ impl Engine {
             || {
                 text_dir.map(|dir| {
                     text::TextIndex::open(dir, &layout)
-                        .map_err(|reason| EngineError::Text { path: dir.display().to_string(), reason })
+                        .map_err(|source| EngineError::Text { path: dir.display().to_string(), source })
                 })
             },
         );

@@ -2,7 +2,7 @@
 //! `engine.bin` (the doc-id layout and the columns, framed like `data.bin`) and `text/` (the
 //! tantivy index, in the same doc-id order).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,36 @@ const MAGIC: &[u8; 8] = b"RORENGN\0";
 /// Version of `engine.bin`; bump on any change of [`Layout`] or [`Columns`].
 pub const ENGINE_FORMAT_VERSION: u32 = 2;
 
+/// Why the engine's files could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexFilesError {
+    /// A file cannot be written or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// `engine.bin` has a bad frame, version or payload.
+    #[error("{}: {source}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: FormatError,
+    },
+    /// `engine.bin` was written for other data.
+    #[error("{}: does not belong to this snapshot's data (counts differ)", path.display())]
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The text index cannot be written.
+    #[error("{0}")]
+    Text(#[from] super::text::TextIndexError),
+}
+
 #[derive(Serialize, Deserialize)]
 struct Persisted {
     offers: u64,
@@ -28,10 +58,10 @@ struct Persisted {
 
 /// Writes `engine.bin` and `text/` for `data` into the snapshot directory `dir`; the layout is
 /// computed once for both. This is the `snapshot::IndexWriter` of ror-search.
-pub fn write_index_files(data: &SnapshotData, dir: &Path) -> Result<(), String> {
+pub fn write_index_files(data: &SnapshotData, dir: &Path) -> Result<(), IndexFilesError> {
     let layout = Layout::new(&data.dataset, &data.communes);
     let (engine_file, text) = rayon::join(
-        || -> Result<(), String> {
+        || -> Result<(), IndexFilesError> {
             let columns = Columns::new(data, &layout);
             let persisted = Persisted {
                 offers: data.dataset.offers.len() as u64,
@@ -40,17 +70,20 @@ pub fn write_index_files(data: &SnapshotData, dir: &Path) -> Result<(), String> 
                 layout: layout.clone(),
                 columns,
             };
-            let payload = to_bytes(&persisted).map_err(|error| error.to_string())?;
             let path = dir.join(ENGINE_FILE);
-            let mut file = std::fs::File::create(&path).map_err(|error| format!("{}: {error}", path.display()))?;
+            let payload =
+                to_bytes(&persisted).map_err(|source| IndexFilesError::Format { path: path.clone(), source })?;
+            let io_error = |source| IndexFilesError::Io { path: path.clone(), source };
+            let mut file = std::fs::File::create(&path).map_err(io_error)?;
             std::io::Write::write_all(&mut file, &frame(MAGIC, ENGINE_FORMAT_VERSION, &payload))
                 .and_then(|()| file.sync_all())
-                .map_err(|error| format!("{}: {error}", path.display()))
+                .map_err(io_error)
         },
-        || -> Result<(), String> {
+        || -> Result<(), IndexFilesError> {
             let text_dir = dir.join(crate::snapshot::TEXT_DIR);
-            std::fs::create_dir_all(&text_dir).map_err(|error| format!("{}: {error}", text_dir.display()))?;
-            super::text::write_index_with_layout(data, &layout, &text_dir)
+            std::fs::create_dir_all(&text_dir)
+                .map_err(|source| IndexFilesError::Io { path: text_dir.clone(), source })?;
+            Ok(super::text::write_index_with_layout(data, &layout, &text_dir)?)
         },
     );
     engine_file?;
@@ -58,15 +91,15 @@ pub fn write_index_files(data: &SnapshotData, dir: &Path) -> Result<(), String> 
 }
 
 /// Reads `engine.bin` when the snapshot has one and it belongs to `data`.
-pub fn read(dir: &Path, data: &SnapshotData) -> Result<Option<(Layout, Columns)>, String> {
+pub fn read(dir: &Path, data: &SnapshotData) -> Result<Option<(Layout, Columns)>, IndexFilesError> {
     let path = dir.join(ENGINE_FILE);
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(format!("{}: {error}", path.display())),
+        Err(source) => return Err(IndexFilesError::Io { path, source }),
     };
     let decode = || -> Result<Persisted, FormatError> { from_bytes(unframe(MAGIC, ENGINE_FORMAT_VERSION, &bytes)?) };
-    let persisted = decode().map_err(|error| format!("{}: {error}", path.display()))?;
+    let persisted = decode().map_err(|source| IndexFilesError::Format { path: path.clone(), source })?;
     let dataset = &data.dataset;
     let docs = persisted.layout.offer_of_doc.len();
     if persisted.offers != dataset.offers.len() as u64
@@ -76,7 +109,7 @@ pub fn read(dir: &Path, data: &SnapshotData) -> Result<Option<(Layout, Columns)>
         || persisted.columns.category.len() != docs
         || persisted.layout.doc_of_offer.len() != docs
     {
-        return Err(format!("{}: does not belong to this snapshot's data (counts differ)", path.display()));
+        return Err(IndexFilesError::Mismatch { path });
     }
     Ok(Some((persisted.layout, persisted.columns)))
 }

@@ -55,7 +55,7 @@ impl Index {
         let text_query = match &request.q {
             Some(q) => {
                 let text = self.text.as_ref().ok_or_else(|| ParamError::new("q", "this snapshot has no text index"))?;
-                text.parse(q).map_err(|message| ParamError::new("q", message))?
+                text.parse(q).map_err(|error| ParamError::new("q", error.to_string()))?
             }
             None => None,
         };

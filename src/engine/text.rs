@@ -241,15 +241,36 @@ pub fn doc_parts<'a>(dataset: &'a Dataset, communes: &'a [Commune], offer: &'a O
     parts
 }
 
+/// Why a text index could not be written or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum TextIndexError {
+    /// Tantivy refused.
+    #[error("{0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    /// The directory cannot be opened.
+    #[error("{0}")]
+    Directory(#[from] tantivy::directory::error::OpenDirectoryError),
+    /// The index does not hold the snapshot's documents in its doc-id order.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+/// A text query that cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextQueryError {
+    /// More words than [`MAX_QUERY_WORDS`].
+    #[error("at most {MAX_QUERY_WORDS} words")]
+    TooManyWords,
+}
+
 /// Builds the text index of a snapshot into `dir` (empty), in the doc-id order of `layout`.
-pub fn write_index_with_layout(data: &SnapshotData, layout: &Layout, dir: &Path) -> Result<(), String> {
+pub fn write_index_with_layout(data: &SnapshotData, layout: &Layout, dir: &Path) -> Result<(), TextIndexError> {
     let (schema, fields) = schema();
-    let directory = tantivy::directory::MmapDirectory::open(dir).map_err(|error| error.to_string())?;
+    let directory = tantivy::directory::MmapDirectory::open(dir)?;
     let mut writer = Index::builder()
         .schema(schema)
         .tokenizers(caching_tokenizer_manager())
-        .single_segment_index_writer::<TantivyDocument>(directory, 2_000_000_000)
-        .map_err(|error| error.to_string())?;
+        .single_segment_index_writer::<TantivyDocument>(directory, 2_000_000_000)?;
     for &offer_index in &layout.offer_of_doc {
         let offer = &data.dataset.offers[offer_index as usize];
         let text = doc_text(&data.dataset, &data.communes, offer);
@@ -257,9 +278,9 @@ pub fn write_index_with_layout(data: &SnapshotData, layout: &Layout, dir: &Path)
         document.add_text(fields.text, &text);
         document.add_text(fields.prefix, &text);
         document.add_u64(fields.offer, u64::from(offer_index));
-        writer.add_document(document).map_err(|error| error.to_string())?;
+        writer.add_document(document)?;
     }
-    writer.finalize().map_err(|error| error.to_string())?;
+    writer.finalize()?;
     Ok(())
 }
 
@@ -289,30 +310,28 @@ pub struct TextQuery {
 impl TextIndex {
     /// Opens the index in `dir` and checks that its documents are in the doc-id order of
     /// `layout`.
-    pub fn open(dir: &Path, layout: &Layout) -> Result<TextIndex, String> {
-        let mut index = Index::open_in_dir(dir).map_err(|error| error.to_string())?;
+    pub fn open(dir: &Path, layout: &Layout) -> Result<TextIndex, TextIndexError> {
+        let mut index = Index::open_in_dir(dir)?;
         index.set_tokenizers(tokenizer_manager());
         let (_, fields) = schema();
-        let reader = index
-            .reader_builder()
-            .reload_policy(tantivy::ReloadPolicy::Manual)
-            .try_into()
-            .map_err(|error| error.to_string())?;
+        let reader = index.reader_builder().reload_policy(tantivy::ReloadPolicy::Manual).try_into()?;
         let searcher = reader.searcher();
         let segments = searcher.segment_readers();
         let docs = segments.iter().map(|segment| segment.max_doc()).sum::<u32>();
         if docs != layout.doc_count() || segments.len() > 1 {
-            return Err(format!(
+            return Err(TextIndexError::Mismatch(format!(
                 "holds {docs} documents in {} segments, expected {} in one",
                 segments.len(),
                 layout.doc_count()
-            ));
+            )));
         }
         if let Some(segment) = segments.first() {
-            let column = segment.fast_fields().u64("offer").map_err(|error| error.to_string())?;
+            let column = segment.fast_fields().u64("offer")?;
             for (doc, &offer) in layout.offer_of_doc.iter().enumerate() {
                 if column.first(doc as DocId) != Some(u64::from(offer)) {
-                    return Err(format!("document {doc} is not offer {offer}: the index does not match the data"));
+                    return Err(TextIndexError::Mismatch(format!(
+                        "document {doc} is not offer {offer}: the index does not match the data"
+                    )));
                 }
             }
         }
@@ -320,13 +339,13 @@ impl TextIndex {
     }
 
     /// Parses a query; `None` when it has no word. Errors name the problem.
-    pub fn parse(&self, q: &str) -> Result<Option<TextQuery>, String> {
+    pub fn parse(&self, q: &str) -> Result<Option<TextQuery>, TextQueryError> {
         let words = tokens(&mut self.fold.clone(), q);
         if words.is_empty() {
             return Ok(None);
         }
         if words.len() > MAX_QUERY_WORDS {
-            return Err(format!("at most {MAX_QUERY_WORDS} words"));
+            return Err(TextQueryError::TooManyWords);
         }
         let last_is_prefix =
             !q.ends_with(char::is_whitespace) && words.last().is_some_and(|w| w.chars().count() >= MIN_PREFIX_CHARS);
