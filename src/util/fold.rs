@@ -26,13 +26,13 @@ pub fn fold(text: &str) -> String {
 
 /// Folds and keeps only ASCII letters and digits, other characters becoming one space; used to
 /// compare commune names (`Saint-Étienne` and `ST ETIENNE` compare after [`normalize_place_name`]).
-pub fn words(text: &str) -> Vec<String> {
+pub(crate) fn words(text: &str) -> Vec<String> {
     fold(text).split(|c: char| !c.is_ascii_alphanumeric()).filter(|word| !word.is_empty()).map(str::to_owned).collect()
 }
 
 /// Normalises a French place name for matching: folded words, `st`/`ste` expanded to
 /// `saint`/`sainte`, `cedex` and what follows dropped.
-pub fn normalize_place_name(text: &str) -> String {
+pub(crate) fn normalize_place_name(text: &str) -> String {
     let mut normalized = Vec::new();
     for word in words(text) {
         match word.as_str() {

@@ -25,10 +25,13 @@ pub struct GeoPoint {
 /// Why a coordinate pair is not a WGS84 position.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CoordinateError {
+    /// The latitude is outside [-90, 90] degrees.
     #[error("latitude outside [-90, 90]")]
     LatitudeOutOfRange,
+    /// The longitude is outside [-180, 180] degrees.
     #[error("longitude outside [-180, 180]")]
     LongitudeOutOfRange,
+    /// The latitude or the longitude is NaN or infinite.
     #[error("coordinate is not a finite number")]
     NotFinite,
 }
@@ -58,7 +61,7 @@ impl GeoPoint {
 
     /// The point as a unit vector `[x, y, z]` (x towards lon 0 on the equator, z towards the
     /// north pole).
-    pub fn unit_vector(self) -> [f64; 3] {
+    pub(crate) fn unit_vector(self) -> [f64; 3] {
         let (sin_lat, cos_lat) = self.lat.to_radians().sin_cos();
         let (sin_lon, cos_lon) = self.lon.to_radians().sin_cos();
         [cos_lat * cos_lon, cos_lat * sin_lon, sin_lat]
@@ -89,18 +92,18 @@ pub fn haversine_m(a: GeoPoint, b: GeoPoint) -> f64 {
 
 /// The chord length on the unit sphere that corresponds to a great-circle distance in metres.
 /// Distances beyond half the circumference map to the diameter (2).
-pub fn chord_for_distance_m(distance_m: f64) -> f64 {
+pub(crate) fn chord_for_distance_m(distance_m: f64) -> f64 {
     let angle = (distance_m / EARTH_RADIUS_M).clamp(0.0, std::f64::consts::PI);
     2.0 * (angle / 2.0).sin()
 }
 
 /// The great-circle distance in metres that corresponds to a chord on the unit sphere.
-pub fn distance_m_for_chord(chord: f64) -> f64 {
+pub(crate) fn distance_m_for_chord(chord: f64) -> f64 {
     2.0 * EARTH_RADIUS_M * (chord / 2.0).clamp(0.0, 1.0).asin()
 }
 
 /// Squared straight-line distance between two unit vectors.
-pub fn chord_squared(a: [f64; 3], b: [f64; 3]) -> f64 {
+pub(crate) fn chord_squared(a: [f64; 3], b: [f64; 3]) -> f64 {
     let dx = a[0] - b[0];
     let dy = a[1] - b[1];
     let dz = a[2] - b[2];

@@ -6,7 +6,7 @@ pub mod rng;
 pub mod time;
 
 /// An error and its sources, joined by `": "` (what `anyhow` prints with `{:#}`).
-pub fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

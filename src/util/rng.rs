@@ -19,7 +19,7 @@ impl SplitMix64 {
 
     /// A generator derived from a seed and a string key (e.g. a FINESS number), so that a
     /// record's generated fields do not depend on the order records are generated in.
-    pub fn for_key(seed: u64, key: &str) -> Self {
+    pub(crate) fn for_key(seed: u64, key: &str) -> Self {
         // FNV-1a over the key, mixed with the seed.
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         for byte in key.bytes() {
@@ -32,7 +32,7 @@ impl SplitMix64 {
     }
 
     /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -69,7 +69,7 @@ impl SplitMix64 {
     }
 
     /// An index chosen with probability proportional to `weights`.
-    pub fn weighted(&mut self, weights: &[u32]) -> usize {
+    pub(crate) fn weighted(&mut self, weights: &[u32]) -> usize {
         let total: u64 = weights.iter().map(|&weight| u64::from(weight)).sum();
         let mut ticket = self.below(total.max(1));
         for (index, &weight) in weights.iter().enumerate() {
