@@ -14,17 +14,17 @@ use crate::util::time::{format_rfc3339, now, parse_fhir_datetime};
 /// Offer search engine for the French ROR (health and medico-social offers).
 #[derive(Debug, Parser)]
 #[command(name = "ror-search", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Log as JSON lines (one object per event) instead of human-readable text.
     #[arg(long, global = true, env = "ROR_SEARCH_LOG_JSON")]
-    pub log_json: bool,
+    pub(crate) log_json: bool,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Build a snapshot from a ROR FHIR feed (bundles, NDJSON, arrays, gzip, directories).
     Build(BuildArgs),
     /// Show a snapshot's manifest: counts, sources, ingest accounting, data quality.
@@ -43,89 +43,89 @@ pub enum Command {
 /// TOML file given with `--config` (keys as below, with underscores); flags win, then the
 /// environment, then the file, then the defaults.
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "ROR_SEARCH_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     #[command(flatten)]
-    pub settings: crate::serve::config::PartialConfig,
+    pub(crate) settings: crate::serve::config::PartialConfig,
 }
 
 /// `search`: a snapshot and the parameters of `/v1/offers`, as flags of the same names.
 #[derive(Debug, clap::Args)]
-pub struct SearchArgs {
+pub(crate) struct SearchArgs {
     /// Snapshot directory.
     #[arg(long)]
-    pub index: PathBuf,
+    pub(crate) index: PathBuf,
     #[command(flatten)]
-    pub query: crate::api::OffersQuery,
+    pub(crate) query: crate::api::OffersQuery,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// Feed files or directories (walked recursively for .json, .ndjson, .jsonl, and .gz of those).
     #[arg(long = "input", short, required = true, num_args = 1..)]
-    pub inputs: Vec<PathBuf>,
+    pub(crate) inputs: Vec<PathBuf>,
     /// Snapshot directory to create (written to a temporary sibling, then renamed into place).
     #[arg(long, short)]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Communes table (CSV, optionally gzipped) for centre-by-commune queries.
     #[arg(long, default_value = "data-samples/communes.csv.gz")]
-    pub communes: PathBuf,
+    pub(crate) communes: PathBuf,
     /// Replace the snapshot directory if it already exists.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// Build time to record (RFC 3339; default: now). Quality checks ("not updated for a year") are relative to it.
     #[arg(long)]
-    pub built_at: Option<String>,
+    pub(crate) built_at: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     /// Snapshot directory.
-    pub snapshot: PathBuf,
+    pub(crate) snapshot: PathBuf,
     /// Print the whole manifest as JSON.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Also verify every checksum and decode the data (slower).
     #[arg(long)]
-    pub verify: bool,
+    pub(crate) verify: bool,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// Folder of the staged real data (FINESS, CNSA prices, communes).
     #[arg(long, default_value = "../shared/data/real")]
-    pub real: PathBuf,
+    pub(crate) real: PathBuf,
     /// Output folder: the feed goes to ror-feed/ (Organization, Location and HealthcareService
     /// .ndjson.gz, one file per resource type as a $export), the communes to communes.csv.gz.
     #[arg(long, default_value = "data-samples")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Seed of the generated fields (offers, places, dates).
     #[arg(long, default_value_t = DEFAULT_SEED)]
-    pub seed: u64,
+    pub(crate) seed: u64,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct SyntheticArgs {
+pub(crate) struct SyntheticArgs {
     /// Number of entités géographiques.
     #[arg(long, default_value_t = 100_000)]
-    pub egs: usize,
+    pub(crate) egs: usize,
     /// Number of offers.
     #[arg(long, default_value_t = 1_000_000)]
-    pub offers: usize,
+    pub(crate) offers: usize,
     /// Seed.
     #[arg(long, default_value_t = 7)]
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Sample feed whose real positions and tariffs the generator draws from.
     #[arg(long, default_value = "data-samples/ror-feed")]
-    pub sample: PathBuf,
+    pub(crate) sample: PathBuf,
     /// Communes table (positions and populations).
     #[arg(long, default_value = "data-samples/communes.csv.gz")]
-    pub communes: PathBuf,
+    pub(crate) communes: PathBuf,
     /// Output NDJSON file (plain; add .gz to compress).
     #[arg(long, short)]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
 }
 
 fn init_logging(json: bool) {
@@ -184,7 +184,7 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
 }
 
 /// The human-readable summary `build` and `inspect` print.
-pub fn render_summary(manifest: &crate::snapshot::Manifest) -> String {
+pub(crate) fn render_summary(manifest: &crate::snapshot::Manifest) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let counts = &manifest.counts;

@@ -12,32 +12,32 @@ use ror_search::snapshot::build::{BuildOptions, build_snapshot};
 use ror_search::util::time::parse_fhir_datetime;
 
 /// The crate root.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The bundled sample feed.
-pub fn sample_feed() -> PathBuf {
+pub(crate) fn sample_feed() -> PathBuf {
     root().join("data-samples/ror-feed")
 }
 
 /// The communes table.
-pub fn communes() -> PathBuf {
+pub(crate) fn communes() -> PathBuf {
     root().join("data-samples/communes.csv.gz")
 }
 
 /// Where the synthetic national feed and snapshot live (ignored by git).
-pub fn synthetic_dir() -> PathBuf {
+pub(crate) fn synthetic_dir() -> PathBuf {
     root().join("index/synthetic")
 }
 
 /// Size of the synthetic national feed: 100,000 EGs and 1,000,000 offers, seed 7 (the defaults
 /// of `ror-search generate-synthetic`).
-pub const NATIONAL_EGS: usize = 100_000;
-pub const NATIONAL_OFFERS: usize = 1_000_000;
+pub(crate) const NATIONAL_EGS: usize = 100_000;
+pub(crate) const NATIONAL_OFFERS: usize = 1_000_000;
 
 /// Generates the synthetic national feed unless it is already there.
-pub fn ensure_synthetic_feed() -> PathBuf {
+pub(crate) fn ensure_synthetic_feed() -> PathBuf {
     let feed = synthetic_dir().join(format!("feed-{NATIONAL_EGS}-{NATIONAL_OFFERS}.ndjson"));
     if feed.exists() {
         return feed;
@@ -65,7 +65,7 @@ pub fn ensure_synthetic_feed() -> PathBuf {
 }
 
 /// Builds a snapshot of `inputs` at `out` (replacing it).
-pub fn build(inputs: &[PathBuf], out: &Path) -> ror_search::snapshot::build::BuildOutcome {
+pub(crate) fn build(inputs: &[PathBuf], out: &Path) -> ror_search::snapshot::build::BuildOutcome {
     build_snapshot(BuildOptions {
         inputs: inputs.to_vec(),
         communes: Some(communes()),
@@ -79,7 +79,7 @@ pub fn build(inputs: &[PathBuf], out: &Path) -> ror_search::snapshot::build::Bui
 }
 
 /// The national snapshot, built once if missing.
-pub fn ensure_national_snapshot() -> PathBuf {
+pub(crate) fn ensure_national_snapshot() -> PathBuf {
     let out = synthetic_dir().join("snapshot");
     if ror_search::snapshot::read_manifest(&out).is_err() || !ror_search::engine::persist::is_current(&out) {
         let feed = ensure_synthetic_feed();
@@ -90,7 +90,7 @@ pub fn ensure_national_snapshot() -> PathBuf {
 }
 
 /// The sample snapshot, built once if missing.
-pub fn ensure_sample_snapshot() -> PathBuf {
+pub(crate) fn ensure_sample_snapshot() -> PathBuf {
     let out = synthetic_dir().join("sample-snapshot");
     if ror_search::snapshot::read_manifest(&out).is_err() || !ror_search::engine::persist::is_current(&out) {
         build(&[sample_feed()], &out);
@@ -99,7 +99,7 @@ pub fn ensure_sample_snapshot() -> PathBuf {
 }
 
 /// A field of /proc/self/status, in kB.
-pub fn status_kb(field: &str) -> u64 {
+pub(crate) fn status_kb(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
@@ -110,12 +110,12 @@ pub fn status_kb(field: &str) -> u64 {
 }
 
 /// Resets the peak resident memory (VmHWM) of this process.
-pub fn reset_peak_memory() {
+pub(crate) fn reset_peak_memory() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// Size of a directory tree, bytes.
-pub fn dir_bytes(dir: &Path) -> u64 {
+pub(crate) fn dir_bytes(dir: &Path) -> u64 {
     let mut total = 0;
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
@@ -127,14 +127,14 @@ pub fn dir_bytes(dir: &Path) -> u64 {
 }
 
 /// Loads an engine and reports the time and memory it took.
-pub fn load_engine(dir: &Path) -> (Engine, f64) {
+pub(crate) fn load_engine(dir: &Path) -> (Engine, f64) {
     let started = Instant::now();
     let engine = Engine::open(dir).expect("engine");
     (engine, started.elapsed().as_secs_f64())
 }
 
 /// Latency percentiles of a closure run on many inputs, microseconds.
-pub fn percentiles(mut samples_us: Vec<f64>) -> (f64, f64, f64, f64) {
+pub(crate) fn percentiles(mut samples_us: Vec<f64>) -> (f64, f64, f64, f64) {
     samples_us.sort_by(f64::total_cmp);
     let at = |fraction: f64| samples_us[((samples_us.len() as f64 - 1.0) * fraction).round() as usize];
     (at(0.5), at(0.9), at(0.99), *samples_us.last().unwrap_or(&0.0))

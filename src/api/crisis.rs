@@ -16,47 +16,49 @@ use crate::engine::request::{ParamError, SearchRequest};
 pub struct CrisisQuery {
     /// Latitude of the centre, WGS84 degrees [-90, 90] (with `lon`).
     #[param(value_type = Option<f64>, minimum = -90, maximum = 90)]
-    pub lat: Option<Latitude>,
+    pub(crate) lat: Option<Latitude>,
     /// Longitude of the centre, WGS84 degrees [-180, 180] (with `lat`).
     #[param(value_type = Option<f64>, minimum = -180, maximum = 180)]
-    pub lon: Option<Longitude>,
+    pub(crate) lon: Option<Longitude>,
     /// Centre at an INSEE commune's centroid, instead of lat/lon.
     #[param(value_type = Option<String>, pattern = "^[0-9][0-9AB][0-9]{3}$")]
-    pub commune: Option<InseeCommune>,
+    pub(crate) commune: Option<InseeCommune>,
     /// Radius around the centre, km [0, 1000]; without it, all of France.
     #[param(value_type = Option<f64>, minimum = 0, maximum = 1000)]
-    pub radius_km: Option<RadiusKm>,
+    pub(crate) radius_km: Option<RadiusKm>,
     /// Activité opérationnelle codes (TRE_R211), comma = any of.
     #[param(value_type = Option<String>)]
-    pub activity: Option<Codes>,
+    pub(crate) activity: Option<Codes>,
     /// Type d'offre codes (TRE_R244), comma = any of.
     #[param(value_type = Option<String>)]
-    pub offer_type: Option<Codes>,
+    pub(crate) offer_type: Option<Codes>,
     /// Niveau de recours ORSAN of the EG (TRE_R284: `1`, `4`), comma = any of.
     #[param(value_type = Option<String>)]
-    pub orsan_level: Option<Codes>,
+    pub(crate) orsan_level: Option<Codes>,
     /// At least this many crisis beds now (T0) per offer [0, 100000].
     #[param(value_type = Option<u32>, minimum = 0, maximum = 100000)]
-    pub min_crisis_t0: Option<Count>,
+    pub(crate) min_crisis_t0: Option<Count>,
     /// At least this many crisis beds within the hour (T60) per offer [0, 100000].
     #[param(value_type = Option<u32>, minimum = 0, maximum = 100000)]
-    pub min_crisis_t60: Option<Count>,
+    pub(crate) min_crisis_t60: Option<Count>,
     /// Number of EGs returned [1, 200], default 10.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
-    pub limit: Option<Limit>,
+    pub(crate) limit: Option<Limit>,
     /// Evaluate closures at this instant (RFC 3339; default now).
     #[param(value_type = Option<String>, format = DateTime)]
-    pub now: Option<Instant>,
+    pub(crate) now: Option<Instant>,
 }
 
 impl CrisisQuery {
     /// Parses `name=value` pairs (see [`super::pairs::from_pairs`]).
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<CrisisQuery, ParamError> {
+    pub(crate) fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<CrisisQuery, ParamError> {
         super::pairs::from_pairs(pairs, &[])
     }
 
     /// The engine's request.
-    pub fn into_request(self) -> Result<CrisisRequest, ParamError> {
+    pub(crate) fn into_request(self) -> Result<CrisisRequest, ParamError> {
         let codes = |codes: Option<Codes>| codes.map(|Codes(codes)| codes).unwrap_or_default();
         let search = SearchRequest {
             centre: centre(self.lat, self.lon, self.commune)?,

@@ -92,7 +92,7 @@ impl ErrorCode {
     }
 
     /// The message of the code when nothing more precise is known.
-    pub const fn default_message(self) -> &'static str {
+    pub(crate) const fn default_message(self) -> &'static str {
         match self {
             ErrorCode::BadParameter => "bad parameter",
             ErrorCode::UnknownParameter => "unknown parameter",
@@ -113,7 +113,7 @@ impl ErrorCode {
     /// The code an error response made outside the handlers stands for (the router's 404 and
     /// 405, the body limit's 413, the timeout's 503); a status no code has is `bad_request` when
     /// a client error, `internal` otherwise.
-    pub fn for_foreign_status(status: u16) -> ErrorCode {
+    pub(crate) fn for_foreign_status(status: u16) -> ErrorCode {
         match status {
             400 => ErrorCode::BadRequest,
             // The timeout layer's; `not_ready` is only made by the handlers.
@@ -128,20 +128,20 @@ impl ErrorCode {
 
 /// The body of every error response.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// The error.
-    pub error: ErrorDetail,
+    pub(crate) error: ErrorDetail,
 }
 
 /// What went wrong.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ErrorDetail {
+pub(crate) struct ErrorDetail {
     /// The stable code.
-    pub code: ErrorCode,
+    pub(crate) code: ErrorCode,
     /// For people: what was wrong and, for a parameter, what was expected.
-    pub message: String,
+    pub(crate) message: String,
     /// The parameter at fault, if one is.
-    pub parameter: Option<String>,
+    pub(crate) parameter: Option<String>,
 }
 
 #[cfg(test)]

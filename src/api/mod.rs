@@ -6,19 +6,21 @@
 //! This module knows neither axum nor how a query runs: it turns text into the engine's request
 //! types ([`crate::engine::SearchRequest`], [`crate::engine::crisis::CrisisRequest`]).
 
-pub mod crisis;
-pub mod error;
-pub mod offers;
-pub mod pairs;
-pub mod values;
+pub(crate) mod crisis;
+pub(crate) mod error;
+pub(crate) mod offers;
+pub(crate) mod pairs;
+pub(crate) mod values;
 
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 pub use crisis::{CrisisQuery, crisis_request};
-pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use error::ErrorCode;
+pub(crate) use error::{ErrorBody, ErrorDetail};
 pub use offers::{OffersQuery, search_request};
-pub use pairs::{from_pairs, parameter_names};
+pub(crate) use pairs::from_pairs;
+pub use pairs::parameter_names;
 
 /// The parameters of `GET /v1/communes`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, IntoParams)]
@@ -27,10 +29,10 @@ pub use pairs::{from_pairs, parameter_names};
 pub struct CommunesQuery {
     /// Beginning of a commune name (accents and case folded) or of a postcode / INSEE code; at most 100 characters.
     #[param(value_type = String, max_length = 100)]
-    pub q: Option<values::Text<100>>,
+    pub(crate) q: Option<values::Text<100>>,
     /// Number of communes [1, 50], default 10.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
-    pub limit: Option<values::Whole<1, 50>>,
+    pub(crate) limit: Option<values::Whole<1, 50>>,
 }
 
 /// The parameters of `POST /admin/reload`.
@@ -39,10 +41,10 @@ pub struct CommunesQuery {
 #[into_params(parameter_in = Query)]
 pub struct ReloadQuery {
     /// Directory name of the snapshot in the index; default the newest.
-    pub snapshot: Option<String>,
+    pub(crate) snapshot: Option<String>,
 }
 
 /// The parameters of a route that takes none.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NoQuery {}
+pub(crate) struct NoQuery {}

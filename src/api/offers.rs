@@ -24,107 +24,107 @@ pub struct OffersQuery {
     /// Latitude of the centre, WGS84 degrees [-90, 90] (with `lon`).
     #[arg(long, allow_hyphen_values = true)]
     #[param(value_type = Option<f64>, minimum = -90, maximum = 90)]
-    pub lat: Option<Latitude>,
+    pub(crate) lat: Option<Latitude>,
     /// Longitude of the centre, WGS84 degrees [-180, 180] (with `lat`).
     #[arg(long, allow_hyphen_values = true)]
     #[param(value_type = Option<f64>, minimum = -180, maximum = 180)]
-    pub lon: Option<Longitude>,
+    pub(crate) lon: Option<Longitude>,
     /// Centre at the centroid of an INSEE commune code (e.g. `33063` Bordeaux, `2A004` Ajaccio), instead of lat/lon.
     #[arg(long)]
     #[param(value_type = Option<String>, pattern = "^[0-9][0-9AB][0-9]{3}$")]
-    pub commune: Option<InseeCommune>,
+    pub(crate) commune: Option<InseeCommune>,
     /// Radius around the centre, km, inclusive [0, 1000]. With a centre and no radius: the nearest offers.
     #[arg(long = "radius_km")]
     #[param(value_type = Option<f64>, minimum = 0, maximum = 1000)]
-    pub radius_km: Option<RadiusKm>,
+    pub(crate) radius_km: Option<RadiusKm>,
     /// Map rectangle `min_lon,min_lat,max_lon,max_lat` (degrees; `min_lon > max_lon` crosses the antimeridian).
     #[arg(long, allow_hyphen_values = true)]
     #[param(value_type = Option<String>, example = "-0.7,44.7,-0.4,45.0")]
-    pub bbox: Option<BBoxParam>,
+    pub(crate) bbox: Option<BBoxParam>,
     /// Text: EG, EJ and offer names, commune, activity labels (accents and case folded, French stemming, the last word also as a prefix); at most 200 characters.
     #[arg(long)]
     #[param(value_type = Option<String>, max_length = 200)]
-    pub q: Option<Text<MAX_Q_CHARS>>,
+    pub(crate) q: Option<Text<MAX_Q_CHARS>>,
     /// EG catégorie codes (TRE_R66), comma = any of (`500` = EHPAD).
     #[arg(long)]
     #[param(value_type = Option<String>)]
-    pub category: Option<Codes>,
+    pub(crate) category: Option<Codes>,
     /// Type d'offre codes (TRE_R244), comma = any of (`21` = hébergement PA dépendantes).
     #[arg(long = "offer_type")]
     #[param(value_type = Option<String>)]
-    pub offer_type: Option<Codes>,
+    pub(crate) offer_type: Option<Codes>,
     /// Activité opérationnelle codes (TRE_R211), comma = any of.
     #[arg(long)]
     #[param(value_type = Option<String>)]
-    pub activity: Option<Codes>,
+    pub(crate) activity: Option<Codes>,
     /// Mode de prise en charge codes (TRE_R213), comma = any of (`46` hébergement, `47` accueil de jour).
     #[arg(long = "care_mode")]
     #[param(value_type = Option<String>)]
-    pub care_mode: Option<Codes>,
+    pub(crate) care_mode: Option<Codes>,
     /// Temporalité d'accueil codes (TRE_R240): `01` temporaire, `02` permanent; comma = any of.
     #[arg(long)]
     #[param(value_type = Option<String>)]
-    pub reception: Option<Codes>,
+    pub(crate) reception: Option<Codes>,
     /// Age of the person, years [0, 150].
     #[arg(long)]
     #[param(value_type = Option<f64>, minimum = 0, maximum = 150)]
-    pub age: Option<AgeYears>,
+    pub(crate) age: Option<AgeYears>,
     /// GIR of the person, 1-6.
     #[arg(long)]
     #[param(value_type = Option<u8>, minimum = 1, maximum = 6)]
-    pub gir: Option<Gir>,
+    pub(crate) gir: Option<Gir>,
     /// Highest daily price, EUR with at most 2 decimals [0.01, 10000] (hébergement + dépendance, see `price_basis`).
     #[arg(long = "max_price")]
     #[param(value_type = Option<f64>, minimum = 0.01, maximum = 10000)]
-    pub max_price: Option<PriceEur>,
+    pub(crate) max_price: Option<PriceEur>,
     /// `gross` (dépendance of the person's GIR band, the default) or `out_of_pocket` (band GIR 5-6, the ticket modérateur).
     #[arg(long = "price_basis")]
     #[param(value_type = Option<String>, pattern = "^(gross|out_of_pocket)$")]
-    pub price_basis: Option<Basis>,
+    pub(crate) price_basis: Option<Basis>,
     /// At least this many places available now [0, 100000].
     #[arg(long = "min_available")]
     #[param(value_type = Option<u32>, minimum = 0, maximum = 100000)]
-    pub min_available: Option<Count>,
+    pub(crate) min_available: Option<Count>,
     /// At least this many crisis beds now (T0) [0, 100000].
     #[arg(long = "min_crisis_t0")]
     #[param(value_type = Option<u32>, minimum = 0, maximum = 100000)]
-    pub min_crisis_t0: Option<Count>,
+    pub(crate) min_crisis_t0: Option<Count>,
     /// At least this many crisis beds within the hour (T60) [0, 100000].
     #[arg(long = "min_crisis_t60")]
     #[param(value_type = Option<u32>, minimum = 0, maximum = 100000)]
-    pub min_crisis_t60: Option<Count>,
+    pub(crate) min_crisis_t60: Option<Count>,
     /// `true`: only EGs habilités à l'aide sociale; `false`: only the others.
     #[arg(long = "aide_sociale")]
     #[param(value_type = Option<bool>)]
-    pub aide_sociale: Option<Flag>,
+    pub(crate) aide_sociale: Option<Flag>,
     /// `distance` (default with a centre), `price`, `available`, `relevance` (default with `q`) or `name` (default otherwise).
     #[arg(long)]
     #[param(value_type = Option<String>, pattern = "^(distance|price|available|relevance|name)$")]
-    pub sort: Option<Sort>,
+    pub(crate) sort: Option<Sort>,
     /// Page size [1, 200], default 20.
     #[arg(long)]
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
-    pub limit: Option<Limit>,
+    pub(crate) limit: Option<Limit>,
     /// Results skipped [0, 10000].
     #[arg(long)]
     #[param(value_type = Option<u32>, minimum = 0, maximum = 10000)]
-    pub offset: Option<Offset>,
+    pub(crate) offset: Option<Offset>,
     /// `true`: counts by catégorie, type d'offre and département over every match.
     #[arg(long)]
     #[param(value_type = Option<bool>)]
-    pub facets: Option<Flag>,
+    pub(crate) facets: Option<Flag>,
     /// FHIR id of an offer: why it matched or which filter excluded it, and its rank.
     #[arg(long)]
     #[param(value_type = Option<String>)]
-    pub explain: Option<OfferId>,
+    pub(crate) explain: Option<OfferId>,
     /// `true`: count every match even when the first page is found early.
     #[arg(long = "exact_total")]
     #[param(value_type = Option<bool>)]
-    pub exact_total: Option<Flag>,
+    pub(crate) exact_total: Option<Flag>,
     /// Evaluate closures at this instant (RFC 3339; default now).
     #[arg(long)]
     #[param(value_type = Option<String>, format = DateTime)]
-    pub now: Option<Instant>,
+    pub(crate) now: Option<Instant>,
 }
 
 /// The centre given by `lat` + `lon` or by `commune` (not both, and not half of a point).
@@ -144,12 +144,14 @@ pub(crate) fn centre(
 
 impl OffersQuery {
     /// Parses `name=value` pairs (see [`super::pairs::from_pairs`]).
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<OffersQuery, ParamError> {
+    pub(crate) fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<OffersQuery, ParamError> {
         super::pairs::from_pairs(pairs, &[])
     }
 
     /// The engine's request, with the checks that need several parameters.
-    pub fn into_request(self) -> Result<SearchRequest, ParamError> {
+    pub(crate) fn into_request(self) -> Result<SearchRequest, ParamError> {
         let codes = |codes: Option<Codes>| codes.map(|Codes(codes)| codes).unwrap_or_default();
         let request = SearchRequest {
             centre: centre(self.lat, self.lon, self.commune)?,

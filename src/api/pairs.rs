@@ -15,7 +15,7 @@ use crate::engine::ParamError;
 
 /// Parses `name=value` pairs into the route struct `T`. Names in `also_known` are skipped
 /// (they belong to another layer, e.g. HTTP's `format`) but count as known.
-pub fn from_pairs<'a, T: DeserializeOwned>(
+pub(crate) fn from_pairs<'a, T: DeserializeOwned>(
     pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     also_known: &[&str],
 ) -> Result<T, ParamError> {

@@ -13,7 +13,7 @@ use crate::model::rules::PriceBasis;
 
 /// Why a value does not parse; the parameter's name is added by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValueError(pub String);
+pub(crate) struct ValueError(pub String);
 
 impl fmt::Display for ValueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -67,7 +67,7 @@ macro_rules! bounded_number {
     ($(#[$doc:meta])* $name:ident, $low:expr, $high:expr, $unit:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq)]
-        pub struct $name(pub f64);
+        pub(crate) struct $name(pub f64);
 
         impl FromStr for $name {
             type Err = ValueError;
@@ -111,7 +111,7 @@ bounded_number!(
 
 /// A whole number in `[LOW, HIGH]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Whole<const LOW: u64, const HIGH: u64>(pub u64);
+pub(crate) struct Whole<const LOW: u64, const HIGH: u64>(pub u64);
 
 impl<const LOW: u64, const HIGH: u64> FromStr for Whole<LOW, HIGH> {
     type Err = ValueError;
@@ -135,17 +135,17 @@ impl<'de, const LOW: u64, const HIGH: u64> serde::Deserialize<'de> for Whole<LOW
 }
 
 /// A count of places or beds, [0, 100000].
-pub type Count = Whole<0, 100_000>;
+pub(crate) type Count = Whole<0, 100_000>;
 /// A GIR, 1-6.
-pub type Gir = Whole<1, 6>;
+pub(crate) type Gir = Whole<1, 6>;
 /// A page size of the search routes, [1, 200].
-pub type Limit = Whole<1, { crate::engine::request::MAX_LIMIT as u64 }>;
+pub(crate) type Limit = Whole<1, { crate::engine::request::MAX_LIMIT as u64 }>;
 /// Results skipped, [0, 10000].
-pub type Offset = Whole<0, { crate::engine::request::MAX_OFFSET as u64 }>;
+pub(crate) type Offset = Whole<0, { crate::engine::request::MAX_OFFSET as u64 }>;
 
 /// `true` / `false` (also `1` / `0`, `yes` / `no`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Flag(pub bool);
+pub(crate) struct Flag(pub bool);
 
 impl FromStr for Flag {
     type Err = ValueError;
@@ -161,7 +161,7 @@ impl FromStr for Flag {
 /// A list of codes separated by commas (any of them): letters and digits, up to 16 each, at
 /// most [`crate::engine::request::MAX_CODES`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Codes(pub Vec<Code>);
+pub(crate) struct Codes(pub Vec<Code>);
 
 impl FromStr for Codes {
     type Err = ValueError;
@@ -185,7 +185,7 @@ impl FromStr for Codes {
 
 /// An INSEE commune code (5 characters, e.g. `33063` or `2A004`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InseeCommune(pub String);
+pub(crate) struct InseeCommune(pub String);
 
 impl FromStr for InseeCommune {
     type Err = ValueError;
@@ -202,7 +202,7 @@ impl FromStr for InseeCommune {
 
 /// Free text of at most `MAX` characters (kept as given).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text<const MAX: usize>(pub String);
+pub(crate) struct Text<const MAX: usize>(pub String);
 
 impl<const MAX: usize> FromStr for Text<MAX> {
     type Err = ValueError;
@@ -223,7 +223,7 @@ impl<'de, const MAX: usize> serde::Deserialize<'de> for Text<MAX> {
 
 /// The FHIR id of an offer (1 to 64 characters).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OfferId(pub String);
+pub(crate) struct OfferId(pub String);
 
 impl FromStr for OfferId {
     type Err = ValueError;
@@ -238,9 +238,9 @@ impl FromStr for OfferId {
 
 /// A daily price in euros with at most 2 decimals, [0.01, 10000], held in cents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PriceEur {
+pub(crate) struct PriceEur {
     /// The price, euro cents.
-    pub cents: i64,
+    pub(crate) cents: i64,
 }
 
 impl FromStr for PriceEur {
@@ -257,7 +257,7 @@ impl FromStr for PriceEur {
 
 /// An instant, RFC 3339 (`2026-11-15T00:00:00Z`), held in Unix seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Instant(pub i64);
+pub(crate) struct Instant(pub i64);
 
 impl FromStr for Instant {
     type Err = ValueError;
@@ -270,7 +270,7 @@ impl FromStr for Instant {
 
 /// `gross` or `out_of_pocket` (see [`PriceBasis`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Basis(pub PriceBasis);
+pub(crate) struct Basis(pub PriceBasis);
 
 impl FromStr for Basis {
     type Err = ValueError;
@@ -285,7 +285,7 @@ impl FromStr for Basis {
 
 /// `distance`, `price`, `available`, `relevance` or `name` (see [`SortKey`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sort(pub SortKey);
+pub(crate) struct Sort(pub SortKey);
 
 impl FromStr for Sort {
     type Err = ValueError;
@@ -308,7 +308,7 @@ impl FromStr for Sort {
 
 /// `min_lon,min_lat,max_lon,max_lat`, degrees; `min_lon > max_lon` crosses the antimeridian.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BBoxParam(pub BBox);
+pub(crate) struct BBoxParam(pub BBox);
 
 impl FromStr for BBoxParam {
     type Err = ValueError;

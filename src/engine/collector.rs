@@ -19,6 +19,7 @@ pub(crate) struct Hit {
 }
 
 impl PartialEq for Hit {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
@@ -27,12 +28,14 @@ impl PartialEq for Hit {
 impl Eq for Hit {}
 
 impl PartialOrd for Hit {
+    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
 impl Ord for Hit {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
         self.primary
             .cmp(&other.primary)

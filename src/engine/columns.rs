@@ -15,14 +15,14 @@ use crate::snapshot::SnapshotData;
 use crate::util::fold::fold;
 
 /// Sentinel for "no price".
-pub const NO_PRICE: u32 = u32::MAX;
+pub(crate) const NO_PRICE: u32 = u32::MAX;
 /// Sentinel for "no date" (never closed, never reopens).
-pub const NEVER: i64 = i64::MAX;
+pub(crate) const NEVER: i64 = i64::MAX;
 
 /// Codes of one field ↔ small ids. Id 0 stands for "no code". Persisted as its code list.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(from = "Vec<Code>", into = "Vec<Code>")]
-pub struct Dictionary {
+pub(crate) struct Dictionary {
     codes: Vec<Code>,
     ids: FxHashMap<Code, u16>,
 }
@@ -63,44 +63,39 @@ impl Dictionary {
     }
 
     /// The id of a code present in the snapshot.
-    pub fn id(&self, code: &str) -> Option<u16> {
+    pub(crate) fn id(&self, code: &str) -> Option<u16> {
         self.ids.get(code).copied()
     }
 
     /// The code of an id (`None` for 0).
-    pub fn code(&self, id: u16) -> Option<&Code> {
+    pub(crate) fn code(&self, id: u16) -> Option<&Code> {
         (id != 0).then(|| &self.codes[id as usize])
     }
 
     /// Number of ids, 0 included.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.codes.len()
-    }
-
-    /// Whether only the "no code" id exists.
-    pub fn is_empty(&self) -> bool {
-        self.codes.len() == 1
     }
 }
 
 /// The dictionaries of the coded columns.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Dictionaries {
-    pub category: Dictionary,
-    pub offer_type: Dictionary,
-    pub activity: Dictionary,
-    pub care_mode: Dictionary,
-    pub reception: Dictionary,
-    pub departement: Dictionary,
+pub(crate) struct Dictionaries {
+    pub(crate) category: Dictionary,
+    pub(crate) offer_type: Dictionary,
+    pub(crate) activity: Dictionary,
+    pub(crate) care_mode: Dictionary,
+    pub(crate) reception: Dictionary,
+    pub(crate) departement: Dictionary,
 }
 
 /// The capacity counts the filters and sorts read (see `model::rules::CapacityTotals`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CapacityCounts {
-    pub installed: u32,
-    pub available: u32,
-    pub crisis_t0: u32,
-    pub crisis_t60: u32,
+pub(crate) struct CapacityCounts {
+    pub(crate) installed: u32,
+    pub(crate) available: u32,
+    pub(crate) crisis_t0: u32,
+    pub(crate) crisis_t60: u32,
 }
 
 impl From<&CapacityTotals> for CapacityCounts {
@@ -139,7 +134,7 @@ fn gir_policy_byte(policy: GirPolicy) -> u8 {
 }
 
 /// The policy of a byte from [`gir_policy_byte`].
-pub fn gir_policy_of_byte(byte: u8) -> GirPolicy {
+pub(crate) fn gir_policy_of_byte(byte: u8) -> GirPolicy {
     match byte {
         1 => GirPolicy::Dependent,
         2 => GirPolicy::Autonomous,
@@ -150,33 +145,33 @@ pub fn gir_policy_of_byte(byte: u8) -> GirPolicy {
 /// The columns, one entry per doc.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Columns {
-    pub dictionaries: Dictionaries,
-    pub category: Vec<u16>,
-    pub offer_type: Vec<u16>,
-    pub activity: Vec<u16>,
-    pub care_mode: Vec<u16>,
-    pub reception: Vec<u16>,
-    pub departement: Vec<u16>,
+    pub(crate) dictionaries: Dictionaries,
+    pub(crate) category: Vec<u16>,
+    pub(crate) offer_type: Vec<u16>,
+    pub(crate) activity: Vec<u16>,
+    pub(crate) care_mode: Vec<u16>,
+    pub(crate) reception: Vec<u16>,
+    pub(crate) departement: Vec<u16>,
     /// Age bounds in years; open bounds are -inf / +inf.
-    pub age_min: Vec<f64>,
-    pub age_max: Vec<f64>,
-    pub gir_policy: Vec<u8>,
-    pub aide_sociale: Vec<bool>,
+    pub(crate) age_min: Vec<f64>,
+    pub(crate) age_max: Vec<f64>,
+    pub(crate) gir_policy: Vec<u8>,
+    pub(crate) aide_sociale: Vec<bool>,
     /// Bit set of the docs that have any closing date (offer or EG): only those need the
     /// dates checked, the others are open whatever the time.
-    pub may_close: Vec<u64>,
+    pub(crate) may_close: Vec<u64>,
     /// Offer closed from / reopening at, EG closed at (Unix seconds; [`NEVER`] when none).
-    pub closed_from: Vec<i64>,
-    pub reopens_at: Vec<i64>,
-    pub eg_closed_at: Vec<i64>,
+    pub(crate) closed_from: Vec<i64>,
+    pub(crate) reopens_at: Vec<i64>,
+    pub(crate) eg_closed_at: Vec<i64>,
     /// Daily total in cents for dépendance band `01`, `02`, `03` ([`NO_PRICE`] when unknown).
-    pub daily_total_cents: [Vec<u32>; 3],
+    pub(crate) daily_total_cents: [Vec<u32>; 3],
     /// Capacity counts (the update dates are read from the dataset when rendering).
-    pub capacity: Vec<CapacityCounts>,
+    pub(crate) capacity: Vec<CapacityCounts>,
     /// Rank of (folded EG name, folded offer name, offer index) among all offers.
-    pub name_rank: Vec<u32>,
+    pub(crate) name_rank: Vec<u32>,
     /// EG prices, per EG (not per doc).
-    pub eg_prices: Vec<EgPrices>,
+    pub(crate) eg_prices: Vec<EgPrices>,
 }
 
 impl Columns {

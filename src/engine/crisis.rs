@@ -2,7 +2,7 @@
 //! triggered): the EGs nearest a centre with supplementary beds now (T0) or within the hour
 //! (T60), and the totals over the whole matching region, by département.
 //!
-//! It reuses the search's filter and region walk ([`super::plan`]); what is its own is the
+//! It reuses the search's filter and region walk (`super::plan`); what is its own is the
 //! aggregation by EG.
 
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ use crate::model::labels::CodeSystem;
 use crate::model::rules::CapacityTotals;
 
 /// Number of EGs a crisis answer holds by default.
-pub const DEFAULT_CRISIS_LIMIT: usize = 10;
+pub(crate) const DEFAULT_CRISIS_LIMIT: usize = 10;
 
 /// A crisis-capacity request: the search filters that apply (centre, radius, activity, type
 /// d'offre, minimum T0 / T60, `limit` counted in EGs, `now`) and the EG's ORSAN level.
@@ -35,50 +35,73 @@ pub struct CrisisRequest {
 /// One offer of an EG in a crisis answer.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CrisisOffer<'a> {
+    /// FHIR id of the `HealthcareService`.
     pub id: &'a str,
+    /// Name of the offer.
     pub name: &'a str,
+    /// Type d'offre code (TRE_R244).
     pub offer_type: Option<&'a str>,
+    /// Activité opérationnelle code (TRE_R211).
     pub activity: Option<&'a str>,
-    pub activity_label: Option<&'static str>,
+    /// Label of the activité opérationnelle (`null` when the code is not in our tables).
+    pub(crate) activity_label: Option<&'static str>,
+    /// Supplementary beds now (status `06`, temporality `01`), over the offer's locations.
     pub crisis_t0: u32,
+    /// Supplementary beds within the hour (status `06`, temporality `02`), over the offer's
+    /// locations.
     pub crisis_t60: u32,
 }
 
 /// An EG with crisis capacity.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CrisisEg<'a> {
+    /// The EG.
     pub eg: EgView<'a>,
     /// Distance from the centre to the nearest of its matching offers, metres.
     pub distance_m: Option<f64>,
+    /// Supplementary beds now (T0), summed over its matching offers.
     pub crisis_t0: u32,
+    /// Supplementary beds within the hour (T60), summed over its matching offers.
     pub crisis_t60: u32,
     /// Newest `capacityUpdateDate` among the crisis records counted.
     pub updated_at: Option<Timestamp>,
+    /// Its matching offers, in offer-id order.
     pub offers: Vec<CrisisOffer<'a>>,
 }
 
 /// Crisis totals of a département over the whole matching set.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CrisisTotal<'a> {
+    /// INSEE département code (`45`, `2A`, `974`); empty when unknown.
     pub departement: &'a str,
+    /// Matching EGs with offers in the département (an EG counts once in each).
     pub egs: u64,
+    /// Matching offers in the département.
     pub offers: u64,
+    /// Supplementary beds now (T0) of those offers.
     pub crisis_t0: u64,
+    /// Supplementary beds within the hour (T60) of those offers.
     pub crisis_t60: u64,
 }
 
 /// The answer of `/v1/crisis`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CrisisResponse<'a> {
+    /// The snapshot the answer comes from.
     pub snapshot: &'a str,
+    /// The centre the distances are measured from, when one was given.
     pub centre: Option<CentreView<'a>>,
-    /// Matching EGs and offers, and their crisis beds, over the whole region.
+    /// Matching EGs over the whole region.
     pub total_egs: u64,
+    /// Matching offers over the whole region.
     pub total_offers: u64,
+    /// Supplementary beds now (T0) of the matching offers, over the whole region.
     pub crisis_t0: u64,
+    /// Supplementary beds within the hour (T60) of the matching offers, over the whole region.
     pub crisis_t60: u64,
     /// The nearest EGs (or, without a centre, by EG id), at most `limit`.
     pub egs: Vec<CrisisEg<'a>>,
+    /// Totals by département, over the whole region.
     pub by_departement: Vec<CrisisTotal<'a>>,
 }
 

@@ -13,7 +13,7 @@ use crate::model::rules::{EgPrices, PriceBasis};
 
 /// A set of dictionary ids, as bits.
 #[derive(Debug, Clone, Default)]
-pub struct IdSet {
+pub(crate) struct IdSet {
     words: Vec<u64>,
 }
 
@@ -28,7 +28,7 @@ impl IdSet {
 
     /// Whether the id is in the set.
     #[inline]
-    pub fn contains(&self, id: u16) -> bool {
+    pub(crate) fn contains(&self, id: u16) -> bool {
         self.words.get(id as usize >> 6).is_some_and(|word| word >> (id & 63) & 1 == 1)
     }
 }
@@ -73,23 +73,23 @@ fn compile_codes(
 
 /// Everything a request asks of an offer, besides geography and text.
 #[derive(Debug, Clone)]
-pub struct CompiledFilter {
-    pub category: Option<IdSet>,
-    pub offer_type: Option<IdSet>,
-    pub activity: Option<IdSet>,
-    pub care_mode: Option<IdSet>,
-    pub reception: Option<IdSet>,
-    pub age: Option<f64>,
-    pub gir: Option<u8>,
-    pub max_price_cents: Option<u32>,
+pub(crate) struct CompiledFilter {
+    pub(crate) category: Option<IdSet>,
+    pub(crate) offer_type: Option<IdSet>,
+    pub(crate) activity: Option<IdSet>,
+    pub(crate) care_mode: Option<IdSet>,
+    pub(crate) reception: Option<IdSet>,
+    pub(crate) age: Option<f64>,
+    pub(crate) gir: Option<u8>,
+    pub(crate) max_price_cents: Option<u32>,
     /// Which dépendance band prices are read from (0, 1, 2 for `01`, `02`, `03`).
-    pub price_band: usize,
-    pub min_available: u32,
-    pub min_crisis_t0: u32,
-    pub min_crisis_t60: u32,
-    pub aide_sociale: Option<bool>,
+    pub(crate) price_band: usize,
+    pub(crate) min_available: u32,
+    pub(crate) min_crisis_t0: u32,
+    pub(crate) min_crisis_t60: u32,
+    pub(crate) aide_sociale: Option<bool>,
     /// Closures are evaluated at this instant (Unix seconds).
-    pub now: i64,
+    pub(crate) now: i64,
     /// Whether any capacity minimum is above 0 (otherwise the capacity column is not read).
     check_capacity: bool,
     /// The ids selected per coded field (category, offer type, activity, care mode, reception),
@@ -105,7 +105,7 @@ pub struct CompiledFilter {
 
 impl CompiledFilter {
     /// Compiles the filters of a request.
-    pub fn new(request: &SearchRequest, columns: &Columns, now: i64) -> Result<CompiledFilter, ParamError> {
+    pub(crate) fn new(request: &SearchRequest, columns: &Columns, now: i64) -> Result<CompiledFilter, ParamError> {
         let dictionaries = &columns.dictionaries;
         Ok(CompiledFilter {
             category: compile_codes(
@@ -174,7 +174,7 @@ impl CompiledFilter {
 
     /// Whether doc `doc` passes every filter. Cheap checks first.
     #[inline(always)]
-    pub fn matches(&self, columns: &Columns, doc: u32) -> bool {
+    pub(crate) fn matches(&self, columns: &Columns, doc: u32) -> bool {
         let doc = doc as usize;
         if let Some(set) = &self.category
             && !set.contains(columns.category[doc])
@@ -235,7 +235,7 @@ impl CompiledFilter {
 
     /// The docs passing the code, GIR and aide-sociale filters, as a bitmap; `None` when none
     /// of these is set (every doc passes them).
-    pub fn mask(&self, postings: &Postings) -> Option<RoaringBitmap> {
+    pub(crate) fn mask(&self, postings: &Postings) -> Option<RoaringBitmap> {
         let mut mask: Option<RoaringBitmap> = None;
         let mut intersect = |set: RoaringBitmap| {
             mask = Some(match mask.take() {
@@ -276,7 +276,7 @@ impl CompiledFilter {
     /// Whether some doc at `position` may pass the filter, from the position's summary (a
     /// `false` is certain, a `true` only possible).
     #[inline(always)]
-    pub fn position_may_match(&self, summaries: &PositionSummaries, position: usize) -> bool {
+    pub(crate) fn position_may_match(&self, summaries: &PositionSummaries, position: usize) -> bool {
         summaries.category_bits[position] & self.category_bits != 0
             && summaries.offer_type_bits[position] & self.offer_type_bits != 0
             && summaries.gir_policy_bits[position] & self.gir_policy_bits != 0
@@ -288,12 +288,12 @@ impl CompiledFilter {
     }
 
     /// Whether some filter must be checked doc by doc (price, capacities, age).
-    pub fn needs_per_doc(&self) -> bool {
+    pub(crate) fn needs_per_doc(&self) -> bool {
         self.max_price_cents.is_some() || self.check_capacity || self.age.is_some()
     }
 
     /// Every criterion of the filter for one doc, passed or not, for `explain`.
-    pub fn explain(&self, columns: &Columns, doc: u32, basis: PriceBasis) -> Vec<Criterion> {
+    pub(crate) fn explain(&self, columns: &Columns, doc: u32, basis: PriceBasis) -> Vec<Criterion> {
         let doc = doc as usize;
         let dictionaries = &columns.dictionaries;
         let mut criteria = Vec::new();
@@ -381,7 +381,7 @@ impl CompiledFilter {
 
 /// Whether a doc is closed at `now` (see `model::rules::offer_closed_at`).
 #[inline(always)]
-pub fn is_closed(columns: &Columns, doc: usize, now: i64) -> bool {
+pub(crate) fn is_closed(columns: &Columns, doc: usize, now: i64) -> bool {
     if columns.may_close[doc >> 6] >> (doc & 63) & 1 == 0 {
         return false;
     }

@@ -19,7 +19,7 @@ use crate::model::place::Commune;
 use crate::model::{Dataset, GeoPoint, Offer};
 
 /// Sentinel for "no position".
-pub const NO_POSITION: u32 = u32::MAX;
+pub(crate) const NO_POSITION: u32 = u32::MAX;
 
 /// Where an offer's search position comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -34,7 +34,7 @@ pub enum PositionSource {
 }
 
 /// Finds a commune's centroid by INSEE code in a table sorted by code.
-pub fn commune_by_code<'a>(communes: &'a [Commune], code: &str) -> Option<&'a Commune> {
+pub(crate) fn commune_by_code<'a>(communes: &'a [Commune], code: &str) -> Option<&'a Commune> {
     let start = communes.partition_point(|commune| commune.code.as_str() < code);
     communes.get(start).filter(|commune| commune.code == code)
 }
@@ -60,7 +60,7 @@ pub fn offer_position(dataset: &Dataset, communes: &[Commune], offer: &Offer) ->
 }
 
 /// The INSEE commune code of an offer: its first location's `ror-commune-cog`, else its EG's.
-pub fn offer_commune<'a>(dataset: &'a Dataset, offer: &Offer) -> Option<&'a str> {
+pub(crate) fn offer_commune<'a>(dataset: &'a Dataset, offer: &Offer) -> Option<&'a str> {
     offer
         .locations
         .iter()
@@ -71,7 +71,7 @@ pub fn offer_commune<'a>(dataset: &'a Dataset, offer: &Offer) -> Option<&'a str>
 
 /// The département of an INSEE commune code: `2A`, `2B`, the 3-digit overseas codes (`974`),
 /// else the first two characters.
-pub fn departement_of_commune(commune: &str) -> Option<&str> {
+pub(crate) fn departement_of_commune(commune: &str) -> Option<&str> {
     if commune.len() != 5 {
         return None;
     }
@@ -79,7 +79,7 @@ pub fn departement_of_commune(commune: &str) -> Option<&str> {
 }
 
 /// Index of a point on a Hilbert curve of order 16 over lon/lat (65,536 × 65,536 cells).
-pub fn hilbert_index(point: GeoPoint) -> u64 {
+pub(crate) fn hilbert_index(point: GeoPoint) -> u64 {
     const ORDER: u32 = 16;
     let side = 1u64 << ORDER;
     let scale = |value: f64, low: f64, high: f64| -> u64 {
@@ -109,18 +109,18 @@ pub fn hilbert_index(point: GeoPoint) -> u64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Layout {
     /// Doc id → offer index in the dataset.
-    pub offer_of_doc: Vec<u32>,
+    pub(crate) offer_of_doc: Vec<u32>,
     /// Offer index → doc id.
-    pub doc_of_offer: Vec<u32>,
+    pub(crate) doc_of_offer: Vec<u32>,
     /// Distinct positions, in Hilbert order.
     pub positions: Vec<GeoPoint>,
     /// Docs of position `p` are `position_start[p]..position_start[p + 1]`; docs from
     /// `position_start[positions.len()]` on have no position.
-    pub position_start: Vec<u32>,
+    pub(crate) position_start: Vec<u32>,
     /// Doc id → position id ([`NO_POSITION`] for offers without one).
-    pub position_of_doc: Vec<u32>,
+    pub(crate) position_of_doc: Vec<u32>,
     /// Offer index → where its position came from.
-    pub position_source: Vec<Option<PositionSource>>,
+    pub(crate) position_source: Vec<Option<PositionSource>>,
 }
 
 impl Layout {
@@ -187,17 +187,17 @@ impl Layout {
     }
 
     /// Number of docs (offers).
-    pub fn doc_count(&self) -> u32 {
+    pub(crate) fn doc_count(&self) -> u32 {
         self.offer_of_doc.len() as u32
     }
 
     /// Docs at position `position`.
-    pub fn docs_at(&self, position: u32) -> std::ops::Range<u32> {
+    pub(crate) fn docs_at(&self, position: u32) -> std::ops::Range<u32> {
         self.position_start[position as usize]..self.position_start[position as usize + 1]
     }
 
     /// The position of a doc, if it has one.
-    pub fn position_of(&self, doc: u32) -> Option<GeoPoint> {
+    pub(crate) fn position_of(&self, doc: u32) -> Option<GeoPoint> {
         let position = self.position_of_doc[doc as usize];
         (position != NO_POSITION).then(|| self.positions[position as usize])
     }

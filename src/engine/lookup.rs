@@ -13,20 +13,20 @@ use crate::util::fold::fold;
 
 /// EG and offer indexes, built at load.
 #[derive(Debug, Clone, Default)]
-pub struct Lookups {
+pub(crate) struct Lookups {
     /// FINESS ET number → EG index.
-    pub eg_by_finess: FxHashMap<Code, u32>,
+    pub(crate) eg_by_finess: FxHashMap<Code, u32>,
     /// Offers of EG `e` are `eg_offers[eg_offer_start[e]..eg_offer_start[e + 1]]` (offer indexes).
-    pub eg_offer_start: Vec<u32>,
-    pub eg_offers: Vec<u32>,
+    pub(crate) eg_offer_start: Vec<u32>,
+    pub(crate) eg_offers: Vec<u32>,
     /// Communes: folded name words, for type-ahead.
-    pub commune_words: Vec<Vec<String>>,
-    pub commune_names: Vec<String>,
+    pub(crate) commune_words: Vec<Vec<String>>,
+    pub(crate) commune_names: Vec<String>,
 }
 
 impl Lookups {
     /// Indexes a dataset and its communes.
-    pub fn new(dataset: &Dataset, communes: &[Commune]) -> Lookups {
+    pub(crate) fn new(dataset: &Dataset, communes: &[Commune]) -> Lookups {
         let mut eg_by_finess = FxHashMap::default();
         for (index, eg) in dataset.egs.iter().enumerate() {
             if let Some(finess) = &eg.finess {
@@ -63,18 +63,29 @@ impl Lookups {
 
 /// A tariff, with labels and euros.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct TariffView<'a> {
-    pub price_type: Coded<'a>,
-    pub unit: Coded<'a>,
-    pub amount_cents: i64,
-    pub amount_eur: f64,
-    pub currency: Option<&'a str>,
-    pub valid_from: Option<Timestamp>,
-    pub under_60: Option<bool>,
-    pub residential_type: Option<Coded<'a>>,
-    pub welcome_type: Option<Coded<'a>>,
-    pub special_price: Option<Coded<'a>>,
-    pub dependency_level: Option<Coded<'a>>,
+pub(crate) struct TariffView<'a> {
+    /// Type de tarif (TRE_R246: `02` forfait socle hébergement, `03` dépendance, ...).
+    pub(crate) price_type: Coded<'a>,
+    /// Unité de prix (TRE_R228: `2` journalier, `3` mensuel, ...).
+    pub(crate) unit: Coded<'a>,
+    /// Amount, euro cents.
+    pub(crate) amount_cents: i64,
+    /// Amount, euros.
+    pub(crate) amount_eur: f64,
+    /// ISO 4217 currency (`EUR`), when given.
+    pub(crate) currency: Option<&'a str>,
+    /// Start date of the tariff.
+    pub(crate) valid_from: Option<Timestamp>,
+    /// Whether the tariff applies to residents under 60.
+    pub(crate) under_60: Option<bool>,
+    /// Type d'habitation (TRE_R242).
+    pub(crate) residential_type: Option<Coded<'a>>,
+    /// Temporalité d'accueil of the price (TRE_R240: `01` temporaire, `02` permanent).
+    pub(crate) welcome_type: Option<Coded<'a>>,
+    /// Condition tarifaire (TRE_R250).
+    pub(crate) special_price: Option<Coded<'a>>,
+    /// Groupe tarifaire dépendance (TRE_R237: `01` GIR 1-2, `02` GIR 3-4, `03` GIR 5-6).
+    pub(crate) dependency_level: Option<Coded<'a>>,
 }
 
 fn coded(system: CodeSystem, code: &Code) -> Coded<'_> {
@@ -105,18 +116,29 @@ impl<'a> TariffView<'a> {
 
 /// One capacity record, every axis of its indicator.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct CapacityRecordView<'a> {
-    pub capacity_type: Coded<'a>,
-    pub status: Coded<'a>,
-    pub temporality: Coded<'a>,
-    pub gender: Option<Coded<'a>>,
-    pub closing_type: Option<Coded<'a>>,
-    pub additional_bed_type: Option<Coded<'a>>,
-    pub crisis_type: Option<Coded<'a>>,
-    pub temporary_assignment: Option<Coded<'a>>,
-    pub source_type: Option<Coded<'a>>,
-    pub count: u32,
-    pub updated_at: Option<Timestamp>,
+pub(crate) struct CapacityRecordView<'a> {
+    /// Nature (TRE_R329: `01` lit, `02` place, `03` logement).
+    pub(crate) capacity_type: Coded<'a>,
+    /// Statut (TRE_R330: `01` installé, `02` disponible, `06` supplémentaire, ...).
+    pub(crate) status: Coded<'a>,
+    /// Temporalité (TRE_R331: `01` courant, `02` prévisionnel 1 h, ...).
+    pub(crate) temporality: Coded<'a>,
+    /// Genre (TRE_R332).
+    pub(crate) gender: Option<Coded<'a>>,
+    /// Type de fermeture (TRE_R333).
+    pub(crate) closing_type: Option<Coded<'a>>,
+    /// Type de lit supplémentaire (TRE_R334).
+    pub(crate) additional_bed_type: Option<Coded<'a>>,
+    /// Type de crise (TRE_R336).
+    pub(crate) crisis_type: Option<Coded<'a>>,
+    /// Affectation temporaire (TRE_R337).
+    pub(crate) temporary_assignment: Option<Coded<'a>>,
+    /// Source (TRE_R335).
+    pub(crate) source_type: Option<Coded<'a>>,
+    /// Number of beds / places / dwellings.
+    pub(crate) count: u32,
+    /// `capacityUpdateDate`: when the source last updated this record.
+    pub(crate) updated_at: Option<Timestamp>,
 }
 
 impl<'a> CapacityRecordView<'a> {
@@ -139,55 +161,83 @@ impl<'a> CapacityRecordView<'a> {
 
 /// A location of an offer with its capacity records.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct LocationView<'a> {
-    pub id: &'a str,
-    pub identifier: Option<&'a str>,
-    pub name: Option<&'a str>,
-    pub commune: Option<&'a str>,
-    pub lat: Option<f64>,
-    pub lon: Option<f64>,
-    pub position_reliable: Option<bool>,
-    pub capacities: Vec<CapacityRecordView<'a>>,
+pub(crate) struct LocationView<'a> {
+    /// FHIR id of the `Location`.
+    pub(crate) id: &'a str,
+    /// Identifiant du lieu (TRE_R354 `25`, e.g. `24/1073`).
+    pub(crate) identifier: Option<&'a str>,
+    /// Name of the place.
+    pub(crate) name: Option<&'a str>,
+    /// INSEE COG code of the commune (`ror-commune-cog`).
+    pub(crate) commune: Option<&'a str>,
+    /// Latitude of the place, WGS84 degrees.
+    pub(crate) lat: Option<f64>,
+    /// Longitude of the place, WGS84 degrees.
+    pub(crate) lon: Option<f64>,
+    /// `ror-coordinate-reliability`: whether the source vouches for the position.
+    pub(crate) position_reliable: Option<bool>,
+    /// Capacity records of the place.
+    pub(crate) capacities: Vec<CapacityRecordView<'a>>,
 }
 
 /// An offer with its locations and capacity records (`GET /v1/offers/{id}`).
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct OfferDetail<'a> {
-    pub snapshot: &'a str,
-    pub offer: OfferHit<'a>,
-    pub publics: Vec<Coded<'a>>,
-    pub specialisations: Vec<Coded<'a>>,
-    pub sensitive_unit: bool,
-    pub closed_from: Option<Timestamp>,
-    pub reopens_at: Option<Timestamp>,
-    pub locations: Vec<LocationView<'a>>,
+pub(crate) struct OfferDetail<'a> {
+    /// The snapshot the answer comes from.
+    pub(crate) snapshot: &'a str,
+    /// The offer, as in search results (no distance, no score).
+    pub(crate) offer: OfferHit<'a>,
+    /// Publics pris en charge (TRE_R239).
+    pub(crate) publics: Vec<Coded<'a>>,
+    /// Spécialisations de prise en charge (TRE_R245).
+    pub(crate) specialisations: Vec<Coded<'a>>,
+    /// Unité sensible: visible to access profiles 1 and 4 only.
+    pub(crate) sensitive_unit: bool,
+    /// Closing date (`notAvailable[closingReopeningDate]`).
+    pub(crate) closed_from: Option<Timestamp>,
+    /// Planned reopening date (`notAvailable[closingReopeningDate]`).
+    pub(crate) reopens_at: Option<Timestamp>,
+    /// Where the offer is provided, with capacity records.
+    pub(crate) locations: Vec<LocationView<'a>>,
 }
 
 /// An EG with its tariffs and every offer (`GET /v1/eg/{finess}`).
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct EgDetail<'a> {
-    pub snapshot: &'a str,
-    pub eg: EgView<'a>,
-    pub tariffs: Vec<TariffView<'a>>,
-    pub offers: Vec<OfferHit<'a>>,
+pub(crate) struct EgDetail<'a> {
+    /// The snapshot the answer comes from.
+    pub(crate) snapshot: &'a str,
+    /// The EG.
+    pub(crate) eg: EgView<'a>,
+    /// The EG's tariffs.
+    pub(crate) tariffs: Vec<TariffView<'a>>,
+    /// Every offer of the EG.
+    pub(crate) offers: Vec<OfferHit<'a>>,
 }
 
 /// A commune found by type-ahead.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CommuneHit<'a> {
+    /// INSEE COG code (`45234`, `2A004`, `75101`).
     pub code: &'a str,
+    /// Name of the commune.
     pub name: &'a str,
+    /// `commune-actuelle`, `commune-deleguee`, `commune-associee` or `arrondissement-municipal`.
     pub kind: &'a str,
+    /// INSEE département code (`45`, `2A`, `974`).
     pub departement: &'a str,
+    /// Postal codes of the commune.
     pub postal_codes: Vec<&'a str>,
+    /// Population (inhabitants), when known.
     pub population: Option<u32>,
+    /// Latitude of the commune's centroid, WGS84 degrees.
     pub lat: f64,
+    /// Longitude of the commune's centroid, WGS84 degrees.
     pub lon: f64,
 }
 
 impl Index {
     /// An offer by FHIR id, with its locations and capacity records.
-    pub fn offer_detail(&self, id: &str) -> Option<OfferDetail<'_>> {
+    pub(crate) fn offer_detail(&self, id: &str) -> Option<OfferDetail<'_>> {
         let dataset = &self.data.dataset;
         let index = dataset.offers.binary_search_by(|offer| offer.id.as_str().cmp(id)).ok()? as u32;
         let offer = &dataset.offers[index as usize];
@@ -225,7 +275,7 @@ impl Index {
     }
 
     /// An EG by FINESS number, with its tariffs and offers (in offer id order).
-    pub fn eg_detail(&self, finess: &str) -> Option<EgDetail<'_>> {
+    pub(crate) fn eg_detail(&self, finess: &str) -> Option<EgDetail<'_>> {
         let eg_index = *self.lookups.eg_by_finess.get(finess)?;
         let eg = &self.data.dataset.egs[eg_index as usize];
         let range = self.lookups.eg_offer_start[eg_index as usize] as usize
@@ -245,7 +295,7 @@ impl Index {
     /// Communes whose name starts with, or has a word starting with, the folded query, or
     /// whose postcode starts with it (digits). Exact names first, then name prefixes, then
     /// word prefixes; then by population, largest first; then by code.
-    pub fn communes_search(&self, q: &str, limit: usize) -> Vec<CommuneHit<'_>> {
+    pub(crate) fn communes_search(&self, q: &str, limit: usize) -> Vec<CommuneHit<'_>> {
         let query = fold(q.trim());
         let query_words: Vec<&str> =
             query.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();

@@ -9,14 +9,14 @@
 //! |---|---|
 //! | [`request`] | the engine's request types ([`SearchRequest`]) and user error ([`ParamError`]) |
 //! | `filter` | a request compiled into checks on the columns and summaries |
-//! | [`plan`] | the walks that find matches: nearest, region, bulk, text; [`plan::Strategy`] |
+//! | `plan` | the walks that find matches: nearest, region, bulk, text; `plan::Strategy` |
 //! | `collector` | what a query keeps: the top-k heap, the count, facet counts, a rank |
 //! | `search` | one search: centre, filter, strategy, plan, page |
 //! | `explain`, `facets` | the explanation of one offer; facet values |
 //! | [`crisis`] | the crisis-capacity query, aggregated by EG |
-//! | [`lookup`] | offer and EG details, commune type-ahead |
+//! | `lookup` | offer and EG details, commune type-ahead |
 //! | `render`, [`response`] | the page as it is answered, borrowing from the snapshot |
-//! | [`layout`], [`columns`], `postings`, `summary`, `text` | the structures built per snapshot |
+//! | [`layout`], `columns`, `postings`, `summary`, `text` | the structures built per snapshot |
 //! | [`persist`] | `engine.bin`, the layout and columns written with a snapshot |
 //! | [`reference`] | a brute-force implementation of the same semantics, the tests' oracle |
 //!
@@ -24,15 +24,15 @@
 //! is fast. The engine is synchronous (no tokio) and knows nothing of HTTP.
 
 pub(crate) mod collector;
-pub mod columns;
+pub(crate) mod columns;
 pub mod crisis;
 pub(crate) mod explain;
 pub(crate) mod facets;
 pub(crate) mod filter;
 pub mod layout;
-pub mod lookup;
+pub(crate) mod lookup;
 pub mod persist;
-pub mod plan;
+pub(crate) mod plan;
 pub(crate) mod postings;
 pub mod reference;
 pub(crate) mod render;
@@ -52,15 +52,15 @@ use crate::snapshot::{Manifest, Snapshot, SnapshotData, TEXT_DIR};
 pub use columns::Columns;
 pub use crisis::{CrisisRequest, CrisisResponse};
 pub use layout::Layout;
-pub use lookup::{CommuneHit, EgDetail, OfferDetail};
-pub use plan::Strategy;
+pub use lookup::CommuneHit;
+use lookup::{EgDetail, OfferDetail};
 pub use request::{ParamError, SearchRequest, SortKey};
 pub use response::SearchResponse;
 
 /// A point on the unit sphere carrying a position id.
-pub type SpherePoint = GeomWithData<[f64; 3], u32>;
+pub(crate) type SpherePoint = GeomWithData<[f64; 3], u32>;
 /// A lon/lat point carrying a position id.
-pub type PlanePoint = GeomWithData<[f64; 2], u32>;
+pub(crate) type PlanePoint = GeomWithData<[f64; 2], u32>;
 
 /// Why an engine could not be built from a snapshot.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +122,7 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     /// Builds the engine of a loaded snapshot (opening its text index, if it has one).
-    pub fn new(snapshot: Snapshot) -> Result<Engine, EngineError> {
+    pub(crate) fn new(snapshot: Snapshot) -> Result<Engine, EngineError> {
         let Snapshot { dir, manifest, data } = snapshot;
         let text_dir = dir.join(TEXT_DIR);
         let text_dir = text_dir.is_dir().then_some(text_dir.as_path());
@@ -134,14 +134,18 @@ impl Engine {
 
     /// Builds an engine from data and an optional text index directory, computing the layout
     /// and columns (snapshots written by ror-search carry them in `engine.bin`).
-    pub fn from_parts(manifest: Manifest, data: SnapshotData, text_dir: Option<&Path>) -> Result<Engine, EngineError> {
+    pub(crate) fn from_parts(
+        manifest: Manifest,
+        data: SnapshotData,
+        text_dir: Option<&Path>,
+    ) -> Result<Engine, EngineError> {
         let layout = Layout::new(&data.dataset, &data.communes);
         let columns = Columns::new(&data, &layout);
         Engine::assemble(manifest, data, layout, columns, text_dir)
     }
 
     /// Builds the spatial trees and opens the text index around a layout and columns.
-    pub fn assemble(
+    pub(crate) fn assemble(
         manifest: Manifest,
         data: SnapshotData,
         layout: Layout,
@@ -228,12 +232,12 @@ impl Engine {
     }
 
     /// One offer (by FHIR id) with its EG, locations and every capacity record.
-    pub fn offer_detail(&self, id: &str) -> Option<OfferDetail<'_>> {
+    pub(crate) fn offer_detail(&self, id: &str) -> Option<OfferDetail<'_>> {
         self.index.offer_detail(id)
     }
 
     /// One EG (by FINESS ET number) with its tariffs and all its offers.
-    pub fn eg_detail(&self, finess: &str) -> Option<EgDetail<'_>> {
+    pub(crate) fn eg_detail(&self, finess: &str) -> Option<EgDetail<'_>> {
         self.index.eg_detail(finess)
     }
 
@@ -243,7 +247,7 @@ impl Engine {
     }
 
     /// The snapshot id.
-    pub fn snapshot_id(&self) -> &str {
+    pub(crate) fn snapshot_id(&self) -> &str {
         &self.index.manifest.snapshot_id
     }
 

@@ -12,10 +12,10 @@ use crate::snapshot::SnapshotData;
 use crate::snapshot::format::{FormatError, frame, from_bytes, to_bytes, unframe};
 
 /// Name of the engine file in a snapshot directory.
-pub const ENGINE_FILE: &str = "engine.bin";
+pub(crate) const ENGINE_FILE: &str = "engine.bin";
 const MAGIC: &[u8; 8] = b"RORENGN\0";
 /// Version of `engine.bin`; bump on any change of [`Layout`] or [`Columns`].
-pub const ENGINE_FORMAT_VERSION: u32 = 2;
+pub(crate) const ENGINE_FORMAT_VERSION: u32 = 2;
 
 /// Why the engine's files could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +91,7 @@ pub fn write_index_files(data: &SnapshotData, dir: &Path) -> Result<(), IndexFil
 }
 
 /// Reads `engine.bin` when the snapshot has one and it belongs to `data`.
-pub fn read(dir: &Path, data: &SnapshotData) -> Result<Option<(Layout, Columns)>, IndexFilesError> {
+pub(crate) fn read(dir: &Path, data: &SnapshotData) -> Result<Option<(Layout, Columns)>, IndexFilesError> {
     let path = dir.join(ENGINE_FILE);
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,

@@ -8,24 +8,24 @@ use super::columns::Columns;
 
 /// The bitmaps of a snapshot, built from its columns at load.
 #[derive(Debug, Clone, Default)]
-pub struct Postings {
+pub(crate) struct Postings {
     /// Docs of each dictionary id of the coded columns (index = id).
-    pub category: Vec<RoaringBitmap>,
-    pub offer_type: Vec<RoaringBitmap>,
-    pub activity: Vec<RoaringBitmap>,
-    pub care_mode: Vec<RoaringBitmap>,
-    pub reception: Vec<RoaringBitmap>,
-    pub departement: Vec<RoaringBitmap>,
+    pub(crate) category: Vec<RoaringBitmap>,
+    pub(crate) offer_type: Vec<RoaringBitmap>,
+    pub(crate) activity: Vec<RoaringBitmap>,
+    pub(crate) care_mode: Vec<RoaringBitmap>,
+    pub(crate) reception: Vec<RoaringBitmap>,
+    pub(crate) departement: Vec<RoaringBitmap>,
     /// Docs by GIR policy byte (0 not applicable, 1 dependent, 2 autonomous).
-    pub gir_policy: [RoaringBitmap; 3],
+    pub(crate) gir_policy: [RoaringBitmap; 3],
     /// Docs of EGs habilités à l'aide sociale.
-    pub aide_sociale: RoaringBitmap,
+    pub(crate) aide_sociale: RoaringBitmap,
     /// Docs with any closing date (offer or EG).
-    pub may_close: RoaringBitmap,
+    pub(crate) may_close: RoaringBitmap,
     /// Docs in name order (the inverse of `Columns::name_rank`).
-    pub docs_by_name: Vec<u32>,
+    pub(crate) docs_by_name: Vec<u32>,
     /// Every doc.
-    pub all: RoaringBitmap,
+    pub(crate) all: RoaringBitmap,
 }
 
 fn per_id(column: &[u16], ids: usize) -> Vec<RoaringBitmap> {
@@ -40,7 +40,7 @@ fn per_id(column: &[u16], ids: usize) -> Vec<RoaringBitmap> {
 
 impl Postings {
     /// Builds the bitmaps of the columns.
-    pub fn new(columns: &Columns) -> Postings {
+    pub(crate) fn new(columns: &Columns) -> Postings {
         let docs = columns.category.len();
         let dictionaries = &columns.dictionaries;
         let mut gir_policy: [RoaringBitmap; 3] = Default::default();

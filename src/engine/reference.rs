@@ -4,7 +4,7 @@
 //! from the model (`model::rules`), without the engine's layout, columns, R-trees or posting
 //! lists. The only things shared with the engine are the definitions themselves: the
 //! haversine distance, an offer's position ([`offer_position`]), its searchable text
-//! ([`doc_text`]), the analyzers and the completions of a prefix (`TextIndex::prefix_expansions`). Text relevance scores are BM25 numbers that only tantivy
+//! (`text::doc_text`), the analyzers and the completions of a prefix (`TextIndex::prefix_expansions`). Text relevance scores are BM25 numbers that only tantivy
 //! defines; the reference takes them from the index, and decides *which* offers match by its
 //! own token comparison.
 
@@ -27,6 +27,7 @@ pub struct ReferenceResult {
     pub ids: Vec<String>,
     /// Distances of the page, metres.
     pub distances_m: Vec<Option<f64>>,
+    /// Number of matching offers (always exact).
     pub total: u64,
     /// Facet counts: (category, offer type, département) → count.
     pub facets: [BTreeMap<String, u64>; 3],
@@ -237,7 +238,9 @@ pub struct ReferenceCrisisEg {
     /// Distance from the centre to the nearest of its matching offers, metres (`None` without
     /// a centre).
     pub distance_m: Option<f64>,
+    /// Supplementary beds now (T0) of its matching offers.
     pub crisis_t0: u64,
+    /// Supplementary beds within the hour (T60) of its matching offers.
     pub crisis_t60: u64,
     /// Newest `capacityUpdateDate` among the crisis records (T0 and T60) of its matching offers.
     pub updated_at: Option<i64>,
@@ -250,17 +253,24 @@ pub struct ReferenceCrisisEg {
 pub struct ReferenceCrisisTotal {
     /// EGs with at least one matching offer in the département.
     pub egs: u64,
+    /// Matching offers in the département.
     pub offers: u64,
+    /// Supplementary beds now (T0) of those offers.
     pub crisis_t0: u64,
+    /// Supplementary beds within the hour (T60) of those offers.
     pub crisis_t60: u64,
 }
 
 /// What the reference finds for a crisis request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReferenceCrisis {
+    /// Matching EGs over the whole region.
     pub total_egs: u64,
+    /// Matching offers over the whole region.
     pub total_offers: u64,
+    /// Supplementary beds now (T0) of the matching offers.
     pub crisis_t0: u64,
+    /// Supplementary beds within the hour (T60) of the matching offers.
     pub crisis_t60: u64,
     /// The first `limit` EGs, nearest first (ties, and every EG without a centre, by EG index).
     pub egs: Vec<ReferenceCrisisEg>,

@@ -25,16 +25,16 @@ fn euros(cents: i64) -> f64 {
 
 /// Labels of the ids of the coded columns' dictionaries (id 0 = no code).
 #[derive(Debug, Clone, Default)]
-pub struct Labels {
-    pub category: Vec<Option<&'static str>>,
-    pub offer_type: Vec<Option<&'static str>>,
-    pub activity: Vec<Option<&'static str>>,
-    pub care_mode: Vec<Option<&'static str>>,
+pub(crate) struct Labels {
+    pub(crate) category: Vec<Option<&'static str>>,
+    pub(crate) offer_type: Vec<Option<&'static str>>,
+    pub(crate) activity: Vec<Option<&'static str>>,
+    pub(crate) care_mode: Vec<Option<&'static str>>,
 }
 
 impl Labels {
     /// The labels of every id of the dictionaries.
-    pub fn new(dictionaries: &Dictionaries) -> Labels {
+    pub(crate) fn new(dictionaries: &Dictionaries) -> Labels {
         let labels = |dictionary: &Dictionary, system: CodeSystem| -> Vec<Option<&'static str>> {
             (0..dictionary.len()).map(|id| dictionary.code(id as u16).and_then(|code| system.label(code))).collect()
         };
@@ -53,7 +53,7 @@ fn coded_by_id<'a>(code: Option<&'a Code>, labels: &[Option<&'static str>], id: 
 
 impl Index {
     /// The commune view of an INSEE code.
-    pub fn commune_view<'a>(&'a self, code: &'a str) -> CommuneView<'a> {
+    pub(crate) fn commune_view<'a>(&'a self, code: &'a str) -> CommuneView<'a> {
         let commune = match self.commune_index.get(code) {
             Some(&index) => Some(&self.data.communes[index as usize]),
             None if self.commune_index.is_empty() => commune_by_code(&self.data.communes, code),
@@ -67,7 +67,7 @@ impl Index {
     }
 
     /// The EG view of an EG index.
-    pub fn eg_view(&self, eg_index: u32) -> EgView<'_> {
+    pub(crate) fn eg_view(&self, eg_index: u32) -> EgView<'_> {
         let dataset = &self.data.dataset;
         let eg = &dataset.egs[eg_index as usize];
         let ej = eg.ej.map(|ej| &dataset.ejs[ej as usize]);
@@ -92,7 +92,7 @@ impl Index {
     }
 
     /// The daily price of an offer's EG for a GIR and basis.
-    pub fn price_view(&self, eg_index: Option<u32>, gir: Option<u8>, basis: PriceBasis) -> Option<PriceView> {
+    pub(crate) fn price_view(&self, eg_index: Option<u32>, gir: Option<u8>, basis: PriceBasis) -> Option<PriceView> {
         let prices: &EgPrices = &self.columns.eg_prices[eg_index? as usize];
         let band = EgPrices::band_index(gir, basis);
         let hebergement = prices.hebergement_cents?;
@@ -114,7 +114,7 @@ impl Index {
     }
 
     /// Renders an offer (by dataset index); `distance_m` and `score` as the search found them.
-    pub fn render_offer(
+    pub(crate) fn render_offer(
         &self,
         offer_index: OfferId,
         distance_m: Option<f64>,
@@ -171,7 +171,13 @@ impl Index {
     }
 
     /// Renders one hit of a search.
-    pub fn render_hit(&self, hit: &Hit, has_centre: bool, request: &SearchRequest, has_text: bool) -> OfferHit<'_> {
+    pub(crate) fn render_hit(
+        &self,
+        hit: &Hit,
+        has_centre: bool,
+        request: &SearchRequest,
+        has_text: bool,
+    ) -> OfferHit<'_> {
         self.render_offer(
             hit.offer,
             has_centre.then_some(hit.distance_m),

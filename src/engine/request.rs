@@ -13,17 +13,17 @@ use crate::model::rules::PriceBasis;
 use crate::model::{Code, GeoPoint};
 
 /// Largest radius, in kilometres.
-pub const MAX_RADIUS_KM: f64 = 1000.0;
+pub(crate) const MAX_RADIUS_KM: f64 = 1000.0;
 /// Largest page size.
-pub const MAX_LIMIT: usize = 200;
+pub(crate) const MAX_LIMIT: usize = 200;
 /// Default page size.
-pub const DEFAULT_LIMIT: usize = 20;
+pub(crate) const DEFAULT_LIMIT: usize = 20;
 /// Largest offset (deep paging is for exports, not for search).
-pub const MAX_OFFSET: usize = 10_000;
+pub(crate) const MAX_OFFSET: usize = 10_000;
 /// Most codes in one list parameter.
-pub const MAX_CODES: usize = 50;
+pub(crate) const MAX_CODES: usize = 50;
 /// Longest `q`, in characters.
-pub const MAX_Q_CHARS: usize = 200;
+pub(crate) const MAX_Q_CHARS: usize = 200;
 
 /// A bad parameter: which one and why (with the allowed values).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,12 +34,12 @@ pub struct ParamError {
     pub message: String,
     /// Whether the name is unknown or the value is bad.
     #[serde(skip)]
-    pub kind: ParamErrorKind,
+    pub(crate) kind: ParamErrorKind,
 }
 
 /// What kind of [`ParamError`] it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ParamErrorKind {
+pub(crate) enum ParamErrorKind {
     /// A bad value, or values that do not go together.
     #[default]
     BadValue,
@@ -49,12 +49,12 @@ pub enum ParamErrorKind {
 
 impl ParamError {
     /// An error about the value of `parameter`.
-    pub fn new(parameter: &str, message: impl Into<String>) -> ParamError {
+    pub(crate) fn new(parameter: &str, message: impl Into<String>) -> ParamError {
         ParamError { parameter: parameter.to_owned(), message: message.into(), kind: ParamErrorKind::BadValue }
     }
 
     /// An unknown parameter.
-    pub fn unknown(parameter: &str, message: impl Into<String>) -> ParamError {
+    pub(crate) fn unknown(parameter: &str, message: impl Into<String>) -> ParamError {
         ParamError { parameter: parameter.to_owned(), message: message.into(), kind: ParamErrorKind::Unknown }
     }
 
@@ -85,15 +85,19 @@ pub enum Centre {
 /// A lon/lat rectangle; `min_lon > max_lon` crosses the antimeridian.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BBox {
+    /// West edge, longitude, WGS84 degrees.
     pub min_lon: f64,
+    /// South edge, latitude, WGS84 degrees.
     pub min_lat: f64,
+    /// East edge, longitude, WGS84 degrees.
     pub max_lon: f64,
+    /// North edge, latitude, WGS84 degrees.
     pub max_lat: f64,
 }
 
 impl BBox {
     /// Whether a point is inside (edges included).
-    pub fn contains(&self, point: GeoPoint) -> bool {
+    pub(crate) fn contains(&self, point: GeoPoint) -> bool {
         let GeoPoint { lat, lon } = point;
         let lat_inside = self.min_lat <= lat && lat <= self.max_lat;
         let lon_inside = if self.min_lon <= self.max_lon {
@@ -125,10 +129,13 @@ pub enum SortKey {
 /// A search request. Units: degrees, kilometres, years, euro cents.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct SearchRequest {
+    /// Where distances are measured from; `None`: no distance.
     pub centre: Option<Centre>,
     /// Inclusive radius around the centre, km, in [0, 1000].
     pub radius_km: Option<f64>,
+    /// Only offers whose position is inside this rectangle.
     pub bbox: Option<BBox>,
+    /// Full-text query: every word must match (the last one also as a prefix).
     pub q: Option<String>,
     /// EG catégorie (TRE_R66), any of.
     pub category: Vec<Code>,
@@ -146,15 +153,23 @@ pub struct SearchRequest {
     pub gir: Option<u8>,
     /// Highest daily price, euro cents.
     pub max_price_cents: Option<i64>,
+    /// How the daily price is computed for `max_price_cents` and the price sort.
     pub price_basis: PriceBasis,
+    /// Fewest places available now (status `02`, temporality `01`).
     pub min_available: Option<u32>,
+    /// Fewest crisis places at T0 (status `06`, temporality `01`).
     pub min_crisis_t0: Option<u32>,
+    /// Fewest crisis places at T60 (status `06`, temporality `02`).
     pub min_crisis_t60: Option<u32>,
+    /// Whether the EG must (or must not) be habilité à l'aide sociale.
     pub aide_sociale: Option<bool>,
     /// `None`: distance with a centre, else relevance with `q`, else name.
     pub sort: Option<SortKey>,
+    /// Results per page, 1-200.
     pub limit: usize,
+    /// Results skipped before the page, 0-10000.
     pub offset: usize,
+    /// Count facet values (and every match).
     pub facets: bool,
     /// FHIR id of an offer to explain.
     pub explain: Option<String>,
@@ -189,7 +204,7 @@ impl SearchRequest {
     }
 
     /// The sort that applies.
-    pub fn effective_sort(&self) -> SortKey {
+    pub(crate) fn effective_sort(&self) -> SortKey {
         self.sort.unwrap_or(if self.centre.is_some() {
             SortKey::Distance
         } else if self.q.is_some() {

@@ -93,74 +93,109 @@ impl Serialize for Timestamp {
 /// A code and its label (`null` when the code is not in our tables).
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Coded<'a> {
+    /// The code, as the NOS writes it (`500`, `01`).
     pub code: &'a str,
+    /// Its label from the NOS table, `null` when the code is not in our tables.
     pub label: Option<&'static str>,
 }
 
 /// An address.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AddressView<'a> {
+    /// Address lines, in order.
     pub lines: &'a [String],
+    /// Postal code (`45000`).
     pub postal_code: Option<&'a str>,
+    /// City name, as the feed writes it.
     pub city: Option<&'a str>,
 }
 
 /// A commune.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CommuneView<'a> {
+    /// INSEE COG code (`45234`, `2A004`).
     pub code: &'a str,
+    /// Name of the commune, when it is in the communes table.
     pub name: Option<&'a str>,
+    /// INSEE département code (`45`, `2A`, `974`).
     pub departement: Option<&'a str>,
 }
 
 /// The EG of an offer.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct EgView<'a> {
-    /// FHIR id.
+    /// FHIR id of the EG's `Organization`.
     pub id: &'a str,
+    /// FINESS ET number (9 characters).
     pub finess: Option<&'a str>,
+    /// Dénomination of the EG.
     pub name: &'a str,
+    /// Catégorie d'établissement (TRE_R66; `500` = EHPAD).
     pub category: Option<Coded<'a>>,
+    /// Postal address of the EG.
     pub address: AddressView<'a>,
+    /// The commune of the EG's address.
     pub commune: Option<CommuneView<'a>>,
-    /// WGS84 degrees.
+    /// Latitude of the EG's position, WGS84 degrees.
     pub lat: Option<f64>,
+    /// Longitude of the EG's position, WGS84 degrees.
     pub lon: Option<f64>,
+    /// Whether the EG is habilité à l'aide sociale (aide financière `02`, TRE_R241).
     pub aide_sociale: bool,
+    /// Niveau de recours ORSAN (TRE_R284: `1` première ligne, `4` deuxième ligne).
     pub orsan_level: Option<Coded<'a>>,
-    /// Entité juridique: FHIR id, FINESS and name.
-    pub ej_id: Option<&'a str>,
-    pub ej_finess: Option<&'a str>,
-    pub ej_name: Option<&'a str>,
+    /// FHIR id of the entité juridique.
+    pub(crate) ej_id: Option<&'a str>,
+    /// FINESS EJ number of the entité juridique.
+    pub(crate) ej_finess: Option<&'a str>,
+    /// Name (raison sociale) of the entité juridique.
+    pub(crate) ej_name: Option<&'a str>,
 }
 
 /// The daily price of an offer for the requested GIR and basis.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PriceView {
-    pub basis: PriceBasis,
+    /// How the price is computed (`gross` or `out_of_pocket`).
+    pub(crate) basis: PriceBasis,
     /// The GIR asked for, if any.
     pub gir: Option<u8>,
     /// The TRE_R237 band whose dépendance tariff is used.
     pub dependance_band: Coded<'static>,
+    /// Daily forfait socle hébergement, euro cents.
     pub hebergement_cents: i64,
+    /// Daily dépendance tariff of the band, euro cents.
     pub dependance_cents: i64,
+    /// Hébergement + dépendance per day, euro cents.
     pub daily_total_cents: i64,
-    pub hebergement_eur: f64,
-    pub dependance_eur: f64,
+    /// Daily forfait socle hébergement, euros.
+    pub(crate) hebergement_eur: f64,
+    /// Daily dépendance tariff of the band, euros.
+    pub(crate) dependance_eur: f64,
+    /// Hébergement + dépendance per day, euros.
     pub daily_total_eur: f64,
 }
 
 /// Capacities of an offer (over its locations) with the newest update date of each.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CapacityView {
+    /// Installed places (status `01` installé, temporality `01` courant), summed over genders.
     pub installed: u32,
-    pub installed_updated_at: Option<Timestamp>,
+    /// Newest `capacityUpdateDate` of the records counted in `installed`.
+    pub(crate) installed_updated_at: Option<Timestamp>,
+    /// Places available now (status `02` disponible, temporality `01` courant), summed over
+    /// genders.
     pub available: u32,
+    /// Newest `capacityUpdateDate` of the records counted in `available`.
     pub available_updated_at: Option<Timestamp>,
+    /// Crisis places now, T0 (status `06` supplémentaire, temporality `01`).
     pub crisis_t0: u32,
-    pub crisis_t0_updated_at: Option<Timestamp>,
+    /// Newest `capacityUpdateDate` of the records counted in `crisis_t0`.
+    pub(crate) crisis_t0_updated_at: Option<Timestamp>,
+    /// Crisis places within the hour, T60 (status `06` supplémentaire, temporality `02`
+    /// prévisionnel 1 h).
     pub crisis_t60: u32,
-    pub crisis_t60_updated_at: Option<Timestamp>,
+    /// Newest `capacityUpdateDate` of the records counted in `crisis_t60`.
+    pub(crate) crisis_t60_updated_at: Option<Timestamp>,
 }
 
 /// One offer in the results.
@@ -170,41 +205,61 @@ pub struct OfferHit<'a> {
     pub id: &'a str,
     /// Identifiant fonctionnel (`06/0099999`).
     pub identifier: Option<&'a str>,
+    /// Name of the offer.
     pub name: &'a str,
+    /// Type d'offre (TRE_R244).
     pub offer_type: Option<Coded<'a>>,
+    /// Champ d'activité (TRE_R227).
     pub activity_field: Option<Coded<'a>>,
+    /// Activité opérationnelle (TRE_R211).
     pub activity: Option<Coded<'a>>,
+    /// Mode de prise en charge (TRE_R213).
     pub care_mode: Option<Coded<'a>>,
+    /// Temporalité d'accueil (TRE_R240: `01` temporaire, `02` permanent).
     pub reception: Option<Coded<'a>>,
-    pub age_min_years: Option<f64>,
-    pub age_max_years: Option<f64>,
+    /// Lowest age accepted, years; `null`: no lower bound.
+    pub(crate) age_min_years: Option<f64>,
+    /// Highest age accepted, years; `null`: no upper bound.
+    pub(crate) age_max_years: Option<f64>,
+    /// The EG the offer hangs under; `null` when it is provided by an entité juridique.
     pub eg: Option<EgView<'a>>,
-    /// The search position and where it came from.
+    /// Latitude of the search position, WGS84 degrees.
     pub lat: Option<f64>,
+    /// Longitude of the search position, WGS84 degrees.
     pub lon: Option<f64>,
-    pub position_source: Option<PositionSource>,
-    /// Great-circle distance from the centre, metres.
+    /// Where the search position comes from (a location, the EG, a commune centroid).
+    pub(crate) position_source: Option<PositionSource>,
+    /// Distance from the centre, metres (haversine); `null` without a centre.
     pub distance_m: Option<f64>,
+    /// The daily price for the GIR and basis asked; `null` when the EG lacks a needed tariff.
     pub price: Option<PriceView>,
+    /// Capacities over the offer's locations.
     pub capacity: CapacityView,
     /// BM25 score, when the query has text.
-    pub score: Option<f32>,
+    pub(crate) score: Option<f32>,
+    /// `meta.lastUpdated` of the offer.
     pub last_updated: Option<Timestamp>,
 }
 
 /// One facet value.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FacetValue<'a> {
+    /// The code (`500`, `45`).
     pub code: &'a str,
+    /// Its label, `null` when the code is not in our tables (or for a département).
     pub label: Option<&'static str>,
+    /// Matching offers with this value.
     pub count: u64,
 }
 
 /// Counts of matching offers, largest first (then by code).
 #[derive(Debug, Clone, PartialEq, Serialize, Default, utoipa::ToSchema)]
 pub struct Facets<'a> {
+    /// By catégorie d'établissement of the EG (TRE_R66).
     pub category: Vec<FacetValue<'a>>,
+    /// By type d'offre (TRE_R244).
     pub offer_type: Vec<FacetValue<'a>>,
+    /// By INSEE département.
     pub departement: Vec<FacetValue<'a>>,
 }
 
@@ -213,6 +268,7 @@ pub struct Facets<'a> {
 pub struct Criterion {
     /// The parameter (`category`, `max_price`, `radius_km`, `q`, `closed`...).
     pub parameter: String,
+    /// Whether the offer passes it.
     pub passed: bool,
     /// What the offer has against what was asked.
     pub detail: String,
@@ -221,22 +277,28 @@ pub struct Criterion {
 /// Why an offer matched or not.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Explanation<'a> {
+    /// FHIR id of the offer explained.
     pub offer_id: &'a str,
+    /// Whether the offer matches the request.
     pub matched: bool,
     /// 1-based rank among all matches, when it matched.
     pub rank: Option<u64>,
     /// Whether it is on the returned page.
-    pub on_this_page: bool,
+    pub(crate) on_this_page: bool,
     /// The plan the request took.
-    pub strategy: Option<crate::engine::plan::Strategy>,
+    pub(crate) strategy: Option<crate::engine::plan::Strategy>,
+    /// Each criterion of the request, passed or failed.
     pub criteria: Vec<Criterion>,
 }
 
 /// The centre the distances are measured from.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CentreView<'a> {
+    /// Latitude of the centre, WGS84 degrees.
     pub lat: f64,
+    /// Longitude of the centre, WGS84 degrees.
     pub lon: f64,
+    /// The commune, when the centre is a commune's centroid.
     pub commune: Option<CommuneView<'a>>,
 }
 
@@ -248,13 +310,21 @@ pub struct SearchResponse<'a> {
     /// Number of matching offers: exact when `total_exact`, else a lower bound (the nearest
     /// offers were found without visiting every match; ask `exact_total=true` to count all).
     pub total: u64,
+    /// Whether `total` is exact.
     pub total_exact: bool,
+    /// Results skipped before this page.
     pub offset: usize,
+    /// Results per page asked for.
     pub limit: usize,
+    /// The order of the results.
     pub sort: super::request::SortKey,
+    /// The centre the distances are measured from, when one was given.
     pub centre: Option<CentreView<'a>>,
+    /// The page of results.
     pub results: Vec<OfferHit<'a>>,
+    /// Counts of matching offers by value, when `facets` was asked.
     pub facets: Option<Facets<'a>>,
+    /// The explanation of the offer named by `explain`, when asked.
     pub explain: Option<Explanation<'a>>,
 }
 

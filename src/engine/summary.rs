@@ -10,27 +10,27 @@ use super::layout::Layout;
 
 /// Summaries by position id.
 #[derive(Debug, Clone, Default)]
-pub struct PositionSummaries {
+pub(crate) struct PositionSummaries {
     /// Bit `id % 64` set when a doc has catégorie id `id`.
-    pub category_bits: Vec<u64>,
+    pub(crate) category_bits: Vec<u64>,
     /// Bit `id % 64` set when a doc has type d'offre id `id`.
-    pub offer_type_bits: Vec<u64>,
+    pub(crate) offer_type_bits: Vec<u64>,
     /// Bit `policy` set when a doc has that GIR policy byte.
-    pub gir_policy_bits: Vec<u8>,
+    pub(crate) gir_policy_bits: Vec<u8>,
     /// Bit 1: a doc's EG is habilité aide sociale; bit 0: a doc's is not.
-    pub aide_sociale_bits: Vec<u8>,
+    pub(crate) aide_sociale_bits: Vec<u8>,
     /// Cheapest daily total per dépendance band.
-    pub min_price: [Vec<u32>; 3],
-    pub max_available: Vec<u32>,
-    pub max_crisis_t0: Vec<u32>,
-    pub max_crisis_t60: Vec<u32>,
+    pub(crate) min_price: [Vec<u32>; 3],
+    pub(crate) max_available: Vec<u32>,
+    pub(crate) max_crisis_t0: Vec<u32>,
+    pub(crate) max_crisis_t60: Vec<u32>,
     /// Lowest name rank.
-    pub min_name_rank: Vec<u32>,
+    pub(crate) min_name_rank: Vec<u32>,
 }
 
 impl PositionSummaries {
     /// Summarises the docs of every position.
-    pub fn new(layout: &Layout, columns: &Columns) -> PositionSummaries {
+    pub(crate) fn new(layout: &Layout, columns: &Columns) -> PositionSummaries {
         let positions = layout.positions.len();
         let mut summaries = PositionSummaries {
             category_bits: vec![0; positions],

@@ -2,7 +2,7 @@
 //! with prefix matching of the last word for type-ahead.
 //!
 //! One tantivy document per offer, in doc-id order ([`super::layout`]), so a tantivy `DocId`
-//! *is* the engine's doc id. Two indexed fields carry the same text ([`doc_text`]):
+//! *is* the engine's doc id. Two indexed fields carry the same text (`doc_text`):
 //! * `text`: lowercased, ASCII-folded, French Snowball-stemmed (`hébergements` → `heberg`);
 //! * `prefix`: lowercased and folded, not stemmed, for prefix matching of an unfinished word.
 //!
@@ -29,19 +29,19 @@ use crate::model::{Dataset, Offer};
 use crate::snapshot::SnapshotData;
 
 /// Name of the stemmed analyzer.
-pub const STEM_ANALYZER: &str = "ror_fr_stem";
+pub(crate) const STEM_ANALYZER: &str = "ror_fr_stem";
 /// Name of the folded (unstemmed) analyzer.
-pub const FOLD_ANALYZER: &str = "ror_fr_fold";
+pub(crate) const FOLD_ANALYZER: &str = "ror_fr_fold";
 /// Most words in a query.
-pub const MAX_QUERY_WORDS: usize = 12;
+pub(crate) const MAX_QUERY_WORDS: usize = 12;
 /// Shortest last word matched as a prefix.
-pub const MIN_PREFIX_CHARS: usize = 2;
+pub(crate) const MIN_PREFIX_CHARS: usize = 2;
 /// Most completions of a prefix: the most frequent ones (then alphabetical), as type-ahead
 /// engines cap expansions (Elasticsearch's `max_expansions` is 50).
 pub const MAX_PREFIX_EXPANSIONS: usize = 64;
 
 /// The folded analyzer: split on non-alphanumerics, drop words over 40 bytes, lowercase, fold.
-pub fn fold_analyzer() -> TextAnalyzer {
+pub(crate) fn fold_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
@@ -50,7 +50,7 @@ pub fn fold_analyzer() -> TextAnalyzer {
 }
 
 /// The stemmed analyzer: [`fold_analyzer`] then the French Snowball stemmer.
-pub fn stem_analyzer() -> TextAnalyzer {
+pub(crate) fn stem_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
@@ -65,7 +65,7 @@ pub fn stem_analyzer() -> TextAnalyzer {
 /// separators are not word characters, so tokenizing parts one by one or the joined text is
 /// the same.
 #[derive(Clone)]
-pub struct CachingAnalyzer {
+pub(crate) struct CachingAnalyzer {
     inner: TextAnalyzer,
     cache: FxHashMap<String, Vec<String>>,
     buffer: Vec<Token>,
@@ -73,13 +73,13 @@ pub struct CachingAnalyzer {
 
 impl CachingAnalyzer {
     /// Wraps an analyzer.
-    pub fn new(inner: TextAnalyzer) -> CachingAnalyzer {
+    pub(crate) fn new(inner: TextAnalyzer) -> CachingAnalyzer {
         CachingAnalyzer { inner, cache: FxHashMap::default(), buffer: Vec::new() }
     }
 }
 
 /// The token stream of a [`CachingAnalyzer`].
-pub struct CachedTokenStream<'a> {
+pub(crate) struct CachedTokenStream<'a> {
     tokens: &'a mut [Token],
     next: usize,
 }
@@ -146,7 +146,7 @@ fn tokenizer_manager() -> TokenizerManager {
 }
 
 /// Runs an analyzer over a text.
-pub fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+pub(crate) fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let mut stream = analyzer.token_stream(text);
     let mut out = Vec::new();
     while stream.advance() {
@@ -157,15 +157,15 @@ pub fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
 
 /// The fields of the text index.
 #[derive(Clone, Copy, Debug)]
-pub struct Fields {
-    pub text: Field,
-    pub prefix: Field,
+pub(crate) struct Fields {
+    pub(crate) text: Field,
+    pub(crate) prefix: Field,
     /// The offer index in the dataset, to check the doc order at load.
-    pub offer: Field,
+    pub(crate) offer: Field,
 }
 
 /// The schema of the text index.
-pub fn schema() -> (Schema, Fields) {
+pub(crate) fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let text = builder.add_text_field(
         "text",
@@ -189,13 +189,13 @@ pub fn schema() -> (Schema, Fields) {
 /// The searchable text of an offer: its name, its EG's name and alias, its EJ's name, its
 /// internal organisation, its commune, and the labels of its catégorie, type d'offre,
 /// activité, mode de prise en charge, publics and spécialisations.
-pub fn doc_text(dataset: &Dataset, communes: &[Commune], offer: &Offer) -> String {
+pub(crate) fn doc_text(dataset: &Dataset, communes: &[Commune], offer: &Offer) -> String {
     doc_parts(dataset, communes, offer).join(" | ")
 }
 
 /// The parts [`doc_text`] joins; tokenizing them one by one gives the same tokens as
 /// tokenizing the joined text (separators are not word characters).
-pub fn doc_parts<'a>(dataset: &'a Dataset, communes: &'a [Commune], offer: &'a Offer) -> Vec<&'a str> {
+pub(crate) fn doc_parts<'a>(dataset: &'a Dataset, communes: &'a [Commune], offer: &'a Offer) -> Vec<&'a str> {
     let mut parts: Vec<&str> = vec![offer.name.as_str()];
     let eg = offer.eg.map(|eg| &dataset.egs[eg as usize]);
     if let Some(eg) = eg {
@@ -257,14 +257,14 @@ pub enum TextIndexError {
 
 /// A text query that cannot run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TextQueryError {
+pub(crate) enum TextQueryError {
     /// More words than [`MAX_QUERY_WORDS`].
     #[error("at most {MAX_QUERY_WORDS} words")]
     TooManyWords,
 }
 
 /// Builds the text index of a snapshot into `dir` (empty), in the doc-id order of `layout`.
-pub fn write_index_with_layout(data: &SnapshotData, layout: &Layout, dir: &Path) -> Result<(), TextIndexError> {
+pub(crate) fn write_index_with_layout(data: &SnapshotData, layout: &Layout, dir: &Path) -> Result<(), TextIndexError> {
     let (schema, fields) = schema();
     let directory = tantivy::directory::MmapDirectory::open(dir)?;
     let mut writer = Index::builder()
@@ -299,18 +299,16 @@ impl std::fmt::Debug for TextIndex {
 }
 
 /// A parsed text query.
-pub struct TextQuery {
+pub(crate) struct TextQuery {
     query: Box<dyn Query>,
     /// Folded words of the query.
-    pub words: Vec<String>,
-    /// Whether the last word is also matched as a prefix.
-    pub last_is_prefix: bool,
+    pub(crate) words: Vec<String>,
 }
 
 impl TextIndex {
     /// Opens the index in `dir` and checks that its documents are in the doc-id order of
     /// `layout`.
-    pub fn open(dir: &Path, layout: &Layout) -> Result<TextIndex, TextIndexError> {
+    pub(crate) fn open(dir: &Path, layout: &Layout) -> Result<TextIndex, TextIndexError> {
         let mut index = Index::open_in_dir(dir)?;
         index.set_tokenizers(tokenizer_manager());
         let (_, fields) = schema();
@@ -339,7 +337,7 @@ impl TextIndex {
     }
 
     /// Parses a query; `None` when it has no word. Errors name the problem.
-    pub fn parse(&self, q: &str) -> Result<Option<TextQuery>, TextQueryError> {
+    pub(crate) fn parse(&self, q: &str) -> Result<Option<TextQuery>, TextQueryError> {
         let words = tokens(&mut self.fold.clone(), q);
         if words.is_empty() {
             return Ok(None);
@@ -380,7 +378,7 @@ impl TextIndex {
         } else {
             Box::new(BooleanQuery::new(clauses))
         };
-        Ok(Some(TextQuery { query, words, last_is_prefix }))
+        Ok(Some(TextQuery { query, words }))
     }
 
     /// The completions of a prefix among the indexed (folded, unstemmed) words: all of them
@@ -408,7 +406,7 @@ impl TextIndex {
     }
 
     /// A scorer over the docs matching a query, in doc-id order; `None` for an empty index.
-    pub fn scorer(&self, query: &TextQuery) -> Option<Box<dyn Scorer>> {
+    pub(crate) fn scorer(&self, query: &TextQuery) -> Option<Box<dyn Scorer>> {
         let segment = self.searcher.segment_readers().first()?;
         let weight = query.query.weight(EnableScoring::enabled_from_searcher(&self.searcher)).ok()?;
         weight.scorer(segment, 1.0).ok()
@@ -416,7 +414,7 @@ impl TextIndex {
 
     /// Every (doc, score) matching a query, in doc-id order (the slow, simple path used by the
     /// reference and by `explain`).
-    pub fn all_matches(&self, query: &TextQuery) -> Vec<(DocId, f32)> {
+    pub(crate) fn all_matches(&self, query: &TextQuery) -> Vec<(DocId, f32)> {
         let mut out = Vec::new();
         if let Some(mut scorer) = self.scorer(query) {
             let mut doc = scorer.doc();

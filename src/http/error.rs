@@ -10,45 +10,45 @@ use crate::engine::ParamError;
 /// An API error: a stable code (which gives the status), a message for people, and the
 /// parameter at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppError {
+pub(crate) struct AppError {
     /// The stable code.
-    pub code: ErrorCode,
+    pub(crate) code: ErrorCode,
     /// For people.
-    pub message: String,
+    pub(crate) message: String,
     /// The parameter at fault, if one is.
-    pub parameter: Option<String>,
+    pub(crate) parameter: Option<String>,
 }
 
 impl AppError {
     /// An error of `code` with its own message.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
         AppError { code, message: message.into(), parameter: None }
     }
 
     /// An error of `code` with the code's default message.
-    pub fn of(code: ErrorCode) -> AppError {
+    pub(crate) fn of(code: ErrorCode) -> AppError {
         AppError::new(code, code.default_message())
     }
 
     /// A 400 about one parameter.
-    pub fn bad_parameter(error: ParamError) -> AppError {
+    pub(crate) fn bad_parameter(error: ParamError) -> AppError {
         let code = if error.is_unknown_parameter() { ErrorCode::UnknownParameter } else { ErrorCode::BadParameter };
         AppError { code, message: error.message, parameter: Some(error.parameter) }
     }
 
     /// A 404.
-    pub fn not_found(message: impl Into<String>) -> AppError {
+    pub(crate) fn not_found(message: impl Into<String>) -> AppError {
         AppError::new(ErrorCode::NotFound, message)
     }
 
     /// A 500; the details go to the log, not to the client.
-    pub fn internal(detail: impl std::fmt::Display) -> AppError {
+    pub(crate) fn internal(detail: impl std::fmt::Display) -> AppError {
         tracing::error!(%detail, "internal error");
         AppError::of(ErrorCode::Internal)
     }
 
     /// The HTTP status of the error.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.code.status()).expect("the error table holds valid statuses")
     }
 }

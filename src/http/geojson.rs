@@ -6,37 +6,37 @@ use crate::engine::response::{OfferHit, SearchResponse};
 
 /// A point geometry: `[lon, lat]`.
 #[derive(Debug, Serialize)]
-pub struct Point {
+pub(crate) struct Point {
     #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub coordinates: [f64; 2],
+    pub(crate) kind: &'static str,
+    pub(crate) coordinates: [f64; 2],
 }
 
 /// One offer as a feature; offers without a position have a `null` geometry.
 #[derive(Debug, Serialize)]
-pub struct Feature<'a> {
+pub(crate) struct Feature<'a> {
     #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub id: &'a str,
-    pub geometry: Option<Point>,
-    pub properties: &'a OfferHit<'a>,
+    pub(crate) kind: &'static str,
+    pub(crate) id: &'a str,
+    pub(crate) geometry: Option<Point>,
+    pub(crate) properties: &'a OfferHit<'a>,
 }
 
 /// The results of a search as a FeatureCollection, with the search's metadata as foreign
 /// members.
 #[derive(Debug, Serialize)]
-pub struct FeatureCollection<'a> {
+pub(crate) struct FeatureCollection<'a> {
     #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub snapshot: &'a str,
-    pub total: u64,
-    pub total_exact: bool,
-    pub features: Vec<Feature<'a>>,
+    pub(crate) kind: &'static str,
+    pub(crate) snapshot: &'a str,
+    pub(crate) total: u64,
+    pub(crate) total_exact: bool,
+    pub(crate) features: Vec<Feature<'a>>,
 }
 
 impl<'a> FeatureCollection<'a> {
     /// The collection of a response's results.
-    pub fn new(response: &'a SearchResponse<'a>) -> FeatureCollection<'a> {
+    pub(crate) fn new(response: &'a SearchResponse<'a>) -> FeatureCollection<'a> {
         FeatureCollection {
             kind: "FeatureCollection",
             snapshot: response.snapshot,

@@ -43,7 +43,7 @@ fn current(state: &AppState) -> Result<Arc<Loaded>, AppError> {
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // documentation only: `format` is read from the pairs before `OffersQuery`.
-pub struct FormatParam {
+pub(crate) struct FormatParam {
     /// `json` (default) or `geojson` (a FeatureCollection of the results).
     #[param(pattern = "^(json|geojson)$")]
     format: Option<String>,
@@ -55,7 +55,7 @@ pub struct FormatParam {
     (status = 400, description = "A bad or unknown parameter", body = ErrorBody),
     (status = 503, description = "No snapshot loaded", body = ErrorBody),
 ))]
-pub async fn offers(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, AppError> {
+pub(crate) async fn offers(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, AppError> {
     let pairs = pairs(&query);
     let mut geojson_format = false;
     if let Some((_, format)) = pairs.iter().find(|(name, _)| name == "format") {
@@ -107,7 +107,7 @@ fn no_query(query_string: &Option<String>) -> Result<(), AppError> {
     (status = 200, description = "The offer, its EG, locations and capacity records", body = OfferDetail),
     (status = 404, description = "No such offer", body = ErrorBody),
 ))]
-pub async fn offer(
+pub(crate) async fn offer(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
@@ -124,7 +124,7 @@ pub async fn offer(
     (status = 200, description = "The EG, its tariffs and offers", body = EgDetail),
     (status = 404, description = "No such EG", body = ErrorBody),
 ))]
-pub async fn eg(
+pub(crate) async fn eg(
     State(state): State<AppState>,
     Path(finess): Path<String>,
     RawQuery(query): RawQuery,
@@ -142,7 +142,10 @@ pub async fn eg(
     (status = 200, description = "Nearest EGs with crisis beds and totals by département", body = CrisisResponse),
     (status = 400, description = "A bad or unknown parameter", body = ErrorBody),
 ))]
-pub async fn crisis(State(state): State<AppState>, RawQuery(query_string): RawQuery) -> Result<Response, AppError> {
+pub(crate) async fn crisis(
+    State(state): State<AppState>,
+    RawQuery(query_string): RawQuery,
+) -> Result<Response, AppError> {
     let request = query::<CrisisQuery>(&query_string, &[])?.into_request()?;
     let loaded = current(&state)?;
     Ok(fast_json(&loaded.engine.crisis(&request)?, 8192))
@@ -160,7 +163,10 @@ struct CommunesAnswer<'a> {
     (status = 200, description = "Matching communes, exact names first then by population", body = CommunesAnswer),
     (status = 400, description = "Missing or bad `q` or `limit`", body = ErrorBody),
 ))]
-pub async fn communes(State(state): State<AppState>, RawQuery(query_string): RawQuery) -> Result<Response, AppError> {
+pub(crate) async fn communes(
+    State(state): State<AppState>,
+    RawQuery(query_string): RawQuery,
+) -> Result<Response, AppError> {
     let parameters = query::<CommunesQuery>(&query_string, &[])?;
     let limit = parameters.limit.map_or(10, |limit| limit.0 as usize);
     let q = parameters
@@ -187,7 +193,7 @@ struct SnapshotAnswer<'a> {
     (status = 200, description = "The manifest of the snapshot being served", body = Object),
     (status = 503, description = "No snapshot loaded", body = ErrorBody),
 ))]
-pub async fn snapshot(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, AppError> {
+pub(crate) async fn snapshot(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, AppError> {
     no_query(&query)?;
     let loaded = current(&state)?;
     let answer = SnapshotAnswer {
@@ -201,7 +207,7 @@ pub async fn snapshot(State(state): State<AppState>, RawQuery(query): RawQuery) 
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive", body = Object)))]
-pub async fn healthz() -> Response {
+pub(crate) async fn healthz() -> Response {
     Json(serde_json::json!({ "status": "ok" })).into_response()
 }
 
@@ -210,14 +216,14 @@ pub async fn healthz() -> Response {
     (status = 200, description = "A snapshot is loaded", body = Object),
     (status = 503, description = "No snapshot loaded yet", body = ErrorBody),
 ))]
-pub async fn readyz(State(state): State<AppState>) -> Result<Response, AppError> {
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Response, AppError> {
     let loaded = current(&state)?;
     Ok(Json(serde_json::json!({ "status": "ready", "snapshot": loaded.engine.snapshot_id() })).into_response())
 }
 
 /// Prometheus metrics (text exposition format).
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let gauges = state.handle.current().map(|loaded| loaded.gauges()).unwrap_or_default();
     let text = state.handle.metrics.render(&gauges, crate::util::time::now());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
@@ -225,7 +231,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 
 /// This OpenAPI document.
 #[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "OpenAPI 3.1 description of every route", body = Object)))]
-pub async fn openapi(State(state): State<AppState>) -> Response {
+pub(crate) async fn openapi(State(state): State<AppState>) -> Response {
     Json(state.openapi.as_ref().clone()).into_response()
 }
 
@@ -262,7 +268,7 @@ fn reload_error(error: crate::serve::ReloadError) -> AppError {
     (status = 404, description = "Admin disabled, or no such snapshot", body = ErrorBody),
     (status = 422, description = "The snapshot failed to load; the current one keeps serving", body = ErrorBody),
 ), security(("bearer" = [])))]
-pub async fn admin_reload(
+pub(crate) async fn admin_reload(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query_string): RawQuery,
@@ -284,7 +290,7 @@ pub async fn admin_reload(
     (status = 404, description = "Admin disabled", body = ErrorBody),
     (status = 409, description = "No previous snapshot", body = ErrorBody),
 ), security(("bearer" = [])))]
-pub async fn admin_rollback(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+pub(crate) async fn admin_rollback(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     authorize(&state, &headers)?;
     let swap = state.handle.rollback().await.map_err(reload_error)?;
     Ok(Json(swap).into_response())

@@ -1,14 +1,14 @@
 //! The HTTP API (axum), the only module that knows HTTP.
 //!
-//! [`router`] builds the whole service from an [`AppState`]; tests drive it in-process with
+//! [`router`] builds the whole service from an `AppState`; tests drive it in-process with
 //! `oneshot`. Layers around the whole service, outermost first: panic catcher (500), request
 //! span and metrics, error shaping (every error body is `{ "error": { "code", "message",
 //! "parameter" } }`), CORS, compression, load shedding above the concurrency limit (429),
 //! timeout (503), body size limit (413).
 
-pub mod error;
-pub mod geojson;
-pub mod handlers;
+pub(crate) mod error;
+pub(crate) mod geojson;
+pub(crate) mod handlers;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,7 +31,7 @@ use utoipa_axum::routes;
 
 use crate::api::ErrorCode;
 use crate::serve::{ServeConfig, SnapshotHandle};
-pub use error::AppError;
+use error::AppError;
 
 /// Every route the service answers: `(method, path)`. The OpenAPI document lists exactly these
 /// (checked by a test).
@@ -52,10 +52,10 @@ pub const ROUTES: [(&str, &str); 12] = [
 
 /// What every handler can reach.
 #[derive(Clone)]
-pub struct AppState {
-    pub handle: Arc<SnapshotHandle>,
-    pub config: Arc<ServeConfig>,
-    pub openapi: Arc<utoipa::openapi::OpenApi>,
+pub(crate) struct AppState {
+    pub(crate) handle: Arc<SnapshotHandle>,
+    pub(crate) config: Arc<ServeConfig>,
+    pub(crate) openapi: Arc<utoipa::openapi::OpenApi>,
 }
 
 #[derive(OpenApi)]
@@ -138,7 +138,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send>) -> Response {
 }
 
 /// The route template of a path, for metrics and logs.
-pub fn route_label(path: &str) -> &'static str {
+pub(crate) fn route_label(path: &str) -> &'static str {
     if let Some((_, route)) = ROUTES.iter().find(|(_, route)| *route == path) {
         return route;
     }
@@ -207,7 +207,7 @@ async fn observe(State(state): State<AppState>, request: Request<Body>, next: Ne
 }
 
 /// Runs the server until SIGTERM or Ctrl-C, then drains in-flight requests.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     handle: Arc<SnapshotHandle>,
     config: Arc<ServeConfig>,

@@ -10,7 +10,7 @@ use super::IngestError;
 use crate::model::place::Commune;
 
 /// Columns read (the real file has more; the shipped copy has exactly these).
-pub const COLUMNS: [&str; 8] =
+pub(crate) const COLUMNS: [&str; 8] =
     ["code_insee", "nom", "type", "departement", "population", "codes_postaux", "lat", "lon"];
 
 /// Reads a communes CSV (plain or gzipped). Rows without a centroid are skipped (they cannot be
@@ -31,19 +31,34 @@ pub fn read_communes(path: &Path) -> Result<Vec<Commune>, IngestError> {
 /// Why a communes CSV was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum CommunesError {
+    /// The header line could not be read.
     #[error("bad CSV header: {0}")]
     Header(csv::Error),
+    /// A column the engine reads is not in the header.
     #[error("missing column {0}")]
     MissingColumn(&'static str),
-    /// `row` is the 1-based line of the file (the header is line 1).
+    /// A row could not be read.
     #[error("row {row}: {source}")]
-    Row { row: usize, source: csv::Error },
+    Row {
+        /// The 1-based line of the file (the header is line 1).
+        row: usize,
+        /// The CSV error.
+        source: csv::Error,
+    },
+    /// A row's centroid is not a WGS84 position.
     #[error("row {row}: centroid {lat}, {lon} is not a WGS84 position")]
-    Centroid { row: usize, lat: f64, lon: f64 },
+    Centroid {
+        /// The 1-based line of the file (the header is line 1).
+        row: usize,
+        /// Latitude read, degrees.
+        lat: f64,
+        /// Longitude read, degrees.
+        lon: f64,
+    },
 }
 
 /// Parses the CSV text of a communes table.
-pub fn parse_communes(bytes: &[u8]) -> Result<Vec<Commune>, CommunesError> {
+pub(crate) fn parse_communes(bytes: &[u8]) -> Result<Vec<Commune>, CommunesError> {
     let mut reader = csv::Reader::from_reader(bytes);
     let headers = reader.headers().map_err(CommunesError::Header)?.clone();
     let column =
@@ -84,7 +99,7 @@ fn kind_rank(kind: &str) -> u8 {
 }
 
 /// Writes communes in the shipped compact CSV format (the [`COLUMNS`]).
-pub fn write_communes(communes: &[Commune], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+pub(crate) fn write_communes(communes: &[Commune], out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(COLUMNS)?;
     for commune in communes {

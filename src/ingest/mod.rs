@@ -1,22 +1,22 @@
 //! The ROR feed ingest: FHIR R4 JSON files → a linked [`Dataset`] and an [`IngestReport`].
 //!
-//! Pipeline: [`source`] turns files into items of resource JSON text (streaming NDJSON, splitting
+//! Pipeline: `source` turns files into items of resource JSON text (streaming NDJSON, splitting
 //! bundles and arrays) on a reader thread; [`fhir::read`] parses items in parallel (rayon) into
-//! model parts; [`resolve`] follows the references and links the dataset. Every record read is
+//! model parts; `resolve` follows the references and links the dataset. Every record read is
 //! accounted for in the report.
 //!
-//! Dependencies run one way: [`source`] knows nothing of FHIR, [`fhir::read`] nothing of files,
-//! and [`resolve`] uses both. Each stage has its typed reject reasons ([`source::SourceError`],
-//! [`fhir::read::ReadError`], [`resolve::RecordError`], [`resolve::LinkError`]); their `Display`
+//! Dependencies run one way: `source` knows nothing of FHIR, [`fhir::read`] nothing of files,
+//! and `resolve` uses both. Each stage has its typed reject reasons (`source::SourceError`,
+//! [`fhir::read::ReadError`], `resolve::RecordError`, `resolve::LinkError`); their `Display`
 //! is the reason written to the report and `rejects.ndjson`. This module owns the pipeline
 //! (files → batches → parser threads → resolver) and [`IngestError`], why an ingest cannot run.
 
 pub mod communes;
 pub mod fhir;
 pub mod opendata;
-pub mod report;
-pub mod resolve;
-pub mod source;
+pub(crate) mod report;
+pub(crate) mod resolve;
+pub(crate) mod source;
 pub mod synth;
 
 use std::path::{Path, PathBuf};
@@ -32,10 +32,23 @@ pub use source::SourceFile;
 /// Why an ingest could not run at all (as opposed to records it rejected).
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    /// An input file or directory could not be read.
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The communes CSV was refused.
     #[error("cannot read {path}: {source}")]
-    Communes { path: PathBuf, source: communes::CommunesError },
+    Communes {
+        /// The communes file.
+        path: PathBuf,
+        /// Why it was refused.
+        source: communes::CommunesError,
+    },
+    /// The inputs hold no feed file (the inputs given).
     #[error("no input files found in {0:?} (expected .json, .ndjson, .jsonl, optionally .gz)")]
     NoInputs(Vec<PathBuf>),
 }
@@ -43,8 +56,11 @@ pub enum IngestError {
 /// What an ingest produced.
 #[derive(Debug)]
 pub struct IngestOutput {
+    /// The linked dataset.
     pub dataset: Dataset,
+    /// The accounting of every record read.
     pub report: IngestReport,
+    /// The input files read, with size and SHA-256.
     pub sources: Vec<SourceFile>,
 }
 
@@ -55,13 +71,16 @@ pub struct IngestProgress {
     pub records: u64,
     /// Input bytes (on disk) of the files finished so far.
     pub bytes_done: u64,
+    /// Input bytes (on disk) of all the files.
     pub bytes_total: u64,
+    /// Files finished so far.
     pub files_done: usize,
+    /// Files to read.
     pub files_total: usize,
 }
 
 /// Items per batch handed to the parser threads.
-pub const BATCH_SIZE: usize = 2048;
+pub(crate) const BATCH_SIZE: usize = 2048;
 
 /// Reads the inputs (files or directories) into a dataset.
 pub fn ingest(inputs: &[PathBuf], progress: &mut dyn FnMut(IngestProgress)) -> Result<IngestOutput, IngestError> {

@@ -8,9 +8,13 @@ use serde::{Deserialize, Serialize};
 /// Counts for one resource type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeCounts {
+    /// Records read.
     pub read: u64,
+    /// Records kept in the dataset.
     pub accepted: u64,
+    /// Records refused (each one listed in the rejects).
     pub rejected: u64,
+    /// Records of a resource type the engine does not use.
     pub ignored: u64,
 }
 
@@ -30,27 +34,30 @@ pub struct Issue {
     pub resource_type: String,
     /// FHIR logical id, when known.
     pub id: Option<String>,
+    /// Why it was rejected, or the remark (the text of `rejects.ndjson`).
     pub reason: String,
 }
 
 /// How many issues are kept in memory (and in the manifest summary); the rest are counted.
 /// The rejects file beside the snapshot holds them all.
-pub const MAX_ISSUES_KEPT: usize = 100_000;
+pub(crate) const MAX_ISSUES_KEPT: usize = 100_000;
 
 /// The accounting of one ingest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IngestReport {
+    /// Counts over all resource types.
     pub totals: TypeCounts,
     /// Counts per resource type (`unknown` for records that could not be typed).
     pub by_type: BTreeMap<String, TypeCounts>,
+    /// Records refused, with where and why.
     pub rejects: Vec<Issue>,
     /// Records kept, with remarks (unknown code in a large catalogue, odd FINESS...).
     pub warnings: Vec<Issue>,
     /// Warnings beyond [`MAX_ISSUES_KEPT`], counted only.
-    pub warnings_dropped: u64,
+    pub(crate) warnings_dropped: u64,
     /// Items of a container that held no resource (e.g. a `Bundle.entry` with only a request);
     /// not records, listed for completeness.
-    pub empty_entries: u64,
+    pub(crate) empty_entries: u64,
 }
 
 impl IngestReport {
@@ -59,14 +66,9 @@ impl IngestReport {
         self.totals.reconciles() && self.by_type.values().all(TypeCounts::reconciles)
     }
 
-    /// The reasons of the rejects, for tests and summaries.
-    pub fn reject_reasons(&self) -> Vec<&str> {
-        self.rejects.iter().map(|issue| issue.reason.as_str()).collect()
-    }
-
     /// Counts of rejects by the first words of their reason (up to the first `:`), largest
     /// first; a compact summary for logs and `inspect`.
-    pub fn reject_summary(&self) -> Vec<(String, u64)> {
+    pub(crate) fn reject_summary(&self) -> Vec<(String, u64)> {
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         for issue in &self.rejects {
             let head = issue.reason.split(':').next().unwrap_or_default();

@@ -18,17 +18,17 @@ use crate::model::{Dataset, Eg, EgId, EjId, Location, LocationId};
 
 /// One record read and parsed, ready for the resolver.
 #[derive(Debug)]
-pub struct Processed {
-    pub origin: Origin,
-    pub full_url: Option<String>,
-    pub resource_type: Option<String>,
-    pub id: Option<String>,
-    pub verdict: Verdict,
+pub(crate) struct Processed {
+    pub(crate) origin: Origin,
+    pub(crate) full_url: Option<String>,
+    pub(crate) resource_type: Option<String>,
+    pub(crate) id: Option<String>,
+    pub(crate) verdict: Verdict,
 }
 
 /// What becomes of one item of the feed before linking.
 #[derive(Debug)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Read; with warnings about data that was kept but is odd.
     Accepted { parsed: Box<Parsed>, warnings: Vec<String> },
     /// Not a usable record, and why.
@@ -53,7 +53,7 @@ impl From<Outcome> for Verdict {
 /// Why an item is rejected before linking: its text could not be taken from the file, or it is
 /// not a readable resource.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RecordError {
+pub(crate) enum RecordError {
     #[error(transparent)]
     Source(SourceError),
     #[error(transparent)]
@@ -65,7 +65,7 @@ pub enum RecordError {
 /// Why a read record is rejected when linking: a reference that does not resolve, a parent that
 /// was rejected (`reason` is the parent's reject reason, as reported), or a newer copy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LinkError {
+pub(crate) enum LinkError {
     #[error("partOf: {reference} is an {kind}, not an entité juridique")]
     PartOfNotEj { reference: String, kind: &'static str },
     #[error("partOf: {reference} is not in the feed (dangling reference to the entité juridique)")]
@@ -94,7 +94,7 @@ pub enum LinkError {
 
 /// Parses one source item; bundles found inside (an NDJSON line holding a Bundle) are split and
 /// their entries parsed in turn.
-pub fn process_item(item: SourceItem, out: &mut Vec<Processed>) {
+pub(crate) fn process_item(item: SourceItem, out: &mut Vec<Processed>) {
     process_item_at_depth(item, out, 0);
 }
 
@@ -157,7 +157,7 @@ struct Held<T> {
 
 /// Collects processed records and links them.
 #[derive(Default)]
-pub struct Resolver {
+pub(crate) struct Resolver {
     organizations: Vec<Held<ParsedOrganization>>,
     offers: Vec<Held<ParsedOffer>>,
     locations: Vec<Held<Location>>,
@@ -169,7 +169,7 @@ pub struct Resolver {
 
 impl Resolver {
     /// A resolver with nothing read yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -181,7 +181,7 @@ impl Resolver {
     }
 
     /// Counts one record and keeps it if it was accepted.
-    pub fn add(&mut self, processed: Processed) {
+    pub(crate) fn add(&mut self, processed: Processed) {
         if matches!(processed.verdict, Verdict::EmptyEntry) {
             // A transaction entry with only a request: not a record.
             self.report.empty_entries += 1;
@@ -318,7 +318,7 @@ impl Resolver {
     }
 
     /// Links everything and returns the dataset and the report.
-    pub fn finish(mut self) -> (Dataset, IngestReport) {
+    pub(crate) fn finish(mut self) -> (Dataset, IngestReport) {
         let mut dataset = Dataset::default();
         let mut report = std::mem::take(&mut self.report);
         let organizations =

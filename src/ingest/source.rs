@@ -27,16 +27,16 @@ use super::IngestError;
 
 /// Where in the feed a record was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
+pub(crate) struct Origin {
     /// The input file, as given or found in a directory.
-    pub file: Arc<str>,
+    pub(crate) file: Arc<str>,
     /// Position inside the file, outermost first (`line 12`, then `entry 3` of the bundle on it).
-    pub path: Vec<Position>,
+    pub(crate) path: Vec<Position>,
 }
 
 /// A step of an [`Origin`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Position {
+pub(crate) enum Position {
     /// 1-based line of an NDJSON file.
     Line(u64),
     /// 0-based index in `Bundle.entry`.
@@ -61,7 +61,7 @@ impl fmt::Display for Origin {
 
 impl Origin {
     /// The origin one step deeper.
-    pub fn child(&self, position: Position) -> Origin {
+    pub(crate) fn child(&self, position: Position) -> Origin {
         let mut path = self.path.clone();
         path.push(position);
         Origin { file: self.file.clone(), path }
@@ -70,16 +70,16 @@ impl Origin {
 
 /// One resource's JSON text, or why none could be read at that place.
 #[derive(Debug, Clone)]
-pub struct SourceItem {
-    pub origin: Origin,
+pub(crate) struct SourceItem {
+    pub(crate) origin: Origin,
     /// `Bundle.entry.fullUrl`, when the item came from a bundle.
-    pub full_url: Option<String>,
-    pub body: Result<String, SourceError>,
+    pub(crate) full_url: Option<String>,
+    pub(crate) body: Result<String, SourceError>,
 }
 
 /// Why no resource text could be taken at a place of a file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SourceError {
+pub(crate) enum SourceError {
     /// A `Bundle.entry` with no `resource` (a transaction entry with only a request): not a
     /// record, only counted.
     #[error("Bundle.entry has no resource")]
@@ -100,11 +100,12 @@ pub enum SourceError {
 /// What was read of one input file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SourceFile {
-    pub path: String,
+    pub(crate) path: String,
     /// Size on disk, in bytes.
-    pub size_bytes: u64,
+    pub(crate) size_bytes: u64,
     /// SHA-256 of the file as stored (compressed if gzipped), hex.
     pub sha256: String,
+    /// Whether the file is gzipped.
     pub gzip: bool,
     /// `ndjson`, `bundle`, `resource`, `array` or `empty`.
     pub format: String,
@@ -112,7 +113,7 @@ pub struct SourceFile {
 
 /// Lists the files of the inputs: files as given, directories walked recursively (sorted,
 /// hidden files skipped) keeping `.json`, `.ndjson`, `.jsonl` and their `.gz`.
-pub fn list_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
+pub(crate) fn list_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
     let mut files = Vec::new();
     for input in inputs {
         let metadata = std::fs::metadata(input).map_err(|source| IngestError::Io { path: input.clone(), source })?;
@@ -152,7 +153,7 @@ fn is_feed_file_name(name: &str) -> bool {
 
 /// Reads one file and hands its items to `on_batch`, in order, in batches of at most
 /// `batch_size` items.
-pub fn read_file(
+pub(crate) fn read_file(
     path: &Path,
     batch_size: usize,
     on_batch: &mut dyn FnMut(Vec<SourceItem>),
@@ -309,7 +310,7 @@ fn looks_like_ndjson(text: &str) -> bool {
 
 /// Splits one JSON document (a bundle, an array, or a bare resource) into items.
 /// Returns the format name.
-pub fn split_document(text: &str, origin: &Origin, items: &mut Vec<SourceItem>) -> &'static str {
+pub(crate) fn split_document(text: &str, origin: &Origin, items: &mut Vec<SourceItem>) -> &'static str {
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
         let mut count = 0u64;

@@ -18,8 +18,11 @@ use crate::util::time::{DAY_SECONDS, UnixSeconds};
 /// Size and seed of a synthetic feed.
 #[derive(Debug, Clone, Copy)]
 pub struct SynthConfig {
+    /// Number of EGs to generate.
     pub egs: usize,
+    /// Number of offers to generate.
     pub offers: usize,
+    /// Seed of the generator: the same seed gives the same feed.
     pub seed: u64,
     /// The date the feed stands for (generated update dates are before it).
     pub feed_date: UnixSeconds,

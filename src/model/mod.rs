@@ -8,9 +8,9 @@
 //! # Units
 //! Positions are WGS84 degrees ([`GeoPoint`]), timestamps UTC Unix seconds, money euro cents,
 //! ages years. Codes stay codes (e.g. `"500"` for an EHPAD, TRE_R66); labels come from
-//! [`labels::CodeSystem`].
+//! `labels::CodeSystem`.
 
-pub mod labels;
+pub(crate) mod labels;
 pub mod place;
 pub mod rules;
 
@@ -35,9 +35,13 @@ pub type LocationId = u32;
 /// Everything a snapshot holds: the resolved graph EJ ← EG ← offer → location.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Dataset {
+    /// Legal entities, addressed by [`EjId`].
     pub ejs: Vec<Ej>,
+    /// Establishment sites, addressed by [`EgId`].
     pub egs: Vec<Eg>,
+    /// Offers, addressed by [`OfferId`].
     pub offers: Vec<Offer>,
+    /// Places where offers are provided, addressed by [`LocationId`].
     pub locations: Vec<Location>,
 }
 
@@ -46,7 +50,9 @@ pub struct Dataset {
 pub struct Address {
     /// Address lines, in order.
     pub lines: Vec<String>,
+    /// Postal code (`45000`).
     pub postal_code: Option<Code>,
+    /// City name, as written by the feed.
     pub city: Option<String>,
     /// INSEE COG code of the commune (`45234`, `2A004`), when the feed gives it.
     pub commune: Option<Code>,
@@ -59,12 +65,15 @@ pub struct Ej {
     pub id: String,
     /// FINESS EJ number (9 characters).
     pub finess: Option<Code>,
+    /// SIREN number (9 digits).
     pub siren: Option<Code>,
     /// Raison sociale; optional in the ROR profile (`name` 0..1).
     pub name: Option<String>,
     /// Statut juridique (TRE_R72).
     pub legal_status: Option<Code>,
+    /// Postal address of the legal entity.
     pub address: Address,
+    /// `meta.lastUpdated`, Unix seconds.
     pub last_updated: Option<UnixSeconds>,
 }
 
@@ -75,6 +84,7 @@ pub struct Eg {
     pub id: String,
     /// FINESS ET number (9 characters; `2A`/`2B` in Corsica).
     pub finess: Option<Code>,
+    /// SIRET number (14 digits).
     pub siret: Option<Code>,
     /// Dénomination (FINESS raison sociale).
     pub name: String,
@@ -84,6 +94,7 @@ pub struct Eg {
     pub category: Option<Code>,
     /// The legal entity running the site.
     pub ej: Option<EjId>,
+    /// Postal address of the site.
     pub address: Address,
     /// WGS84 position of the site (`address.extension[geolocation]`).
     pub position: Option<GeoPoint>,
@@ -93,18 +104,23 @@ pub struct Eg {
     pub financial_help: Vec<Code>,
     /// Niveau de recours ORSAN (TRE_R284: `1` première ligne, `4` deuxième ligne).
     pub orsan_level: Option<Code>,
-    /// Opening and closing dates (`organization-period`).
+    /// Opening date (`organization-period` start), Unix seconds.
     pub opened_at: Option<UnixSeconds>,
+    /// Closing date (`organization-period` end), Unix seconds.
     pub closed_at: Option<UnixSeconds>,
     /// Type de fermeture (TRE_R286).
     pub closing_type: Option<Code>,
-    /// Places habilitées à l'aide sociale, permanent and temporary.
+    /// Places habilitées à l'aide sociale, permanent accommodation.
     pub social_help_places_permanent: Option<u32>,
+    /// Places habilitées à l'aide sociale, temporary accommodation.
     pub social_help_places_temporary: Option<u32>,
+    /// The site's tariffs (`ror-organization-price`).
     pub tariffs: Vec<Tariff>,
     /// Source region (TRE_R30, `meta.tag`).
     pub region: Option<Code>,
+    /// `ror-meta-creation-date`, Unix seconds.
     pub created_at: Option<UnixSeconds>,
+    /// `meta.lastUpdated`, Unix seconds.
     pub last_updated: Option<UnixSeconds>,
 }
 
@@ -126,6 +142,7 @@ pub struct Tariff {
     pub amount_cents: i64,
     /// ISO 4217 currency, `EUR` when given.
     pub currency: Option<Code>,
+    /// Start date of the tariff (`startDate`), Unix seconds.
     pub valid_from: Option<UnixSeconds>,
     /// Tarif applicable to residents under 60.
     pub under_60: Option<bool>,
@@ -142,7 +159,9 @@ pub struct Tariff {
 /// An age range normalised to years, bounds inclusive; a missing bound is open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgeRange {
+    /// Lowest age accepted, years.
     pub min_years: Option<f64>,
+    /// Highest age accepted, years.
     pub max_years: Option<f64>,
 }
 
@@ -160,6 +179,7 @@ pub struct Offer {
     pub id: String,
     /// Identifiant fonctionnel de l'offre (TRE_R355 `35`, e.g. `06/0099999`).
     pub identifier: Option<String>,
+    /// Name of the offer.
     pub name: String,
     /// The EG the offer hangs under (through internal organisations); `None` when the provider
     /// is an entité juridique.
@@ -186,15 +206,21 @@ pub struct Offer {
     pub specialisations: Vec<Code>,
     /// Compétences spécifiques (TRE_R243).
     pub competences: Vec<Code>,
+    /// Ages accepted (`ror-healthcareservice-patient-type` age range), in years.
     pub age_range: Option<AgeRange>,
     /// Unité sensible: visible to access profiles 1 and 4 only.
     pub sensitive_unit: bool,
-    /// Closing date and planned reopening date (`notAvailable[closingReopeningDate]`).
+    /// Closing date (`notAvailable[closingReopeningDate]`), Unix seconds.
     pub closed_from: Option<UnixSeconds>,
+    /// Planned reopening date (`notAvailable[closingReopeningDate]`), Unix seconds.
     pub reopens_at: Option<UnixSeconds>,
+    /// Where the offer is provided (`location`).
     pub locations: Vec<LocationId>,
+    /// Source region (TRE_R30, `meta.tag`).
     pub region: Option<Code>,
+    /// `ror-meta-creation-date`, Unix seconds.
     pub created_at: Option<UnixSeconds>,
+    /// `meta.lastUpdated`, Unix seconds.
     pub last_updated: Option<UnixSeconds>,
 }
 
@@ -205,16 +231,21 @@ pub struct Location {
     pub id: String,
     /// Identifiant du lieu (TRE_R354 `25`, e.g. `24/1073`).
     pub identifier: Option<String>,
+    /// Name of the place.
     pub name: Option<String>,
     /// INSEE COG code of the commune (`ror-commune-cog`).
     pub commune: Option<Code>,
+    /// WGS84 position of the place.
     pub position: Option<GeoPoint>,
     /// `ror-coordinate-reliability`.
     pub position_reliable: Option<bool>,
+    /// Postal address of the place.
     pub address: Address,
     /// Fonction du lieu (TRE_R343).
     pub function: Option<Code>,
+    /// Capacity records (`ror-location-supported-capacity`).
     pub capacities: Vec<CapacityRecord>,
+    /// `meta.lastUpdated`, Unix seconds.
     pub last_updated: Option<UnixSeconds>,
 }
 

@@ -1,5 +1,5 @@
 //! Places and the identifiers of the French registries: [`Commune`] (an INSEE commune with its
-//! centroid), [`InseeCode`] (INSEE COG commune code) and [`Finess`] (FINESS number), with the
+//! centroid), `InseeCode` (INSEE COG commune code) and `Finess` (FINESS number), with the
 //! validators ingest and the engine share.
 //!
 //! Model fields keep these identifiers as plain [`Code`]s (that is what snapshots store); the
@@ -16,20 +16,24 @@ use super::Code;
 pub struct Commune {
     /// INSEE COG code (`45234`, `2A004`, `75101`).
     pub code: Code,
+    /// Name of the commune, as INSEE writes it.
     pub name: String,
     /// `commune-actuelle`, `commune-deleguee`, `commune-associee`, `arrondissement-municipal`.
     pub kind: Code,
     /// INSEE département code (`45`, `2A`, `974`).
     pub departement: Code,
+    /// Population (inhabitants), when known.
     pub population: Option<u32>,
+    /// Postal codes of the commune.
     pub postal_codes: Vec<Code>,
-    /// Polygon centroid, WGS84 degrees.
+    /// Latitude of the polygon centroid, WGS84 degrees.
     pub lat: f64,
+    /// Longitude of the polygon centroid, WGS84 degrees.
     pub lon: f64,
 }
 
 /// An INSEE commune code: 5 characters, digits, or `2A`/`2B` followed by 3 digits.
-pub fn is_insee_commune(text: &str) -> bool {
+pub(crate) fn is_insee_commune(text: &str) -> bool {
     let bytes = text.as_bytes();
     bytes.len() == 5
         && (bytes.iter().all(u8::is_ascii_digit)
@@ -39,26 +43,22 @@ pub fn is_insee_commune(text: &str) -> bool {
 }
 
 /// A FINESS number: 9 characters, digits or `A`/`B` (Corsica).
-pub fn is_finess(text: &str) -> bool {
+pub(crate) fn is_finess(text: &str) -> bool {
     text.len() == 9 && text.bytes().all(|byte| byte.is_ascii_digit() || byte == b'A' || byte == b'B')
 }
 
 /// A valid INSEE COG commune code ([`is_insee_commune`]), e.g. `45234` or `2A004`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct InseeCode(Code);
+pub(crate) struct InseeCode(Code);
 
 impl InseeCode {
     /// The code, when `text` is one (kept as written: no trimming, no case change).
-    pub fn parse(text: &str) -> Option<InseeCode> {
+    pub(crate) fn parse(text: &str) -> Option<InseeCode> {
         is_insee_commune(text).then(|| InseeCode(Code::from(text)))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The code as stored in the model.
-    pub fn into_code(self) -> Code {
+    pub(crate) fn into_code(self) -> Code {
         self.0
     }
 }
@@ -71,20 +71,16 @@ impl fmt::Display for InseeCode {
 
 /// A valid FINESS number ([`is_finess`]), EJ or ET, e.g. `450000088` or `2A0000123`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Finess(Code);
+pub(crate) struct Finess(Code);
 
 impl Finess {
     /// The number, when `text` is one (kept as written).
-    pub fn parse(text: &str) -> Option<Finess> {
+    pub(crate) fn parse(text: &str) -> Option<Finess> {
         is_finess(text).then(|| Finess(Code::from(text)))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The number as stored in the model.
-    pub fn into_code(self) -> Code {
+    pub(crate) fn into_code(self) -> Code {
         self.0
     }
 }

@@ -8,37 +8,37 @@ use super::{CapacityRecord, Eg, Offer, Tariff};
 use crate::util::time::UnixSeconds;
 
 /// TRE_R241 aide financière code "Habilité Aide Sociale".
-pub const AIDE_SOCIALE_CODE: &str = "02";
+pub(crate) const AIDE_SOCIALE_CODE: &str = "02";
 
 /// TRE_R246 type de tarif "Forfait socle hébergement".
-pub const PRICE_TYPE_HEBERGEMENT: &str = "02";
+pub(crate) const PRICE_TYPE_HEBERGEMENT: &str = "02";
 /// TRE_R246 type de tarif "Dépendance".
-pub const PRICE_TYPE_DEPENDANCE: &str = "03";
+pub(crate) const PRICE_TYPE_DEPENDANCE: &str = "03";
 /// TRE_R228 unité de prix "Tarif journalier".
-pub const PRICE_UNIT_DAILY: &str = "2";
+pub(crate) const PRICE_UNIT_DAILY: &str = "2";
 /// TRE_R240 temporalité d'accueil "Permanent".
-pub const RECEPTION_PERMANENT: &str = "02";
+pub(crate) const RECEPTION_PERMANENT: &str = "02";
 /// TRE_R240 temporalité d'accueil "Temporaire".
-pub const RECEPTION_TEMPORARY: &str = "01";
+pub(crate) const RECEPTION_TEMPORARY: &str = "01";
 /// TRE_R242 type d'habitation "Chambre simple".
-pub const RESIDENTIAL_SINGLE_ROOM: &str = "02";
+pub(crate) const RESIDENTIAL_SINGLE_ROOM: &str = "02";
 
 /// TRE_R330 statut "Installé".
-pub const STATUS_INSTALLED: &str = "01";
+pub(crate) const STATUS_INSTALLED: &str = "01";
 /// TRE_R330 statut "Disponible".
-pub const STATUS_AVAILABLE: &str = "02";
+pub(crate) const STATUS_AVAILABLE: &str = "02";
 /// TRE_R330 statut "Supplémentaire" (tension / crisis beds).
-pub const STATUS_SUPPLEMENTARY: &str = "06";
+pub(crate) const STATUS_SUPPLEMENTARY: &str = "06";
 /// TRE_R331 temporalité "Courant" (now; T0).
-pub const TEMPORALITY_CURRENT: &str = "01";
+pub(crate) const TEMPORALITY_CURRENT: &str = "01";
 /// TRE_R331 temporalité "Prévisionnel 1 heure" (T60).
-pub const TEMPORALITY_ONE_HOUR: &str = "02";
+pub(crate) const TEMPORALITY_ONE_HOUR: &str = "02";
 
 /// The three GIR tariff bands of TRE_R237, as codes.
-pub const GIR_BANDS: [&str; 3] = ["01", "02", "03"];
+pub(crate) const GIR_BANDS: [&str; 3] = ["01", "02", "03"];
 
 /// The TRE_R237 tariff band of a GIR (1-2 → `01`, 3-4 → `02`, 5-6 → `03`), `None` outside 1-6.
-pub fn gir_band(gir: u8) -> Option<&'static str> {
+pub(crate) fn gir_band(gir: u8) -> Option<&'static str> {
     match gir {
         1 | 2 => Some("01"),
         3 | 4 => Some("02"),
@@ -48,7 +48,7 @@ pub fn gir_band(gir: u8) -> Option<&'static str> {
 }
 
 /// Band index 0..3 of a TRE_R237 code.
-pub fn gir_band_index(band: &str) -> Option<usize> {
+pub(crate) fn gir_band_index(band: &str) -> Option<usize> {
     GIR_BANDS.iter().position(|&candidate| candidate == band)
 }
 
@@ -92,12 +92,12 @@ impl GirPolicy {
 /// daily (unit `2`), permanent (welcome type `02`, or unspecified), not the under-60 tariff.
 /// When several qualify, the first by: explicit permanent, single room (TRE_R242 `02`), no
 /// condition tarifaire, newest `valid_from`, lowest amount.
-pub fn daily_hebergement_cents(tariffs: &[Tariff]) -> Option<i64> {
+pub(crate) fn daily_hebergement_cents(tariffs: &[Tariff]) -> Option<i64> {
     select_hebergement(tariffs).map(|tariff| tariff.amount_cents)
 }
 
-/// The tariff [`daily_hebergement_cents`] reads.
-pub fn select_hebergement(tariffs: &[Tariff]) -> Option<&Tariff> {
+/// The tariff `daily_hebergement_cents` reads.
+pub(crate) fn select_hebergement(tariffs: &[Tariff]) -> Option<&Tariff> {
     tariffs
         .iter()
         .filter(|tariff| {
@@ -119,7 +119,7 @@ pub fn select_hebergement(tariffs: &[Tariff]) -> Option<&Tariff> {
 
 /// The daily dépendance tariff of a band (`01`, `02`, `03`), in cents: type `03`, unit `2`;
 /// the newest `valid_from` when several, then the lowest amount.
-pub fn daily_dependance_cents(tariffs: &[Tariff], band: &str) -> Option<i64> {
+pub(crate) fn daily_dependance_cents(tariffs: &[Tariff], band: &str) -> Option<i64> {
     tariffs
         .iter()
         .filter(|tariff| {
@@ -146,7 +146,7 @@ pub enum PriceBasis {
 /// The EG prices an offer's daily price is made of, in cents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EgPrices {
-    /// Daily hébergement (see [`daily_hebergement_cents`]).
+    /// Daily hébergement (see `daily_hebergement_cents`).
     pub hebergement_cents: Option<i64>,
     /// Daily dépendance tariff by band `01`, `02`, `03`.
     pub dependance_cents: [Option<i64>; 3],
@@ -162,7 +162,7 @@ impl EgPrices {
     }
 
     /// The band whose dépendance tariff counts for `gir` (or none given) under `basis`.
-    pub fn band_index(gir: Option<u8>, basis: PriceBasis) -> usize {
+    pub(crate) fn band_index(gir: Option<u8>, basis: PriceBasis) -> usize {
         match (basis, gir.and_then(gir_band)) {
             (PriceBasis::Gross, Some(band)) => gir_band_index(band).unwrap_or(2),
             _ => 2,
@@ -182,21 +182,22 @@ impl EgPrices {
 pub struct CapacityTotals {
     /// Installed: status `01`, temporality `01`, summed over genders.
     pub installed: u32,
-    pub installed_updated_at: Option<UnixSeconds>,
+    pub(crate) installed_updated_at: Option<UnixSeconds>,
     /// Available now: status `02` disponible, temporality `01` courant, summed over genders.
     pub available: u32,
+    /// Newest `capacityUpdateDate` among the records counted in `available`, Unix seconds.
     pub available_updated_at: Option<UnixSeconds>,
     /// Crisis T0: status `06` supplémentaire, temporality `01`.
     pub crisis_t0: u32,
-    pub crisis_t0_updated_at: Option<UnixSeconds>,
+    pub(crate) crisis_t0_updated_at: Option<UnixSeconds>,
     /// Crisis T60: status `06` supplémentaire, temporality `02` (prévisionnel 1 h).
     pub crisis_t60: u32,
-    pub crisis_t60_updated_at: Option<UnixSeconds>,
+    pub(crate) crisis_t60_updated_at: Option<UnixSeconds>,
 }
 
 impl CapacityTotals {
     /// Adds one capacity record to the totals it belongs to.
-    pub fn add(&mut self, record: &CapacityRecord) {
+    pub(crate) fn add(&mut self, record: &CapacityRecord) {
         let slot = match (record.status.as_str(), record.temporality.as_str()) {
             (STATUS_INSTALLED, TEMPORALITY_CURRENT) => Some((&mut self.installed, &mut self.installed_updated_at)),
             (STATUS_AVAILABLE, TEMPORALITY_CURRENT) => Some((&mut self.available, &mut self.available_updated_at)),
@@ -235,7 +236,7 @@ pub fn offer_closed_at(offer: &Offer, eg: Option<&Eg>, now: UnixSeconds) -> bool
 }
 
 /// Converts an age quantity to years from its UCUM unit (`a`, `mo`, `wk`, `d`; none = years).
-pub fn age_in_years(value: f64, unit: Option<&str>) -> Option<f64> {
+pub(crate) fn age_in_years(value: f64, unit: Option<&str>) -> Option<f64> {
     match unit {
         None | Some("a") | Some("") => Some(value),
         Some("mo") => Some(value / 12.0),

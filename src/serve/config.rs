@@ -13,9 +13,11 @@ pub struct ServeConfig {
     pub index_dir: PathBuf,
     /// Snapshot to start with (a subdirectory of `index_dir`); default: the newest.
     pub initial_snapshot: Option<PathBuf>,
+    /// Address to listen on.
     pub addr: SocketAddr,
-    /// Feed and communes to build a first snapshot from when the index has none.
+    /// Feed to build a first snapshot from when the index has none.
     pub bootstrap_feed: PathBuf,
+    /// Communes CSV for that first snapshot.
     pub bootstrap_communes: PathBuf,
     /// Largest request body, bytes.
     pub max_body_bytes: usize,
@@ -51,7 +53,7 @@ impl Default for ServeConfig {
 
 /// Why a configuration is refused.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     /// The file cannot be read.
     #[error("{path}: {source}")]
     Read {
@@ -79,42 +81,42 @@ pub enum ConfigError {
 /// defaults ([`ServeConfig::resolve`]).
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
-pub struct PartialConfig {
+pub(crate) struct PartialConfig {
     /// Index directory holding snapshot directories (or one snapshot directory) [default: index].
     #[arg(long, env = "ROR_SEARCH_INDEX")]
-    pub index: Option<PathBuf>,
+    pub(crate) index: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "ROR_SEARCH_ADDR")]
-    pub addr: Option<SocketAddr>,
+    pub(crate) addr: Option<SocketAddr>,
     /// Feed to build the first snapshot from when the index has none [default: data-samples/ror-feed].
     #[arg(long, env = "ROR_SEARCH_BOOTSTRAP_FEED")]
-    pub bootstrap_feed: Option<PathBuf>,
+    pub(crate) bootstrap_feed: Option<PathBuf>,
     /// Communes table for that build [default: data-samples/communes.csv.gz].
     #[arg(long, env = "ROR_SEARCH_BOOTSTRAP_COMMUNES")]
-    pub bootstrap_communes: Option<PathBuf>,
+    pub(crate) bootstrap_communes: Option<PathBuf>,
     /// Largest request body, bytes [default: 65536].
     #[arg(long, env = "ROR_SEARCH_MAX_BODY_BYTES")]
-    pub max_body_bytes: Option<usize>,
+    pub(crate) max_body_bytes: Option<usize>,
     /// Per-request timeout, milliseconds [default: 2000].
     #[arg(long, env = "ROR_SEARCH_REQUEST_TIMEOUT_MS")]
-    pub request_timeout_ms: Option<u64>,
+    pub(crate) request_timeout_ms: Option<u64>,
     /// Requests processed at once; more are refused with 429 [default: 1024].
     #[arg(long, env = "ROR_SEARCH_CONCURRENCY_LIMIT")]
-    pub concurrency_limit: Option<usize>,
+    pub(crate) concurrency_limit: Option<usize>,
     /// Seconds between scans of the index for a newer snapshot; 0 disables [default: 5].
     #[arg(long, env = "ROR_SEARCH_POLL_INTERVAL_SECS")]
-    pub poll_interval_secs: Option<u64>,
+    pub(crate) poll_interval_secs: Option<u64>,
     /// Bearer token enabling POST /admin/reload and /admin/rollback (16 characters or more).
     #[arg(long, env = "ROR_SEARCH_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
+    pub(crate) admin_token: Option<String>,
     /// Allowed CORS origin (repeat, or `*`); none disables CORS headers.
     #[arg(long = "cors-origin", env = "ROR_SEARCH_CORS_ORIGINS", value_delimiter = ',')]
-    pub cors_origins: Option<Vec<String>>,
+    pub(crate) cors_origins: Option<Vec<String>>,
 }
 
 impl PartialConfig {
     /// Reads a TOML configuration file.
-    pub fn read(path: &Path) -> Result<PartialConfig, ConfigError> {
+    pub(crate) fn read(path: &Path) -> Result<PartialConfig, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
@@ -139,7 +141,7 @@ impl PartialConfig {
 
 impl ServeConfig {
     /// Merges overrides (flags, environment) over a file over the defaults.
-    pub fn resolve(overrides: PartialConfig, file: PartialConfig) -> Result<ServeConfig, ConfigError> {
+    pub(crate) fn resolve(overrides: PartialConfig, file: PartialConfig) -> Result<ServeConfig, ConfigError> {
         let defaults = ServeConfig::default();
         let given = overrides.over(file);
         let mut index_dir = given.index.unwrap_or(defaults.index_dir);

@@ -7,7 +7,7 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Upper bounds of the latency buckets, seconds.
-pub const LATENCY_BUCKETS: [f64; 14] =
+pub(crate) const LATENCY_BUCKETS: [f64; 14] =
     [0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
 #[derive(Debug, Default)]
@@ -31,25 +31,25 @@ impl Histogram {
 #[derive(Debug, Default)]
 pub struct Metrics {
     requests: RwLock<BTreeMap<(String, u16), Histogram>>,
-    pub reload_success: AtomicU64,
-    pub reload_failure: AtomicU64,
-    pub rollbacks: AtomicU64,
+    pub(crate) reload_success: AtomicU64,
+    pub(crate) reload_failure: AtomicU64,
+    pub(crate) rollbacks: AtomicU64,
 }
 
 /// What `/metrics` reports about the snapshot being served.
 #[derive(Debug, Clone, Default)]
-pub struct SnapshotGauges {
-    pub snapshot_id: Option<String>,
-    pub built_at_unix: i64,
-    pub loaded_at_unix: i64,
-    pub offers: u64,
+pub(crate) struct SnapshotGauges {
+    pub(crate) snapshot_id: Option<String>,
+    pub(crate) built_at_unix: i64,
+    pub(crate) loaded_at_unix: i64,
+    pub(crate) offers: u64,
     /// (resource type, outcome) → records, from the manifest.
-    pub records: Vec<(String, &'static str, u64)>,
+    pub(crate) records: Vec<(String, &'static str, u64)>,
 }
 
 impl Metrics {
     /// Records one request.
-    pub fn observe(&self, route: &str, status: u16, seconds: f64) {
+    pub(crate) fn observe(&self, route: &str, status: u16, seconds: f64) {
         if let Some(histogram) = self.requests.read().ok().as_ref().and_then(|map| map.get(&(route.to_owned(), status)))
         {
             histogram.observe(seconds);
@@ -61,7 +61,7 @@ impl Metrics {
     }
 
     /// The exposition text.
-    pub fn render(&self, gauges: &SnapshotGauges, now_unix: i64) -> String {
+    pub(crate) fn render(&self, gauges: &SnapshotGauges, now_unix: i64) -> String {
         let mut out = String::with_capacity(4096);
         let _ = writeln!(out, "# HELP ror_search_http_requests_total HTTP requests by route and status.");
         let _ = writeln!(out, "# TYPE ror_search_http_requests_total counter");

@@ -6,8 +6,8 @@
 //! snapshot that fails to load is refused, logged and counted, and the current one keeps
 //! serving. The previous snapshot is kept for an instant rollback.
 
-pub mod config;
-pub mod metrics;
+pub(crate) mod config;
+pub(crate) mod metrics;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,21 +19,23 @@ use arc_swap::ArcSwapOption;
 use crate::engine::Engine;
 use crate::util::time::now;
 pub use config::ServeConfig;
-pub use metrics::{Metrics, SnapshotGauges};
+pub use metrics::Metrics;
+use metrics::SnapshotGauges;
 
 /// A loaded snapshot.
 #[derive(Debug)]
 pub struct Loaded {
+    /// The engine over the snapshot.
     pub engine: Engine,
     /// The snapshot directory.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// When it was swapped in (Unix seconds).
-    pub loaded_at: i64,
+    pub(crate) loaded_at: i64,
 }
 
 impl Loaded {
     /// The gauges `/metrics` reports for it.
-    pub fn gauges(&self) -> SnapshotGauges {
+    pub(crate) fn gauges(&self) -> SnapshotGauges {
         let manifest = self.engine.manifest();
         let mut records = Vec::new();
         for (resource_type, counts) in &manifest.ingest.by_type {
@@ -53,7 +55,7 @@ impl Loaded {
 
 /// Why a reload or rollback did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReloadError {
+pub(crate) enum ReloadError {
     #[error("no snapshot directory in {0}")]
     NoSnapshot(String),
     #[error("snapshot {path} refused: {reason}")]
@@ -66,11 +68,11 @@ pub enum ReloadError {
 
 /// What a reload did.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct Swap {
-    pub snapshot: String,
-    pub previous: Option<String>,
-    pub dir: String,
-    pub seconds: f64,
+pub(crate) struct Swap {
+    pub(crate) snapshot: String,
+    pub(crate) previous: Option<String>,
+    pub(crate) dir: String,
+    pub(crate) seconds: f64,
 }
 
 /// The snapshot being served, the previous one, and the reload machinery.
@@ -82,8 +84,8 @@ pub struct SnapshotHandle {
     failed: Mutex<HashMap<PathBuf, Option<SystemTime>>>,
     /// One reload at a time.
     reload_lock: tokio::sync::Mutex<()>,
-    pub index_dir: PathBuf,
-    pub metrics: Arc<Metrics>,
+    pub(crate) index_dir: PathBuf,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for SnapshotHandle {
@@ -163,7 +165,7 @@ impl SnapshotHandle {
 
     /// The newest snapshot directory of the index (by build time) that is neither being
     /// served nor known to fail unchanged; `force` includes failed ones.
-    pub fn newest_candidate(&self, force: bool) -> Option<PathBuf> {
+    pub(crate) fn newest_candidate(&self, force: bool) -> Option<PathBuf> {
         let current_dir = self.current().map(|loaded| loaded.dir.clone());
         let failed = self.failed.lock().expect("failed lock");
         crate::snapshot::build::list_snapshots(&self.index_dir)
@@ -175,7 +177,7 @@ impl SnapshotHandle {
 
     /// Loads `dir` (or the newest candidate) and swaps it in. Serialised; the load runs on a
     /// blocking thread; on failure the current snapshot keeps serving.
-    pub async fn reload(&self, dir: Option<PathBuf>) -> Result<Swap, ReloadError> {
+    pub(crate) async fn reload(&self, dir: Option<PathBuf>) -> Result<Swap, ReloadError> {
         let _guard = self.reload_lock.lock().await;
         let explicit = dir.is_some();
         let dir = match dir {
@@ -232,7 +234,7 @@ impl SnapshotHandle {
     }
 
     /// Swaps the previous snapshot back in (the current one becomes the previous).
-    pub async fn rollback(&self) -> Result<Swap, ReloadError> {
+    pub(crate) async fn rollback(&self) -> Result<Swap, ReloadError> {
         let _guard = self.reload_lock.lock().await;
         let previous = self.previous.lock().expect("previous lock").take().ok_or(ReloadError::NoPrevious)?;
         let snapshot = previous.engine.snapshot_id().to_owned();
@@ -246,7 +248,7 @@ impl SnapshotHandle {
     }
 
     /// Resolves a snapshot name given to the admin API to a directory of the index.
-    pub fn snapshot_dir(&self, name: &str) -> Result<PathBuf, ReloadError> {
+    pub(crate) fn snapshot_dir(&self, name: &str) -> Result<PathBuf, ReloadError> {
         let valid = !name.is_empty()
             && !name.starts_with('.')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
@@ -256,7 +258,7 @@ impl SnapshotHandle {
 }
 
 /// Polls the index directory and reloads when a newer snapshot appears.
-pub async fn watch(handle: Arc<SnapshotHandle>, interval_secs: u64) {
+pub(crate) async fn watch(handle: Arc<SnapshotHandle>, interval_secs: u64) {
     if interval_secs == 0 {
         return;
     }

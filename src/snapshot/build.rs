@@ -29,8 +29,10 @@ pub struct BuildOptions<'a> {
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// The feed could not be read.
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    /// The snapshot could not be written.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
 }
@@ -38,8 +40,11 @@ pub enum BuildError {
 /// The result of a build.
 #[derive(Debug)]
 pub struct BuildOutcome {
+    /// The manifest written.
     pub manifest: Manifest,
+    /// The ingest accounting of the feed.
     pub report: IngestReport,
+    /// Wall-clock time of the build, seconds.
     pub seconds: f64,
 }
 
@@ -116,7 +121,7 @@ pub fn build_snapshot(options: BuildOptions<'_>) -> Result<BuildOutcome, BuildEr
 
 /// The snapshot directories under an index directory (those with a manifest), newest build
 /// first.
-pub fn list_snapshots(index_dir: &Path) -> Vec<(PathBuf, Manifest)> {
+pub(crate) fn list_snapshots(index_dir: &Path) -> Vec<(PathBuf, Manifest)> {
     let Ok(entries) = std::fs::read_dir(index_dir) else {
         return Vec::new();
     };

@@ -22,9 +22,9 @@ use crate::model::place::Commune;
 /// Current version of the snapshot format; bump on any change of [`SnapshotData`].
 pub const FORMAT_VERSION: u32 = 2;
 /// First bytes of `data.bin`.
-pub const MAGIC: &[u8; 8] = b"RORSNAP\0";
+pub(crate) const MAGIC: &[u8; 8] = b"RORSNAP\0";
 /// Last bytes of `data.bin`.
-pub const END_MAGIC: &[u8; 8] = b"RORSEND\0";
+pub(crate) const END_MAGIC: &[u8; 8] = b"RORSEND\0";
 
 const HEADER_LEN: usize = 8 + 4 + 8;
 const FOOTER_LEN: usize = 4 + 8;
@@ -32,6 +32,7 @@ const FOOTER_LEN: usize = 4 + 8;
 /// What `data.bin` holds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotData {
+    /// The linked dataset.
     pub dataset: Dataset,
     /// Communes with a centroid, sorted by code.
     pub communes: Vec<Commune>,
@@ -40,26 +41,47 @@ pub struct SnapshotData {
 /// Why `data.bin` was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
+    /// The file is shorter than a header and a footer (its size in bytes).
     #[error("file is {0} bytes, too short to be a snapshot data file (truncated?)")]
     TooShort(usize),
+    /// The file does not start with the snapshot magic number.
     #[error("bad magic number (not a ror-search snapshot data file)")]
     BadMagic,
+    /// The file is of another format version.
     #[error("format version {found} is not supported (this build reads version {supported})")]
-    Version { found: u32, supported: u32 },
+    Version {
+        /// The version the file declares.
+        found: u32,
+        /// The version this build reads ([`FORMAT_VERSION`]).
+        supported: u32,
+    },
+    /// The declared payload length does not match the file size.
     #[error("payload length {declared} does not match the file size (truncated or altered)")]
-    Length { declared: u64 },
+    Length {
+        /// The payload length the header declares, bytes.
+        declared: u64,
+    },
+    /// The CRC-32 of the payload does not match the stored one.
     #[error("CRC-32 mismatch: stored {stored:08x}, computed {computed:08x} (file altered or corrupted)")]
-    Checksum { stored: u32, computed: u32 },
+    Checksum {
+        /// The CRC-32 stored in the footer.
+        stored: u32,
+        /// The CRC-32 of the payload as read.
+        computed: u32,
+    },
+    /// The file does not end with the end marker.
     #[error("bad end marker (truncated or altered)")]
     BadEndMagic,
+    /// The payload does not decode (the decoder's message).
     #[error("payload does not decode: {0}")]
     Decode(String),
+    /// The data does not encode (the encoder's message).
     #[error("payload does not encode: {0}")]
     Encode(String),
 }
 
 /// Encodes the data into the bytes of `data.bin`.
-pub fn encode(data: &SnapshotData) -> Result<Vec<u8>, FormatError> {
+pub(crate) fn encode(data: &SnapshotData) -> Result<Vec<u8>, FormatError> {
     let sections = Sections {
         ejs: encode_chunks(&data.dataset.ejs)?,
         egs: encode_chunks(&data.dataset.egs)?,
@@ -72,7 +94,7 @@ pub fn encode(data: &SnapshotData) -> Result<Vec<u8>, FormatError> {
 }
 
 /// Wraps a payload: magic, version, length, payload, CRC-32, end magic.
-pub fn frame(magic: &[u8; 8], version: u32, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(magic: &[u8; 8], version: u32, payload: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len() + FOOTER_LEN);
     bytes.extend_from_slice(magic);
     bytes.extend_from_slice(&version.to_le_bytes());
@@ -85,7 +107,7 @@ pub fn frame(magic: &[u8; 8], version: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Checks the frame of [`frame`] and returns the payload.
-pub fn unframe<'a>(magic: &[u8; 8], version: u32, bytes: &'a [u8]) -> Result<&'a [u8], FormatError> {
+pub(crate) fn unframe<'a>(magic: &[u8; 8], version: u32, bytes: &'a [u8]) -> Result<&'a [u8], FormatError> {
     if bytes.len() < HEADER_LEN + FOOTER_LEN {
         return Err(FormatError::TooShort(bytes.len()));
     }
@@ -113,12 +135,12 @@ pub fn unframe<'a>(magic: &[u8; 8], version: u32, bytes: &'a [u8]) -> Result<&'a
 }
 
 /// Encodes a value with postcard (the one encoding of the project's binary files).
-pub fn to_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, FormatError> {
+pub(crate) fn to_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, FormatError> {
     postcard::to_stdvec(value).map_err(|error| FormatError::Encode(error.to_string()))
 }
 
 /// Decodes a value encoded by [`to_bytes`].
-pub fn from_bytes<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, FormatError> {
+pub(crate) fn from_bytes<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, FormatError> {
     postcard::from_bytes(bytes).map_err(|error| FormatError::Decode(error.to_string()))
 }
 

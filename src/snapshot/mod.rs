@@ -17,7 +17,7 @@
 
 pub mod build;
 pub mod format;
-pub mod quality;
+pub(crate) mod quality;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -39,64 +39,97 @@ pub const DATA_FILE: &str = "data.bin";
 /// Name of the checksums file.
 pub const CHECKSUMS_FILE: &str = "CHECKSUMS";
 /// Name of the rejects report.
-pub const REJECTS_FILE: &str = "rejects.ndjson";
+pub(crate) const REJECTS_FILE: &str = "rejects.ndjson";
 /// Name of the text index directory.
-pub const TEXT_DIR: &str = "text";
+pub(crate) const TEXT_DIR: &str = "text";
 
 /// Counts of what a snapshot holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
-    pub ejs: u64,
-    pub egs: u64,
+    pub(crate) ejs: u64,
+    pub(crate) egs: u64,
+    /// Offers.
     pub offers: u64,
-    pub locations: u64,
+    pub(crate) locations: u64,
+    /// Capacity records, over all locations.
     pub capacity_records: u64,
-    pub tariffs: u64,
-    pub communes: u64,
+    pub(crate) tariffs: u64,
+    pub(crate) communes: u64,
 }
 
 /// The ingest accounting, as stored in the manifest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IngestSummary {
+    /// Read / accepted / ignored / rejected records, all resource types together.
     pub totals: TypeCounts,
-    pub by_type: BTreeMap<String, TypeCounts>,
-    pub warnings: u64,
+    pub(crate) by_type: BTreeMap<String, TypeCounts>,
+    pub(crate) warnings: u64,
     /// Rejects grouped by resource type and reason head, largest first (at most 30).
-    pub reject_reasons: Vec<(String, u64)>,
+    pub(crate) reject_reasons: Vec<(String, u64)>,
 }
 
 /// The manifest of a snapshot (`MANIFEST.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
-    pub format_version: u32,
+    pub(crate) format_version: u32,
     /// `<build time>-<first 12 hex digits of the data SHA-256>`.
     pub snapshot_id: String,
     /// RFC 3339 build time (UTC).
     pub built_at: String,
-    pub built_at_unix: UnixSeconds,
+    pub(crate) built_at_unix: UnixSeconds,
     /// `ror-search <version>`.
-    pub builder: String,
+    pub(crate) builder: String,
+    /// The feed files read (size and SHA-256).
     pub sources: Vec<SourceFile>,
+    /// What the snapshot holds.
     pub counts: Counts,
+    /// The ingest accounting.
     pub ingest: IngestSummary,
+    /// The data-quality checks, as of the build time.
     pub quality: QualitySummary,
     /// Size in bytes of every file of the snapshot but the manifest and checksums.
-    pub files: BTreeMap<String, u64>,
+    pub(crate) files: BTreeMap<String, u64>,
 }
 
 /// Why a snapshot could not be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
+    /// A file or directory could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file of the snapshot is not there.
     #[error("{path}: missing (not a complete snapshot)")]
-    Missing { path: PathBuf },
+    Missing {
+        /// The missing file.
+        path: PathBuf,
+    },
+    /// A file of the snapshot is refused (bad checksum, format or content).
     #[error("{path}: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The refused file.
+        path: PathBuf,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The output directory exists and replacing it was not asked for.
     #[error("{path} already exists (use --force to replace it)")]
-    Exists { path: PathBuf },
+    Exists {
+        /// The output directory.
+        path: PathBuf,
+    },
+    /// The engine's files could not be written.
     #[error("engine files in {path}: {source}")]
-    Text { path: PathBuf, source: IndexFilesError },
+    Text {
+        /// The snapshot directory being built.
+        path: PathBuf,
+        /// The engine's error.
+        source: IndexFilesError,
+    },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
@@ -106,8 +139,10 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
 /// A loaded, verified snapshot.
 #[derive(Debug)]
 pub struct Snapshot {
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
+    /// The verified manifest.
     pub manifest: Manifest,
+    /// The dataset and the communes.
     pub data: SnapshotData,
 }
 
@@ -136,14 +171,19 @@ where
 /// Why the engine's files could not be written (the engine's own error, kept as the source).
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
-pub struct IndexFilesError(pub Box<dyn std::error::Error + Send + Sync>);
+pub struct IndexFilesError(Box<dyn std::error::Error + Send + Sync>);
 
 /// Everything [`write()`] needs.
 pub struct BuildInput<'a> {
+    /// The dataset and the communes to store.
     pub data: SnapshotData,
+    /// The ingest accounting of the feed (manifest and `rejects.ndjson`).
     pub report: &'a IngestReport,
+    /// The feed files read.
     pub sources: Vec<SourceFile>,
+    /// Build time, Unix seconds (manifest and snapshot id).
     pub built_at: UnixSeconds,
+    /// Writes the engine's files; `None` writes none.
     pub index_files: Option<IndexWriter<'a>>,
 }
 

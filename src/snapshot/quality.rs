@@ -15,29 +15,29 @@ const EXAMPLES: usize = 5;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QualitySummary {
     /// EGs with no WGS84 position.
-    pub egs_without_coordinates: u64,
+    pub(crate) egs_without_coordinates: u64,
     /// EGs whose position the source flags as unreliable.
-    pub egs_with_unreliable_coordinates: u64,
+    pub(crate) egs_with_unreliable_coordinates: u64,
     /// Offers with neither a location position nor an EG position (not findable by distance).
-    pub offers_without_position: u64,
+    pub(crate) offers_without_position: u64,
     /// Offers whose `meta.lastUpdated` is more than a year before the build (ESMS must update
     /// at least yearly).
     pub offers_not_updated_for_a_year: u64,
     /// Offers without `meta.lastUpdated`.
-    pub offers_without_last_updated: u64,
+    pub(crate) offers_without_last_updated: u64,
     /// Offers with more places available now than installed (installed known and > 0).
-    pub offers_available_above_installed: u64,
+    pub(crate) offers_available_above_installed: u64,
     /// Offers closed at build time that still report available places (RG_EXP_047).
-    pub closed_offers_with_available_places: u64,
+    pub(crate) closed_offers_with_available_places: u64,
     /// Offers provided directly by an EJ (no EG: no tariffs, no EG position).
-    pub offers_without_eg: u64,
+    pub(crate) offers_without_eg: u64,
     /// A few offending ids per check (EG or offer FHIR ids).
-    pub examples: BTreeMap<String, Vec<String>>,
+    pub(crate) examples: BTreeMap<String, Vec<String>>,
 }
 
 impl QualitySummary {
     /// Runs the checks on a dataset as of `now`.
-    pub fn of_dataset(dataset: &Dataset, now: UnixSeconds) -> QualitySummary {
+    pub(crate) fn of_dataset(dataset: &Dataset, now: UnixSeconds) -> QualitySummary {
         let mut summary = QualitySummary::default();
         let note = |examples: &mut BTreeMap<String, Vec<String>>, check: &str, id: &str| {
             let list = examples.entry(check.to_owned()).or_default();
@@ -96,7 +96,7 @@ impl QualitySummary {
     }
 
     /// The counters as (name, value) pairs, for display.
-    pub fn counters(&self) -> [(&'static str, u64); 8] {
+    pub(crate) fn counters(&self) -> [(&'static str, u64); 8] {
         [
             ("egs_without_coordinates", self.egs_without_coordinates),
             ("egs_with_unreliable_coordinates", self.egs_with_unreliable_coordinates),

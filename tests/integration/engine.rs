@@ -26,7 +26,7 @@ fn random_engine() -> &'static Engine {
 }
 
 /// The sample-data engine (data-samples/), built once.
-pub fn sample_engine() -> &'static Engine {
+pub(crate) fn sample_engine() -> &'static Engine {
     static ENGINE: OnceLock<(Engine, tempfile::TempDir)> = OnceLock::new();
     &ENGINE
         .get_or_init(|| {

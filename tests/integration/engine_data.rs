@@ -14,7 +14,7 @@ use crate::common::crate_path;
 
 /// Places the random data clusters around: metropolitan cities, Corsica, overseas, and both
 /// sides of the antimeridian (Wallis-et-Futuna sits at 176° W).
-pub const CLUSTERS: [(f64, f64, &str); 10] = [
+pub(crate) const CLUSTERS: [(f64, f64, &str); 10] = [
     (48.8566, 2.3522, "75056"),
     (45.7640, 4.8357, "69123"),
     (44.8378, -0.5792, "33063"),
@@ -47,7 +47,7 @@ const WORDS: [&str; 16] = [
 ];
 
 /// The communes shipped in data-samples (real INSEE codes and centroids).
-pub fn communes() -> Vec<Commune> {
+pub(crate) fn communes() -> Vec<Commune> {
     ror_search::ingest::communes::read_communes(&crate_path("data-samples/communes.csv.gz")).expect("communes")
 }
 
@@ -68,7 +68,7 @@ fn jitter(rng: &mut SplitMix64, centre: (f64, f64), spread_deg: f64) -> GeoPoint
 }
 
 /// A random dataset exercising every field the engine reads.
-pub fn random_dataset(seed: u64, eg_count: usize) -> Dataset {
+pub(crate) fn random_dataset(seed: u64, eg_count: usize) -> Dataset {
     let mut rng = SplitMix64::new(seed);
     let mut dataset = Dataset::default();
     for index in 0..eg_count / 4 + 1 {
@@ -195,10 +195,10 @@ pub fn random_dataset(seed: u64, eg_count: usize) -> Dataset {
 }
 
 /// The instant the random data is queried at (some closures before, some after).
-pub const NOW: i64 = 1_790_000_000;
+pub(crate) const NOW: i64 = 1_790_000_000;
 
 /// Builds a snapshot of `data` (with its text index) under `dir` and opens its engine.
-pub fn engine_of(data: SnapshotData, dir: &Path) -> Engine {
+pub(crate) fn engine_of(data: SnapshotData, dir: &Path) -> Engine {
     let out = dir.join("snapshot");
     write(
         &out,

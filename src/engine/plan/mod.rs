@@ -34,7 +34,7 @@ pub(crate) const BOUND_SLACK_M: f64 = 0.001;
 /// The plan a request takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Strategy {
+pub(crate) enum Strategy {
     /// Positions nearest-first, stopping once the page is certain.
     NearestWalk,
     /// A nearest walk that found its radius too sparse in matches and enumerated it instead.

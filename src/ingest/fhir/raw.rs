@@ -12,222 +12,222 @@ use serde::{Deserialize, Deserializer};
 /// The first pass over a resource: only its type and id.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct ResourceHeader<'a> {
+pub(crate) struct ResourceHeader<'a> {
     #[serde(borrow)]
-    pub resource_type: Option<Cow<'a, str>>,
+    pub(crate) resource_type: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub id: Option<Cow<'a, str>>,
+    pub(crate) id: Option<Cow<'a, str>>,
 }
 
 /// `Organization`, `HealthcareService` or `Location`: the union of the elements read.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct RawResource<'a> {
+pub(crate) struct RawResource<'a> {
     #[serde(borrow)]
-    pub resource_type: Cow<'a, str>,
+    pub(crate) resource_type: Cow<'a, str>,
     #[serde(borrow)]
-    pub id: Option<Cow<'a, str>>,
+    pub(crate) id: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub meta: Option<Meta<'a>>,
+    pub(crate) meta: Option<Meta<'a>>,
     #[serde(borrow)]
-    pub extension: Vec<Extension<'a>>,
+    pub(crate) extension: Vec<Extension<'a>>,
     #[serde(borrow)]
-    pub identifier: Vec<Identifier<'a>>,
-    pub active: Option<bool>,
+    pub(crate) identifier: Vec<Identifier<'a>>,
+    pub(crate) active: Option<bool>,
     #[serde(borrow)]
-    pub name: Option<Cow<'a, str>>,
+    pub(crate) name: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub alias: Vec<Cow<'a, str>>,
+    pub(crate) alias: Vec<Cow<'a, str>>,
     #[serde(rename = "type")]
     #[serde(borrow)]
-    pub type_: Vec<CodeableConcept<'a>>,
+    pub(crate) type_: Vec<CodeableConcept<'a>>,
     #[serde(borrow)]
-    pub part_of: Option<Reference<'a>>,
+    pub(crate) part_of: Option<Reference<'a>>,
     #[serde(borrow)]
-    pub address: OneOrMany<Address<'a>>,
+    pub(crate) address: OneOrMany<Address<'a>>,
     #[serde(borrow)]
-    pub position: Option<Position<'a>>,
+    pub(crate) position: Option<Position<'a>>,
     #[serde(borrow)]
-    pub provided_by: Option<Reference<'a>>,
+    pub(crate) provided_by: Option<Reference<'a>>,
     #[serde(borrow)]
-    pub category: Vec<CodeableConcept<'a>>,
+    pub(crate) category: Vec<CodeableConcept<'a>>,
     #[serde(borrow)]
-    pub specialty: Vec<CodeableConcept<'a>>,
+    pub(crate) specialty: Vec<CodeableConcept<'a>>,
     #[serde(borrow)]
-    pub characteristic: Vec<CodeableConcept<'a>>,
+    pub(crate) characteristic: Vec<CodeableConcept<'a>>,
     #[serde(borrow)]
-    pub location: Vec<Reference<'a>>,
+    pub(crate) location: Vec<Reference<'a>>,
     #[serde(borrow)]
-    pub not_available: Vec<NotAvailable<'a>>,
+    pub(crate) not_available: Vec<NotAvailable<'a>>,
     #[serde(borrow)]
-    pub managing_organization: Option<Reference<'a>>,
+    pub(crate) managing_organization: Option<Reference<'a>>,
     #[serde(borrow)]
-    pub status: Option<Cow<'a, str>>,
+    pub(crate) status: Option<Cow<'a, str>>,
 }
 
 /// `Bundle`: only its entries matter.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Meta<'a> {
+pub(crate) struct Meta<'a> {
     #[serde(borrow)]
-    pub last_updated: Option<Cow<'a, str>>,
+    pub(crate) last_updated: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub tag: Vec<Coding<'a>>,
+    pub(crate) tag: Vec<Coding<'a>>,
 }
 
 /// An extension, simple or complex; `value[x]` flattened into one optional field per type.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Extension<'a> {
+pub(crate) struct Extension<'a> {
     #[serde(borrow)]
-    pub url: Cow<'a, str>,
+    pub(crate) url: Cow<'a, str>,
     #[serde(borrow)]
-    pub extension: Vec<Extension<'a>>,
-    pub value_boolean: Option<bool>,
-    pub value_integer: Option<i64>,
-    pub value_decimal: Option<f64>,
+    pub(crate) extension: Vec<Extension<'a>>,
+    pub(crate) value_boolean: Option<bool>,
+    pub(crate) value_integer: Option<i64>,
+    pub(crate) value_decimal: Option<f64>,
     #[serde(borrow)]
-    pub value_string: Option<Cow<'a, str>>,
+    pub(crate) value_string: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub value_code: Option<Cow<'a, str>>,
+    pub(crate) value_code: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub value_date_time: Option<Cow<'a, str>>,
+    pub(crate) value_date_time: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub value_date: Option<Cow<'a, str>>,
+    pub(crate) value_date: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub value_canonical: Option<Cow<'a, str>>,
+    pub(crate) value_canonical: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub value_codeable_concept: Option<CodeableConcept<'a>>,
+    pub(crate) value_codeable_concept: Option<CodeableConcept<'a>>,
     #[serde(borrow)]
-    pub value_coding: Option<Coding<'a>>,
+    pub(crate) value_coding: Option<Coding<'a>>,
     #[serde(borrow)]
-    pub value_range: Option<Range<'a>>,
+    pub(crate) value_range: Option<Range<'a>>,
     #[serde(borrow)]
-    pub value_money: Option<Money<'a>>,
+    pub(crate) value_money: Option<Money<'a>>,
     #[serde(borrow)]
-    pub value_period: Option<Period<'a>>,
+    pub(crate) value_period: Option<Period<'a>>,
     #[serde(borrow)]
-    pub value_quantity: Option<Quantity<'a>>,
+    pub(crate) value_quantity: Option<Quantity<'a>>,
     #[serde(borrow)]
-    pub value_reference: Option<Reference<'a>>,
+    pub(crate) value_reference: Option<Reference<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Coding<'a> {
+pub(crate) struct Coding<'a> {
     #[serde(borrow)]
-    pub system: Option<Cow<'a, str>>,
+    pub(crate) system: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub code: Option<Cow<'a, str>>,
+    pub(crate) code: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub display: Option<Cow<'a, str>>,
+    pub(crate) display: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct CodeableConcept<'a> {
+pub(crate) struct CodeableConcept<'a> {
     #[serde(borrow)]
-    pub coding: Vec<Coding<'a>>,
+    pub(crate) coding: Vec<Coding<'a>>,
     #[serde(borrow)]
-    pub text: Option<Cow<'a, str>>,
+    pub(crate) text: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub extension: Vec<Extension<'a>>,
+    pub(crate) extension: Vec<Extension<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Identifier<'a> {
+pub(crate) struct Identifier<'a> {
     #[serde(borrow)]
-    pub system: Option<Cow<'a, str>>,
+    pub(crate) system: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub value: Option<Cow<'a, str>>,
+    pub(crate) value: Option<Cow<'a, str>>,
     #[serde(rename = "type")]
     #[serde(borrow)]
-    pub type_: Option<CodeableConcept<'a>>,
+    pub(crate) type_: Option<CodeableConcept<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Reference<'a> {
+pub(crate) struct Reference<'a> {
     #[serde(borrow)]
-    pub reference: Option<Cow<'a, str>>,
+    pub(crate) reference: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Address<'a> {
+pub(crate) struct Address<'a> {
     #[serde(borrow)]
-    pub line: Vec<Cow<'a, str>>,
+    pub(crate) line: Vec<Cow<'a, str>>,
     #[serde(borrow)]
-    pub city: Option<Cow<'a, str>>,
+    pub(crate) city: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub postal_code: Option<Cow<'a, str>>,
+    pub(crate) postal_code: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub extension: Vec<Extension<'a>>,
+    pub(crate) extension: Vec<Extension<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Position<'a> {
-    pub latitude: Option<f64>,
-    pub longitude: Option<f64>,
+pub(crate) struct Position<'a> {
+    pub(crate) latitude: Option<f64>,
+    pub(crate) longitude: Option<f64>,
     #[serde(borrow)]
-    pub extension: Vec<Extension<'a>>,
+    pub(crate) extension: Vec<Extension<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Quantity<'a> {
-    pub value: Option<f64>,
+pub(crate) struct Quantity<'a> {
+    pub(crate) value: Option<f64>,
     #[serde(borrow)]
-    pub unit: Option<Cow<'a, str>>,
+    pub(crate) unit: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub system: Option<Cow<'a, str>>,
+    pub(crate) system: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub code: Option<Cow<'a, str>>,
+    pub(crate) code: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Range<'a> {
+pub(crate) struct Range<'a> {
     #[serde(borrow)]
-    pub low: Option<Quantity<'a>>,
+    pub(crate) low: Option<Quantity<'a>>,
     #[serde(borrow)]
-    pub high: Option<Quantity<'a>>,
+    pub(crate) high: Option<Quantity<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Money<'a> {
-    pub value: Option<f64>,
+pub(crate) struct Money<'a> {
+    pub(crate) value: Option<f64>,
     #[serde(borrow)]
-    pub currency: Option<Cow<'a, str>>,
+    pub(crate) currency: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Period<'a> {
+pub(crate) struct Period<'a> {
     #[serde(borrow)]
-    pub start: Option<Cow<'a, str>>,
+    pub(crate) start: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub end: Option<Cow<'a, str>>,
+    pub(crate) end: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct NotAvailable<'a> {
+pub(crate) struct NotAvailable<'a> {
     #[serde(borrow)]
-    pub id: Option<Cow<'a, str>>,
+    pub(crate) id: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub description: Option<Cow<'a, str>>,
+    pub(crate) description: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub during: Option<Period<'a>>,
+    pub(crate) during: Option<Period<'a>>,
 }
 
 /// An element that is an object in one resource type and an array in another
 /// (`Location.address` vs `Organization.address`).
 #[derive(Debug)]
-pub struct OneOrMany<T>(pub Vec<T>);
+pub(crate) struct OneOrMany<T>(pub Vec<T>);
 
 impl<T> Default for OneOrMany<T> {
     fn default() -> Self {

@@ -98,7 +98,7 @@ fn address(address: &Address, geolocation: Option<Value>) -> Value {
 }
 
 /// An entité juridique as an `Organization`.
-pub fn ej_to_fhir(ej: &Ej) -> Value {
+pub(crate) fn ej_to_fhir(ej: &Ej) -> Value {
     let mut identifiers = Vec::new();
     if let Some(finess) = &ej.finess {
         identifiers.push(structure_identifier("40", "urn:oid:1.2.250.1.71.4.2.2", &format!("1{finess}")));
@@ -158,7 +158,7 @@ fn tariff_extension(tariff: &Tariff) -> Value {
 }
 
 /// An entité géographique as an `Organization`; `ej_id` is the FHIR id of its EJ.
-pub fn eg_to_fhir(eg: &Eg, ej_id: Option<&str>) -> Value {
+pub(crate) fn eg_to_fhir(eg: &Eg, ej_id: Option<&str>) -> Value {
     let mut identifiers = Vec::new();
     if let Some(finess) = &eg.finess {
         identifiers.push(structure_identifier("40", "urn:oid:1.2.250.1.71.4.2.2", &format!("1{finess}")));
@@ -250,7 +250,7 @@ fn age_quantity(years: f64) -> Value {
 
 /// An offer as a `HealthcareService`; `provider_id` is the FHIR id of the organization providing
 /// it and `location_ids` those of its locations.
-pub fn offer_to_fhir(offer: &Offer, provider_id: &str, location_ids: &[&str]) -> Value {
+pub(crate) fn offer_to_fhir(offer: &Offer, provider_id: &str, location_ids: &[&str]) -> Value {
     let mut extensions =
         vec![extension("ror-healthcareservice-sensitive-unit", "valueBoolean", offer.sensitive_unit.into())];
     let mut patient = Vec::new();
@@ -376,7 +376,7 @@ fn capacity_extension(record: &CapacityRecord) -> Value {
 }
 
 /// A location as a `Location`.
-pub fn location_to_fhir(location: &Location) -> Value {
+pub(crate) fn location_to_fhir(location: &Location) -> Value {
     let mut extensions = Vec::new();
     if let Some(commune) = &location.commune {
         extensions.push(extension(
@@ -434,7 +434,7 @@ pub fn write_ndjson(dataset: &Dataset, out: &mut dyn Write) -> std::io::Result<u
 
 /// The resource types a feed carries, in the order [`write_ndjson`] writes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResourceType {
+pub(crate) enum ResourceType {
     /// EJs, then EGs.
     Organization,
     Location,
@@ -442,11 +442,11 @@ pub enum ResourceType {
 }
 
 impl ResourceType {
-    pub const ALL: [ResourceType; 3] =
+    pub(crate) const ALL: [ResourceType; 3] =
         [ResourceType::Organization, ResourceType::Location, ResourceType::HealthcareService];
 
     /// The FHIR name, as in a `$export` file name (`Organization.ndjson`).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ResourceType::Organization => "Organization",
             ResourceType::Location => "Location",
@@ -456,7 +456,11 @@ impl ResourceType {
 }
 
 /// Writes the resources of one type as NDJSON, one resource a line; returns the lines written.
-pub fn write_ndjson_of(dataset: &Dataset, resource_type: ResourceType, out: &mut dyn Write) -> std::io::Result<u64> {
+pub(crate) fn write_ndjson_of(
+    dataset: &Dataset,
+    resource_type: ResourceType,
+    out: &mut dyn Write,
+) -> std::io::Result<u64> {
     let mut lines = 0;
     let mut write_line = |value: Value, out: &mut dyn Write| -> std::io::Result<()> {
         serde_json::to_writer(&mut *out, &value)?;

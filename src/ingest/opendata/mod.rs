@@ -8,10 +8,10 @@
 //! the same inputs and seed always give the same feed, byte for byte. `data-samples/README.md`
 //! says which field comes from where.
 //!
-//! This module reads the real files and assembles the dataset and the feed; [`offers`] says
+//! This module reads the real files and assembles the dataset and the feed; `offers` says
 //! which offers a category runs and generates their operational fields.
 
-pub mod offers;
+pub(crate) mod offers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufWriter, Read, Write};
@@ -37,29 +37,30 @@ use crate::util::rng::SplitMix64;
 use crate::util::time::{DAY_SECONDS, parse_fhir_datetime};
 
 /// Default seed of the generated fields.
-pub const DEFAULT_SEED: u64 = 2026;
+pub(crate) const DEFAULT_SEED: u64 = 2026;
 /// The date the sample feed stands for: generated update dates are at or before it.
 pub const FEED_DATE: &str = "2026-11-01T00:00:00Z";
 
 /// FINESS categories taken besides the EHPAD (500): hospitals, handicap ESMS, résidences autonomie.
-pub const HOSPITAL_CATEGORIES: [&str; 10] = ["101", "106", "109", "128", "129", "131", "292", "355", "362", "365"];
+pub(crate) const HOSPITAL_CATEGORIES: [&str; 10] =
+    ["101", "106", "109", "128", "129", "131", "292", "355", "362", "365"];
 /// Handicap ESMS categories taken (IME, MAS, FAM, ITEP, EEAP, EAM).
-pub const HANDICAP_CATEGORIES: [&str; 6] = ["183", "186", "188", "255", "437", "448"];
+pub(crate) const HANDICAP_CATEGORIES: [&str; 6] = ["183", "186", "188", "255", "437", "448"];
 /// Résidences autonomie (autonomous elderly people, type d'offre 22).
-pub const RESIDENCE_AUTONOMIE: &str = "202";
+pub(crate) const RESIDENCE_AUTONOMIE: &str = "202";
 /// EHPAD.
-pub const EHPAD: &str = "500";
+pub(crate) const EHPAD: &str = "500";
 
 /// Inputs of the import, relative to the real-data folder.
-pub struct OpenDataPaths {
-    pub finess: PathBuf,
-    pub ehpad_prices: PathBuf,
-    pub communes: PathBuf,
+pub(crate) struct OpenDataPaths {
+    pub(crate) finess: PathBuf,
+    pub(crate) ehpad_prices: PathBuf,
+    pub(crate) communes: PathBuf,
 }
 
 impl OpenDataPaths {
     /// The staged layout of `shared/data/real/`.
-    pub fn under(real: &Path) -> OpenDataPaths {
+    pub(crate) fn under(real: &Path) -> OpenDataPaths {
         OpenDataPaths {
             finess: real.join("finess-etablissements-2021/finess_etablissements_20210108.csv.gz"),
             ehpad_prices: real.join("ehpad-join/ehpad_finess2021_prix.csv"),
@@ -70,18 +71,18 @@ impl OpenDataPaths {
 
 /// What the import did, for the log and the data README.
 #[derive(Debug, Default, Clone)]
-pub struct ImportStats {
-    pub egs_by_category: BTreeMap<String, u64>,
-    pub ejs: u64,
-    pub offers: u64,
-    pub locations: u64,
-    pub capacity_records: u64,
-    pub tariffs: u64,
-    pub ehpad_with_hebergement_price: u64,
-    pub ehpad_with_dependance_prices: u64,
-    pub commune_match: BTreeMap<&'static str, u64>,
-    pub skipped_without_position: u64,
-    pub communes_written: u64,
+pub(crate) struct ImportStats {
+    pub(crate) egs_by_category: BTreeMap<String, u64>,
+    pub(crate) ejs: u64,
+    pub(crate) offers: u64,
+    pub(crate) locations: u64,
+    pub(crate) capacity_records: u64,
+    pub(crate) tariffs: u64,
+    pub(crate) ehpad_with_hebergement_price: u64,
+    pub(crate) ehpad_with_dependance_prices: u64,
+    pub(crate) commune_match: BTreeMap<&'static str, u64>,
+    pub(crate) skipped_without_position: u64,
+    pub(crate) communes_written: u64,
 }
 
 /// Reads a CSV file (gzip detected), returning the header and the rows.
@@ -246,7 +247,10 @@ fn ehpad_tariffs(columns: &Columns, row: &csv::StringRecord) -> Vec<Tariff> {
 }
 
 /// Builds the sample dataset from the real files.
-pub fn build_dataset(paths: &OpenDataPaths, seed: u64) -> Result<(Dataset, Vec<Commune>, ImportStats), IngestError> {
+pub(crate) fn build_dataset(
+    paths: &OpenDataPaths,
+    seed: u64,
+) -> Result<(Dataset, Vec<Commune>, ImportStats), IngestError> {
     let communes = read_communes(&paths.communes)?;
     let matcher = CommuneMatcher::new(&communes);
     let region_of: HashMap<String, String> = {
@@ -419,7 +423,7 @@ pub fn build_dataset(paths: &OpenDataPaths, seed: u64) -> Result<(Dataset, Vec<C
 
 /// Sorts EGs, locations and offers by FHIR id and remaps the dense indexes, the order the
 /// resolver produces.
-pub fn sort_dataset(dataset: &mut Dataset) {
+pub(crate) fn sort_dataset(dataset: &mut Dataset) {
     fn permutation<T>(items: &[T], key: impl Fn(&T) -> &str) -> (Vec<usize>, Vec<u32>) {
         let mut order: Vec<usize> = (0..items.len()).collect();
         order.sort_by(|&a, &b| key(&items[a]).cmp(key(&items[b])));
@@ -454,12 +458,12 @@ pub fn sort_dataset(dataset: &mut Dataset) {
 }
 
 /// The sample feed's directory under the output folder.
-pub const FEED_DIR: &str = "ror-feed";
+pub(crate) const FEED_DIR: &str = "ror-feed";
 
 /// Writes a dataset as a FHIR bulk `$export` would: one gzipped NDJSON file per resource type
 /// (`Organization.ndjson.gz`, `Location.ndjson.gz`, `HealthcareService.ndjson.gz`) in `dir`.
 /// Returns the lines written.
-pub fn write_feed(dataset: &Dataset, dir: &Path) -> Result<u64, IngestError> {
+pub(crate) fn write_feed(dataset: &Dataset, dir: &Path) -> Result<u64, IngestError> {
     std::fs::create_dir_all(dir).map_err(|source| IngestError::Io { path: dir.to_owned(), source })?;
     let mut lines = 0;
     for resource_type in super::fhir::write::ResourceType::ALL {
@@ -482,7 +486,7 @@ fn write_gzipped<T>(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::
 
 /// Runs the whole import: reads the real files, writes the feed into `out_dir/ror-feed/` (see
 /// [`write_feed`]) and `communes.csv.gz` into `out_dir`.
-pub fn import(real: &Path, out_dir: &Path, seed: u64) -> Result<ImportStats, IngestError> {
+pub(crate) fn import(real: &Path, out_dir: &Path, seed: u64) -> Result<ImportStats, IngestError> {
     let paths = OpenDataPaths::under(real);
     let (dataset, communes, mut stats) = build_dataset(&paths, seed)?;
     write_feed(&dataset, &out_dir.join(FEED_DIR))?;

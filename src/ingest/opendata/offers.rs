@@ -10,25 +10,25 @@ use crate::util::time::{DAY_SECONDS, UnixSeconds};
 
 /// One offer template: what an establishment of a category typically runs.
 #[derive(Clone, Copy)]
-pub struct OfferTemplate {
-    pub name: &'static str,
-    pub offer_type: &'static str,
-    pub activity_field: &'static str,
-    pub activity: &'static str,
-    pub care_mode: &'static str,
-    pub reception: Option<&'static str>,
-    pub public: Option<&'static str>,
-    pub specialisation: Option<&'static str>,
+pub(crate) struct OfferTemplate {
+    pub(crate) name: &'static str,
+    pub(crate) offer_type: &'static str,
+    pub(crate) activity_field: &'static str,
+    pub(crate) activity: &'static str,
+    pub(crate) care_mode: &'static str,
+    pub(crate) reception: Option<&'static str>,
+    pub(crate) public: Option<&'static str>,
+    pub(crate) specialisation: Option<&'static str>,
     /// Age range in years (min, max).
-    pub ages: (f64, f64),
+    pub(crate) ages: (f64, f64),
     /// Capacity nature (TRE_R329: `01` lit, `02` place), `None` for offers without places.
-    pub capacity_type: Option<&'static str>,
+    pub(crate) capacity_type: Option<&'static str>,
     /// Installed places, inclusive range.
-    pub installed: (i64, i64),
+    pub(crate) installed: (i64, i64),
     /// Whether the offer reports crisis (supplementary) beds T0 / T60.
-    pub crisis: bool,
+    pub(crate) crisis: bool,
     /// Probability that an establishment of the category runs it.
-    pub probability: f64,
+    pub(crate) probability: f64,
 }
 
 const fn template(
@@ -57,7 +57,7 @@ const fn template(
 }
 
 /// The offers of an EHPAD.
-pub fn ehpad_templates() -> Vec<OfferTemplate> {
+pub(crate) fn ehpad_templates() -> Vec<OfferTemplate> {
     let base = |name, offer_type, care_mode, reception, probability, installed| OfferTemplate {
         reception,
         public: Some("01"),
@@ -91,7 +91,7 @@ pub fn ehpad_templates() -> Vec<OfferTemplate> {
 }
 
 /// The offers of a résidence autonomie.
-pub fn residence_autonomie_templates() -> Vec<OfferTemplate> {
+pub(crate) fn residence_autonomie_templates() -> Vec<OfferTemplate> {
     vec![OfferTemplate {
         reception: Some(RECEPTION_PERMANENT),
         public: Some("03"),
@@ -103,7 +103,7 @@ pub fn residence_autonomie_templates() -> Vec<OfferTemplate> {
 }
 
 /// The offers of a hospital category.
-pub fn hospital_templates(category: &str) -> Vec<OfferTemplate> {
+pub(crate) fn hospital_templates(category: &str) -> Vec<OfferTemplate> {
     let mco = |name, offer_type, activity, probability, installed| OfferTemplate {
         installed,
         crisis: true,
@@ -198,7 +198,7 @@ pub fn hospital_templates(category: &str) -> Vec<OfferTemplate> {
 }
 
 /// The offers of a handicap ESMS category.
-pub fn handicap_templates(category: &str) -> Vec<OfferTemplate> {
+pub(crate) fn handicap_templates(category: &str) -> Vec<OfferTemplate> {
     let esms = |name, offer_type, activity, care_mode, probability, ages, installed| OfferTemplate {
         public: Some("02"),
         reception: Some(RECEPTION_PERMANENT),
@@ -227,7 +227,7 @@ pub fn handicap_templates(category: &str) -> Vec<OfferTemplate> {
 }
 
 /// The templates of a FINESS category.
-pub fn templates_for(category: &str) -> Vec<OfferTemplate> {
+pub(crate) fn templates_for(category: &str) -> Vec<OfferTemplate> {
     match category {
         EHPAD => ehpad_templates(),
         RESIDENCE_AUTONOMIE => residence_autonomie_templates(),
@@ -237,13 +237,18 @@ pub fn templates_for(category: &str) -> Vec<OfferTemplate> {
 }
 
 /// Generates the operational fields of one offer: capacities, dates, closure.
-pub struct OfferGenerator {
-    pub feed_date: UnixSeconds,
+pub(crate) struct OfferGenerator {
+    pub(crate) feed_date: UnixSeconds,
 }
 
 impl OfferGenerator {
     /// The capacity records of an offer's location.
-    pub fn capacities(&self, template: &OfferTemplate, rng: &mut SplitMix64, closed: bool) -> Vec<CapacityRecord> {
+    pub(crate) fn capacities(
+        &self,
+        template: &OfferTemplate,
+        rng: &mut SplitMix64,
+        closed: bool,
+    ) -> Vec<CapacityRecord> {
         let Some(capacity_type) = template.capacity_type else {
             return Vec::new();
         };
@@ -304,13 +309,13 @@ impl OfferGenerator {
 
     /// `meta.lastUpdated` of an offer: within the 14 months before the feed date, so that some
     /// are more than a year old as in real feeds. Generated times are whole minutes.
-    pub fn last_updated(&self, rng: &mut SplitMix64) -> UnixSeconds {
+    pub(crate) fn last_updated(&self, rng: &mut SplitMix64) -> UnixSeconds {
         self.feed_date - 60 * rng.range_inclusive(0, 425 * DAY_SECONDS / 60)
     }
 
     /// A closure: about 1% of offers closed in the last months, a third of them with a planned
     /// reopening.
-    pub fn closure(&self, rng: &mut SplitMix64) -> (Option<UnixSeconds>, Option<UnixSeconds>) {
+    pub(crate) fn closure(&self, rng: &mut SplitMix64) -> (Option<UnixSeconds>, Option<UnixSeconds>) {
         if !rng.chance(0.01) {
             return (None, None);
         }

@@ -36,7 +36,7 @@ mod tables;
 
 /// A NOS code system the engine knows labels for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub enum CodeSystem {
+pub(crate) enum CodeSystem {
     /// `TRE_R66-CategorieEtablissement`
     CategorieEtablissement,
     /// `TRE_R244-CategorieOrganisation`
@@ -93,7 +93,8 @@ pub enum CodeSystem {
 
 impl CodeSystem {
     /// Every variant, in declaration order.
-    pub const ALL: &'static [CodeSystem] = &[
+    #[cfg(test)]
+    pub(crate) const ALL: &'static [CodeSystem] = &[
         CodeSystem::CategorieEtablissement,
         CodeSystem::CategorieOrganisation,
         CodeSystem::ChampActivite,
@@ -130,14 +131,14 @@ impl CodeSystem {
     }
 
     /// The NOS identifier, e.g. `"TRE_R244-CategorieOrganisation"`.
-    pub fn nos_id(self) -> &'static str {
+    pub(crate) fn nos_id(self) -> &'static str {
         self.row().nos_id
     }
 
     /// The canonical FHIR system URL, e.g.
     /// `https://mos.esante.gouv.fr/NOS/TRE_R244-CategorieOrganisation/FHIR/TRE-R244-CategorieOrganisation`
     /// (pattern: `https://mos.esante.gouv.fr/NOS/<TRE_Rxxx-Name>/FHIR/<TRE-Rxxx-Name>`).
-    pub fn url(self) -> &'static str {
+    pub(crate) fn url(self) -> &'static str {
         self.row().url
     }
 
@@ -155,29 +156,30 @@ impl CodeSystem {
     /// The match is case-insensitive (`tre-r66-...` as used by the SMT also works) and looks only
     /// at the number after `TRE_R` / `TRE-R`, so a renamed suffix (e.g. an alias spelled
     /// `TRE_R237-NiveauDependance`) still resolves. `TRE_R24` never matches `TRE_R244`.
-    pub fn from_url(url: &str) -> Option<CodeSystem> {
+    pub(crate) fn from_url(url: &str) -> Option<CodeSystem> {
         let n = tre_number(url)?;
         SYSTEMS.iter().find(|row| row.r_number == n).map(|row| row.system)
     }
 
     /// What reading a code that is not in [`CodeSystem::table`] means (see the module doc).
-    pub fn unknown_code(self) -> UnknownCode {
+    pub(crate) fn unknown_code(self) -> UnknownCode {
         self.row().unknown_code
     }
 
     /// True when an unknown code of this system is a data error ([`UnknownCode::Reject`]);
     /// false where it is only a warning.
-    pub fn is_closed(self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_closed(self) -> bool {
         self.unknown_code() == UnknownCode::Reject
     }
 
     /// (code, label) pairs sorted by code (byte order), for binary search.
-    pub fn table(self) -> &'static [(&'static str, &'static str)] {
+    pub(crate) fn table(self) -> &'static [(&'static str, &'static str)] {
         self.row().table
     }
 
     /// The label of a code, or None when unknown.
-    pub fn label(self, code: &str) -> Option<&'static str> {
+    pub(crate) fn label(self, code: &str) -> Option<&'static str> {
         let table = self.table();
         table.binary_search_by(|(c, _)| (*c).cmp(code)).ok().map(|i| table[i].1)
     }
@@ -185,7 +187,7 @@ impl CodeSystem {
 
 /// What an unknown code of a system means when a feed is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnknownCode {
+pub(crate) enum UnknownCode {
     /// The record is rejected: the list is closed and the engine relies on its meaning.
     Reject,
     /// The record is kept with a warning.
@@ -194,17 +196,17 @@ pub enum UnknownCode {
 
 /// One code system: everything the engine knows about it, in one place.
 #[derive(Debug)]
-pub struct SystemRow {
-    pub system: CodeSystem,
+pub(crate) struct SystemRow {
+    pub(crate) system: CodeSystem,
     /// The `Rxxx` number (66 for TRE_R66); unique, [`CodeSystem::from_url`] relies on it.
-    pub r_number: u32,
+    pub(crate) r_number: u32,
     /// `TRE_R66-CategorieEtablissement`.
-    pub nos_id: &'static str,
+    pub(crate) nos_id: &'static str,
     /// `https://mos.esante.gouv.fr/NOS/<nos_id>/FHIR/<nos_id with TRE-R>`.
-    pub url: &'static str,
+    pub(crate) url: &'static str,
     /// `(code, label)` pairs sorted by code, from `tables`.
-    pub table: &'static [(&'static str, &'static str)],
-    pub unknown_code: UnknownCode,
+    pub(crate) table: &'static [(&'static str, &'static str)],
+    pub(crate) unknown_code: UnknownCode,
 }
 
 /// A [`SystemRow`] from the variant, the R number, the name after `TRE_Rxxx-`, the table and the
@@ -233,7 +235,7 @@ macro_rules! system {
 
 /// Every code system, in [`CodeSystem`] declaration order (so `SYSTEMS[system as usize]` is its
 /// row).
-pub static SYSTEMS: [SystemRow; 26] = [
+pub(crate) static SYSTEMS: [SystemRow; 26] = [
     system!(CategorieEtablissement, 66, "CategorieEtablissement", R66, Warn),
     system!(CategorieOrganisation, 244, "CategorieOrganisation", R244, Warn),
     system!(ChampActivite, 227, "ChampActivite", R227, Reject),

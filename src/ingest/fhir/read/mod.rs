@@ -1,11 +1,11 @@
 //! FHIR JSON → model parts, one resource at a time.
 //!
 //! [`parse_resource`] takes the JSON text of one resource and returns what it contributes to the
-//! dataset, with references still unresolved (they are linked by [`crate::ingest::resolve`]).
+//! dataset, with references still unresolved (they are linked by `ingest::resolve`).
 //! A resource that cannot be read is rejected with a reason naming the element; data that is
 //! odd but usable (an unknown code in a large catalogue) is kept with a warning.
 //!
-//! This module owns the entry points ([`classify`], [`parse_resource`]), what a read yields
+//! This module owns the entry points (`classify`, [`parse_resource`]), what a read yields
 //! ([`Outcome`], [`Parsed`]) and the helpers every resource type shares (coded elements, addresses,
 //! dates, counts); one submodule per resource type reads its elements: `organization`,
 //! `healthcare_service`, `location`.
@@ -42,13 +42,16 @@ mod organization;
 pub use error::{ReadError, Reason};
 
 /// The resource types the engine reads; every other type is counted as ignored.
-pub const READ_TYPES: [&str; 3] = ["Organization", "HealthcareService", "Location"];
+pub(crate) const READ_TYPES: [&str; 3] = ["Organization", "HealthcareService", "Location"];
 
 /// What one resource contributes, references unresolved.
 #[derive(Debug, Clone)]
 pub enum Parsed {
+    /// An `Organization`: EJ, EG or internal organisation.
     Organization(ParsedOrganization),
+    /// A `HealthcareService`.
     Offer(ParsedOffer),
+    /// A `Location`.
     Location(Location),
 }
 
@@ -59,9 +62,21 @@ pub enum ParsedOrganization {
     /// Entité juridique.
     Ej(Ej),
     /// Entité géographique, with its `partOf` reference to the EJ.
-    Eg { eg: Eg, part_of: Option<String> },
+    Eg {
+        /// The site.
+        eg: Eg,
+        /// `partOf.reference`: the EJ.
+        part_of: Option<String>,
+    },
     /// Organisation interne (pôle, structure interne, UF), with its `partOf` reference.
-    Oi { id: String, name: Option<String>, part_of: Option<String> },
+    Oi {
+        /// FHIR logical id of the `Organization`.
+        id: String,
+        /// Name of the internal organisation.
+        name: Option<String>,
+        /// `partOf.reference`: the EG or the internal organisation above it.
+        part_of: Option<String>,
+    },
 }
 
 impl ParsedOrganization {
@@ -87,6 +102,7 @@ impl ParsedOrganization {
 /// A `HealthcareService` with its references.
 #[derive(Debug, Clone)]
 pub struct ParsedOffer {
+    /// The offer, its `eg`, `ej` and `locations` not yet resolved.
     pub offer: Offer,
     /// `providedBy.reference`.
     pub provided_by: String,
@@ -98,15 +114,23 @@ pub struct ParsedOffer {
 #[derive(Debug)]
 pub enum Outcome {
     /// Read; with warnings about data that was kept but is odd.
-    Accepted { parsed: Box<Parsed>, warnings: Vec<String> },
+    Accepted {
+        /// What the resource contributes.
+        parsed: Box<Parsed>,
+        /// Remarks about odd data that was kept.
+        warnings: Vec<String>,
+    },
     /// Not read: the reason names the element at fault.
-    Rejected { reason: ReadError },
+    Rejected {
+        /// Why, and where.
+        reason: ReadError,
+    },
     /// A resource type the engine does not use (`PractitionerRole`, `Task`...).
     Ignored,
 }
 
 /// Type and id of a resource, read without parsing the rest.
-pub fn read_header(json: &str) -> Result<ResourceHeader<'_>, ReadError> {
+pub(crate) fn read_header(json: &str) -> Result<ResourceHeader<'_>, ReadError> {
     serde_json::from_str::<ResourceHeader>(json).map_err(|error| ReadError::InvalidJson(error.to_string()))
 }
 
@@ -134,7 +158,7 @@ pub fn parse_resource(resource_type: &str, json: &str) -> Outcome {
 
 /// What [`classify`] found in one item of JSON text.
 #[derive(Debug)]
-pub enum Classified {
+pub(crate) enum Classified {
     /// A resource, read (or rejected, or ignored by type).
     Resource { resource_type: String, id: Option<String>, outcome: Outcome },
     /// A `Bundle` to split into its entries.
@@ -146,7 +170,7 @@ pub enum Classified {
 /// Reads one item in a single pass when it is a well-formed resource of a type the engine
 /// uses (the common case); otherwise reads its header to tell a bundle, an ignored type, or
 /// a malformed resource (whose message then carries the JSON path of the fault).
-pub fn classify(json: &str) -> Classified {
+pub(crate) fn classify(json: &str) -> Classified {
     if let Ok(raw) = serde_json::from_str::<RawResource>(json) {
         let resource_type = raw.resource_type.as_ref();
         if resource_type.is_empty() {
