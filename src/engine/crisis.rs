@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 
 use super::Index;
 use super::filter::CompiledFilter;
+use super::live::LiveView;
 use super::plan::Plan;
 use super::request::{MAX_LIMIT, ParamError, SearchRequest, SortKey};
 use super::response::{CentreView, EgView, Timestamp};
@@ -116,7 +117,7 @@ struct EgAggregate {
 
 impl Index {
     /// Answers a crisis-capacity request.
-    pub(crate) fn crisis(&self, request: &CrisisRequest) -> Result<CrisisResponse<'_>, ParamError> {
+    pub(crate) fn crisis(&self, live: &LiveView, request: &CrisisRequest) -> Result<CrisisResponse<'_>, ParamError> {
         let now = request.search.now.unwrap_or_else(crate::util::time::now);
         for code in &request.orsan_level {
             if CodeSystem::NiveauRecoursOrsan.label(code).is_none() {
@@ -140,6 +141,7 @@ impl Index {
         let (centre, centre_view) = self.centre_of(search.centre.as_ref())?;
         let plan = Plan::new(
             self,
+            live,
             CompiledFilter::new(&search, &self.columns, now)?,
             SortKey::Distance,
             centre,
@@ -147,13 +149,13 @@ impl Index {
             None,
         );
         let per_eg = self.crisis_egs(&plan, &request.orsan_level);
-        let (by_departement, total_offers, crisis_t0, crisis_t60) = self.crisis_totals(&per_eg);
+        let (by_departement, total_offers, crisis_t0, crisis_t60) = self.crisis_totals(live, &per_eg);
         let mut order: Vec<(&u32, &EgAggregate)> = per_eg.iter().collect();
         order.sort_by(|a, b| a.1.distance_m.total_cmp(&b.1.distance_m).then(a.0.cmp(b.0)));
         let egs = order
             .into_iter()
             .take(search.limit)
-            .map(|(&eg_index, aggregate)| self.crisis_eg(eg_index, aggregate, centre.is_some()))
+            .map(|(&eg_index, aggregate)| self.crisis_eg(live, eg_index, aggregate, centre.is_some()))
             .collect();
         Ok(CrisisResponse {
             snapshot: &self.manifest.snapshot_id,
@@ -172,10 +174,10 @@ impl Index {
         let dataset = &self.data.dataset;
         let mut per_eg: FxHashMap<u32, EgAggregate> = FxHashMap::default();
         let mut visit = |doc: u32, distance_m: f64| {
-            if !plan.filter.matches(&self.columns, doc) {
+            if !plan.filter.matches(&self.columns, plan.live, doc) {
                 return;
             }
-            let capacity = self.columns.capacity[doc as usize];
+            let capacity = *plan.live.counts(doc);
             if capacity.crisis_t0 == 0 && capacity.crisis_t60 == 0 {
                 return;
             }
@@ -199,9 +201,9 @@ impl Index {
         };
         if plan.centre.is_some() {
             let may_match = |position: u32| {
-                plan.filter.position_may_match(&self.summaries, position as usize)
-                    && (self.summaries.max_crisis_t0[position as usize] > 0
-                        || self.summaries.max_crisis_t60[position as usize] > 0)
+                let maxima = plan.live.position(position);
+                plan.filter.position_may_match(&self.summaries, plan.live, position as usize)
+                    && (maxima.max_crisis_t0 > 0 || maxima.max_crisis_t60 > 0)
             };
             plan.for_each_position(plan.radius_m, &may_match, &mut |position, distance| {
                 for doc in self.layout.docs_at(position) {
@@ -218,14 +220,18 @@ impl Index {
 
     /// Totals by département (an EG counts once in each département it has offers in), and
     /// the offers, T0 and T60 over the whole region.
-    fn crisis_totals(&self, per_eg: &FxHashMap<u32, EgAggregate>) -> (Vec<CrisisTotal<'_>>, u64, u64, u64) {
+    fn crisis_totals(
+        &self,
+        live: &LiveView,
+        per_eg: &FxHashMap<u32, EgAggregate>,
+    ) -> (Vec<CrisisTotal<'_>>, u64, u64, u64) {
         let mut by_departement: BTreeMap<u16, CrisisTotal<'_>> = BTreeMap::new();
         let (mut total_offers, mut crisis_t0, mut crisis_t60) = (0u64, 0u64, 0u64);
         for aggregate in per_eg.values() {
             let mut departements_seen: Vec<u16> = Vec::new();
             for &doc in &aggregate.docs {
                 let id = self.columns.departement[doc as usize];
-                let capacity = self.columns.capacity[doc as usize];
+                let capacity = *live.counts(doc);
                 let total = by_departement.entry(id).or_insert(CrisisTotal {
                     departement: self.columns.dictionaries.departement.code(id).map_or("", |code| code.as_str()),
                     egs: 0,
@@ -249,7 +255,7 @@ impl Index {
     }
 
     /// One EG of the answer, its offers in offer-id order.
-    fn crisis_eg(&self, eg_index: u32, aggregate: &EgAggregate, has_centre: bool) -> CrisisEg<'_> {
+    fn crisis_eg(&self, live: &LiveView, eg_index: u32, aggregate: &EgAggregate, has_centre: bool) -> CrisisEg<'_> {
         let dataset = &self.data.dataset;
         let mut docs = aggregate.docs.clone();
         docs.sort_by_key(|&doc| self.layout.offer_of_doc[doc as usize]);
@@ -259,10 +265,10 @@ impl Index {
             .map(|&doc| {
                 let offer = &dataset.offers[self.layout.offer_of_doc[doc as usize] as usize];
                 let totals = CapacityTotals::of_records(
-                    offer.locations.iter().flat_map(|&location| dataset.locations[location as usize].capacities.iter()),
+                    offer.locations.iter().flat_map(|&location| self.location_records(live, location).iter()),
                 );
                 updated_at = updated_at.max(totals.crisis_t0_updated_at).max(totals.crisis_t60_updated_at);
-                let capacity = self.columns.capacity[doc as usize];
+                let capacity = *live.counts(doc);
                 CrisisOffer {
                     id: &offer.id,
                     name: &offer.name,

@@ -74,7 +74,7 @@ impl Index {
                 },
             });
         }
-        criteria.extend(plan.filter.explain(&self.columns, doc, basis));
+        criteria.extend(plan.filter.explain(&self.columns, plan.live, doc, basis));
         let matched = criteria.iter().all(|criterion| criterion.passed);
         let hit = matched.then(|| plan.hit(doc, distance, score));
         (Explanation { offer_id: &offer.id, matched, rank: None, on_this_page: false, strategy: None, criteria }, hit)

@@ -3,6 +3,7 @@
 use roaring::RoaringBitmap;
 
 use super::columns::{Columns, Dictionary, NEVER, NO_PRICE, gir_policy_of_byte};
+use super::live::LiveView;
 use super::postings::Postings;
 use super::request::{ParamError, SearchRequest};
 use super::response::Criterion;
@@ -174,7 +175,7 @@ impl CompiledFilter {
 
     /// Whether doc `doc` passes every filter. Cheap checks first.
     #[inline(always)]
-    pub(crate) fn matches(&self, columns: &Columns, doc: u32) -> bool {
+    pub(crate) fn matches(&self, columns: &Columns, live: &LiveView, doc: u32) -> bool {
         let doc = doc as usize;
         if let Some(set) = &self.category
             && !set.contains(columns.category[doc])
@@ -207,7 +208,7 @@ impl CompiledFilter {
             return false;
         }
         if self.check_capacity {
-            let capacity = &columns.capacity[doc];
+            let capacity = live.counts(doc as u32);
             if capacity.available < self.min_available
                 || capacity.crisis_t0 < self.min_crisis_t0
                 || capacity.crisis_t60 < self.min_crisis_t60
@@ -276,15 +277,18 @@ impl CompiledFilter {
     /// Whether some doc at `position` may pass the filter, from the position's summary (a
     /// `false` is certain, a `true` only possible).
     #[inline(always)]
-    pub(crate) fn position_may_match(&self, summaries: &PositionSummaries, position: usize) -> bool {
+    pub(crate) fn position_may_match(&self, summaries: &PositionSummaries, live: &LiveView, position: usize) -> bool {
         summaries.category_bits[position] & self.category_bits != 0
             && summaries.offer_type_bits[position] & self.offer_type_bits != 0
             && summaries.gir_policy_bits[position] & self.gir_policy_bits != 0
             && summaries.aide_sociale_bits[position] & self.aide_sociale_bits != 0
             && self.max_price_cents.is_none_or(|max| summaries.min_price[self.price_band][position] <= max)
-            && summaries.max_available[position] >= self.min_available
-            && summaries.max_crisis_t0[position] >= self.min_crisis_t0
-            && summaries.max_crisis_t60[position] >= self.min_crisis_t60
+            && (!self.check_capacity || {
+                let maxima = live.position(position as u32);
+                maxima.max_available >= self.min_available
+                    && maxima.max_crisis_t0 >= self.min_crisis_t0
+                    && maxima.max_crisis_t60 >= self.min_crisis_t60
+            })
     }
 
     /// Whether some filter must be checked doc by doc (price, capacities, age).
@@ -293,7 +297,7 @@ impl CompiledFilter {
     }
 
     /// Every criterion of the filter for one doc, passed or not, for `explain`.
-    pub(crate) fn explain(&self, columns: &Columns, doc: u32, basis: PriceBasis) -> Vec<Criterion> {
+    pub(crate) fn explain(&self, columns: &Columns, live: &LiveView, doc: u32, basis: PriceBasis) -> Vec<Criterion> {
         let doc = doc as usize;
         let dictionaries = &columns.dictionaries;
         let mut criteria = Vec::new();
@@ -328,7 +332,7 @@ impl CompiledFilter {
                 },
             });
         }
-        let capacity = &columns.capacity[doc];
+        let capacity = live.counts(doc as u32);
         for (parameter, have, need) in [
             ("min_available", capacity.available, self.min_available),
             ("min_crisis_t0", capacity.crisis_t0, self.min_crisis_t0),

@@ -4,6 +4,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::Index;
+use super::live::LiveView;
 use super::response::{Coded, EgView, OfferHit, Timestamp};
 use crate::model::labels::CodeSystem;
 use crate::model::place::Commune;
@@ -22,6 +23,33 @@ pub(crate) struct Lookups {
     /// Communes: folded name words, for type-ahead.
     pub(crate) commune_words: Vec<Vec<String>>,
     pub(crate) commune_names: Vec<String>,
+    /// Offers provided at location `l` are `location_offers[location_offer_start[l]..location_offer_start[l + 1]]`.
+    pub(crate) location_offer_start: Vec<u32>,
+    pub(crate) location_offers: Vec<u32>,
+    /// Location FHIR id → location index.
+    pub(crate) location_by_id: FxHashMap<String, u32>,
+    /// (FINESS of the EG, synchro id) → the locations carrying that synchro id (more than one
+    /// is a data error the PATCH answers with 412).
+    pub(crate) location_by_synchro: FxHashMap<(Code, String), Vec<u32>>,
+}
+
+/// Groups `(key, value)` pairs by key into compressed rows: the values of key `k` are
+/// `values[start[k]..start[k + 1]]`, in the order given.
+fn group(keys: usize, pairs: impl Iterator<Item = (u32, u32)> + Clone) -> (Vec<u32>, Vec<u32>) {
+    let mut start = vec![0u32; keys + 1];
+    for (key, _) in pairs.clone() {
+        start[key as usize + 1] += 1;
+    }
+    for index in 1..start.len() {
+        start[index] += start[index - 1];
+    }
+    let mut next = start.clone();
+    let mut values = vec![0u32; start[keys] as usize];
+    for (key, value) in pairs {
+        values[next[key as usize] as usize] = value;
+        next[key as usize] += 1;
+    }
+    (start, values)
 }
 
 impl Lookups {
@@ -57,7 +85,50 @@ impl Lookups {
                 name.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_owned).collect()
             })
             .collect();
-        Lookups { eg_by_finess, eg_offer_start: counts, eg_offers, commune_words, commune_names }
+        let (location_offer_start, location_offers) = group(
+            dataset.locations.len(),
+            dataset
+                .offers
+                .iter()
+                .enumerate()
+                .flat_map(|(offer, entry)| entry.locations.iter().map(move |&location| (location, offer as u32))),
+        );
+        let location_by_id =
+            dataset.locations.iter().enumerate().map(|(index, location)| (location.id.clone(), index as u32)).collect();
+        let mut location_by_synchro: FxHashMap<(Code, String), Vec<u32>> = FxHashMap::default();
+        for (index, location) in dataset.locations.iter().enumerate() {
+            let Some(synchro_id) = &location.synchro_id else { continue };
+            let offers =
+                &location_offers[location_offer_start[index] as usize..location_offer_start[index + 1] as usize];
+            let mut finesses: Vec<&Code> = offers
+                .iter()
+                .filter_map(|&offer| dataset.offers[offer as usize].eg)
+                .filter_map(|eg| dataset.egs[eg as usize].finess.as_ref())
+                .collect();
+            finesses.sort_unstable();
+            finesses.dedup();
+            for finess in finesses {
+                location_by_synchro.entry((finess.clone(), synchro_id.clone())).or_default().push(index as u32);
+            }
+        }
+        Lookups {
+            eg_by_finess,
+            eg_offer_start: counts,
+            eg_offers,
+            commune_words,
+            commune_names,
+            location_offer_start,
+            location_offers,
+            location_by_id,
+            location_by_synchro,
+        }
+    }
+
+    /// The offers provided at a location (offer indexes).
+    pub(crate) fn offers_of_location(&self, location: u32) -> &[u32] {
+        let start = self.location_offer_start[location as usize] as usize;
+        let end = self.location_offer_start[location as usize + 1] as usize;
+        &self.location_offers[start..end]
     }
 }
 
@@ -237,15 +308,15 @@ pub struct CommuneHit<'a> {
 
 impl Index {
     /// An offer by FHIR id, with its locations and capacity records.
-    pub(crate) fn offer_detail(&self, id: &str) -> Option<OfferDetail<'_>> {
+    pub(crate) fn offer_detail<'a>(&'a self, live: &'a LiveView, id: &str) -> Option<OfferDetail<'a>> {
         let dataset = &self.data.dataset;
         let index = dataset.offers.binary_search_by(|offer| offer.id.as_str().cmp(id)).ok()? as u32;
         let offer = &dataset.offers[index as usize];
         let locations = offer
             .locations
             .iter()
-            .map(|&location| {
-                let location = &dataset.locations[location as usize];
+            .map(|&location_index| {
+                let location = &dataset.locations[location_index as usize];
                 LocationView {
                     id: &location.id,
                     identifier: location.identifier.as_deref(),
@@ -254,13 +325,17 @@ impl Index {
                     lat: location.position.map(|point| point.lat),
                     lon: location.position.map(|point| point.lon),
                     position_reliable: location.position_reliable,
-                    capacities: location.capacities.iter().map(CapacityRecordView::new).collect(),
+                    capacities: self
+                        .location_records(live, location_index)
+                        .iter()
+                        .map(CapacityRecordView::new)
+                        .collect(),
                 }
             })
             .collect();
         Some(OfferDetail {
             snapshot: &self.manifest.snapshot_id,
-            offer: self.render_offer(index, None, None, None, PriceBasis::Gross),
+            offer: self.render_offer(live, index, None, None, None, PriceBasis::Gross),
             publics: offer.publics.iter().map(|code| coded(CodeSystem::PublicPrisEnCharge, code)).collect(),
             specialisations: offer
                 .specialisations
@@ -275,14 +350,14 @@ impl Index {
     }
 
     /// An EG by FINESS number, with its tariffs and offers (in offer id order).
-    pub(crate) fn eg_detail(&self, finess: &str) -> Option<EgDetail<'_>> {
+    pub(crate) fn eg_detail<'a>(&'a self, live: &'a LiveView, finess: &str) -> Option<EgDetail<'a>> {
         let eg_index = *self.lookups.eg_by_finess.get(finess)?;
         let eg = &self.data.dataset.egs[eg_index as usize];
         let range = self.lookups.eg_offer_start[eg_index as usize] as usize
             ..self.lookups.eg_offer_start[eg_index as usize + 1] as usize;
         let offers = self.lookups.eg_offers[range]
             .iter()
-            .map(|&offer| self.render_offer(offer, None, None, None, PriceBasis::Gross))
+            .map(|&offer| self.render_offer(live, offer, None, None, None, PriceBasis::Gross))
             .collect();
         Some(EgDetail {
             snapshot: &self.manifest.snapshot_id,

@@ -30,6 +30,7 @@ pub(crate) mod explain;
 pub(crate) mod facets;
 pub(crate) mod filter;
 pub mod layout;
+pub mod live;
 pub(crate) mod lookup;
 pub mod persist;
 pub(crate) mod plan;
@@ -43,6 +44,7 @@ pub(crate) mod summary;
 pub mod text;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rstar::RTree;
@@ -108,6 +110,10 @@ pub(crate) struct Index {
 /// A searchable snapshot: opens one and answers every kind of request over it.
 pub struct Engine {
     index: Index,
+    /// The live capacities: the snapshot's, then each write's (swapped whole).
+    live: arc_swap::ArcSwap<live::LiveView>,
+    /// One writer at a time (readers never wait).
+    write_lock: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -197,22 +203,22 @@ impl Engine {
         }
         let labels = render::Labels::new(&columns.dictionaries);
         let lookups = lookup::Lookups::new(&data.dataset, &data.communes);
-        Ok(Engine {
-            index: Index {
-                manifest,
-                data,
-                layout,
-                columns,
-                sphere,
-                plane,
-                text,
-                commune_index,
-                labels,
-                postings,
-                summaries,
-                lookups,
-            },
-        })
+        let index = Index {
+            manifest,
+            data,
+            layout,
+            columns,
+            sphere,
+            plane,
+            text,
+            commune_index,
+            labels,
+            postings,
+            summaries,
+            lookups,
+        };
+        let view = index.snapshot_view();
+        Ok(Engine { index, live: arc_swap::ArcSwap::from_pointee(view), write_lock: std::sync::Mutex::new(()) })
     }
 
     /// Loads a snapshot directory (verifying every checksum) and builds its engine.
@@ -223,22 +229,67 @@ impl Engine {
 
     /// Answers a search request: orientation, nearest, map or text.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse<'_>, ParamError> {
-        self.index.search(request)
+        self.index.search(&self.live.load(), request)
     }
 
     /// Answers a crisis-capacity request.
     pub fn crisis(&self, request: &CrisisRequest) -> Result<CrisisResponse<'_>, ParamError> {
-        self.index.crisis(request)
+        self.index.crisis(&self.live.load(), request)
     }
 
     /// One offer (by FHIR id) with its EG, locations and every capacity record.
-    pub(crate) fn offer_detail(&self, id: &str) -> Option<OfferDetail<'_>> {
-        self.index.offer_detail(id)
+    pub(crate) fn offer_detail<'a>(&'a self, live: &'a live::LiveView, id: &str) -> Option<OfferDetail<'a>> {
+        self.index.offer_detail(live, id)
     }
 
     /// One EG (by FINESS ET number) with its tariffs and all its offers.
-    pub(crate) fn eg_detail(&self, finess: &str) -> Option<EgDetail<'_>> {
-        self.index.eg_detail(finess)
+    pub(crate) fn eg_detail<'a>(&'a self, live: &'a live::LiveView, finess: &str) -> Option<EgDetail<'a>> {
+        self.index.eg_detail(live, finess)
+    }
+
+    /// The live capacities now: hold it for a whole request that renders capacity records.
+    pub fn live_view(&self) -> Arc<live::LiveView> {
+        self.live.load_full()
+    }
+
+    /// Applies capacity changes, location by location, as one write: queries see all of it or
+    /// none of it. Returns the outcome of every change, in order.
+    pub fn apply_capacity(&self, writes: &[(u32, Vec<live::CapacityChange>)]) -> Vec<Vec<live::ChangeOutcome>> {
+        let _writer = self.write_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut view = live::LiveView::clone(&self.live.load());
+        let outcomes =
+            writes.iter().map(|(location, changes)| self.index.apply_changes(&mut view, *location, changes)).collect();
+        self.live.store(Arc::new(view));
+        outcomes
+    }
+
+    /// The index of a location by FHIR id.
+    pub fn location_by_id(&self, id: &str) -> Option<u32> {
+        self.index.lookups.location_by_id.get(id).copied()
+    }
+
+    /// The locations an EG (by FINESS ET number) addresses by a synchro id (TRE_R354 `26`):
+    /// one, or several when the data has duplicates.
+    pub fn locations_by_synchro(&self, finess: &str, synchro_id: &str) -> &[u32] {
+        self.index
+            .lookups
+            .location_by_synchro
+            .get(&(crate::model::Code::from(finess), synchro_id.to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The FHIR id of a location.
+    pub fn location_id(&self, location: u32) -> &str {
+        &self.index.data.dataset.locations[location as usize].id
+    }
+
+    /// The capacity records a location holds in `live`.
+    pub fn location_records<'a>(
+        &'a self,
+        live: &'a live::LiveView,
+        location: u32,
+    ) -> &'a [crate::model::CapacityRecord] {
+        self.index.location_records(live, location)
     }
 
     /// Type-ahead on commune names, postcodes and INSEE codes.

@@ -16,7 +16,7 @@ use super::layout::{departement_of_commune, offer_commune, offer_position};
 use super::request::{Centre, MAX_LIMIT, SearchRequest, SortKey};
 use super::text::{MIN_PREFIX_CHARS, doc_text, fold_analyzer, stem_analyzer, tokens};
 use crate::model::rules::{CapacityTotals, EgPrices, GirPolicy, offer_closed_at};
-use crate::model::{Code, GeoPoint};
+use crate::model::{Code, Dataset, GeoPoint};
 use crate::util::fold::fold;
 use crate::util::geo::haversine_m;
 
@@ -39,8 +39,13 @@ fn in_list(list: &[Code], code: Option<&Code>) -> bool {
 
 /// Runs a request by brute force. `now` is the instant closures are evaluated at.
 pub fn search(engine: &Engine, request: &SearchRequest, now: i64) -> ReferenceResult {
+    search_in(engine, &engine.data().dataset, request, now)
+}
+
+/// Runs a request by brute force over `dataset`, which is the engine's own dataset with other
+/// capacity records (what the live writes made of it); the engine gives only the text scores.
+pub fn search_in(engine: &Engine, dataset: &Dataset, request: &SearchRequest, now: i64) -> ReferenceResult {
     let data = engine.data();
-    let dataset = &data.dataset;
     let centre: Option<GeoPoint> = request.centre.as_ref().map(|centre| match centre {
         Centre::Point(point) => *point,
         Centre::Commune(code) => {
@@ -289,8 +294,12 @@ pub struct ReferenceCrisis {
 /// position within `radius_km` (inclusive). Matching offers are grouped by EG; an EG's
 /// distance is that of its nearest matching offer.
 pub fn crisis(engine: &Engine, request: &CrisisRequest, now: i64) -> ReferenceCrisis {
+    crisis_in(engine, &engine.data().dataset, request, now)
+}
+
+/// Runs a crisis request by brute force over `dataset` (see [`search_in`]).
+pub fn crisis_in(engine: &Engine, dataset: &Dataset, request: &CrisisRequest, now: i64) -> ReferenceCrisis {
     let data = engine.data();
-    let dataset = &data.dataset;
     let centre: Option<GeoPoint> = request.search.centre.as_ref().map(|centre| match centre {
         Centre::Point(point) => *point,
         Centre::Commune(code) => {

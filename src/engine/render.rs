@@ -5,6 +5,7 @@ use super::Index;
 use super::collector::Hit;
 use super::columns::{Dictionaries, Dictionary};
 use super::layout::{commune_by_code, departement_of_commune};
+use super::live::LiveView;
 use super::request::SearchRequest;
 use super::response::{AddressView, CapacityView, Coded, CommuneView, EgView, OfferHit, PriceView, Timestamp};
 use crate::model::labels::CodeSystem;
@@ -116,6 +117,7 @@ impl Index {
     /// Renders an offer (by dataset index); `distance_m` and `score` as the search found them.
     pub(crate) fn render_offer(
         &self,
+        live: &LiveView,
         offer_index: OfferId,
         distance_m: Option<f64>,
         score: Option<f32>,
@@ -127,7 +129,7 @@ impl Index {
         let doc = self.layout.doc_of_offer[offer_index as usize];
         let position = self.layout.position_of(doc);
         let totals = CapacityTotals::of_records(
-            offer.locations.iter().flat_map(|&location| dataset.locations[location as usize].capacities.iter()),
+            offer.locations.iter().flat_map(|&location| self.location_records(live, location).iter()),
         );
         let age = offer.age_range.unwrap_or_default();
         OfferHit {
@@ -173,12 +175,14 @@ impl Index {
     /// Renders one hit of a search.
     pub(crate) fn render_hit(
         &self,
+        live: &LiveView,
         hit: &Hit,
         has_centre: bool,
         request: &SearchRequest,
         has_text: bool,
     ) -> OfferHit<'_> {
         self.render_offer(
+            live,
             hit.offer,
             has_centre.then_some(hit.distance_m),
             has_text.then_some(hit.score),

@@ -7,6 +7,7 @@ use super::collector::{Collector, FacetCounts, Hit};
 use super::facets::facets_of;
 use super::filter::CompiledFilter;
 use super::layout::commune_by_code;
+use super::live::LiveView;
 use super::plan::{Plan, Strategy};
 use super::request::{Centre, ParamError, SearchRequest, SortKey};
 use super::response::{CentreView, CommuneView, SearchResponse};
@@ -47,7 +48,7 @@ impl Index {
     }
 
     /// Answers a search request.
-    pub(crate) fn search(&self, request: &SearchRequest) -> Result<SearchResponse<'_>, ParamError> {
+    pub(crate) fn search(&self, live: &LiveView, request: &SearchRequest) -> Result<SearchResponse<'_>, ParamError> {
         request.validate()?;
         let now = request.now.unwrap_or_else(crate::util::time::now);
         let (centre, centre_view) = self.centre_of(request.centre.as_ref())?;
@@ -60,7 +61,7 @@ impl Index {
             None => None,
         };
         let sort = request.effective_sort();
-        let plan = Plan::new(self, filter, sort, centre, request.radius_km.map(|km| km * 1000.0), request.bbox);
+        let plan = Plan::new(self, live, filter, sort, centre, request.radius_km.map(|km| km * 1000.0), request.bbox);
         let explain_doc = match &request.explain {
             Some(id) => Some(
                 self.doc_of_offer_id(id)
@@ -103,8 +104,10 @@ impl Index {
         let total = if strategy == Strategy::Empty { 0 } else { collector.total };
         let hits = collector.heap.into_sorted_vec();
         let page: Vec<Hit> = hits.iter().skip(request.offset).take(request.limit).copied().collect();
-        let results =
-            page.iter().map(|hit| self.render_hit(hit, centre.is_some(), request, text_query.is_some())).collect();
+        let results = page
+            .iter()
+            .map(|hit| self.render_hit(live, hit, centre.is_some(), request, text_query.is_some()))
+            .collect();
         let facets = collector.facets.map(|counts| facets_of(&counts, &self.columns.dictionaries));
         let explain = explanation_seed.map(|(mut explanation, target)| {
             explanation.strategy = Some(strategy);

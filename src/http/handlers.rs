@@ -114,8 +114,11 @@ pub(crate) async fn offer(
 ) -> Result<Response, AppError> {
     no_query(&query)?;
     let loaded = current(&state)?;
-    let detail =
-        loaded.engine.offer_detail(&id).ok_or_else(|| AppError::not_found(format!("no offer with id {id:?}")))?;
+    let live = loaded.engine.live_view();
+    let detail = loaded
+        .engine
+        .offer_detail(&live, &id)
+        .ok_or_else(|| AppError::not_found(format!("no offer with id {id:?}")))?;
     Ok(fast_json(&detail, 8192))
 }
 
@@ -131,8 +134,11 @@ pub(crate) async fn eg(
 ) -> Result<Response, AppError> {
     no_query(&query)?;
     let loaded = current(&state)?;
-    let detail =
-        loaded.engine.eg_detail(&finess).ok_or_else(|| AppError::not_found(format!("no EG with FINESS {finess:?}")))?;
+    let live = loaded.engine.live_view();
+    let detail = loaded
+        .engine
+        .eg_detail(&live, &finess)
+        .ok_or_else(|| AppError::not_found(format!("no EG with FINESS {finess:?}")))?;
     Ok(fast_json(&detail, 8192))
 }
 

@@ -192,6 +192,7 @@ pub fn generate(sample: &Dataset, communes: &[Commune], config: SynthConfig) -> 
             dataset.locations.push(Location {
                 id: format!("sloc-{eg_index:07}-{location_number}"),
                 identifier: Some(format!("99/L{eg_index:07}{location_number}")),
+                synchro_id: Some(format!("ZS{location_number:03}")),
                 name: Some(format!("Lieu {} - {}", location_number + 1, template.name)),
                 commune: commune.clone(),
                 position,

@@ -231,6 +231,10 @@ pub struct Location {
     pub id: String,
     /// Identifiant du lieu (TRE_R354 `25`, e.g. `24/1073`).
     pub identifier: Option<String>,
+    /// Identifiant externe de synchronisation (TRE_R354 `26`): the zone code a region gives the
+    /// EG's bed-management software, which addresses its capacity PATCHes to
+    /// `<IdNatStruct of the EG>/<this>` (e.g. `1350054680/SSR38888`).
+    pub synchro_id: Option<String>,
     /// Name of the place.
     pub name: Option<String>,
     /// INSEE COG code of the commune (`ror-commune-cog`).
@@ -274,4 +278,40 @@ pub struct CapacityRecord {
     pub count: u32,
     /// `capacityUpdateDate`: when the source last updated this record.
     pub updated_at: Option<UnixSeconds>,
+}
+
+/// What identifies a capacity record within its location: the whole indicator tuple. Two
+/// records that differ only by temporary assignment are two records (IG issue #382), so an
+/// update replaces the record of its own key and nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CapacityKey {
+    /// Statut (TRE_R330).
+    pub status: Code,
+    /// Temporalité (TRE_R331).
+    pub temporality: Code,
+    /// Genre (TRE_R332).
+    pub gender: Option<Code>,
+    /// Affectation temporaire (TRE_R337).
+    pub temporary_assignment: Option<Code>,
+    /// Type de fermeture (TRE_R333).
+    pub closing_type: Option<Code>,
+    /// Type de lit supplémentaire (TRE_R334).
+    pub additional_bed_type: Option<Code>,
+    /// Type de crise (TRE_R336).
+    pub crisis_type: Option<Code>,
+}
+
+impl CapacityRecord {
+    /// The record's key within its location.
+    pub fn key(&self) -> CapacityKey {
+        CapacityKey {
+            status: self.status.clone(),
+            temporality: self.temporality.clone(),
+            gender: self.gender.clone(),
+            temporary_assignment: self.temporary_assignment.clone(),
+            closing_type: self.closing_type.clone(),
+            additional_bed_type: self.additional_bed_type.clone(),
+            crisis_type: self.crisis_type.clone(),
+        }
+    }
 }

@@ -20,7 +20,7 @@ use crate::model::Dataset;
 use crate::model::place::Commune;
 
 /// Current version of the snapshot format; bump on any change of [`SnapshotData`].
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// First bytes of `data.bin`.
 pub(crate) const MAGIC: &[u8; 8] = b"RORSNAP\0";
 /// Last bytes of `data.bin`.

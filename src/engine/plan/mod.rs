@@ -23,6 +23,7 @@ use rstar::AABB;
 use super::Index;
 use super::collector::{Collector, Hit};
 use super::filter::CompiledFilter;
+use super::live::LiveView;
 use super::request::{BBox, SortKey};
 use crate::model::GeoPoint;
 use crate::util::geo::{chord_for_distance_m, haversine_m};
@@ -54,6 +55,8 @@ pub(crate) enum Strategy {
 /// Everything about a request the walks need.
 pub(crate) struct Plan<'a> {
     pub(crate) index: &'a Index,
+    /// The live capacities the query reads (one version for the whole query).
+    pub(crate) live: &'a LiveView,
     pub(crate) filter: CompiledFilter,
     pub(crate) sort: SortKey,
     pub(crate) centre: Option<GeoPoint>,
@@ -73,6 +76,7 @@ fn bbox_is_small(positions: &[GeoPoint], bbox: &BBox) -> bool {
 impl<'a> Plan<'a> {
     pub(crate) fn new(
         index: &'a Index,
+        live: &'a LiveView,
         filter: CompiledFilter,
         sort: SortKey,
         centre: Option<GeoPoint>,
@@ -80,7 +84,7 @@ impl<'a> Plan<'a> {
         bbox: Option<BBox>,
     ) -> Plan<'a> {
         let bbox_is_small = bbox.as_ref().is_some_and(|bbox| bbox_is_small(&index.layout.positions, bbox));
-        Plan { index, filter, sort, centre, radius_m, bbox, bbox_is_small }
+        Plan { index, live, filter, sort, centre, radius_m, bbox, bbox_is_small }
     }
     #[inline]
     pub(crate) fn primary(&self, doc: u32, score: f32) -> u64 {
@@ -88,7 +92,7 @@ impl<'a> Plan<'a> {
         match self.sort {
             SortKey::Distance => 0,
             SortKey::Price => u64::from(columns.daily_total_cents[self.filter.price_band][doc as usize]),
-            SortKey::Available => u64::from(u32::MAX - columns.capacity[doc as usize].available),
+            SortKey::Available => u64::from(u32::MAX - self.live.counts(doc).available),
             // Scores are non-negative, so their bits order like the numbers.
             SortKey::Relevance => u64::from(u32::MAX - score.max(0.0).to_bits()),
             SortKey::Name => u64::from(columns.name_rank[doc as usize]),
@@ -114,7 +118,7 @@ impl<'a> Plan<'a> {
 
     #[inline(always)]
     pub(crate) fn consider(&self, collector: &mut Collector, doc: u32, distance_m: f64, score: f32) {
-        if self.filter.matches(&self.index.columns, doc) {
+        if self.filter.matches(&self.index.columns, self.live, doc) {
             if let Some(facets) = &mut collector.facets {
                 let columns = &self.index.columns;
                 facets.category[columns.category[doc as usize] as usize] += 1;

@@ -66,7 +66,7 @@ impl Plan<'_> {
                 }
             }
             let position = point.data;
-            if !self.filter.position_may_match(&self.index.summaries, position as usize) {
+            if !self.filter.position_may_match(&self.index.summaries, self.live, position as usize) {
                 continue;
             }
             let Some(distance) = self.place(position) else {

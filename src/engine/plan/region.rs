@@ -18,7 +18,7 @@ impl Plan<'_> {
         }
         let summaries = &self.index.summaries;
         let mut pruned = false;
-        let may_match = |position: u32| self.filter.position_may_match(summaries, position as usize);
+        let may_match = |position: u32| self.filter.position_may_match(summaries, self.live, position as usize);
         self.for_each_position(self.radius_m, &may_match, &mut |position, distance| {
             // Once the page is full, a position whose best possible key is worse than the worst
             // kept hit cannot change it (its matches are then not counted: the total becomes a
@@ -41,7 +41,7 @@ impl Plan<'_> {
         let position = position as usize;
         match self.sort {
             SortKey::Price => u64::from(summaries.min_price[self.filter.price_band][position]),
-            SortKey::Available => u64::from(u32::MAX - summaries.max_available[position]),
+            SortKey::Available => u64::from(u32::MAX - self.live.position(position as u32).max_available),
             SortKey::Name => u64::from(summaries.min_name_rank[position]),
             SortKey::Distance | SortKey::Relevance => 0,
         }

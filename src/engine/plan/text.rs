@@ -26,7 +26,7 @@ impl Plan<'_> {
             if doc == TERMINATED {
                 return;
             }
-            if !self.filter.position_may_match(&self.index.summaries, position as usize) {
+            if !self.filter.position_may_match(&self.index.summaries, self.live, position as usize) {
                 continue;
             }
             let range = layout.docs_at(position);

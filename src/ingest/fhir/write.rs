@@ -395,11 +395,21 @@ pub(crate) fn location_to_fhir(location: &Location) -> Value {
         "extension": extensions,
         "status": "active",
     });
+    let mut identifiers = Vec::new();
     if let Some(identifier) = &location.identifier {
-        resource["identifier"] = json!([{
+        identifiers.push(json!({
             "type": { "coding": [{ "system": TRE_R354_URL, "code": "25" }] },
             "value": identifier,
-        }]);
+        }));
+    }
+    if let Some(synchro_id) = &location.synchro_id {
+        identifiers.push(json!({
+            "type": { "coding": [{ "system": TRE_R354_URL, "code": "26" }] },
+            "value": synchro_id,
+        }));
+    }
+    if !identifiers.is_empty() {
+        resource["identifier"] = identifiers.into();
     }
     if let Some(name) = &location.name {
         resource["name"] = name.as_str().into();

@@ -377,6 +377,7 @@ pub(crate) fn build_dataset(
             dataset.locations.push(Location {
                 id: format!("loc-{finess}-{offer_number}"),
                 identifier: Some(format!("{region_prefix}/L{finess}{offer_number}")),
+                synchro_id: Some(format!("ZS{offer_number:03}")),
                 name: Some(format!("{} - {}", template.name, eg.name)),
                 commune: Some(commune.code.clone()),
                 position: Some(position),

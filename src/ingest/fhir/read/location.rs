@@ -20,9 +20,15 @@ impl Reader {
             .find(|identifier| identifier_type_code(identifier, "R354") == Some("25"))
             .or(raw.identifier.first())
             .and_then(|identifier| identifier.value.as_deref().map(str::to_owned));
+        let synchro_id = raw
+            .identifier
+            .iter()
+            .find(|identifier| identifier_type_code(identifier, "R354") == Some("26"))
+            .and_then(|identifier| identifier.value.as_deref().map(str::to_owned));
         let mut location = Location {
             id,
             identifier,
+            synchro_id,
             name: raw.name.as_deref().map(str::to_owned),
             last_updated: last_updated(raw)?,
             ..Location::default()

@@ -1,0 +1,325 @@
+//! Live capacities: the capacity state the establishments' writes left, over a snapshot.
+//!
+//! A snapshot's capacity records are fixed; bed-management writes change them between
+//! snapshots. [`LiveView`] holds what the queries read of capacities (per doc: installed,
+//! available, crisis T0 / T60; per position: their maxima, for the summaries; per location:
+//! its records once a write touched it) as *persistent chunked arrays*: a write copies only the
+//! chunks it changes and the small vectors of chunk pointers, then the new view is swapped in
+//! whole ([`arc_swap`]). A query loads one view at its start and reads it to the end, so it
+//! sees each write whole or not at all, and never waits for a writer.
+//!
+//! Semantics (one place, with [`crate::model::CapacityKey`]): a record is identified by its
+//! location and its whole indicator tuple; the newest `capacityUpdateDate` wins; a write older
+//! than the record held is ignored and said so; an upsert of a new key adds a record; a delete
+//! of a missing key is said so.
+
+use std::sync::Arc;
+
+use super::columns::CapacityCounts;
+use crate::model::rules::CapacityTotals;
+use crate::model::{CapacityKey, CapacityRecord};
+use crate::util::time::UnixSeconds;
+
+/// log2 of the entries per chunk.
+const CHUNK_BITS: usize = 10;
+const CHUNK_LEN: usize = 1 << CHUNK_BITS;
+const CHUNK_MASK: usize = CHUNK_LEN - 1;
+
+/// A fixed-length array in chunks shared between versions: cloning it copies the chunk
+/// pointers, setting an entry copies its chunk if another version shares it.
+#[derive(Debug, Clone)]
+pub(crate) struct Chunked<T: Clone> {
+    chunks: Vec<Arc<Vec<T>>>,
+}
+
+impl<T: Clone> Chunked<T> {
+    /// The array holding `values`.
+    pub(crate) fn from_vec(values: Vec<T>) -> Chunked<T> {
+        let chunks = values.chunks(CHUNK_LEN).map(|chunk| Arc::new(chunk.to_vec())).collect();
+        Chunked { chunks }
+    }
+
+    /// An array of `len` copies of `value`.
+    pub(crate) fn filled(len: usize, value: T) -> Chunked<T> {
+        Chunked::from_vec(vec![value; len])
+    }
+
+    /// The entry at `index`.
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> &T {
+        &self.chunks[index >> CHUNK_BITS][index & CHUNK_MASK]
+    }
+
+    /// Sets the entry at `index`, copying its chunk if another version shares it.
+    pub(crate) fn set(&mut self, index: usize, value: T) {
+        Arc::make_mut(&mut self.chunks[index >> CHUNK_BITS])[index & CHUNK_MASK] = value;
+    }
+}
+
+/// The capacity maxima of a position (what the position summaries need of capacities).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PositionCapacity {
+    pub(crate) max_available: u32,
+    pub(crate) max_crisis_t0: u32,
+    pub(crate) max_crisis_t60: u32,
+}
+
+/// What queries read of capacities, as the last write left it.
+#[derive(Debug, Clone)]
+pub struct LiveView {
+    /// Per doc: the counts the filters and sorts read.
+    pub(crate) capacity: Chunked<CapacityCounts>,
+    /// Per position: the maxima over its docs.
+    pub(crate) positions: Chunked<PositionCapacity>,
+    /// Per location: its records, once a write changed them (`None`: the snapshot's).
+    pub(crate) records: Chunked<Option<Arc<Vec<CapacityRecord>>>>,
+    /// Writes applied since the snapshot.
+    pub(crate) writes_applied: u64,
+    /// Newest `capacityUpdateDate` written, Unix seconds.
+    pub(crate) newest_write_at: Option<UnixSeconds>,
+}
+
+impl LiveView {
+    /// The view of a snapshot with no write: its own counts and maxima.
+    pub(crate) fn of_snapshot(
+        capacity: &[CapacityCounts],
+        positions: Vec<PositionCapacity>,
+        locations: usize,
+    ) -> LiveView {
+        LiveView {
+            capacity: Chunked::from_vec(capacity.to_vec()),
+            positions: Chunked::from_vec(positions),
+            records: Chunked::filled(locations, None),
+            writes_applied: 0,
+            newest_write_at: None,
+        }
+    }
+
+    /// The counts of a doc.
+    #[inline]
+    pub(crate) fn counts(&self, doc: u32) -> &CapacityCounts {
+        self.capacity.get(doc as usize)
+    }
+
+    /// The capacity maxima of a position.
+    #[inline]
+    pub(crate) fn position(&self, position: u32) -> &PositionCapacity {
+        self.positions.get(position as usize)
+    }
+
+    /// The live records of a location, when a write changed them.
+    #[inline]
+    pub(crate) fn records_of(&self, location: u32) -> Option<&[CapacityRecord]> {
+        self.records.get(location as usize).as_deref().map(Vec::as_slice)
+    }
+
+    /// Number of writes applied since the snapshot.
+    pub fn writes_applied(&self) -> u64 {
+        self.writes_applied
+    }
+
+    /// Newest `capacityUpdateDate` written since the snapshot, Unix seconds.
+    pub fn newest_write_at(&self) -> Option<UnixSeconds> {
+        self.newest_write_at
+    }
+}
+
+/// What a write does to one capacity record of a location.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CapacityChange {
+    /// Adds the record, or replaces the record of the same key.
+    Upsert(CapacityRecord),
+    /// Removes the record of this key; `at` orders it against the record held (a delete older
+    /// than the record is ignored).
+    Delete {
+        /// The record's key.
+        key: CapacityKey,
+        /// When the delete was made, Unix seconds (`None`: now, always applied).
+        at: Option<UnixSeconds>,
+    },
+}
+
+/// What became of one change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangeOutcome {
+    /// Applied: the record before (none for a new key) and after (none for a delete).
+    Applied {
+        /// The record held before.
+        before: Option<CapacityRecord>,
+        /// The record held after.
+        after: Option<CapacityRecord>,
+    },
+    /// Not applied: the record held is newer (last writer wins by `capacityUpdateDate`).
+    Older {
+        /// The record held, newer than the change.
+        held: CapacityRecord,
+    },
+    /// A delete of a key the location does not hold.
+    NoSuchRecord,
+}
+
+impl ChangeOutcome {
+    /// Whether the change was applied.
+    pub fn applied(&self) -> bool {
+        matches!(self, ChangeOutcome::Applied { .. })
+    }
+}
+
+/// Applies one change to a location's records (in place). Pure: the rule of last writer wins.
+pub fn apply_change(records: &mut Vec<CapacityRecord>, change: &CapacityChange) -> ChangeOutcome {
+    match change {
+        CapacityChange::Upsert(record) => {
+            let key = record.key();
+            match records.iter().position(|held| held.key() == key) {
+                Some(index) => {
+                    let held = &records[index];
+                    if record.updated_at < held.updated_at {
+                        return ChangeOutcome::Older { held: held.clone() };
+                    }
+                    let before = std::mem::replace(&mut records[index], record.clone());
+                    ChangeOutcome::Applied { before: Some(before), after: Some(record.clone()) }
+                }
+                None => {
+                    records.push(record.clone());
+                    ChangeOutcome::Applied { before: None, after: Some(record.clone()) }
+                }
+            }
+        }
+        CapacityChange::Delete { key, at } => match records.iter().position(|held| held.key() == *key) {
+            Some(index) => {
+                if let Some(at) = at
+                    && records[index].updated_at.is_some_and(|held_at| held_at > *at)
+                {
+                    return ChangeOutcome::Older { held: records[index].clone() };
+                }
+                let before = records.remove(index);
+                ChangeOutcome::Applied { before: Some(before), after: None }
+            }
+            None => ChangeOutcome::NoSuchRecord,
+        },
+    }
+}
+
+/// The counts of a set of records (summed over genders and locations, as the columns hold them).
+pub(crate) fn counts_of<'a>(records: impl IntoIterator<Item = &'a CapacityRecord>) -> CapacityCounts {
+    CapacityCounts::from(&CapacityTotals::of_records(records))
+}
+
+impl super::Index {
+    /// The view of this snapshot before any write.
+    pub(crate) fn snapshot_view(&self) -> LiveView {
+        let positions = (0..self.layout.positions.len())
+            .map(|position| PositionCapacity {
+                max_available: self.summaries.max_available[position],
+                max_crisis_t0: self.summaries.max_crisis_t0[position],
+                max_crisis_t60: self.summaries.max_crisis_t60[position],
+            })
+            .collect();
+        LiveView::of_snapshot(&self.columns.capacity, positions, self.data.dataset.locations.len())
+    }
+
+    /// The records a location holds in `view`.
+    pub(crate) fn location_records<'a>(&'a self, view: &'a LiveView, location: u32) -> &'a [CapacityRecord] {
+        view.records_of(location).unwrap_or(&self.data.dataset.locations[location as usize].capacities)
+    }
+
+    /// Applies changes to the records of one location in `view` (a copy the caller swaps in):
+    /// the records, the counts of the offers provided there and the maxima of their positions.
+    pub(crate) fn apply_changes(
+        &self,
+        view: &mut LiveView,
+        location: u32,
+        changes: &[CapacityChange],
+    ) -> Vec<ChangeOutcome> {
+        let mut records = self.location_records(view, location).to_vec();
+        let outcomes: Vec<ChangeOutcome> = changes.iter().map(|change| apply_change(&mut records, change)).collect();
+        let applied = outcomes.iter().filter(|outcome| outcome.applied()).count() as u64;
+        if applied == 0 {
+            return outcomes;
+        }
+        for (change, outcome) in changes.iter().zip(&outcomes) {
+            if let (CapacityChange::Upsert(record), true) = (change, outcome.applied()) {
+                view.newest_write_at = view.newest_write_at.max(record.updated_at);
+            }
+        }
+        view.writes_applied += applied;
+        view.records.set(location as usize, Some(Arc::new(records)));
+        let dataset = &self.data.dataset;
+        let mut positions: Vec<u32> = Vec::new();
+        for &offer in self.lookups.offers_of_location(location) {
+            let counts = counts_of(
+                dataset.offers[offer as usize]
+                    .locations
+                    .iter()
+                    .flat_map(|&location| self.location_records(view, location).iter()),
+            );
+            let doc = self.layout.doc_of_offer[offer as usize];
+            view.capacity.set(doc as usize, counts);
+            let position = self.layout.position_of_doc[doc as usize];
+            if position != super::layout::NO_POSITION && !positions.contains(&position) {
+                positions.push(position);
+            }
+        }
+        for position in positions {
+            let mut maxima = PositionCapacity::default();
+            for doc in self.layout.docs_at(position) {
+                let counts = view.counts(doc);
+                maxima.max_available = maxima.max_available.max(counts.available);
+                maxima.max_crisis_t0 = maxima.max_crisis_t0.max(counts.crisis_t0);
+                maxima.max_crisis_t60 = maxima.max_crisis_t60.max(counts.crisis_t60);
+            }
+            view.positions.set(position as usize, maxima);
+        }
+        outcomes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(status: &str, temporary: &str, count: u32, at: i64) -> CapacityRecord {
+        CapacityRecord {
+            capacity_type: "02".into(),
+            status: status.into(),
+            temporality: "01".into(),
+            gender: Some("03".into()),
+            temporary_assignment: Some(temporary.into()),
+            count,
+            updated_at: Some(at),
+            ..CapacityRecord::default()
+        }
+    }
+
+    #[test]
+    fn chunks_are_shared_until_written() {
+        let first = Chunked::from_vec((0..3000u32).collect());
+        let mut second = first.clone();
+        second.set(2500, 7);
+        assert_eq!(*first.get(2500), 2500);
+        assert_eq!(*second.get(2500), 7);
+        assert!(Arc::ptr_eq(&first.chunks[0], &second.chunks[0]), "untouched chunks are shared");
+        assert!(!Arc::ptr_eq(&first.chunks[2], &second.chunks[2]));
+    }
+
+    #[test]
+    fn last_writer_wins_per_whole_key() {
+        let mut records = vec![record("02", "01", 5, 100)];
+        // Same status and temporality, another temporary assignment: another record.
+        let outcome = apply_change(&mut records, &CapacityChange::Upsert(record("02", "02", 3, 100)));
+        assert_eq!(outcome, ChangeOutcome::Applied { before: None, after: Some(record("02", "02", 3, 100)) });
+        assert_eq!(counts_of(&records).available, 8, "two records, each counted once");
+        // A newer value replaces; an older one is ignored and said so.
+        assert!(apply_change(&mut records, &CapacityChange::Upsert(record("02", "01", 9, 200))).applied());
+        let older = apply_change(&mut records, &CapacityChange::Upsert(record("02", "01", 1, 150)));
+        assert_eq!(older, ChangeOutcome::Older { held: record("02", "01", 9, 200) });
+        assert_eq!(counts_of(&records).available, 12);
+        // Deletes: an older delete is ignored, a missing key is said so.
+        let key = record("02", "01", 0, 0).key();
+        let stale = CapacityChange::Delete { key: key.clone(), at: Some(199) };
+        assert!(matches!(apply_change(&mut records, &stale), ChangeOutcome::Older { .. }));
+        assert!(apply_change(&mut records, &CapacityChange::Delete { key: key.clone(), at: None }).applied());
+        assert_eq!(apply_change(&mut records, &CapacityChange::Delete { key, at: None }), ChangeOutcome::NoSuchRecord);
+        assert_eq!(counts_of(&records).available, 3);
+    }
+}
