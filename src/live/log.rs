@@ -585,7 +585,8 @@ impl Log {
             created,
             tail,
         };
-        let metrics = LogMetrics { records: scan.records, bytes: len, last_sequence: last_seq, ..LogMetrics::default() };
+        let metrics =
+            LogMetrics { records: scan.records, bytes: len, last_sequence: last_seq, ..LogMetrics::default() };
         let state = State {
             file,
             len,

@@ -94,9 +94,8 @@ fn concurrent_appenders_are_all_acknowledged_and_replayed_in_order() {
                     let mut acked = Vec::new();
                     let mut item = 0;
                     while item < per_thread {
-                        let batch: Vec<Vec<u8>> = (item..(item + 1 + item % 3).min(per_thread))
-                            .map(|item| payload(thread, item))
-                            .collect();
+                        let batch: Vec<Vec<u8>> =
+                            (item..(item + 1 + item % 3).min(per_thread)).map(|item| payload(thread, item)).collect();
                         item += batch.len();
                         let seqs = log.append(batch.clone()).unwrap();
                         assert_eq!(seqs.len(), batch.len());
@@ -145,7 +144,10 @@ fn async_submit_from_tasks() {
             seqs.extend(task.await.unwrap().unwrap());
         }
         assert!(log.submit(Vec::new()).await.unwrap().is_empty());
-        assert!(matches!(log.submit(vec![vec![0; MAX_PAYLOAD_BYTES + 1]]).await, Err(LogError::PayloadTooLarge { .. })));
+        assert!(matches!(
+            log.submit(vec![vec![0; MAX_PAYLOAD_BYTES + 1]]).await,
+            Err(LogError::PayloadTooLarge { .. })
+        ));
         seqs
     });
     let mut sorted = seqs.clone();
