@@ -463,8 +463,6 @@ fn parse_header(path: &Path, data: &[u8]) -> Result<Header, LogError> {
 /// The result of walking the records of a file.
 #[derive(Debug)]
 struct Scan {
-    /// End of the last good record.
-    good_end: usize,
     records: u64,
     last_seq: u64,
     /// Offset and reason of the first bad record.
@@ -503,7 +501,7 @@ fn scan_records(data: &[u8], mut each: impl FnMut(u64, &[u8])) -> Scan {
         last_seq = seq;
         at += RECORD_HEADER_LEN + len;
     };
-    Scan { good_end: at, records, last_seq, bad }
+    Scan { records, last_seq, bad }
 }
 
 fn now_ns() -> u64 {
@@ -575,7 +573,6 @@ impl Log {
             }
         };
         let len = file.seek(SeekFrom::End(0)).map_err(io_err(&path, "seek"))?;
-        debug_assert_eq!(len, scan.good_end as u64);
         let last_seq = header.floor.max(scan.last_seq);
         let report = ReplayReport {
             records: scan.records,
