@@ -10,6 +10,7 @@
 //!   the business rules ([`model::rules`]) in one place.
 //! * [`ingest`]: the FHIR R4 feed (bundles, NDJSON, gzip, directories) → a linked dataset, with
 //!   every record accounted for; the open-data importer and the synthetic feed generator.
+//! * [`live`]: the bed-management capacity PATCH feed (parser and ROR error answers).
 //! * [`snapshot`]: immutable, checksummed snapshot directories, written atomically.
 //! * [`util`]: dates, geodesy, a seeded generator, text folding.
 //!
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod engine;
 pub mod http;
 pub mod ingest;
+pub mod live;
 pub mod model;
 pub mod serve;
 pub mod snapshot;
