@@ -10,7 +10,8 @@
 //!   the business rules ([`model::rules`]) in one place.
 //! * [`ingest`]: the FHIR R4 feed (bundles, NDJSON, gzip, directories) → a linked dataset, with
 //!   every record accounted for; the open-data importer and the synthetic feed generator.
-//! * [`live`]: the live writes between two snapshots (the durable capacity write log).
+//! * [`live`]: live capacities between two snapshots: the bed-management PATCH (parser and ROR
+//!   error answers), the durable write log, and the service that applies writes.
 //! * [`snapshot`]: immutable, checksummed snapshot directories, written atomically.
 //! * [`util`]: dates, geodesy, a seeded generator, text folding.
 //!

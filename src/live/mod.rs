@@ -1,5 +1,8 @@
-//! Live state on top of a snapshot: the writes received between two snapshots.
+//! Live capacities between two snapshots: the establishments' bed-management writes.
 //!
+//! * [`patch`]: the ROR capacity PATCH body → typed operations, or the exact `OperationOutcome`
+//!   the ROR would answer (pure functions, no HTTP, no state).
 //! * [`log`]: the durable, checksummed, append-only write log (group commit, replay, compaction).
 
 pub mod log;
+pub mod patch;
