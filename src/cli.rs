@@ -321,6 +321,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let metrics = Arc::new(crate::serve::Metrics::default());
         let handle = Arc::new(crate::serve::SnapshotHandle::new(config.index_dir.clone(), metrics));
+        // The capacity log first: its writes are replayed onto the first snapshot served. A log
+        // that cannot be read stops the server rather than losing acknowledged writes.
+        let capacity = tokio::task::spawn_blocking({
+            let index_dir = config.index_dir.clone();
+            move || crate::serve::capacity::CapacityService::open(&index_dir)
+        })
+        .await??;
+        handle.attach_capacity(Arc::new(capacity));
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         tracing::info!(addr = %listener.local_addr()?, index = %config.index_dir.display(), "listening");
         // Load (or first build) the snapshot in the background: /healthz answers at once and

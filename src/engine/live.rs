@@ -71,8 +71,9 @@ pub struct LiveView {
     pub(crate) capacity: Chunked<CapacityCounts>,
     /// Per position: the maxima over its docs.
     pub(crate) positions: Chunked<PositionCapacity>,
-    /// Per location: its records, once a write changed them (`None`: the snapshot's).
-    pub(crate) records: Chunked<Option<Arc<Vec<CapacityRecord>>>>,
+    /// Per location: its records and version, once a write changed them (`None`: the
+    /// snapshot's, version 0).
+    pub(crate) records: Chunked<Option<Arc<LiveLocation>>>,
     /// Writes applied since the snapshot.
     pub(crate) writes_applied: u64,
     /// Newest `capacityUpdateDate` written, Unix seconds.
@@ -110,7 +111,13 @@ impl LiveView {
     /// The live records of a location, when a write changed them.
     #[inline]
     pub(crate) fn records_of(&self, location: u32) -> Option<&[CapacityRecord]> {
-        self.records.get(location as usize).as_deref().map(Vec::as_slice)
+        self.records.get(location as usize).as_deref().map(|live| live.records.as_slice())
+    }
+
+    /// The version of a location's records (0: the snapshot's; then the sequence number of the
+    /// last write that changed them) and when it was changed (Unix seconds).
+    pub fn version_of(&self, location: u32) -> (u64, Option<UnixSeconds>) {
+        self.records.get(location as usize).as_deref().map_or((0, None), |live| (live.version, Some(live.changed_at)))
     }
 
     /// Number of writes applied since the snapshot.
@@ -124,11 +131,26 @@ impl LiveView {
     }
 }
 
-/// What a write does to one capacity record of a location.
+/// The records of a location once a write changed them.
 #[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LiveLocation {
+    pub(crate) records: Vec<CapacityRecord>,
+    /// Sequence number of the last write that changed them.
+    pub(crate) version: u64,
+    /// When that write was applied, Unix seconds.
+    pub(crate) changed_at: UnixSeconds,
+}
+
+/// What a write does to the capacity records of a location.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum CapacityChange {
-    /// Adds the record, or replaces the record of the same key.
+    /// Adds the record, or replaces the record of the same key (a PATCH `add`).
     Upsert(CapacityRecord),
+    /// Replaces the record of the same key, which must exist (a PATCH `replace` of one record).
+    Replace(CapacityRecord),
+    /// Replaces every record of the location by these (the deprecated scenario 9); a held
+    /// record newer than the one given for its key is kept.
+    ReplaceAll(Vec<CapacityRecord>),
     /// Removes the record of this key; `at` orders it against the record held (a delete older
     /// than the record is ignored).
     Delete {
@@ -145,16 +167,16 @@ pub enum ChangeOutcome {
     /// Applied: the record before (none for a new key) and after (none for a delete).
     Applied {
         /// The record held before.
-        before: Option<CapacityRecord>,
+        before: Option<Box<CapacityRecord>>,
         /// The record held after.
-        after: Option<CapacityRecord>,
+        after: Option<Box<CapacityRecord>>,
     },
     /// Not applied: the record held is newer (last writer wins by `capacityUpdateDate`).
     Older {
         /// The record held, newer than the change.
-        held: CapacityRecord,
+        held: Box<CapacityRecord>,
     },
-    /// A delete of a key the location does not hold.
+    /// A replace or delete of a key the location does not hold.
     NoSuchRecord,
 }
 
@@ -174,26 +196,48 @@ pub fn apply_change(records: &mut Vec<CapacityRecord>, change: &CapacityChange) 
                 Some(index) => {
                     let held = &records[index];
                     if record.updated_at < held.updated_at {
-                        return ChangeOutcome::Older { held: held.clone() };
+                        return ChangeOutcome::Older { held: Box::new(held.clone()) };
                     }
                     let before = std::mem::replace(&mut records[index], record.clone());
-                    ChangeOutcome::Applied { before: Some(before), after: Some(record.clone()) }
+                    ChangeOutcome::Applied { before: Some(Box::new(before)), after: Some(Box::new(record.clone())) }
                 }
                 None => {
                     records.push(record.clone());
-                    ChangeOutcome::Applied { before: None, after: Some(record.clone()) }
+                    ChangeOutcome::Applied { before: None, after: Some(Box::new(record.clone())) }
                 }
             }
+        }
+        CapacityChange::Replace(record) => {
+            if records.iter().any(|held| held.key() == record.key()) {
+                apply_change(records, &CapacityChange::Upsert(record.clone()))
+            } else {
+                ChangeOutcome::NoSuchRecord
+            }
+        }
+        CapacityChange::ReplaceAll(given) => {
+            let mut next: Vec<CapacityRecord> = Vec::with_capacity(given.len());
+            for record in given {
+                let key = record.key();
+                let newer_held =
+                    records.iter().find(|held| held.key() == key && held.updated_at > record.updated_at).cloned();
+                next.retain(|kept| kept.key() != key);
+                next.push(newer_held.unwrap_or_else(|| record.clone()));
+            }
+            if next == *records {
+                return ChangeOutcome::Applied { before: None, after: None };
+            }
+            *records = next;
+            ChangeOutcome::Applied { before: None, after: None }
         }
         CapacityChange::Delete { key, at } => match records.iter().position(|held| held.key() == *key) {
             Some(index) => {
                 if let Some(at) = at
                     && records[index].updated_at.is_some_and(|held_at| held_at > *at)
                 {
-                    return ChangeOutcome::Older { held: records[index].clone() };
+                    return ChangeOutcome::Older { held: Box::new(records[index].clone()) };
                 }
                 let before = records.remove(index);
-                ChangeOutcome::Applied { before: Some(before), after: None }
+                ChangeOutcome::Applied { before: Some(Box::new(before)), after: None }
             }
             None => ChangeOutcome::NoSuchRecord,
         },
@@ -223,27 +267,33 @@ impl super::Index {
         view.records_of(location).unwrap_or(&self.data.dataset.locations[location as usize].capacities)
     }
 
-    /// Applies changes to the records of one location in `view` (a copy the caller swaps in):
-    /// the records, the counts of the offers provided there and the maxima of their positions.
+    /// Applies the changes of one write to the records of one location in `view` (a copy the
+    /// caller swaps in): the records, the counts of the offers provided there and the maxima of
+    /// their positions. All or nothing: when a change finds no record to replace or delete,
+    /// nothing is applied. `version` and `at` stamp the location (sequence, Unix seconds).
     pub(crate) fn apply_changes(
         &self,
         view: &mut LiveView,
         location: u32,
         changes: &[CapacityChange],
+        version: u64,
+        at: UnixSeconds,
     ) -> Vec<ChangeOutcome> {
         let mut records = self.location_records(view, location).to_vec();
         let outcomes: Vec<ChangeOutcome> = changes.iter().map(|change| apply_change(&mut records, change)).collect();
         let applied = outcomes.iter().filter(|outcome| outcome.applied()).count() as u64;
-        if applied == 0 {
+        if applied == 0 || outcomes.contains(&ChangeOutcome::NoSuchRecord) {
             return outcomes;
         }
         for (change, outcome) in changes.iter().zip(&outcomes) {
-            if let (CapacityChange::Upsert(record), true) = (change, outcome.applied()) {
+            if let (CapacityChange::Upsert(record) | CapacityChange::Replace(record), true) =
+                (change, outcome.applied())
+            {
                 view.newest_write_at = view.newest_write_at.max(record.updated_at);
             }
         }
         view.writes_applied += applied;
-        view.records.set(location as usize, Some(Arc::new(records)));
+        view.records.set(location as usize, Some(Arc::new(LiveLocation { records, version, changed_at: at })));
         let dataset = &self.data.dataset;
         let mut positions: Vec<u32> = Vec::new();
         for &offer in self.lookups.offers_of_location(location) {
@@ -307,12 +357,12 @@ mod tests {
         let mut records = vec![record("02", "01", 5, 100)];
         // Same status and temporality, another temporary assignment: another record.
         let outcome = apply_change(&mut records, &CapacityChange::Upsert(record("02", "02", 3, 100)));
-        assert_eq!(outcome, ChangeOutcome::Applied { before: None, after: Some(record("02", "02", 3, 100)) });
+        assert_eq!(outcome, ChangeOutcome::Applied { before: None, after: Some(Box::new(record("02", "02", 3, 100))) });
         assert_eq!(counts_of(&records).available, 8, "two records, each counted once");
         // A newer value replaces; an older one is ignored and said so.
         assert!(apply_change(&mut records, &CapacityChange::Upsert(record("02", "01", 9, 200))).applied());
         let older = apply_change(&mut records, &CapacityChange::Upsert(record("02", "01", 1, 150)));
-        assert_eq!(older, ChangeOutcome::Older { held: record("02", "01", 9, 200) });
+        assert_eq!(older, ChangeOutcome::Older { held: Box::new(record("02", "01", 9, 200)) });
         assert_eq!(counts_of(&records).available, 12);
         // Deletes: an older delete is ignored, a missing key is said so.
         let key = record("02", "01", 0, 0).key();

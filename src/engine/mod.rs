@@ -107,6 +107,19 @@ pub(crate) struct Index {
     pub(crate) lookups: lookup::Lookups,
 }
 
+/// One write to the capacities of one location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapacityWrite {
+    /// The location (index in the snapshot).
+    pub location: u32,
+    /// Its changes, applied all or nothing.
+    pub changes: Vec<live::CapacityChange>,
+    /// The version the location gets (the write's sequence number).
+    pub version: u64,
+    /// When the write is applied, Unix seconds.
+    pub at: crate::util::time::UnixSeconds,
+}
+
 /// A searchable snapshot: opens one and answers every kind of request over it.
 pub struct Engine {
     index: Index,
@@ -254,11 +267,15 @@ impl Engine {
 
     /// Applies capacity changes, location by location, as one write: queries see all of it or
     /// none of it. Returns the outcome of every change, in order.
-    pub fn apply_capacity(&self, writes: &[(u32, Vec<live::CapacityChange>)]) -> Vec<Vec<live::ChangeOutcome>> {
+    /// Each write is `(location, changes, version, at)`: the changes of one location, all or
+    /// nothing, stamped with `version` (a sequence number) and `at` (Unix seconds).
+    pub fn apply_capacity(&self, writes: &[CapacityWrite]) -> Vec<Vec<live::ChangeOutcome>> {
         let _writer = self.write_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut view = live::LiveView::clone(&self.live.load());
-        let outcomes =
-            writes.iter().map(|(location, changes)| self.index.apply_changes(&mut view, *location, changes)).collect();
+        let outcomes = writes
+            .iter()
+            .map(|write| self.index.apply_changes(&mut view, write.location, &write.changes, write.version, write.at))
+            .collect();
         self.live.store(Arc::new(view));
         outcomes
     }

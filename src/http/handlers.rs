@@ -231,7 +231,11 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Response, Ap
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let gauges = state.handle.current().map(|loaded| loaded.gauges()).unwrap_or_default();
-    let text = state.handle.metrics.render(&gauges, crate::util::time::now());
+    let mut text = state.handle.metrics.render(&gauges, crate::util::time::now());
+    if let Some(service) = state.handle.capacity() {
+        let newest_write_at = state.handle.current().and_then(|loaded| loaded.engine.live_view().newest_write_at());
+        crate::serve::capacity::render_metrics(service, newest_write_at, crate::util::time::now(), &mut text);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
@@ -241,7 +245,7 @@ pub(crate) async fn openapi(State(state): State<AppState>) -> Response {
     Json(state.openapi.as_ref().clone()).into_response()
 }
 
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+pub(super) fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
     let Some(token) = &state.config.admin_token else {
         return Err(AppError::not_found("admin routes are disabled (no admin token configured)"));
     };

@@ -6,6 +6,7 @@
 //! "parameter" } }`), CORS, compression, load shedding above the concurrency limit (429),
 //! timeout (503), body size limit (413).
 
+pub(crate) mod capacity;
 pub(crate) mod error;
 pub(crate) mod geojson;
 pub(crate) mod handlers;
@@ -23,7 +24,6 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -35,7 +35,7 @@ use error::AppError;
 
 /// Every route the service answers: `(method, path)`. The OpenAPI document lists exactly these
 /// (checked by a test).
-pub const ROUTES: [(&str, &str); 12] = [
+pub const ROUTES: [(&str, &str); 16] = [
     ("get", "/v1/offers"),
     ("get", "/v1/offers/{id}"),
     ("get", "/v1/eg/{finess}"),
@@ -48,6 +48,10 @@ pub const ROUTES: [(&str, &str); 12] = [
     ("get", "/openapi.json"),
     ("post", "/admin/reload"),
     ("post", "/admin/rollback"),
+    ("patch", "/fhir/Location"),
+    ("patch", "/ws-synchro-dispo-lits-fhir/Location"),
+    ("patch", "/fhir/Location/{id}"),
+    ("post", "/v1/capacity"),
 ];
 
 /// What every handler can reach.
@@ -97,6 +101,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::openapi))
         .routes(routes!(handlers::admin_reload))
         .routes(routes!(handlers::admin_rollback))
+        .routes(routes!(capacity::patch_by_identifier))
+        .routes(routes!(capacity::patch_by_identifier_ws))
+        .routes(routes!(capacity::patch_by_id))
+        .routes(routes!(capacity::post_capacity))
 }
 
 /// The OpenAPI document of the service.
@@ -108,7 +116,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(handle: Arc<SnapshotHandle>, config: Arc<ServeConfig>) -> axum::Router {
     let (router, openapi) = routes().split_for_parts();
     let state = AppState { handle, config: config.clone(), openapi: Arc::new(openapi) };
-    let inner = router.fallback(fallback).with_state(state.clone());
+    let inner = router
+        .fallback(fallback)
+        .layer(axum::extract::DefaultBodyLimit::max(config.max_batch_bytes.max(config.max_body_bytes)))
+        .with_state(state.clone());
     // Limits apply to the whole service (a layer on the router would wrap each route apart).
     let service = ServiceBuilder::new()
         .layer(CatchPanicLayer::custom(panic_response))
@@ -127,7 +138,7 @@ pub fn router(handle: Arc<SnapshotHandle>, config: Arc<ServeConfig>) -> axum::Ro
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_millis(config.request_timeout_ms),
         ))
-        .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+        .layer(middleware::from_fn_with_state((config.max_body_bytes, config.max_batch_bytes), limit_body))
         .service(inner);
     axum::Router::new().fallback_service(service)
 }
@@ -145,6 +156,7 @@ pub(crate) fn route_label(path: &str) -> &'static str {
     match path {
         path if path.starts_with("/v1/offers/") && path.len() > "/v1/offers/".len() => "/v1/offers/{id}",
         path if path.starts_with("/v1/eg/") && path.len() > "/v1/eg/".len() => "/v1/eg/{finess}",
+        path if path.starts_with("/fhir/Location/") && path.len() > "/fhir/Location/".len() => "/fhir/Location/{id}",
         _ => "unmatched",
     }
 }
@@ -170,6 +182,21 @@ async fn fallback() -> AppError {
     AppError::of(ErrorCode::NotFound)
 }
 
+/// Limits request bodies: `max_batch_bytes` for `POST /v1/capacity`, `max_body_bytes` for every
+/// other route. A declared length over the limit is refused at once; a streamed body is cut there.
+async fn limit_body(State((body_limit, batch_limit)): State<(usize, usize)>, request: Request, next: Next) -> Response {
+    let limit = if request.uri().path() == "/v1/capacity" { batch_limit } else { body_limit };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return AppError::of(ErrorCode::PayloadTooLarge).into_response();
+    }
+    next.run(request.map(|body| Body::new(http_body_util::Limited::new(body, limit)))).await
+}
+
 /// Gives every error response made outside the handlers (413 from the body limit, 405 from
 /// the router, 503 from the timeout) the API's JSON error shape.
 async fn shape_errors(request: Request, next: Next) -> Response {
@@ -179,7 +206,7 @@ async fn shape_errors(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"));
+        .is_some_and(|value| value.starts_with("application/json") || value.starts_with("application/fhir+json"));
     if (status.is_client_error() || status.is_server_error()) && !is_json {
         return AppError::of(ErrorCode::for_foreign_status(status.as_u16())).into_response();
     }

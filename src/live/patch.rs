@@ -55,27 +55,27 @@ use serde_json::{Map, Value};
 
 use crate::model::labels::CodeSystem;
 use crate::model::place::Finess;
-use crate::model::{CapacityRecord, Code};
+use crate::model::{CapacityKey, CapacityRecord, Code};
 use crate::util::time::{UnixSeconds, format_rfc3339, parse_fhir_datetime};
 
 /// Canonical URL of the capacity extension `ror-location-supported-capacity`.
-pub const CAPACITY_EXTENSION_URL: &str =
+pub(crate) const CAPACITY_EXTENSION_URL: &str =
     "https://interop.esante.gouv.fr/ig/fhir/ror/StructureDefinition/ror-location-supported-capacity";
 
 /// The FHIRPath of a Location's capacity collection, as ROR clients write it and as the ROR puts
 /// it in the `expression` of its "indicator not found" 404.
-pub const CAPACITY_COLLECTION_PATH: &str = "Location.extension.where(url='https://interop.esante.gouv.fr/ig/fhir/ror/StructureDefinition/ror-location-supported-capacity')";
+pub(crate) const CAPACITY_COLLECTION_PATH: &str = "Location.extension.where(url='https://interop.esante.gouv.fr/ig/fhir/ror/StructureDefinition/ror-location-supported-capacity')";
 
 /// Largest `nbCapacity` accepted by [`ValidationPolicy::default`] (beds / places / dwellings of
 /// one record). Larger counts are a `business-rule` error: no Location has 100 000 beds.
-pub const MAX_CAPACITY_COUNT: u32 = 100_000;
+pub(crate) const MAX_CAPACITY_COUNT: u32 = 100_000;
 
 /// Default tolerance, in seconds, for a `capacityUpdateDate` ahead of the server clock (5 minutes:
 /// clocks of establishments drift).
-pub const DEFAULT_FUTURE_TOLERANCE_SECONDS: i64 = 300;
+pub(crate) const DEFAULT_FUTURE_TOLERANCE_SECONDS: i64 = 300;
 
 /// How many missing commas [`parse_json_lenient`] inserts before giving up.
-pub const MAX_COMMA_REPAIRS: usize = 8;
+pub(crate) const MAX_COMMA_REPAIRS: usize = 8;
 
 /// Expression of the capacity extension in the ROR's `business-rule` issues (written with
 /// `extension('…')`, not `where(url=…)`, in the DOC).
@@ -87,7 +87,7 @@ const CAPACITY_RULE_EXPRESSION: &str = "Location.extension('https://interop.esan
 
 /// A sub-extension of `ror-location-supported-capacity` (bare relative `url`s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum CapacityField {
+pub(crate) enum CapacityField {
     /// `capacityType`, nature (TRE_R329 / JDV_J187), required.
     CapacityType,
     /// `capacityStatus`, statut (TRE_R330 / JDV_J188), required, in the tuple.
@@ -117,7 +117,7 @@ pub enum CapacityField {
 
 impl CapacityField {
     /// Every sub-extension, in declaration order.
-    pub const ALL: [CapacityField; 12] = [
+    pub(crate) const ALL: [CapacityField; 12] = [
         CapacityField::CapacityType,
         CapacityField::Status,
         CapacityField::Temporality,
@@ -133,7 +133,7 @@ impl CapacityField {
     ];
 
     /// The indicator-tuple fields, in the order of the ROR's 400 messages.
-    pub const TUPLE: [CapacityField; 7] = [
+    pub(crate) const TUPLE: [CapacityField; 7] = [
         CapacityField::Status,
         CapacityField::Temporality,
         CapacityField::Gender,
@@ -144,7 +144,7 @@ impl CapacityField {
     ];
 
     /// The sub-extension `url` as the IG spells it (`temporaryAssignement`, sic).
-    pub fn url(self) -> &'static str {
+    pub(crate) fn url(self) -> &'static str {
         match self {
             CapacityField::CapacityType => "capacityType",
             CapacityField::Status => "capacityStatus",
@@ -163,7 +163,7 @@ impl CapacityField {
 
     /// The field of a sub-extension `url`; also accepts the corrected spelling
     /// `temporaryAssignment`, as FHIR ingest does.
-    pub fn from_url(url: &str) -> Option<CapacityField> {
+    pub(crate) fn from_url(url: &str) -> Option<CapacityField> {
         if url == "temporaryAssignment" {
             return Some(CapacityField::TemporaryAssignment);
         }
@@ -171,7 +171,7 @@ impl CapacityField {
     }
 
     /// The code system of a coded field (None for the count, the date and the comment).
-    pub fn code_system(self) -> Option<CodeSystem> {
+    pub(crate) fn code_system(self) -> Option<CodeSystem> {
         Some(match self {
             CapacityField::CapacityType => CodeSystem::NatureCapacite,
             CapacityField::Status => CodeSystem::StatutCapacite,
@@ -187,7 +187,7 @@ impl CapacityField {
     }
 
     /// The number of the ROR value set (`JDV_Jxxx-…-ROR`) that carries this field's codes.
-    pub fn jdv_number(self) -> Option<u32> {
+    pub(crate) fn jdv_number(self) -> Option<u32> {
         Some(match self {
             CapacityField::CapacityType => 187,
             CapacityField::Status => 188,
@@ -202,13 +202,8 @@ impl CapacityField {
         })
     }
 
-    /// Whether the field belongs to the indicator tuple ([`CapacityKey`]).
-    pub fn is_tuple_field(self) -> bool {
-        CapacityField::TUPLE.contains(&self)
-    }
-
     /// A required sub-extension of a PATCH record (`ror-api.md` §1.5).
-    pub fn is_required(self) -> bool {
+    pub(crate) fn is_required(self) -> bool {
         matches!(
             self,
             CapacityField::CapacityType
@@ -223,7 +218,7 @@ impl CapacityField {
 
     /// The code of this field in a record (None for an absent optional field and for the
     /// count, the date and the comment).
-    pub fn code_of(self, record: &CapacityRecord) -> Option<&str> {
+    pub(crate) fn code_of(self, record: &CapacityRecord) -> Option<&str> {
         match self {
             CapacityField::CapacityType => Some(&record.capacity_type),
             CapacityField::Status => Some(&record.status),
@@ -248,7 +243,7 @@ impl fmt::Display for CapacityField {
 /// The code system of a capacity coding's `system` URL: a TRE code system through
 /// [`CodeSystem::from_url`], or one of the ROR value sets `JDV_J187` … `JDV_J195` mapped to the
 /// TRE it draws from. http or https, trailing slash, NOS or FHIR segment: all accepted.
-pub fn capacity_code_system(url: &str) -> Option<CodeSystem> {
+pub(crate) fn capacity_code_system(url: &str) -> Option<CodeSystem> {
     if let Some(system) = CodeSystem::from_url(url) {
         return Some(system);
     }
@@ -279,7 +274,7 @@ fn jdv_number(url: &str) -> Option<u32> {
 
 /// Whether `url` names the capacity extension: [`CAPACITY_EXTENSION_URL`], also over http and
 /// with a trailing slash.
-pub fn is_capacity_extension_url(url: &str) -> bool {
+pub(crate) fn is_capacity_extension_url(url: &str) -> bool {
     let url = url.strip_suffix('/').unwrap_or(url);
     let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
         return false;
@@ -291,31 +286,12 @@ pub fn is_capacity_extension_url(url: &str) -> bool {
 // Record identity and selectors
 // ---------------------------------------------------------------------------------------------
 
-/// The indicator tuple that identifies a capacity record on its Location (`ror-api.md` §1.5).
-///
-/// Two records with the same key are the same indicator; a replace or delete addresses exactly
-/// one key. `capacityType` is not part of it (fixed by the indicator).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CapacityKey {
-    /// `capacityStatus` (TRE_R330).
-    pub status: Code,
-    /// `temporalityCapacity` (TRE_R331).
-    pub temporality: Code,
-    /// `genderCapacityAvailable` (TRE_R332).
-    pub gender: Option<Code>,
-    /// `temporaryAssignement` (TRE_R337).
-    pub temporary_assignment: Option<Code>,
-    /// `capacityClosingType` (TRE_R333).
-    pub closing_type: Option<Code>,
-    /// `additionalBedType` (TRE_R334).
-    pub additional_bed_type: Option<Code>,
-    /// `crisisType` (TRE_R336).
-    pub crisis_type: Option<Code>,
-}
-
+/// The indicator tuple that identifies a capacity record on its Location (`ror-api.md` §1.5),
+/// [`crate::model::CapacityKey`]: two records with the same key are the same indicator; a replace
+/// or delete addresses exactly one key. `capacityType` is not part of it (fixed by the indicator).
 impl CapacityKey {
     /// The key of a record.
-    pub fn of(record: &CapacityRecord) -> CapacityKey {
+    pub(crate) fn of(record: &CapacityRecord) -> CapacityKey {
         CapacityKey {
             status: record.status.clone(),
             temporality: record.temporality.clone(),
@@ -328,12 +304,12 @@ impl CapacityKey {
     }
 
     /// Whether `record` has this key.
-    pub fn matches(&self, record: &CapacityRecord) -> bool {
+    pub(crate) fn matches(&self, record: &CapacityRecord) -> bool {
         *self == CapacityKey::of(record)
     }
 
     /// The code of a tuple field (None for an absent field, and for a field outside the tuple).
-    pub fn code(&self, field: CapacityField) -> Option<&str> {
+    pub(crate) fn code(&self, field: CapacityField) -> Option<&str> {
         match field {
             CapacityField::Status => Some(&self.status),
             CapacityField::Temporality => Some(&self.temporality),
@@ -349,7 +325,7 @@ impl CapacityKey {
     /// The tuple as the ROR prints it in its 400 messages:
     /// `capacityStatus: 02 / temporalityCapacity: 01 / genderCapacityAvailable: 03 /
     /// capacityClosingType: null / additionalBedType: null / crisisType: null / temporaryAssignement: 01`.
-    pub fn ror_tuple_text(&self) -> String {
+    pub(crate) fn ror_tuple_text(&self) -> String {
         tuple_text(|field| self.code(field))
     }
 }
@@ -373,39 +349,26 @@ fn tuple_text<'a>(code: impl Fn(CapacityField) -> Option<&'a str>) -> String {
 /// A field left out means "absent" ([`RecordCriteria::key`]), as in the ROR's messages
 /// (`capacityClosingType: null`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct RecordCriteria {
+pub(crate) struct RecordCriteria {
     /// `capacityStatus`.
-    pub status: Option<Code>,
+    pub(crate) status: Option<Code>,
     /// `temporalityCapacity`.
-    pub temporality: Option<Code>,
+    pub(crate) temporality: Option<Code>,
     /// `genderCapacityAvailable`.
-    pub gender: Option<Code>,
+    pub(crate) gender: Option<Code>,
     /// `temporaryAssignement`.
-    pub temporary_assignment: Option<Code>,
+    pub(crate) temporary_assignment: Option<Code>,
     /// `capacityClosingType`.
-    pub closing_type: Option<Code>,
+    pub(crate) closing_type: Option<Code>,
     /// `additionalBedType`.
-    pub additional_bed_type: Option<Code>,
+    pub(crate) additional_bed_type: Option<Code>,
     /// `crisisType`.
-    pub crisis_type: Option<Code>,
+    pub(crate) crisis_type: Option<Code>,
 }
 
 impl RecordCriteria {
-    /// The criteria that select exactly `key`.
-    pub fn of_key(key: &CapacityKey) -> RecordCriteria {
-        RecordCriteria {
-            status: Some(key.status.clone()),
-            temporality: Some(key.temporality.clone()),
-            gender: key.gender.clone(),
-            temporary_assignment: key.temporary_assignment.clone(),
-            closing_type: key.closing_type.clone(),
-            additional_bed_type: key.additional_bed_type.clone(),
-            crisis_type: key.crisis_type.clone(),
-        }
-    }
-
     /// The code given for a tuple field, if any.
-    pub fn code(&self, field: CapacityField) -> Option<&str> {
+    pub(crate) fn code(&self, field: CapacityField) -> Option<&str> {
         match field {
             CapacityField::Status => self.status.as_deref(),
             CapacityField::Temporality => self.temporality.as_deref(),
@@ -434,7 +397,7 @@ impl RecordCriteria {
     /// The one key these criteria select: absent optional fields are absent in the key. None
     /// when `capacityStatus` or `temporalityCapacity` is missing (every record has both, so such
     /// a selector names no indicator: a `business-rule` 400, see [`OutcomeIssue::invalid_selector`]).
-    pub fn key(&self) -> Option<CapacityKey> {
+    pub(crate) fn key(&self) -> Option<CapacityKey> {
         Some(CapacityKey {
             status: self.status.clone()?,
             temporality: self.temporality.clone()?,
@@ -447,19 +410,19 @@ impl RecordCriteria {
     }
 
     /// Whether the criteria select `record` (exact tuple equality, see [`RecordCriteria::key`]).
-    pub fn matches(&self, record: &CapacityRecord) -> bool {
+    pub(crate) fn matches(&self, record: &CapacityRecord) -> bool {
         self.key().is_some_and(|key| key.matches(record))
     }
 
     /// The criteria as the ROR prints them (`capacityStatus: 02 / … / crisisType: null / …`).
-    pub fn ror_tuple_text(&self) -> String {
+    pub(crate) fn ror_tuple_text(&self) -> String {
         tuple_text(|field| self.code(field))
     }
 }
 
 /// What a PATCH `path` selects.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selector {
+pub(crate) enum Selector {
     /// The Location's whole capacity collection: [`CAPACITY_COLLECTION_PATH`].
     Collection,
     /// One record, by `….where(extension.where(url = 'capacityStatus' and
@@ -470,11 +433,11 @@ pub enum Selector {
 /// Why a `path` is not a capacity selector.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid capacity selector at byte {offset}: {message}")]
-pub struct SelectorError {
+pub(crate) struct SelectorError {
     /// Byte offset in the `path` string where the problem was found.
-    pub offset: usize,
+    pub(crate) offset: usize,
     /// What was expected, lowercase English.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -825,7 +788,7 @@ impl<'a> SelectorParser<'a> {
 /// assert_eq!(criteria.status.as_deref(), Some("02"));
 /// assert!(parse_selector("Location.extension").is_err());
 /// ```
-pub fn parse_selector(path: &str) -> Result<Selector, SelectorError> {
+pub(crate) fn parse_selector(path: &str) -> Result<Selector, SelectorError> {
     let tokens = tokenize(path)?;
     SelectorParser { tokens, position: 0 }.selector()
 }
@@ -837,17 +800,17 @@ pub fn parse_selector(path: &str) -> Result<Selector, SelectorError> {
 /// One capacity record as sent in a PATCH: the model record, plus the `comment` the model does
 /// not keep.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct CapacityUpdate {
+pub(crate) struct CapacityUpdate {
     /// The record. Every required field is set: `source_type`, `temporary_assignment` and
     /// `updated_at` are `Some`.
-    pub record: CapacityRecord,
+    pub(crate) record: CapacityRecord,
     /// `comment` (free text, IG 0.7.0).
-    pub comment: Option<String>,
+    pub(crate) comment: Option<String>,
 }
 
 /// One operation of a capacity PATCH.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Operation {
+pub(crate) enum Operation {
     /// `replace`: the selected record (one record in `records`), or the whole collection
     /// (deprecated scenario 9, any number of records).
     Replace {
@@ -871,7 +834,7 @@ pub enum Operation {
 /// The `OperationOutcome.issue.code` values this module emits (FHIR R4 `IssueType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum IssueType {
+pub(crate) enum IssueType {
     /// `structure`: the body is not JSON, or not a `Parameters` of capacity operations.
     Structure,
     /// `invalid`: a part has an unsupported or wrong value (operation type, path, url).
@@ -889,21 +852,8 @@ pub enum IssueType {
 }
 
 impl IssueType {
-    /// The FHIR code, e.g. `"business-rule"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IssueType::Structure => "structure",
-            IssueType::Invalid => "invalid",
-            IssueType::Required => "required",
-            IssueType::Value => "value",
-            IssueType::BusinessRule => "business-rule",
-            IssueType::NotFound => "not-found",
-            IssueType::MultipleMatches => "multiple-matches",
-        }
-    }
-
     /// The HTTP status of an answer whose (first) issue has this code: 404, 412, else 400.
-    pub fn http_status(self) -> u16 {
+    pub(crate) fn http_status(self) -> u16 {
         match self {
             IssueType::NotFound => 404,
             IssueType::MultipleMatches => 412,
@@ -915,14 +865,14 @@ impl IssueType {
 /// Why a PATCH body was refused. Becomes a 400 through [`OperationOutcome::from_patch_error`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
-pub struct PatchError {
+pub(crate) struct PatchError {
     /// The issue code (`structure`, `invalid`, `required`, `value`, or `business-rule` for a
     /// negative or out-of-range count).
-    pub code: IssueType,
+    pub(crate) code: IssueType,
     /// What is wrong, lowercase English.
-    pub message: String,
+    pub(crate) message: String,
     /// Where, as a path into the body (`Parameters.parameter[0].part[2].part[0]…`).
-    pub expression: Option<String>,
+    pub(crate) expression: Option<String>,
 }
 
 impl PatchError {
@@ -933,24 +883,24 @@ impl PatchError {
 
 /// The operations of a body, and the repairs its JSON needed.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ParsedPatch {
+pub(crate) struct ParsedPatch {
     /// The operations, in body order.
-    pub operations: Vec<Operation>,
+    pub(crate) operations: Vec<Operation>,
     /// Byte offsets in the body where [`parse_json_lenient`] inserted a missing comma (empty for
     /// valid JSON). Worth a warning in the logs.
-    pub inserted_commas: Vec<usize>,
+    pub(crate) inserted_commas: Vec<usize>,
 }
 
 /// Parses a capacity PATCH body into its operations (see the module doc for what is accepted).
 ///
 /// # Errors
 /// A [`PatchError`] with the issue code of the first problem found.
-pub fn parse_patch(body: &[u8]) -> Result<Vec<Operation>, PatchError> {
+pub(crate) fn parse_patch(body: &[u8]) -> Result<Vec<Operation>, PatchError> {
     parse_patch_report(body).map(|parsed| parsed.operations)
 }
 
 /// [`parse_patch`], also reporting the JSON repairs.
-pub fn parse_patch_report(body: &[u8]) -> Result<ParsedPatch, PatchError> {
+pub(crate) fn parse_patch_report(body: &[u8]) -> Result<ParsedPatch, PatchError> {
     let json = parse_json_lenient(body)
         .map_err(|error| PatchError::new(IssueType::Structure, "", format!("the body is not JSON: {error}")))?;
     let operations = parse_parameters(&json.value)?;
@@ -959,11 +909,11 @@ pub fn parse_patch_report(body: &[u8]) -> Result<ParsedPatch, PatchError> {
 
 /// A JSON value read by [`parse_json_lenient`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct LenientJson {
+pub(crate) struct LenientJson {
     /// The value.
-    pub value: Value,
+    pub(crate) value: Value,
     /// Byte offsets in the input where a comma was inserted, ascending.
-    pub inserted_commas: Vec<usize>,
+    pub(crate) inserted_commas: Vec<usize>,
 }
 
 /// Reads JSON, repairing the one defect seen in published ROR bodies: a missing comma between
@@ -977,7 +927,7 @@ pub struct LenientJson {
 /// # Errors
 /// The serde_json error of the last attempt. Its line is exact; its column counts the commas
 /// inserted earlier on the same line.
-pub fn parse_json_lenient(body: &[u8]) -> Result<LenientJson, serde_json::Error> {
+pub(crate) fn parse_json_lenient(body: &[u8]) -> Result<LenientJson, serde_json::Error> {
     let (skipped, body) = match body.strip_prefix(b"\xEF\xBB\xBF") {
         Some(rest) => (3, rest),
         None => (0, body),
@@ -1459,43 +1409,44 @@ fn parse_code(sub: &Map<String, Value>, field: CapacityField, at: &str) -> Resul
 /// `OperationOutcome.issue.severity`; the ROR's answers only use `error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub(crate) enum Severity {
     /// `error`.
     Error,
     /// `warning`.
+    #[allow(dead_code)] // a severity of the FHIR value set, not emitted yet
     Warning,
 }
 
 /// One issue of an [`OperationOutcome`]. `expression` is always serialized as an array (R4), and
 /// left out when empty (as in the ROR's third 400 example).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OutcomeIssue {
+pub(crate) struct OutcomeIssue {
     /// Severity.
-    pub severity: Severity,
+    pub(crate) severity: Severity,
     /// Issue type.
-    pub code: IssueType,
+    pub(crate) code: IssueType,
     /// Human-readable text (French for the ROR's own messages).
-    pub diagnostics: String,
+    pub(crate) diagnostics: String,
     /// FHIRPath expressions of the elements concerned.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub expression: Vec<String>,
+    pub(crate) expression: Vec<String>,
 }
 
 impl OutcomeIssue {
     /// An `error` issue.
-    pub fn error(code: IssueType, diagnostics: impl Into<String>, expression: Vec<String>) -> OutcomeIssue {
+    pub(crate) fn error(code: IssueType, diagnostics: impl Into<String>, expression: Vec<String>) -> OutcomeIssue {
         OutcomeIssue { severity: Severity::Error, code, diagnostics: diagnostics.into(), expression }
     }
 
     /// A `business-rule` error on the capacity extension (`Location.extension('…')`).
-    pub fn business_rule(diagnostics: impl Into<String>) -> OutcomeIssue {
+    pub(crate) fn business_rule(diagnostics: impl Into<String>) -> OutcomeIssue {
         OutcomeIssue::error(IssueType::BusinessRule, diagnostics, vec![CAPACITY_RULE_EXPRESSION.to_owned()])
     }
 
     /// The ROR's wrong-nature issue: "Indicateur `name` : L'attribut 'natureCapacite' a un code
     /// différent de celui attendu", on `….extension('capacityType')`. `indicator_name` None
     /// prints `INDICATEUR_INCONNU`, as in the DOC.
-    pub fn wrong_capacity_type(indicator_name: Option<&str>) -> OutcomeIssue {
+    pub(crate) fn wrong_capacity_type(indicator_name: Option<&str>) -> OutcomeIssue {
         OutcomeIssue::error(
             IssueType::BusinessRule,
             format!(
@@ -1508,7 +1459,7 @@ impl OutcomeIssue {
 
     /// The ROR's invalid-tuple issue for a record: "Les valeurs du nouvel objet ne correspondent
     /// pas à un indicateur valide : capacityStatus: 02 / …".
-    pub fn invalid_new_record(key: &CapacityKey) -> OutcomeIssue {
+    pub(crate) fn invalid_new_record(key: &CapacityKey) -> OutcomeIssue {
         OutcomeIssue::business_rule(format!(
             "Les valeurs du nouvel objet ne correspondent pas à un indicateur valide : {}",
             key.ror_tuple_text()
@@ -1517,7 +1468,7 @@ impl OutcomeIssue {
 
     /// The ROR's invalid-selector issue: "Les critères du FhirPath ne correspondent pas à un
     /// indicateur valide : …" (no expression, as in the DOC).
-    pub fn invalid_selector(criteria: &RecordCriteria) -> OutcomeIssue {
+    pub(crate) fn invalid_selector(criteria: &RecordCriteria) -> OutcomeIssue {
         OutcomeIssue::error(
             IssueType::BusinessRule,
             format!(
@@ -1531,9 +1482,9 @@ impl OutcomeIssue {
 
 /// A FHIR R4 `OperationOutcome`, as the ROR answers a capacity PATCH.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OperationOutcome {
+pub(crate) struct OperationOutcome {
     /// The issues (at least one).
-    pub issue: Vec<OutcomeIssue>,
+    pub(crate) issue: Vec<OutcomeIssue>,
 }
 
 impl Serialize for OperationOutcome {
@@ -1552,7 +1503,7 @@ impl OperationOutcome {
     /// 404 `not-found`, expression `["Location"]`: no Location carries the synchro id. The
     /// client must not retry as `add`. `identifier` is the query value as received
     /// (e.g. `1350054680/SSR38888`).
-    pub fn location_not_found(identifier: &str) -> OperationOutcome {
+    pub(crate) fn location_not_found(identifier: &str) -> OperationOutcome {
         OperationOutcome {
             issue: vec![OutcomeIssue::error(
                 IssueType::NotFound,
@@ -1566,7 +1517,7 @@ impl OperationOutcome {
 
     /// 404 `not-found`, expression `[CAPACITY_COLLECTION_PATH]`: a `replace` (or `delete`) found
     /// no record with the selected key. The client then re-sends the record as `add`.
-    pub fn capacity_not_found() -> OperationOutcome {
+    pub(crate) fn capacity_not_found() -> OperationOutcome {
         OperationOutcome {
             issue: vec![OutcomeIssue::error(
                 IssueType::NotFound,
@@ -1577,7 +1528,7 @@ impl OperationOutcome {
     }
 
     /// 412 `multiple-matches`, expression `["Location"]`: `count` Locations carry the synchro id.
-    pub fn multiple_locations(count: usize) -> OperationOutcome {
+    pub(crate) fn multiple_locations(count: usize) -> OperationOutcome {
         OperationOutcome {
             issue: vec![OutcomeIssue::error(
                 IssueType::MultipleMatches,
@@ -1588,14 +1539,14 @@ impl OperationOutcome {
     }
 
     /// 400 `business-rule` with one or more issues (see [`validate_operation`]).
-    pub fn business_rules(issues: Vec<OutcomeIssue>) -> OperationOutcome {
+    pub(crate) fn business_rules(issues: Vec<OutcomeIssue>) -> OperationOutcome {
         debug_assert!(!issues.is_empty(), "an OperationOutcome has at least one issue");
         OperationOutcome { issue: issues }
     }
 
     /// 400 for a body that [`parse_patch`] refused (`structure`, `invalid`, `required`, `value`,
     /// or `business-rule` for a negative count).
-    pub fn from_patch_error(error: &PatchError) -> OperationOutcome {
+    pub(crate) fn from_patch_error(error: &PatchError) -> OperationOutcome {
         OperationOutcome {
             issue: vec![OutcomeIssue::error(
                 error.code,
@@ -1606,7 +1557,7 @@ impl OperationOutcome {
     }
 
     /// 400 `value` for an `identifier` query parameter that [`parse_synchro_identifier`] refused.
-    pub fn invalid_identifier(error: &IdentifierError) -> OperationOutcome {
+    pub(crate) fn invalid_identifier(error: &IdentifierError) -> OperationOutcome {
         OperationOutcome {
             issue: vec![OutcomeIssue::error(IssueType::Value, error.to_string(), vec!["identifier".to_owned()])],
         }
@@ -1614,12 +1565,12 @@ impl OperationOutcome {
 
     /// The HTTP status to answer with: 404 for `not-found`, 412 for `multiple-matches`, else
     /// 400 (decided by the first issue).
-    pub fn http_status(&self) -> u16 {
+    pub(crate) fn http_status(&self) -> u16 {
         self.issue.first().map_or(400, |issue| issue.code.http_status())
     }
 
     /// The JSON body (`application/fhir+json`).
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }
@@ -1630,11 +1581,11 @@ impl OperationOutcome {
 
 /// The tunable limits of [`validate_operation`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ValidationPolicy {
+pub(crate) struct ValidationPolicy {
     /// Largest accepted `nbCapacity` (beds / places / dwellings).
-    pub max_count: u32,
+    pub(crate) max_count: u32,
     /// How far ahead of `now`, in seconds, a `capacityUpdateDate` may be.
-    pub future_tolerance_seconds: i64,
+    pub(crate) future_tolerance_seconds: i64,
 }
 
 impl Default for ValidationPolicy {
@@ -1645,17 +1596,17 @@ impl Default for ValidationPolicy {
 
 /// A valid capacity indicator, as a catalog knows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Indicator {
+pub(crate) struct Indicator {
     /// The indicator's name in the ANS list (printed in the wrong-nature message), if known.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The `capacityType` (TRE_R329) the indicator requires, if the catalog knows it.
-    pub capacity_type: Option<Code>,
+    pub(crate) capacity_type: Option<Code>,
 }
 
 /// Which tuples are capacity indicators. The official list (indicators and their FHIRPaths) is
 /// handed privately to writers by the ANS and is not public (`ror-api.md` §1.5, §5); plug it in
 /// here when available. [`KnownCodesCatalog`] is the stand-in.
-pub trait IndicatorCatalog {
+pub(crate) trait IndicatorCatalog {
     /// The indicator `key` names, or None when the tuple is not a valid indicator.
     fn indicator(&self, key: &CapacityKey) -> Option<Indicator>;
 }
@@ -1663,7 +1614,7 @@ pub trait IndicatorCatalog {
 /// Stand-in catalog: any tuple whose codes are all known in their code systems is an indicator,
 /// with no name and no required nature (so [`check_capacity_type`] never fires through it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct KnownCodesCatalog;
+pub(crate) struct KnownCodesCatalog;
 
 impl IndicatorCatalog for KnownCodesCatalog {
     fn indicator(&self, key: &CapacityKey) -> Option<Indicator> {
@@ -1678,7 +1629,7 @@ impl IndicatorCatalog for KnownCodesCatalog {
 }
 
 /// A count above the policy's maximum (negative counts never parse).
-pub fn check_count(record: &CapacityRecord, policy: &ValidationPolicy) -> Option<OutcomeIssue> {
+pub(crate) fn check_count(record: &CapacityRecord, policy: &ValidationPolicy) -> Option<OutcomeIssue> {
     (record.count > policy.max_count).then(|| {
         OutcomeIssue::business_rule(format!(
             "La valeur de 'nbCapacity' ({}) dépasse le maximum admis ({})",
@@ -1688,7 +1639,11 @@ pub fn check_count(record: &CapacityRecord, policy: &ValidationPolicy) -> Option
 }
 
 /// A `capacityUpdateDate` more than the tolerance ahead of `now` (UTC Unix seconds), or missing.
-pub fn check_update_date(record: &CapacityRecord, now: UnixSeconds, policy: &ValidationPolicy) -> Option<OutcomeIssue> {
+pub(crate) fn check_update_date(
+    record: &CapacityRecord,
+    now: UnixSeconds,
+    policy: &ValidationPolicy,
+) -> Option<OutcomeIssue> {
     match record.updated_at {
         None => Some(OutcomeIssue::business_rule("L'attribut 'capacityUpdateDate' est obligatoire")),
         Some(updated_at) if updated_at > now.saturating_add(policy.future_tolerance_seconds) => {
@@ -1703,7 +1658,7 @@ pub fn check_update_date(record: &CapacityRecord, now: UnixSeconds, policy: &Val
 }
 
 /// Every coded field of the record whose code is not in its code system's table.
-pub fn check_known_codes(record: &CapacityRecord) -> Vec<OutcomeIssue> {
+pub(crate) fn check_known_codes(record: &CapacityRecord) -> Vec<OutcomeIssue> {
     CapacityField::ALL
         .into_iter()
         .filter_map(|field| {
@@ -1720,13 +1675,13 @@ pub fn check_known_codes(record: &CapacityRecord) -> Vec<OutcomeIssue> {
 }
 
 /// The ROR's wrong-nature check: the record's `capacityType` differs from the indicator's.
-pub fn check_capacity_type(record: &CapacityRecord, indicator: &Indicator) -> Option<OutcomeIssue> {
+pub(crate) fn check_capacity_type(record: &CapacityRecord, indicator: &Indicator) -> Option<OutcomeIssue> {
     let expected = indicator.capacity_type.as_ref()?;
     (*expected != record.capacity_type).then(|| OutcomeIssue::wrong_capacity_type(indicator.name.as_deref()))
 }
 
 /// On a `replace` of one record: the selector's tuple differs from the new record's.
-pub fn check_selector_matches(criteria: &RecordCriteria, record: &CapacityRecord) -> Option<OutcomeIssue> {
+pub(crate) fn check_selector_matches(criteria: &RecordCriteria, record: &CapacityRecord) -> Option<OutcomeIssue> {
     (!criteria.matches(record)).then(|| {
         OutcomeIssue::business_rule(format!(
             "Les critères du FhirPath ne correspondent pas aux valeurs du nouvel objet : FhirPath {} ; nouvel objet {}",
@@ -1742,7 +1697,7 @@ pub fn check_selector_matches(criteria: &RecordCriteria, record: &CapacityRecord
 ///
 /// # Errors
 /// A 400 `business-rule` [`OperationOutcome`] with one issue per broken rule.
-pub fn validate_operation(
+pub(crate) fn validate_operation(
     operation: &Operation,
     catalog: &dyn IndicatorCatalog,
     policy: &ValidationPolicy,
@@ -1782,16 +1737,17 @@ pub fn validate_operation(
 
 /// The Location a conditional capacity PATCH targets: `identifier=<IdNatStruct>/<idExterneSynchro>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SynchroIdentifier {
+pub(crate) struct SynchroIdentifier {
     /// The EG's FINESS number (the IdNatStruct is `1` followed by it).
-    pub finess: Finess,
+    pub(crate) finess: Finess,
     /// The zone code sent by the region (`idExterneSynchro`, TRE_R354 code `26`), e.g. `SSR38888`.
-    pub synchro_id: String,
+    pub(crate) synchro_id: String,
 }
 
 impl SynchroIdentifier {
+    #[cfg_attr(not(test), allow(dead_code))] // used by the tests
     /// The IdNatStruct of the EG: `1` + FINESS (e.g. `1350054680`).
-    pub fn id_nat_struct(&self) -> String {
+    pub(crate) fn id_nat_struct(&self) -> String {
         format!("1{}", self.finess)
     }
 }
@@ -1805,7 +1761,7 @@ impl fmt::Display for SynchroIdentifier {
 
 /// Why an `identifier` query value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IdentifierError {
+pub(crate) enum IdentifierError {
     /// Nothing after the optional `system|`.
     #[error("the identifier is empty")]
     Empty,
@@ -1836,7 +1792,7 @@ pub enum IdentifierError {
 /// let id = parse_synchro_identifier("1350054680/SSR38888").unwrap();
 /// assert_eq!((id.finess.as_str(), id.synchro_id.as_str()), ("350054680", "SSR38888"));
 /// ```
-pub fn parse_synchro_identifier(value: &str) -> Result<SynchroIdentifier, IdentifierError> {
+pub(crate) fn parse_synchro_identifier(value: &str) -> Result<SynchroIdentifier, IdentifierError> {
     let value = value.split_once('|').map_or(value, |(_, token)| token);
     if value.is_empty() {
         return Err(IdentifierError::Empty);

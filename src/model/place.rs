@@ -83,6 +83,11 @@ impl Finess {
     pub(crate) fn into_code(self) -> Code {
         self.0
     }
+
+    /// The number, as text.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Display for Finess {

@@ -21,6 +21,8 @@ pub struct ServeConfig {
     pub bootstrap_communes: PathBuf,
     /// Largest request body, bytes.
     pub max_body_bytes: usize,
+    /// Largest body of `POST /v1/capacity` (NDJSON batches), bytes.
+    pub max_batch_bytes: usize,
     /// Per-request timeout, milliseconds.
     pub request_timeout_ms: u64,
     /// Requests processed at once; beyond, requests are refused with 429.
@@ -42,6 +44,7 @@ impl Default for ServeConfig {
             bootstrap_feed: PathBuf::from("data-samples/ror-feed"),
             bootstrap_communes: PathBuf::from("data-samples/communes.csv.gz"),
             max_body_bytes: 64 * 1024,
+            max_batch_bytes: 16 * 1024 * 1024,
             request_timeout_ms: 2_000,
             concurrency_limit: 1_024,
             poll_interval_secs: 5,
@@ -97,6 +100,9 @@ pub(crate) struct PartialConfig {
     /// Largest request body, bytes [default: 65536].
     #[arg(long, env = "ROR_SEARCH_MAX_BODY_BYTES")]
     pub(crate) max_body_bytes: Option<usize>,
+    /// Largest body of `POST /v1/capacity` (NDJSON batches), bytes [default: 16777216].
+    #[arg(long, env = "ROR_SEARCH_MAX_BATCH_BYTES")]
+    pub(crate) max_batch_bytes: Option<usize>,
     /// Per-request timeout, milliseconds [default: 2000].
     #[arg(long, env = "ROR_SEARCH_REQUEST_TIMEOUT_MS")]
     pub(crate) request_timeout_ms: Option<u64>,
@@ -130,6 +136,7 @@ impl PartialConfig {
             bootstrap_feed: self.bootstrap_feed.or(lower.bootstrap_feed),
             bootstrap_communes: self.bootstrap_communes.or(lower.bootstrap_communes),
             max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
+            max_batch_bytes: self.max_batch_bytes.or(lower.max_batch_bytes),
             request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
             concurrency_limit: self.concurrency_limit.or(lower.concurrency_limit),
             poll_interval_secs: self.poll_interval_secs.or(lower.poll_interval_secs),
@@ -158,6 +165,7 @@ impl ServeConfig {
             bootstrap_feed: given.bootstrap_feed.unwrap_or(defaults.bootstrap_feed),
             bootstrap_communes: given.bootstrap_communes.unwrap_or(defaults.bootstrap_communes),
             max_body_bytes: given.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            max_batch_bytes: given.max_batch_bytes.unwrap_or(defaults.max_batch_bytes),
             request_timeout_ms: given.request_timeout_ms.unwrap_or(defaults.request_timeout_ms),
             concurrency_limit: given.concurrency_limit.unwrap_or(defaults.concurrency_limit),
             poll_interval_secs: given.poll_interval_secs.unwrap_or(defaults.poll_interval_secs),

@@ -6,6 +6,7 @@
 //! snapshot that fails to load is refused, logged and counted, and the current one keeps
 //! serving. The previous snapshot is kept for an instant rollback.
 
+pub mod capacity;
 pub(crate) mod config;
 pub(crate) mod metrics;
 
@@ -86,6 +87,9 @@ pub struct SnapshotHandle {
     reload_lock: tokio::sync::Mutex<()>,
     pub(crate) index_dir: PathBuf,
     pub(crate) metrics: Arc<Metrics>,
+    /// The live capacity service, once its log is open: every snapshot swapped in gets the
+    /// logged writes first.
+    capacity: std::sync::OnceLock<Arc<capacity::CapacityService>>,
 }
 
 impl std::fmt::Debug for SnapshotHandle {
@@ -147,6 +151,7 @@ impl SnapshotHandle {
             reload_lock: tokio::sync::Mutex::new(()),
             index_dir,
             metrics,
+            capacity: std::sync::OnceLock::new(),
         }
     }
 
@@ -155,9 +160,35 @@ impl SnapshotHandle {
         self.current.load_full()
     }
 
+    /// Attaches the live capacity service (before the first snapshot is swapped in, so that the
+    /// logged writes are replayed onto it). Returns `false` when one is already attached.
+    pub fn attach_capacity(&self, service: Arc<capacity::CapacityService>) -> bool {
+        let attached = self.capacity.set(service).is_ok();
+        if attached && let (Some(current), Some(service)) = (self.current(), self.capacity.get()) {
+            service.carry_onto(&current.engine, || ());
+        }
+        attached
+    }
+
+    /// The live capacity service, when attached.
+    pub fn capacity(&self) -> Option<&Arc<capacity::CapacityService>> {
+        self.capacity.get()
+    }
+
+    /// Serves `loaded`, with the logged capacity writes carried onto it; returns what it replaces.
+    fn swap_in(&self, loaded: Arc<Loaded>) -> Option<Arc<Loaded>> {
+        match self.capacity.get() {
+            Some(service) => {
+                let engine_of = loaded.clone();
+                service.carry_onto(&engine_of.engine, || self.current.swap(Some(loaded)))
+            }
+            None => self.current.swap(Some(loaded)),
+        }
+    }
+
     /// Serves `loaded` (used at start-up and by tests).
     pub fn install(&self, loaded: Loaded) {
-        let previous = self.current.swap(Some(Arc::new(loaded)));
+        let previous = self.swap_in(Arc::new(loaded));
         if let Some(previous) = previous {
             *self.previous.lock().expect("previous lock") = Some(previous);
         }
@@ -208,7 +239,7 @@ impl SnapshotHandle {
         match result {
             Ok(loaded) => {
                 let snapshot = loaded.engine.snapshot_id().to_owned();
-                let previous = self.current.swap(Some(Arc::new(loaded)));
+                let previous = self.swap_in(Arc::new(loaded));
                 let previous_id = previous.as_ref().map(|previous| previous.engine.snapshot_id().to_owned());
                 if let Some(previous) = previous {
                     *self.previous.lock().expect("previous lock") = Some(previous);
@@ -239,7 +270,7 @@ impl SnapshotHandle {
         let previous = self.previous.lock().expect("previous lock").take().ok_or(ReloadError::NoPrevious)?;
         let snapshot = previous.engine.snapshot_id().to_owned();
         let dir = previous.dir.display().to_string();
-        let replaced = self.current.swap(Some(previous));
+        let replaced = self.swap_in(previous);
         let replaced_id = replaced.as_ref().map(|loaded| loaded.engine.snapshot_id().to_owned());
         *self.previous.lock().expect("previous lock") = replaced;
         self.metrics.rollbacks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
