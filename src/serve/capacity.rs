@@ -11,7 +11,9 @@
 //!   writer wins by `capacityUpdateDate`, so the snapshot wins where it is newer), under the
 //!   apply lock, so no write is lost between the replay and the swap; then the entries the
 //!   snapshot covers (every change older than what it holds, or its location gone) are
-//!   compacted out of the log.
+//!   compacted out of the log. A write refused when applied (no record to replace or delete,
+//!   or its location gone: answered "nothing applied") is never replayed onto a later snapshot,
+//!   and leaves the log at the next swap.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -92,8 +94,12 @@ struct ApplyState {
     next: u64,
     /// Writes logged but waiting for an earlier sequence.
     pending: BTreeMap<u64, (LoggedWrite, oneshot::Sender<WriteResult>)>,
-    /// Every write in the log, in order (replayed onto each new snapshot).
+    /// Every write in the log, in order (replayed onto each new snapshot), except the refused.
     history: Vec<(u64, LoggedWrite)>,
+    /// Writes refused when applied (no record to replace or delete, or the location gone):
+    /// answered "nothing applied", so never replayed onto a later snapshot, and compacted out
+    /// of the log at the next swap.
+    refused: Vec<u64>,
 }
 
 /// The live capacity service of one index.
@@ -137,7 +143,7 @@ impl CapacityService {
         let next = log.last_sequence() + 1;
         Ok(CapacityService {
             log,
-            state: Mutex::new(ApplyState { next, pending: BTreeMap::new(), history }),
+            state: Mutex::new(ApplyState { next, pending: BTreeMap::new(), history, refused: Vec::new() }),
             replay: replay.report,
             metrics: CapacityMetrics::default(),
         })
@@ -203,7 +209,11 @@ impl CapacityService {
         for ((sequence, write, sender), result) in ready.into_iter().zip(results) {
             self.count(&result);
             log_write(&write, &result);
-            state.history.push((sequence, write));
+            if result.refused() {
+                state.refused.push(sequence);
+            } else {
+                state.history.push((sequence, write));
+            }
             let _ = sender.send(result);
         }
     }
@@ -227,18 +237,21 @@ impl CapacityService {
     pub fn carry_onto<T>(&self, engine: &Engine, swap: impl FnOnce() -> T) -> T {
         let started = Instant::now();
         let (swapped, covered, replayed) = {
-            let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let refused = std::mem::take(&mut state.refused);
             let entries: Vec<(u64, &LoggedWrite)> =
                 state.history.iter().map(|(sequence, write)| (*sequence, write)).collect();
             let results = apply_entries(engine, &entries, now());
-            let covered: Vec<u64> = results
+            let mut covered: Vec<u64> = results
                 .iter()
                 .filter(|result| {
                     !result.location_found
                         || result.outcomes.iter().all(|outcome| matches!(outcome, ChangeOutcome::Older { .. }))
                 })
                 .map(|result| result.sequence)
+                .chain(refused)
                 .collect();
+            covered.sort_unstable();
             (swap(), covered, entries.len())
         };
         let micros = started.elapsed().as_micros() as u64;
@@ -272,6 +285,12 @@ impl CapacityService {
 }
 
 impl WriteResult {
+    /// Whether the write was refused when applied (answered "nothing applied"): its location
+    /// is not in the snapshot, or a change found no record to replace or delete.
+    fn refused(&self) -> bool {
+        !self.location_found || self.outcomes.contains(&ChangeOutcome::NoSuchRecord)
+    }
+
     fn gone(sequence: u64) -> WriteResult {
         WriteResult { sequence, outcomes: Vec::new(), location_found: false }
     }
