@@ -187,18 +187,38 @@ impl ChangeOutcome {
     }
 }
 
+/// The newest of the records of `key` (a snapshot may hold several records of one key, from a
+/// feed that repeats an indicator: they are one record, the newest wins; a write replaces or
+/// deletes all of them).
+fn newest_of(records: &[CapacityRecord], key: &CapacityKey) -> Option<usize> {
+    records
+        .iter()
+        .enumerate()
+        .filter(|(_, held)| held.key() == *key)
+        .max_by_key(|(_, held)| held.updated_at)
+        .map(|(index, _)| index)
+}
+
 /// Applies one change to a location's records (in place). Pure: the rule of last writer wins.
 pub fn apply_change(records: &mut Vec<CapacityRecord>, change: &CapacityChange) -> ChangeOutcome {
     match change {
         CapacityChange::Upsert(record) => {
             let key = record.key();
-            match records.iter().position(|held| held.key() == key) {
+            match newest_of(records, &key) {
                 Some(index) => {
                     let held = &records[index];
                     if record.updated_at < held.updated_at {
                         return ChangeOutcome::Older { held: Box::new(held.clone()) };
                     }
-                    let before = std::mem::replace(&mut records[index], record.clone());
+                    let before = held.clone();
+                    // The record replaces every record of its key (a snapshot may hold several).
+                    let first = records.iter().position(|held| held.key() == key).unwrap_or(index);
+                    records[first] = record.clone();
+                    let mut position = 0;
+                    records.retain(|held| {
+                        position += 1;
+                        position - 1 == first || held.key() != key
+                    });
                     ChangeOutcome::Applied { before: Some(Box::new(before)), after: Some(Box::new(record.clone())) }
                 }
                 None => {
@@ -218,8 +238,9 @@ pub fn apply_change(records: &mut Vec<CapacityRecord>, change: &CapacityChange) 
             let mut next: Vec<CapacityRecord> = Vec::with_capacity(given.len());
             for record in given {
                 let key = record.key();
-                let newer_held =
-                    records.iter().find(|held| held.key() == key && held.updated_at > record.updated_at).cloned();
+                let newer_held = newest_of(records, &key)
+                    .filter(|&index| records[index].updated_at > record.updated_at)
+                    .map(|index| records[index].clone());
                 next.retain(|kept| kept.key() != key);
                 next.push(newer_held.unwrap_or_else(|| record.clone()));
             }
@@ -229,14 +250,15 @@ pub fn apply_change(records: &mut Vec<CapacityRecord>, change: &CapacityChange) 
             *records = next;
             ChangeOutcome::Applied { before: None, after: None }
         }
-        CapacityChange::Delete { key, at } => match records.iter().position(|held| held.key() == *key) {
+        CapacityChange::Delete { key, at } => match newest_of(records, key) {
             Some(index) => {
                 if let Some(at) = at
                     && records[index].updated_at.is_some_and(|held_at| held_at > *at)
                 {
                     return ChangeOutcome::Older { held: Box::new(records[index].clone()) };
                 }
-                let before = records.remove(index);
+                let before = records[index].clone();
+                records.retain(|held| held.key() != *key);
                 ChangeOutcome::Applied { before: Some(Box::new(before)), after: None }
             }
             None => ChangeOutcome::NoSuchRecord,

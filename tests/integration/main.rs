@@ -12,6 +12,7 @@ mod fhir_round_trip;
 mod http;
 mod ig_examples;
 mod ingest_formats;
+mod live_property;
 mod malformed;
 mod old_snapshot;
 mod query_params;
