@@ -4,7 +4,8 @@
 # generators on the same 2-core machine (their cost is in the figures):
 #   (a) SAMU queries alone: /v1/crisis?lat=..&lon=..&min_crisis_t0=1&limit=10 around 8 cities,
 #       mixed 60/40 with the orientation queries of benches/load/urls.py; oha at a fixed rate
-#       (default 500 req/s, latency-corrected): p50/p99;
+#       (default 40 req/s, latency-corrected: a national /v1/crisis answer costs ~25 ms of CPU,
+#       so 2 cores serve ~80 of them a second): p50/p99;
 #   (b) the same queries while capacity writes arrive at ~1,000/s (wrk, paced connections):
 #       PATCH /fhir/Location?identifier=1<FINESS>/<synchro> replacing a crisis (06, T0/T60) or
 #       available (02) record that each of 2,000 Locations holds (bodies made from the feed,
@@ -29,9 +30,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-15s}
-QUERY_RATE=${QUERY_RATE:-500}
+QUERY_RATE=${QUERY_RATE:-40}
 WRITE_RATE=${WRITE_RATE:-1000}
-WRITE_CONNECTIONS=${WRITE_CONNECTIONS:-16}
+WRITE_CONNECTIONS=${WRITE_CONNECTIONS:-32}
 SUSTAINED_CONNECTIONS=${SUSTAINED_CONNECTIONS:-32}
 SUSTAINED_DURATION=${SUSTAINED_DURATION:-10s}
 TARGETS=${TARGETS:-2000}
