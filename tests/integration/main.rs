@@ -1,5 +1,6 @@
 //! Integration tests, compiled into one binary (one link, shared helpers).
 
+mod capacity_crash;
 mod capacity_http;
 mod capacity_log;
 mod common;
