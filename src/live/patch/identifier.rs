@@ -58,7 +58,7 @@ pub(crate) enum IdentifierError {
 ///
 /// # Examples
 ///
-/// ```
+/// ```text
 /// use ror_search::live::patch::parse_synchro_identifier;
 ///
 /// let id = parse_synchro_identifier("1350054680/SSR38888").unwrap();

@@ -353,7 +353,7 @@ impl<'a> SelectorParser<'a> {
 ///
 /// # Examples
 ///
-/// ```
+/// ```text
 /// use ror_search::live::patch::{Selector, parse_selector};
 ///
 /// let path = "Location.extension.where(url='https://interop.esante.gouv.fr/ig/fhir/ror/StructureDefinition/ror-location-supported-capacity')\
