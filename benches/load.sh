@@ -10,6 +10,7 @@
 #
 #   benches/load.sh                       # everything (builds what is missing first)
 #   DURATION=10s CONNECTIONS="16 64" RATE=10000 benches/load.sh
+#   BIN=/path/to/other/ror-search SNAPSHOT=index/synthetic/snapshot benches/load.sh
 #
 # The generators are installed when missing: wrk from Debian's packages, oha with cargo install.
 set -euo pipefail
@@ -34,8 +35,11 @@ if ! command -v oha >/dev/null; then
   cargo install oha --locked --quiet
 fi
 
-cargo build --release --quiet
-BIN=target/release/ror-search
+# BIN=<another ror-search binary> compares builds on the same snapshot (it is not rebuilt).
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=target/release/ror-search
+fi
 
 if ! "$BIN" inspect "$SNAPSHOT" >/dev/null 2>&1; then
   if [ ! -f "$FEED" ]; then
