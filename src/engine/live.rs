@@ -27,15 +27,21 @@ const CHUNK_MASK: usize = CHUNK_LEN - 1;
 
 /// A fixed-length array in chunks shared between versions: cloning it copies the chunk
 /// pointers, setting an entry copies its chunk if another version shares it.
+///
+/// A chunk is a fixed-size array behind its `Arc` (the last one padded with defaults), so a
+/// read is two dependent loads: the chunk pointer, then the entry.
 #[derive(Debug, Clone)]
-pub(crate) struct Chunked<T: Clone> {
-    chunks: Vec<Arc<Vec<T>>>,
+pub(crate) struct Chunked<T: Clone + Default> {
+    chunks: Vec<Arc<[T; CHUNK_LEN]>>,
 }
 
-impl<T: Clone> Chunked<T> {
+impl<T: Clone + Default> Chunked<T> {
     /// The array holding `values`.
     pub(crate) fn from_vec(values: Vec<T>) -> Chunked<T> {
-        let chunks = values.chunks(CHUNK_LEN).map(|chunk| Arc::new(chunk.to_vec())).collect();
+        let chunks = values
+            .chunks(CHUNK_LEN)
+            .map(|chunk| Arc::new(std::array::from_fn(|index| chunk.get(index).cloned().unwrap_or_default())))
+            .collect();
         Chunked { chunks }
     }
 
@@ -291,8 +297,10 @@ impl super::Index {
 
     /// Applies the changes of one write to the records of one location in `view` (a copy the
     /// caller swaps in): the records, the counts of the offers provided there and the maxima of
-    /// their positions. All or nothing: when a change finds no record to replace or delete,
-    /// nothing is applied. `version` and `at` stamp the location (sequence, Unix seconds).
+    /// their positions, which are pushed on `dirty` for [`Self::refresh_positions`] (once per
+    /// batch: a position can hold thousands of docs). All or nothing: when a change finds no
+    /// record to replace or delete, nothing is applied. `version` and `at` stamp the location
+    /// (sequence, Unix seconds).
     pub(crate) fn apply_changes(
         &self,
         view: &mut LiveView,
@@ -300,6 +308,7 @@ impl super::Index {
         changes: &[CapacityChange],
         version: u64,
         at: UnixSeconds,
+        dirty: &mut Vec<u32>,
     ) -> Vec<ChangeOutcome> {
         let mut records = self.location_records(view, location).to_vec();
         let outcomes: Vec<ChangeOutcome> = changes.iter().map(|change| apply_change(&mut records, change)).collect();
@@ -317,7 +326,6 @@ impl super::Index {
         view.writes_applied += applied;
         view.records.set(location as usize, Some(Arc::new(LiveLocation { records, version, changed_at: at })));
         let dataset = &self.data.dataset;
-        let mut positions: Vec<u32> = Vec::new();
         for &offer in self.lookups.offers_of_location(location) {
             let counts = counts_of(
                 dataset.offers[offer as usize]
@@ -328,11 +336,18 @@ impl super::Index {
             let doc = self.layout.doc_of_offer[offer as usize];
             view.capacity.set(doc as usize, counts);
             let position = self.layout.position_of_doc[doc as usize];
-            if position != super::layout::NO_POSITION && !positions.contains(&position) {
-                positions.push(position);
+            if position != super::layout::NO_POSITION {
+                dirty.push(position);
             }
         }
-        for position in positions {
+        outcomes
+    }
+
+    /// Recomputes the capacity maxima of the positions a batch changed.
+    pub(crate) fn refresh_positions(&self, view: &mut LiveView, dirty: &mut Vec<u32>) {
+        dirty.sort_unstable();
+        dirty.dedup();
+        for &position in dirty.iter() {
             let mut maxima = PositionCapacity::default();
             for doc in self.layout.docs_at(position) {
                 let counts = view.counts(doc);
@@ -342,7 +357,6 @@ impl super::Index {
             }
             view.positions.set(position as usize, maxima);
         }
-        outcomes
     }
 }
 

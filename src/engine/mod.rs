@@ -272,10 +272,14 @@ impl Engine {
     pub fn apply_capacity(&self, writes: &[CapacityWrite]) -> Vec<Vec<live::ChangeOutcome>> {
         let _writer = self.write_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut view = live::LiveView::clone(&self.live.load());
+        let mut dirty = Vec::new();
         let outcomes = writes
             .iter()
-            .map(|write| self.index.apply_changes(&mut view, write.location, &write.changes, write.version, write.at))
+            .map(|write| {
+                self.index.apply_changes(&mut view, write.location, &write.changes, write.version, write.at, &mut dirty)
+            })
             .collect();
+        self.index.refresh_positions(&mut view, &mut dirty);
         self.live.store(Arc::new(view));
         outcomes
     }
