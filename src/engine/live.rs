@@ -27,21 +27,15 @@ const CHUNK_MASK: usize = CHUNK_LEN - 1;
 
 /// A fixed-length array in chunks shared between versions: cloning it copies the chunk
 /// pointers, setting an entry copies its chunk if another version shares it.
-///
-/// A chunk is a fixed-size array behind its `Arc` (the last one padded with defaults), so a
-/// read is two dependent loads: the chunk pointer, then the entry.
 #[derive(Debug, Clone)]
-pub(crate) struct Chunked<T: Clone + Default> {
-    chunks: Vec<Arc<[T; CHUNK_LEN]>>,
+pub(crate) struct Chunked<T: Clone> {
+    chunks: Vec<Arc<Vec<T>>>,
 }
 
-impl<T: Clone + Default> Chunked<T> {
+impl<T: Clone> Chunked<T> {
     /// The array holding `values`.
     pub(crate) fn from_vec(values: Vec<T>) -> Chunked<T> {
-        let chunks = values
-            .chunks(CHUNK_LEN)
-            .map(|chunk| Arc::new(std::array::from_fn(|index| chunk.get(index).cloned().unwrap_or_default())))
-            .collect();
+        let chunks = values.chunks(CHUNK_LEN).map(|chunk| Arc::new(chunk.to_vec())).collect();
         Chunked { chunks }
     }
 
