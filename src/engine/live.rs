@@ -244,9 +244,6 @@ pub fn apply_change(records: &mut Vec<CapacityRecord>, change: &CapacityChange) 
                 next.retain(|kept| kept.key() != key);
                 next.push(newer_held.unwrap_or_else(|| record.clone()));
             }
-            if next == *records {
-                return ChangeOutcome::Applied { before: None, after: None };
-            }
             *records = next;
             ChangeOutcome::Applied { before: None, after: None }
         }

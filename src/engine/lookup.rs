@@ -61,23 +61,10 @@ impl Lookups {
                 eg_by_finess.entry(finess.clone()).or_insert(index as u32);
             }
         }
-        let mut counts = vec![0u32; dataset.egs.len() + 1];
-        for offer in &dataset.offers {
-            if let Some(eg) = offer.eg {
-                counts[eg as usize + 1] += 1;
-            }
-        }
-        for index in 1..counts.len() {
-            counts[index] += counts[index - 1];
-        }
-        let mut next = counts.clone();
-        let mut eg_offers = vec![0u32; counts[dataset.egs.len()] as usize];
-        for (index, offer) in dataset.offers.iter().enumerate() {
-            if let Some(eg) = offer.eg {
-                eg_offers[next[eg as usize] as usize] = index as u32;
-                next[eg as usize] += 1;
-            }
-        }
+        let (eg_offer_start, eg_offers) = group(
+            dataset.egs.len(),
+            dataset.offers.iter().enumerate().filter_map(|(index, offer)| offer.eg.map(|eg| (eg, index as u32))),
+        );
         let commune_names: Vec<String> = communes.iter().map(|commune| fold(&commune.name)).collect();
         let commune_words = commune_names
             .iter()
@@ -113,7 +100,7 @@ impl Lookups {
         }
         Lookups {
             eg_by_finess,
-            eg_offer_start: counts,
+            eg_offer_start,
             eg_offers,
             commune_words,
             commune_names,

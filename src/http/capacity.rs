@@ -59,6 +59,39 @@ fn writer(state: &AppState, headers: &HeaderMap) -> Result<String, Box<Response>
     }
 }
 
+/// The writer and the snapshot a write applies to, or the answer that refuses it.
+fn writer_and_snapshot(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(String, Arc<crate::serve::Loaded>), Box<Response>> {
+    let who = writer(state, headers)?;
+    let loaded = state
+        .handle
+        .current()
+        .ok_or_else(|| Box::new(simple_outcome(503, "transient", "no snapshot is loaded yet")))?;
+    Ok((who, loaded))
+}
+
+/// Why a synchro identifier names no single Location.
+enum SynchroMiss {
+    /// Not `<IdNatStruct>/<synchro id>`.
+    Bad(patch::IdentifierError),
+    /// No Location has it.
+    Unknown,
+    /// Several Locations have it (a data error).
+    Several(usize),
+}
+
+/// The Location a synchro identifier (`1<FINESS>/<synchro id>`) names.
+fn resolve_synchro(engine: &crate::engine::Engine, identifier: &str) -> Result<u32, SynchroMiss> {
+    let target = patch::parse_synchro_identifier(identifier).map_err(SynchroMiss::Bad)?;
+    match engine.locations_by_synchro(target.finess.as_str(), &target.synchro_id) {
+        [location] => Ok(*location),
+        [] => Err(SynchroMiss::Unknown),
+        several => Err(SynchroMiss::Several(several.len())),
+    }
+}
+
 fn current_fn(state: &AppState) -> Arc<dyn Fn() -> Option<Arc<crate::serve::Loaded>> + Send + Sync> {
     let handle = state.handle.clone();
     Arc::new(move || handle.current())
@@ -103,12 +136,9 @@ pub(crate) async fn patch_by_identifier(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let who = match writer(&state, &headers) {
-        Ok(who) => who,
+    let (who, loaded) = match writer_and_snapshot(&state, &headers) {
+        Ok(begun) => begun,
         Err(response) => return *response,
-    };
-    let Some(loaded) = state.handle.current() else {
-        return simple_outcome(503, "transient", "no snapshot is loaded yet");
     };
     let identifiers: Vec<String> = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
         .filter(|(name, _)| name == "identifier")
@@ -121,25 +151,16 @@ pub(crate) async fn patch_by_identifier(
             "expected one identifier=<IdNatStruct EG>/<idExterneSynchro> parameter",
         );
     };
-    let target = match patch::parse_synchro_identifier(identifier) {
-        Ok(target) => target,
-        Err(error) => {
-            if let Some(service) = state.handle.capacity() {
-                service.metrics.reject("bad_identifier");
-            }
-            return outcome(&OperationOutcome::invalid_identifier(&error));
-        }
-    };
-    let locations = loaded.engine.locations_by_synchro(target.finess.as_str(), &target.synchro_id);
-    let location = match locations {
-        [location] => *location,
-        [] => {
-            reject(&state, "unknown_location");
-            return outcome(&OperationOutcome::location_not_found(identifier));
-        }
-        several => {
-            reject(&state, "duplicate_location");
-            return outcome(&OperationOutcome::multiple_locations(several.len()));
+    let location = match resolve_synchro(&loaded.engine, identifier) {
+        Ok(location) => location,
+        Err(miss) => {
+            let (reason, answer) = match miss {
+                SynchroMiss::Bad(error) => ("bad_identifier", OperationOutcome::invalid_identifier(&error)),
+                SynchroMiss::Unknown => ("unknown_location", OperationOutcome::location_not_found(identifier)),
+                SynchroMiss::Several(count) => ("duplicate_location", OperationOutcome::multiple_locations(count)),
+            };
+            reject(&state, reason);
+            return outcome(&answer);
         }
     };
     patch_location(&state, &headers, &loaded, location, &body, who).await
@@ -176,12 +197,9 @@ pub(crate) async fn patch_by_id(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let who = match writer(&state, &headers) {
-        Ok(who) => who,
+    let (who, loaded) = match writer_and_snapshot(&state, &headers) {
+        Ok(begun) => begun,
         Err(response) => return *response,
-    };
-    let Some(loaded) = state.handle.current() else {
-        return simple_outcome(503, "transient", "no snapshot is loaded yet");
     };
     let Some(location) = loaded.engine.location_by_id(&id) else {
         reject(&state, "unknown_location");
@@ -428,16 +446,11 @@ fn line_write(engine: &crate::engine::Engine, line: &str, received_at: i64) -> R
     let parsed: CapacityLine = serde_json::from_str(line).map_err(|error| format!("not a capacity line: {error}"))?;
     let location = match (&parsed.location, &parsed.identifier) {
         (Some(id), None) => engine.location_by_id(id).ok_or_else(|| format!("no Location with id {id:?}"))?,
-        (None, Some(identifier)) => {
-            let target = patch::parse_synchro_identifier(identifier).map_err(|error| error.to_string())?;
-            match engine.locations_by_synchro(target.finess.as_str(), &target.synchro_id) {
-                [location] => *location,
-                [] => return Err(format!("no Location has the synchro identifier {identifier:?}")),
-                several => {
-                    return Err(format!("{} Locations have the synchro identifier {identifier:?}", several.len()));
-                }
-            }
-        }
+        (None, Some(identifier)) => resolve_synchro(engine, identifier).map_err(|miss| match miss {
+            SynchroMiss::Bad(error) => error.to_string(),
+            SynchroMiss::Unknown => format!("no Location has the synchro identifier {identifier:?}"),
+            SynchroMiss::Several(count) => format!("{count} Locations have the synchro identifier {identifier:?}"),
+        })?,
         _ => return Err("give either location or identifier".to_owned()),
     };
     let updated_at = parse_fhir_datetime(&parsed.updated_at).map_err(|error| format!("updated_at: {error}"))?;

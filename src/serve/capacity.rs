@@ -43,9 +43,17 @@ pub struct WriteResult {
 impl WriteResult {
     /// Whether the write changed the served state (all its changes, or none, apply).
     pub fn applied(&self) -> bool {
-        self.location_found
-            && self.outcomes.iter().any(ChangeOutcome::applied)
-            && !self.outcomes.contains(&ChangeOutcome::NoSuchRecord)
+        !self.refused() && self.outcomes.iter().any(ChangeOutcome::applied)
+    }
+
+    /// Whether the write was refused when applied (answered "nothing applied"): its location
+    /// is not in the snapshot, or a change found no record to replace or delete.
+    fn refused(&self) -> bool {
+        !self.location_found || self.outcomes.contains(&ChangeOutcome::NoSuchRecord)
+    }
+
+    fn gone(sequence: u64) -> WriteResult {
+        WriteResult { sequence, outcomes: Vec::new(), location_found: false }
     }
 }
 
@@ -173,6 +181,8 @@ impl CapacityService {
         // A task of its own: dropping the request future must not leave a logged write unapplied.
         tokio::spawn(async move {
             let payloads = writes.iter().map(LoggedWrite::encode).collect();
+            // Kept for the audit log line, written once the apply lock is released.
+            let audit = writes.clone();
             let sequences = this.log.submit(payloads).await?;
             let mut receivers = Vec::with_capacity(writes.len());
             {
@@ -187,6 +197,9 @@ impl CapacityService {
             let mut results = Vec::with_capacity(receivers.len());
             for receiver in receivers {
                 results.push(receiver.await.map_err(|_| WriteError::Interrupted)?);
+            }
+            for (write, result) in audit.iter().zip(&results) {
+                log_write(write, result);
             }
             Ok(results)
         })
@@ -213,7 +226,6 @@ impl CapacityService {
         };
         for ((sequence, write, sender), result) in ready.into_iter().zip(results) {
             self.count(&result);
-            log_write(&write, &result);
             if result.refused() {
                 state.refused.push(sequence);
             } else {
@@ -288,18 +300,6 @@ impl CapacityService {
     /// Entries in the history (replayed onto the next snapshot).
     pub fn history_len(&self) -> usize {
         self.state.lock().unwrap_or_else(PoisonError::into_inner).history.len()
-    }
-}
-
-impl WriteResult {
-    /// Whether the write was refused when applied (answered "nothing applied"): its location
-    /// is not in the snapshot, or a change found no record to replace or delete.
-    fn refused(&self) -> bool {
-        !self.location_found || self.outcomes.contains(&ChangeOutcome::NoSuchRecord)
-    }
-
-    fn gone(sequence: u64) -> WriteResult {
-        WriteResult { sequence, outcomes: Vec::new(), location_found: false }
     }
 }
 

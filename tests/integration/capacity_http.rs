@@ -7,17 +7,14 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{StatusCode, header};
 use ror_search::serve::capacity::CapacityService;
 use ror_search::serve::{Metrics, ServeConfig, SnapshotHandle, load_and_warm};
 use ror_search::snapshot::build::{BuildOptions, build_snapshot};
 use ror_search::util::time::{format_rfc3339, parse_fhir_datetime};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use crate::common::{crate_path, fixture_text};
+use crate::common::{Answer, call, crate_path, fixture_text};
 
 const TOKEN: &str = "test-admin-token-0123456789";
 
@@ -163,73 +160,6 @@ fn app(index: &Path) -> (axum::Router, Arc<SnapshotHandle>) {
     assert!(handle.attach_capacity(Arc::new(CapacityService::open(index).unwrap())));
     handle.install(load_and_warm(&index.join("base")).unwrap());
     (ror_search::http::router(handle.clone(), Arc::new(config)), handle)
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// The sequence of the `ETag` (`W/"<n>"`).
-    fn etag(&self) -> u64 {
-        let tag = self.headers.get(header::ETAG).unwrap_or_else(|| panic!("no ETag: {}", self.text()));
-        let tag = tag.to_str().unwrap();
-        assert!(tag.starts_with("W/\"") && tag.ends_with('"'), "weak ETag: {tag}");
-        tag[3..tag.len() - 1].parse().unwrap()
-    }
-
-    /// `issue[].code`.
-    fn codes(&self) -> Vec<String> {
-        self.json()["issue"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|issue| issue["code"].as_str().unwrap().to_owned())
-            .collect()
-    }
-
-    /// Asserts an `OperationOutcome` of `status` whose first issue has `code` and `expression`
-    /// (always an array).
-    #[track_caller]
-    fn assert_outcome(&self, status: u16, code: &str, expression: Option<&[&str]>) {
-        assert_eq!(self.status.as_u16(), status, "{}", self.text());
-        assert_eq!(self.headers[header::CONTENT_TYPE], "application/fhir+json");
-        let body = self.json();
-        assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
-        assert_eq!(body["issue"][0]["code"], code, "{body}");
-        if let Some(expression) = expression {
-            assert_eq!(body["issue"][0]["expression"], json!(expression), "{body}");
-        }
-        for issue in body["issue"].as_array().unwrap() {
-            assert!(issue.get("expression").is_none_or(Value::is_array), "expression is an array: {body}");
-        }
-    }
-}
-
-async fn call(router: &axum::Router, method: &str, uri: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
-    let mut request = Request::builder().method(method).uri(uri);
-    if !body.is_empty() {
-        request = request.header(header::CONTENT_LENGTH, body.len());
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = router.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Answer { status, headers, body }
 }
 
 async fn get(router: &axum::Router, uri: &str) -> Answer {

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use axum::http::header;
+
 use ror_search::ingest::IngestReport;
 use ror_search::model::{Dataset, Location, Offer};
 
@@ -46,4 +48,93 @@ pub(crate) fn assert_single_reject(report: &IngestReport, expected: &str) {
 /// A temporary directory removed on drop.
 pub(crate) fn temp_dir() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("ror-search-test-").tempdir().expect("temporary directory")
+}
+
+/// An answer of the router, read whole.
+pub(crate) struct Answer {
+    pub(crate) status: axum::http::StatusCode,
+    pub(crate) headers: axum::http::HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Answer {
+    /// The body as JSON.
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The body as text.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The `Content-Type` (empty when none).
+    pub(crate) fn content_type(&self) -> &str {
+        self.headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default()
+    }
+
+    /// `error.code` of the API's error shape.
+    pub(crate) fn error_code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The sequence of the `ETag` (`W/"<n>"`).
+    pub(crate) fn etag(&self) -> u64 {
+        let tag = self.headers.get(header::ETAG).unwrap_or_else(|| panic!("no ETag: {}", self.text()));
+        let tag = tag.to_str().unwrap();
+        assert!(tag.starts_with("W/\"") && tag.ends_with('"'), "weak ETag: {tag}");
+        tag[3..tag.len() - 1].parse().unwrap()
+    }
+
+    /// `issue[].code`.
+    pub(crate) fn codes(&self) -> Vec<String> {
+        self.json()["issue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|issue| issue["code"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Asserts an `OperationOutcome` of `status` whose first issue has `code` and `expression`
+    /// (always an array).
+    #[track_caller]
+    pub(crate) fn assert_outcome(&self, status: u16, code: &str, expression: Option<&[&str]>) {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text());
+        assert_eq!(self.headers[header::CONTENT_TYPE], "application/fhir+json");
+        let body = self.json();
+        assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
+        assert_eq!(body["issue"][0]["code"], code, "{body}");
+        if let Some(expression) = expression {
+            assert_eq!(body["issue"][0]["expression"], serde_json::json!(expression), "{body}");
+        }
+        for issue in body["issue"].as_array().unwrap() {
+            assert!(issue.get("expression").is_none_or(serde_json::Value::is_array), "expression is an array: {body}");
+        }
+    }
+}
+
+/// Sends one request through the router in-process.
+pub(crate) async fn call(
+    router: &axum::Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Answer {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::builder().method(method).uri(uri);
+    if !body.is_empty() {
+        request = request.header(header::CONTENT_LENGTH, body.len());
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = router.clone().oneshot(request.body(axum::body::Body::from(body)).unwrap()).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+    Answer { status, headers, body }
 }

@@ -8,15 +8,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{Request, StatusCode};
 use ror_search::engine::Engine;
 use ror_search::serve::{Metrics, ServeConfig, SnapshotHandle, load_and_warm};
 use ror_search::snapshot::build::{BuildOptions, build_snapshot};
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::common::crate_path;
+use crate::common::{Answer, call, crate_path};
 
 const TOKEN: &str = "test-admin-token-0123456789";
 
@@ -109,42 +108,6 @@ fn app() -> (axum::Router, Arc<SnapshotHandle>) {
     app_with(config(index().dir.path()), Some("a"))
 }
 
-struct Answer {
-    status: StatusCode,
-    content_type: String,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn error_code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or_default().to_owned()
-    }
-}
-
-async fn call(router: &axum::Router, method: &str, uri: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
-    let mut request = Request::builder().method(method).uri(uri);
-    if !body.is_empty() {
-        request = request.header(header::CONTENT_LENGTH, body.len());
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = router.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|value| value.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Answer { status, content_type, body }
-}
-
 async fn get(router: &axum::Router, uri: &str) -> Answer {
     call(router, "GET", uri, &[], Vec::new()).await
 }
@@ -194,7 +157,7 @@ async fn every_route_answers() {
     assert_eq!(get(&router, "/healthz").await.json()["status"], "ok");
     assert_eq!(get(&router, "/readyz").await.json()["snapshot"], snapshot.as_str());
     let metrics = get(&router, "/metrics").await;
-    assert!(metrics.content_type.starts_with("text/plain"));
+    assert!(metrics.content_type().starts_with("text/plain"));
     let text = String::from_utf8(metrics.body).unwrap();
     assert!(text.contains("ror_search_http_requests_total{route=\"/v1/offers\",status=\"200\"} 1"), "{text}");
     assert!(text.contains(&format!("ror_search_snapshot_info{{snapshot_id=\"{snapshot}\"}} 1")));
@@ -207,7 +170,7 @@ async fn geojson_is_a_feature_collection_of_points() {
     let (router, _) = app();
     let answer = get(&router, "/v1/offers?lat=44.8378&lon=-0.5792&radius_km=5&format=geojson&limit=5").await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.content_type, "application/geo+json");
+    assert_eq!(answer.content_type(), "application/geo+json");
     let collection = answer.json();
     assert_eq!(collection["type"], "FeatureCollection");
     let features = collection["features"].as_array().unwrap();
@@ -251,7 +214,7 @@ async fn every_error_code_has_the_json_shape() {
     for (method, uri, status, code, parameter) in cases {
         let answer = call(&router, method, uri, &[], Vec::new()).await;
         assert_eq!(answer.status, status, "{method} {uri}");
-        assert!(answer.content_type.starts_with("application/json"), "{method} {uri}: {}", answer.content_type);
+        assert!(answer.content_type().starts_with("application/json"), "{method} {uri}: {}", answer.content_type());
         let body = answer.json();
         assert_eq!(body["error"]["code"], code, "{method} {uri}: {body}");
         assert!(!body["error"]["message"].as_str().unwrap().is_empty());
@@ -364,7 +327,7 @@ async fn every_code_of_the_error_table_is_answered() {
             ErrorCode::Internal => continue,
         };
         assert_eq!(answer.status.as_u16(), code.status(), "{code:?}");
-        assert!(answer.content_type.starts_with("application/json"), "{code:?}: {}", answer.content_type);
+        assert!(answer.content_type().starts_with("application/json"), "{code:?}: {}", answer.content_type());
         assert_eq!(answer.error_code(), code.as_str(), "{code:?}");
     }
 }
