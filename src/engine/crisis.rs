@@ -5,19 +5,22 @@
 //! It reuses the search's filter and region walk (`super::plan`); what is its own is the
 //! aggregation by EG.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::Index;
 use super::filter::CompiledFilter;
+use super::layout::NO_POSITION;
 use super::live::LiveView;
+use super::lookup::NO_EG;
 use super::plan::Plan;
 use super::request::{MAX_LIMIT, ParamError, SearchRequest, SortKey};
 use super::response::{CentreView, EgView, Timestamp};
 use crate::model::Code;
 use crate::model::labels::CodeSystem;
 use crate::model::rules::CapacityTotals;
+use crate::util::geo::haversine_m;
 
 /// Number of EGs a crisis answer holds by default.
 pub(crate) const DEFAULT_CRISIS_LIMIT: usize = 10;
@@ -112,8 +115,35 @@ struct EgAggregate {
     distance_m: f64,
     crisis_t0: u32,
     crisis_t60: u32,
-    docs: Vec<u32>,
+    /// Département of the first of them met (an EG counts once in each of its départements).
+    departement: u16,
 }
+
+/// Totals of one département, by dictionary id.
+#[derive(Clone, Copy, Default)]
+struct DepartementTotal {
+    egs: u64,
+    offers: u64,
+    crisis_t0: u64,
+    crisis_t60: u64,
+}
+
+/// What the walk over the region gathers.
+#[derive(Default)]
+struct CrisisMatches {
+    per_eg: FxHashMap<u32, EgAggregate>,
+    /// (EG index, doc) of every matching offer, in walk order.
+    docs: Vec<(u32, u32)>,
+    /// Indexed by département dictionary id.
+    by_departement: Vec<DepartementTotal>,
+    /// (EG, département) pairs met beyond each EG's first département.
+    more_departements: FxHashSet<(u32, u16)>,
+}
+
+/// Up to this radius the crisis walk enumerates the positions of the region (R-tree); beyond
+/// it, or without a radius, it reads the docs with crisis capacity (a bitmap of a tenth of the
+/// docs) and measures each one's distance.
+const REGION_WALK_MAX_RADIUS_M: f64 = 100_000.0;
 
 impl Index {
     /// Answers a crisis-capacity request.
@@ -148,19 +178,52 @@ impl Index {
             search.radius_km.map(|km| km * 1000.0),
             None,
         );
-        let per_eg = self.crisis_egs(&plan, &request.orsan_level);
-        let (by_departement, total_offers, crisis_t0, crisis_t60) = self.crisis_totals(live, &per_eg);
-        let mut order: Vec<(&u32, &EgAggregate)> = per_eg.iter().collect();
-        order.sort_by(|a, b| a.1.distance_m.total_cmp(&b.1.distance_m).then(a.0.cmp(b.0)));
+        let matches = self.crisis_matches(&plan, &request.orsan_level);
+        let total_offers = matches.docs.len() as u64;
+        let (crisis_t0, crisis_t60) = matches.per_eg.values().fold((0u64, 0u64), |(t0, t60), aggregate| {
+            (t0 + u64::from(aggregate.crisis_t0), t60 + u64::from(aggregate.crisis_t60))
+        });
+        let mut order: Vec<(u32, &EgAggregate)> =
+            matches.per_eg.iter().map(|(&eg, aggregate)| (eg, aggregate)).collect();
+        let nearest_first = |a: &(u32, &EgAggregate), b: &(u32, &EgAggregate)| {
+            a.1.distance_m.total_cmp(&b.1.distance_m).then(a.0.cmp(&b.0))
+        };
+        if order.len() > search.limit {
+            order.select_nth_unstable_by(search.limit, nearest_first);
+            order.truncate(search.limit);
+        }
+        order.sort_unstable_by(nearest_first);
+        let mut docs_of: FxHashMap<u32, Vec<u32>> = order.iter().map(|&(eg, _)| (eg, Vec::new())).collect();
+        for &(eg, doc) in &matches.docs {
+            if let Some(docs) = docs_of.get_mut(&eg) {
+                docs.push(doc);
+            }
+        }
         let egs = order
-            .into_iter()
-            .take(search.limit)
-            .map(|(&eg_index, aggregate)| self.crisis_eg(live, eg_index, aggregate, centre.is_some()))
+            .iter()
+            .map(|&(eg, aggregate)| {
+                let docs = docs_of.remove(&eg).unwrap_or_default();
+                self.crisis_eg(live, eg, aggregate, docs, centre.is_some())
+            })
+            .collect();
+        let dictionary = &self.columns.dictionaries.departement;
+        let by_departement = matches
+            .by_departement
+            .iter()
+            .enumerate()
+            .filter(|(_, total)| total.offers > 0)
+            .map(|(id, total)| CrisisTotal {
+                departement: dictionary.code(id as u16).map_or("", |code| code.as_str()),
+                egs: total.egs,
+                offers: total.offers,
+                crisis_t0: total.crisis_t0,
+                crisis_t60: total.crisis_t60,
+            })
             .collect();
         Ok(CrisisResponse {
             snapshot: &self.manifest.snapshot_id,
             centre: centre_view,
-            total_egs: per_eg.len() as u64,
+            total_egs: matches.per_eg.len() as u64,
             total_offers,
             crisis_t0,
             crisis_t60,
@@ -169,10 +232,15 @@ impl Index {
         })
     }
 
-    /// The matching offers with crisis capacity of the region, by EG index.
-    fn crisis_egs(&self, plan: &Plan<'_>, orsan_level: &[Code]) -> FxHashMap<u32, EgAggregate> {
+    /// The matching offers with crisis capacity of the region: by EG, by département, and
+    /// each one.
+    fn crisis_matches(&self, plan: &Plan<'_>, orsan_level: &[Code]) -> CrisisMatches {
         let dataset = &self.data.dataset;
-        let mut per_eg: FxHashMap<u32, EgAggregate> = FxHashMap::default();
+        let departements = self.columns.dictionaries.departement.len();
+        let mut matches = CrisisMatches {
+            by_departement: vec![DepartementTotal::default(); departements],
+            ..CrisisMatches::default()
+        };
         let mut visit = |doc: u32, distance_m: f64| {
             if !plan.filter.matches(&self.columns, plan.live, doc) {
                 return;
@@ -181,83 +249,92 @@ impl Index {
             if capacity.crisis_t0 == 0 && capacity.crisis_t60 == 0 {
                 return;
             }
-            let offer = &dataset.offers[self.layout.offer_of_doc[doc as usize] as usize];
-            let Some(eg_index) = offer.eg else { return };
+            let eg_index = self.lookups.eg_of_doc[doc as usize];
+            if eg_index == NO_EG {
+                return;
+            }
             if !orsan_level.is_empty()
                 && !dataset.egs[eg_index as usize].orsan_level.as_ref().is_some_and(|level| orsan_level.contains(level))
             {
                 return;
             }
-            let aggregate = per_eg.entry(eg_index).or_insert(EgAggregate {
-                distance_m,
-                crisis_t0: 0,
-                crisis_t60: 0,
-                docs: Vec::new(),
-            });
-            aggregate.distance_m = aggregate.distance_m.min(distance_m);
-            aggregate.crisis_t0 += capacity.crisis_t0;
-            aggregate.crisis_t60 += capacity.crisis_t60;
-            aggregate.docs.push(doc);
-        };
-        if plan.centre.is_some() {
-            let may_match = |position: u32| {
-                let maxima = plan.live.position(position);
-                plan.filter.position_may_match(&self.summaries, plan.live, position as usize)
-                    && (maxima.max_crisis_t0 > 0 || maxima.max_crisis_t60 > 0)
-            };
-            plan.for_each_position(plan.radius_m, &may_match, &mut |position, distance| {
-                for doc in self.layout.docs_at(position) {
-                    visit(doc, distance);
-                }
-            });
-        } else {
-            for doc in 0..self.layout.doc_count() {
-                visit(doc, 0.0);
-            }
-        }
-        per_eg
-    }
-
-    /// Totals by département (an EG counts once in each département it has offers in), and
-    /// the offers, T0 and T60 over the whole region.
-    fn crisis_totals(
-        &self,
-        live: &LiveView,
-        per_eg: &FxHashMap<u32, EgAggregate>,
-    ) -> (Vec<CrisisTotal<'_>>, u64, u64, u64) {
-        let mut by_departement: BTreeMap<u16, CrisisTotal<'_>> = BTreeMap::new();
-        let (mut total_offers, mut crisis_t0, mut crisis_t60) = (0u64, 0u64, 0u64);
-        for aggregate in per_eg.values() {
-            let mut departements_seen: Vec<u16> = Vec::new();
-            for &doc in &aggregate.docs {
-                let id = self.columns.departement[doc as usize];
-                let capacity = *live.counts(doc);
-                let total = by_departement.entry(id).or_insert(CrisisTotal {
-                    departement: self.columns.dictionaries.departement.code(id).map_or("", |code| code.as_str()),
-                    egs: 0,
-                    offers: 0,
-                    crisis_t0: 0,
-                    crisis_t60: 0,
-                });
-                total.offers += 1;
-                total.crisis_t0 += u64::from(capacity.crisis_t0);
-                total.crisis_t60 += u64::from(capacity.crisis_t60);
-                if !departements_seen.contains(&id) {
-                    departements_seen.push(id);
+            let departement = self.columns.departement[doc as usize];
+            let total = &mut matches.by_departement[departement as usize];
+            total.offers += 1;
+            total.crisis_t0 += u64::from(capacity.crisis_t0);
+            total.crisis_t60 += u64::from(capacity.crisis_t60);
+            match matches.per_eg.entry(eg_index) {
+                Entry::Vacant(entry) => {
+                    entry.insert(EgAggregate {
+                        distance_m,
+                        crisis_t0: capacity.crisis_t0,
+                        crisis_t60: capacity.crisis_t60,
+                        departement,
+                    });
                     total.egs += 1;
                 }
+                Entry::Occupied(mut entry) => {
+                    let aggregate = entry.get_mut();
+                    aggregate.distance_m = aggregate.distance_m.min(distance_m);
+                    aggregate.crisis_t0 += capacity.crisis_t0;
+                    aggregate.crisis_t60 += capacity.crisis_t60;
+                    if aggregate.departement != departement && matches.more_departements.insert((eg_index, departement))
+                    {
+                        total.egs += 1;
+                    }
+                }
             }
-            total_offers += aggregate.docs.len() as u64;
-            crisis_t0 += u64::from(aggregate.crisis_t0);
-            crisis_t60 += u64::from(aggregate.crisis_t60);
+            matches.docs.push((eg_index, doc));
+        };
+        match (plan.centre, plan.radius_m) {
+            (Some(_), Some(radius_m)) if radius_m <= REGION_WALK_MAX_RADIUS_M => {
+                let may_match = |position: u32| {
+                    let maxima = plan.live.position(position);
+                    plan.filter.position_may_match(&self.summaries, plan.live, position as usize)
+                        && (maxima.max_crisis_t0 > 0 || maxima.max_crisis_t60 > 0)
+                };
+                plan.for_each_position(plan.radius_m, &may_match, &mut |position, distance| {
+                    for doc in self.layout.docs_at(position) {
+                        visit(doc, distance);
+                    }
+                });
+            }
+            (Some(centre), radius_m) => {
+                // Docs are laid out by position: the distance is measured once per position.
+                let mut last: Option<(u32, f64)> = None;
+                plan.live.for_each_crisis_doc(|doc| {
+                    let position = self.layout.position_of_doc[doc as usize];
+                    if position == NO_POSITION {
+                        return;
+                    }
+                    let distance = match last {
+                        Some((held, distance)) if held == position => distance,
+                        _ => {
+                            let distance = haversine_m(centre, self.layout.positions[position as usize]);
+                            last = Some((position, distance));
+                            distance
+                        }
+                    };
+                    if radius_m.is_none_or(|radius| distance <= radius) {
+                        visit(doc, distance);
+                    }
+                });
+            }
+            (None, _) => plan.live.for_each_crisis_doc(|doc| visit(doc, 0.0)),
         }
-        (by_departement.into_values().collect(), total_offers, crisis_t0, crisis_t60)
+        matches
     }
 
     /// One EG of the answer, its offers in offer-id order.
-    fn crisis_eg(&self, live: &LiveView, eg_index: u32, aggregate: &EgAggregate, has_centre: bool) -> CrisisEg<'_> {
+    fn crisis_eg(
+        &self,
+        live: &LiveView,
+        eg_index: u32,
+        aggregate: &EgAggregate,
+        mut docs: Vec<u32>,
+        has_centre: bool,
+    ) -> CrisisEg<'_> {
         let dataset = &self.data.dataset;
-        let mut docs = aggregate.docs.clone();
         docs.sort_by_key(|&doc| self.layout.offer_of_doc[doc as usize]);
         let mut updated_at = None;
         let offers = docs

@@ -15,6 +15,8 @@
 
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use super::columns::CapacityCounts;
 use crate::model::rules::CapacityTotals;
 use crate::model::{CapacityKey, CapacityRecord};
@@ -54,6 +56,26 @@ impl<T: Clone> Chunked<T> {
     pub(crate) fn set(&mut self, index: usize, value: T) {
         Arc::make_mut(&mut self.chunks[index >> CHUNK_BITS])[index & CHUNK_MASK] = value;
     }
+
+    /// The entries in order, chunk by chunk.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flat_map(|chunk| chunk.iter())
+    }
+}
+
+/// Whether counts hold crisis capacity (the docs the crisis query walks).
+#[inline]
+fn has_crisis(counts: &CapacityCounts) -> bool {
+    counts.crisis_t0 > 0 || counts.crisis_t60 > 0
+}
+
+/// The words of a bitmap of `len` bits set where `bit` says.
+fn bitmap_words(len: usize, bit: impl Fn(usize) -> bool) -> Vec<u64> {
+    let mut words = vec![0u64; len.div_ceil(64)];
+    for index in (0..len).filter(|&index| bit(index)) {
+        words[index / 64] |= 1 << (index % 64);
+    }
+    words
 }
 
 /// The capacity maxima of a position (what the position summaries need of capacities).
@@ -67,8 +89,11 @@ pub(crate) struct PositionCapacity {
 /// What queries read of capacities, as the last write left it.
 #[derive(Debug, Clone)]
 pub struct LiveView {
-    /// Per doc: the counts the filters and sorts read.
-    pub(crate) capacity: Chunked<CapacityCounts>,
+    /// Per doc: the counts the filters and sorts read (set through [`LiveView::set_counts`]).
+    capacity: Chunked<CapacityCounts>,
+    /// One bit per doc, set when its counts hold crisis capacity (T0 or T60): the crisis
+    /// query's walk over the whole country reads the tenth of the docs that have some.
+    crisis_docs: Chunked<u64>,
     /// Per position: the maxima over its docs.
     pub(crate) positions: Chunked<PositionCapacity>,
     /// Per location: its records and version, once a write changed them (`None`: the
@@ -89,6 +114,7 @@ impl LiveView {
     ) -> LiveView {
         LiveView {
             capacity: Chunked::from_vec(capacity.to_vec()),
+            crisis_docs: Chunked::from_vec(bitmap_words(capacity.len(), |doc| has_crisis(&capacity[doc]))),
             positions: Chunked::from_vec(positions),
             records: Chunked::filled(locations, None),
             writes_applied: 0,
@@ -100,6 +126,30 @@ impl LiveView {
     #[inline]
     pub(crate) fn counts(&self, doc: u32) -> &CapacityCounts {
         self.capacity.get(doc as usize)
+    }
+
+    /// Sets the counts of a doc.
+    pub(crate) fn set_counts(&mut self, doc: u32, counts: CapacityCounts) {
+        let doc = doc as usize;
+        let (word, bit) = (doc / 64, 1u64 << (doc % 64));
+        let held = *self.crisis_docs.get(word);
+        let next = if has_crisis(&counts) { held | bit } else { held & !bit };
+        if next != held {
+            self.crisis_docs.set(word, next);
+        }
+        self.capacity.set(doc, counts);
+    }
+
+    /// Calls `visit` on every doc with crisis capacity (T0 or T60 > 0), in doc order.
+    #[inline]
+    pub(crate) fn for_each_crisis_doc(&self, mut visit: impl FnMut(u32)) {
+        for (index, &word) in self.crisis_docs.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                visit((index * 64) as u32 + bits.trailing_zeros());
+                bits &= bits - 1;
+            }
+        }
     }
 
     /// The capacity maxima of a position.
@@ -263,6 +313,13 @@ pub fn apply_change(records: &mut Vec<CapacityRecord>, change: &CapacityChange) 
     }
 }
 
+/// The records of a location while a batch is applied, and the (version, time) of the last
+/// write of the batch that changed them.
+struct Working {
+    records: Vec<CapacityRecord>,
+    stamp: Option<(u64, UnixSeconds)>,
+}
+
 /// The counts of a set of records (summed over genders and locations, as the columns hold them).
 pub(crate) fn counts_of<'a>(records: impl IntoIterator<Item = &'a CapacityRecord>) -> CapacityCounts {
     CapacityCounts::from(&CapacityTotals::of_records(records))
@@ -286,38 +343,62 @@ impl super::Index {
         view.records_of(location).unwrap_or(&self.data.dataset.locations[location as usize].capacities)
     }
 
-    /// Applies the changes of one write to the records of one location in `view` (a copy the
-    /// caller swaps in): the records, the counts of the offers provided there and the maxima of
-    /// their positions, which are pushed on `dirty` for [`Self::refresh_positions`] (once per
-    /// batch: a position can hold thousands of docs). All or nothing: when a change finds no
-    /// record to replace or delete, nothing is applied. `version` and `at` stamp the location
-    /// (sequence, Unix seconds).
-    pub(crate) fn apply_changes(
+    /// Applies a batch of writes to `view` (a copy the caller swaps in), in order, handing
+    /// `each` the outcomes of every write as it goes (a replay of a million writes keeps none
+    /// of them). A write holds the changes of one location, applied all or nothing: when a
+    /// change finds no record to replace or delete, none of them is. The records of each
+    /// location are copied once per batch, however many writes it gets; then the counts of the
+    /// offers provided at the locations changed, and the maxima of their positions, are
+    /// recomputed once.
+    pub(crate) fn apply_batch(
         &self,
         view: &mut LiveView,
-        location: u32,
-        changes: &[CapacityChange],
-        version: u64,
-        at: UnixSeconds,
-        dirty: &mut Vec<u32>,
-    ) -> Vec<ChangeOutcome> {
-        let mut records = self.location_records(view, location).to_vec();
-        let outcomes: Vec<ChangeOutcome> = changes.iter().map(|change| apply_change(&mut records, change)).collect();
-        let applied = outcomes.iter().filter(|outcome| outcome.applied()).count() as u64;
-        if applied == 0 || outcomes.contains(&ChangeOutcome::NoSuchRecord) {
-            return outcomes;
-        }
-        for (change, outcome) in changes.iter().zip(&outcomes) {
-            if let (CapacityChange::Upsert(record) | CapacityChange::Replace(record), true) =
-                (change, outcome.applied())
-            {
-                view.newest_write_at = view.newest_write_at.max(record.updated_at);
+        writes: &[super::CapacityWrite],
+        mut each: impl FnMut(usize, Vec<ChangeOutcome>),
+    ) {
+        let mut working: FxHashMap<u32, Working> = FxHashMap::default();
+        for (index, write) in writes.iter().enumerate() {
+            let location = working.entry(write.location).or_insert_with(|| Working {
+                records: self.location_records(view, write.location).to_vec(),
+                stamp: None,
+            });
+            let outcomes = if let [change] = write.changes.as_slice() {
+                // One change leaves the records as they were unless it applies.
+                vec![apply_change(&mut location.records, change)]
+            } else {
+                let mut records = location.records.clone();
+                let outcomes: Vec<ChangeOutcome> =
+                    write.changes.iter().map(|change| apply_change(&mut records, change)).collect();
+                if !outcomes.contains(&ChangeOutcome::NoSuchRecord) {
+                    location.records = records;
+                }
+                outcomes
+            };
+            let applied = outcomes.iter().filter(|outcome| outcome.applied()).count() as u64;
+            if applied > 0 && !outcomes.contains(&ChangeOutcome::NoSuchRecord) {
+                for (change, outcome) in write.changes.iter().zip(&outcomes) {
+                    if let (CapacityChange::Upsert(record) | CapacityChange::Replace(record), true) =
+                        (change, outcome.applied())
+                    {
+                        view.newest_write_at = view.newest_write_at.max(record.updated_at);
+                    }
+                }
+                view.writes_applied += applied;
+                location.stamp = Some((write.version, write.at));
             }
+            each(index, outcomes);
         }
-        view.writes_applied += applied;
-        view.records.set(location as usize, Some(Arc::new(LiveLocation { records, version, changed_at: at })));
+        let mut offers = Vec::new();
+        for (location, Working { records, stamp }) in working {
+            let Some((version, changed_at)) = stamp else { continue };
+            view.records.set(location as usize, Some(Arc::new(LiveLocation { records, version, changed_at })));
+            offers.extend_from_slice(self.lookups.offers_of_location(location));
+        }
+        offers.sort_unstable();
+        offers.dedup();
         let dataset = &self.data.dataset;
-        for &offer in self.lookups.offers_of_location(location) {
+        let mut dirty = Vec::new();
+        for offer in offers {
             let counts = counts_of(
                 dataset.offers[offer as usize]
                     .locations
@@ -325,17 +406,17 @@ impl super::Index {
                     .flat_map(|&location| self.location_records(view, location).iter()),
             );
             let doc = self.layout.doc_of_offer[offer as usize];
-            view.capacity.set(doc as usize, counts);
+            view.set_counts(doc, counts);
             let position = self.layout.position_of_doc[doc as usize];
             if position != super::layout::NO_POSITION {
                 dirty.push(position);
             }
         }
-        outcomes
+        self.refresh_positions(view, &mut dirty);
     }
 
     /// Recomputes the capacity maxima of the positions a batch changed.
-    pub(crate) fn refresh_positions(&self, view: &mut LiveView, dirty: &mut Vec<u32>) {
+    fn refresh_positions(&self, view: &mut LiveView, dirty: &mut Vec<u32>) {
         dirty.sort_unstable();
         dirty.dedup();
         for &position in dirty.iter() {

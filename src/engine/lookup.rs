@@ -31,7 +31,13 @@ pub(crate) struct Lookups {
     /// (FINESS of the EG, synchro id) → the locations carrying that synchro id (more than one
     /// is a data error the PATCH answers with 412).
     pub(crate) location_by_synchro: FxHashMap<(Code, String), Vec<u32>>,
+    /// Doc → EG index ([`NO_EG`] for an offer without one): walks that aggregate by EG read
+    /// this column instead of the offers.
+    pub(crate) eg_of_doc: Vec<u32>,
 }
+
+/// `eg_of_doc` of an offer without an EG.
+pub(crate) const NO_EG: u32 = u32::MAX;
 
 /// Groups `(key, value)` pairs by key into compressed rows: the values of key `k` are
 /// `values[start[k]..start[k + 1]]`, in the order given.
@@ -53,8 +59,8 @@ fn group(keys: usize, pairs: impl Iterator<Item = (u32, u32)> + Clone) -> (Vec<u
 }
 
 impl Lookups {
-    /// Indexes a dataset and its communes.
-    pub(crate) fn new(dataset: &Dataset, communes: &[Commune]) -> Lookups {
+    /// Indexes a dataset and its communes; `offer_of_doc` is the layout's doc order.
+    pub(crate) fn new(dataset: &Dataset, communes: &[Commune], offer_of_doc: &[u32]) -> Lookups {
         let mut eg_by_finess = FxHashMap::default();
         for (index, eg) in dataset.egs.iter().enumerate() {
             if let Some(finess) = &eg.finess {
@@ -98,7 +104,9 @@ impl Lookups {
                 location_by_synchro.entry((finess.clone(), synchro_id.clone())).or_default().push(index as u32);
             }
         }
+        let eg_of_doc = offer_of_doc.iter().map(|&offer| dataset.offers[offer as usize].eg.unwrap_or(NO_EG)).collect();
         Lookups {
+            eg_of_doc,
             eg_by_finess,
             eg_offer_start,
             eg_offers,

@@ -215,7 +215,7 @@ impl Engine {
             commune_index.entry(commune.code.clone()).or_insert(index as u32);
         }
         let labels = render::Labels::new(&columns.dictionaries);
-        let lookups = lookup::Lookups::new(&data.dataset, &data.communes);
+        let lookups = lookup::Lookups::new(&data.dataset, &data.communes, &layout.offer_of_doc);
         let index = Index {
             manifest,
             data,
@@ -270,18 +270,18 @@ impl Engine {
     /// Each write is `(location, changes, version, at)`: the changes of one location, all or
     /// nothing, stamped with `version` (a sequence number) and `at` (Unix seconds).
     pub fn apply_capacity(&self, writes: &[CapacityWrite]) -> Vec<Vec<live::ChangeOutcome>> {
+        let mut outcomes = Vec::with_capacity(writes.len());
+        self.apply_capacity_with(writes, |_, write_outcomes| outcomes.push(write_outcomes));
+        outcomes
+    }
+
+    /// [`Engine::apply_capacity`], handing `each` the outcomes of every write (its index in
+    /// `writes`, in order) instead of collecting them.
+    pub fn apply_capacity_with(&self, writes: &[CapacityWrite], each: impl FnMut(usize, Vec<live::ChangeOutcome>)) {
         let _writer = self.write_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut view = live::LiveView::clone(&self.live.load());
-        let mut dirty = Vec::new();
-        let outcomes = writes
-            .iter()
-            .map(|write| {
-                self.index.apply_changes(&mut view, write.location, &write.changes, write.version, write.at, &mut dirty)
-            })
-            .collect();
-        self.index.refresh_positions(&mut view, &mut dirty);
+        self.index.apply_batch(&mut view, writes, each);
         self.live.store(Arc::new(view));
-        outcomes
     }
 
     /// The index of a location by FHIR id.

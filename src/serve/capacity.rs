@@ -220,10 +220,11 @@ impl CapacityService {
         let loaded = current();
         let at = now();
         let entries: Vec<(u64, &LoggedWrite)> = ready.iter().map(|(sequence, write, _)| (*sequence, write)).collect();
-        let results = match &loaded {
-            Some(loaded) => apply_entries(&loaded.engine, &entries, at),
-            None => entries.iter().map(|(sequence, _)| WriteResult::gone(*sequence)).collect(),
-        };
+        let mut results = Vec::with_capacity(entries.len());
+        match &loaded {
+            Some(loaded) => apply_entries(&loaded.engine, &entries, at, |result| results.push(result)),
+            None => results.extend(entries.iter().map(|(sequence, _)| WriteResult::gone(*sequence))),
+        }
         for ((sequence, write, sender), result) in ready.into_iter().zip(results) {
             self.count(&result);
             if result.refused() {
@@ -258,16 +259,14 @@ impl CapacityService {
             let refused = std::mem::take(&mut state.refused);
             let entries: Vec<(u64, &LoggedWrite)> =
                 state.history.iter().map(|(sequence, write)| (*sequence, write)).collect();
-            let results = apply_entries(engine, &entries, now());
-            let mut covered: Vec<u64> = results
-                .iter()
-                .filter(|result| {
-                    !result.location_found
-                        || result.outcomes.iter().all(|outcome| matches!(outcome, ChangeOutcome::Older { .. }))
-                })
-                .map(|result| result.sequence)
-                .chain(refused)
-                .collect();
+            let mut covered = refused;
+            apply_entries(engine, &entries, now(), |result| {
+                if !result.location_found
+                    || result.outcomes.iter().all(|outcome| matches!(outcome, ChangeOutcome::Older { .. }))
+                {
+                    covered.push(result.sequence);
+                }
+            });
             covered.sort_unstable();
             // The start-up figures are in place before the snapshot serves (and `/readyz` says so).
             if self.metrics.replay_micros.load(Ordering::Relaxed) == 0 {
@@ -303,31 +302,31 @@ impl CapacityService {
     }
 }
 
-/// Applies logged writes to an engine in one batch, in order.
-fn apply_entries(engine: &Engine, entries: &[(u64, &LoggedWrite)], at: UnixSeconds) -> Vec<WriteResult> {
+/// Applies logged writes to an engine in one batch, in order, handing `each` what became of
+/// every one (in order).
+fn apply_entries(engine: &Engine, entries: &[(u64, &LoggedWrite)], at: UnixSeconds, mut each: impl FnMut(WriteResult)) {
     let mut writes = Vec::with_capacity(entries.len());
-    let mut found = Vec::with_capacity(entries.len());
-    for (sequence, write) in entries {
-        match engine.location_by_id(&write.location_id) {
-            Some(location) => {
-                found.push(true);
-                writes.push(CapacityWrite { location, changes: write.changes.clone(), version: *sequence, at });
-            }
-            None => found.push(false),
+    // The entry each write comes from; entries whose location is gone are answered in order
+    // around the applied ones.
+    let mut entry_of_write = Vec::with_capacity(entries.len());
+    for (index, (sequence, write)) in entries.iter().enumerate() {
+        if let Some(location) = engine.location_by_id(&write.location_id) {
+            writes.push(CapacityWrite { location, changes: write.changes.clone(), version: *sequence, at });
+            entry_of_write.push(index);
         }
     }
-    let mut outcomes = engine.apply_capacity(&writes).into_iter();
-    entries
-        .iter()
-        .zip(found)
-        .map(|((sequence, _), found)| {
-            if found {
-                WriteResult { sequence: *sequence, outcomes: outcomes.next().unwrap_or_default(), location_found: true }
-            } else {
-                WriteResult::gone(*sequence)
-            }
-        })
-        .collect()
+    let mut next = 0;
+    engine.apply_capacity_with(&writes, |write, outcomes| {
+        let entry = entry_of_write[write];
+        for (sequence, _) in &entries[next..entry] {
+            each(WriteResult::gone(*sequence));
+        }
+        each(WriteResult { sequence: entries[entry].0, outcomes, location_found: true });
+        next = entry + 1;
+    });
+    for (sequence, _) in &entries[next..] {
+        each(WriteResult::gone(*sequence));
+    }
 }
 
 /// Every write is logged with who, what, before and after.
