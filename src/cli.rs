@@ -37,6 +37,47 @@ pub(crate) enum Command {
     Search(Box<SearchArgs>),
     /// Serve the HTTP API; builds a snapshot from data-samples/ first when the index has none.
     Serve(Box<ServeArgs>),
+    /// The data-quality report of a snapshot: counts by rule and every finding, as JSON, CSV
+    /// (UTF-8 with BOM, `;`, French column names) or NDJSON; the filters of `/v1/quality`.
+    Quality(QualityArgs),
+}
+
+/// `quality`: a snapshot, the filters of `/v1/quality` and where to write.
+#[derive(Debug, clap::Args)]
+pub(crate) struct QualityArgs {
+    /// Snapshot directory (its own capacities: the live writes of a server are not read).
+    #[arg(required_unless_present = "rules_markdown")]
+    pub(crate) snapshot: Option<PathBuf>,
+    /// `json` (counts and every finding), `csv` or `ndjson`.
+    #[arg(long, default_value = "json")]
+    pub(crate) format: String,
+    /// Rule codes, comma = any of.
+    #[arg(long)]
+    pub(crate) rule: Option<String>,
+    /// Severities (`error`, `warning`, `info`), comma = any of.
+    #[arg(long)]
+    pub(crate) severity: Option<String>,
+    /// INSEE région codes, comma = any of.
+    #[arg(long)]
+    pub(crate) region: Option<String>,
+    /// INSEE département codes, comma = any of.
+    #[arg(long)]
+    pub(crate) departement: Option<String>,
+    /// FINESS ET number of an EG.
+    #[arg(long)]
+    pub(crate) finess: Option<String>,
+    /// Catégories d'établissement (TRE_R66), comma = any of.
+    #[arg(long)]
+    pub(crate) category: Option<String>,
+    /// When to evaluate the rules (RFC 3339; default now).
+    #[arg(long)]
+    pub(crate) now: Option<String>,
+    /// Write there instead of standard output.
+    #[arg(long, short)]
+    pub(crate) out: Option<PathBuf>,
+    /// Print the rules table (Markdown, as in the README) and exit.
+    #[arg(long)]
+    pub(crate) rules_markdown: bool,
 }
 
 /// `serve` options. Each can also come from the environment (`ROR_SEARCH_<NAME>`) or from the
@@ -157,7 +198,73 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::GenerateSynthetic(args) => synthetic(args),
         Command::Search(args) => search(&args),
         Command::Serve(args) => serve(*args),
+        Command::Quality(args) => quality(&args),
     }
+}
+
+fn quality(args: &QualityArgs) -> anyhow::Result<()> {
+    use crate::api::QualityFormat;
+    if args.rules_markdown {
+        print!("{}", crate::model::quality::rules_markdown());
+        return Ok(());
+    }
+    let snapshot = args.snapshot.as_ref().ok_or_else(|| anyhow::anyhow!("a snapshot directory is needed"))?;
+    let mut pairs: Vec<(&str, &str)> = vec![("format", args.format.as_str())];
+    for (name, value) in [
+        ("rule", &args.rule),
+        ("severity", &args.severity),
+        ("region", &args.region),
+        ("departement", &args.departement),
+        ("finess", &args.finess),
+        ("category", &args.category),
+    ] {
+        if let Some(value) = value {
+            pairs.push((name, value));
+        }
+    }
+    let request = crate::api::from_pairs::<crate::api::QualityQuery>(pairs, &[])
+        .and_then(crate::api::QualityQuery::into_request)
+        .map_err(|error| anyhow::anyhow!("--{}: {}", error.parameter, error.message))?;
+    let at = match &args.now {
+        Some(text) => parse_fhir_datetime(text).map_err(|error| anyhow::anyhow!("--now: {error}"))?,
+        None => now(),
+    };
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar.set_message(format!("loading {}", snapshot.display()));
+    let engine = crate::engine::Engine::open(snapshot)?;
+    bar.set_message(format!(
+        "checking {} EGs, {} offers, {} locations",
+        engine.data().dataset.egs.len(),
+        engine.data().dataset.offers.len(),
+        engine.data().dataset.locations.len()
+    ));
+    let remarks = crate::quality::read_remarks(snapshot)?;
+    let report = crate::quality::QualityReport::compute(&engine, remarks, at);
+    let selection = report.select(&engine, &request.filter);
+    bar.finish_and_clear();
+    let mut out: Box<dyn std::io::Write> = match &args.out {
+        Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    match request.format {
+        QualityFormat::Csv => crate::quality::export::write_csv(&selection, &mut out)?,
+        QualityFormat::Ndjson => crate::quality::export::write_ndjson(&selection, &mut out)?,
+        QualityFormat::Json => {
+            let answer = serde_json::json!({
+                "snapshot": engine.manifest().snapshot_id,
+                "computed_at": format_rfc3339(at),
+                "counts": selection.counts(),
+                "trend": engine.manifest().quality_trend,
+                "findings": selection.views().collect::<Vec<_>>(),
+            });
+            serde_json::to_writer_pretty(&mut out, &answer)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    eprintln!("{} findings ({} in the report)", selection.len(), report.len());
+    Ok(())
 }
 
 fn build(args: BuildArgs) -> anyhow::Result<()> {

@@ -25,6 +25,7 @@ pub mod http;
 pub mod ingest;
 pub mod live;
 pub mod model;
+pub mod quality;
 pub mod serve;
 pub mod snapshot;
 pub mod util;

@@ -10,6 +10,7 @@ pub(crate) mod crisis;
 pub(crate) mod error;
 pub(crate) mod offers;
 pub(crate) mod pairs;
+pub(crate) mod quality;
 pub(crate) mod values;
 
 use serde::Deserialize;
@@ -21,6 +22,7 @@ pub(crate) use error::{ErrorBody, ErrorDetail};
 pub use offers::{OffersQuery, search_request};
 pub(crate) use pairs::from_pairs;
 pub use pairs::parameter_names;
+pub use quality::{QualityFormat, QualityQuery, QualityRequest};
 
 /// The parameters of `GET /v1/communes`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, IntoParams)]

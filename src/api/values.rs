@@ -183,6 +183,31 @@ impl FromStr for Codes {
     }
 }
 
+/// A list of names separated by commas (any of them): lower-case letters, digits and `_`, up to
+/// 40 each (rule codes, severities), at most [`crate::engine::request::MAX_CODES`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Names(pub Vec<Code>);
+
+impl FromStr for Names {
+    type Err = ValueError;
+    fn from_str(text: &str) -> Result<Self, ValueError> {
+        use crate::engine::request::MAX_CODES;
+        let names: Vec<Code> = text.split(',').map(str::trim).map(Code::from).collect();
+        if names.iter().any(|name| name.is_empty()) {
+            return Err(ValueError("empty name in the list (expected names separated by commas)".into()));
+        }
+        if names.len() > MAX_CODES {
+            return Err(ValueError(format!("at most {MAX_CODES} names")));
+        }
+        if let Some(name) = names.iter().find(|name| {
+            name.len() > 40 || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        }) {
+            return Err(ValueError(format!("{name:?} is not a name (lower-case letters, digits and _, up to 40)")));
+        }
+        Ok(Names(names))
+    }
+}
+
 /// An INSEE commune code (5 characters, e.g. `33063` or `2A004`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct InseeCommune(pub String);
@@ -330,4 +355,4 @@ impl FromStr for BBoxParam {
     }
 }
 
-deserialize_from_str!(Flag, Codes, InseeCommune, OfferId, PriceEur, Instant, Basis, Sort, BBoxParam);
+deserialize_from_str!(Flag, Codes, Names, InseeCommune, OfferId, PriceEur, Instant, Basis, Sort, BBoxParam);

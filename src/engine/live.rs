@@ -140,6 +140,28 @@ impl LiveView {
         self.capacity.set(doc, counts);
     }
 
+    /// The locations whose records differ between `older` (a view of the same snapshot) and
+    /// this one: chunks shared by both are skipped whole.
+    pub fn changed_locations(&self, older: &LiveView) -> Vec<u32> {
+        let mut changed = Vec::new();
+        for (chunk_index, (now, before)) in self.records.chunks.iter().zip(&older.records.chunks).enumerate() {
+            if Arc::ptr_eq(now, before) {
+                continue;
+            }
+            for (offset, (a, b)) in now.iter().zip(before.iter()).enumerate() {
+                let same = match (a, b) {
+                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    (None, None) => true,
+                    _ => false,
+                };
+                if !same {
+                    changed.push((chunk_index * CHUNK_LEN + offset) as u32);
+                }
+            }
+        }
+        changed
+    }
+
     /// Calls `visit` on every doc with crisis capacity (T0 or T60 > 0), in doc order.
     #[inline]
     pub(crate) fn for_each_crisis_doc(&self, mut visit: impl FnMut(u32)) {

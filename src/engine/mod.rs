@@ -284,6 +284,16 @@ impl Engine {
         self.live.store(Arc::new(view));
     }
 
+    /// The index of the EG of a FINESS ET number.
+    pub(crate) fn eg_index_by_finess(&self, finess: &str) -> Option<u32> {
+        self.index.lookups.eg_by_finess.get(finess).copied()
+    }
+
+    /// The summary of an EG, as answers show it.
+    pub(crate) fn eg_view(&self, eg_index: u32) -> response::EgView<'_> {
+        self.index.eg_view(eg_index)
+    }
+
     /// The index of a location by FHIR id.
     pub fn location_by_id(&self, id: &str) -> Option<u32> {
         self.index.lookups.location_by_id.get(id).copied()

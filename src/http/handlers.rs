@@ -30,12 +30,15 @@ fn pairs(query: &Option<String>) -> Vec<(String, String)> {
 }
 
 /// Parses the query string into the route's parameter struct.
-fn query<T: serde::de::DeserializeOwned>(query: &Option<String>, also_known: &[&str]) -> Result<T, AppError> {
+pub(super) fn query<T: serde::de::DeserializeOwned>(
+    query: &Option<String>,
+    also_known: &[&str],
+) -> Result<T, AppError> {
     let pairs = pairs(query);
     Ok(crate::api::from_pairs(pairs.iter().map(|(name, value)| (name.as_str(), value.as_str())), also_known)?)
 }
 
-fn current(state: &AppState) -> Result<Arc<Loaded>, AppError> {
+pub(super) fn current(state: &AppState) -> Result<Arc<Loaded>, AppError> {
     state.handle.current().ok_or_else(|| AppError::of(ErrorCode::NotReady))
 }
 
@@ -88,7 +91,7 @@ pub(crate) async fn offers(State(state): State<AppState>, RawQuery(query): RawQu
 /// A JSON response serialised with sonic-rs (SIMD string escaping) into a buffer sized for the
 /// answer: a page of results is tens of kilobytes, and serialising it is most of a search
 /// request's cost. Same output as `Json`, up to the spelling of floats.
-fn fast_json<T: serde::Serialize>(value: &T, capacity_hint: usize) -> Response {
+pub(super) fn fast_json<T: serde::Serialize>(value: &T, capacity_hint: usize) -> Response {
     let mut buffer = Vec::with_capacity(capacity_hint);
     match sonic_rs::to_writer(&mut buffer, value) {
         Ok(()) => {
@@ -154,7 +157,19 @@ pub(crate) async fn crisis(
 ) -> Result<Response, AppError> {
     let request = query::<CrisisQuery>(&query_string, &[])?.into_request()?;
     let loaded = current(&state)?;
-    Ok(fast_json(&loaded.engine.crisis(&request)?, 8192))
+    // A national crisis answer costs milliseconds: the worker hands its other tasks (capacity
+    // writes waiting for their acknowledgement among them) to another thread meanwhile.
+    heavy(|| Ok(fast_json(&loaded.engine.crisis(&request)?, 8192)))
+}
+
+/// Runs a query that may take milliseconds: on a multi-thread runtime the worker's queue moves
+/// to another thread for the time of it (`block_in_place`), so that the requests queued
+/// behind it (writes waiting for their acknowledgement) are not held up.
+fn heavy<T>(run: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
+        _ => run(),
+    }
 }
 
 /// The answer of `/v1/communes`.

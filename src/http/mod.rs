@@ -10,6 +10,7 @@ pub(crate) mod capacity;
 pub(crate) mod error;
 pub(crate) mod geojson;
 pub(crate) mod handlers;
+pub(crate) mod quality;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,7 +36,7 @@ use error::AppError;
 
 /// Every route the service answers: `(method, path)`. The OpenAPI document lists exactly these
 /// (checked by a test).
-pub const ROUTES: [(&str, &str); 16] = [
+pub const ROUTES: [(&str, &str); 18] = [
     ("get", "/v1/offers"),
     ("get", "/v1/offers/{id}"),
     ("get", "/v1/eg/{finess}"),
@@ -52,6 +53,8 @@ pub const ROUTES: [(&str, &str); 16] = [
     ("patch", "/ws-synchro-dispo-lits-fhir/Location"),
     ("patch", "/fhir/Location/{id}"),
     ("post", "/v1/capacity"),
+    ("get", "/v1/quality"),
+    ("get", "/v1/quality/eg/{finess}"),
 ];
 
 /// What every handler can reach.
@@ -105,6 +108,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(capacity::patch_by_identifier_ws))
         .routes(routes!(capacity::patch_by_id))
         .routes(routes!(capacity::post_capacity))
+        .routes(routes!(quality::quality))
+        .routes(routes!(quality::quality_eg))
 }
 
 /// The OpenAPI document of the service.

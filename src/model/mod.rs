@@ -12,6 +12,7 @@
 
 pub(crate) mod labels;
 pub mod place;
+pub mod quality;
 pub mod rules;
 
 use compact_str::CompactString;

@@ -32,6 +32,8 @@ pub struct Loaded {
     pub(crate) dir: PathBuf,
     /// When it was swapped in (Unix seconds).
     pub(crate) loaded_at: i64,
+    /// Its data-quality report, computed at the first request for it, then kept current.
+    pub(crate) quality: std::sync::Mutex<Option<crate::quality::QualityReport>>,
 }
 
 impl Loaded {
@@ -138,7 +140,7 @@ pub fn load_and_warm(dir: &Path) -> Result<Loaded, LoadError> {
         seconds = started.elapsed().as_secs_f64(),
         "snapshot loaded and warmed"
     );
-    Ok(Loaded { engine, dir: dir.to_owned(), loaded_at: now() })
+    Ok(Loaded { engine, dir: dir.to_owned(), loaded_at: now(), quality: std::sync::Mutex::new(None) })
 }
 
 impl SnapshotHandle {

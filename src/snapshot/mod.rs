@@ -87,6 +87,11 @@ pub struct Manifest {
     pub ingest: IngestSummary,
     /// The data-quality checks, as of the build time.
     pub quality: QualitySummary,
+    /// Findings by rule of the quality report as of the build time, and their change since
+    /// the snapshot this one replaced (`quality.bin` holds the findings' keys). Absent from
+    /// snapshots built before the report existed.
+    #[serde(default)]
+    pub quality_trend: Option<crate::quality::trend::QualityTrend>,
     /// Size in bytes of every file of the snapshot but the manifest and checksums.
     pub(crate) files: BTreeMap<String, u64>,
 }
@@ -199,7 +204,8 @@ pub fn write(out: &Path, input: BuildInput<'_>, force: bool) -> Result<Manifest,
     let name = out.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_else(|| "snapshot".into());
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let temporary = parent.join(format!(".{name}.tmp-{}-{nanos}", std::process::id()));
-    let result = write_into(&temporary, input);
+    let previous = previous_quality(out);
+    let result = write_into(&temporary, input, previous);
     let manifest = match result {
         Ok(manifest) => manifest,
         Err(error) => {
@@ -227,7 +233,20 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), SnapshotError> {
     file.sync_all().map_err(io_error(path))
 }
 
-fn write_into(dir: &Path, input: BuildInput<'_>) -> Result<Manifest, SnapshotError> {
+/// The quality keys of the snapshot at `out` that a build replaces, with its id and build
+/// time (none when there is none, or it has no readable `quality.bin`).
+fn previous_quality(out: &Path) -> Option<(String, String, Vec<crate::quality::trend::FindingKey>)> {
+    let manifest = read_manifest(out).ok()?;
+    let bytes = fs::read(out.join(crate::quality::trend::FILE)).ok()?;
+    let keys = crate::quality::trend::decode(&bytes).ok()?;
+    Some((manifest.snapshot_id, manifest.built_at, keys))
+}
+
+fn write_into(
+    dir: &Path,
+    input: BuildInput<'_>,
+    previous: Option<(String, String, Vec<crate::quality::trend::FindingKey>)>,
+) -> Result<Manifest, SnapshotError> {
     fs::create_dir_all(dir).map_err(io_error(dir))?;
     let BuildInput { data, report, sources, built_at, index_files } = input;
 
@@ -297,6 +316,21 @@ fn write_into(dir: &Path, input: BuildInput<'_>) -> Result<Manifest, SnapshotErr
         tariffs: dataset.egs.iter().map(|eg| eg.tariffs.len() as u64).sum(),
         communes: data.communes.len() as u64,
     };
+    let remarks: Vec<crate::quality::IngestRemark> = report
+        .warnings
+        .iter()
+        .map(|issue| crate::quality::IngestRemark {
+            resource_type: issue.resource_type.clone(),
+            id: issue.id.clone(),
+            reason: issue.reason.clone(),
+        })
+        .collect();
+    let quality_keys = crate::quality::trend::finding_keys(dataset, &data.communes, &remarks, built_at);
+    write_file(&dir.join(crate::quality::trend::FILE), &crate::quality::trend::encode(&quality_keys))?;
+    let quality_trend = crate::quality::trend::trend(
+        &quality_keys,
+        previous.as_ref().map(|(id, built_at, keys)| (id.clone(), built_at.clone(), keys.as_slice())),
+    );
     let mut files = BTreeMap::new();
     for relative in list_relative_files(dir)? {
         let size = fs::metadata(dir.join(&relative)).map_err(io_error(&dir.join(&relative)))?.len();
@@ -318,6 +352,7 @@ fn write_into(dir: &Path, input: BuildInput<'_>) -> Result<Manifest, SnapshotErr
             reject_reasons: report.reject_summary().into_iter().take(30).collect(),
         },
         quality: QualitySummary::of_dataset(dataset, built_at),
+        quality_trend: Some(quality_trend),
         files,
     };
     let manifest_bytes = serde_json::to_vec_pretty(&manifest)

@@ -767,3 +767,106 @@ async fn metrics_count_the_writes() {
         assert!(text.contains(expected), "{expected} in:\n{text}");
     }
 }
+
+/// The data-quality report over HTTP: the admin token, filters, paging, both exports, an EG's
+/// sheet, and the capacity rules kept current by live writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quality_report() {
+    let index = index_dir();
+    let (router, handle) = app(index.path());
+    let answer = call(&router, "GET", "/v1/quality", &[], Vec::new()).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    let get = |uri: String| {
+        let router = router.clone();
+        async move {
+            let auth = format!("Bearer {TOKEN}");
+            call(&router, "GET", &uri, &[("authorization", auth.as_str())], Vec::new()).await
+        }
+    };
+    let all = get("/v1/quality".into()).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.text());
+    let all = all.json();
+    let total = all["counts"]["total"].as_u64().unwrap();
+    assert!(total > 100, "{total}");
+    assert_eq!(all["findings"].as_array().unwrap().len(), 100);
+    assert_eq!(all["next_offset"], 100);
+    let sum: u64 = all["counts"]["by_rule"].as_array().unwrap().iter().map(|row| row["count"].as_u64().unwrap()).sum();
+    assert_eq!(sum, total);
+    assert!(all["trend"]["by_rule"].is_array());
+    // The duplicate synchro id of the test data, on both locations.
+    let duplicates = get("/v1/quality?rule=duplicate_synchro_id".into()).await.json();
+    let ids: Vec<&str> =
+        duplicates["findings"].as_array().unwrap().iter().map(|f| f["record_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["loc-010000024-2", "loc-010000024-3"]);
+    assert_eq!(duplicates["findings"][0]["finess"], "010000024");
+    // Pages follow each other.
+    let first = get("/v1/quality?limit=14".into()).await.json();
+    let a = get("/v1/quality?limit=7".into()).await.json();
+    let b = get("/v1/quality?limit=7&offset=7".into()).await.json();
+    let joined: Vec<Value> =
+        a["findings"].as_array().unwrap().iter().chain(b["findings"].as_array().unwrap()).cloned().collect();
+    assert_eq!(&joined, first["findings"].as_array().unwrap());
+    // Filters keep exactly their part.
+    for (query, field, value) in [
+        ("finess=010000024", "finess", "010000024"),
+        ("departement=01", "departement", "01"),
+        ("region=84", "region", "84"),
+        ("severity=error", "severity", "error"),
+    ] {
+        let kept = get(format!("/v1/quality?{query}&limit=1000")).await.json();
+        let findings = kept["findings"].as_array().unwrap();
+        assert!(!findings.is_empty(), "{query}");
+        assert!(findings.iter().all(|finding| finding[field] == value), "{query}");
+        assert!(kept["counts"]["total"].as_u64().unwrap() <= total);
+    }
+    for (query, parameter) in
+        [("rule=bogus", "rule"), ("severity=fatal", "severity"), ("format=xml", "format"), ("limit=5000", "limit")]
+    {
+        let answer = get(format!("/v1/quality?{query}")).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(answer.json()["error"]["parameter"], parameter, "{query}");
+    }
+    // Exports: every finding.
+    let csv = get("/v1/quality?format=csv".into()).await;
+    assert_eq!(csv.content_type(), "text/csv; charset=utf-8");
+    assert!(csv.body.starts_with("\u{feff}".as_bytes()));
+    let mut reader = csv::ReaderBuilder::new().delimiter(b';').from_reader(&csv.body[3..]);
+    assert_eq!(&reader.headers().unwrap()[0], "règle");
+    assert_eq!(reader.records().count() as u64, total);
+    let ndjson = get("/v1/quality?format=ndjson&rule=duplicate_synchro_id".into()).await;
+    assert_eq!(ndjson.text().lines().count(), 2);
+    // One EG's sheet.
+    let sheet = get("/v1/quality/eg/010000024".into()).await;
+    assert_eq!(sheet.status, StatusCode::OK);
+    let sheet = sheet.json();
+    assert_eq!(sheet["eg"]["finess"], "010000024");
+    assert!(sheet["findings"].as_array().unwrap().iter().all(|finding| finding["finess"] == "010000024"));
+    assert_eq!(get("/v1/quality/eg/999999999".into()).await.status, StatusCode::NOT_FOUND);
+    // A live write that puts more places available than installed is a finding at once; its
+    // delete takes it back.
+    let offer_id = {
+        let loaded = handle.current().unwrap();
+        let dataset = &loaded.engine.data().dataset;
+        let location = dataset.locations.iter().position(|location| location.id == "loc-010000024-8").unwrap() as u32;
+        dataset.offers.iter().find(|offer| offer.locations.contains(&location)).unwrap().id.clone()
+    };
+    let flagged = |answer: &Value| {
+        answer["findings"].as_array().unwrap().iter().any(|finding| finding["record_id"] == offer_id.as_str())
+    };
+    let uri = "/v1/quality?rule=available_above_installed&finess=010000024&limit=1000".to_owned();
+    let before = flagged(&get(uri.clone()).await.json());
+    let recent = format_rfc3339(unix_now() - 3600);
+    let record = json!({"location": "loc-010000024-8", "status": "02", "temporality": "01", "gender": "03",
+        "temporary_assignment": "01", "capacity_type": "01", "source_type": "02", "count": 10_000, "updated_at": recent});
+    let answers = post_batch(&router, &[line(record.clone())]).await;
+    assert_eq!(answers[0]["status"], "applied", "{answers:?}");
+    let after = get(uri.clone()).await.json();
+    assert!(flagged(&after), "{after}");
+    assert!(after["live_writes_applied"].as_u64().unwrap() >= 1);
+    let mut delete = record;
+    delete["delete"] = json!(true);
+    delete["updated_at"] = json!(format_rfc3339(unix_now() - 60));
+    let answers = post_batch(&router, &[line(delete)]).await;
+    assert_eq!(answers[0]["status"], "applied", "{answers:?}");
+    assert_eq!(flagged(&get(uri).await.json()), before);
+}

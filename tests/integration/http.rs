@@ -426,13 +426,15 @@ fn openapi_lists_every_route_the_router_serves() {
         names.sort();
         names
     };
-    use ror_search::api::{CommunesQuery, CrisisQuery, OffersQuery, ReloadQuery, parameter_names};
+    use ror_search::api::{CommunesQuery, CrisisQuery, OffersQuery, QualityQuery, ReloadQuery, parameter_names};
     let mut offers = parameter_names::<OffersQuery>().to_vec();
     offers.push("format");
     assert_eq!(documented_parameters("/v1/offers", "get"), sorted(&offers));
     assert_eq!(documented_parameters("/v1/crisis", "get"), sorted(parameter_names::<CrisisQuery>()));
     assert_eq!(documented_parameters("/v1/communes", "get"), sorted(parameter_names::<CommunesQuery>()));
     assert_eq!(documented_parameters("/admin/reload", "post"), sorted(parameter_names::<ReloadQuery>()));
+    assert_eq!(documented_parameters("/v1/quality", "get"), sorted(parameter_names::<QualityQuery>()));
+    assert_eq!(documented_parameters("/v1/quality/eg/{finess}", "get"), sorted(&["format"]));
     for route in ["/v1/offers/{id}", "/v1/eg/{finess}", "/v1/snapshot"] {
         assert_eq!(documented_parameters(route, "get"), Vec::<String>::new(), "{route}");
     }
@@ -444,13 +446,21 @@ fn openapi_lists_every_route_the_router_serves() {
 #[tokio::test]
 async fn the_router_accepts_exactly_the_documented_parameters() {
     let (router, _) = app();
+    let auth = format!("Bearer {TOKEN}");
+    let admin = [("authorization", auth.as_str())];
     let document: Value = serde_json::to_value(ror_search::http::openapi()).unwrap();
-    for (route, path) in [("/v1/offers", "/v1/offers"), ("/v1/crisis", "/v1/crisis"), ("/v1/communes", "/v1/communes")]
-    {
+    for (route, path) in [
+        ("/v1/offers", "/v1/offers"),
+        ("/v1/crisis", "/v1/crisis"),
+        ("/v1/communes", "/v1/communes"),
+        ("/v1/quality", "/v1/quality"),
+        ("/v1/quality/eg/{finess}", "/v1/quality/eg/330782780"),
+    ] {
         let names: Vec<String> = document["paths"][route]["get"]["parameters"]
             .as_array()
             .unwrap()
             .iter()
+            .filter(|parameter| parameter["in"] == "query")
             .map(|parameter| parameter["name"].as_str().unwrap().to_owned())
             .collect();
         assert!(!names.is_empty(), "{route}");
@@ -459,12 +469,12 @@ async fn the_router_accepts_exactly_the_documented_parameters() {
             // text or a bad format; pick a value that none of them accepts.
             let bad = "x".repeat(300);
             let uri = format!("{path}?{name}=,{bad}");
-            let answer = call(&router, "GET", &uri, &[], Vec::new()).await;
+            let answer = call(&router, "GET", &uri, &admin, Vec::new()).await;
             assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{uri}");
             assert_eq!(answer.json()["error"]["code"], "bad_parameter", "{uri}: {}", answer.json());
             assert_eq!(answer.json()["error"]["parameter"], name.as_str(), "{uri}");
         }
-        let answer = call(&router, "GET", &format!("{path}?undocumented=1"), &[], Vec::new()).await;
+        let answer = call(&router, "GET", &format!("{path}?undocumented=1"), &admin, Vec::new()).await;
         assert_eq!(answer.json()["error"]["code"], "unknown_parameter", "{route}");
         assert_eq!(answer.json()["error"]["parameter"], "undocumented", "{route}");
     }

@@ -16,6 +16,7 @@ mod ingest_formats;
 mod live_property;
 mod malformed;
 mod old_snapshot;
+mod quality;
 mod query_params;
 mod sample_data;
 mod snapshot;
