@@ -178,12 +178,19 @@ impl CapacityService {
             return Err(WriteError::NotReady);
         }
         let this = self.clone();
+        let (answer, answered) = oneshot::channel();
         // A task of its own: dropping the request future must not leave a logged write unapplied.
         tokio::spawn(async move {
             let payloads = writes.iter().map(LoggedWrite::encode).collect();
-            // Kept for the audit log line, written once the apply lock is released.
+            // Kept for the audit log lines, written once the writer has its answer.
             let audit = writes.clone();
-            let sequences = this.log.submit(payloads).await?;
+            let sequences = match this.log.submit(payloads).await {
+                Ok(sequences) => sequences,
+                Err(error) => {
+                    let _ = answer.send(Err(WriteError::from(error)));
+                    return;
+                }
+            };
             let mut receivers = Vec::with_capacity(writes.len());
             {
                 let mut state = this.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -196,15 +203,20 @@ impl CapacityService {
             }
             let mut results = Vec::with_capacity(receivers.len());
             for receiver in receivers {
-                results.push(receiver.await.map_err(|_| WriteError::Interrupted)?);
+                match receiver.await {
+                    Ok(result) => results.push(result),
+                    Err(_) => {
+                        let _ = answer.send(Err(WriteError::Interrupted));
+                        return;
+                    }
+                }
             }
+            let _ = answer.send(Ok(results.clone()));
             for (write, result) in audit.iter().zip(&results) {
                 log_write(write, result);
             }
-            Ok(results)
-        })
-        .await
-        .map_err(|_| WriteError::Interrupted)?
+        });
+        answered.await.map_err(|_| WriteError::Interrupted)?
     }
 
     /// Applies every pending write whose turn has come, as one batch.

@@ -534,3 +534,15 @@ fn the_trend_counts_what_was_fixed_and_what_is_new() {
     let checksums = std::fs::read_to_string(out.join("CHECKSUMS")).unwrap();
     assert!(checksums.contains("  quality.bin"));
 }
+
+#[test]
+fn the_readme_rules_table_is_the_rules_table() {
+    let readme = std::fs::read_to_string(crate::common::crate_path("README.md")).unwrap();
+    let begin = readme.find("<!-- rules:begin -->\n").expect("rules:begin marker") + "<!-- rules:begin -->\n".len();
+    let end = readme.find("<!-- rules:end -->").expect("rules:end marker");
+    assert_eq!(
+        &readme[begin..end],
+        ror_search::model::quality::rules_markdown(),
+        "run `ror-search quality --rules-markdown`"
+    );
+}
