@@ -156,11 +156,10 @@ impl<'a> Checker<'a> {
         }
         let policy = GirPolicy::of_offer_type(offer.offer_type.as_deref());
         let category = eg.and_then(|eg| eg.category.as_deref());
-        let incoherent = match (policy, category) {
-            (GirPolicy::Autonomous, Some(CATEGORY_EHPAD)) => true,
-            (GirPolicy::Dependent, Some(CATEGORY_RESIDENCE_AUTONOMIE)) => true,
-            _ => false,
-        };
+        let incoherent = matches!(
+            (policy, category),
+            (GirPolicy::Autonomous, Some(CATEGORY_EHPAD)) | (GirPolicy::Dependent, Some(CATEGORY_RESIDENCE_AUTONOMIE))
+        );
         if incoherent {
             add(
                 RuleId::GirIncoherent,

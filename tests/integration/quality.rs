@@ -127,9 +127,12 @@ fn the_clean_records_have_no_finding() {
     assert_only(&clean(), &[]);
 }
 
+/// A change to the clean records.
+type Change = Box<dyn Fn(&mut Dataset)>;
+
 #[test]
 fn each_rule_fires_just_past_its_threshold() {
-    let cases: Vec<(RuleId, Subject, &str, Box<dyn Fn(&mut Dataset)>)> = vec![
+    let cases: Vec<(RuleId, Subject, &str, Change)> = vec![
         (
             RuleId::OfferStale,
             Subject::Offer,
@@ -219,11 +222,10 @@ fn each_rule_fires_just_past_its_threshold() {
             Box::new(|d| d.offers[0].eg = None),
         ),
     ];
-    for (index, (rule, subject, id, change)) in cases.iter().enumerate() {
+    for (rule, subject, id, change) in &cases {
         let mut dataset = clean();
         change(&mut dataset);
         assert_only(&dataset, &[(*rule, *subject, id)]);
-        let _ = index;
     }
 }
 
@@ -465,7 +467,7 @@ fn the_report_counts_equal_a_brute_force_pass_over_the_sample() {
     let stale = report.select(engine, &QualityFilter { rules: vec![RuleId::OfferStale], ..QualityFilter::default() });
     assert_eq!(stale.len() as u64, expected["offer_stale"]);
     let loiret = report.select(engine, &QualityFilter { departements: vec!["45".into()], ..QualityFilter::default() });
-    assert!(loiret.len() > 0);
+    assert!(!loiret.is_empty());
     assert!(loiret.views().all(|view| view.departement == Some("45") && view.region == Some("24")));
 }
 
