@@ -157,19 +157,9 @@ pub(crate) async fn crisis(
 ) -> Result<Response, AppError> {
     let request = query::<CrisisQuery>(&query_string, &[])?.into_request()?;
     let loaded = current(&state)?;
-    // A national crisis answer costs milliseconds: the worker hands its other tasks (capacity
-    // writes waiting for their acknowledgement among them) to another thread meanwhile.
-    heavy(|| Ok(fast_json(&loaded.engine.crisis(&request)?, 8192)))
-}
-
-/// Runs a query that may take milliseconds: on a multi-thread runtime the worker's queue moves
-/// to another thread for the time of it (`block_in_place`), so that the requests queued
-/// behind it (writes waiting for their acknowledgement) are not held up.
-fn heavy<T>(run: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
-        _ => run(),
-    }
+    // A national crisis answer costs milliseconds: it runs below the workers' priority, so that
+    // capacity writes waiting for their acknowledgement are not held up behind it.
+    state.heavy.run(move || Ok(fast_json(&loaded.engine.crisis(&request)?, 8192))).await
 }
 
 /// The answer of `/v1/communes`.

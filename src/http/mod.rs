@@ -63,6 +63,8 @@ pub(crate) struct AppState {
     pub(crate) handle: Arc<SnapshotHandle>,
     pub(crate) config: Arc<ServeConfig>,
     pub(crate) openapi: Arc<utoipa::openapi::OpenApi>,
+    /// Threads for the requests that take milliseconds, below the workers' priority.
+    pub(crate) heavy: Arc<crate::serve::heavy::HeavyPool>,
 }
 
 #[derive(OpenApi)]
@@ -120,7 +122,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The whole service.
 pub fn router(handle: Arc<SnapshotHandle>, config: Arc<ServeConfig>) -> axum::Router {
     let (router, openapi) = routes().split_for_parts();
-    let state = AppState { handle, config: config.clone(), openapi: Arc::new(openapi) };
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let state = AppState {
+        handle,
+        config: config.clone(),
+        openapi: Arc::new(openapi),
+        heavy: Arc::new(crate::serve::heavy::HeavyPool::new(threads)),
+    };
     let inner = router
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(config.max_batch_bytes.max(config.max_body_bytes)))

@@ -62,27 +62,29 @@ pub(crate) struct QualitySheet<'a> {
     findings: Vec<FindingView<'a>>,
 }
 
-/// Runs `answer` on the report of `loaded`, computed or brought up to date first (off the
-/// request workers: at national scale the first computation takes seconds).
+/// Runs `answer` on the report of `loaded`, computed or brought up to date first (on the
+/// heavy-query threads: at national scale the first computation takes seconds).
 async fn with_report(
+    state: &AppState,
     loaded: std::sync::Arc<Loaded>,
     answer: impl FnOnce(&Loaded, &QualityReport) -> Result<Response, AppError> + Send + 'static,
 ) -> Result<Response, AppError> {
-    tokio::task::spawn_blocking(move || {
-        let mut held = loaded.quality.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let at = now();
-        match held.as_mut() {
-            Some(report) => report.refresh(&loaded.engine, at),
-            None => {
-                let remarks = read_remarks(&loaded.dir).map_err(AppError::internal)?;
-                *held = Some(QualityReport::compute(&loaded.engine, remarks, at));
+    state
+        .heavy
+        .run(move || {
+            let mut held = loaded.quality.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let at = now();
+            match held.as_mut() {
+                Some(report) => report.refresh(&loaded.engine, at),
+                None => {
+                    let remarks = read_remarks(&loaded.dir).map_err(AppError::internal)?;
+                    *held = Some(QualityReport::compute(&loaded.engine, remarks, at));
+                }
             }
-        }
-        let report = held.as_ref().ok_or_else(|| AppError::internal("no quality report"))?;
-        answer(&loaded, report)
-    })
-    .await
-    .map_err(AppError::internal)?
+            let report = held.as_ref().ok_or_else(|| AppError::internal("no quality report"))?;
+            answer(&loaded, report)
+        })
+        .await
 }
 
 /// Every finding of a selection in an export format.
@@ -126,7 +128,7 @@ pub(crate) async fn quality(
     authorize(&state, &headers)?;
     let request: QualityRequest = query::<QualityQuery>(&query_string, &[])?.into_request()?;
     let loaded = current(&state)?;
-    with_report(loaded, move |loaded, report| {
+    with_report(&state, loaded, move |loaded, report| {
         let engine = &loaded.engine;
         let selection = report.select(engine, &request.filter);
         let snapshot = &engine.manifest().snapshot_id;
@@ -176,7 +178,7 @@ pub(crate) async fn quality_eg(
     let Some(eg_index) = loaded.engine.eg_index_by_finess(&finess) else {
         return Err(AppError::not_found(format!("no EG with FINESS {finess:?}")));
     };
-    with_report(loaded, move |loaded, report| {
+    with_report(&state, loaded, move |loaded, report| {
         let engine = &loaded.engine;
         let filter =
             QualityFilter { finess: Some(crate::model::Code::from(finess.as_str())), ..QualityFilter::default() };

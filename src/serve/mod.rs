@@ -8,6 +8,7 @@
 
 pub mod capacity;
 pub(crate) mod config;
+pub mod heavy;
 pub(crate) mod metrics;
 
 use std::collections::HashMap;
