@@ -127,6 +127,7 @@ echo "== (b) the same queries while ~$WRITE_RATE PATCH writes/s arrive ($WRITE_C
 seconds=${DURATION%s}
 commits_before=$(metric ror_search_capacity_log_commits_total)
 records_before=$(metric ror_search_capacity_log_records)
+curl -fs "http://$ADDR/metrics" >"$WORK/metrics-before.txt"
 ROR_DELAY_MS=$((WRITE_CONNECTIONS * 1000 / WRITE_RATE)) timeout 300 wrk -t1 -c"$WRITE_CONNECTIONS" -d"$((seconds + 2))s" \
   -s benches/orsan/writes.lua "http://$ADDR" >"$WORK/paced.txt" 2>&1 &
 WRK=$!
@@ -139,6 +140,24 @@ grep -E "^writes|^write ack|answered" "$WORK/paced.txt" || cat "$WORK/paced.txt"
 commits=$(metric ror_search_capacity_log_commits_total)
 records=$(metric ror_search_capacity_log_records)
 echo "log: $((records - records_before)) entries in $((commits - commits_before)) fsyncs"
+# The same writes timed inside the server (request in to response out), from its histogram.
+curl -fs "http://$ADDR/metrics" >"$WORK/metrics-after.txt"
+python3 - "$WORK/metrics-before.txt" "$WORK/metrics-after.txt" <<'PY'
+import re, sys
+def buckets(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r'ror_search_http_request_duration_seconds_bucket\{route="/fhir/Location",status="200",le="([^"]+)"\} (\d+)', line)
+        if m:
+            out[m.group(1)] = int(m.group(2))
+    return out
+before, after = buckets(sys.argv[1]), buckets(sys.argv[2])
+total = after.get("+Inf", 0) - before.get("+Inf", 0)
+if total:
+    shares = ", ".join(f"<= {float(le) * 1000:g} ms {100 * (after[le] - before.get(le, 0)) / total:.2f} %"
+                       for le in ("0.001", "0.0025", "0.005", "0.01") if le in after)
+    print(f"write time inside the server ({total} PATCHes): {shares}")
+PY
 
 echo
 echo "== (c) sustained durable writes: PATCH, $SUSTAINED_CONNECTIONS connections, $SUSTAINED_DURATION, closed loop =="
