@@ -55,7 +55,7 @@ fn writes(targets: &[(u32, String, Vec<CapacityRecord>)], count: usize) -> Vec<(
             record.count = rng.below(40) as u32;
             record.updated_at = Some(NOW - 2_000_000 + sequence as i64);
             let write = LoggedWrite {
-                location_id: id.clone(),
+                location_id: id.as_str().into(),
                 changes: vec![CapacityChange::Replace(record)],
                 received_at: NOW,
                 who: "bench".into(),
@@ -95,7 +95,7 @@ fn single_writes(engine: &Engine, writes: &[(u32, LoggedWrite)]) {
     for (sequence, (location, write)) in writes.iter().enumerate() {
         let write = CapacityWrite {
             location: *location,
-            changes: write.changes.clone(),
+            changes: write.changes.as_slice().into(),
             version: 2_000_000 + sequence as u64,
             at: NOW,
         };

@@ -22,6 +22,7 @@
 #
 #   benches/orsan.sh                                  # everything (builds what is missing first)
 #   DURATION=15s QUERY_RATE=500 WRITE_RATE=1000 REPLAY_WRITES=1000000 benches/orsan.sh
+#   SERVE_LOG=/dev/null benches/orsan.sh   # the server's log elsewhere than the capacity log's disk
 #
 # The snapshot is served from a fresh temporary index (a symlink to it): the capacity log is
 # written there, never next to the snapshot. The generators are installed when missing: wrk from
@@ -83,7 +84,7 @@ start_server() {
   local started
   started=$(date +%s.%N)
   "$BIN" serve --index "$index" --addr "$ADDR" --poll-interval-secs 0 --admin-token "$TOKEN" "$@" \
-    >>"$WORK/serve.log" 2>&1 &
+    >>"${SERVE_LOG:-$WORK/serve.log}" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 1200); do
     curl -fs "http://$ADDR/readyz" >/dev/null 2>&1 && break
@@ -200,5 +201,5 @@ kill_server
 start_server "$INDEX2"
 echo "restarted (SIGKILL, then serve) in $READY s; replayed $(metric ror_search_capacity_replay_entries) writes in $(metric ror_search_capacity_replay_seconds) s (ror_search_capacity_replay_seconds)"
 echo "server RSS: $(ps -o rss= -p "$SERVER" | awk '{printf "%.0f MiB", $1/1024}')"
-grep -E "capacity log opened|carried onto" "$WORK/serve.log" | tail -2 | sed 's/\x1b\[[0-9;]*m//g'
+grep -E "capacity log opened|carried onto" "$WORK/serve.log" | tail -2 | sed 's/\x1b\[[0-9;]*m//g' || true
 echo "machine at the end: load average $(cut -d' ' -f1-3 /proc/loadavg)"

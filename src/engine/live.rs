@@ -375,7 +375,7 @@ impl super::Index {
     pub(crate) fn apply_batch(
         &self,
         view: &mut LiveView,
-        writes: &[super::CapacityWrite],
+        writes: &[super::CapacityWrite<'_>],
         mut each: impl FnMut(usize, Vec<ChangeOutcome>),
     ) {
         let mut working: FxHashMap<u32, Working> = FxHashMap::default();
@@ -384,7 +384,7 @@ impl super::Index {
                 records: self.location_records(view, write.location).to_vec(),
                 stamp: None,
             });
-            let outcomes = if let [change] = write.changes.as_slice() {
+            let outcomes = if let [change] = write.changes.as_ref() {
                 // One change leaves the records as they were unless it applies.
                 vec![apply_change(&mut location.records, change)]
             } else {

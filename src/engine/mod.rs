@@ -109,11 +109,11 @@ pub(crate) struct Index {
 
 /// One write to the capacities of one location.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CapacityWrite {
+pub struct CapacityWrite<'a> {
     /// The location (index in the snapshot).
     pub location: u32,
-    /// Its changes, applied all or nothing.
-    pub changes: Vec<live::CapacityChange>,
+    /// Its changes, applied all or nothing (borrowed from the logged write on a replay).
+    pub changes: std::borrow::Cow<'a, [live::CapacityChange]>,
     /// The version the location gets (the write's sequence number).
     pub version: u64,
     /// When the write is applied, Unix seconds.
@@ -269,7 +269,7 @@ impl Engine {
     /// none of it. Returns the outcome of every change, in order.
     /// Each write is `(location, changes, version, at)`: the changes of one location, all or
     /// nothing, stamped with `version` (a sequence number) and `at` (Unix seconds).
-    pub fn apply_capacity(&self, writes: &[CapacityWrite]) -> Vec<Vec<live::ChangeOutcome>> {
+    pub fn apply_capacity(&self, writes: &[CapacityWrite<'_>]) -> Vec<Vec<live::ChangeOutcome>> {
         let mut outcomes = Vec::with_capacity(writes.len());
         self.apply_capacity_with(writes, |_, write_outcomes| outcomes.push(write_outcomes));
         outcomes
@@ -277,7 +277,7 @@ impl Engine {
 
     /// [`Engine::apply_capacity`], handing `each` the outcomes of every write (its index in
     /// `writes`, in order) instead of collecting them.
-    pub fn apply_capacity_with(&self, writes: &[CapacityWrite], each: impl FnMut(usize, Vec<live::ChangeOutcome>)) {
+    pub fn apply_capacity_with(&self, writes: &[CapacityWrite<'_>], each: impl FnMut(usize, Vec<live::ChangeOutcome>)) {
         let _writer = self.write_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut view = live::LiveView::clone(&self.live.load());
         self.index.apply_batch(&mut view, writes, each);

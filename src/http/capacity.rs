@@ -257,10 +257,10 @@ async fn patch_location(
         }
     }
     let write = LoggedWrite {
-        location_id: loaded.engine.location_id(location).to_owned(),
+        location_id: loaded.engine.location_id(location).into(),
         changes: changes_of(&operations, received_at),
         received_at,
-        who,
+        who: who.into(),
     };
     let result = match service.write(current_fn(state), vec![write]).await {
         Ok(mut results) => results.remove(0),
@@ -492,10 +492,10 @@ fn line_write(engine: &crate::engine::Engine, line: &str, received_at: i64) -> R
         CapacityChange::Upsert(record)
     };
     Ok(LoggedWrite {
-        location_id: engine.location_id(location).to_owned(),
+        location_id: engine.location_id(location).into(),
         changes: vec![change],
         received_at,
-        who: "admin".to_owned(),
+        who: "admin".into(),
     })
 }
 

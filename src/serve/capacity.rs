@@ -323,7 +323,7 @@ fn apply_entries(engine: &Engine, entries: &[(u64, &LoggedWrite)], at: UnixSecon
     let mut entry_of_write = Vec::with_capacity(entries.len());
     for (index, (sequence, write)) in entries.iter().enumerate() {
         if let Some(location) = engine.location_by_id(&write.location_id) {
-            writes.push(CapacityWrite { location, changes: write.changes.clone(), version: *sequence, at });
+            writes.push(CapacityWrite { location, changes: write.changes.as_slice().into(), version: *sequence, at });
             entry_of_write.push(index);
         }
     }

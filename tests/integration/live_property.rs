@@ -95,7 +95,7 @@ impl Naive {
         }
         let mut records = self.records(write.location).to_vec();
         let mut took = false;
-        for change in &write.changes {
+        for change in write.changes.iter() {
             match change {
                 CapacityChange::Upsert(record) | CapacityChange::Replace(record) => {
                     match newest(&records, |held| same_key(held, record)) {
@@ -292,7 +292,13 @@ fn write_strategy(low: i64, high: i64) -> impl Strategy<Value = WriteSpec> {
 }
 
 /// Makes a concrete write of a generated one, against the naive state before it.
-fn resolve(spec: &WriteSpec, naive: &Naive, hot: &[u32], history: &[CapacityWrite], sequence: u64) -> CapacityWrite {
+fn resolve(
+    spec: &WriteSpec,
+    naive: &Naive,
+    hot: &[u32],
+    history: &[CapacityWrite<'static>],
+    sequence: u64,
+) -> CapacityWrite<'static> {
     let at = NOW + sequence as i64;
     if let (Some(index), false) = (&spec.repeat, history.is_empty()) {
         let earlier = &history[index.index(history.len())];
@@ -352,7 +358,7 @@ fn resolve(spec: &WriteSpec, naive: &Naive, hot: &[u32], history: &[CapacityWrit
         let key = KeySpec { status: "02", temporality: "01", gender: Some("03"), temporary: Some("02") };
         changes.push(CapacityChange::Delete { key: key.key(), at: Some(at) });
     }
-    CapacityWrite { location, changes, version: sequence, at }
+    CapacityWrite { location, changes: changes.into(), version: sequence, at }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -706,7 +712,7 @@ fn run_writes(
     naive: &mut Naive,
     lookup: &Lookup,
     hot: &[u32],
-    history: &mut Vec<CapacityWrite>,
+    history: &mut Vec<CapacityWrite<'static>>,
     specs: &[WriteSpec],
     midway: &Checks,
     all_records: bool,
