@@ -70,6 +70,15 @@ impl QualityFormat {
     }
 }
 
+/// Reads the `format` parameter of the quality routes (default `json`).
+pub(crate) fn parse_format(format: Option<Text<6>>) -> Result<QualityFormat, ParamError> {
+    match format {
+        None => Ok(QualityFormat::Json),
+        Some(text) => QualityFormat::parse(&text.0)
+            .ok_or_else(|| ParamError::new("format", format!("{:?} is not json, csv or ndjson", text.0))),
+    }
+}
+
 /// A report request: what to keep, how to write it, which page.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QualityRequest {
@@ -112,11 +121,7 @@ impl QualityQuery {
     /// The report request these parameters ask for.
     pub fn into_request(self) -> Result<QualityRequest, ParamError> {
         let codes = |codes: Option<Codes>| codes.map(|codes| codes.0).unwrap_or_default();
-        let format = match self.format {
-            None => QualityFormat::Json,
-            Some(text) => QualityFormat::parse(&text.0)
-                .ok_or_else(|| ParamError::new("format", format!("{:?} is not json, csv or ndjson", text.0)))?,
-        };
+        let format = parse_format(self.format)?;
         Ok(QualityRequest {
             filter: QualityFilter {
                 rules: parse_rules(&self.rule.map(|names| names.0).unwrap_or_default())?,

@@ -163,23 +163,33 @@ impl FromStr for Flag {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Codes(pub Vec<Code>);
 
+/// A comma list of `what`s (codes, names), each at most `max_len` bytes of `allowed` ones
+/// (described by `rule`), at most [`crate::engine::request::MAX_CODES`] of them.
+fn comma_list(
+    text: &str,
+    what: &str,
+    max_len: usize,
+    allowed: fn(u8) -> bool,
+    rule: &str,
+) -> Result<Vec<Code>, ValueError> {
+    use crate::engine::request::MAX_CODES;
+    let items: Vec<Code> = text.split(',').map(str::trim).map(Code::from).collect();
+    if items.iter().any(|item| item.is_empty()) {
+        return Err(ValueError(format!("empty {what} in the list (expected {what}s separated by commas)")));
+    }
+    if items.len() > MAX_CODES {
+        return Err(ValueError(format!("at most {MAX_CODES} {what}s")));
+    }
+    if let Some(item) = items.iter().find(|item| item.len() > max_len || !item.bytes().all(allowed)) {
+        return Err(ValueError(format!("{item:?} is not a {what} ({rule})")));
+    }
+    Ok(items)
+}
+
 impl FromStr for Codes {
     type Err = ValueError;
     fn from_str(text: &str) -> Result<Self, ValueError> {
-        use crate::engine::request::MAX_CODES;
-        let codes: Vec<Code> = text.split(',').map(str::trim).map(Code::from).collect();
-        if codes.iter().any(|code| code.is_empty()) {
-            return Err(ValueError("empty code in the list (expected codes separated by commas)".into()));
-        }
-        if codes.len() > MAX_CODES {
-            return Err(ValueError(format!("at most {MAX_CODES} codes")));
-        }
-        if let Some(code) =
-            codes.iter().find(|code| code.len() > 16 || !code.bytes().all(|b| b.is_ascii_alphanumeric()))
-        {
-            return Err(ValueError(format!("{code:?} is not a code (letters and digits, up to 16)")));
-        }
-        Ok(Codes(codes))
+        comma_list(text, "code", 16, |b| b.is_ascii_alphanumeric(), "letters and digits, up to 16").map(Codes)
     }
 }
 
@@ -191,20 +201,14 @@ pub(crate) struct Names(pub Vec<Code>);
 impl FromStr for Names {
     type Err = ValueError;
     fn from_str(text: &str) -> Result<Self, ValueError> {
-        use crate::engine::request::MAX_CODES;
-        let names: Vec<Code> = text.split(',').map(str::trim).map(Code::from).collect();
-        if names.iter().any(|name| name.is_empty()) {
-            return Err(ValueError("empty name in the list (expected names separated by commas)".into()));
-        }
-        if names.len() > MAX_CODES {
-            return Err(ValueError(format!("at most {MAX_CODES} names")));
-        }
-        if let Some(name) = names.iter().find(|name| {
-            name.len() > 40 || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        }) {
-            return Err(ValueError(format!("{name:?} is not a name (lower-case letters, digits and _, up to 40)")));
-        }
-        Ok(Names(names))
+        comma_list(
+            text,
+            "name",
+            40,
+            |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_',
+            "lower-case letters, digits and _, up to 40",
+        )
+        .map(Names)
     }
 }
 

@@ -168,12 +168,7 @@ pub(crate) async fn quality_eg(
 ) -> Result<Response, AppError> {
     authorize(&state, &headers)?;
     let parameters = query::<QualitySheetQuery>(&query_string, &[])?;
-    let format = match parameters.format {
-        None => QualityFormat::Json,
-        Some(text) => QualityFormat::parse(&text.0).ok_or_else(|| {
-            crate::engine::ParamError::new("format", format!("{:?} is not json, csv or ndjson", text.0))
-        })?,
-    };
+    let format = crate::api::quality::parse_format(parameters.format)?;
     let loaded = current(&state)?;
     let Some(eg_index) = loaded.engine.eg_index_by_finess(&finess) else {
         return Err(AppError::not_found(format!("no EG with FINESS {finess:?}")));
