@@ -58,6 +58,19 @@ fn group(keys: usize, pairs: impl Iterator<Item = (u32, u32)> + Clone) -> (Vec<u
     (start, values)
 }
 
+/// The offers provided at each location, as [`group`] rows: the offers of location `l` are
+/// `offers[start[l]..start[l + 1]]`, in offer order.
+pub(crate) fn location_offer_rows(dataset: &Dataset) -> (Vec<u32>, Vec<u32>) {
+    group(
+        dataset.locations.len(),
+        dataset
+            .offers
+            .iter()
+            .enumerate()
+            .flat_map(|(offer, entry)| entry.locations.iter().map(move |&location| (location, offer as u32))),
+    )
+}
+
 impl Lookups {
     /// Indexes a dataset and its communes; `offer_of_doc` is the layout's doc order.
     pub(crate) fn new(dataset: &Dataset, communes: &[Commune], offer_of_doc: &[u32]) -> Lookups {
@@ -78,14 +91,7 @@ impl Lookups {
                 name.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_owned).collect()
             })
             .collect();
-        let (location_offer_start, location_offers) = group(
-            dataset.locations.len(),
-            dataset
-                .offers
-                .iter()
-                .enumerate()
-                .flat_map(|(offer, entry)| entry.locations.iter().map(move |&location| (location, offer as u32))),
-        );
+        let (location_offer_start, location_offers) = location_offer_rows(dataset);
         let location_by_id =
             dataset.locations.iter().enumerate().map(|(index, location)| (location.id.clone(), index as u32)).collect();
         let mut location_by_synchro: FxHashMap<(Code, String), Vec<u32>> = FxHashMap::default();

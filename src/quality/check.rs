@@ -37,23 +37,8 @@ pub(crate) struct CheckIndex {
 impl CheckIndex {
     /// Indexes a dataset for the checks.
     pub(crate) fn new(dataset: &Dataset) -> CheckIndex {
-        let mut location_start = vec![0u32; dataset.locations.len() + 1];
-        for offer in &dataset.offers {
-            for &location in &offer.locations {
-                location_start[location as usize + 1] += 1;
-            }
-        }
-        for index in 1..location_start.len() {
-            location_start[index] += location_start[index - 1];
-        }
-        let mut next = location_start.clone();
-        let mut location_offers = vec![0u32; *location_start.last().unwrap_or(&0) as usize];
-        for (index, offer) in dataset.offers.iter().enumerate() {
-            for &location in &offer.locations {
-                location_offers[next[location as usize] as usize] = index as u32;
-                next[location as usize] += 1;
-            }
-        }
+        // The engine's rows (a build has no engine).
+        let (location_start, location_offers) = crate::engine::lookup::location_offer_rows(dataset);
         let offer_departement: Vec<Option<Code>> = dataset
             .offers
             .iter()

@@ -3,18 +3,16 @@
 //! `ror-api.md` §1.8 and a few more, the NDJSON batch route, durability through the log (a
 //! fresh service replays it), snapshot swaps carrying the writes, and the metrics.
 
-use std::io::{BufRead, Write};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use axum::http::{StatusCode, header};
 use ror_search::serve::capacity::CapacityService;
 use ror_search::serve::{Metrics, ServeConfig, SnapshotHandle, load_and_warm};
-use ror_search::snapshot::build::{BuildOptions, build_snapshot};
-use ror_search::util::time::{format_rfc3339, parse_fhir_datetime};
+use ror_search::util::time::format_rfc3339;
 use serde_json::{Value, json};
 
-use crate::common::{Answer, call, crate_path, fixture_text};
+use crate::common::{Answer, build_subset, call, fixture_text};
 
 const TOKEN: &str = "test-admin-token-0123456789";
 
@@ -31,43 +29,6 @@ const NEWER_INSTALLED_COUNT: u32 = 77;
 
 fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-/// Writes the part of the sample feed of the EGs whose FINESS starts with `prefix` (all EJs
-/// kept), each line passed through `rewrite(id, line)`, and builds a snapshot of it.
-fn build_subset(prefix: &str, out: &Path, built_at: &str, rewrite: &dyn Fn(&str, String) -> String) {
-    let feed = out.with_extension("ndjson");
-    let mut parts: Vec<_> =
-        std::fs::read_dir(crate_path("data-samples/ror-feed")).unwrap().map(|entry| entry.unwrap().path()).collect();
-    parts.sort();
-    let mut writer = std::io::BufWriter::new(std::fs::File::create(&feed).unwrap());
-    for part in parts {
-        let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(std::fs::File::open(part).unwrap()));
-        for line in reader.lines() {
-            let line = line.unwrap();
-            let id_start = line.find("\"id\":\"").map(|index| index + 6).unwrap();
-            let id = line[id_start..id_start + line[id_start..].find('"').unwrap()].to_owned();
-            let keep = match id.split_once('-') {
-                Some(("ej", _)) => true,
-                Some((_, rest)) => rest.starts_with(prefix),
-                None => false,
-            };
-            if keep {
-                writeln!(writer, "{}", rewrite(&id, line)).unwrap();
-            }
-        }
-    }
-    drop(writer);
-    build_snapshot(BuildOptions {
-        inputs: vec![feed],
-        communes: Some(crate_path("data-samples/communes.csv.gz")),
-        out: out.to_owned(),
-        force: true,
-        built_at: parse_fhir_datetime(built_at).unwrap(),
-        index_files: Some(&ror_search::engine::persist::write_index_files),
-        progress_bar: false,
-    })
-    .unwrap();
 }
 
 /// Gives `loc-010000024-3` the synchro id of `loc-010000024-2`.
@@ -116,9 +77,9 @@ fn snapshots() -> &'static tempfile::TempDir {
     static SNAPSHOTS: OnceLock<tempfile::TempDir> = OnceLock::new();
     SNAPSHOTS.get_or_init(|| {
         let dir = crate::common::temp_dir();
-        build_subset("01", &dir.path().join("base"), "2026-11-10T00:00:00Z", &duplicate_synchro);
+        build_subset(&["01"], &dir.path().join("base"), "2026-11-10T00:00:00Z", &duplicate_synchro);
         let newer_at = format_rfc3339(unix_now() - 60);
-        build_subset("01", &dir.path().join("newer"), "2026-11-05T00:00:00Z", &|id, line| {
+        build_subset(&["01"], &dir.path().join("newer"), "2026-11-05T00:00:00Z", &|id, line| {
             let line = duplicate_synchro(id, line);
             if id == "loc-010000024-7" {
                 return with_old_gender_03_record(&line);

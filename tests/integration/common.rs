@@ -138,3 +138,47 @@ pub(crate) async fn call(
     let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
     Answer { status, headers, body }
 }
+
+/// Writes the part of the sample feed of the EGs whose FINESS starts with one of `prefixes` (all
+/// EJs kept), each line passed through `rewrite(id, line)`, and builds a snapshot of it at `out`
+/// (the feed beside it, `out.ndjson`).
+pub(crate) fn build_subset(
+    prefixes: &[&str],
+    out: &std::path::Path,
+    built_at: &str,
+    rewrite: &dyn Fn(&str, String) -> String,
+) {
+    use std::io::{BufRead, Write};
+    let feed = out.with_extension("ndjson");
+    let mut parts: Vec<_> =
+        std::fs::read_dir(crate_path("data-samples/ror-feed")).unwrap().map(|entry| entry.unwrap().path()).collect();
+    parts.sort();
+    let mut writer = std::io::BufWriter::new(std::fs::File::create(&feed).unwrap());
+    for part in parts {
+        let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(std::fs::File::open(part).unwrap()));
+        for line in reader.lines() {
+            let line = line.unwrap();
+            let id_start = line.find("\"id\":\"").map(|index| index + 6).unwrap();
+            let id = line[id_start..id_start + line[id_start..].find('"').unwrap()].to_owned();
+            let keep = match id.split_once('-') {
+                Some(("ej", _)) => true,
+                Some((_, rest)) => prefixes.iter().any(|prefix| rest.starts_with(prefix)),
+                None => false,
+            };
+            if keep {
+                writeln!(writer, "{}", rewrite(&id, line)).unwrap();
+            }
+        }
+    }
+    drop(writer);
+    ror_search::snapshot::build::build_snapshot(ror_search::snapshot::build::BuildOptions {
+        inputs: vec![feed],
+        communes: Some(crate_path("data-samples/communes.csv.gz")),
+        out: out.to_owned(),
+        force: true,
+        built_at: ror_search::util::time::parse_fhir_datetime(built_at).unwrap(),
+        index_files: Some(&ror_search::engine::persist::write_index_files),
+        progress_bar: false,
+    })
+    .unwrap();
+}

@@ -72,6 +72,27 @@ fn random_engine() -> &'static Engine {
 }
 
 /// Runs a crisis request on the engine and on the reference and compares everything.
+/// An answer's totals by département, keyed as the reference keys them (no code: `None`).
+pub(crate) fn departement_totals(
+    response: &ror_search::engine::CrisisResponse<'_>,
+) -> BTreeMap<Option<String>, ReferenceCrisisTotal> {
+    response
+        .by_departement
+        .iter()
+        .map(|total| {
+            (
+                (!total.departement.is_empty()).then(|| total.departement.to_owned()),
+                ReferenceCrisisTotal {
+                    egs: total.egs,
+                    offers: total.offers,
+                    crisis_t0: total.crisis_t0,
+                    crisis_t60: total.crisis_t60,
+                },
+            )
+        })
+        .collect()
+}
+
 fn check(engine: &Engine, request: &CrisisRequest) -> Result<(), TestCaseError> {
     let now = request.search.now.unwrap_or(NOW);
     let mut request = request.clone();
@@ -87,21 +108,7 @@ fn check(engine: &Engine, request: &CrisisRequest) -> Result<(), TestCaseError> 
         "totals (egs, offers, T0, T60) differ for {:?}",
         request
     );
-    let by_departement: BTreeMap<Option<String>, ReferenceCrisisTotal> = response
-        .by_departement
-        .iter()
-        .map(|total| {
-            (
-                (!total.departement.is_empty()).then(|| total.departement.to_owned()),
-                ReferenceCrisisTotal {
-                    egs: total.egs,
-                    offers: total.offers,
-                    crisis_t0: total.crisis_t0,
-                    crisis_t60: total.crisis_t60,
-                },
-            )
-        })
-        .collect();
+    let by_departement = departement_totals(&response);
     prop_assert_eq!(by_departement.len(), response.by_departement.len(), "a département is listed twice");
     prop_assert_eq!(&by_departement, &expected.by_departement, "totals by département differ for {:?}", request);
     let ids: Vec<&str> = response.egs.iter().map(|eg| eg.eg.id).collect();

@@ -2,7 +2,6 @@
 //! document, and snapshot swaps under load.
 
 use std::collections::HashMap;
-use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -11,53 +10,15 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use ror_search::engine::Engine;
 use ror_search::serve::{Metrics, ServeConfig, SnapshotHandle, load_and_warm};
-use ror_search::snapshot::build::{BuildOptions, build_snapshot};
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::common::{Answer, call, crate_path};
+use crate::common::{Answer, build_subset, call};
 
 const TOKEN: &str = "test-admin-token-0123456789";
 
 /// A fixed instant so answers do not depend on when the tests run.
 const NOW: &str = "2026-11-15T00:00:00Z";
-
-/// Writes the part of the sample feed whose EG FINESS numbers start with one of `prefixes`
-/// (all EJs kept) and builds a snapshot of it.
-fn build_subset(prefixes: &[&str], out: &Path, built_at: &str) {
-    let feed = out.with_extension("ndjson");
-    let mut parts: Vec<_> =
-        std::fs::read_dir(crate_path("data-samples/ror-feed")).unwrap().map(|entry| entry.unwrap().path()).collect();
-    parts.sort();
-    let lines = parts.into_iter().flat_map(|part| {
-        std::io::BufReader::new(flate2::read::MultiGzDecoder::new(std::fs::File::open(part).unwrap())).lines()
-    });
-    let mut writer = std::io::BufWriter::new(std::fs::File::create(&feed).unwrap());
-    for line in lines {
-        let line = line.unwrap();
-        let id_start = line.find("\"id\":\"").map(|index| index + 6).unwrap();
-        let id = &line[id_start..id_start + line[id_start..].find('"').unwrap()];
-        let keep = match id.split_once('-') {
-            Some(("ej", _)) => true,
-            Some((_, rest)) => prefixes.iter().any(|prefix| rest.starts_with(prefix)),
-            None => false,
-        };
-        if keep {
-            writeln!(writer, "{line}").unwrap();
-        }
-    }
-    drop(writer);
-    build_snapshot(BuildOptions {
-        inputs: vec![feed],
-        communes: Some(crate_path("data-samples/communes.csv.gz")),
-        out: out.to_owned(),
-        force: true,
-        built_at: ror_search::util::time::parse_fhir_datetime(built_at).unwrap(),
-        index_files: Some(&ror_search::engine::persist::write_index_files),
-        progress_bar: false,
-    })
-    .unwrap();
-}
 
 /// The index of the HTTP tests: `a` (Gironde, Rhône), `b` (Paris, Nord), `c` (Bouches-du-Rhône,
 /// corrupted after the build).
@@ -69,9 +30,9 @@ fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
         let dir = crate::common::temp_dir();
-        build_subset(&["33", "69"], &dir.path().join("a"), "2026-11-10T00:00:00Z");
-        build_subset(&["75", "59"], &dir.path().join("b"), "2026-11-11T00:00:00Z");
-        build_subset(&["13"], &dir.path().join("c"), "2026-11-12T00:00:00Z");
+        build_subset(&["33", "69"], &dir.path().join("a"), "2026-11-10T00:00:00Z", &|_, line| line);
+        build_subset(&["75", "59"], &dir.path().join("b"), "2026-11-11T00:00:00Z", &|_, line| line);
+        build_subset(&["13"], &dir.path().join("c"), "2026-11-12T00:00:00Z", &|_, line| line);
         let data = dir.path().join("c/data.bin");
         let mut bytes = std::fs::read(&data).unwrap();
         let middle = bytes.len() / 2;

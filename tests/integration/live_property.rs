@@ -19,7 +19,7 @@ use proptest::sample::Index;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 use ror_search::engine::live::{CapacityChange, ChangeOutcome};
-use ror_search::engine::reference::{self, ReferenceCrisisTotal};
+use ror_search::engine::reference;
 use ror_search::engine::request::{BBox, Centre, SearchRequest, SortKey};
 use ror_search::engine::{CapacityWrite, CrisisRequest, Engine};
 use ror_search::model::rules::CapacityTotals;
@@ -48,13 +48,7 @@ fn has_key(record: &CapacityRecord, key: &CapacityKey) -> bool {
 
 /// Whether two records have the same indicator key.
 fn same_key(a: &CapacityRecord, b: &CapacityRecord) -> bool {
-    a.status == b.status
-        && a.temporality == b.temporality
-        && a.gender == b.gender
-        && a.temporary_assignment == b.temporary_assignment
-        && a.closing_type == b.closing_type
-        && a.additional_bed_type == b.additional_bed_type
-        && a.crisis_type == b.crisis_type
+    has_key(a, &b.key())
 }
 
 /// Whether `held` is strictly newer than `than` (a dated record is newer than an undated one).
@@ -649,21 +643,7 @@ fn check_crisis(engine: &Engine, naive: &Naive, lookup: &Lookup, spec: &CrisisSp
         "crisis totals for {:?}",
         request
     );
-    let by_departement: BTreeMap<Option<String>, ReferenceCrisisTotal> = response
-        .by_departement
-        .iter()
-        .map(|total| {
-            (
-                (!total.departement.is_empty()).then(|| total.departement.to_owned()),
-                ReferenceCrisisTotal {
-                    egs: total.egs,
-                    offers: total.offers,
-                    crisis_t0: total.crisis_t0,
-                    crisis_t60: total.crisis_t60,
-                },
-            )
-        })
-        .collect();
+    let by_departement = crate::crisis::departement_totals(&response);
     prop_assert_eq!(&by_departement, &expected.by_departement, "totals by département for {:?}", request);
     let ids: Vec<&str> = response.egs.iter().map(|eg| eg.eg.id).collect();
     let expected_ids: Vec<&str> = expected.egs.iter().map(|eg| eg.id.as_str()).collect();
