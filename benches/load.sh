@@ -25,15 +25,7 @@ FEED=index/synthetic/feed-100000-1000000.ndjson
 WORK=$(mktemp -d)
 trap 'kill "${SERVER:-}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk..." >&2
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi
-fi
-if ! command -v oha >/dev/null; then
-  echo "installing oha (cargo install, a few minutes)..." >&2
-  cargo install oha --locked --quiet
-fi
+source benches/generators.sh
 
 # BIN=<another ror-search binary> compares builds on the same snapshot (it is not rebuilt).
 if [ -z "${BIN:-}" ]; then

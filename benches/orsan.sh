@@ -48,15 +48,7 @@ WORK=$(mktemp -d)
 SERVER=
 trap 'if [ -n "$SERVER" ]; then kill -9 "$SERVER" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk..." >&2
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi
-fi
-if ! command -v oha >/dev/null; then
-  echo "installing oha (cargo install, a few minutes)..." >&2
-  cargo install oha --locked --quiet
-fi
+source benches/generators.sh
 
 cargo build --release --quiet
 BIN=target/release/ror-search
