@@ -83,6 +83,8 @@ pub(crate) struct Finding {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Placed {
     pub(crate) finding: Finding,
+    /// The rule's row in [`RULES`] (the report orders by it after severity).
+    rank: u8,
     pub(crate) eg: Option<u32>,
     pub(crate) departement: Option<Code>,
     pub(crate) region: Option<Code>,
@@ -99,16 +101,16 @@ impl Placed {
                 RecordRef::Offer(offer) => dataset.offers[offer as usize].region.clone(),
                 _ => eg.and_then(|eg| dataset.egs[eg as usize].region.clone()),
             });
-        Placed { finding, eg, departement, region }
+        let rank = RULES.iter().position(|row| row.id == finding.rule).expect("every rule is in RULES") as u8;
+        Placed { finding, rank, eg, departement, region }
     }
 
     /// The order of the report: severity, rule (table order), région, département, FINESS of
     /// the EG, record.
     fn sort_key<'a>(&'a self, dataset: &'a Dataset) -> impl Ord + 'a {
-        let rule = self.finding.rule.rule();
         (
-            rule.severity,
-            RULES.iter().position(|row| row.id == rule.id),
+            RULES[self.rank as usize].severity,
+            self.rank,
             self.region.as_deref(),
             self.departement.as_deref(),
             self.eg.and_then(|eg| dataset.egs[eg as usize].finess.as_deref()),
