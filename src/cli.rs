@@ -363,8 +363,14 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
     println!("sample feed written to {} (feed date {FEED_DATE}, seed {})", args.out.display(), args.seed);
     println!("EGs by FINESS category: {:?}", stats.egs_by_category);
     println!(
-        "{} EJ, {} offers, {} locations, {} capacity records, {} tariffs, {} communes",
-        stats.ejs, stats.offers, stats.locations, stats.capacity_records, stats.tariffs, stats.communes_written
+        "{} EJ, {} offers ({} unités sensibles), {} locations, {} capacity records, {} tariffs, {} communes",
+        stats.ejs,
+        stats.offers,
+        stats.sensitive_units,
+        stats.locations,
+        stats.capacity_records,
+        stats.tariffs,
+        stats.communes_written
     );
     println!(
         "EHPAD with an hébergement price: {}, with all three dépendance tariffs: {}",
@@ -423,6 +429,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => PartialConfig::default(),
     };
     let config = Arc::new(ServeConfig::resolve(args.settings, file)?);
+    // Refuse to start on an access file, TLS files or audit log that do not load.
+    crate::http::access_policy(&config)?;
+    if let Some(tls) = &config.tls {
+        crate::http::server::tls_config(tls)?;
+    }
     std::fs::create_dir_all(&config.index_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
@@ -441,7 +452,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // Load (or first build) the snapshot in the background: /healthz answers at once and
         // /readyz says 503 until a snapshot serves.
         let startup = tokio::spawn(start_up(handle.clone(), config.clone()));
-        let served = crate::http::serve(listener, handle, config).await;
+        let served = crate::http::server::serve(listener, handle, config).await;
         startup.abort();
         served.map_err(anyhow::Error::from)
     })

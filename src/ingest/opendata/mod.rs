@@ -77,6 +77,7 @@ pub(crate) struct ImportStats {
     pub(crate) offers: u64,
     pub(crate) locations: u64,
     pub(crate) capacity_records: u64,
+    pub(crate) sensitive_units: u64,
     pub(crate) tariffs: u64,
     pub(crate) ehpad_with_hebergement_price: u64,
     pub(crate) ehpad_with_dependance_prices: u64,
@@ -392,8 +393,12 @@ pub(crate) fn build_dataset(
                 ..Location::default()
             });
             let last_updated = generator.last_updated(&mut rng);
+            let offer_id = format!("hs-{finess}-{offer_number}");
+            let sensitive_unit = is_sensitive_unit(seed, &offer_id, category, template);
+            stats.sensitive_units += u64::from(sensitive_unit);
             dataset.offers.push(Offer {
-                id: format!("hs-{finess}-{offer_number}"),
+                id: offer_id,
+                sensitive_unit,
                 identifier: Some(format!("{region_prefix}/{finess}{offer_number}")),
                 name: template.name.to_owned(),
                 eg: Some(eg_index),
@@ -420,6 +425,19 @@ pub(crate) fn build_dataset(
     stats.locations = dataset.locations.len() as u64;
     sort_dataset(&mut dataset);
     Ok((dataset, communes, stats))
+}
+
+/// Whether a generated offer is an unité sensible (no public source says which units are):
+/// about a quarter of adult psychiatric full hospitalisations (units for detainees, UMD-like
+/// secure units) and a fifth of the médecine polyvalente of CHRs (UHSI-like secure units),
+/// drawn per offer id from the seed on a stream of its own, so that no other field moves.
+fn is_sensitive_unit(seed: u64, offer_id: &str, category: &str, template: &offers::OfferTemplate) -> bool {
+    let probability = match (template.offer_type, category) {
+        ("174", _) => 0.25,
+        ("238", "101") => 0.2,
+        _ => return false,
+    };
+    SplitMix64::for_key(seed ^ 0x5e45_17e5, offer_id).chance(probability)
 }
 
 /// Sorts EGs, locations and offers by FHIR id and remaps the dense indexes, the order the
