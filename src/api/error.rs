@@ -18,12 +18,19 @@ pub enum ErrorCode {
     BadRequest,
     /// Missing or wrong credentials.
     Unauthorized,
+    /// The caller is known but its roles or access profile do not allow the route, or a
+    /// parameter its profile may not use (`parameter` names it).
+    Forbidden,
     /// No such route, resource or snapshot (or the admin routes are disabled).
     NotFound,
     /// The route exists with other methods.
     MethodNotAllowed,
+    /// The request body did not arrive within `body_read_timeout_ms`.
+    RequestTimeout,
     /// The request body is over `max_body_bytes`.
     PayloadTooLarge,
+    /// The request body is declared of a media type the route does not read.
+    UnsupportedMediaType,
     /// A snapshot failed to load; the current one keeps serving.
     SnapshotRefused,
     /// A rollback was asked with no previous snapshot.
@@ -40,14 +47,17 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the documentation and the tests.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::BadParameter,
         ErrorCode::UnknownParameter,
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::RequestTimeout,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
         ErrorCode::SnapshotRefused,
         ErrorCode::NoPreviousSnapshot,
         ErrorCode::TooManyRequests,
@@ -61,10 +71,13 @@ impl ErrorCode {
         match self {
             ErrorCode::BadParameter | ErrorCode::UnknownParameter | ErrorCode::BadRequest => 400,
             ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::NoPreviousSnapshot => 409,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::SnapshotRefused => 422,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::Internal => 500,
@@ -79,9 +92,12 @@ impl ErrorCode {
             ErrorCode::UnknownParameter => "unknown_parameter",
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::SnapshotRefused => "snapshot_refused",
             ErrorCode::NoPreviousSnapshot => "no_previous_snapshot",
             ErrorCode::TooManyRequests => "too_many_requests",
@@ -97,10 +113,13 @@ impl ErrorCode {
             ErrorCode::BadParameter => "bad parameter",
             ErrorCode::UnknownParameter => "unknown parameter",
             ErrorCode::BadRequest => "bad request",
-            ErrorCode::Unauthorized => "missing or wrong bearer token",
+            ErrorCode::Unauthorized => "missing, unknown or expired credentials",
+            ErrorCode::Forbidden => "the caller's roles or access profile do not allow this",
             ErrorCode::NotFound => "no such route",
             ErrorCode::MethodNotAllowed => "method not allowed on this route",
+            ErrorCode::RequestTimeout => "the request body did not arrive in time",
             ErrorCode::PayloadTooLarge => "request body too large",
+            ErrorCode::UnsupportedMediaType => "the request body's media type is not one this route reads",
             ErrorCode::SnapshotRefused => "the snapshot failed to load",
             ErrorCode::NoPreviousSnapshot => "no previous snapshot to roll back to",
             ErrorCode::TooManyRequests => "too many requests in flight; retry shortly",

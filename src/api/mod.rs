@@ -21,7 +21,7 @@ pub use error::ErrorCode;
 pub(crate) use error::{ErrorBody, ErrorDetail};
 pub use offers::{OffersQuery, search_request};
 pub(crate) use pairs::from_pairs;
-pub use pairs::parameter_names;
+pub use pairs::{decode_query, parameter_names};
 pub use quality::{QualityFormat, QualityQuery, QualityRequest};
 
 /// The parameters of `GET /v1/communes`.

@@ -178,6 +178,8 @@ impl OffersQuery {
             explain: self.explain.map(|OfferId(id)| id),
             exact_total: self.exact_total.is_some_and(|Flag(flag)| flag),
             now: self.now.map(|Instant(seconds)| seconds),
+            // The HTTP layer sets the caller's profiles; parsing alone knows no caller.
+            profiles: crate::model::access::ProfileSet::default(),
         };
         request.validate()?;
         Ok(request)

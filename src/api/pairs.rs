@@ -23,6 +23,38 @@ pub(crate) fn from_pairs<'a, T: DeserializeOwned>(
     T::deserialize(PairsDeserializer { pairs: &pairs, also_known }).map_err(|error| error.0)
 }
 
+/// Decodes a raw query string into `name=value` pairs, strictly: `+` is a space, `%XX` a byte,
+/// and the bytes of every name and value must be UTF-8; a `%` not followed by two hexadecimal
+/// digits, or bytes that are not UTF-8, are an error naming the parameter (never a silent
+/// replacement character). Empty `&&` segments are skipped.
+pub fn decode_query(query: &str) -> Result<Vec<(String, String)>, ParamError> {
+    let mut pairs = Vec::new();
+    for segment in query.split('&').filter(|segment| !segment.is_empty()) {
+        let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
+        let name = decode_component(name).map_err(|why| ParamError::new(&lossy(name), format!("its name {why}")))?;
+        let value = decode_component(value).map_err(|why| ParamError::new(&name, format!("the value {why}")))?;
+        pairs.push((name, value));
+    }
+    Ok(pairs)
+}
+
+/// A name for an error message, when the name itself does not decode.
+fn lossy(raw: &str) -> String {
+    percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned()
+}
+
+fn decode_component(raw: &str) -> Result<String, &'static str> {
+    let bytes = raw.as_bytes();
+    for (index, &byte) in bytes.iter().enumerate() {
+        if byte == b'%' && !(bytes.get(index + 1..index + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))) {
+            return Err("has a `%` not followed by two hexadecimal digits");
+        }
+    }
+    let spaced = raw.replace('+', " ");
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(&spaced).collect();
+    String::from_utf8(decoded).map_err(|_| "is not UTF-8 once percent-decoded")
+}
+
 /// The names of the parameters of the route struct `T`, in declaration order.
 pub fn parameter_names<T: DeserializeOwned>() -> &'static [&'static str] {
     struct Recorder;
@@ -179,6 +211,18 @@ mod tests {
 
     use super::*;
     use crate::api::values::Whole;
+
+    #[test]
+    fn query_strings_decode_strictly() {
+        let pairs = decode_query("q=ehpad+du+lac&commune=33063&&lat=%34%35&x=").unwrap();
+        let expected = [("q", "ehpad du lac"), ("commune", "33063"), ("lat", "45"), ("x", "")];
+        assert_eq!(pairs, expected.map(|(name, value)| (name.to_owned(), value.to_owned())));
+        assert_eq!(decode_query("q=caf%C3%A9").unwrap()[0].1, "café");
+        for bad in ["q=%FF%FE", "q=%", "q=%G1", "q=a%2", "%FF=1"] {
+            assert!(decode_query(bad).is_err(), "{bad}");
+        }
+        assert_eq!(decode_query("q=%FF").unwrap_err().parameter, "q");
+    }
 
     #[derive(Debug, Deserialize, PartialEq)]
     #[serde(deny_unknown_fields)]

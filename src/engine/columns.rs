@@ -172,9 +172,39 @@ pub struct Columns {
     pub(crate) name_rank: Vec<u32>,
     /// EG prices, per EG (not per doc).
     pub(crate) eg_prices: Vec<EgPrices>,
+    /// Bit set of the docs of unités sensibles (`model::access`). Not persisted: derived at
+    /// load by [`Columns::fill_access`].
+    #[serde(skip)]
+    pub(crate) sensitive: Vec<u64>,
+    /// Bit set of the docs of medico-social offers (champ d'activité `04`), whose capacities
+    /// profile 3 sees. Not persisted, like `sensitive`.
+    #[serde(skip)]
+    pub(crate) medico_social: Vec<u64>,
+}
+
+/// Whether bit `doc` of a doc bit set is set.
+#[inline(always)]
+pub(crate) fn bit(set: &[u64], doc: usize) -> bool {
+    set[doc >> 6] >> (doc & 63) & 1 == 1
 }
 
 impl Columns {
+    /// Derives the access bit sets (sensitive units, medico-social offers) from the dataset.
+    pub(crate) fn fill_access(&mut self, data: &SnapshotData, layout: &Layout) {
+        let docs = layout.offer_of_doc.len();
+        self.sensitive = vec![0u64; docs.div_ceil(64)];
+        self.medico_social = vec![0u64; docs.div_ceil(64)];
+        for (doc, &offer_index) in layout.offer_of_doc.iter().enumerate() {
+            let offer = &data.dataset.offers[offer_index as usize];
+            if offer.sensitive_unit {
+                self.sensitive[doc >> 6] |= 1 << (doc & 63);
+            }
+            if offer.activity_field.as_deref() == Some(crate::model::access::MEDICO_SOCIAL_ACTIVITY_FIELD) {
+                self.medico_social[doc >> 6] |= 1 << (doc & 63);
+            }
+        }
+    }
+
     /// Builds the columns of a snapshot in the doc order of `layout`.
     pub fn new(data: &SnapshotData, layout: &Layout) -> Columns {
         let dataset = &data.dataset;
@@ -286,6 +316,7 @@ impl Columns {
         }
         columns.dictionaries = dictionaries;
         columns.eg_prices = eg_prices;
+        columns.fill_access(data, layout);
         columns
     }
 }

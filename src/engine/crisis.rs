@@ -10,6 +10,7 @@ use std::collections::hash_map::Entry;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::Index;
+use super::access::{Access, forbidden};
 use super::filter::CompiledFilter;
 use super::layout::NO_POSITION;
 use super::live::LiveView;
@@ -18,6 +19,7 @@ use super::plan::Plan;
 use super::request::{MAX_LIMIT, ParamError, SearchRequest, SortKey};
 use super::response::{CentreView, EgView, Timestamp};
 use crate::model::Code;
+use crate::model::access::Field;
 use crate::model::labels::CodeSystem;
 use crate::model::rules::CapacityTotals;
 use crate::util::geo::haversine_m;
@@ -149,6 +151,14 @@ impl Index {
     /// Answers a crisis-capacity request.
     pub(crate) fn crisis(&self, live: &LiveView, request: &CrisisRequest) -> Result<CrisisResponse<'_>, ParamError> {
         let now = request.search.now.unwrap_or_else(crate::util::time::now);
+        let profile = request.search.profiles;
+        let access = Access::new(profile);
+        if !profile.sees_anywhere(Field::SupplementaryCapacity) {
+            return Err(forbidden(profile, "profile", "supplementary (crisis) capacities"));
+        }
+        if !request.orsan_level.is_empty() && !access.sees_orsan_level() {
+            return Err(forbidden(profile, "orsan_level", "the niveau de recours ORSAN"));
+        }
         for code in &request.orsan_level {
             if CodeSystem::NiveauRecoursOrsan.label(code).is_none() {
                 return Err(ParamError::new(
@@ -166,6 +176,7 @@ impl Index {
             min_crisis_t60: request.search.min_crisis_t60,
             limit: request.search.limit.clamp(1, MAX_LIMIT),
             now: Some(now),
+            profiles: profile,
             ..SearchRequest::default()
         };
         let (centre, centre_view) = self.centre_of(search.centre.as_ref())?;
@@ -203,7 +214,7 @@ impl Index {
             .iter()
             .map(|&(eg, aggregate)| {
                 let docs = docs_of.remove(&eg).unwrap_or_default();
-                self.crisis_eg(live, eg, aggregate, docs, centre.is_some())
+                self.crisis_eg(live, eg, aggregate, docs, centre.is_some(), access)
             })
             .collect();
         let dictionary = &self.columns.dictionaries.departement;
@@ -333,6 +344,7 @@ impl Index {
         aggregate: &EgAggregate,
         mut docs: Vec<u32>,
         has_centre: bool,
+        access: Access,
     ) -> CrisisEg<'_> {
         let dataset = &self.data.dataset;
         docs.sort_by_key(|&doc| self.layout.offer_of_doc[doc as usize]);
@@ -361,7 +373,7 @@ impl Index {
             })
             .collect();
         CrisisEg {
-            eg: self.eg_view(eg_index),
+            eg: self.eg_view(eg_index, access),
             distance_m: has_centre.then_some(aggregate.distance_m),
             crisis_t0: aggregate.crisis_t0,
             crisis_t60: aggregate.crisis_t60,

@@ -2,7 +2,8 @@
 
 use roaring::RoaringBitmap;
 
-use super::columns::{Columns, Dictionary, NEVER, NO_PRICE, gir_policy_of_byte};
+use super::access::Access;
+use super::columns::{Columns, Dictionary, NEVER, NO_PRICE, bit, gir_policy_of_byte};
 use super::live::LiveView;
 use super::postings::Postings;
 use super::request::{ParamError, SearchRequest};
@@ -91,6 +92,15 @@ pub(crate) struct CompiledFilter {
     pub(crate) aide_sociale: Option<bool>,
     /// Closures are evaluated at this instant (Unix seconds).
     pub(crate) now: i64,
+    /// What the caller's profile sees.
+    pub(crate) access: Access,
+    /// Whether docs of unités sensibles are left out (profiles other than 1 and 4).
+    hide_sensitive: bool,
+    /// Whether the available count is masked on some docs (profile 3: it is seen only on
+    /// medico-social ones).
+    available_masked: bool,
+    /// Whether it is seen, by [medico-social][sensitive].
+    available_seen: [[bool; 2]; 2],
     /// Whether any capacity minimum is above 0 (otherwise the capacity column is not read).
     check_capacity: bool,
     /// The ids selected per coded field (category, offer type, activity, care mode, reception),
@@ -108,7 +118,15 @@ impl CompiledFilter {
     /// Compiles the filters of a request.
     pub(crate) fn new(request: &SearchRequest, columns: &Columns, now: i64) -> Result<CompiledFilter, ParamError> {
         let dictionaries = &columns.dictionaries;
+        let access = Access::new(request.profiles);
+        access.check_search(request)?;
         Ok(CompiledFilter {
+            access,
+            hide_sensitive: access.hide_sensitive,
+            available_masked: access.available_partly_hidden(),
+            available_seen: [false, true].map(|medico_social| {
+                [false, true].map(|sensitive| access.capacity(medico_social, sensitive).operational)
+            }),
             category: compile_codes(
                 "category",
                 &request.category,
@@ -177,6 +195,9 @@ impl CompiledFilter {
     #[inline(always)]
     pub(crate) fn matches(&self, columns: &Columns, live: &LiveView, doc: u32) -> bool {
         let doc = doc as usize;
+        if self.hide_sensitive && bit(&columns.sensitive, doc) {
+            return false;
+        }
         if let Some(set) = &self.category
             && !set.contains(columns.category[doc])
         {
@@ -209,7 +230,8 @@ impl CompiledFilter {
         }
         if self.check_capacity {
             let capacity = live.counts(doc as u32);
-            if capacity.available < self.min_available
+            let available = self.available(columns, doc, capacity.available);
+            if available < self.min_available
                 || capacity.crisis_t0 < self.min_crisis_t0
                 || capacity.crisis_t60 < self.min_crisis_t60
             {
@@ -234,6 +256,19 @@ impl CompiledFilter {
         !is_closed(columns, doc, self.now)
     }
 
+    /// The available count of a doc as the caller's profile sees it (0 where it is masked).
+    #[inline(always)]
+    pub(crate) fn available(&self, columns: &Columns, doc: usize, available: u32) -> u32 {
+        if self.available_masked
+            && !self.available_seen[usize::from(bit(&columns.medico_social, doc))]
+                [usize::from(bit(&columns.sensitive, doc))]
+        {
+            0
+        } else {
+            available
+        }
+    }
+
     /// The docs passing the code, GIR and aide-sociale filters, as a bitmap; `None` when none
     /// of these is set (every doc passes them).
     pub(crate) fn mask(&self, postings: &Postings) -> Option<RoaringBitmap> {
@@ -244,6 +279,9 @@ impl CompiledFilter {
                 None => set,
             });
         };
+        if self.hide_sensitive && postings.not_sensitive.len() < postings.all.len() {
+            intersect(postings.not_sensitive.clone());
+        }
         let fields =
             [&postings.category, &postings.offer_type, &postings.activity, &postings.care_mode, &postings.reception];
         for (selected, bitmaps) in self.selected.iter().zip(fields) {
@@ -333,8 +371,9 @@ impl CompiledFilter {
             });
         }
         let capacity = live.counts(doc as u32);
+        let available = self.available(columns, doc, capacity.available);
         for (parameter, have, need) in [
-            ("min_available", capacity.available, self.min_available),
+            ("min_available", available, self.min_available),
             ("min_crisis_t0", capacity.crisis_t0, self.min_crisis_t0),
             ("min_crisis_t60", capacity.crisis_t60, self.min_crisis_t60),
         ] {

@@ -4,11 +4,12 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::Index;
+use super::access::Access;
 use super::live::LiveView;
+use super::render::View;
 use super::response::{Coded, EgView, OfferHit, Timestamp};
 use crate::model::labels::CodeSystem;
 use crate::model::place::Commune;
-use crate::model::rules::PriceBasis;
 use crate::model::{CapacityRecord, Code, Dataset, Tariff};
 use crate::util::fold::fold;
 
@@ -309,10 +310,15 @@ pub struct CommuneHit<'a> {
 
 impl Index {
     /// An offer by FHIR id, with its locations and capacity records.
-    pub(crate) fn offer_detail<'a>(&'a self, live: &'a LiveView, id: &str) -> Option<OfferDetail<'a>> {
+    pub(crate) fn offer_detail<'a>(&'a self, live: &'a LiveView, id: &str, access: Access) -> Option<OfferDetail<'a>> {
         let dataset = &self.data.dataset;
         let index = dataset.offers.binary_search_by(|offer| offer.id.as_str().cmp(id)).ok()? as u32;
         let offer = &dataset.offers[index as usize];
+        let doc = self.layout.doc_of_offer[index as usize] as usize;
+        if !access.sees_doc(&self.columns, doc) {
+            return None; // as if it did not exist
+        }
+        let seen = access.capacity_of_doc(&self.columns, doc);
         let locations = offer
             .locations
             .iter()
@@ -329,6 +335,7 @@ impl Index {
                     capacities: self
                         .location_records(live, location_index)
                         .iter()
+                        .filter(|record| seen.sees(record))
                         .map(CapacityRecordView::new)
                         .collect(),
                 }
@@ -336,7 +343,7 @@ impl Index {
             .collect();
         Some(OfferDetail {
             snapshot: &self.manifest.snapshot_id,
-            offer: self.render_offer(live, index, None, None, None, PriceBasis::Gross),
+            offer: self.render_offer(live, index, None, None, &View::lookup(access)),
             publics: offer.publics.iter().map(|code| coded(CodeSystem::PublicPrisEnCharge, code)).collect(),
             specialisations: offer
                 .specialisations
@@ -351,18 +358,19 @@ impl Index {
     }
 
     /// An EG by FINESS number, with its tariffs and offers (in offer id order).
-    pub(crate) fn eg_detail<'a>(&'a self, live: &'a LiveView, finess: &str) -> Option<EgDetail<'a>> {
+    pub(crate) fn eg_detail<'a>(&'a self, live: &'a LiveView, finess: &str, access: Access) -> Option<EgDetail<'a>> {
         let eg_index = *self.lookups.eg_by_finess.get(finess)?;
         let eg = &self.data.dataset.egs[eg_index as usize];
         let range = self.lookups.eg_offer_start[eg_index as usize] as usize
             ..self.lookups.eg_offer_start[eg_index as usize + 1] as usize;
         let offers = self.lookups.eg_offers[range]
             .iter()
-            .map(|&offer| self.render_offer(live, offer, None, None, None, PriceBasis::Gross))
+            .filter(|&&offer| access.sees_doc(&self.columns, self.layout.doc_of_offer[offer as usize] as usize))
+            .map(|&offer| self.render_offer(live, offer, None, None, &View::lookup(access)))
             .collect();
         Some(EgDetail {
             snapshot: &self.manifest.snapshot_id,
-            eg: self.eg_view(eg_index),
+            eg: self.eg_view(eg_index, access),
             tariffs: eg.tariffs.iter().map(TariffView::new).collect(),
             offers,
         })

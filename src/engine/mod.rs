@@ -23,6 +23,7 @@
 //! Doc ids follow a Hilbert order of positions ([`layout`]); see `ARCHITECTURE.md` for why this
 //! is fast. The engine is synchronous (no tokio) and knows nothing of HTTP.
 
+pub(crate) mod access;
 pub(crate) mod collector;
 pub(crate) mod columns;
 pub mod crisis;
@@ -50,6 +51,7 @@ use std::time::Instant;
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
 
+use crate::model::access::ProfileSet;
 use crate::snapshot::{Manifest, Snapshot, SnapshotData, TEXT_DIR};
 pub use columns::Columns;
 pub use crisis::{CrisisRequest, CrisisResponse};
@@ -168,10 +170,13 @@ impl Engine {
         manifest: Manifest,
         data: SnapshotData,
         layout: Layout,
-        columns: Columns,
+        mut columns: Columns,
         text_dir: Option<&Path>,
     ) -> Result<Engine, EngineError> {
         let started = Instant::now();
+        if columns.sensitive.is_empty() && !layout.offer_of_doc.is_empty() {
+            columns.fill_access(&data, &layout); // read from engine.bin, which does not keep them
+        }
         let (((sphere, plane), (postings, summaries)), text) = rayon::join(
             || {
                 let sphere = RTree::bulk_load(
@@ -250,14 +255,25 @@ impl Engine {
         self.index.crisis(&self.live.load(), request)
     }
 
-    /// One offer (by FHIR id) with its EG, locations and every capacity record.
-    pub(crate) fn offer_detail<'a>(&'a self, live: &'a live::LiveView, id: &str) -> Option<OfferDetail<'a>> {
-        self.index.offer_detail(live, id)
+    /// One offer (by FHIR id) with its EG, locations and every capacity record `profile` sees;
+    /// `None` also when the profile does not see the offer (an unité sensible).
+    pub(crate) fn offer_detail<'a>(
+        &'a self,
+        live: &'a live::LiveView,
+        id: &str,
+        profiles: ProfileSet,
+    ) -> Option<OfferDetail<'a>> {
+        self.index.offer_detail(live, id, access::Access::new(profiles))
     }
 
-    /// One EG (by FINESS ET number) with its tariffs and all its offers.
-    pub(crate) fn eg_detail<'a>(&'a self, live: &'a live::LiveView, finess: &str) -> Option<EgDetail<'a>> {
-        self.index.eg_detail(live, finess)
+    /// One EG (by FINESS ET number) with its tariffs and the offers `profile` sees.
+    pub(crate) fn eg_detail<'a>(
+        &'a self,
+        live: &'a live::LiveView,
+        finess: &str,
+        profiles: ProfileSet,
+    ) -> Option<EgDetail<'a>> {
+        self.index.eg_detail(live, finess, access::Access::new(profiles))
     }
 
     /// The live capacities now: hold it for a whole request that renders capacity records.
@@ -289,9 +305,9 @@ impl Engine {
         self.index.lookups.eg_by_finess.get(finess).copied()
     }
 
-    /// The summary of an EG, as answers show it.
-    pub(crate) fn eg_view(&self, eg_index: u32) -> response::EgView<'_> {
-        self.index.eg_view(eg_index)
+    /// The summary of an EG, as answers show it to `profile`.
+    pub(crate) fn eg_view(&self, eg_index: u32, profiles: ProfileSet) -> response::EgView<'_> {
+        self.index.eg_view(eg_index, access::Access::new(profiles))
     }
 
     /// The index of a location by FHIR id.

@@ -14,8 +14,9 @@ use crate::snapshot::format::{FormatError, frame, from_bytes, to_bytes, unframe}
 /// Name of the engine file in a snapshot directory.
 pub(crate) const ENGINE_FILE: &str = "engine.bin";
 const MAGIC: &[u8; 8] = b"RORENGN\0";
-/// Version of `engine.bin`; bump on any change of [`Layout`] or [`Columns`].
-pub(crate) const ENGINE_FORMAT_VERSION: u32 = 2;
+/// Version of `engine.bin`; bump on any change of [`Layout`] or [`Columns`] (3: capacity totals
+/// leave out crisis-typed records that are not statut 06).
+pub(crate) const ENGINE_FORMAT_VERSION: u32 = 3;
 
 /// Why the engine's files could not be written or read.
 #[derive(Debug, thiserror::Error)]

@@ -26,6 +26,8 @@ pub(crate) struct Postings {
     pub(crate) docs_by_name: Vec<u32>,
     /// Every doc.
     pub(crate) all: RoaringBitmap,
+    /// Every doc but those of unités sensibles: what profiles without them may match.
+    pub(crate) not_sensitive: RoaringBitmap,
 }
 
 fn per_id(column: &[u16], ids: usize) -> Vec<RoaringBitmap> {
@@ -61,6 +63,13 @@ impl Postings {
         }
         let mut all = RoaringBitmap::new();
         all.insert_range(0..docs as u32);
+        let mut sensitive = RoaringBitmap::new();
+        for doc in 0..docs {
+            if super::columns::bit(&columns.sensitive, doc) {
+                let _ = sensitive.try_push(doc as u32);
+            }
+        }
+        let not_sensitive = &all - &sensitive;
         Postings {
             category: per_id(&columns.category, dictionaries.category.len()),
             offer_type: per_id(&columns.offer_type, dictionaries.offer_type.len()),
@@ -73,6 +82,7 @@ impl Postings {
             may_close,
             docs_by_name,
             all,
+            not_sensitive,
         }
     }
 }

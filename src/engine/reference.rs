@@ -2,7 +2,8 @@
 //!
 //! It scans every offer of the dataset and applies the rules as written in the docs, straight
 //! from the model (`model::rules`), without the engine's layout, columns, R-trees or posting
-//! lists. The only things shared with the engine are the definitions themselves: the
+//! lists; the caller's access profiles straight from the matrix (`model::access`). The only
+//! things shared with the engine are the definitions themselves: the
 //! haversine distance, an offer's position ([`offer_position`]), its searchable text
 //! (`text::doc_text`), the analyzers and the completions of a prefix (`TextIndex::prefix_expansions`). Text relevance scores are BM25 numbers that only tantivy
 //! defines; the reference takes them from the index, and decides *which* offers match by its
@@ -15,6 +16,7 @@ use super::crisis::CrisisRequest;
 use super::layout::{departement_of_commune, offer_commune, offer_position};
 use super::request::{Centre, MAX_LIMIT, SearchRequest, SortKey};
 use super::text::{MIN_PREFIX_CHARS, doc_text, fold_analyzer, stem_analyzer, tokens};
+use crate::model::access::{Field, MEDICO_SOCIAL_ACTIVITY_FIELD};
 use crate::model::rules::{CapacityTotals, EgPrices, GirPolicy, offer_closed_at};
 use crate::model::{Code, Dataset, GeoPoint};
 use crate::util::fold::fold;
@@ -96,6 +98,12 @@ pub fn search_in(engine: &Engine, dataset: &Dataset, request: &SearchRequest, no
     let mut rows: Vec<Row> = Vec::new();
     for (index, offer) in dataset.offers.iter().enumerate() {
         let eg = offer.eg.map(|eg| &dataset.egs[eg as usize]);
+        // Access: the caller's profiles, straight from the matrix (`model::access`).
+        let medico_social = offer.activity_field.as_deref() == Some(MEDICO_SOCIAL_ACTIVITY_FIELD);
+        let seen = |field: Field| request.profiles.sees(field, medico_social, offer.sensitive_unit);
+        if !seen(Field::Description) {
+            continue;
+        }
         // Geography.
         let position = offer_position(dataset, &data.communes, offer).map(|(point, _)| point);
         let mut distance = None;
@@ -142,9 +150,15 @@ pub fn search_in(engine: &Engine, dataset: &Dataset, request: &SearchRequest, no
         {
             continue;
         }
-        let totals = CapacityTotals::of_records(
+        let mut totals = CapacityTotals::of_records(
             offer.locations.iter().flat_map(|&l| dataset.locations[l as usize].capacities.iter()),
         );
+        if !seen(Field::OperationalCapacity) {
+            totals.available = 0;
+        }
+        if !seen(Field::SupplementaryCapacity) {
+            (totals.crisis_t0, totals.crisis_t60) = (0, 0);
+        }
         if totals.available < request.min_available.unwrap_or(0)
             || totals.crisis_t0 < request.min_crisis_t0.unwrap_or(0)
             || totals.crisis_t60 < request.min_crisis_t60.unwrap_or(0)
@@ -313,6 +327,13 @@ pub fn crisis_in(engine: &Engine, dataset: &Dataset, request: &CrisisRequest, no
     for offer in &dataset.offers {
         let Some(eg_index) = offer.eg else { continue };
         let eg = &dataset.egs[eg_index as usize];
+        let medico_social = offer.activity_field.as_deref() == Some(MEDICO_SOCIAL_ACTIVITY_FIELD);
+        let profiles = request.search.profiles;
+        if !profiles.sees(Field::Description, medico_social, offer.sensitive_unit)
+            || !profiles.sees(Field::SupplementaryCapacity, medico_social, offer.sensitive_unit)
+        {
+            continue;
+        }
         if !in_list(&request.search.activity, offer.activity.as_ref())
             || !in_list(&request.search.offer_type, offer.offer_type.as_ref())
             || !in_list(&request.orsan_level, eg.orsan_level.as_ref())

@@ -2,6 +2,7 @@
 //! Only the page is rendered.
 
 use super::Index;
+use super::access::Access;
 use super::collector::Hit;
 use super::columns::{Dictionaries, Dictionary};
 use super::layout::{commune_by_code, departement_of_commune};
@@ -48,6 +49,21 @@ impl Labels {
     }
 }
 
+/// How an offer is shown: the price for which GIR and basis, the fields of which profiles.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct View {
+    pub(crate) gir: Option<u8>,
+    pub(crate) basis: PriceBasis,
+    pub(crate) access: Access,
+}
+
+impl View {
+    /// The gross price without a GIR (band `03`), as lookups show it.
+    pub(crate) fn lookup(access: Access) -> View {
+        View { gir: None, basis: PriceBasis::Gross, access }
+    }
+}
+
 fn coded_by_id<'a>(code: Option<&'a Code>, labels: &[Option<&'static str>], id: u16) -> Option<Coded<'a>> {
     code.map(|code| Coded { code: code.as_str(), label: labels[id as usize] })
 }
@@ -68,7 +84,7 @@ impl Index {
     }
 
     /// The EG view of an EG index.
-    pub(crate) fn eg_view(&self, eg_index: u32) -> EgView<'_> {
+    pub(crate) fn eg_view(&self, eg_index: u32, access: Access) -> EgView<'_> {
         let dataset = &self.data.dataset;
         let eg = &dataset.egs[eg_index as usize];
         let ej = eg.ej.map(|ej| &dataset.ejs[ej as usize]);
@@ -85,7 +101,9 @@ impl Index {
             lat: eg.position.map(|point| point.lat),
             lon: eg.position.map(|point| point.lon),
             aide_sociale: eg.aide_sociale(),
-            orsan_level: coded(CodeSystem::NiveauRecoursOrsan, eg.orsan_level.as_ref()),
+            orsan_level: access
+                .sees_orsan_level()
+                .then(|| coded(CodeSystem::NiveauRecoursOrsan, eg.orsan_level.as_ref())),
             ej_id: ej.map(|ej| ej.id.as_str()),
             ej_finess: ej.and_then(|ej| ej.finess.as_deref()),
             ej_name: ej.and_then(|ej| ej.name.as_deref()),
@@ -114,16 +132,17 @@ impl Index {
         })
     }
 
-    /// Renders an offer (by dataset index); `distance_m` and `score` as the search found them.
+    /// Renders an offer (by dataset index); `distance_m` and `score` as the search found them,
+    /// the price and fields as `view` asks.
     pub(crate) fn render_offer(
         &self,
         live: &LiveView,
         offer_index: OfferId,
         distance_m: Option<f64>,
         score: Option<f32>,
-        gir: Option<u8>,
-        basis: PriceBasis,
+        view: &View,
     ) -> OfferHit<'_> {
+        let View { gir, basis, access } = *view;
         let dataset = &self.data.dataset;
         let offer = &dataset.offers[offer_index as usize];
         let doc = self.layout.doc_of_offer[offer_index as usize];
@@ -151,21 +170,24 @@ impl Index {
             reception: coded(CodeSystem::TemporaliteAccueil, offer.reception.as_ref()),
             age_min_years: age.min_years,
             age_max_years: age.max_years,
-            eg: offer.eg.map(|eg| self.eg_view(eg)),
+            eg: offer.eg.map(|eg| self.eg_view(eg, access)),
             lat: position.map(|point| point.lat),
             lon: position.map(|point| point.lon),
             position_source: self.layout.position_source[offer_index as usize],
             distance_m,
             price: self.price_view(offer.eg, gir, basis),
-            capacity: CapacityView {
-                installed: totals.installed,
-                installed_updated_at: totals.installed_updated_at.map(Timestamp),
-                available: totals.available,
-                available_updated_at: totals.available_updated_at.map(Timestamp),
-                crisis_t0: totals.crisis_t0,
-                crisis_t0_updated_at: totals.crisis_t0_updated_at.map(Timestamp),
-                crisis_t60: totals.crisis_t60,
-                crisis_t60_updated_at: totals.crisis_t60_updated_at.map(Timestamp),
+            capacity: {
+                let seen = access.capacity_of_doc(&self.columns, doc as usize);
+                CapacityView {
+                    installed: seen.installed.then_some(totals.installed),
+                    installed_updated_at: seen.installed.then(|| totals.installed_updated_at.map(Timestamp)),
+                    available: seen.operational.then_some(totals.available),
+                    available_updated_at: seen.operational.then(|| totals.available_updated_at.map(Timestamp)),
+                    crisis_t0: seen.supplementary.then_some(totals.crisis_t0),
+                    crisis_t0_updated_at: seen.supplementary.then(|| totals.crisis_t0_updated_at.map(Timestamp)),
+                    crisis_t60: seen.supplementary.then_some(totals.crisis_t60),
+                    crisis_t60_updated_at: seen.supplementary.then(|| totals.crisis_t60_updated_at.map(Timestamp)),
+                }
             },
             score,
             last_updated: offer.last_updated.map(Timestamp),
@@ -186,8 +208,7 @@ impl Index {
             hit.offer,
             has_centre.then_some(hit.distance_m),
             has_text.then_some(hit.score),
-            request.gir,
-            request.price_basis,
+            &View { gir: request.gir, basis: request.price_basis, access: Access::new(request.profiles) },
         )
     }
 }

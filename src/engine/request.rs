@@ -45,6 +45,8 @@ pub(crate) enum ParamErrorKind {
     BadValue,
     /// A name the route does not take.
     Unknown,
+    /// A parameter the caller's access profile may not use (a filter on data it does not see).
+    Forbidden,
 }
 
 impl ParamError {
@@ -56,6 +58,16 @@ impl ParamError {
     /// An unknown parameter.
     pub(crate) fn unknown(parameter: &str, message: impl Into<String>) -> ParamError {
         ParamError { parameter: parameter.to_owned(), message: message.into(), kind: ParamErrorKind::Unknown }
+    }
+
+    /// A parameter the caller's access profile may not use.
+    pub(crate) fn forbidden(parameter: &str, message: impl Into<String>) -> ParamError {
+        ParamError { parameter: parameter.to_owned(), message: message.into(), kind: ParamErrorKind::Forbidden }
+    }
+
+    /// Whether the parameter is one the caller's access profile may not use.
+    pub fn is_forbidden(&self) -> bool {
+        self.kind == ParamErrorKind::Forbidden
     }
 
     /// Whether the parameter is one the route does not take.
@@ -177,6 +189,11 @@ pub struct SearchRequest {
     pub exact_total: bool,
     /// The instant closures are evaluated at (Unix seconds); `None` = now.
     pub now: Option<i64>,
+    /// The caller's access profiles: what it may see and filter on (`model::access`). The
+    /// engine's default is profile 1 (everything, for local tools); the HTTP service always
+    /// sets the caller's.
+    #[serde(skip)]
+    pub profiles: crate::model::access::ProfileSet,
 }
 
 impl SearchRequest {

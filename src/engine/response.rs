@@ -142,8 +142,11 @@ pub struct EgView<'a> {
     pub lon: Option<f64>,
     /// Whether the EG is habilité à l'aide sociale (aide financière `02`, TRE_R241).
     pub aide_sociale: bool,
-    /// Niveau de recours ORSAN (TRE_R284: `1` première ligne, `4` deuxième ligne).
-    pub orsan_level: Option<Coded<'a>>,
+    /// Niveau de recours ORSAN (TRE_R284: `1` première ligne, `4` deuxième ligne); absent for
+    /// the access profiles that do not see it (all but 1), `null` when the EG has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Coded>)]
+    pub orsan_level: Option<Option<Coded<'a>>>,
     /// FHIR id of the entité juridique.
     pub(crate) ej_id: Option<&'a str>,
     /// FINESS EJ number of the entité juridique.
@@ -175,27 +178,41 @@ pub struct PriceView {
     pub daily_total_eur: f64,
 }
 
-/// Capacities of an offer (over its locations) with the newest update date of each.
+/// Capacities of an offer (over its locations) with the newest update date of each. A count
+/// the caller's access profile does not see is absent, with its date (`model::access`:
+/// installed, operational and supplementary capacities are ruled apart).
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CapacityView {
     /// Installed places (status `01` installé, temporality `01` courant), summed over genders.
-    pub installed: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed: Option<u32>,
     /// Newest `capacityUpdateDate` of the records counted in `installed`.
-    pub(crate) installed_updated_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Timestamp>)]
+    pub(crate) installed_updated_at: Option<Option<Timestamp>>,
     /// Places available now (status `02` disponible, temporality `01` courant), summed over
     /// genders.
-    pub available: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available: Option<u32>,
     /// Newest `capacityUpdateDate` of the records counted in `available`.
-    pub available_updated_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Timestamp>)]
+    pub available_updated_at: Option<Option<Timestamp>>,
     /// Crisis places now, T0 (status `06` supplémentaire, temporality `01`).
-    pub crisis_t0: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crisis_t0: Option<u32>,
     /// Newest `capacityUpdateDate` of the records counted in `crisis_t0`.
-    pub(crate) crisis_t0_updated_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Timestamp>)]
+    pub(crate) crisis_t0_updated_at: Option<Option<Timestamp>>,
     /// Crisis places within the hour, T60 (status `06` supplémentaire, temporality `02`
     /// prévisionnel 1 h).
-    pub crisis_t60: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crisis_t60: Option<u32>,
     /// Newest `capacityUpdateDate` of the records counted in `crisis_t60`.
-    pub(crate) crisis_t60_updated_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Timestamp>)]
+    pub(crate) crisis_t60_updated_at: Option<Option<Timestamp>>,
 }
 
 /// One offer in the results.

@@ -65,6 +65,7 @@ impl Index {
         let explain_doc = match &request.explain {
             Some(id) => Some(
                 self.doc_of_offer_id(id)
+                    .filter(|&doc| plan.filter.access.sees_doc(&self.columns, doc as usize))
                     .ok_or_else(|| ParamError::new("explain", format!("no offer with id {id:?}")))?,
             ),
             None => None,

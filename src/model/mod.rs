@@ -10,6 +10,7 @@
 //! ages years. Codes stay codes (e.g. `"500"` for an EHPAD, TRE_R66); labels come from
 //! `labels::CodeSystem`.
 
+pub mod access;
 pub(crate) mod labels;
 pub mod place;
 pub mod quality;

@@ -389,6 +389,17 @@ impl CapacityKind {
         }
     }
 
+    /// The kind of a capacity record: supplementary when its statut is `06` or it has a type de
+    /// lit supplémentaire or a type de crise (the crisis records of the access policy), else
+    /// by statut.
+    pub fn of_record(record: &crate::model::CapacityRecord) -> CapacityKind {
+        if record.additional_bed_type.is_some() || record.crisis_type.is_some() {
+            CapacityKind::Supplementary
+        } else {
+            CapacityKind::of_status(&record.status)
+        }
+    }
+
     /// Its staleness threshold, seconds.
     pub fn stale_after_seconds(self) -> UnixSeconds {
         DAY_SECONDS

@@ -198,6 +198,12 @@ pub struct CapacityTotals {
 impl CapacityTotals {
     /// Adds one capacity record to the totals it belongs to.
     pub(crate) fn add(&mut self, record: &CapacityRecord) {
+        // A disponible or installé record with a type de lit supplémentaire or de crise is a
+        // crisis record (it is masked with them, `model::access`): it counts in no total.
+        let crisis_fields = record.additional_bed_type.is_some() || record.crisis_type.is_some();
+        if crisis_fields && record.status != STATUS_SUPPLEMENTARY {
+            return;
+        }
         let slot = match (record.status.as_str(), record.temporality.as_str()) {
             (STATUS_INSTALLED, TEMPORALITY_CURRENT) => Some((&mut self.installed, &mut self.installed_updated_at)),
             (STATUS_AVAILABLE, TEMPORALITY_CURRENT) => Some((&mut self.available, &mut self.available_updated_at)),

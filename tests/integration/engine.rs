@@ -7,6 +7,7 @@ use proptest::prelude::*;
 use ror_search::engine::reference;
 use ror_search::engine::request::{BBox, Centre, SearchRequest, SortKey};
 use ror_search::engine::{Engine, ParamError};
+use ror_search::model::access::ProfileSet;
 use ror_search::model::rules::PriceBasis;
 use ror_search::model::{Code, GeoPoint};
 use ror_search::snapshot::SnapshotData;
@@ -164,54 +165,87 @@ fn request_strategy() -> impl Strategy<Value = SearchRequest> {
         any::<bool>(),
         any::<bool>(),
     );
-    (geo, filters, text, paging).prop_map(|(geo, filters, q, paging)| {
-        let (centre, radius_km, bbox) = geo;
-        let (
-            (category, offer_type, activity, care_mode, reception),
-            age,
-            gir,
-            max_price_cents,
-            price_basis,
-            min_available,
-            min_crisis_t0,
-            min_crisis_t60,
-            aide_sociale,
-        ) = filters;
-        let (mut sort, limit, offset, facets, exact_total) = paging;
-        let radius_km = if centre.is_some() { radius_km } else { None };
-        if sort == Some(SortKey::Distance) && centre.is_none() {
-            sort = None;
+    (geo, filters, text, paging)
+        .prop_map(|(geo, filters, q, paging)| {
+            let (centre, radius_km, bbox) = geo;
+            let (
+                (category, offer_type, activity, care_mode, reception),
+                age,
+                gir,
+                max_price_cents,
+                price_basis,
+                min_available,
+                min_crisis_t0,
+                min_crisis_t60,
+                aide_sociale,
+            ) = filters;
+            let (mut sort, limit, offset, facets, exact_total) = paging;
+            let radius_km = if centre.is_some() { radius_km } else { None };
+            if sort == Some(SortKey::Distance) && centre.is_none() {
+                sort = None;
+            }
+            if sort == Some(SortKey::Relevance) && q.is_none() {
+                sort = None;
+            }
+            SearchRequest {
+                centre,
+                radius_km,
+                bbox,
+                q,
+                category,
+                offer_type,
+                activity,
+                care_mode,
+                reception,
+                age,
+                gir,
+                max_price_cents,
+                price_basis,
+                min_available,
+                min_crisis_t0,
+                min_crisis_t60,
+                aide_sociale,
+                sort,
+                limit,
+                offset,
+                facets,
+                exact_total,
+                explain: None,
+                now: Some(NOW),
+                profiles: ProfileSet::default(),
+            }
+        })
+        .prop_flat_map(|request| (Just(request), profiles_strategy()))
+        .prop_map(|(request, profiles)| for_profiles(request, profiles))
+}
+
+/// Access profiles: mostly 1 (sees everything), every single profile, and two sets.
+fn profiles_strategy() -> impl Strategy<Value = ProfileSet> {
+    use ror_search::model::access::Profile::*;
+    prop_oneof![
+        3 => Just(ProfileSet::of(Full)),
+        6 => prop::sample::select(vec![Public, Restricted, MedicoSocial, NoContacts, InstalledOnly]).prop_map(ProfileSet::of),
+        1 => Just(ProfileSet::from_profiles([Restricted, NoContacts])),
+        1 => Just(ProfileSet::from_profiles([Public, MedicoSocial])),
+    ]
+}
+
+/// A request as `profiles` may ask it: the filters and sorts on capacities it sees nowhere
+/// dropped (those are 403s, tested apart).
+fn for_profiles(mut request: SearchRequest, profiles: ProfileSet) -> SearchRequest {
+    use ror_search::model::access::Field;
+    request.profiles = profiles;
+    if !profiles.sees_anywhere(Field::OperationalCapacity) {
+        request.min_available = None;
+        if request.sort == Some(SortKey::Available) {
+            request.sort = None;
         }
-        if sort == Some(SortKey::Relevance) && q.is_none() {
-            sort = None;
-        }
-        SearchRequest {
-            centre,
-            radius_km,
-            bbox,
-            q,
-            category,
-            offer_type,
-            activity,
-            care_mode,
-            reception,
-            age,
-            gir,
-            max_price_cents,
-            price_basis,
-            min_available,
-            min_crisis_t0,
-            min_crisis_t60,
-            aide_sociale,
-            sort,
-            limit,
-            offset,
-            facets,
-            exact_total,
-            explain: None,
-            now: Some(NOW),
-        }
-    })
+    }
+    if !profiles.sees_anywhere(Field::SupplementaryCapacity) {
+        request.min_crisis_t0 = None;
+        request.min_crisis_t60 = None;
+    }
+    request
 }
 
 /// Requests that take the nearest walk (centre, distance order, no text, no exact count).
@@ -280,7 +314,8 @@ fn bulk_strategy() -> impl Strategy<Value = SearchRequest> {
             request.min_available = None;
             request.min_crisis_t0 = None;
             request.min_crisis_t60 = None;
-            request
+            let profiles = request.profiles;
+            for_profiles(request, profiles)
         })
 }
 
@@ -297,7 +332,8 @@ fn static_sort_strategy() -> impl Strategy<Value = SearchRequest> {
             request.radius_km = radius;
             request.limit = request.limit.min(8);
             request.age = None;
-            request
+            let profiles = request.profiles;
+            for_profiles(request, profiles)
         })
 }
 
@@ -576,7 +612,7 @@ fn nearest_crisis_beds_and_facets() {
     let nearest = request(&[("lat", "45.7606"), ("lon", "4.8594"), ("min_crisis_t0", "1"), ("limit", "10")]);
     let response = engine.search(&nearest).unwrap();
     assert_eq!(response.results.len(), 10);
-    assert!(response.results.iter().all(|hit| hit.capacity.crisis_t0 >= 1));
+    assert!(response.results.iter().all(|hit| hit.capacity.crisis_t0 >= Some(1)));
     check(engine, &nearest).unwrap();
     let faceted = request(&[("bbox", "-5.5,41,10,51.5"), ("facets", "true"), ("limit", "1")]);
     let response = engine.search(&faceted).unwrap();

@@ -188,6 +188,10 @@ pub(crate) fn random_dataset(seed: u64, eg_count: usize) -> Dataset {
             reopens_at: closed_from.filter(|_| rng.chance(0.5)).map(|from| from + rng.range_inclusive(0, 100_000)),
             locations: vec![location],
             publics: if rng.chance(0.3) { vec![Code::from("01")] } else { Vec::new() },
+            // Access profiles: some sensitive units, a third medico-social (outside the
+            // generator's stream, so that no other field moves).
+            sensitive_unit: index % 7 == 3,
+            activity_field: Some(if index % 3 == 0 { "04" } else { "01" }.into()),
             ..Offer::default()
         });
     }

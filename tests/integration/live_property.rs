@@ -615,11 +615,11 @@ fn check_search(engine: &Engine, naive: &Naive, lookup: &Lookup, spec: &SearchSp
         );
         prop_assert_eq!(
             (hit.capacity.installed, hit.capacity.available, hit.capacity.crisis_t0, hit.capacity.crisis_t60),
-            (totals.installed, totals.available, totals.crisis_t0, totals.crisis_t60),
+            (Some(totals.installed), Some(totals.available), Some(totals.crisis_t0), Some(totals.crisis_t60)),
             "capacities of {}",
             hit.id
         );
-        prop_assert_eq!(hit.capacity.available_updated_at.map(|at| at.0), totals.available_updated_at);
+        prop_assert_eq!(hit.capacity.available_updated_at.flatten().map(|at| at.0), totals.available_updated_at);
     }
     Ok(())
 }

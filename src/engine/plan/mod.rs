@@ -92,7 +92,10 @@ impl<'a> Plan<'a> {
         match self.sort {
             SortKey::Distance => 0,
             SortKey::Price => u64::from(columns.daily_total_cents[self.filter.price_band][doc as usize]),
-            SortKey::Available => u64::from(u32::MAX - self.live.counts(doc).available),
+            SortKey::Available => {
+                let available = self.live.counts(doc).available;
+                u64::from(u32::MAX - self.filter.available(columns, doc as usize, available))
+            }
             // Scores are non-negative, so their bits order like the numbers.
             SortKey::Relevance => u64::from(u32::MAX - score.max(0.0).to_bits()),
             SortKey::Name => u64::from(columns.name_rank[doc as usize]),
