@@ -10,6 +10,8 @@
 //!   the business rules ([`model::rules`]) in one place.
 //! * [`ingest`]: the FHIR R4 feed (bundles, NDJSON, gzip, directories) → a linked dataset, with
 //!   every record accounted for; the open-data importer and the synthetic feed generator.
+//! * [`auth`]: who is calling (API keys, JWTs, client certificates, anonymous), with which access
+//!   profiles and roles; rate limits and the audit log.
 //! * [`live`]: live capacities between two snapshots: the bed-management PATCH (parser and ROR
 //!   error answers), the durable write log, and the service that applies writes.
 //! * [`snapshot`]: immutable, checksummed snapshot directories, written atomically.
@@ -19,6 +21,7 @@
 //! kilometres (`_km`), money in euro cents (`_cents`), ages in years.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod engine;
 pub mod http;

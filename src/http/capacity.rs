@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::auth::CallerExt;
 use super::error::AppError;
 use crate::api::{ErrorBody, ErrorCode};
 use crate::engine::live::{CapacityChange, ChangeOutcome};
@@ -46,25 +47,44 @@ fn simple_outcome(status: u16, code: &str, diagnostics: &str) -> Response {
     )
 }
 
-/// Who may write: the admin token until access profiles give the `capacity_write` role.
-fn writer(state: &AppState, headers: &HeaderMap) -> Result<String, Box<Response>> {
-    match super::handlers::authorize(state, headers) {
-        Ok(()) => Ok("admin".to_owned()),
-        Err(error) if error.code == ErrorCode::NotFound => Err(Box::new(simple_outcome(
-            403,
-            "forbidden",
-            "capacity writes are disabled (no writer credential configured)",
-        ))),
-        Err(_) => Err(Box::new(simple_outcome(401, "login", "missing or wrong bearer token"))),
-    }
+/// Media types a PATCH body may be declared as (a missing `Content-Type` is accepted: some
+/// bed-management clients send none).
+const FHIR_BODY_TYPES: &[&str] =
+    &["application/fhir+json", "application/json", "application/json-patch+json", "application/fhir+json+patch"];
+
+/// Media types of an NDJSON batch.
+const NDJSON_BODY_TYPES: &[&str] = &[
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/x-jsonlines",
+    "application/json",
+    "text/plain",
+];
+
+/// The declared media type when it is none of `accepted` (parameters such as `charset` or
+/// `fhirVersion` are ignored).
+fn unaccepted_media_type(headers: &HeaderMap, accepted: &[&str]) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?;
+    let text = value.to_str().unwrap_or("(not ASCII)");
+    let media_type = text.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    (!accepted.contains(&media_type.as_str())).then(|| text.to_owned())
 }
 
 /// The writer and the snapshot a write applies to, or the answer that refuses it.
 fn writer_and_snapshot(
     state: &AppState,
+    caller: &CallerExt,
     headers: &HeaderMap,
 ) -> Result<(String, Arc<crate::serve::Loaded>), Box<Response>> {
-    let who = writer(state, headers)?;
+    if let Some(media_type) = unaccepted_media_type(headers, FHIR_BODY_TYPES) {
+        return Err(Box::new(simple_outcome(
+            415,
+            "not-supported",
+            &format!("Content-Type {media_type:?}: the body must be FHIR JSON (application/fhir+json)"),
+        )));
+    }
+    let who = caller.name.to_string();
     let loaded = state
         .handle
         .current()
@@ -132,11 +152,12 @@ responses(
 ), security(("bearer" = [])))]
 pub(crate) async fn patch_by_identifier(
     State(state): State<AppState>,
+    caller: CallerExt,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let (who, loaded) = match writer_and_snapshot(&state, &headers) {
+    let (who, loaded) = match writer_and_snapshot(&state, &caller, &headers) {
         Ok(begun) => begun,
         Err(response) => return *response,
     };
@@ -176,11 +197,12 @@ responses(
 ), security(("bearer" = [])))]
 pub(crate) async fn patch_by_identifier_ws(
     state: State<AppState>,
+    caller: CallerExt,
     headers: HeaderMap,
     query: RawQuery,
     body: Bytes,
 ) -> Response {
-    patch_by_identifier(state, headers, query, body).await
+    patch_by_identifier(state, caller, headers, query, body).await
 }
 
 /// The ROR bed-management capacity PATCH of a Location addressed by its FHIR id.
@@ -193,11 +215,12 @@ responses(
 ), security(("bearer" = [])))]
 pub(crate) async fn patch_by_id(
     State(state): State<AppState>,
+    caller: CallerExt,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (who, loaded) = match writer_and_snapshot(&state, &headers) {
+    let (who, loaded) = match writer_and_snapshot(&state, &caller, &headers) {
         Ok(begun) => begun,
         Err(response) => return *response,
     };
@@ -371,9 +394,18 @@ responses(
     (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
     (status = 503, description = "No snapshot loaded, or the batch could not be made durable", body = ErrorBody),
 ), security(("bearer" = [])))]
-pub(crate) async fn post_capacity(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(error) = super::handlers::authorize(&state, &headers) {
-        return error.into_response();
+pub(crate) async fn post_capacity(
+    State(state): State<AppState>,
+    caller: CallerExt,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(media_type) = unaccepted_media_type(&headers, NDJSON_BODY_TYPES) {
+        return AppError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!("Content-Type {media_type:?}: the body must be NDJSON (application/x-ndjson)"),
+        )
+        .into_response();
     }
     let Some(service) = state.handle.capacity() else {
         return AppError::new(ErrorCode::NotReady, "capacity writes are not enabled on this server").into_response();
@@ -390,7 +422,7 @@ pub(crate) async fn post_capacity(State(state): State<AppState>, headers: Header
     let mut write_lines = Vec::new();
     for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
         let number = index + 1;
-        match line_write(&loaded.engine, line, received_at) {
+        match line_write(&loaded.engine, line, received_at, &caller.name) {
             Ok(write) => {
                 writes.push(write);
                 write_lines.push(number);
@@ -442,7 +474,7 @@ fn line_result(line: usize, result: &WriteResult) -> LineResult {
 }
 
 /// The write of one NDJSON line, or why it is refused.
-fn line_write(engine: &crate::engine::Engine, line: &str, received_at: i64) -> Result<LoggedWrite, String> {
+fn line_write(engine: &crate::engine::Engine, line: &str, received_at: i64, who: &str) -> Result<LoggedWrite, String> {
     let parsed: CapacityLine = serde_json::from_str(line).map_err(|error| format!("not a capacity line: {error}"))?;
     let location = match (&parsed.location, &parsed.identifier) {
         (Some(id), None) => engine.location_by_id(id).ok_or_else(|| format!("no Location with id {id:?}"))?,
@@ -495,7 +527,7 @@ fn line_write(engine: &crate::engine::Engine, line: &str, received_at: i64) -> R
         location_id: engine.location_id(location).into(),
         changes: vec![change],
         received_at,
-        who: "admin".into(),
+        who: who.into(),
     })
 }
 

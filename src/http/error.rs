@@ -30,10 +30,35 @@ impl AppError {
         AppError::new(code, code.default_message())
     }
 
-    /// A 400 about one parameter.
+    /// A 400 (403 for a parameter the caller's profile may not use) about one parameter.
     pub(crate) fn bad_parameter(error: ParamError) -> AppError {
-        let code = if error.is_unknown_parameter() { ErrorCode::UnknownParameter } else { ErrorCode::BadParameter };
-        AppError { code, message: error.message, parameter: Some(error.parameter) }
+        let code = if error.is_unknown_parameter() {
+            ErrorCode::UnknownParameter
+        } else if error.is_forbidden() {
+            ErrorCode::Forbidden
+        } else {
+            ErrorCode::BadParameter
+        };
+        // A parameter name is echoed back: never a megabyte of it.
+        let mut parameter = error.parameter;
+        if parameter.len() > 100 {
+            let mut end = 100;
+            while !parameter.is_char_boundary(end) {
+                end -= 1;
+            }
+            parameter.truncate(end);
+            parameter.push('…');
+        }
+        let mut message = error.message;
+        if message.len() > 1000 {
+            let mut end = 1000;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push('…');
+        }
+        AppError { code, message, parameter: Some(parameter) }
     }
 
     /// A 404.

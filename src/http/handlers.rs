@@ -4,29 +4,24 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::IntoParams;
 
+use super::auth::CallerExt;
 use super::error::AppError;
 use super::{AppState, geojson};
 use crate::api::{CommunesQuery, CrisisQuery, ErrorBody, ErrorCode, NoQuery, OffersQuery, ReloadQuery};
 use crate::engine::lookup::{EgDetail, OfferDetail};
 use crate::engine::request::ParamError;
-use crate::engine::{CrisisResponse, SearchResponse};
+use crate::engine::{CrisisResponse, SearchRequest, SearchResponse};
+use crate::model::access::Field;
 use crate::serve::{Loaded, Swap};
 
-/// Parses a query string into pairs (percent-decoded).
-fn pairs(query: &Option<String>) -> Vec<(String, String)> {
-    query
-        .as_deref()
-        .map(|query| {
-            form_urlencoded::parse(query.as_bytes())
-                .map(|(name, value)| (name.into_owned(), value.into_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
+/// Parses a query string into pairs (percent-decoded, strictly: see `api::decode_query`).
+fn pairs(query: &Option<String>) -> Result<Vec<(String, String)>, AppError> {
+    Ok(query.as_deref().map(crate::api::decode_query).transpose()?.unwrap_or_default())
 }
 
 /// Parses the query string into the route's parameter struct.
@@ -34,7 +29,7 @@ pub(super) fn query<T: serde::de::DeserializeOwned>(
     query: &Option<String>,
     also_known: &[&str],
 ) -> Result<T, AppError> {
-    let pairs = pairs(query);
+    let pairs = pairs(query)?;
     Ok(crate::api::from_pairs(pairs.iter().map(|(name, value)| (name.as_str(), value.as_str())), also_known)?)
 }
 
@@ -58,8 +53,12 @@ pub(crate) struct FormatParam {
     (status = 400, description = "A bad or unknown parameter", body = ErrorBody),
     (status = 503, description = "No snapshot loaded", body = ErrorBody),
 ))]
-pub(crate) async fn offers(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, AppError> {
-    let pairs = pairs(&query);
+pub(crate) async fn offers(
+    State(state): State<AppState>,
+    caller: CallerExt,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let pairs = pairs(&query)?;
     let mut geojson_format = false;
     if let Some((_, format)) = pairs.iter().find(|(name, _)| name == "format") {
         geojson_format = match format.as_str() {
@@ -77,6 +76,7 @@ pub(crate) async fn offers(State(state): State<AppState>, RawQuery(query): RawQu
         &["format"],
     )?
     .into_request()?;
+    let request = SearchRequest { profiles: caller.profiles, ..request };
     let loaded = current(&state)?;
     let response = loaded.engine.search(&request)?;
     if geojson_format {
@@ -112,6 +112,7 @@ fn no_query(query_string: &Option<String>) -> Result<(), AppError> {
 ))]
 pub(crate) async fn offer(
     State(state): State<AppState>,
+    caller: CallerExt,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
@@ -120,7 +121,7 @@ pub(crate) async fn offer(
     let live = loaded.engine.live_view();
     let detail = loaded
         .engine
-        .offer_detail(&live, &id)
+        .offer_detail(&live, &id, caller.profiles)
         .ok_or_else(|| AppError::not_found(format!("no offer with id {id:?}")))?;
     Ok(fast_json(&detail, 8192))
 }
@@ -132,6 +133,7 @@ pub(crate) async fn offer(
 ))]
 pub(crate) async fn eg(
     State(state): State<AppState>,
+    caller: CallerExt,
     Path(finess): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
@@ -140,7 +142,7 @@ pub(crate) async fn eg(
     let live = loaded.engine.live_view();
     let detail = loaded
         .engine
-        .eg_detail(&live, &finess)
+        .eg_detail(&live, &finess, caller.profiles)
         .ok_or_else(|| AppError::not_found(format!("no EG with FINESS {finess:?}")))?;
     Ok(fast_json(&detail, 8192))
 }
@@ -153,9 +155,17 @@ pub(crate) async fn eg(
 ))]
 pub(crate) async fn crisis(
     State(state): State<AppState>,
+    caller: CallerExt,
     RawQuery(query_string): RawQuery,
 ) -> Result<Response, AppError> {
-    let request = query::<CrisisQuery>(&query_string, &[])?.into_request()?;
+    if !caller.profiles.sees_anywhere(Field::SupplementaryCapacity) {
+        return Err(AppError::new(
+            ErrorCode::Forbidden,
+            format!("access profile {} does not see supplementary (crisis) capacities", caller.profiles),
+        ));
+    }
+    let mut request = query::<CrisisQuery>(&query_string, &[])?.into_request()?;
+    request.search.profiles = caller.profiles;
     let loaded = current(&state)?;
     // A national crisis answer costs milliseconds: it runs below the workers' priority, so that
     // capacity writes waiting for their acknowledgement are not held up behind it.
@@ -194,24 +204,38 @@ pub(crate) async fn communes(
 #[derive(Serialize)]
 struct SnapshotAnswer<'a> {
     snapshot: &'a str,
-    dir: String,
+    built_at: &'a str,
     loaded_at: crate::engine::response::Timestamp,
-    manifest: &'a crate::snapshot::Manifest,
+    /// Where it is served from and its manifest (counts over every record, sensitive units
+    /// included): for admins and the profiles that see sensitive units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dir: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest: Option<&'a crate::snapshot::Manifest>,
 }
 
-/// The snapshot being served: id, build time, source feed, counts, ingest accounting, quality.
+/// The snapshot being served: id, build and load times; for admins and the profiles that see
+/// sensitive units also its directory and manifest (source feed, counts, ingest accounting,
+/// quality).
 #[utoipa::path(get, path = "/v1/snapshot", responses(
-    (status = 200, description = "The manifest of the snapshot being served", body = Object),
+    (status = 200, description = "The snapshot being served (and its manifest, for admins and profiles 1 and 4)", body = Object),
     (status = 503, description = "No snapshot loaded", body = ErrorBody),
 ))]
-pub(crate) async fn snapshot(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, AppError> {
+pub(crate) async fn snapshot(
+    State(state): State<AppState>,
+    caller: CallerExt,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
     no_query(&query)?;
     let loaded = current(&state)?;
+    let everything = caller.roles.has(crate::auth::Role::Admin) || caller.profiles.sees_sensitive_units();
+    let manifest = loaded.engine.manifest();
     let answer = SnapshotAnswer {
         snapshot: loaded.engine.snapshot_id(),
-        dir: loaded.dir.display().to_string(),
+        built_at: &manifest.built_at,
         loaded_at: crate::engine::response::Timestamp(loaded.loaded_at),
-        manifest: loaded.engine.manifest(),
+        dir: everything.then(|| loaded.dir.display().to_string()),
+        manifest: everything.then_some(manifest),
     };
     Ok(Json(answer).into_response())
 }
@@ -250,21 +274,6 @@ pub(crate) async fn openapi(State(state): State<AppState>) -> Response {
     Json(state.openapi.as_ref().clone()).into_response()
 }
 
-pub(super) fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    let Some(token) = &state.config.admin_token else {
-        return Err(AppError::not_found("admin routes are disabled (no admin token configured)"));
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    // Compare in constant time.
-    let matches = given.is_some_and(|given| {
-        given.len() == token.len() && given.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-    });
-    if matches { Ok(()) } else { Err(AppError::of(ErrorCode::Unauthorized)) }
-}
-
 fn reload_error(error: crate::serve::ReloadError) -> AppError {
     use crate::serve::ReloadError;
     let code = match &error {
@@ -279,16 +288,15 @@ fn reload_error(error: crate::serve::ReloadError) -> AppError {
 /// it in; a snapshot that fails to load is refused and the current one keeps serving.
 #[utoipa::path(post, path = "/admin/reload", params(ReloadQuery), responses(
     (status = 200, description = "Swapped in", body = Swap),
-    (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
-    (status = 404, description = "Admin disabled, or no such snapshot", body = ErrorBody),
+    (status = 401, description = "Missing or wrong credentials", body = ErrorBody),
+    (status = 403, description = "The caller lacks the admin role", body = ErrorBody),
+    (status = 404, description = "No such snapshot", body = ErrorBody),
     (status = 422, description = "The snapshot failed to load; the current one keeps serving", body = ErrorBody),
 ), security(("bearer" = [])))]
 pub(crate) async fn admin_reload(
     State(state): State<AppState>,
-    headers: HeaderMap,
     RawQuery(query_string): RawQuery,
 ) -> Result<Response, AppError> {
-    authorize(&state, &headers)?;
     let parameters = query::<ReloadQuery>(&query_string, &[])?;
     let dir = match parameters.snapshot {
         Some(name) => Some(state.handle.snapshot_dir(&name).map_err(reload_error)?),
@@ -301,12 +309,11 @@ pub(crate) async fn admin_reload(
 /// Swaps the previous snapshot back in.
 #[utoipa::path(post, path = "/admin/rollback", responses(
     (status = 200, description = "Rolled back", body = Swap),
-    (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
-    (status = 404, description = "Admin disabled", body = ErrorBody),
+    (status = 401, description = "Missing or wrong credentials", body = ErrorBody),
+    (status = 403, description = "The caller lacks the admin role", body = ErrorBody),
     (status = 409, description = "No previous snapshot", body = ErrorBody),
 ), security(("bearer" = [])))]
-pub(crate) async fn admin_rollback(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
-    authorize(&state, &headers)?;
+pub(crate) async fn admin_rollback(State(state): State<AppState>) -> Result<Response, AppError> {
     let swap = state.handle.rollback().await.map_err(reload_error)?;
     Ok(Json(swap).into_response())
 }

@@ -6,13 +6,17 @@
 //! "parameter" } }`), CORS, compression, load shedding above the concurrency limit (429),
 //! timeout (503), body size limit (413).
 
+pub(crate) mod auth;
 pub(crate) mod capacity;
 pub(crate) mod error;
 pub(crate) mod geojson;
 pub(crate) mod handlers;
 pub(crate) mod quality;
+pub mod server;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -61,10 +65,22 @@ pub const ROUTES: [(&str, &str); 18] = [
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) handle: Arc<SnapshotHandle>,
-    pub(crate) config: Arc<ServeConfig>,
     pub(crate) openapi: Arc<utoipa::openapi::OpenApi>,
     /// Threads for the requests that take milliseconds, below the workers' priority.
     pub(crate) heavy: Arc<crate::serve::heavy::HeavyPool>,
+    /// Who may call (swapped whole when the access file changes).
+    pub(crate) access: auth::SharedPolicy,
+    /// The audit log, when one is configured.
+    pub(crate) audit: Option<crate::auth::audit::AuditLog>,
+}
+
+/// The access policy of a configuration: its access file, or the open policy (anonymous
+/// callers get profile 0) without one; the admin token in both.
+pub fn access_policy(config: &ServeConfig) -> Result<crate::auth::AccessPolicy, crate::auth::AccessFileError> {
+    match &config.access_file {
+        Some(path) => crate::auth::AccessPolicy::read(path, config.admin_token.as_deref()),
+        None => Ok(crate::auth::AccessPolicy::open(config.admin_token.as_deref())),
+    }
 }
 
 #[derive(OpenApi)]
@@ -119,22 +135,45 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().into_openapi()
 }
 
-/// The whole service.
+/// The whole service. An access file that cannot be read leaves the service closed (every
+/// authenticated route refused) until it is fixed; `serve` checks it before starting.
 pub fn router(handle: Arc<SnapshotHandle>, config: Arc<ServeConfig>) -> axum::Router {
+    let policy = access_policy(&config).unwrap_or_else(|error| {
+        tracing::error!(%error, "access file refused: every authenticated route is closed");
+        crate::auth::AccessPolicy::closed()
+    });
+    let audit = config.audit_log.as_deref().and_then(|path| {
+        crate::auth::audit::AuditLog::open(path)
+            .map_err(|error| tracing::error!(path = %path.display(), %error, "audit log cannot be opened"))
+            .ok()
+    });
+    router_with(handle, config, Arc::new(arc_swap::ArcSwap::from_pointee(policy)), audit)
+}
+
+/// [`router`] with the policy handle (swapped by the access-file watcher) and the audit log.
+pub(crate) fn router_with(
+    handle: Arc<SnapshotHandle>,
+    config: Arc<ServeConfig>,
+    access: auth::SharedPolicy,
+    audit: Option<crate::auth::audit::AuditLog>,
+) -> axum::Router {
     let (router, openapi) = routes().split_for_parts();
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let state = AppState {
         handle,
-        config: config.clone(),
         openapi: Arc::new(openapi),
         heavy: Arc::new(crate::serve::heavy::HeavyPool::new(threads)),
+        access,
+        audit,
     };
     let inner = router
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::gate))
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(config.max_batch_bytes.max(config.max_body_bytes)))
         .with_state(state.clone());
     // Limits apply to the whole service (a layer on the router would wrap each route apart).
     let service = ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(config.tls.is_some(), auth::security_headers))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(state, observe))
         .layer(middleware::from_fn(shape_errors))
@@ -147,11 +186,18 @@ pub fn router(handle: Arc<SnapshotHandle>, config: Arc<ServeConfig>) -> axum::Ro
         .layer(HandleErrorLayer::new(|_: tower::BoxError| async { AppError::of(ErrorCode::TooManyRequests) }))
         .load_shed()
         .concurrency_limit(config.concurrency_limit)
+        .layer(middleware::from_fn_with_state(
+            BodyLimits {
+                body_bytes: config.max_body_bytes,
+                batch_bytes: config.max_batch_bytes,
+                read_timeout: Duration::from_millis(config.body_read_timeout_ms),
+            },
+            limit_body,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_millis(config.request_timeout_ms),
         ))
-        .layer(middleware::from_fn_with_state((config.max_body_bytes, config.max_batch_bytes), limit_body))
         .service(inner);
     axum::Router::new().fallback_service(service)
 }
@@ -170,6 +216,9 @@ pub(crate) fn route_label(path: &str) -> &'static str {
         path if path.starts_with("/v1/offers/") && path.len() > "/v1/offers/".len() => "/v1/offers/{id}",
         path if path.starts_with("/v1/eg/") && path.len() > "/v1/eg/".len() => "/v1/eg/{finess}",
         path if path.starts_with("/fhir/Location/") && path.len() > "/fhir/Location/".len() => "/fhir/Location/{id}",
+        path if path.starts_with("/v1/quality/eg/") && path.len() > "/v1/quality/eg/".len() => {
+            "/v1/quality/eg/{finess}"
+        }
         _ => "unmatched",
     }
 }
@@ -187,7 +236,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([header::AUTHORIZATION]),
+            .allow_headers([header::AUTHORIZATION, header::HeaderName::from_static("x-api-key")]),
     )
 }
 
@@ -195,10 +244,22 @@ async fn fallback() -> AppError {
     AppError::of(ErrorCode::NotFound)
 }
 
-/// Limits request bodies: `max_batch_bytes` for `POST /v1/capacity`, `max_body_bytes` for every
-/// other route. A declared length over the limit is refused at once; a streamed body is cut there.
-async fn limit_body(State((body_limit, batch_limit)): State<(usize, usize)>, request: Request, next: Next) -> Response {
-    let limit = if request.uri().path() == "/v1/capacity" { batch_limit } else { body_limit };
+/// The limits of request bodies.
+#[derive(Debug, Clone, Copy)]
+struct BodyLimits {
+    /// Every route but `POST /v1/capacity`, bytes.
+    body_bytes: usize,
+    /// `POST /v1/capacity`, bytes.
+    batch_bytes: usize,
+    /// The whole body must arrive within this.
+    read_timeout: Duration,
+}
+
+/// Limits request bodies: `batch_bytes` for `POST /v1/capacity`, `body_bytes` for every other
+/// route. A declared length over the limit is refused at once; a streamed body is cut there. A
+/// body that has not arrived within `read_timeout` fails its reading, and the answer is 408.
+async fn limit_body(State(limits): State<BodyLimits>, request: Request, next: Next) -> Response {
+    let limit = if request.uri().path() == "/v1/capacity" { limits.batch_bytes } else { limits.body_bytes };
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -207,7 +268,76 @@ async fn limit_body(State((body_limit, batch_limit)): State<(usize, usize)>, req
     if declared.is_some_and(|length| length > limit as u64) {
         return AppError::of(ErrorCode::PayloadTooLarge).into_response();
     }
-    next.run(request.map(|body| Body::new(http_body_util::Limited::new(body, limit)))).await
+    let state = Arc::new(BodyState::default());
+    let request = request.map(|body| {
+        Body::new(TimedBody {
+            inner: http_body_util::Limited::new(body, limit),
+            deadline: Box::pin(tokio::time::sleep(limits.read_timeout)),
+            state: state.clone(),
+        })
+    });
+    let response = next.run(request).await;
+    // Inside the request timeout's 503 too: a body still arriving is the client's slowness.
+    let still_arriving = state.reading.load(Relaxed) && !state.done.load(Relaxed);
+    if state.timed_out.load(Relaxed) || (response.status() == StatusCode::SERVICE_UNAVAILABLE && still_arriving) {
+        return AppError::of(ErrorCode::RequestTimeout).into_response();
+    }
+    response
+}
+
+/// What became of a request body.
+#[derive(Debug, Default)]
+struct BodyState {
+    /// The handler began reading it.
+    reading: AtomicBool,
+    /// It ended (or failed).
+    done: AtomicBool,
+    /// Its deadline passed.
+    timed_out: AtomicBool,
+}
+
+/// A request body that fails once its deadline passes (and tells `state`).
+struct TimedBody<B> {
+    inner: B,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    state: Arc<BodyState>,
+}
+
+impl<B> axum::body::HttpBody for TimedBody<B>
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Unpin,
+    B::Error: Into<tower::BoxError>,
+{
+    type Data = axum::body::Bytes;
+    type Error = tower::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        self.state.reading.store(true, Relaxed);
+        if let Poll::Ready(frame) = std::pin::Pin::new(&mut self.inner).poll_frame(context) {
+            if !matches!(frame, Some(Ok(_))) {
+                self.state.done.store(true, Relaxed);
+            }
+            return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
+        }
+        if self.deadline.as_mut().poll(context).is_ready() {
+            self.state.timed_out.store(true, Relaxed);
+            self.state.done.store(true, Relaxed);
+            return Poll::Ready(Some(Err("the request body did not arrive in time".into())));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Gives every error response made outside the handlers (413 from the body limit, 405 from
@@ -246,26 +376,15 @@ async fn observe(State(state): State<AppState>, request: Request<Body>, next: Ne
     response
 }
 
-/// Runs the server until SIGTERM or Ctrl-C, then drains in-flight requests.
-pub(crate) async fn serve(
-    listener: tokio::net::TcpListener,
-    handle: Arc<SnapshotHandle>,
-    config: Arc<ServeConfig>,
-) -> std::io::Result<()> {
-    let app = router(handle.clone(), config.clone());
-    let watcher = tokio::spawn(crate::serve::watch(handle.clone(), config.poll_interval_secs));
-    let hangups = tokio::spawn(reload_on_sighup(handle));
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
-    watcher.abort();
-    hangups.abort();
-    result
-}
-
-async fn reload_on_sighup(handle: Arc<SnapshotHandle>) {
+/// SIGHUP: reads the access file again and looks for a newer snapshot.
+async fn reload_on_sighup(handle: Arc<SnapshotHandle>, access: auth::SharedPolicy, config: Arc<ServeConfig>) {
     #[cfg(unix)]
     {
         let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
         while hangups.recv().await.is_some() {
+            if config.access_file.is_some() {
+                server::reload_access(&access, &config);
+            }
             tracing::info!("SIGHUP: looking for a newer snapshot");
             let candidate = handle.newest_candidate(true);
             if candidate.is_some() {
@@ -276,7 +395,7 @@ async fn reload_on_sighup(handle: Arc<SnapshotHandle>) {
         }
     }
     #[cfg(not(unix))]
-    let _ = handle;
+    let _ = (handle, access, config);
 }
 
 async fn shutdown_signal() {
@@ -295,7 +414,6 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: draining in-flight requests");
 }
 
 #[cfg(test)]

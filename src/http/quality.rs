@@ -2,14 +2,15 @@
 //! snapshot served, with its live capacities (admin token until access profiles land).
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
+use super::auth::CallerExt;
 use super::error::AppError;
-use super::handlers::{authorize, current, fast_json, query};
+use super::handlers::{current, fast_json, query};
 use crate::api::{ErrorBody, QualityFormat, QualityQuery, QualityRequest};
 use crate::quality::trend::QualityTrend;
 use crate::quality::{FindingView, QualityCounts, QualityFilter, QualityReport, Selection, read_remarks};
@@ -114,18 +115,31 @@ fn export(selection: &Selection<'_>, format: QualityFormat, name: &str) -> Resul
 /// rule, severity, région, département and EG category, and the findings in report order
 /// (severity, rule, région, département, FINESS), filterable; CSV and NDJSON export every
 /// finding kept. Needs the admin token.
+/// The report covers every record, sensitive units and capacities of every kind included:
+/// only a profile-1 caller may read it.
+fn everything_seen(caller: &CallerExt) -> Result<(), AppError> {
+    if caller.profiles.contains(crate::model::access::Profile::Full) {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            crate::api::ErrorCode::Forbidden,
+            format!("the quality report covers every record: it needs profile 1 (the caller has {})", caller.profiles),
+        ))
+    }
+}
+
 #[utoipa::path(get, path = "/v1/quality", params(QualityQuery), security(("bearer" = [])), responses(
     (status = 200, description = "Counts and a page of findings (JSON), or every finding (`format=csv`: UTF-8 with BOM, `;`, French column names; `format=ndjson`)", body = QualityAnswer),
     (status = 400, description = "A bad or unknown parameter", body = ErrorBody),
-    (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-    (status = 404, description = "No admin token configured", body = ErrorBody),
+    (status = 401, description = "Missing or wrong credentials", body = ErrorBody),
+    (status = 403, description = "The caller lacks the admin role or profile 1", body = ErrorBody),
 ))]
 pub(crate) async fn quality(
     State(state): State<AppState>,
     RawQuery(query_string): RawQuery,
-    headers: HeaderMap,
+    caller: CallerExt,
 ) -> Result<Response, AppError> {
-    authorize(&state, &headers)?;
+    everything_seen(&caller)?;
     let request: QualityRequest = query::<QualityQuery>(&query_string, &[])?.into_request()?;
     let loaded = current(&state)?;
     with_report(&state, loaded, move |loaded, report| {
@@ -157,16 +171,17 @@ pub(crate) async fn quality(
 #[utoipa::path(get, path = "/v1/quality/eg/{finess}", params(("finess" = String, Path, description = "FINESS ET number"), QualitySheetQuery), security(("bearer" = [])), responses(
     (status = 200, description = "The EG's findings", body = QualitySheet),
     (status = 400, description = "A bad or unknown parameter", body = ErrorBody),
-    (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-    (status = 404, description = "No EG with that FINESS, or no admin token configured", body = ErrorBody),
+    (status = 401, description = "Missing or wrong credentials", body = ErrorBody),
+    (status = 403, description = "The caller lacks the admin role or profile 1", body = ErrorBody),
+    (status = 404, description = "No EG with that FINESS", body = ErrorBody),
 ))]
 pub(crate) async fn quality_eg(
     State(state): State<AppState>,
     Path(finess): Path<String>,
     RawQuery(query_string): RawQuery,
-    headers: HeaderMap,
+    caller: CallerExt,
 ) -> Result<Response, AppError> {
-    authorize(&state, &headers)?;
+    everything_seen(&caller)?;
     let parameters = query::<QualitySheetQuery>(&query_string, &[])?;
     let format = crate::api::quality::parse_format(parameters.format)?;
     let loaded = current(&state)?;
@@ -184,7 +199,7 @@ pub(crate) async fn quality_eg(
         let sheet = QualitySheet {
             snapshot: &engine.manifest().snapshot_id,
             computed_at: format_rfc3339(selection.computed_at()),
-            eg: engine.eg_view(eg_index),
+            eg: engine.eg_view(eg_index, caller.profiles),
             counts: selection.counts(),
             findings: selection.views().collect(),
         };

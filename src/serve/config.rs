@@ -33,6 +33,29 @@ pub struct ServeConfig {
     pub admin_token: Option<String>,
     /// Allowed CORS origins (`*` for any); empty disables CORS headers.
     pub cors_origins: Vec<String>,
+    /// The access file (clients, keys, JWT, anonymous callers; `crate::auth`), reloaded when it
+    /// changes; `None`: anonymous callers get profile 0, the admin token everything.
+    pub access_file: Option<PathBuf>,
+    /// The audit log (JSON lines) of writes, admin actions and profile-1/4 reads; `None`: none.
+    pub audit_log: Option<PathBuf>,
+    /// TLS (and mutual TLS with a client CA); `None`: plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// Longest wait for a request's headers, milliseconds (slow clients are cut off).
+    pub header_read_timeout_ms: u64,
+    /// Longest wait for a request's body, milliseconds (then 408).
+    pub body_read_timeout_ms: u64,
+}
+
+/// The PEM files of TLS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsFiles {
+    /// The server's certificate chain.
+    pub cert: PathBuf,
+    /// The server's private key.
+    pub key: PathBuf,
+    /// The CA that signs client certificates (mutual TLS); a client without a certificate is
+    /// still served, as whatever its other credentials make it.
+    pub client_ca: Option<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -50,6 +73,11 @@ impl Default for ServeConfig {
             poll_interval_secs: 5,
             admin_token: None,
             cors_origins: Vec::new(),
+            access_file: None,
+            audit_log: None,
+            tls: None,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 10_000,
         }
     }
 }
@@ -118,6 +146,28 @@ pub(crate) struct PartialConfig {
     /// Allowed CORS origin (repeat, or `*`); none disables CORS headers.
     #[arg(long = "cors-origin", env = "ROR_SEARCH_CORS_ORIGINS", value_delimiter = ',')]
     pub(crate) cors_origins: Option<Vec<String>>,
+    /// Access file: declared clients (API keys, certificates), JWT settings, anonymous access
+    /// (TOML, reloaded when it changes) [default: anonymous callers get profile 0].
+    #[arg(long = "access", env = "ROR_SEARCH_ACCESS")]
+    pub(crate) access_file: Option<PathBuf>,
+    /// Audit log file (JSON lines): writes, admin actions, profile-1/4 reads.
+    #[arg(long, env = "ROR_SEARCH_AUDIT_LOG")]
+    pub(crate) audit_log: Option<PathBuf>,
+    /// Server certificate chain (PEM): serve HTTPS.
+    #[arg(long, env = "ROR_SEARCH_TLS_CERT", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long, env = "ROR_SEARCH_TLS_KEY", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// CA of client certificates (PEM): mutual TLS; certificates map to declared clients.
+    #[arg(long, env = "ROR_SEARCH_CLIENT_CA", requires = "tls_cert")]
+    pub(crate) client_ca: Option<PathBuf>,
+    /// Longest wait for a request's headers, milliseconds [default: 10000].
+    #[arg(long, env = "ROR_SEARCH_HEADER_READ_TIMEOUT_MS")]
+    pub(crate) header_read_timeout_ms: Option<u64>,
+    /// Longest wait for a request's body, milliseconds, then 408 [default: 10000].
+    #[arg(long, env = "ROR_SEARCH_BODY_READ_TIMEOUT_MS")]
+    pub(crate) body_read_timeout_ms: Option<u64>,
 }
 
 impl PartialConfig {
@@ -142,6 +192,13 @@ impl PartialConfig {
             poll_interval_secs: self.poll_interval_secs.or(lower.poll_interval_secs),
             admin_token: self.admin_token.or(lower.admin_token),
             cors_origins: self.cors_origins.or(lower.cors_origins),
+            access_file: self.access_file.or(lower.access_file),
+            audit_log: self.audit_log.or(lower.audit_log),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
+            client_ca: self.client_ca.or(lower.client_ca),
+            header_read_timeout_ms: self.header_read_timeout_ms.or(lower.header_read_timeout_ms),
+            body_read_timeout_ms: self.body_read_timeout_ms.or(lower.body_read_timeout_ms),
         }
     }
 }
@@ -171,7 +228,19 @@ impl ServeConfig {
             poll_interval_secs: given.poll_interval_secs.unwrap_or(defaults.poll_interval_secs),
             admin_token: given.admin_token.filter(|token| !token.is_empty()),
             cors_origins: given.cors_origins.unwrap_or_default(),
+            access_file: given.access_file,
+            audit_log: given.audit_log,
+            tls: match (given.tls_cert, given.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key, client_ca: given.client_ca }),
+                (None, None) if given.client_ca.is_none() => None,
+                _ => return Err(ConfigError::Invalid("tls_cert and tls_key go together (and client_ca needs them)")),
+            },
+            header_read_timeout_ms: given.header_read_timeout_ms.unwrap_or(defaults.header_read_timeout_ms),
+            body_read_timeout_ms: given.body_read_timeout_ms.unwrap_or(defaults.body_read_timeout_ms),
         };
+        if config.header_read_timeout_ms == 0 || config.body_read_timeout_ms == 0 {
+            return Err(ConfigError::Invalid("header_read_timeout_ms and body_read_timeout_ms must be at least 1"));
+        }
         if config.concurrency_limit == 0 {
             return Err(ConfigError::Invalid("concurrency_limit must be at least 1"));
         }

@@ -20,7 +20,7 @@ use arc_swap::ArcSwapOption;
 
 use crate::engine::Engine;
 use crate::util::time::now;
-pub use config::ServeConfig;
+pub use config::{ServeConfig, TlsFiles};
 pub use metrics::Metrics;
 use metrics::SnapshotGauges;
 

@@ -161,14 +161,16 @@ impl Server {
 
     /// A GET answered 200, as JSON.
     fn get_json(&self, agent: &ureq::Agent, path: &str) -> Value {
-        let mut response = agent.get(self.url(path)).call().unwrap();
+        let mut response =
+            agent.get(self.url(path)).header("authorization", &format!("Bearer {TOKEN}")).call().unwrap();
         let text = response.body_mut().read_to_string().unwrap();
         assert_eq!(response.status().as_u16(), 200, "GET {path}: {text}");
         serde_json::from_str(&text).unwrap()
     }
 
     fn metrics(&self, agent: &ureq::Agent) -> String {
-        let mut response = agent.get(self.url("/metrics")).call().unwrap();
+        let mut response =
+            agent.get(self.url("/metrics")).header("authorization", &format!("Bearer {TOKEN}")).call().unwrap();
         assert_eq!(response.status().as_u16(), 200);
         response.body_mut().read_to_string().unwrap()
     }

@@ -114,6 +114,7 @@ fn app(index: &Path) -> (axum::Router, Arc<SnapshotHandle>) {
     let config = ServeConfig {
         index_dir: index.to_owned(),
         admin_token: Some(TOKEN.into()),
+        access_file: Some(crate::common::anonymous_sees_everything()),
         poll_interval_secs: 0,
         ..ServeConfig::default()
     };
@@ -124,7 +125,7 @@ fn app(index: &Path) -> (axum::Router, Arc<SnapshotHandle>) {
 }
 
 async fn get(router: &axum::Router, uri: &str) -> Answer {
-    let answer = call(router, "GET", uri, &[], Vec::new()).await;
+    let answer = call(router, "GET", uri, &[("authorization", &format!("Bearer {TOKEN}"))], Vec::new()).await;
     assert_eq!(answer.status, StatusCode::OK, "{uri}: {}", answer.text());
     answer
 }
@@ -606,6 +607,7 @@ async fn writes_are_replayed_by_a_fresh_service() {
         Arc::new(ServeConfig {
             index_dir: index.path().to_owned(),
             admin_token: Some(TOKEN.into()),
+            access_file: Some(crate::common::anonymous_sees_everything()),
             ..ServeConfig::default()
         }),
     );

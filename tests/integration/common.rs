@@ -50,6 +50,20 @@ pub(crate) fn temp_dir() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("ror-search-test-").tempdir().expect("temporary directory")
 }
 
+/// An access file for the tests of routes rather than of access: anonymous callers hold
+/// profile 1 (see everything). Written once, kept for the whole run.
+pub(crate) fn anonymous_sees_everything() -> PathBuf {
+    static FILE: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let dir = temp_dir();
+        let path = dir.path().join("access.toml");
+        std::fs::write(&path, "allow_anonymous = true\nanonymous_profiles = [1]\n").unwrap();
+        (dir, path)
+    })
+    .1
+    .clone()
+}
+
 /// An answer of the router, read whole.
 pub(crate) struct Answer {
     pub(crate) status: axum::http::StatusCode,
@@ -123,7 +137,6 @@ pub(crate) async fn call(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> Answer {
-    use http_body_util::BodyExt;
     use tower::ServiceExt;
     let mut request = axum::http::Request::builder().method(method).uri(uri);
     if !body.is_empty() {
@@ -133,10 +146,18 @@ pub(crate) async fn call(
         request = request.header(*name, *value);
     }
     let response = router.clone().oneshot(request.body(axum::body::Body::from(body)).unwrap()).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Answer { status, headers, body }
+    Answer::read(response).await
+}
+
+impl Answer {
+    /// Reads a response whole.
+    pub(crate) async fn read(response: axum::response::Response) -> Answer {
+        use http_body_util::BodyExt;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+        Answer { status, headers, body }
+    }
 }
 
 /// Writes the part of the sample feed of the EGs whose FINESS starts with one of `prefixes` (all

@@ -50,6 +50,7 @@ fn config(index_dir: &Path) -> ServeConfig {
     ServeConfig {
         index_dir: index_dir.to_owned(),
         admin_token: Some(TOKEN.into()),
+        access_file: Some(crate::common::anonymous_sees_everything()),
         poll_interval_secs: 0,
         cors_origins: vec!["https://carte.example".into()],
         ..ServeConfig::default()
@@ -69,8 +70,9 @@ fn app() -> (axum::Router, Arc<SnapshotHandle>) {
     app_with(config(index().dir.path()), Some("a"))
 }
 
+/// A GET as the admin (every role, profile 1): these tests are of the routes, not of access.
 async fn get(router: &axum::Router, uri: &str) -> Answer {
-    call(router, "GET", uri, &[], Vec::new()).await
+    call(router, "GET", uri, &[("authorization", &format!("Bearer {TOKEN}"))], Vec::new()).await
 }
 
 #[tokio::test]
@@ -194,7 +196,9 @@ async fn every_error_code_has_the_json_shape() {
     let (router, _) = app_with(ServeConfig { admin_token: None, ..config(index().dir.path()) }, Some("a"));
     let answer =
         call(&router, "POST", "/admin/reload", &[("authorization", &format!("Bearer {TOKEN}"))], Vec::new()).await;
-    assert_eq!((answer.status, answer.error_code()), (StatusCode::NOT_FOUND, "not_found".to_owned()));
+    assert_eq!((answer.status, answer.error_code()), (StatusCode::UNAUTHORIZED, "unauthorized".to_owned()));
+    let anonymous = call(&router, "POST", "/admin/reload", &[], Vec::new()).await;
+    assert_eq!((anonymous.status, anonymous.error_code()), (StatusCode::UNAUTHORIZED, "unauthorized".to_owned()));
 }
 
 #[tokio::test]
@@ -254,7 +258,33 @@ async fn every_code_of_the_error_table_is_answered() {
             ErrorCode::UnknownParameter => get(&app().0, "/v1/offers?colour=red").await,
             // A path segment that is not UTF-8: the router's own 400.
             ErrorCode::BadRequest => get(&app().0, "/v1/offers/%FF").await,
-            ErrorCode::Unauthorized => call(&app().0, "POST", "/admin/rollback", &[], Vec::new()).await,
+            ErrorCode::Unauthorized => {
+                call(&app().0, "POST", "/admin/rollback", &[("authorization", "Bearer wrong")], Vec::new()).await
+            }
+            ErrorCode::Forbidden => {
+                // without an access file anonymous callers are profile 0, blind to crisis beds
+                let public = ServeConfig { access_file: None, ..config(index().dir.path()) };
+                call(&app_with(public, Some("a")).0, "GET", "/v1/offers?min_crisis_t0=1", &[], Vec::new()).await
+            }
+            ErrorCode::RequestTimeout => {
+                let slow = ServeConfig { body_read_timeout_ms: 50, ..config(index().dir.path()) };
+                let first =
+                    futures_util::stream::once(async { Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"{")) });
+                let stalled = futures_util::StreamExt::chain(first, futures_util::stream::pending());
+                let request = Request::builder()
+                    .method("POST")
+                    .uri("/v1/capacity")
+                    .header("authorization", &auth)
+                    .header("content-length", "100")
+                    .body(Body::from_stream(stalled))
+                    .unwrap();
+                let response = app_with(slow, Some("a")).0.oneshot(request).await.unwrap();
+                crate::common::Answer::read(response).await
+            }
+            ErrorCode::UnsupportedMediaType => {
+                let headers = [("authorization", auth.as_str()), ("content-type", "application/xml")];
+                call(&app().0, "POST", "/v1/capacity", &headers, b"<capacity/>".to_vec()).await
+            }
             ErrorCode::NotFound => get(&app().0, "/v1/eg/000000000").await,
             ErrorCode::MethodNotAllowed => call(&app().0, "DELETE", "/v1/offers", &[], Vec::new()).await,
             ErrorCode::PayloadTooLarge => call(&app().0, "POST", "/admin/reload", &admin, vec![b'x'; 70 * 1024]).await,

@@ -1,5 +1,7 @@
 //! Integration tests, compiled into one binary (one link, shared helpers).
 
+mod access;
+mod auth;
 mod capacity_crash;
 mod capacity_http;
 mod capacity_log;
@@ -10,6 +12,7 @@ mod dates;
 mod engine;
 mod engine_data;
 mod fhir_round_trip;
+mod hostile;
 mod http;
 mod ig_examples;
 mod ingest_formats;
@@ -20,3 +23,4 @@ mod quality;
 mod query_params;
 mod sample_data;
 mod snapshot;
+mod tls;
