@@ -124,6 +124,7 @@ fn crisis(criterion: &mut Criterion, engine: &Engine) {
     for (name, pairs) in scenarios {
         let mut request = ror_search::api::crisis_request(pairs.to_vec()).expect("valid scenario");
         request.search.now = Some(NOW);
+        request.search.profiles = common::bench_profiles();
         let answer = engine.crisis(&request).expect("query runs");
         println!(
             "{name}: {} EGs, {} offers, {} départements in the totals",

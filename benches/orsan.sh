@@ -75,7 +75,9 @@ start_server() {
   shift
   local started
   started=$(date +%s.%N)
-  "$BIN" serve --index "$index" --addr "$ADDR" --poll-interval-secs 0 --admin-token "$TOKEN" "$@" \
+  # Every caller is profile 1 (the SAMU's consoles): crisis queries need it.
+  printf 'allow_anonymous = true\nanonymous_profiles = [1]\n' >"$WORK/access.toml"
+  "$BIN" serve --index "$index" --addr "$ADDR" --poll-interval-secs 0 --admin-token "$TOKEN" --access "$WORK/access.toml" "$@" \
     >>"${SERVE_LOG:-$WORK/serve.log}" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 1200); do
@@ -91,7 +93,7 @@ kill_server() {
   wait "$SERVER" 2>/dev/null || true
   SERVER=
 }
-metric() { curl -fs "http://$ADDR/metrics" | awk -v name="$1" '$1 == name { print $2 }'; }
+metric() { curl -fs -H "Authorization: Bearer $TOKEN" "http://$ADDR/metrics" | awk -v name="$1" '$1 == name { print $2 }'; }
 oha_summary() { grep -E "Requests/sec|Success rate|50.00%|90.00%|99.00%|99.90%|^ *\[[0-9]{3}\]|aborted" || true; }
 
 INDEX=$WORK/index
@@ -120,7 +122,7 @@ echo "== (b) the same queries while ~$WRITE_RATE PATCH writes/s arrive ($WRITE_C
 seconds=${DURATION%s}
 commits_before=$(metric ror_search_capacity_log_commits_total)
 records_before=$(metric ror_search_capacity_log_records)
-curl -fs "http://$ADDR/metrics" >"$WORK/metrics-before.txt"
+curl -fs -H "Authorization: Bearer $TOKEN" "http://$ADDR/metrics" >"$WORK/metrics-before.txt"
 ROR_DELAY_MS=$((WRITE_CONNECTIONS * 1000 / WRITE_RATE)) timeout 300 wrk -t1 -c"$WRITE_CONNECTIONS" -d"$((seconds + 2))s" \
   -s benches/orsan/writes.lua "http://$ADDR" >"$WORK/paced.txt" 2>&1 &
 WRK=$!
@@ -134,7 +136,7 @@ commits=$(metric ror_search_capacity_log_commits_total)
 records=$(metric ror_search_capacity_log_records)
 echo "log: $((records - records_before)) entries in $((commits - commits_before)) fsyncs"
 # The same writes timed inside the server (request in to response out), from its histogram.
-curl -fs "http://$ADDR/metrics" >"$WORK/metrics-after.txt"
+curl -fs -H "Authorization: Bearer $TOKEN" "http://$ADDR/metrics" >"$WORK/metrics-after.txt"
 python3 - "$WORK/metrics-before.txt" "$WORK/metrics-after.txt" <<'PY'
 import re, sys
 def buckets(path):
@@ -161,7 +163,7 @@ timeout 300 wrk -t2 -c"$SUSTAINED_CONNECTIONS" -d"$SUSTAINED_DURATION" -s benche
 commits=$(metric ror_search_capacity_log_commits_total)
 records=$(metric ror_search_capacity_log_records)
 echo "log: $((records - records_before)) entries in $((commits - commits_before)) fsyncs ($(echo "scale=1; ($records - $records_before) / ($commits - $commits_before)" | bc) entries per fsync)"
-echo "metrics: $(curl -fs "http://$ADDR/metrics" | grep -E '^ror_search_capacity_(writes_total|rejected_total)' | tr '\n' ' ')"
+echo "metrics: $(curl -fs -H "Authorization: Bearer $TOKEN" "http://$ADDR/metrics" | grep -E '^ror_search_capacity_(writes_total|rejected_total)' | tr '\n' ' ')"
 
 echo
 echo "== (d) served state = replay of the log: SIGKILL, restart, compare =="

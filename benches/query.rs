@@ -4,7 +4,8 @@
 //!
 //! Criterion measures each scenario at a fixed centre; then a percentile table runs each
 //! scenario at 1,000 centres jittered around it (seeded) and prints p50 / p90 / p99 / max.
-//! `cargo bench --bench query`; `ROR_BENCH_NATIONAL=0` runs the sample snapshot only.
+//! `cargo bench --bench query`; `ROR_BENCH_NATIONAL=0` runs the sample snapshot only;
+//! `ROR_BENCH_PROFILE=2` asks as access profile 2 (sensitive units masked), default 1.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -128,6 +129,7 @@ fn request(scenario: &Scenario, centre: Option<(f64, f64)>) -> SearchRequest {
     }
     let mut request = ror_search::api::search_request(pairs).expect("valid scenario");
     request.now = Some(1_795_000_000);
+    request.profiles = common::bench_profiles();
     request
 }
 

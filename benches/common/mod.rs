@@ -98,6 +98,19 @@ pub(crate) fn ensure_sample_snapshot() -> PathBuf {
     out
 }
 
+/// The access profiles the query benches ask as: `ROR_BENCH_PROFILE` (`2`, or `2,4`), default
+/// profile 1 (sees everything: no mask). Compare the medians of two runs for the mask's cost.
+#[allow(dead_code)] // not every bench asks as a profile
+pub(crate) fn bench_profiles() -> ror_search::model::access::ProfileSet {
+    use ror_search::model::access::{Profile, ProfileSet};
+    match std::env::var("ROR_BENCH_PROFILE") {
+        Ok(text) => ProfileSet::from_profiles(text.split(',').map(|number| {
+            number.trim().parse().ok().and_then(Profile::from_number).expect("ROR_BENCH_PROFILE: profiles 0 to 5")
+        })),
+        Err(_) => ProfileSet::default(),
+    }
+}
+
 /// A field of /proc/self/status, in kB.
 pub(crate) fn status_kb(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
