@@ -11,8 +11,8 @@
 #   capacity_patch  the PATCH bodies of tests/fixtures/capacity-patch (the ROR documentation's
 #                   scenarios), the JSON bodies of shared/docs/ror-api.md §1, the `identifier=`
 #                   values of README.md and tests/, and the `path` selectors of those bodies;
-#   snapshot_load   the files of a small snapshot built with the CLI from the linked bundle
-#                   (`cargo run --release -- build`), its data.bin payload and sections, and the
+#   snapshot_load   the files of a small snapshot built with the CLI from the linked bundle and
+#                   the communes of its postcodes (`cargo run --release -- build`), its data.bin payload and sections, and the
 #                   files of the old-format snapshot of tests/fixtures/snapshot-v1.
 #
 # Each seed starts with the selector byte that its target reads first (see the doc comment at
@@ -118,7 +118,10 @@ done
 
 # --- snapshot_load ----------------------------------------------------------------------------
 snapshot=$work/snapshot
-cargo run --release --quiet -- build --input tests/fixtures/ror-ig/linked-bundle.json --out "$snapshot" --force
+# The communes of the fixture's postcodes only, so that data.bin stays a few kilobytes.
+{ zcat data-samples/communes.csv.gz || true; } | awk -F, 'NR == 1 || $6 ~ /(45000|78000|92270)/' >"$work/communes.csv"
+cargo run --release --quiet -- build --input tests/fixtures/ror-ig/linked-bundle.json --communes "$work/communes.csv" \
+    --out "$snapshot" --force
 seed snapshot_load 0 "$snapshot/MANIFEST.json"
 seed snapshot_load 1 "$snapshot/data.bin"
 seed snapshot_load 4 "$snapshot/CHECKSUMS"
