@@ -24,6 +24,8 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod ingest;
 pub mod live;

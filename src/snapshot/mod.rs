@@ -401,11 +401,31 @@ fn sha256_file(path: &Path) -> Result<String, SnapshotError> {
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
+/// Whether a `CHECKSUMS` entry names a file inside the snapshot directory: a relative path of
+/// plain components, as [`list_relative_files`] writes them. An absolute path (`/dev/zero`) would
+/// make [`load`] read any file of the machine, and `..` climb out of the directory.
+fn is_inside_snapshot(relative: &str) -> bool {
+    !relative.is_empty()
+        && !relative.contains("..")
+        && Path::new(relative).components().all(|component| matches!(component, std::path::Component::Normal(_)))
+}
+
+/// Reads a file of a snapshot, refusing anything but a regular file (a device such as
+/// `/dev/zero` never ends, a FIFO blocks): the error is `InvalidInput`.
+fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    if !fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    fs::read(path)
+}
+
 /// Verifies every file listed in `CHECKSUMS` (and that no listed file is missing); `data_bytes`
 /// are the bytes of `data.bin` when the caller already read them.
 fn verify_checksums(dir: &Path, data_bytes: Option<&[u8]>) -> Result<(), SnapshotError> {
     let checksums_path = dir.join(CHECKSUMS_FILE);
-    let text = match fs::read_to_string(&checksums_path) {
+    let text = match read_regular_file(&checksums_path).and_then(|bytes| {
+        String::from_utf8(bytes).map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))
+    }) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             return Err(SnapshotError::Missing { path: checksums_path });
@@ -419,13 +439,16 @@ fn verify_checksums(dir: &Path, data_bytes: Option<&[u8]>) -> Result<(), Snapsho
         let corrupt = |reason: String| SnapshotError::Corrupt { path: checksums_path.clone(), reason };
         let (sha, relative) =
             line.split_once("  ").ok_or_else(|| corrupt(format!("line {}: expected '<sha256>  <file>'", index + 1)))?;
-        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) || relative.contains("..") {
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) || !is_inside_snapshot(relative) {
             return Err(corrupt(format!("line {}: malformed entry", index + 1)));
+        }
+        if listed.iter().any(|earlier| earlier == relative) {
+            return Err(corrupt(format!("line {}: lists {relative:?} a second time", index + 1)));
         }
         let path = dir.join(relative);
         let read = match data_bytes {
             Some(bytes) if relative == DATA_FILE => Ok(std::borrow::Cow::Borrowed(bytes)),
-            _ => fs::read(&path).map(std::borrow::Cow::Owned),
+            _ => read_regular_file(&path).map(std::borrow::Cow::Owned),
         };
         let bytes = match read {
             Ok(bytes) => bytes,
@@ -466,7 +489,7 @@ fn verify_checksums(dir: &Path, data_bytes: Option<&[u8]>) -> Result<(), Snapsho
 /// Reads and verifies the manifest only (no checksum of the data): for `inspect` and listings.
 pub fn read_manifest(dir: &Path) -> Result<Manifest, SnapshotError> {
     let path = dir.join(MANIFEST_FILE);
-    let bytes = match fs::read(&path) {
+    let bytes = match read_regular_file(&path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             return Err(SnapshotError::Missing { path });
@@ -500,7 +523,7 @@ pub fn load(dir: &Path) -> Result<Snapshot, SnapshotError> {
     let started = std::time::Instant::now();
     let manifest = read_manifest(dir)?;
     let data_path = dir.join(DATA_FILE);
-    let data_bytes = fs::read(&data_path).map_err(|error| match error.kind() {
+    let data_bytes = read_regular_file(&data_path).map_err(|error| match error.kind() {
         std::io::ErrorKind::NotFound => SnapshotError::Corrupt {
             path: dir.join(CHECKSUMS_FILE),
             reason: format!("lists \"{DATA_FILE}\", which is missing (incomplete snapshot)"),
@@ -528,4 +551,72 @@ pub fn load(dir: &Path) -> Result<Snapshot, SnapshotError> {
         });
     }
     Ok(Snapshot { dir: dir.to_owned(), manifest, data })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A snapshot of no data, written as `build` writes one.
+    fn empty_snapshot() -> (tempfile::TempDir, PathBuf) {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("snapshot");
+        let report = IngestReport::default();
+        let input = BuildInput {
+            data: SnapshotData::default(),
+            report: &report,
+            sources: Vec::new(),
+            built_at: 0,
+            index_files: None,
+        };
+        write(&dir, input, false).unwrap();
+        load(&dir).unwrap();
+        (root, dir)
+    }
+
+    fn refusal(dir: &Path) -> String {
+        load(dir).expect_err("the snapshot must be refused").to_string()
+    }
+
+    /// Seen while writing `fuzz/snapshot_load` and confirmed through it (its `CHECKSUMS` case,
+    /// this input, which `cargo fuzz tmin` could not shorten): a `CHECKSUMS` that lists
+    /// `/dev/zero` made `load` read it until memory ran out (libFuzzer: out-of-memory,
+    /// malloc(4294967296)); any absolute path was read and hashed.
+    #[test]
+    fn checksums_naming_a_file_outside_the_snapshot_are_refused() {
+        let (_root, dir) = empty_snapshot();
+        let minimised = format!("{}  /dev/zero\n", "0".repeat(64));
+        fs::write(dir.join(CHECKSUMS_FILE), minimised).unwrap();
+        assert!(refusal(&dir).ends_with("CHECKSUMS: line 1: malformed entry"), "{}", refusal(&dir));
+
+        let listed = fs::read_to_string(dir.join(CHECKSUMS_FILE)).unwrap();
+        let hostname = hex::encode(Sha256::digest(fs::read("/etc/hostname").unwrap_or_default()));
+        for outside in [format!("{hostname}  /etc/hostname"), format!("{hostname}  text/../../x")] {
+            fs::write(dir.join(CHECKSUMS_FILE), format!("{outside}\n{listed}")).unwrap();
+            assert!(refusal(&dir).contains("line 1: malformed entry"), "{outside}: {}", refusal(&dir));
+        }
+    }
+
+    #[test]
+    fn checksums_listing_a_file_twice_are_refused() {
+        let (_root, dir) = empty_snapshot();
+        let listed = fs::read_to_string(dir.join(CHECKSUMS_FILE)).unwrap();
+        let first = listed.lines().next().unwrap();
+        fs::write(dir.join(CHECKSUMS_FILE), format!("{listed}{first}\n")).unwrap();
+        let count = listed.lines().count() + 1;
+        assert!(refusal(&dir).contains(&format!("line {count}: lists")), "{}", refusal(&dir));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_snapshot_file_that_is_not_a_regular_file_is_refused() {
+        let (_root, dir) = empty_snapshot();
+        let listed = fs::read_to_string(dir.join(CHECKSUMS_FILE)).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero")).unwrap();
+        fs::write(dir.join(CHECKSUMS_FILE), format!("{}  zero\n{listed}", "0".repeat(64))).unwrap();
+        assert!(refusal(&dir).ends_with("zero: not a regular file"), "{}", refusal(&dir));
+        fs::remove_file(dir.join(DATA_FILE)).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join(DATA_FILE)).unwrap();
+        assert!(refusal(&dir).ends_with("data.bin: not a regular file"), "{}", refusal(&dir));
+    }
 }
