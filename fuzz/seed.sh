@@ -92,7 +92,10 @@ done
     done
 } | sort -u >"$work/queries"
 while IFS= read -r query; do
-    seed_text query_string - "$query"
+    # the first byte: the caller's profiles as bits (2 = profile 1, 1 = 0, 4 = 2 ... 32 = 5)
+    for profiles in 2 1 4 8 16 32; do
+        seed_text query_string "$profiles" "$query"
+    done
 done <"$work/queries"
 
 # --- capacity_patch ---------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 //! The query strings of the search routes, as their handlers read them (`src/http/handlers.rs`,
-//! `src/http/quality.rs`): percent-decoded into pairs (`form_urlencoded`), parsed into the
+//! `src/http/quality.rs`): percent-decoded into pairs strictly (`api::decode_query`), parsed into the
 //! route's struct (`api::from_pairs`), checked into the engine's request, and answered on a
 //! small engine (the fixture snapshot with the communes table), the answer serialised.
 //!
-//! Input: the raw query string (the part after `?`), the same for every route:
+//! Input: a first byte choosing the caller's access profiles (its low six bits, profile 1 when
+//! none), then the raw query string (the part after `?`), the same for every route:
 //! `GET /v1/offers` (with its `format=json|geojson`), `/v1/crisis`, `/v1/communes`,
 //! `/v1/quality`, `POST /admin/reload`. Nothing may panic, whatever the bytes.
 
@@ -15,7 +16,8 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use ror_search::api::{CommunesQuery, CrisisQuery, OffersQuery, QualityQuery, ReloadQuery};
-use ror_search::engine::{Engine, ParamError};
+use ror_search::engine::{Engine, ParamError, SearchRequest};
+use ror_search::model::access::{Profile, ProfileSet};
 use ror_search::fuzzing;
 use ror_search::quality::QualityReport;
 
@@ -45,8 +47,12 @@ fn keep<T>(result: Result<T, ParamError>) -> Option<T> {
 
 fuzz_target!(|data: &[u8]| {
     let served = &*SERVED;
-    let owned: Vec<(String, String)> =
-        form_urlencoded::parse(data).map(|(name, value)| (name.into_owned(), value.into_owned())).collect();
+    let Some((&first, query)) = data.split_first() else { return };
+    let profiles = ProfileSet::from_profiles(Profile::ALL.into_iter().filter(|p| first >> p.number() & 1 == 1));
+    let profiles = if profiles.is_empty() { ProfileSet::default() } else { profiles };
+    // A URI's query is ASCII; hyper hands the handlers a `str`.
+    let Ok(query) = std::str::from_utf8(query) else { return };
+    let Some(owned) = keep(ror_search::api::decode_query(query)) else { return };
     let pairs: Vec<(&str, &str)> = owned.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
 
     // GET /v1/offers: `format` first, then the other parameters.
@@ -56,16 +62,19 @@ fuzz_target!(|data: &[u8]| {
         let offers = pairs.iter().copied().filter(|(name, _)| *name != "format");
         if let Some(request) =
             keep(fuzzing::from_pairs::<OffersQuery>(offers, &["format"]).and_then(fuzzing::offers_request))
-            && let Some(response) = keep(served.engine.search(&request))
+            && let Some(response) = keep(served.engine.search(&SearchRequest { profiles, ..request }))
         {
             std::hint::black_box(serde_json::to_vec(&response).expect("a search answer serialises"));
         }
     }
 
     // GET /v1/crisis.
-    if let Some(request) =
+    if let Some(mut request) =
         keep(fuzzing::from_pairs::<CrisisQuery>(pairs.iter().copied(), &[]).and_then(fuzzing::crisis_request))
-        && let Some(response) = keep(served.engine.crisis(&request))
+        && let Some(response) = keep({
+            request.search.profiles = profiles;
+            served.engine.crisis(&request)
+        })
     {
         std::hint::black_box(serde_json::to_vec(&response).expect("a crisis answer serialises"));
     }

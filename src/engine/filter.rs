@@ -256,6 +256,12 @@ impl CompiledFilter {
         !is_closed(columns, doc, self.now)
     }
 
+    /// Whether the docs of unités sensibles are left out (the bulk plan removes them from its
+    /// bitmaps; the other walks test [`Columns`]' bit per doc in [`Self::matches`]).
+    pub(crate) fn hides_sensitive(&self) -> bool {
+        self.hide_sensitive
+    }
+
     /// The available count of a doc as the caller's profile sees it (0 where it is masked).
     #[inline(always)]
     pub(crate) fn available(&self, columns: &Columns, doc: usize, available: u32) -> u32 {
@@ -279,9 +285,6 @@ impl CompiledFilter {
                 None => set,
             });
         };
-        if self.hide_sensitive && postings.not_sensitive.len() < postings.all.len() {
-            intersect(postings.not_sensitive.clone());
-        }
         let fields =
             [&postings.category, &postings.offer_type, &postings.activity, &postings.care_mode, &postings.reception];
         for (selected, bitmaps) in self.selected.iter().zip(fields) {

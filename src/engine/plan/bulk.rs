@@ -18,7 +18,9 @@ impl Plan<'_> {
         let index = self.index;
         let postings = &index.postings;
         let columns = &index.columns;
+        let hide = self.filter.hides_sensitive() && postings.not_sensitive.len() < postings.all.len();
         let mut set = match &self.bbox {
+            None if hide => postings.not_sensitive.clone(),
             None => postings.all.clone(),
             Some(_) => {
                 let mut positions = Vec::new();
@@ -43,6 +45,9 @@ impl Plan<'_> {
                 region
             }
         };
+        if hide && self.bbox.is_some() {
+            set &= &postings.not_sensitive;
+        }
         if let Some(mask) = self.filter.mask(postings) {
             set &= mask;
         }
