@@ -76,11 +76,7 @@ impl AuditLog {
         if let Some(query) = entry.query
             && query.len() > MAX_QUERY_BYTES
         {
-            let mut end = MAX_QUERY_BYTES;
-            while !query.is_char_boundary(end) {
-                end -= 1;
-            }
-            cut = format!("{}…(cut, {} bytes)", &query[..end], query.len());
+            cut = format!("{}…(cut, {} bytes)", crate::util::prefix_within(query, MAX_QUERY_BYTES), query.len());
             entry.query = Some(&cut);
         }
         match serde_json::to_string(&entry) {

@@ -40,24 +40,12 @@ impl AppError {
             ErrorCode::BadParameter
         };
         // A parameter name is echoed back: never a megabyte of it.
-        let mut parameter = error.parameter;
-        if parameter.len() > 100 {
-            let mut end = 100;
-            while !parameter.is_char_boundary(end) {
-                end -= 1;
-            }
-            parameter.truncate(end);
-            parameter.push('…');
-        }
-        let mut message = error.message;
-        if message.len() > 1000 {
-            let mut end = 1000;
-            while !message.is_char_boundary(end) {
-                end -= 1;
-            }
-            message.truncate(end);
-            message.push('…');
-        }
+        let cut = |text: String, max: usize| match crate::util::prefix_within(&text, max) {
+            prefix if prefix.len() < text.len() => format!("{prefix}…"),
+            _ => text,
+        };
+        let parameter = cut(error.parameter, 100);
+        let message = cut(error.message, 1000);
         AppError { code, message, parameter: Some(parameter) }
     }
 

@@ -20,3 +20,26 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character boundary.
+pub(crate) fn prefix_within(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prefixes_end_on_character_boundaries() {
+        assert_eq!(super::prefix_within("abc", 10), "abc");
+        assert_eq!(super::prefix_within("abc", 2), "ab");
+        assert_eq!(super::prefix_within("éé", 3), "é", "never half a character");
+        assert_eq!(super::prefix_within("é", 1), "");
+    }
+}
