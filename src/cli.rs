@@ -429,11 +429,6 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => PartialConfig::default(),
     };
     let config = Arc::new(ServeConfig::resolve(args.settings, file)?);
-    // Refuse to start on an access file, TLS files or audit log that do not load.
-    crate::http::access_policy(&config)?;
-    if let Some(tls) = &config.tls {
-        crate::http::server::tls_config(tls)?;
-    }
     std::fs::create_dir_all(&config.index_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {

@@ -304,18 +304,11 @@ impl AccessPolicy {
             if !names.insert(entry.name.clone()) {
                 return Err(invalid(format!("{what} is declared twice")));
             }
-            let key_sha256 = entry
-                .key_sha256
-                .as_deref()
-                .map(|hex| hex32(hex, &format!("{what} key_sha256")))
-                .transpose()
-                .map_err(invalid)?;
-            let cert_sha256 = entry
-                .cert_sha256
-                .as_deref()
-                .map(|hex| hex32(hex, &format!("{what} cert_sha256")))
-                .transpose()
-                .map_err(invalid)?;
+            let digest = |hex: &Option<String>, field: &str| {
+                hex.as_deref().map(|hex| hex32(hex, &format!("{what} {field}"))).transpose().map_err(invalid)
+            };
+            let key_sha256 = digest(&entry.key_sha256, "key_sha256")?;
+            let cert_sha256 = digest(&entry.cert_sha256, "cert_sha256")?;
             if key_sha256.is_none() && cert_sha256.is_none() {
                 return Err(invalid(format!("{what} has neither key_sha256 nor cert_sha256")));
             }

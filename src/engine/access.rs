@@ -67,16 +67,6 @@ impl Access {
         self.profiles.sees_everywhere(Field::OrsanLevel)
     }
 
-    /// Whether the available count is masked on some docs the profiles see (profile 3: only
-    /// medico-social offers show it), so that filters and sorts read it through the mask.
-    pub(crate) fn available_partly_hidden(&self) -> bool {
-        let seen = |medico_social, sensitive| self.capacity(medico_social, sensitive).operational;
-        let visible = |medico_social, sensitive| self.profiles.sees(Field::Description, medico_social, sensitive);
-        [(false, false), (false, true), (true, false), (true, true)]
-            .into_iter()
-            .any(|(medico_social, sensitive)| visible(medico_social, sensitive) && !seen(medico_social, sensitive))
-    }
-
     /// Refuses the parameters of a search the profile may not use: a filter or sort on
     /// capacities it sees on no offer.
     pub(crate) fn check_search(&self, request: &SearchRequest) -> Result<(), ParamError> {

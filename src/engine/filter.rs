@@ -96,8 +96,7 @@ pub(crate) struct CompiledFilter {
     pub(crate) access: Access,
     /// Whether docs of unités sensibles are left out (profiles other than 1 and 4).
     hide_sensitive: bool,
-    /// Whether the available count is masked on some docs (profile 3: it is seen only on
-    /// medico-social ones).
+    /// Whether `available_seen` masks anything (else the count is read as it is).
     available_masked: bool,
     /// Whether it is seen, by [medico-social][sensitive].
     available_seen: [[bool; 2]; 2],
@@ -120,13 +119,13 @@ impl CompiledFilter {
         let dictionaries = &columns.dictionaries;
         let access = Access::new(request.profiles);
         access.check_search(request)?;
+        let available_seen = [false, true]
+            .map(|medico_social| [false, true].map(|sensitive| access.capacity(medico_social, sensitive).operational));
         Ok(CompiledFilter {
             access,
             hide_sensitive: access.hide_sensitive,
-            available_masked: access.available_partly_hidden(),
-            available_seen: [false, true].map(|medico_social| {
-                [false, true].map(|sensitive| access.capacity(medico_social, sensitive).operational)
-            }),
+            available_masked: available_seen.iter().flatten().any(|seen| !seen),
+            available_seen,
             category: compile_codes(
                 "category",
                 &request.category,

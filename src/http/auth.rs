@@ -84,11 +84,11 @@ fn auth_refusal(route: &str, error: AuthError) -> Response {
 /// Authenticates, authorises, rate-limits and audits one request.
 pub(crate) async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     // The route axum matched (this runs as a route layer), never a guess from the path.
-    let matched = request.extensions().get::<axum::extract::MatchedPath>().map(|path| path.as_str().to_owned());
-    let route: &str = match &matched {
-        Some(path) => super::ROUTES.iter().map(|(_, route)| *route).find(|route| route == path).unwrap_or("unknown"),
-        None => "unknown",
-    };
+    let route: &'static str = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .and_then(|matched| super::ROUTES.iter().map(|(_, route)| *route).find(|route| *route == matched.as_str()))
+        .unwrap_or("unknown");
     let Some(role) = route_role(request.method(), route) else {
         return next.run(request).await;
     };

@@ -268,6 +268,9 @@ async fn limit_body(State(limits): State<BodyLimits>, request: Request, next: Ne
     if declared.is_some_and(|length| length > limit as u64) {
         return AppError::of(ErrorCode::PayloadTooLarge).into_response();
     }
+    if axum::body::HttpBody::size_hint(request.body()).exact() == Some(0) {
+        return next.run(request).await; // nothing to wait for (every GET)
+    }
     let state = Arc::new(BodyState::default());
     let request = request.map(|body| {
         Body::new(TimedBody {

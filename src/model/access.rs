@@ -73,21 +73,6 @@ impl Profile {
         ACCESS_RULES[field as usize].seen_by(self, medico_social)
     }
 
-    /// Whether the profile sees sensitive units at all (their offers, locations and capacities).
-    pub fn sees_sensitive_units(self) -> bool {
-        self.sees(Field::SensitiveUnit, true, false)
-    }
-
-    /// Whether the profile sees a field group on some offer (on medico-social ones at least).
-    pub fn sees_anywhere(self, field: Field) -> bool {
-        self.sees(field, true, false)
-    }
-
-    /// Whether the profile sees a field group on every offer it sees.
-    pub fn sees_everywhere(self, field: Field) -> bool {
-        self.sees(field, false, false)
-    }
-
     /// The field group of a capacity kind.
     pub fn capacity_field(kind: CapacityKind) -> Field {
         match kind {
@@ -154,9 +139,10 @@ impl ProfileSet {
         self.iter().any(|profile| profile.sees(field, medico_social, sensitive))
     }
 
-    /// Whether some profile of the set sees sensitive units.
+    /// Whether some profile of the set sees sensitive units (their offers, locations and
+    /// capacities).
     pub fn sees_sensitive_units(self) -> bool {
-        self.iter().any(Profile::sees_sensitive_units)
+        self.sees(Field::SensitiveUnit, true, false)
     }
 
     /// Whether the set sees a field group on some offer.
@@ -352,21 +338,23 @@ mod tests {
     #[test]
     fn the_matrix_says_what_the_policy_says() {
         use Profile::*;
-        let sensitive: Vec<Profile> = Profile::ALL.into_iter().filter(|p| p.sees_sensitive_units()).collect();
+        let sensitive: Vec<Profile> =
+            Profile::ALL.into_iter().filter(|&p| ProfileSet::of(p).sees_sensitive_units()).collect();
         assert_eq!(sensitive, [Full, NoContacts]);
         for profile in Profile::ALL {
-            assert_eq!(profile.sees_anywhere(Field::OrsanLevel), profile == Full);
-            assert_eq!(profile.sees_anywhere(Field::SupplementaryCapacity), matches!(profile, Full | NoContacts));
+            let set = ProfileSet::of(profile);
+            assert_eq!(set.sees_anywhere(Field::OrsanLevel), profile == Full);
+            assert_eq!(set.sees_anywhere(Field::SupplementaryCapacity), matches!(profile, Full | NoContacts));
             // nothing of a sensitive unit leaks to a profile without them, whatever the field
             for field in ACCESS_RULES.iter().map(|rule| rule.field) {
-                if !profile.sees_sensitive_units() {
+                if !set.sees_sensitive_units() {
                     assert!(!profile.sees(field, true, true));
                 }
             }
         }
-        assert!(!Public.sees_anywhere(Field::InstalledCapacity));
-        assert!(InstalledOnly.sees_everywhere(Field::InstalledCapacity));
-        assert!(!InstalledOnly.sees_anywhere(Field::OperationalCapacity));
+        assert!(!ProfileSet::of(Public).sees_anywhere(Field::InstalledCapacity));
+        assert!(ProfileSet::of(InstalledOnly).sees_everywhere(Field::InstalledCapacity));
+        assert!(!ProfileSet::of(InstalledOnly).sees_anywhere(Field::OperationalCapacity));
         assert!(MedicoSocial.sees(Field::OperationalCapacity, true, false));
         assert!(!MedicoSocial.sees(Field::OperationalCapacity, false, false));
         assert_eq!(Profile::default(), Full);
