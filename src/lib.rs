@@ -14,6 +14,8 @@
 //!   profiles and roles; rate limits and the audit log.
 //! * [`live`]: live capacities between two snapshots: the bed-management PATCH (parser and ROR
 //!   error answers), the durable write log, and the service that applies writes.
+//! * [`fhir`]: the FHIR R4 facade: the ROR's search API, Bundles, includes, `$export`, over the
+//!   engine and the live capacities, masked by profile.
 //! * [`snapshot`]: immutable, checksummed snapshot directories, written atomically.
 //! * [`util`]: dates, geodesy, a seeded generator, text folding.
 //!
@@ -24,6 +26,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod engine;
+pub mod fhir;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;

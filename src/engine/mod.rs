@@ -339,6 +339,38 @@ impl Engine {
         self.index.location_records(live, location)
     }
 
+    /// The offers provided at a location (offer indexes, ascending).
+    pub(crate) fn offers_of_location(&self, location: u32) -> &[u32] {
+        self.index.lookups.offers_of_location(location)
+    }
+
+    /// The offers of an EG (offer indexes, ascending).
+    pub(crate) fn offers_of_eg(&self, eg: u32) -> &[u32] {
+        let lookups = &self.index.lookups;
+        &lookups.eg_offers
+            [lookups.eg_offer_start[eg as usize] as usize..lookups.eg_offer_start[eg as usize + 1] as usize]
+    }
+
+    /// The centroid of an INSEE commune (current or former code).
+    pub(crate) fn commune_centre(&self, code: &str) -> Option<crate::model::GeoPoint> {
+        let index = *self.index.commune_index.get(code)?;
+        let commune = &self.index.data.communes[index as usize];
+        Some(crate::model::GeoPoint { lat: commune.lat, lon: commune.lon })
+    }
+
+    /// The offers matching a text query (the engine's French analysis: every word, the last
+    /// also as a prefix), as sorted offer indexes; an error names what is wrong with `q`.
+    pub(crate) fn text_offer_matches(&self, q: &str) -> Result<Vec<u32>, String> {
+        let Some(text) = &self.index.text else { return Ok(Vec::new()) };
+        let query = text.parse(q).map_err(|error| error.to_string())?;
+        let Some(query) = query else { return Ok(Vec::new()) };
+        let offer_of_doc = &self.index.layout.offer_of_doc;
+        let mut offers: Vec<u32> =
+            text.all_matches(&query).into_iter().map(|(doc, _)| offer_of_doc[doc as usize]).collect();
+        offers.sort_unstable();
+        Ok(offers)
+    }
+
     /// Type-ahead on commune names, postcodes and INSEE codes.
     pub fn communes_search(&self, q: &str, limit: usize) -> Vec<CommuneHit<'_>> {
         self.index.communes_search(q, limit)

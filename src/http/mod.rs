@@ -9,6 +9,7 @@
 pub(crate) mod auth;
 pub(crate) mod capacity;
 pub(crate) mod error;
+pub(crate) mod fhir;
 pub(crate) mod geojson;
 pub(crate) mod handlers;
 pub(crate) mod quality;
@@ -40,7 +41,7 @@ use error::AppError;
 
 /// Every route the service answers: `(method, path)`. The OpenAPI document lists exactly these
 /// (checked by a test).
-pub const ROUTES: [(&str, &str); 18] = [
+pub const ROUTES: [(&str, &str); 29] = [
     ("get", "/v1/offers"),
     ("get", "/v1/offers/{id}"),
     ("get", "/v1/eg/{finess}"),
@@ -59,6 +60,17 @@ pub const ROUTES: [(&str, &str); 18] = [
     ("post", "/v1/capacity"),
     ("get", "/v1/quality"),
     ("get", "/v1/quality/eg/{finess}"),
+    ("get", "/fhir/metadata"),
+    ("get", "/fhir/HealthcareService"),
+    ("get", "/fhir/HealthcareService/{id}"),
+    ("get", "/fhir/Location"),
+    ("get", "/fhir/Location/{id}"),
+    ("get", "/fhir/Organization"),
+    ("get", "/fhir/Organization/{id}"),
+    ("get", "/fhir/$export"),
+    ("get", "/fhir/$export-poll-status"),
+    ("delete", "/fhir/$export-poll-status"),
+    ("get", "/fhir/$export-file/{job}/{file}"),
 ];
 
 /// What every handler can reach.
@@ -72,6 +84,8 @@ pub(crate) struct AppState {
     pub(crate) access: auth::SharedPolicy,
     /// The audit log, when one is configured.
     pub(crate) audit: Option<crate::auth::audit::AuditLog>,
+    /// The FHIR facade's base URL settings and export jobs.
+    pub(crate) fhir: Arc<fhir::FhirState>,
 }
 
 /// The access policy of a configuration: its access file, or the open policy (anonymous
@@ -128,6 +142,17 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(capacity::post_capacity))
         .routes(routes!(quality::quality))
         .routes(routes!(quality::quality_eg))
+        .routes(routes!(fhir::metadata))
+        .routes(routes!(fhir::search_healthcare_service))
+        .routes(routes!(fhir::read_healthcare_service))
+        .routes(routes!(fhir::search_location))
+        .routes(routes!(fhir::read_location))
+        .routes(routes!(fhir::search_organization))
+        .routes(routes!(fhir::read_organization))
+        .routes(routes!(fhir::export_kick_off))
+        .routes(routes!(fhir::export_status))
+        .routes(routes!(fhir::export_cancel))
+        .routes(routes!(fhir::export_file))
 }
 
 /// The OpenAPI document of the service.
@@ -165,6 +190,7 @@ pub(crate) fn router_with(
         heavy: Arc::new(crate::serve::heavy::HeavyPool::new(threads)),
         access,
         audit,
+        fhir: Arc::new(fhir::FhirState::new(&config)),
     };
     let inner = router
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::gate))
@@ -216,6 +242,13 @@ pub(crate) fn route_label(path: &str) -> &'static str {
         path if path.starts_with("/v1/offers/") && path.len() > "/v1/offers/".len() => "/v1/offers/{id}",
         path if path.starts_with("/v1/eg/") && path.len() > "/v1/eg/".len() => "/v1/eg/{finess}",
         path if path.starts_with("/fhir/Location/") && path.len() > "/fhir/Location/".len() => "/fhir/Location/{id}",
+        path if path.starts_with("/fhir/HealthcareService/") && path.len() > "/fhir/HealthcareService/".len() => {
+            "/fhir/HealthcareService/{id}"
+        }
+        path if path.starts_with("/fhir/Organization/") && path.len() > "/fhir/Organization/".len() => {
+            "/fhir/Organization/{id}"
+        }
+        path if path.starts_with("/fhir/$export-file/") => "/fhir/$export-file/{job}/{file}",
         path if path.starts_with("/v1/quality/eg/") && path.len() > "/v1/quality/eg/".len() => {
             "/v1/quality/eg/{finess}"
         }

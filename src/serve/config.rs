@@ -44,6 +44,12 @@ pub struct ServeConfig {
     pub header_read_timeout_ms: u64,
     /// Longest wait for a request's body, milliseconds (then 408).
     pub body_read_timeout_ms: u64,
+    /// The URL clients reach the service at (`https://ror.example.fr`), for the absolute URLs
+    /// of FHIR answers; `None`: from the request's `Host` header.
+    pub public_url: Option<String>,
+    /// Where `$export` jobs write their files; `None`: a directory of the system's temporary
+    /// directory, per process.
+    pub export_dir: Option<PathBuf>,
 }
 
 /// The PEM files of TLS.
@@ -78,6 +84,8 @@ impl Default for ServeConfig {
             tls: None,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 10_000,
+            public_url: None,
+            export_dir: None,
         }
     }
 }
@@ -168,6 +176,14 @@ pub(crate) struct PartialConfig {
     /// Longest wait for a request's body, milliseconds, then 408 [default: 10000].
     #[arg(long, env = "ROR_SEARCH_BODY_READ_TIMEOUT_MS")]
     pub(crate) body_read_timeout_ms: Option<u64>,
+    /// The URL clients reach the service at, for the absolute URLs of FHIR answers (`fullUrl`,
+    /// paging links, `$export` files) [default: from the request's Host header].
+    #[arg(long, env = "ROR_SEARCH_PUBLIC_URL")]
+    pub(crate) public_url: Option<String>,
+    /// Directory of the `$export` files [default: a directory under the system's temporary
+    /// directory].
+    #[arg(long, env = "ROR_SEARCH_EXPORT_DIR")]
+    pub(crate) export_dir: Option<PathBuf>,
 }
 
 impl PartialConfig {
@@ -199,6 +215,8 @@ impl PartialConfig {
             client_ca: self.client_ca.or(lower.client_ca),
             header_read_timeout_ms: self.header_read_timeout_ms.or(lower.header_read_timeout_ms),
             body_read_timeout_ms: self.body_read_timeout_ms.or(lower.body_read_timeout_ms),
+            public_url: self.public_url.or(lower.public_url),
+            export_dir: self.export_dir.or(lower.export_dir),
         }
     }
 }
@@ -237,6 +255,8 @@ impl ServeConfig {
             },
             header_read_timeout_ms: given.header_read_timeout_ms.unwrap_or(defaults.header_read_timeout_ms),
             body_read_timeout_ms: given.body_read_timeout_ms.unwrap_or(defaults.body_read_timeout_ms),
+            public_url: given.public_url.map(|url| url.trim_end_matches('/').to_owned()),
+            export_dir: given.export_dir,
         };
         if config.header_read_timeout_ms == 0 || config.body_read_timeout_ms == 0 {
             return Err(ConfigError::Invalid("header_read_timeout_ms and body_read_timeout_ms must be at least 1"));

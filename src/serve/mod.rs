@@ -35,9 +35,16 @@ pub struct Loaded {
     pub(crate) loaded_at: i64,
     /// Its data-quality report, computed at the first request for it, then kept current.
     pub(crate) quality: std::sync::Mutex<Option<crate::quality::QualityReport>>,
+    /// The FHIR facade's index of it, built at the first FHIR request.
+    pub(crate) fhir: std::sync::OnceLock<crate::fhir::FacadeIndex>,
 }
 
 impl Loaded {
+    /// The FHIR facade's index of this snapshot (built once, at the first use).
+    pub(crate) fn fhir_index(&self) -> &crate::fhir::FacadeIndex {
+        self.fhir.get_or_init(|| crate::fhir::FacadeIndex::new(&self.engine))
+    }
+
     /// The gauges `/metrics` reports for it.
     pub(crate) fn gauges(&self) -> SnapshotGauges {
         let manifest = self.engine.manifest();
@@ -141,7 +148,13 @@ pub fn load_and_warm(dir: &Path) -> Result<Loaded, LoadError> {
         seconds = started.elapsed().as_secs_f64(),
         "snapshot loaded and warmed"
     );
-    Ok(Loaded { engine, dir: dir.to_owned(), loaded_at: now(), quality: std::sync::Mutex::new(None) })
+    Ok(Loaded {
+        engine,
+        dir: dir.to_owned(),
+        loaded_at: now(),
+        quality: std::sync::Mutex::new(None),
+        fhir: std::sync::OnceLock::new(),
+    })
 }
 
 impl SnapshotHandle {
@@ -161,6 +174,17 @@ impl SnapshotHandle {
     /// The snapshot to answer one request with (hold it for the whole request).
     pub fn current(&self) -> Option<Arc<Loaded>> {
         self.current.load_full()
+    }
+
+    /// The snapshot with this id, if it is still held: the current one or the previous one
+    /// (kept for rollback). FHIR paging cursors are bound to one.
+    pub(crate) fn held(&self, snapshot_id: &str) -> Option<Arc<Loaded>> {
+        let current = self.current()?;
+        if current.engine.manifest().snapshot_id == snapshot_id {
+            return Some(current);
+        }
+        let previous = self.previous.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        previous.as_ref().filter(|loaded| loaded.engine.manifest().snapshot_id == snapshot_id).cloned()
     }
 
     /// Attaches the live capacity service (before the first snapshot is swapped in, so that the

@@ -33,6 +33,27 @@ pub(crate) fn prefix_within(text: &str, max_bytes: usize) -> &str {
     &text[..end]
 }
 
+/// `bytes` random bytes in hex, from the operating system (`/dev/urandom`), for identifiers a
+/// caller must not guess (export jobs); a per-process random hash when it cannot be read.
+pub(crate) fn random_hex(bytes: usize) -> String {
+    use std::io::Read;
+    let mut buffer = vec![0u8; bytes];
+    if std::fs::File::open("/dev/urandom").and_then(|mut file| file.read_exact(&mut buffer)).is_err() {
+        use std::hash::{BuildHasher, Hasher};
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let state = std::collections::hash_map::RandomState::new();
+        for chunk in buffer.chunks_mut(8) {
+            let mut hasher = state.build_hasher();
+            hasher.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+            hasher.write_u128(
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+            );
+            chunk.copy_from_slice(&hasher.finish().to_le_bytes()[..chunk.len()]);
+        }
+    }
+    hex::encode(buffer)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

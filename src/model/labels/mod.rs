@@ -266,6 +266,11 @@ pub(crate) static SYSTEMS: [SystemRow; 26] = [
 
 /// Extracts the number that follows the first `TRE_R` / `TRE-R` (any case) of `url`, when that
 /// marker starts a path segment or word (not preceded by an ASCII letter or digit).
+/// The `Rxxx` number of a NOS system URL (`TRE_R330…` → 330), if it names one.
+pub(crate) fn tre_number_of(url: &str) -> Option<u32> {
+    tre_number(url)
+}
+
 fn tre_number(url: &str) -> Option<u32> {
     let b = url.as_bytes();
     let mut i = 0;
