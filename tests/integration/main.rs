@@ -11,6 +11,7 @@ mod crisis;
 mod dates;
 mod engine;
 mod engine_data;
+mod fhir;
 mod fhir_round_trip;
 mod hostile;
 mod http;
