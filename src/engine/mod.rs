@@ -122,6 +122,39 @@ pub struct CapacityWrite<'a> {
     pub at: crate::util::time::UnixSeconds,
 }
 
+/// Every match of a search ([`Engine::search_all`]), rendered on demand.
+pub struct AllMatches<'a> {
+    index: &'a Index,
+    live: Arc<live::LiveView>,
+    hits: Vec<collector::Hit>,
+    request: SearchRequest,
+    has_centre: bool,
+    has_text: bool,
+}
+
+impl AllMatches<'_> {
+    /// How many offers match.
+    pub fn len(&self) -> usize {
+        self.hits.len()
+    }
+
+    /// Whether none does.
+    pub fn is_empty(&self) -> bool {
+        self.hits.is_empty()
+    }
+
+    /// Appends the matches of `range` to `out` as NDJSON, one result (as in `results[]` of a
+    /// page) a line.
+    pub fn write_ndjson(&self, range: std::ops::Range<usize>, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        for hit in &self.hits[range] {
+            let result = self.index.render_hit(&self.live, hit, self.has_centre, &self.request, self.has_text);
+            serde_json::to_writer(&mut *out, &result)?;
+            out.push(b'\n');
+        }
+        Ok(())
+    }
+}
+
 /// A searchable snapshot: opens one and answers every kind of request over it.
 pub struct Engine {
     index: Index,
@@ -248,6 +281,14 @@ impl Engine {
     /// Answers a search request: orientation, nearest, map or text.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse<'_>, ParamError> {
         self.index.search(&self.live.load(), request)
+    }
+
+    /// Every match of a search request in its order, without page limits (`offset` and `limit`
+    /// are not read), rendered a slice at a time: the streamed `format=ndjson` answer.
+    pub fn search_all(&self, request: &SearchRequest) -> Result<AllMatches<'_>, ParamError> {
+        let live = self.live.load_full();
+        let (hits, has_centre, has_text) = self.index.all_hits(&live, request)?;
+        Ok(AllMatches { index: &self.index, live, hits, request: request.clone(), has_centre, has_text })
     }
 
     /// Answers a crisis-capacity request.

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -42,8 +43,10 @@ pub(super) fn current(state: &AppState) -> Result<Arc<Loaded>, AppError> {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // documentation only: `format` is read from the pairs before `OffersQuery`.
 pub(crate) struct FormatParam {
-    /// `json` (default) or `geojson` (a FeatureCollection of the results).
-    #[param(pattern = "^(json|geojson)$")]
+    /// `json` (default), `geojson` (a FeatureCollection of the results) or `ndjson` (every
+    /// match, one result a line, streamed without page limit: `limit` and `offset` are not read;
+    /// `X-Total-Count` and `X-Snapshot` headers).
+    #[param(pattern = "^(json|geojson|ndjson)$")]
     format: Option<String>,
 }
 
@@ -59,15 +62,18 @@ pub(crate) async fn offers(
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
     let pairs = pairs(&query)?;
-    let mut geojson_format = false;
-    if let Some((_, format)) = pairs.iter().find(|(name, _)| name == "format") {
-        geojson_format = match format.as_str() {
-            "json" => false,
-            "geojson" => true,
+    let mut format = "json";
+    if let Some((_, value)) = pairs.iter().find(|(name, _)| name == "format") {
+        format = match value.as_str() {
+            "json" => "json",
+            "geojson" => "geojson",
+            "ndjson" => "ndjson",
             other => {
-                return Err(
-                    ParamError::new("format", format!("{other:?} is not a format (expected json or geojson)")).into()
-                );
+                return Err(ParamError::new(
+                    "format",
+                    format!("{other:?} is not a format (expected json, geojson or ndjson)"),
+                )
+                .into());
             }
         };
     }
@@ -78,14 +84,77 @@ pub(crate) async fn offers(
     .into_request()?;
     let request = SearchRequest { profiles: caller.profiles, ..request };
     let loaded = current(&state)?;
+    if format == "ndjson" {
+        return stream_all(loaded, request).await;
+    }
     let response = loaded.engine.search(&request)?;
-    if geojson_format {
+    if format == "geojson" {
         let collection = geojson::FeatureCollection::new(&response);
         let mut http = fast_json(&collection, 1024 + 1536 * response.results.len());
         http.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/geo+json"));
         return Ok(http);
     }
     Ok(fast_json(&response, 1024 + 1536 * response.results.len()))
+}
+
+/// Results per chunk of a streamed answer.
+const STREAM_CHUNK: usize = 512;
+
+/// `format=ndjson`: every match, one result a line, streamed as it is rendered (on a blocking
+/// thread, a few chunks ahead of the client). The count and the snapshot are in the headers.
+async fn stream_all(loaded: Arc<Loaded>, request: SearchRequest) -> Result<Response, AppError> {
+    let (head_sender, head) = tokio::sync::oneshot::channel::<Result<(usize, String), ParamError>>();
+    let (chunks, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let all = match loaded.engine.search_all(&request) {
+            Ok(all) => all,
+            Err(error) => {
+                let _ = head_sender.send(Err(error));
+                return;
+            }
+        };
+        if head_sender.send(Ok((all.len(), loaded.engine.manifest().snapshot_id.clone()))).is_err() {
+            return;
+        }
+        let mut start = 0;
+        while start < all.len() {
+            let end = (start + STREAM_CHUNK).min(all.len());
+            let mut buffer = Vec::with_capacity(1536 * (end - start));
+            let chunk = all.write_ndjson(start..end, &mut buffer).map(|()| buffer).map_err(std::io::Error::other);
+            if chunks.blocking_send(chunk).is_err() {
+                return; // the client went away
+            }
+            start = end;
+        }
+    });
+    let (total, snapshot) = head.await.map_err(|_| AppError::internal("the streaming thread stopped"))??;
+    let mut response = Body::new(ChannelBody { receiver }).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/x-ndjson"));
+    headers.insert("x-total-count", header::HeaderValue::from(total));
+    if let Ok(value) = header::HeaderValue::from_str(&snapshot) {
+        headers.insert("x-snapshot", value);
+    }
+    Ok(response)
+}
+
+/// A response body fed by a channel of chunks.
+struct ChannelBody {
+    receiver: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+}
+
+impl axum::body::HttpBody for ChannelBody {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.receiver
+            .poll_recv(context)
+            .map(|chunk| chunk.map(|chunk| chunk.map(|bytes| http_body::Frame::data(axum::body::Bytes::from(bytes)))))
+    }
 }
 
 /// A JSON response serialised with sonic-rs (SIMD string escaping) into a buffer sized for the

@@ -1235,3 +1235,39 @@ async fn export_types_since_type_filters_and_cancellation() {
     assert_eq!(get(&router, "/fhir/$export-poll-status?_jobId=nope").await.status, StatusCode::NOT_FOUND);
     assert_eq!(get(&router, "/fhir/$export-poll-status").await.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn v1_ndjson_streams_every_match_in_page_order() {
+    let app = shared_app();
+    for query in [
+        "category=500&lat=47.218&lon=-1.636&radius_km=40",
+        "q=soins",
+        "category=500&sort=name",
+        "gir=2&max_price=110&sort=price",
+    ] {
+        let answer = get(app, &format!("/v1/offers?{query}&format=ndjson")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{query}: {}", answer.text());
+        assert_eq!(answer.content_type(), "application/x-ndjson");
+        let lines: Vec<Value> = answer.text().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        let total: usize = answer.headers["x-total-count"].to_str().unwrap().parse().unwrap();
+        assert_eq!(lines.len(), total, "{query}");
+        // the same results, in the same order, as the pages of the JSON answer
+        let mut paged = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = get(app, &format!("/v1/offers?{query}&limit=200&offset={offset}&exact_total=true")).await.json();
+            assert_eq!(page["total"].as_u64().unwrap() as usize, total, "{query}: the exact total");
+            let results = page["results"].as_array().unwrap().clone();
+            if results.is_empty() {
+                break;
+            }
+            offset += results.len();
+            paged.extend(results);
+        }
+        assert!(total > 200, "{query}: more than a page ({total})");
+        assert_eq!(lines, paged, "{query}");
+    }
+    let bad = get(app, "/v1/offers?format=ndjson&radius_km=5").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.error_code(), "bad_parameter");
+}
