@@ -417,10 +417,27 @@ impl Facade<'_> {
     pub(crate) fn search(&self, request: &SearchRequest, profiles: ProfileSet) -> Value {
         let live = self.engine.live_view();
         let ctx = Context::new(self.engine, &live, self.index, Access::new(profiles));
-        let mut hits = search::evaluate(&ctx, request.resource, &request.criteria);
-        search::sort_hits(&ctx, request.resource, &mut hits, &request.sort);
-        let total = hits.len();
         let snapshot_id = self.engine.manifest().snapshot_id.as_str();
+        // the search's identity: its type, what it used, who asks, the live capacities' version
+        let key = format!(
+            "{}?{}#{profiles:?}#{}",
+            request.resource.name(),
+            request.link_query(snapshot_id, None),
+            live.writes_applied()
+        );
+        let hits = match self.index.cached_hits(&key) {
+            Some(hits) => hits,
+            None => {
+                let mut hits = search::evaluate(&ctx, request.resource, &request.criteria);
+                search::sort_hits(&ctx, request.resource, &mut hits, &request.sort);
+                let hits = std::sync::Arc::new(hits);
+                if !request.summary_count && request.count > 0 && hits.len() > request.offset + request.count {
+                    self.index.cache_hits(key, hits.clone());
+                }
+                hits
+            }
+        };
+        let total = hits.len();
         let type_base = format!("{}/{}", self.base, request.resource.name());
         let mut links = vec![
             json!({"relation": "self", "url": format!("{type_base}?{}", request.link_query(snapshot_id, Some(request.offset).filter(|&o| o > 0)))}),

@@ -45,7 +45,14 @@ pub(crate) struct FacadeIndex {
     /// EJ → its EGs (`Organization:partof` reversed), as group rows.
     ej_eg_start: Vec<u32>,
     ej_egs: Vec<u32>,
+    /// The ordered matches of recent searches that have more than one page, so that following
+    /// `next` costs the page, not the search (keyed by the search, the caller's profiles and
+    /// the live capacities' version).
+    hits_cache: std::sync::Mutex<Vec<(String, std::sync::Arc<Vec<Hit>>)>>,
 }
+
+/// Most hits the paging cache holds (16 bytes each).
+const HITS_CACHE_BUDGET: usize = 4_000_000;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct LocationFlags {
@@ -109,7 +116,38 @@ impl FacadeIndex {
             ej_eg_start[index] += ej_eg_start[index - 1];
         }
         let ej_egs = pairs.into_iter().map(|(_, eg)| eg).collect();
-        FacadeIndex { locations, locations_by_id, orgs_by_id, location_flags, ej_eg_start, ej_egs }
+        FacadeIndex {
+            locations,
+            locations_by_id,
+            orgs_by_id,
+            location_flags,
+            ej_eg_start,
+            ej_egs,
+            hits_cache: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The cached matches of a search, if any (and marks them recently used).
+    pub(crate) fn cached_hits(&self, key: &str) -> Option<std::sync::Arc<Vec<Hit>>> {
+        let mut cache = self.hits_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let position = cache.iter().position(|(cached, _)| cached == key)?;
+        let entry = cache.remove(position);
+        let hits = entry.1.clone();
+        cache.push(entry);
+        Some(hits)
+    }
+
+    /// Keeps the matches of a search, forgetting the least recently used beyond the budget.
+    pub(crate) fn cache_hits(&self, key: String, hits: std::sync::Arc<Vec<Hit>>) {
+        if hits.len() > HITS_CACHE_BUDGET {
+            return;
+        }
+        let mut cache = self.hits_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.retain(|(cached, _)| *cached != key);
+        cache.push((key, hits));
+        while cache.iter().map(|(_, hits)| hits.len()).sum::<usize>() > HITS_CACHE_BUDGET {
+            cache.remove(0);
+        }
     }
 
     pub(crate) fn location_flags(&self, location: u32) -> LocationFlags {
