@@ -1271,3 +1271,140 @@ async fn v1_ndjson_streams_every_match_in_page_order() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad.error_code(), "bad_parameter");
 }
+
+#[tokio::test]
+async fn the_other_parameters_and_prefixes_match_the_oracle() {
+    // dates: every prefix on Location._lastUpdated (a minute-precision value is its minute)
+    let minute = parse_fhir_datetime("2026-10-30T12:00:00Z").unwrap();
+    let cases: [(&str, Box<dyn Fn(i64) -> bool>); 8] = [
+        ("eq", Box::new(move |t| (minute..minute + 60).contains(&t))),
+        ("ne", Box::new(move |t| !(minute..minute + 60).contains(&t))),
+        ("gt", Box::new(move |t| t >= minute + 60)),
+        ("ge", Box::new(move |t| t >= minute)),
+        ("lt", Box::new(move |t| t < minute)),
+        ("le", Box::new(move |t| t < minute + 60)),
+        ("sa", Box::new(move |t| t >= minute + 60)),
+        ("eb", Box::new(move |t| t < minute)),
+    ];
+    for (prefix, keep) in &cases {
+        check(
+            &format!("Location?_lastUpdated={prefix}2026-10-30T12:00"),
+            expected("Location", |l| last_updated(l).is_some_and(keep)),
+        )
+        .await;
+    }
+    check(
+        "Organization?_lastUpdated=lt2018",
+        expected("Organization", |o| last_updated(o).is_some_and(|t| t < parse_fhir_datetime("2018").unwrap())),
+    )
+    .await;
+    // numbers: every prefix on nb-capacity (on one record)
+    let count_is = |l: &Value, keep: &dyn Fn(u64) -> bool| {
+        capacities(l).any(|r| keep(sub(r, "nbCapacity").unwrap()["valueInteger"].as_u64().unwrap()))
+    };
+    check(
+        "Location?nb-capacity=ge30&nb-capacity=le32",
+        expected("Location", |l| count_is(l, &|n| (30..=32).contains(&n))),
+    )
+    .await;
+    check("Location?nb-capacity=ap100", expected("Location", |l| count_is(l, &|n| (90..=110).contains(&n)))).await;
+    check(
+        "Location?nb-capacity=lt1&capacity-status=01",
+        expected("Location", |l| {
+            capacities(l).any(|r| {
+                record_code(r, "capacityStatus").as_deref() == Some("01")
+                    && sub(r, "nbCapacity").unwrap()["valueInteger"] == 0
+            })
+        }),
+    )
+    .await;
+    check(
+        "Organization?price-amount-value=eq62.92",
+        expected("Organization", |o| {
+            tariffs(o)
+                .any(|t| (sub(t, "amount").unwrap()["valueMoney"]["value"].as_f64().unwrap() - 62.92).abs() < 0.005)
+        }),
+    )
+    .await;
+    check(
+        "Organization?price-amount-value=sa150",
+        expected("Organization", |o| {
+            tariffs(o).any(|t| sub(t, "amount").unwrap()["valueMoney"]["value"].as_f64().unwrap() > 150.0)
+        }),
+    )
+    .await;
+    // the codes of capacity records and of tariffs not covered above
+    for (parameter, field) in [
+        ("capacity-closing-type", "capacityClosingType"),
+        ("additional-bed-type", "additionalBedType"),
+        ("temporary-assignement", "temporaryAssignement"),
+        ("capacity-type", "capacityType"),
+    ] {
+        let code = fixture().of_type("Location").flat_map(capacities).find_map(|r| record_code(r, field));
+        let Some(code) = code else { continue };
+        check(
+            &format!("Location?{parameter}={code}"),
+            expected("Location", |l| capacities(l).any(|r| record_code(r, field).as_deref() == Some(code.as_str()))),
+        )
+        .await;
+    }
+    for (parameter, field) in [
+        ("price-residential-type", "residentialType"),
+        ("price-welcome-type", "welcomeType"),
+        ("price-unit", "priceUnit"),
+    ] {
+        let code = fixture().of_type("Organization").flat_map(tariffs).find_map(|t| record_code(t, field)).unwrap();
+        check(
+            &format!("Organization?{parameter}={code}"),
+            expected("Organization", |o| tariffs(o).any(|t| record_code(t, field).as_deref() == Some(code.as_str()))),
+        )
+        .await;
+    }
+    check("Organization?price-amount-currency=EUR", expected("Organization", |o| tariffs(o).next().is_some())).await;
+    check("Organization?price-amount-currency=USD", vec![]).await;
+    check(
+        "Organization?price-validity-start-date=ge2025",
+        expected("Organization", |o| {
+            tariffs(o).any(|t| {
+                sub(t, "startDate")
+                    .and_then(|d| instant(&d["valueDateTime"]))
+                    .is_some_and(|t| t >= parse_fhir_datetime("2025").unwrap())
+            })
+        }),
+    )
+    .await;
+    // strings and tokens of Location and Organization
+    check(
+        "Location?name=reanimation",
+        expected("Location", |l| l["name"].as_str().is_some_and(|n| fold(n).starts_with("reanimation"))),
+    )
+    .await;
+    check("Location?name:missing=true", expected("Location", |l| l.get("name").is_none())).await;
+    let function = fixture().of_type("Location").find_map(|l| codings(&l["type"]).first().map(|c| c.1.clone()));
+    if let Some(function) = function {
+        check(&format!("Location?type={function}"), expected("Location", |l| has_code(&l["type"], &function))).await;
+    }
+    check(
+        "Organization?address-city=nantes",
+        expected("Organization", |o| o["address"][0]["city"].as_str().is_some_and(|c| fold(c).starts_with("nantes"))),
+    )
+    .await;
+    check("Organization?type:not=500", expected("Organization", |o| !has_code(&o["type"], "500"))).await;
+    check("Organization?partof:missing=true", expected("Organization", |o| o.get("partOf").is_none())).await;
+    // chains of every kind of parameter
+    check(
+        "HealthcareService?location.address-postalcode=441&service-type=01",
+        expected("HealthcareService", |hs| {
+            has_code(&hs["type"], "01")
+                && hs_locations(hs)
+                    .iter()
+                    .any(|l| l["address"]["postalCode"].as_str().is_some_and(|p| p.starts_with("441")))
+        }),
+    )
+    .await;
+    check(
+        "HealthcareService?organization.name:contains=hopital",
+        expected("HealthcareService", |hs| provider(hs)["name"].as_str().is_some_and(|n| fold(n).contains("hopital"))),
+    )
+    .await;
+}
