@@ -66,8 +66,8 @@ pub(crate) fn capability_statement(base: &str, snapshot_built_at: &str) -> Value
                 .map(|def| {
                     json!({
                         "name": def.name,
-                        "definition": format!("https://interop.esante.gouv.fr/ig/fhir/ror/SearchParameter/{}", def.name),
-                        "type": def.kind.as_str(),
+                        "definition": def.definition(),
+                        "type": def.declared_type(),
                         "documentation": def.doc,
                     })
                 })
@@ -78,9 +78,14 @@ pub(crate) fn capability_statement(base: &str, snapshot_built_at: &str) -> Value
                 "profile": profile(resource_type),
                 "interaction": interactions,
                 "searchParam": params,
-                "searchInclude": include,
-                "searchRevInclude": revinclude,
             });
+            // FHIR JSON has no empty arrays
+            if !include.is_empty() {
+                resource["searchInclude"] = json!(include);
+            }
+            if !revinclude.is_empty() {
+                resource["searchRevInclude"] = json!(revinclude);
+            }
             if resource_type == ResourceType::HealthcareService {
                 resource["documentation"] = json!(
                     "chained: location.<any Location parameter>, organization.<any Organization parameter>, organization:above.<...> (the EG or its EJ)"
@@ -132,7 +137,7 @@ pub fn params_markdown() -> String {
             "| {} | `{}` | {} | {} |\n",
             def.resource.name(),
             def.name,
-            def.kind.as_str(),
+            def.declared_type(),
             def.doc.replace('|', "\\|")
         ));
     }

@@ -316,6 +316,41 @@ pub(crate) const PARAMS: &[ParamDef] = &[
     ),
 ];
 
+impl ParamDef {
+    /// The canonical URL of the parameter's `SearchParameter`: FHIR R4's for the standard
+    /// ones, the IG's (`ror-sp-*`) for the ROR's.
+    pub(crate) fn definition(&self) -> String {
+        const HL7: &str = "http://hl7.org/fhir/SearchParameter/";
+        const IG: &str = "https://interop.esante.gouv.fr/ig/fhir/ror/SearchParameter/";
+        let resource = self.resource.name();
+        match self.name {
+            "_id" => format!("{HL7}Resource-id"),
+            "_lastUpdated" => format!("{HL7}Resource-lastUpdated"),
+            "_tag" => format!("{HL7}Resource-tag"),
+            "_content" => format!("{HL7}Resource-content"),
+            "_text" => format!("{HL7}DomainResource-text"),
+            "identifier" | "name" | "service-category" | "service-type" | "specialty" | "characteristic"
+            | "location" | "organization" | "type" | "status" | "near" | "address-postalcode" | "address-city"
+            | "partof" => format!("{HL7}{resource}-{}", self.name),
+            "commune-cog" | "near-insee-code" => format!("{IG}ror-sp-location-{}", self.name),
+            "age-range-low" | "age-range-high" | "patient-type" => {
+                format!("{IG}ror-sp-healthcareservice-{}", self.name)
+            }
+            "special-price" | "price-special-price" => format!("{IG}ror-sp-organization-special-price"),
+            name if name.starts_with("price-") => format!("{IG}ror-sp-organization-{name}"),
+            name => format!("{IG}ror-sp-{name}"),
+        }
+    }
+
+    /// The type the CapabilityStatement declares (`_content` and `_text` are strings in R4).
+    pub(crate) fn declared_type(&self) -> &'static str {
+        match self.target {
+            Target::Content => "string",
+            _ => self.kind.as_str(),
+        }
+    }
+}
+
 /// The definition of a parameter of a resource type.
 pub(crate) fn param(resource: ResourceType, name: &str) -> Option<&'static ParamDef> {
     PARAMS.iter().find(|def| def.resource == resource && def.name == name)

@@ -254,10 +254,14 @@ pub(crate) fn same_system(a: &str, b: &str) -> bool {
     }
 }
 
+/// Gives the values an element holds to a visitor, until the visitor returns true; whether it
+/// did.
+type EachValue<'a> = dyn FnMut(&mut dyn FnMut(Value<'_>) -> bool) -> bool + 'a;
+
 impl Test {
     /// Whether the values an element holds (given by `each`, which stops when its visitor
     /// returns true) pass.
-    fn passes(&self, each: &mut dyn FnMut(&mut dyn FnMut(Value<'_>) -> bool) -> bool) -> bool {
+    fn passes(&self, each: &mut EachValue<'_>) -> bool {
         match self {
             Test::Tokens { any_of, not } => {
                 let found = each(&mut |value| match value {

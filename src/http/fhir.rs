@@ -88,10 +88,10 @@ fn not_ready() -> Response {
     outcome_response(StatusCode::SERVICE_UNAVAILABLE, "transient", "no snapshot is loaded yet", None)
 }
 
-fn pairs(query: &Option<String>) -> Result<Vec<(String, String)>, Response> {
+fn pairs(query: &Option<String>) -> Result<Vec<(String, String)>, Box<Response>> {
     match query.as_deref().map(crate::api::decode_query).transpose() {
         Ok(pairs) => Ok(pairs.unwrap_or_default()),
-        Err(error) => Err(outcome_response(StatusCode::BAD_REQUEST, "invalid", &error.message, None)),
+        Err(error) => Err(Box::new(outcome_response(StatusCode::BAD_REQUEST, "invalid", &error.message, None))),
     }
 }
 
@@ -129,7 +129,7 @@ async fn search(
 ) -> Response {
     let pairs = match pairs(&query) {
         Ok(pairs) => pairs,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(current) = state.handle.current() else { return not_ready() };
     let base = base_url(&state, &headers);
@@ -173,7 +173,7 @@ async fn read(
 ) -> Response {
     let pairs = match pairs(&query) {
         Ok(pairs) => pairs,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if let Some((name, _)) = pairs.iter().find(|(name, _)| !matches!(name.as_str(), "_format" | "_pretty")) {
         return outcome_response(
@@ -318,7 +318,7 @@ pub(crate) async fn export_kick_off(
 ) -> Response {
     let pairs = match pairs(&query) {
         Ok(pairs) => pairs,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(loaded) = state.handle.current() else { return not_ready() };
     let base = base_url(&state, &headers);
@@ -418,10 +418,15 @@ fn run_export(
     *job.state.lock().unwrap_or_else(PoisonError::into_inner) = state;
 }
 
-fn job_id(query: &Option<String>) -> Result<String, Response> {
+fn job_id(query: &Option<String>) -> Result<String, Box<Response>> {
     let pairs = pairs(query)?;
     pairs.into_iter().find(|(name, _)| name == "_jobId").map(|(_, id)| id).ok_or_else(|| {
-        outcome_response(StatusCode::BAD_REQUEST, "required", "the _jobId parameter is required", Some("_jobId"))
+        Box::new(outcome_response(
+            StatusCode::BAD_REQUEST,
+            "required",
+            "the _jobId parameter is required",
+            Some("_jobId"),
+        ))
     })
 }
 
@@ -448,7 +453,7 @@ pub(crate) async fn export_status(
 ) -> Response {
     let id = match job_id(&query) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     state.fhir.exports.expire();
     let Some(job) = state.fhir.exports.job(&id, &caller) else { return unknown_job(&id) };
@@ -508,7 +513,7 @@ pub(crate) async fn export_cancel(
 ) -> Response {
     let id = match job_id(&query) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(job) = state.fhir.exports.job(&id, &caller) else { return unknown_job(&id) };
     job.cancel.store(true, Ordering::Relaxed);

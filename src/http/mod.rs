@@ -273,8 +273,18 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
-async fn fallback() -> AppError {
-    AppError::of(ErrorCode::NotFound)
+/// No such route: the API's JSON error, or an `OperationOutcome` under the FHIR base.
+async fn fallback(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/fhir/") || uri.path() == "/fhir" {
+        let body = crate::fhir::outcome("not-supported", &format!("{} is not served here", uri.path()), None);
+        return (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, HeaderValue::from_static("application/fhir+json; charset=utf-8"))],
+            body.to_string(),
+        )
+            .into_response();
+    }
+    AppError::of(ErrorCode::NotFound).into_response()
 }
 
 /// The limits of request bodies.

@@ -315,7 +315,7 @@ async fn healthcare_service_parameters_match_the_oracle() {
     )
     .await;
     check(
-        &format!("HealthcareService?service-category=http://mos.esante.gouv.fr/NOS/TRE_R244-CategorieOrganisation|20"),
+        "HealthcareService?service-category=http://mos.esante.gouv.fr/NOS/TRE_R244-CategorieOrganisation|20",
         expected("HealthcareService", |hs| has_code(&hs["category"], "20")),
     )
     .await;
@@ -359,7 +359,7 @@ async fn healthcare_service_parameters_match_the_oracle() {
             .collect()
     };
     let some_public =
-        fixture().of_type("HealthcareService").flat_map(|hs| publics(hs)).next().expect("a public in the fixture");
+        fixture().of_type("HealthcareService").flat_map(&publics).next().expect("a public in the fixture");
     check(
         &format!("HealthcareService?patient-type={some_public}"),
         expected("HealthcareService", |hs| publics(hs).contains(&some_public)),
@@ -820,7 +820,9 @@ async fn includes_come_with_the_page_of_their_matches() {
 #[tokio::test]
 async fn errors_are_operation_outcomes() {
     let app = shared_app();
-    let cases: &[(&str, &[(&str, &str)], u16, &str, &str)] = &[
+    /// (uri, headers, status, issue code, expression)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], u16, &'a str, &'a str);
+    let cases: &[Case] = &[
         ("/fhir/HealthcareService?name:foo=x", &[], 400, "not-supported", "http.name:foo"),
         ("/fhir/HealthcareService?specialty:below=1", &[], 400, "not-supported", "http.specialty:below"),
         ("/fhir/Location?near=95|2|1", &[], 400, "invalid", "http.near"),
@@ -1276,7 +1278,8 @@ async fn v1_ndjson_streams_every_match_in_page_order() {
 async fn the_other_parameters_and_prefixes_match_the_oracle() {
     // dates: every prefix on Location._lastUpdated (a minute-precision value is its minute)
     let minute = parse_fhir_datetime("2026-10-30T12:00:00Z").unwrap();
-    let cases: [(&str, Box<dyn Fn(i64) -> bool>); 8] = [
+    type Keep = Box<dyn Fn(i64) -> bool>;
+    let cases: [(&str, Keep); 8] = [
         ("eq", Box::new(move |t| (minute..minute + 60).contains(&t))),
         ("ne", Box::new(move |t| !(minute..minute + 60).contains(&t))),
         ("gt", Box::new(move |t| t >= minute + 60)),

@@ -166,7 +166,8 @@ fn dataset() -> impl Strategy<Value = Dataset> {
                 activity,
                 care_mode,
                 reception,
-                age_range: ages.map(|(min, max)| {
+                // a range without bounds reads back as none (it restricts nothing)
+                age_range: ages.filter(|(min, max)| min.is_some() || max.is_some()).map(|(min, max)| {
                     let (min, max) = (min.map(f64::from), max.map(f64::from));
                     match (min, max) {
                         (Some(a), Some(b)) if a > b => AgeRange { min_years: Some(b), max_years: Some(a) },

@@ -12,6 +12,7 @@ mod dates;
 mod engine;
 mod engine_data;
 mod fhir;
+mod fhir_clients;
 mod fhir_round_trip;
 mod hostile;
 mod http;

@@ -15,6 +15,29 @@ use crate::model::labels::CodeSystem;
 use crate::model::{Address, CapacityRecord, Dataset, Eg, Ej, Location, Offer, Tariff};
 use crate::util::time::format_rfc3339;
 
+/// Drops the elements that are empty arrays or objects, at every depth: FHIR JSON has none
+/// (ele-1), and the model's empty lists (an EJ without statut juridique, an address without a
+/// line) are absent elements.
+fn without_empty(mut resource: Value) -> Value {
+    prune(&mut resource);
+    resource
+}
+
+/// Prunes the empty arrays and objects under `value`; whether `value` itself is now empty.
+fn prune(value: &mut Value) -> bool {
+    match value {
+        Value::Array(items) => {
+            items.retain_mut(|item| !prune(item));
+            items.is_empty()
+        }
+        Value::Object(fields) => {
+            fields.retain(|_, field| !prune(field));
+            fields.is_empty()
+        }
+        _ => false,
+    }
+}
+
 fn coding(system: CodeSystem, code: &str) -> Value {
     let mut coding = Map::new();
     coding.insert("system".into(), system.url().into());
@@ -124,7 +147,7 @@ pub(crate) fn ej_to_fhir(ej: &Ej) -> Value {
     if ej.address != Address::default() {
         resource["address"] = json!([address(&ej.address, None)]);
     }
-    resource
+    without_empty(resource)
 }
 
 fn tariff_extension(tariff: &Tariff) -> Value {
@@ -241,7 +264,7 @@ pub(crate) fn eg_to_fhir(eg: &Eg, ej_id: Option<&str>) -> Value {
     if let Some(ej_id) = ej_id {
         resource["partOf"] = json!({ "reference": format!("Organization/{ej_id}") });
     }
-    resource
+    without_empty(resource)
 }
 
 fn age_quantity(years: f64) -> Value {
@@ -261,7 +284,7 @@ pub(crate) fn offer_to_fhir(offer: &Offer, provider_id: &str, location_ids: &[&s
             concept(CodeSystem::PublicPrisEnCharge, public),
         ));
     }
-    if let Some(age) = &offer.age_range {
+    if let Some(age) = offer.age_range.filter(|age| age.min_years.is_some() || age.max_years.is_some()) {
         let mut range = Map::new();
         if let Some(min) = age.min_years {
             range.insert("low".into(), age_quantity(min));
@@ -342,7 +365,7 @@ pub(crate) fn offer_to_fhir(offer: &Offer, provider_id: &str, location_ids: &[&s
         resource["notAvailable"] =
             json!([{ "id": "closingReopeningDate", "description": "Fermeture", "during": during }]);
     }
-    resource
+    without_empty(resource)
 }
 
 fn capacity_extension(record: &CapacityRecord) -> Value {
@@ -430,7 +453,7 @@ pub(crate) fn location_to_fhir(location: &Location) -> Value {
         }
         resource["position"] = value;
     }
-    resource
+    without_empty(resource)
 }
 
 /// Writes a dataset as NDJSON, one resource a line: EJs, EGs, locations, then offers.

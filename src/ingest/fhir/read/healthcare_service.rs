@@ -110,7 +110,10 @@ impl Reader {
                                     .value_range
                                     .as_ref()
                                     .ok_or_else(|| ReadError::at(&sub_field, Reason::MissingPart("valueRange")))?;
-                                offer.age_range = Some(age_range(range, &sub_field)?);
+                                // a range without bounds is no restriction: no age range
+                                let range = age_range(range, &sub_field)?;
+                                offer.age_range =
+                                    (range.min_years.is_some() || range.max_years.is_some()).then_some(range);
                             }
                             _ => {}
                         }
