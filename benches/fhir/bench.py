@@ -47,7 +47,7 @@ class Client:
         self.connection.request("GET", path, headers=headers or {})
         response = self.connection.getresponse()
         body = response.read()
-        return response.status, dict(response.getheaders()), body
+        return response.status, {name.lower(): value for name, value in response.getheaders()}, body
 
 
 def percentile(values, p):
@@ -127,7 +127,7 @@ def main():
     started, cpu_before = time.perf_counter(), cpu_seconds(pid)
     status, headers, body = client.get("/fhir/$export", {"Prefer": "respond-async"})
     assert status == 202, body
-    status_path = urllib.parse.urlsplit(headers["Content-Location"])._replace(scheme="", netloc="").geturl()
+    status_path = urllib.parse.urlsplit(headers["content-location"])._replace(scheme="", netloc="").geturl()
     peak = rss_before
     while True:
         status, headers, body = client.get(status_path)

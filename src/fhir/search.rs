@@ -32,8 +32,15 @@ pub(crate) enum OrgRef {
 
 /// What the facade builds once per snapshot, beside the engine's own structures.
 pub(crate) struct FacadeIndex {
-    /// Locations with a position, on the unit sphere.
-    locations: RTree<SpherePoint>,
+    /// The distinct positions of the locations, on the unit sphere (data: the position's id);
+    /// thousands of locations share a position, so a `near` computes one distance per position.
+    positions: RTree<SpherePoint>,
+    position_points: Vec<GeoPoint>,
+    /// The locations at each position, as group rows, each group in logical-id order.
+    position_start: Vec<u32>,
+    position_locations: Vec<u32>,
+    /// Each location's rank in logical-id order.
+    location_rank: Vec<u32>,
     /// Location indexes in logical-id order.
     pub(crate) locations_by_id: Vec<u32>,
     /// Every Organization in logical-id order.
@@ -73,18 +80,45 @@ impl std::fmt::Debug for FacadeIndex {
 impl FacadeIndex {
     pub(crate) fn new(engine: &Engine) -> FacadeIndex {
         let dataset = &engine.data().dataset;
-        let locations = RTree::bulk_load(
-            dataset
-                .locations
-                .iter()
-                .enumerate()
-                .filter_map(|(index, location)| {
-                    location.position.map(|point| SpherePoint::new(point.unit_vector(), index as u32))
-                })
-                .collect(),
-        );
         let mut locations_by_id: Vec<u32> = (0..dataset.locations.len() as u32).collect();
         locations_by_id.sort_by(|&a, &b| dataset.locations[a as usize].id.cmp(&dataset.locations[b as usize].id));
+        let mut location_rank = vec![0u32; dataset.locations.len()];
+        for (rank, &location) in locations_by_id.iter().enumerate() {
+            location_rank[location as usize] = rank as u32;
+        }
+        // positions: the located locations grouped by exact coordinates, each group by id
+        let mut located: Vec<(u64, u64, u32)> = dataset
+            .locations
+            .iter()
+            .enumerate()
+            .filter_map(|(index, location)| {
+                location.position.map(|point| (point.lat.to_bits(), point.lon.to_bits(), location_rank[index]))
+            })
+            .collect();
+        located.sort_unstable();
+        let mut position_points = Vec::new();
+        let mut position_start = vec![0u32];
+        let mut position_locations = Vec::with_capacity(located.len());
+        for (index, &(lat, lon, rank)) in located.iter().enumerate() {
+            if index > 0 && (located[index - 1].0, located[index - 1].1) != (lat, lon) {
+                position_start.push(position_locations.len() as u32);
+            }
+            if index == 0 || (located[index - 1].0, located[index - 1].1) != (lat, lon) {
+                position_points.push(GeoPoint { lat: f64::from_bits(lat), lon: f64::from_bits(lon) });
+            }
+            position_locations.push(locations_by_id[rank as usize]);
+        }
+        position_start.push(position_locations.len() as u32);
+        if position_points.is_empty() {
+            position_start.truncate(1);
+        }
+        let positions = RTree::bulk_load(
+            position_points
+                .iter()
+                .enumerate()
+                .map(|(id, point)| SpherePoint::new(point.unit_vector(), id as u32))
+                .collect(),
+        );
         let mut orgs_by_id: Vec<OrgRef> = (0..dataset.ejs.len() as u32)
             .map(OrgRef::Ej)
             .chain((0..dataset.egs.len() as u32).map(OrgRef::Eg))
@@ -117,7 +151,11 @@ impl FacadeIndex {
         }
         let ej_egs = pairs.into_iter().map(|(_, eg)| eg).collect();
         FacadeIndex {
-            locations,
+            positions,
+            position_points,
+            position_start,
+            position_locations,
+            location_rank,
             locations_by_id,
             orgs_by_id,
             location_flags,
@@ -159,23 +197,27 @@ impl FacadeIndex {
         &self.ej_egs[self.ej_eg_start[ej as usize] as usize..self.ej_eg_start[ej as usize + 1] as usize]
     }
 
-    /// Locations within `near`, with their distances in metres.
-    fn locations_near(&self, dataset: &Dataset, near: &Near) -> Vec<(u32, f64)> {
+    /// The positions within `near` with their distances in metres, nearest first.
+    fn positions_near(&self, near: &Near) -> Vec<(u32, f64)> {
         let centre = GeoPoint { lat: near.lat, lon: near.lon };
         // The chord of the distance, a little more so that haversine decides at the edge.
         let chord = chord_for_distance_m(near.distance_m) * (1.0 + 1e-9) + 1e-12;
         let mut found: Vec<(u32, f64)> = self
-            .locations
+            .positions
             .locate_within_distance(centre.unit_vector(), chord * chord)
             .filter_map(|point| {
-                let location = point.data;
-                let position = dataset.locations[location as usize].position?;
-                let distance = haversine_m(centre, position);
-                (distance <= near.distance_m).then_some((location, distance))
+                let distance = haversine_m(centre, self.position_points[point.data as usize]);
+                (distance <= near.distance_m).then_some((point.data, distance))
             })
             .collect();
-        found.sort_unstable_by_key(|&(location, _)| location);
+        found.sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
         found
+    }
+
+    /// The locations at a position, in logical-id order.
+    fn locations_at(&self, position: u32) -> &[u32] {
+        &self.position_locations
+            [self.position_start[position as usize] as usize..self.position_start[position as usize + 1] as usize]
     }
 
     /// An Organization by logical id.
@@ -675,16 +717,17 @@ fn each_tariff_value(tariff: &Tariff, target: Target, visit: &mut dyn FnMut(Valu
 
 /// Whether a location passes every criterion (capacity criteria on one visible record);
 /// returns its distance for `near`, or `Some(None)` when it passes without one.
+/// `known`: a `near` criterion whose distance to this location is already known (metres).
 fn location_passes(
     ctx: &Context<'_>,
     location: u32,
     criteria: &[Criterion],
-    near_distance: Option<f64>,
+    known: Option<(&Near, f64)>,
 ) -> Option<Option<f64>> {
     if !ctx.sees_location(location) {
         return None;
     }
-    let mut distance = near_distance;
+    let mut distance: Option<f64> = None;
     let mut record_criteria = Vec::new();
     for criterion in criteria {
         if criterion.target.is_capacity() {
@@ -693,8 +736,13 @@ fn location_passes(
         }
         let passes = match &criterion.test {
             Test::Near(near) => {
-                let position = ctx.dataset.locations[location as usize].position?;
-                let d = haversine_m(GeoPoint { lat: near.lat, lon: near.lon }, position);
+                let d = match known {
+                    Some((known_near, d)) if std::ptr::eq(known_near, near) => d,
+                    _ => {
+                        let position = ctx.dataset.locations[location as usize].position?;
+                        haversine_m(GeoPoint { lat: near.lat, lon: near.lon }, position)
+                    }
+                };
                 if d > near.distance_m {
                     return None;
                 }
@@ -748,7 +796,31 @@ fn org_passes(ctx: &Context<'_>, org: OrgRef, criteria: &[Criterion]) -> bool {
     })
 }
 
+/// Whether an offer passes its own and its Organization's criteria (not its Location's).
+fn offer_passes_own(ctx: &Context<'_>, offer_index: u32, criteria: &Criteria) -> bool {
+    offer_passes_without_location(ctx, offer_index, criteria).is_some()
+}
+
 fn offer_passes(ctx: &Context<'_>, offer_index: u32, criteria: &Criteria) -> Option<Option<f64>> {
+    offer_passes_without_location(ctx, offer_index, criteria)?;
+    let offer = &ctx.dataset.offers[offer_index as usize];
+    if criteria.location.is_empty() {
+        return Some(None);
+    }
+    // Some location of the offer passes all the location criteria; the nearest one gives the distance.
+    let mut best: Option<Option<f64>> = None;
+    for &location in &offer.locations {
+        if let Some(distance) = location_passes(ctx, location, &criteria.location, None) {
+            best = Some(match (best.flatten(), distance) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            });
+        }
+    }
+    best
+}
+
+fn offer_passes_without_location(ctx: &Context<'_>, offer_index: u32, criteria: &Criteria) -> Option<()> {
     if !ctx.sees_offer(offer_index) {
         return None;
     }
@@ -783,20 +855,7 @@ fn offer_passes(ctx: &Context<'_>, offer_index: u32, criteria: &Criteria) -> Opt
             return None;
         }
     }
-    if criteria.location.is_empty() {
-        return Some(None);
-    }
-    // Some location of the offer passes all the location criteria; the nearest one gives the distance.
-    let mut best: Option<Option<f64>> = None;
-    for &location in &offer.locations {
-        if let Some(distance) = location_passes(ctx, location, &criteria.location, None) {
-            best = Some(match (best.flatten(), distance) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            });
-        }
-    }
-    best
+    Some(())
 }
 
 fn near_of(criteria: &[Criterion]) -> Option<&Near> {
@@ -806,26 +865,51 @@ fn near_of(criteria: &[Criterion]) -> Option<&Near> {
     })
 }
 
+/// The offers with a Location passing the `location.*` criteria around `near`, nearest first
+/// (the distance of their nearest passing Location), then by logical id.
+fn offers_near(ctx: &Context<'_>, criteria: &Criteria, near: &Near) -> Vec<Hit> {
+    let dataset = ctx.dataset;
+    let mut hits = Vec::new();
+    // offers with several locations are met more than once: the first (nearest) counts
+    let mut several: rustc_hash::FxHashSet<u32> = rustc_hash::FxHashSet::default();
+    for (position, d) in ctx.index.positions_near(near) {
+        for &location in ctx.index.locations_at(position) {
+            let Some(distance_m) = location_passes(ctx, location, &criteria.location, Some((near, d))) else {
+                continue;
+            };
+            for &offer in ctx.engine.offers_of_location(location) {
+                if dataset.offers[offer as usize].locations.len() > 1 && !several.insert(offer) {
+                    continue;
+                }
+                if offer_passes_own(ctx, offer, criteria) {
+                    hits.push(Hit { index: offer, distance_m });
+                }
+            }
+        }
+    }
+    hits.sort_by(|a, b| {
+        a.distance_m
+            .unwrap_or(f64::INFINITY)
+            .total_cmp(&b.distance_m.unwrap_or(f64::INFINITY))
+            .then(a.index.cmp(&b.index))
+    });
+    hits
+}
+
 /// Every match of a search over one resource type, in the default order: nearest first with
 /// `near`, then by logical id.
 pub(crate) fn evaluate(ctx: &Context<'_>, resource: ResourceType, criteria: &Criteria) -> Vec<Hit> {
     let dataset = ctx.dataset;
     let mut hits: Vec<Hit> = match resource {
         ResourceType::HealthcareService => {
-            let candidates: Option<Vec<u32>> = if let Some(near) = near_of(&criteria.location) {
-                let mut offers: Vec<u32> = ctx
-                    .index
-                    .locations_near(dataset, near)
-                    .into_iter()
-                    .flat_map(|(location, _)| ctx.engine.offers_of_location(location).iter().copied())
-                    .collect();
-                offers.sort_unstable();
-                offers.dedup();
-                Some(offers)
-            } else if let Some(offers) = criteria.own.iter().find_map(|criterion| match &criterion.test {
-                Test::Offers(offers) => Some(offers.clone()),
-                _ => None,
-            }) {
+            if let Some(near) = near_of(&criteria.location) {
+                return offers_near(ctx, criteria, near);
+            }
+            let candidates: Option<Vec<u32>> = if let Some(offers) =
+                criteria.own.iter().find_map(|criterion| match &criterion.test {
+                    Test::Offers(offers) => Some(offers.clone()),
+                    _ => None,
+                }) {
                 Some(offers)
             } else {
                 criteria.own.iter().find_map(|criterion| match (&criterion.target, &criterion.test) {
@@ -854,11 +938,23 @@ pub(crate) fn evaluate(ctx: &Context<'_>, resource: ResourceType, criteria: &Cri
                     .map(|distance_m| Hit { index: location, distance_m })
             };
             if let Some(near) = near_of(&criteria.own) {
-                let mut found: Vec<u32> =
-                    ctx.index.locations_near(dataset, near).into_iter().map(|(location, _)| location).collect();
-                // id order
-                found.sort_by(|&a, &b| dataset.locations[a as usize].id.cmp(&dataset.locations[b as usize].id));
-                found.into_iter().filter_map(check).collect()
+                let mut hits = Vec::new();
+                for (position, d) in ctx.index.positions_near(near) {
+                    for &location in ctx.index.locations_at(position) {
+                        if let Some(distance_m) = location_passes(ctx, location, &criteria.own, Some((near, d))) {
+                            hits.push(Hit { index: location, distance_m });
+                        }
+                    }
+                }
+                // nearest first, then logical id (nearly sorted already: linear)
+                let rank = &ctx.index.location_rank;
+                hits.sort_by(|a, b| {
+                    a.distance_m
+                        .unwrap_or(f64::INFINITY)
+                        .total_cmp(&b.distance_m.unwrap_or(f64::INFINITY))
+                        .then(rank[a.index as usize].cmp(&rank[b.index as usize]))
+                });
+                return hits;
             } else {
                 ctx.index.locations_by_id.iter().copied().filter_map(check).collect()
             }
