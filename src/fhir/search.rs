@@ -41,6 +41,9 @@ pub(crate) struct FacadeIndex {
     position_locations: Vec<u32>,
     /// Each location's rank in logical-id order.
     location_rank: Vec<u32>,
+    /// Per offer, [`OFFER_SENSITIVE`] and [`OFFER_SEVERAL_LOCATIONS`]: what a walk over many
+    /// offers reads, without touching the offers themselves (a cache miss each).
+    offer_flags: Vec<u8>,
     /// Location indexes in logical-id order.
     pub(crate) locations_by_id: Vec<u32>,
     /// Every Organization in logical-id order.
@@ -57,6 +60,11 @@ pub(crate) struct FacadeIndex {
     /// the live capacities' version).
     hits_cache: std::sync::Mutex<Vec<(String, std::sync::Arc<Vec<Hit>>)>>,
 }
+
+/// An unité sensible.
+const OFFER_SENSITIVE: u8 = 1;
+/// An offer with more than one location.
+const OFFER_SEVERAL_LOCATIONS: u8 = 2;
 
 /// Most hits the paging cache holds (16 bytes each).
 const HITS_CACHE_BUDGET: usize = 4_000_000;
@@ -150,7 +158,16 @@ impl FacadeIndex {
             ej_eg_start[index] += ej_eg_start[index - 1];
         }
         let ej_egs = pairs.into_iter().map(|(_, eg)| eg).collect();
+        let offer_flags = dataset
+            .offers
+            .iter()
+            .map(|offer| {
+                u8::from(offer.sensitive_unit) * OFFER_SENSITIVE
+                    | u8::from(offer.locations.len() > 1) * OFFER_SEVERAL_LOCATIONS
+            })
+            .collect();
         FacadeIndex {
+            offer_flags,
             positions,
             position_points,
             position_start,
@@ -869,30 +886,55 @@ fn near_of(criteria: &[Criterion]) -> Option<&Near> {
 /// (the distance of their nearest passing Location), then by logical id.
 fn offers_near(ctx: &Context<'_>, criteria: &Criteria, near: &Near) -> Vec<Hit> {
     let dataset = ctx.dataset;
-    let mut hits = Vec::new();
+    let mut hits: Vec<Hit> = Vec::new();
     // offers with several locations are met more than once: the first (nearest) counts
-    let mut several: rustc_hash::FxHashSet<u32> = rustc_hash::FxHashSet::default();
+    let mut met: Vec<u64> = Vec::new();
+    // the hits of positions at one distance, sorted by offer when the distance changes
+    let mut group_start = 0;
+    let mut group_distance = f64::NAN;
+    let offer_criteria =
+        !(criteria.own.is_empty() && criteria.organization.is_empty() && criteria.organization_above.is_empty());
     for (position, d) in ctx.index.positions_near(near) {
+        if d != group_distance {
+            hits[group_start..].sort_unstable_by_key(|hit| hit.index);
+            group_start = hits.len();
+            group_distance = d;
+        }
         for &location in ctx.index.locations_at(position) {
             let Some(distance_m) = location_passes(ctx, location, &criteria.location, Some((near, d))) else {
                 continue;
             };
             for &offer in ctx.engine.offers_of_location(location) {
-                if dataset.offers[offer as usize].locations.len() > 1 && !several.insert(offer) {
+                let flags = ctx.index.offer_flags[offer as usize];
+                if ctx.access.hide_sensitive && flags & OFFER_SENSITIVE != 0 {
                     continue;
                 }
-                if offer_passes_own(ctx, offer, criteria) {
+                if flags & OFFER_SEVERAL_LOCATIONS != 0 {
+                    if met.is_empty() {
+                        met = vec![0; dataset.offers.len().div_ceil(64)];
+                    }
+                    let (word, bit) = (offer as usize / 64, 1u64 << (offer % 64));
+                    if met[word] & bit != 0 {
+                        continue;
+                    }
+                    met[word] |= bit;
+                }
+                if !offer_criteria || offer_passes_own(ctx, offer, criteria) {
                     hits.push(Hit { index: offer, distance_m });
                 }
             }
         }
     }
-    hits.sort_by(|a, b| {
-        a.distance_m
-            .unwrap_or(f64::INFINITY)
-            .total_cmp(&b.distance_m.unwrap_or(f64::INFINITY))
-            .then(a.index.cmp(&b.index))
-    });
+    hits[group_start..].sort_unstable_by_key(|hit| hit.index);
+    if criteria.location.iter().filter(|criterion| matches!(criterion.test, Test::Near(_))).count() > 1 {
+        // several `near`: the distance is the farthest of them, not the one walked
+        hits.sort_by(|a, b| {
+            a.distance_m
+                .unwrap_or(f64::INFINITY)
+                .total_cmp(&b.distance_m.unwrap_or(f64::INFINITY))
+                .then(a.index.cmp(&b.index))
+        });
+    }
     hits
 }
 
