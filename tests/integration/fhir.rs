@@ -1411,3 +1411,74 @@ async fn the_other_parameters_and_prefixes_match_the_oracle() {
     )
     .await;
 }
+
+/// Names the parser knows (every parameter, chained, with modifiers), and some it does not.
+fn parameter_names() -> Vec<String> {
+    let statement = ror_search::fhir::capability::params_markdown();
+    let mut names: Vec<String> =
+        statement.lines().skip(2).filter_map(|line| line.split('`').nth(1).map(str::to_owned)).collect();
+    let chained: Vec<String> =
+        names.iter().flat_map(|name| [format!("location.{name}"), format!("organization:above.{name}")]).collect();
+    names.extend(chained);
+    for extra in [
+        "_count",
+        "_sort",
+        "_summary",
+        "_elements",
+        "_include",
+        "_include:iterate",
+        "_revinclude",
+        "_cursor",
+        "_total",
+        "name:exact",
+        "name:contains",
+        "type:not",
+        "near:missing",
+        "x:y:z",
+        "location..near",
+        "",
+    ] {
+        names.push(extra.to_owned());
+    }
+    names
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 400,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(20261201),
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Any search the parser can be sent is a Bundle (200) or an OperationOutcome (400/403/410),
+    /// never a panic or a 500.
+    #[test]
+    fn random_searches_answer_a_bundle_or_an_outcome(
+        resource in proptest::sample::select(vec!["HealthcareService", "Location", "Organization"]),
+        pairs in proptest::collection::vec(
+            (proptest::sample::select(parameter_names()), proptest::prop_oneof![
+                "[a-z0-9|,.:\\\\-]{0,20}",
+                "(eq|ne|gt|lt|ge|le|sa|eb|ap)?[0-9]{1,4}(\\.[0-9]{1,3})?",
+                "(ge|lt)?20[0-9]{2}(-[01][0-9](-[0-3][0-9](T[0-2][0-9]:[0-5][0-9])?)?)?",
+                "-?[0-9]{1,2}\\.[0-9]{1,4}\\|-?[0-9]{1,3}\\.[0-9]{1,4}(\\|[0-9]{1,5}(\\|(km|m|mi))?)?",
+                proptest::prelude::any::<String>(),
+            ]),
+            0..5,
+        ),
+        strict in proptest::prelude::any::<bool>(),
+    ) {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in &pairs {
+            query.append_pair(name, value);
+        }
+        let uri = format!("/fhir/{resource}?{}&_count=5", query.finish());
+        let headers: &[(&str, &str)] = if strict { &[("prefer", "handling=strict")] } else { &[] };
+        let answer = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(call(shared_app(), "GET", &uri, headers, Vec::new()));
+        let status = answer.status.as_u16();
+        proptest::prop_assert!(matches!(status, 200 | 400 | 403 | 410), "{uri}: {status} {}", answer.text());
+        let body = answer.json();
+        let expected = if status == 200 { "Bundle" } else { "OperationOutcome" };
+        proptest::prop_assert_eq!(body["resourceType"].as_str(), Some(expected), "{}: {}", uri, body);
+    }
+}
