@@ -162,8 +162,8 @@ impl FacadeIndex {
             .offers
             .iter()
             .map(|offer| {
-                u8::from(offer.sensitive_unit) * OFFER_SENSITIVE
-                    | u8::from(offer.locations.len() > 1) * OFFER_SEVERAL_LOCATIONS
+                (u8::from(offer.sensitive_unit) * OFFER_SENSITIVE)
+                    | (u8::from(offer.locations.len() > 1) * OFFER_SEVERAL_LOCATIONS)
             })
             .collect();
         FacadeIndex {
