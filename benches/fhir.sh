@@ -20,14 +20,7 @@ if [ -z "${BIN:-}" ]; then
   cargo build --release --quiet
   BIN=target/release/ror-search
 fi
-if ! "$BIN" inspect "$SNAPSHOT" >/dev/null 2>&1; then
-  if [ ! -f "$FEED" ]; then
-    echo "generating the synthetic national feed..." >&2
-    "$BIN" generate-synthetic --egs 100000 --offers 1000000 --out "$FEED"
-  fi
-  echo "building the national snapshot..." >&2
-  "$BIN" build --input "$FEED" --out "$SNAPSHOT" --communes data-samples/communes.csv.gz --force
-fi
+source benches/national.sh
 
 # Profile 1 (everything), as a regional platform's synchronisation client.
 printf 'allow_anonymous = true\nanonymous_profiles = [1]\n' >"$WORK/access.toml"

@@ -33,14 +33,7 @@ if [ -z "${BIN:-}" ]; then
   BIN=target/release/ror-search
 fi
 
-if ! "$BIN" inspect "$SNAPSHOT" >/dev/null 2>&1; then
-  if [ ! -f "$FEED" ]; then
-    echo "generating the synthetic national feed..." >&2
-    "$BIN" generate-synthetic --egs 100000 --offers 1000000 --out "$FEED"
-  fi
-  echo "building the national snapshot..." >&2
-  "$BIN" build --input "$FEED" --out "$SNAPSHOT" --communes data-samples/communes.csv.gz --force
-fi
+source benches/national.sh
 
 python3 benches/load/urls.py orientation 4000 >"$WORK/orientation.txt"
 python3 benches/load/urls.py mixed 4000 >"$WORK/mixed.txt"

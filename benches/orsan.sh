@@ -53,20 +53,7 @@ source benches/generators.sh
 cargo build --release --quiet
 BIN=target/release/ror-search
 
-# A feed written before Locations had synchro ids cannot be PATCHed by identifier: regenerate.
-if [ -f "$FEED" ] && ! grep -m1 -q '"value":"ZS000"' "$FEED"; then
-  echo "$FEED has no synchro ids (older generator): regenerating it and the snapshot" >&2
-  rm -f "$FEED"
-  rm -rf "$SNAPSHOT"
-fi
-if ! "$BIN" inspect "$SNAPSHOT" >/dev/null 2>&1; then
-  if [ ! -f "$FEED" ]; then
-    echo "generating the synthetic national feed..." >&2
-    "$BIN" generate-synthetic --egs 100000 --offers 1000000 --out "$FEED"
-  fi
-  echo "building the national snapshot..." >&2
-  "$BIN" build --input "$FEED" --out "$SNAPSHOT" --communes data-samples/communes.csv.gz --force
-fi
+source benches/national.sh
 
 # start_server INDEX [serve flags...]: serves INDEX and waits (at most 5 minutes) until ready;
 # sets SERVER (its pid) and READY (the seconds it took).
