@@ -50,7 +50,18 @@ impl Index {
     /// Answers a search request.
     pub(crate) fn search(&self, live: &LiveView, request: &SearchRequest) -> Result<SearchResponse<'_>, ParamError> {
         request.validate()?;
-        let Prepared { centre, centre_view, plan, text_query, sort } = self.prepare(live, request)?;
+        let now = request.now.unwrap_or_else(crate::util::time::now);
+        let (centre, centre_view) = self.centre_of(request.centre.as_ref())?;
+        let filter = CompiledFilter::new(request, &self.columns, now)?;
+        let text_query = match &request.q {
+            Some(q) => {
+                let text = self.text.as_ref().ok_or_else(|| ParamError::new("q", "this snapshot has no text index"))?;
+                text.parse(q).map_err(|error| ParamError::new("q", error.to_string()))?
+            }
+            None => None,
+        };
+        let sort = request.effective_sort();
+        let plan = Plan::new(self, live, filter, sort, centre, request.radius_km.map(|km| km * 1000.0), request.bbox);
         let explain_doc = match &request.explain {
             Some(id) => Some(
                 self.doc_of_offer_id(id)
@@ -69,7 +80,27 @@ impl Index {
         if let Some((_, Some(target))) = &explanation_seed {
             collector.rank_target = Some(*target);
         }
-        let (total_exact, strategy) = run(&plan, request, centre, sort, text_query.as_ref(), need_all, &mut collector);
+        let strategy = if request.q.is_some() && text_query.is_none() {
+            Strategy::Empty // a query of only separators matches nothing
+        } else if text_query.is_some() {
+            Strategy::Text
+        } else if centre.is_some() && sort == SortKey::Distance && !need_all {
+            Strategy::NearestWalk
+        } else if centre.is_none() && !plan.bbox_is_small {
+            Strategy::Bulk
+        } else {
+            Strategy::Region
+        };
+        let (total_exact, strategy) = match (strategy, &text_query) {
+            (Strategy::Empty, _) => (true, Strategy::Empty),
+            (Strategy::Text, Some(query)) => plan.text(query, &mut collector, need_all),
+            (Strategy::NearestWalk, _) => plan.walk_nearest(&mut collector),
+            (Strategy::Bulk, _) => {
+                plan.bulk(&mut collector);
+                (true, Strategy::Bulk)
+            }
+            (_, _) => (plan.enumerate(&mut collector, need_all), Strategy::Region),
+        };
         tracing::trace!(?strategy, total = collector.total, total_exact, "search planned");
         let total = if strategy == Strategy::Empty { 0 } else { collector.total };
         let hits = collector.heap.into_sorted_vec();
@@ -101,14 +132,17 @@ impl Index {
         })
     }
 
-    /// What a search needs before it runs: its centre, its plan, its text query, its sort.
-    fn prepare<'s: 'l, 'l>(
-        &'s self,
-        live: &'l LiveView,
+    /// Every match of a request in its order, without page limits (`offset` and `limit` are
+    /// not read): the streamed answers. Whether it has a centre and a text query, for rendering.
+    /// (Its own copy of `search`'s preparation: `search` is the hot path, left as measured.)
+    pub(crate) fn all_hits(
+        &self,
+        live: &LiveView,
         request: &SearchRequest,
-    ) -> Result<Prepared<'s, 'l>, ParamError> {
+    ) -> Result<(Vec<Hit>, bool, bool), ParamError> {
+        SearchRequest { limit: 1, offset: 0, ..request.clone() }.validate()?;
         let now = request.now.unwrap_or_else(crate::util::time::now);
-        let (centre, centre_view) = self.centre_of(request.centre.as_ref())?;
+        let (centre, _) = self.centre_of(request.centre.as_ref())?;
         let filter = CompiledFilter::new(request, &self.columns, now)?;
         let text_query = match &request.q {
             Some(q) => {
@@ -119,22 +153,22 @@ impl Index {
         };
         let sort = request.effective_sort();
         let plan = Plan::new(self, live, filter, sort, centre, request.radius_km.map(|km| km * 1000.0), request.bbox);
-        Ok(Prepared { centre, centre_view, plan, text_query, sort })
-    }
-
-    /// Every match of a request in its order, without page limits (`offset` and `limit` are
-    /// not read): the streamed answers. Whether it has a centre and a text query, for rendering.
-    pub(crate) fn all_hits(
-        &self,
-        live: &LiveView,
-        request: &SearchRequest,
-    ) -> Result<(Vec<Hit>, bool, bool), ParamError> {
-        let paged = SearchRequest { limit: 1, offset: 0, ..request.clone() };
-        paged.validate()?;
-        let Prepared { centre, plan, text_query, sort, .. } = self.prepare(live, request)?;
         let mut collector = Collector::new(self.data.dataset.offers.len().max(1));
-        let (_, strategy) = run(&plan, request, centre, sort, text_query.as_ref(), true, &mut collector);
-        let hits = if strategy == Strategy::Empty { Vec::new() } else { collector.heap.into_sorted_vec() };
+        let hits = match &text_query {
+            None if request.q.is_some() => Vec::new(), // a query of only separators matches nothing
+            Some(query) => {
+                plan.text(query, &mut collector, true);
+                collector.heap.into_sorted_vec()
+            }
+            None if centre.is_none() && !plan.bbox_is_small => {
+                plan.bulk(&mut collector);
+                collector.heap.into_sorted_vec()
+            }
+            None => {
+                plan.enumerate(&mut collector, true);
+                collector.heap.into_sorted_vec()
+            }
+        };
         Ok((hits, centre.is_some(), text_query.is_some()))
     }
 
@@ -143,47 +177,5 @@ impl Index {
         let offers = &self.data.dataset.offers;
         let index = offers.binary_search_by(|offer| offer.id.as_str().cmp(id)).ok()?;
         Some(self.layout.doc_of_offer[index])
-    }
-}
-
-/// A search ready to run.
-struct Prepared<'s, 'l> {
-    centre: Option<GeoPoint>,
-    centre_view: Option<CentreView<'s>>,
-    plan: Plan<'l>,
-    text_query: Option<super::text::TextQuery>,
-    sort: SortKey,
-}
-
-/// Chooses the strategy and runs the plan into the collector; whether the total is exact.
-fn run(
-    plan: &Plan<'_>,
-    request: &SearchRequest,
-    centre: Option<GeoPoint>,
-    sort: SortKey,
-    text_query: Option<&super::text::TextQuery>,
-    need_all: bool,
-    collector: &mut Collector,
-) -> (bool, Strategy) {
-    let strategy = if request.q.is_some() && text_query.is_none() {
-        Strategy::Empty // a query of only separators matches nothing
-    } else if text_query.is_some() {
-        Strategy::Text
-    } else if centre.is_some() && sort == SortKey::Distance && !need_all {
-        Strategy::NearestWalk
-    } else if centre.is_none() && !plan.bbox_is_small {
-        Strategy::Bulk
-    } else {
-        Strategy::Region
-    };
-    match (strategy, text_query) {
-        (Strategy::Empty, _) => (true, Strategy::Empty),
-        (Strategy::Text, Some(query)) => plan.text(query, collector, need_all),
-        (Strategy::NearestWalk, _) => plan.walk_nearest(collector),
-        (Strategy::Bulk, _) => {
-            plan.bulk(collector);
-            (true, Strategy::Bulk)
-        }
-        (_, _) => (plan.enumerate(collector, need_all), Strategy::Region),
     }
 }
