@@ -475,9 +475,19 @@ async fn the_router_accepts_exactly_the_documented_parameters() {
 async fn every_documented_route_is_routed() {
     let (router, _) = app();
     for (method, path) in ror_search::http::ROUTES {
-        let uri = path.replace("{id}", "hs-330782780-0").replace("{finess}", "330782780");
+        let id = match path {
+            path if path.starts_with("/fhir/Location") => "loc-330782780-0",
+            path if path.starts_with("/fhir/Organization") => "eg-330782780",
+            _ => "hs-330782780-0",
+        };
+        let uri = path.replace("{id}", id).replace("{finess}", "330782780");
         let uri = if uri == "/v1/communes" { "/v1/communes?q=bor".to_owned() } else { uri };
         let answer = call(&router, &method.to_uppercase(), &uri, &[], Vec::new()).await;
+        if path == "/fhir/$export-file/{job}/{file}" {
+            // routed: the handler's own 404 for a job that does not exist (not the fallback's)
+            assert_eq!(answer.json()["issue"][0]["code"], "not-found", "{method} {uri}");
+            continue;
+        }
         assert_ne!(answer.status, StatusCode::NOT_FOUND, "{method} {uri}");
         assert_ne!(answer.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
     }
