@@ -42,7 +42,7 @@ pub(crate) const NO_EG: u32 = u32::MAX;
 
 /// Groups `(key, value)` pairs by key into compressed rows: the values of key `k` are
 /// `values[start[k]..start[k + 1]]`, in the order given.
-fn group(keys: usize, pairs: impl Iterator<Item = (u32, u32)> + Clone) -> (Vec<u32>, Vec<u32>) {
+pub(crate) fn group(keys: usize, pairs: impl Iterator<Item = (u32, u32)> + Clone) -> (Vec<u32>, Vec<u32>) {
     let mut start = vec![0u32; keys + 1];
     for (key, _) in pairs.clone() {
         start[key as usize + 1] += 1;

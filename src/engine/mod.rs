@@ -394,17 +394,15 @@ impl Engine {
 
     /// The centroid of an INSEE commune (current or former code).
     pub(crate) fn commune_centre(&self, code: &str) -> Option<crate::model::GeoPoint> {
-        let index = *self.index.commune_index.get(code)?;
-        let commune = &self.index.data.communes[index as usize];
-        Some(crate::model::GeoPoint { lat: commune.lat, lon: commune.lon })
+        // the same resolution as `/v1`'s `commune=`
+        self.index.resolve_centre(&request::Centre::Commune(code.to_owned())).ok().map(|(point, _)| point)
     }
 
     /// The offers matching a text query (the engine's French analysis: every word, the last
     /// also as a prefix), as sorted offer indexes; an error names what is wrong with `q`.
-    pub(crate) fn text_offer_matches(&self, q: &str) -> Result<Vec<u32>, String> {
-        let Some(text) = &self.index.text else { return Ok(Vec::new()) };
-        let query = text.parse(q).map_err(|error| error.to_string())?;
-        let Some(query) = query else { return Ok(Vec::new()) };
+    pub(crate) fn text_offer_matches(&self, parameter: &str, q: &str) -> Result<Vec<u32>, ParamError> {
+        let Some(query) = self.index.text_query(parameter, q)? else { return Ok(Vec::new()) };
+        let Some(text) = &self.index.text else { return Ok(Vec::new()) }; // text_query checked it
         let offer_of_doc = &self.index.layout.offer_of_doc;
         let mut offers: Vec<u32> =
             text.all_matches(&query).into_iter().map(|(doc, _)| offer_of_doc[doc as usize]).collect();

@@ -54,10 +54,7 @@ impl Index {
         let (centre, centre_view) = self.centre_of(request.centre.as_ref())?;
         let filter = CompiledFilter::new(request, &self.columns, now)?;
         let text_query = match &request.q {
-            Some(q) => {
-                let text = self.text.as_ref().ok_or_else(|| ParamError::new("q", "this snapshot has no text index"))?;
-                text.parse(q).map_err(|error| ParamError::new("q", error.to_string()))?
-            }
+            Some(q) => self.text_query("q", q)?,
             None => None,
         };
         let sort = request.effective_sort();
@@ -145,10 +142,7 @@ impl Index {
         let (centre, _) = self.centre_of(request.centre.as_ref())?;
         let filter = CompiledFilter::new(request, &self.columns, now)?;
         let text_query = match &request.q {
-            Some(q) => {
-                let text = self.text.as_ref().ok_or_else(|| ParamError::new("q", "this snapshot has no text index"))?;
-                text.parse(q).map_err(|error| ParamError::new("q", error.to_string()))?
-            }
+            Some(q) => self.text_query("q", q)?,
             None => None,
         };
         let sort = request.effective_sort();
@@ -170,6 +164,13 @@ impl Index {
             }
         };
         Ok((hits, centre.is_some(), text_query.is_some()))
+    }
+
+    /// A text query parsed by the snapshot's text index (`None`: only separators); the error
+    /// names `parameter`.
+    pub(crate) fn text_query(&self, parameter: &str, q: &str) -> Result<Option<super::text::TextQuery>, ParamError> {
+        let text = self.text.as_ref().ok_or_else(|| ParamError::new(parameter, "this snapshot has no text index"))?;
+        text.parse(q).map_err(|error| ParamError::new(parameter, error.to_string()))
     }
 
     /// The doc of an offer's FHIR id (the dataset is sorted by id).

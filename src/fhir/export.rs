@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use sha2::Digest;
 
 use super::render::{self, Res};
-use super::search::{self, Context, OrgRef};
+use super::search::{self, Context};
 use super::{Facade, SearchError, SearchRequest};
 use crate::engine::access::Access;
 use crate::ingest::fhir::write::ResourceType;
@@ -189,7 +189,7 @@ pub(crate) fn write_export(
                 return Ok(());
             }
             if let Some(since) = request.since
-                && last_updated(&ctx, res).is_none_or(|at| at <= since)
+                && res.last_updated(&ctx).is_none_or(|at| at <= since)
             {
                 return Ok(());
             }
@@ -201,22 +201,8 @@ pub(crate) fn write_export(
             Ok(())
         };
         if filters.is_empty() {
-            match resource_type {
-                ResourceType::HealthcareService => {
-                    for offer in 0..ctx.dataset.offers.len() as u32 {
-                        write(Res::Offer(offer))?;
-                    }
-                }
-                ResourceType::Location => {
-                    for &location in &ctx.index.locations_by_id {
-                        write(Res::Location(location))?;
-                    }
-                }
-                ResourceType::Organization => {
-                    for &org in &ctx.index.orgs_by_id {
-                        write(Res::Org(org))?;
-                    }
-                }
+            for res in ctx.all_in_id_order(resource_type) {
+                write(res)?;
             }
         } else {
             // The union of the filters' matches, in logical-id order.
@@ -225,18 +211,10 @@ pub(crate) fn write_export(
                 .flat_map(|filter| search::evaluate(&ctx, resource_type, filter.criteria()))
                 .map(|hit| hit.index)
                 .collect();
-            match resource_type {
-                ResourceType::Location => indexes
-                    .sort_by(|&a, &b| ctx.dataset.locations[a as usize].id.cmp(&ctx.dataset.locations[b as usize].id)),
-                _ => indexes.sort_unstable(), // offer indexes and org ranks are in id order
-            }
+            indexes.sort_unstable_by_key(|&index| ctx.id_rank(resource_type, index));
             indexes.dedup();
             for index in indexes {
-                write(match resource_type {
-                    ResourceType::HealthcareService => Res::Offer(index),
-                    ResourceType::Location => Res::Location(index),
-                    ResourceType::Organization => Res::Org(ctx.index.orgs_by_id[index as usize]),
-                })?;
+                write(Res::of_hit(&ctx, resource_type, index))?;
             }
         }
         out.flush().map_err(io(&path))?;
@@ -255,13 +233,4 @@ pub(crate) fn write_export(
         });
     }
     Ok(files)
-}
-
-fn last_updated(ctx: &Context<'_>, res: Res) -> Option<i64> {
-    match res {
-        Res::Offer(offer) => ctx.dataset.offers[offer as usize].last_updated,
-        Res::Location(location) => ctx.location_last_updated(location),
-        Res::Org(OrgRef::Ej(ej)) => ctx.dataset.ejs[ej as usize].last_updated,
-        Res::Org(OrgRef::Eg(eg)) => ctx.dataset.egs[eg as usize].last_updated,
-    }
 }

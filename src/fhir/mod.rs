@@ -51,8 +51,8 @@ pub(crate) enum Handling {
 /// An include: `_include=Source:param[:Target]` or `_revinclude=...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Include {
-    /// As written, for the self link.
-    name: &'static str,
+    /// As written (`_include`, `_include:iterate`...), for the self link.
+    name: String,
     value: String,
     rule: IncludeRule,
     iterate: bool,
@@ -182,15 +182,6 @@ impl SearchRequest {
             ignored: Vec::new(),
             warnings: Vec::new(),
         };
-        let ignore = |request: &mut SearchRequest, name: &str, why: &str| -> Result<(), SearchError> {
-            match handling {
-                Handling::Strict => Err(SearchError::not_supported(name, why.to_owned())),
-                Handling::Lenient => {
-                    request.ignored.push(format!("{name}: {why}"));
-                    Ok(())
-                }
-            }
-        };
         for (name, value) in pairs {
             match name.as_str() {
                 "_count" => {
@@ -269,21 +260,14 @@ impl SearchRequest {
                 },
                 "_pretty" => {}
                 "_include" | "_include:iterate" | "_revinclude" | "_revinclude:iterate" => {
-                    let reverse = name.starts_with("_revinclude");
-                    let static_name: &'static str = match name.as_str() {
-                        "_include" => "_include",
-                        "_include:iterate" => "_include:iterate",
-                        "_revinclude" => "_revinclude",
-                        _ => "_revinclude:iterate",
-                    };
-                    match include_rule(reverse, value) {
+                    match include_rule(name.starts_with("_revinclude"), value) {
                         Some(rule) => request.includes.push(Include {
-                            name: static_name,
+                            name: name.clone(),
                             value: value.clone(),
                             rule,
                             iterate: name.ends_with(":iterate"),
                         }),
-                        None => ignore(&mut request, name, &format!("unsupported {name} value {value:?}"))?,
+                        None => request.unknown(name, handling, &format!("unsupported {name} value {value:?}"))?,
                     }
                 }
                 _ => request.add_criterion(engine, name, value, handling, access)?,
@@ -370,7 +354,7 @@ impl SearchRequest {
             query.append_pair("_sort", sort);
         }
         for include in &self.includes {
-            query.append_pair(include.name, &include.value);
+            query.append_pair(&include.name, &include.value);
         }
         for (name, value) in &self.subset_text {
             query.append_pair(name, value);
@@ -402,14 +386,6 @@ pub(crate) struct Facade<'a> {
     pub(crate) index: &'a FacadeIndex,
     /// The FHIR base URL (`https://host/fhir`), for `fullUrl` and links.
     pub(crate) base: &'a str,
-}
-
-fn hit_res(ctx: &Context<'_>, resource: ResourceType, index: u32) -> Res {
-    match resource {
-        ResourceType::HealthcareService => Res::Offer(index),
-        ResourceType::Location => Res::Location(index),
-        ResourceType::Organization => Res::Org(ctx.index.orgs_by_id[index as usize]),
-    }
 }
 
 impl Facade<'_> {
@@ -456,7 +432,7 @@ impl Facade<'_> {
                 links.push(json!({"relation": "next", "url": format!("{type_base}?{}", request.link_query(snapshot_id, Some(end)))}));
             }
             let mut seen: rustc_hash::FxHashSet<Res> = rustc_hash::FxHashSet::default();
-            let matched: Vec<Res> = page.iter().map(|hit| hit_res(&ctx, request.resource, hit.index)).collect();
+            let matched: Vec<Res> = page.iter().map(|hit| Res::of_hit(&ctx, request.resource, hit.index)).collect();
             for (hit, &res) in page.iter().zip(&matched) {
                 seen.insert(res);
                 let mut entry = self.entry(&ctx, res, &request.subset, "match");
@@ -498,7 +474,7 @@ impl Facade<'_> {
         }
         let mut bundle = json!({
             "resourceType": "Bundle",
-            "id": crate::util::random_hex(16),
+            "id": crate::util::unique_hex(16),
             "meta": {"lastUpdated": crate::util::time::format_rfc3339(crate::util::time::now())},
             "type": "searchset",
             "total": total,

@@ -12,9 +12,11 @@
 use rstar::RTree;
 
 use super::params::{self, DateTest, Near, NumberTest, ParamType, SearchError, StringMode, StringTest, Target, Token};
+use super::render::Res;
 use crate::engine::Engine;
 use crate::engine::access::{Access, CapacityVisibility};
 use crate::engine::live::LiveView;
+use crate::engine::lookup::group;
 use crate::ingest::fhir::write::ResourceType;
 use crate::model::access::Field;
 use crate::model::labels::CodeSystem;
@@ -94,32 +96,23 @@ impl FacadeIndex {
         for (rank, &location) in locations_by_id.iter().enumerate() {
             location_rank[location as usize] = rank as u32;
         }
-        // positions: the located locations grouped by exact coordinates, each group by id
-        let mut located: Vec<(u64, u64, u32)> = dataset
-            .locations
+        // positions: the distinct coordinates of the locations, each with its locations by id
+        let bits = |point: GeoPoint| (point.lat.to_bits(), point.lon.to_bits());
+        let mut distinct: Vec<(u64, u64)> =
+            dataset.locations.iter().filter_map(|location| location.position.map(bits)).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let position_points: Vec<GeoPoint> = distinct
             .iter()
-            .enumerate()
-            .filter_map(|(index, location)| {
-                location.position.map(|point| (point.lat.to_bits(), point.lon.to_bits(), location_rank[index]))
-            })
+            .map(|&(lat, lon)| GeoPoint { lat: f64::from_bits(lat), lon: f64::from_bits(lon) })
             .collect();
-        located.sort_unstable();
-        let mut position_points = Vec::new();
-        let mut position_start = vec![0u32];
-        let mut position_locations = Vec::with_capacity(located.len());
-        for (index, &(lat, lon, rank)) in located.iter().enumerate() {
-            if index > 0 && (located[index - 1].0, located[index - 1].1) != (lat, lon) {
-                position_start.push(position_locations.len() as u32);
-            }
-            if index == 0 || (located[index - 1].0, located[index - 1].1) != (lat, lon) {
-                position_points.push(GeoPoint { lat: f64::from_bits(lat), lon: f64::from_bits(lon) });
-            }
-            position_locations.push(locations_by_id[rank as usize]);
-        }
-        position_start.push(position_locations.len() as u32);
-        if position_points.is_empty() {
-            position_start.truncate(1);
-        }
+        let (position_start, position_locations) = group(
+            distinct.len(),
+            locations_by_id.iter().filter_map(|&location| {
+                let point = dataset.locations[location as usize].position?;
+                distinct.binary_search(&bits(point)).ok().map(|position| (position as u32, location))
+            }),
+        );
         let positions = RTree::bulk_load(
             position_points
                 .iter()
@@ -147,17 +140,10 @@ impl FacadeIndex {
                 }
             })
             .collect();
-        let mut pairs: Vec<(u32, u32)> =
-            dataset.egs.iter().enumerate().filter_map(|(eg, entry)| entry.ej.map(|ej| (ej, eg as u32))).collect();
-        pairs.sort_unstable();
-        let mut ej_eg_start = vec![0u32; dataset.ejs.len() + 1];
-        for &(ej, _) in &pairs {
-            ej_eg_start[ej as usize + 1] += 1;
-        }
-        for index in 1..ej_eg_start.len() {
-            ej_eg_start[index] += ej_eg_start[index - 1];
-        }
-        let ej_egs = pairs.into_iter().map(|(_, eg)| eg).collect();
+        let (ej_eg_start, ej_egs) = group(
+            dataset.ejs.len(),
+            dataset.egs.iter().enumerate().filter_map(|(eg, entry)| entry.ej.map(|ej| (ej, eg as u32))),
+        );
         let offer_flags = dataset
             .offers
             .iter()
@@ -479,8 +465,9 @@ pub(crate) fn compile(
                     }
                 }
                 Target::Content => {
-                    let offers =
-                        engine.text_offer_matches(value).map_err(|message| SearchError::value(written, message))?;
+                    let offers = engine
+                        .text_offer_matches(written, value)
+                        .map_err(|error| SearchError::value(written, error.message))?;
                     Test::Offers(offers)
                 }
                 _ => unreachable!("every special parameter is handled"),
@@ -515,7 +502,7 @@ impl<'a> Context<'a> {
 
     /// Whether the caller sees an offer.
     pub(crate) fn sees_offer(&self, offer: u32) -> bool {
-        !(self.access.hide_sensitive && self.dataset.offers[offer as usize].sensitive_unit)
+        !(self.access.hide_sensitive && self.index.offer_flags[offer as usize] & OFFER_SENSITIVE != 0)
     }
 
     /// Whether the caller sees a location.
@@ -533,6 +520,25 @@ impl<'a> Context<'a> {
     pub(crate) fn visible_records(&self, location: u32) -> impl Iterator<Item = &'a CapacityRecord> + use<'a> {
         let visibility = self.capacity_visibility(location);
         self.engine.location_records(self.live, location).iter().filter(move |record| visibility.sees(record))
+    }
+
+    /// Where a hit of `resource` stands in logical-id order.
+    pub(crate) fn id_rank(&self, resource: ResourceType, index: u32) -> u32 {
+        match resource {
+            ResourceType::Location => self.index.location_rank[index as usize],
+            ResourceType::HealthcareService | ResourceType::Organization => index, // offers and org ranks are in id order
+        }
+    }
+
+    /// Every resource of a type, in logical-id order.
+    pub(crate) fn all_in_id_order(&self, resource: ResourceType) -> Box<dyn Iterator<Item = Res> + '_> {
+        match resource {
+            ResourceType::HealthcareService => Box::new((0..self.dataset.offers.len() as u32).map(Res::Offer)),
+            ResourceType::Location => {
+                Box::new(self.index.locations_by_id.iter().map(|&location| Res::Location(location)))
+            }
+            ResourceType::Organization => Box::new(self.index.orgs_by_id.iter().map(|&org| Res::Org(org))),
+        }
     }
 
     /// `meta.lastUpdated` of a location: the snapshot's, or its last live write when later.
@@ -605,8 +611,6 @@ fn each_offer_value(
 const SERAFIN_URL: &str =
     "https://mos.esante.gouv.fr/NOS/TRE_R265-PrestationPilotageSerafin/FHIR/TRE-R265-PrestationPilotageSerafin";
 
-const IDENTIFIER_LIEU_CODE: &str = "25";
-
 fn each_location_value(
     ctx: &Context<'_>,
     location_index: u32,
@@ -619,7 +623,6 @@ fn each_location_value(
         Target::Id => visit(Value::Coding("", &location.id)),
         Target::LastUpdated => opt(ctx.location_last_updated(location_index).map(Value::Instant), visit),
         Target::LocationIdentifier => {
-            let _ = IDENTIFIER_LIEU_CODE;
             opt(location.identifier.as_deref().map(|i| Value::Coding("", i)), visit)
                 || opt(location.synchro_id.as_deref().map(|i| Value::Coding("", i)), visit)
         }
@@ -814,65 +817,37 @@ fn org_passes(ctx: &Context<'_>, org: OrgRef, criteria: &[Criterion]) -> bool {
 }
 
 /// Whether an offer passes its own and its Organization's criteria (not its Location's).
+/// Whether an offer passes its own and its Organization's criteria (not its Locations').
 fn offer_passes_own(ctx: &Context<'_>, offer_index: u32, criteria: &Criteria) -> bool {
-    offer_passes_without_location(ctx, offer_index, criteria).is_some()
-}
-
-fn offer_passes(ctx: &Context<'_>, offer_index: u32, criteria: &Criteria) -> Option<Option<f64>> {
-    offer_passes_without_location(ctx, offer_index, criteria)?;
-    let offer = &ctx.dataset.offers[offer_index as usize];
-    if criteria.location.is_empty() {
-        return Some(None);
-    }
-    // Some location of the offer passes all the location criteria; the nearest one gives the distance.
-    let mut best: Option<Option<f64>> = None;
-    for &location in &offer.locations {
-        if let Some(distance) = location_passes(ctx, location, &criteria.location, None) {
-            best = Some(match (best.flatten(), distance) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            });
-        }
-    }
-    best
-}
-
-fn offer_passes_without_location(ctx: &Context<'_>, offer_index: u32, criteria: &Criteria) -> Option<()> {
     if !ctx.sees_offer(offer_index) {
-        return None;
+        return false;
     }
-    for criterion in &criteria.own {
-        let passes = match &criterion.test {
-            Test::Offers(offers) => offers.binary_search(&offer_index).is_ok(),
-            Test::Nothing | Test::Near(_) => false,
-            test => test.passes(&mut |visit| each_offer_value(ctx, offer_index, criterion.target, visit)),
-        };
-        if !passes {
-            return None;
-        }
+    let own = criteria.own.iter().all(|criterion| match &criterion.test {
+        Test::Offers(offers) => offers.binary_search(&offer_index).is_ok(),
+        Test::Nothing | Test::Near(_) => false,
+        test => test.passes(&mut |visit| each_offer_value(ctx, offer_index, criterion.target, visit)),
+    });
+    if !own {
+        return false;
     }
-    let offer = &ctx.dataset.offers[offer_index as usize];
-    if !criteria.organization.is_empty() {
-        let provider = ctx.provider(offer)?;
-        if !org_passes(ctx, provider, &criteria.organization) {
-            return None;
-        }
-    }
-    if !criteria.organization_above.is_empty() {
-        let mut org = ctx.provider(offer);
-        let mut found = false;
-        while let Some(current) = org {
-            if org_passes(ctx, current, &criteria.organization_above) {
-                found = true;
-                break;
-            }
-            org = ctx.parent(current);
-        }
-        if !found {
-            return None;
-        }
-    }
-    Some(())
+    let provider = ctx.provider(&ctx.dataset.offers[offer_index as usize]);
+    let organization = criteria.organization.is_empty()
+        || provider.is_some_and(|provider| org_passes(ctx, provider, &criteria.organization));
+    organization
+        && (criteria.organization_above.is_empty()
+            || std::iter::successors(provider, |&org| ctx.parent(org))
+                .any(|org| org_passes(ctx, org, &criteria.organization_above)))
+}
+
+/// Whether an offer passes every criterion, without `near` (see [`offers_near`]): one of its
+/// Locations passes the `location.*` ones.
+fn offer_passes(ctx: &Context<'_>, offer_index: u32, criteria: &Criteria) -> bool {
+    offer_passes_own(ctx, offer_index, criteria)
+        && (criteria.location.is_empty()
+            || ctx.dataset.offers[offer_index as usize]
+                .locations
+                .iter()
+                .any(|&location| location_passes(ctx, location, &criteria.location, None).is_some()))
 }
 
 fn near_of(criteria: &[Criterion]) -> Option<&Near> {
@@ -889,27 +864,18 @@ fn offers_near(ctx: &Context<'_>, criteria: &Criteria, near: &Near) -> Vec<Hit> 
     let mut hits: Vec<Hit> = Vec::new();
     // offers with several locations are met more than once: the first (nearest) counts
     let mut met: Vec<u64> = Vec::new();
-    // the hits of positions at one distance, sorted by offer when the distance changes
-    let mut group_start = 0;
-    let mut group_distance = f64::NAN;
     let offer_criteria =
         !(criteria.own.is_empty() && criteria.organization.is_empty() && criteria.organization_above.is_empty());
     for (position, d) in ctx.index.positions_near(near) {
-        if d != group_distance {
-            hits[group_start..].sort_unstable_by_key(|hit| hit.index);
-            group_start = hits.len();
-            group_distance = d;
-        }
         for &location in ctx.index.locations_at(position) {
             let Some(distance_m) = location_passes(ctx, location, &criteria.location, Some((near, d))) else {
                 continue;
             };
             for &offer in ctx.engine.offers_of_location(location) {
-                let flags = ctx.index.offer_flags[offer as usize];
-                if ctx.access.hide_sensitive && flags & OFFER_SENSITIVE != 0 {
+                if !ctx.sees_offer(offer) {
                     continue;
                 }
-                if flags & OFFER_SEVERAL_LOCATIONS != 0 {
+                if ctx.index.offer_flags[offer as usize] & OFFER_SEVERAL_LOCATIONS != 0 {
                     if met.is_empty() {
                         met = vec![0; dataset.offers.len().div_ceil(64)];
                     }
@@ -925,35 +891,47 @@ fn offers_near(ctx: &Context<'_>, criteria: &Criteria, near: &Near) -> Vec<Hit> 
             }
         }
     }
-    hits[group_start..].sort_unstable_by_key(|hit| hit.index);
     if criteria.location.iter().filter(|criterion| matches!(criterion.test, Test::Near(_))).count() > 1 {
         // several `near`: the distance is the farthest of them, not the one walked
-        hits.sort_by(|a, b| {
-            a.distance_m
-                .unwrap_or(f64::INFINITY)
-                .total_cmp(&b.distance_m.unwrap_or(f64::INFINITY))
-                .then(a.index.cmp(&b.index))
-        });
+        hits.sort_by(|a, b| distance_of(a).total_cmp(&distance_of(b)).then(a.index.cmp(&b.index)));
+    } else {
+        order_ties(&mut hits, |hit| hit.index); // offer indexes are in logical-id order
     }
     hits
+}
+
+fn distance_of(hit: &Hit) -> f64 {
+    hit.distance_m.unwrap_or(f64::INFINITY)
+}
+
+/// Hits gathered position by position, nearest first: orders each run of equal distances (one
+/// position, or several at the very same distance) by `key`, the logical-id order.
+fn order_ties(hits: &mut [Hit], key: impl Fn(&Hit) -> u32) {
+    let mut start = 0;
+    while start < hits.len() {
+        let distance = hits[start].distance_m;
+        let end = start + hits[start..].iter().take_while(|hit| hit.distance_m == distance).count();
+        hits[start..end].sort_unstable_by_key(&key);
+        start = end;
+    }
 }
 
 /// Every match of a search over one resource type, in the default order: nearest first with
 /// `near`, then by logical id.
 pub(crate) fn evaluate(ctx: &Context<'_>, resource: ResourceType, criteria: &Criteria) -> Vec<Hit> {
     let dataset = ctx.dataset;
-    let mut hits: Vec<Hit> = match resource {
+    let unsorted = |index: u32| Hit { index, distance_m: None };
+    match resource {
         ResourceType::HealthcareService => {
             if let Some(near) = near_of(&criteria.location) {
                 return offers_near(ctx, criteria, near);
             }
-            let candidates: Option<Vec<u32>> = if let Some(offers) =
-                criteria.own.iter().find_map(|criterion| match &criterion.test {
-                    Test::Offers(offers) => Some(offers.clone()),
-                    _ => None,
-                }) {
-                Some(offers)
-            } else {
+            // candidates: the text matches, or the `_id` list, or every offer
+            let text = criteria.own.iter().find_map(|criterion| match &criterion.test {
+                Test::Offers(offers) => Some(offers.as_slice()),
+                _ => None,
+            });
+            let ids = text.is_none().then(|| {
                 criteria.own.iter().find_map(|criterion| match (&criterion.target, &criterion.test) {
                     (Target::Id, Test::Tokens { any_of, not: false }) => {
                         let mut offers: Vec<u32> = any_of
@@ -966,20 +944,15 @@ pub(crate) fn evaluate(ctx: &Context<'_>, resource: ResourceType, criteria: &Cri
                     }
                     _ => None,
                 })
-            };
-            let check =
-                |offer: u32| offer_passes(ctx, offer, criteria).map(|distance_m| Hit { index: offer, distance_m });
-            match candidates {
-                Some(offers) => offers.into_iter().filter_map(check).collect(),
-                None => (0..dataset.offers.len() as u32).filter_map(check).collect(),
+            });
+            let check = |&offer: &u32| offer_passes(ctx, offer, criteria);
+            match text.or(ids.flatten().as_deref()) {
+                Some(offers) => offers.iter().copied().filter(check).map(unsorted).collect(),
+                None => (0..dataset.offers.len() as u32).filter(check).map(unsorted).collect(),
             }
         }
-        ResourceType::Location => {
-            let check = |location: u32| {
-                location_passes(ctx, location, &criteria.own, None)
-                    .map(|distance_m| Hit { index: location, distance_m })
-            };
-            if let Some(near) = near_of(&criteria.own) {
+        ResourceType::Location => match near_of(&criteria.own) {
+            Some(near) => {
                 let mut hits = Vec::new();
                 for (position, d) in ctx.index.positions_near(near) {
                     for &location in ctx.index.locations_at(position) {
@@ -988,31 +961,27 @@ pub(crate) fn evaluate(ctx: &Context<'_>, resource: ResourceType, criteria: &Cri
                         }
                     }
                 }
-                // nearest first, then logical id (nearly sorted already: linear)
+                if criteria.own.iter().filter(|criterion| matches!(criterion.test, Test::Near(_))).count() > 1 {
+                    hits.sort_by(|a, b| distance_of(a).total_cmp(&distance_of(b)));
+                }
                 let rank = &ctx.index.location_rank;
-                hits.sort_by(|a, b| {
-                    a.distance_m
-                        .unwrap_or(f64::INFINITY)
-                        .total_cmp(&b.distance_m.unwrap_or(f64::INFINITY))
-                        .then(rank[a.index as usize].cmp(&rank[b.index as usize]))
-                });
-                return hits;
-            } else {
-                ctx.index.locations_by_id.iter().copied().filter_map(check).collect()
+                order_ties(&mut hits, |hit| rank[hit.index as usize]);
+                hits
             }
-        }
+            None => ctx
+                .index
+                .locations_by_id
+                .iter()
+                .copied()
+                .filter(|&location| location_passes(ctx, location, &criteria.own, None).is_some())
+                .map(unsorted)
+                .collect(),
+        },
         ResourceType::Organization => (0..ctx.index.orgs_by_id.len() as u32)
             .filter(|&rank| org_passes(ctx, ctx.index.orgs_by_id[rank as usize], &criteria.own))
-            .map(|rank| Hit { index: rank, distance_m: None })
+            .map(unsorted)
             .collect(),
-    };
-    if resource == ResourceType::Location {
-        // Location hits are in id order already; offers are sorted by id by construction.
     }
-    if hits.iter().any(|hit| hit.distance_m.is_some()) {
-        hits.sort_by(|a, b| a.distance_m.unwrap_or(f64::INFINITY).total_cmp(&b.distance_m.unwrap_or(f64::INFINITY))); // stable: ties stay in id order
-    }
-    hits
 }
 
 /// A `_sort` key.
@@ -1025,62 +994,30 @@ pub(crate) enum SortField {
 
 /// Orders hits by the `_sort` keys (stable: what they tie on keeps the default order).
 pub(crate) fn sort_hits(ctx: &Context<'_>, resource: ResourceType, hits: &mut [Hit], keys: &[(SortField, bool)]) {
+    use std::cmp::Ordering;
     if keys.is_empty() {
         return;
     }
-    let dataset = ctx.dataset;
-    let id_of = |hit: &Hit| -> &str {
-        match resource {
-            ResourceType::HealthcareService => &dataset.offers[hit.index as usize].id,
-            ResourceType::Location => &dataset.locations[hit.index as usize].id,
-            ResourceType::Organization => org_id(dataset, ctx.index.orgs_by_id[hit.index as usize]),
-        }
-    };
-    let updated_of = |hit: &Hit| -> Option<i64> {
-        match resource {
-            ResourceType::HealthcareService => dataset.offers[hit.index as usize].last_updated,
-            ResourceType::Location => ctx.location_last_updated(hit.index),
-            ResourceType::Organization => match ctx.index.orgs_by_id[hit.index as usize] {
-                OrgRef::Ej(ej) => dataset.ejs[ej as usize].last_updated,
-                OrgRef::Eg(eg) => dataset.egs[eg as usize].last_updated,
-            },
-        }
-    };
-    let name_of = |hit: &Hit| -> String {
-        let name = match resource {
-            ResourceType::HealthcareService => Some(dataset.offers[hit.index as usize].name.as_str()),
-            ResourceType::Location => dataset.locations[hit.index as usize].name.as_deref(),
-            ResourceType::Organization => match ctx.index.orgs_by_id[hit.index as usize] {
-                OrgRef::Ej(ej) => dataset.ejs[ej as usize].name.as_deref(),
-                OrgRef::Eg(eg) => Some(dataset.egs[eg as usize].name.as_str()),
-            },
-        };
-        name.map(crate::util::fold::fold).unwrap_or_default()
-    };
-    let names: Option<Vec<String>> =
-        keys.iter().any(|(field, _)| *field == SortField::Name).then(|| hits.iter().map(name_of).collect());
+    let resources: Vec<Res> = hits.iter().map(|hit| Res::of_hit(ctx, resource, hit.index)).collect();
+    let names: Option<Vec<String>> = keys
+        .iter()
+        .any(|(field, _)| *field == SortField::Name)
+        .then(|| resources.iter().map(|res| res.name(ctx).map(crate::util::fold::fold).unwrap_or_default()).collect());
     let mut order: Vec<usize> = (0..hits.len()).collect();
     order.sort_by(|&a, &b| {
         for &(field, descending) in keys {
             let ordering = match field {
-                SortField::Id => id_of(&hits[a]).cmp(id_of(&hits[b])),
+                SortField::Id => resources[a].id(ctx).cmp(resources[b].id(ctx)),
                 // absent dates last in both directions
-                SortField::LastUpdated => match (updated_of(&hits[a]), updated_of(&hits[b])) {
-                    (Some(x), Some(y)) => {
-                        if descending {
-                            y.cmp(&x)
-                        } else {
-                            x.cmp(&y)
-                        }
-                    }
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    (None, Some(_)) => std::cmp::Ordering::Greater,
-                    (None, None) => std::cmp::Ordering::Equal,
+                SortField::LastUpdated => match (resources[a].last_updated(ctx), resources[b].last_updated(ctx)) {
+                    (Some(x), Some(y)) if descending => y.cmp(&x),
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    (x, y) => x.is_none().cmp(&y.is_none()),
                 },
-                SortField::Name => names.as_ref().map_or(std::cmp::Ordering::Equal, |names| names[a].cmp(&names[b])),
+                SortField::Name => names.as_ref().map_or(Ordering::Equal, |names| names[a].cmp(&names[b])),
             };
             let ordering = if descending && field != SortField::LastUpdated { ordering.reverse() } else { ordering };
-            if ordering != std::cmp::Ordering::Equal {
+            if ordering != Ordering::Equal {
                 return ordering;
             }
         }

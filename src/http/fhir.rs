@@ -95,7 +95,7 @@ fn pairs(query: &Option<String>) -> Result<Vec<(String, String)>, Box<Response>>
     }
 }
 
-/// `Prefer: handling=strict` and `Prefer: respond-async`.
+/// Whether a `Prefer` header asks for `what` (`handling=strict`).
 fn prefers(headers: &HeaderMap, what: &str) -> bool {
     headers
         .get_all("prefer")
@@ -303,7 +303,8 @@ impl Exports {
     }
 }
 
-/// Bulk Data kick-off: the whole offer (or `_type`, `_since`, `_typeFilter`) of the current
+/// Bulk Data kick-off (always asynchronous: `Prefer: respond-async` is optional at the ROR,
+/// and accepted here with or without it): the whole offer (or `_type`, `_since`, `_typeFilter`) of the current
 /// snapshot, masked by the caller's profile, written in the background.
 #[utoipa::path(get, path = "/fhir/$export", responses(
     (status = 202, description = "Accepted: `Content-Location` is the status URL to poll"),
@@ -385,7 +386,6 @@ pub(crate) async fn export_kick_off(
     if let Ok(value) = HeaderValue::from_str(&status_url) {
         response.headers_mut().insert(header::CONTENT_LOCATION, value);
     }
-    let _ = prefers(&headers, "respond-async"); // optional at the ROR: always asynchronous here
     response
 }
 
