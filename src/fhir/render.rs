@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::search::{Context, OrgRef, org_id};
-use crate::ingest::fhir::write::{ResourceType, eg_to_fhir, ej_to_fhir, location_to_fhir, offer_to_fhir};
+use crate::ingest::fhir::write::{ResourceType, eg_to_fhir, ej_to_fhir, location_to_fhir_with, offer_to_fhir};
 
 /// A resource of the snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,11 +25,41 @@ impl Res {
         }
     }
 
+    /// The resource a search hit of `resource_type` numbers `index` (an offer, a location, a
+    /// rank in `FacadeIndex::orgs_by_id`).
+    pub(crate) fn of_hit(ctx: &Context<'_>, resource_type: ResourceType, index: u32) -> Res {
+        match resource_type {
+            ResourceType::HealthcareService => Res::Offer(index),
+            ResourceType::Location => Res::Location(index),
+            ResourceType::Organization => Res::Org(ctx.index.orgs_by_id[index as usize]),
+        }
+    }
+
     pub(crate) fn id<'a>(self, ctx: &Context<'a>) -> &'a str {
         match self {
             Res::Offer(offer) => &ctx.dataset.offers[offer as usize].id,
             Res::Location(location) => &ctx.dataset.locations[location as usize].id,
             Res::Org(org) => org_id(ctx.dataset, org),
+        }
+    }
+
+    /// `meta.lastUpdated` as answered (a Location's follows its live writes).
+    pub(crate) fn last_updated(self, ctx: &Context<'_>) -> Option<i64> {
+        match self {
+            Res::Offer(offer) => ctx.dataset.offers[offer as usize].last_updated,
+            Res::Location(location) => ctx.location_last_updated(location),
+            Res::Org(OrgRef::Ej(ej)) => ctx.dataset.ejs[ej as usize].last_updated,
+            Res::Org(OrgRef::Eg(eg)) => ctx.dataset.egs[eg as usize].last_updated,
+        }
+    }
+
+    /// The name `_sort=name` reads.
+    pub(crate) fn name<'a>(self, ctx: &Context<'a>) -> Option<&'a str> {
+        match self {
+            Res::Offer(offer) => Some(&ctx.dataset.offers[offer as usize].name),
+            Res::Location(location) => ctx.dataset.locations[location as usize].name.as_deref(),
+            Res::Org(OrgRef::Ej(ej)) => ctx.dataset.ejs[ej as usize].name.as_deref(),
+            Res::Org(OrgRef::Eg(eg)) => Some(&ctx.dataset.egs[eg as usize].name),
         }
     }
 }
@@ -53,12 +83,11 @@ pub(crate) fn resource(ctx: &Context<'_>, res: Res) -> Value {
                 .collect();
             offer_to_fhir(offer, provider, &locations)
         }
-        Res::Location(index) => {
-            let mut location = dataset.locations[index as usize].clone();
-            location.capacities = ctx.visible_records(index).cloned().collect();
-            location.last_updated = ctx.location_last_updated(index);
-            location_to_fhir(&location)
-        }
+        Res::Location(index) => location_to_fhir_with(
+            &dataset.locations[index as usize],
+            ctx.visible_records(index),
+            ctx.location_last_updated(index),
+        ),
         Res::Org(OrgRef::Ej(index)) => ej_to_fhir(&dataset.ejs[index as usize]),
         Res::Org(OrgRef::Eg(index)) => {
             let eg = &dataset.egs[index as usize];

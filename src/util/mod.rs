@@ -34,28 +34,48 @@ pub(crate) fn prefix_within(text: &str, max_bytes: usize) -> &str {
 }
 
 /// `bytes` random bytes in hex, from the operating system (`/dev/urandom`), for identifiers a
-/// caller must not guess (export jobs); a per-process random hash when it cannot be read.
+/// caller must not guess (export jobs); [`unique_hex`] when it cannot be read.
 pub(crate) fn random_hex(bytes: usize) -> String {
     use std::io::Read;
     let mut buffer = vec![0u8; bytes];
-    if std::fs::File::open("/dev/urandom").and_then(|mut file| file.read_exact(&mut buffer)).is_err() {
-        use std::hash::{BuildHasher, Hasher};
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let state = std::collections::hash_map::RandomState::new();
-        for chunk in buffer.chunks_mut(8) {
-            let mut hasher = state.build_hasher();
-            hasher.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-            hasher.write_u128(
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
-            );
-            chunk.copy_from_slice(&hasher.finish().to_le_bytes()[..chunk.len()]);
-        }
+    match std::fs::File::open("/dev/urandom").and_then(|mut file| file.read_exact(&mut buffer)) {
+        Ok(()) => hex::encode(buffer),
+        Err(_) => unique_hex(bytes),
+    }
+}
+
+/// `bytes` bytes in hex, unique within the process and unlikely to repeat across processes (a
+/// per-process random hash of a counter and the time), without I/O: identifiers that need not
+/// be secret (a Bundle's `id`).
+pub(crate) fn unique_hex(bytes: usize) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    static STATE: std::sync::OnceLock<std::collections::hash_map::RandomState> = std::sync::OnceLock::new();
+    let state = STATE.get_or_init(std::collections::hash_map::RandomState::new);
+    let mut buffer = vec![0u8; bytes];
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    for (index, chunk) in buffer.chunks_mut(8).enumerate() {
+        let mut hasher = state.build_hasher();
+        hasher.write_u64(count);
+        hasher.write_usize(index);
+        hasher.write_u128(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+        );
+        chunk.copy_from_slice(&hasher.finish().to_le_bytes()[..chunk.len()]);
     }
     hex::encode(buffer)
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unique_identifiers_do_not_repeat() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| super::unique_hex(16)).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids.iter().all(|id| id.len() == 32));
+        assert_eq!(super::random_hex(16).len(), 32);
+    }
+
     #[test]
     fn prefixes_end_on_character_boundaries() {
         assert_eq!(super::prefix_within("abc", 10), "abc");

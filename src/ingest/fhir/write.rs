@@ -400,6 +400,16 @@ fn capacity_extension(record: &CapacityRecord) -> Value {
 
 /// A location as a `Location`.
 pub(crate) fn location_to_fhir(location: &Location) -> Value {
+    location_to_fhir_with(location, &location.capacities, location.last_updated)
+}
+
+/// A location as a `Location` with these capacity records and `meta.lastUpdated` (the live
+/// ones, as the FHIR facade answers it).
+pub(crate) fn location_to_fhir_with<'a>(
+    location: &Location,
+    capacities: impl IntoIterator<Item = &'a CapacityRecord>,
+    last_updated: Option<i64>,
+) -> Value {
     let mut extensions = Vec::new();
     if let Some(commune) = &location.commune {
         extensions.push(extension(
@@ -408,13 +418,13 @@ pub(crate) fn location_to_fhir(location: &Location) -> Value {
             json!({ "coding": [{ "system": TRE_R13_URL, "code": commune }] }),
         ));
     }
-    for record in &location.capacities {
+    for record in capacities {
         extensions.push(capacity_extension(record));
     }
     let mut resource = json!({
         "resourceType": "Location",
         "id": location.id,
-        "meta": meta(location.last_updated, None, "ror-location"),
+        "meta": meta(last_updated, None, "ror-location"),
         "extension": extensions,
         "status": "active",
     });
