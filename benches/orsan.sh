@@ -45,6 +45,7 @@ SNAPSHOT=${SNAPSHOT:-index/synthetic/snapshot}
 FEED=${FEED:-index/synthetic/feed-100000-1000000.ndjson}
 TOKEN=orsan-bench-admin-token-0123456789
 WORK=$(mktemp -d)
+SERVE_LOG=${SERVE_LOG:-$WORK/serve.log}
 SERVER=
 trap 'if [ -n "$SERVER" ]; then kill -9 "$SERVER" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT
 
@@ -65,14 +66,14 @@ start_server() {
   # Every caller is profile 1 (the SAMU's consoles): crisis queries need it.
   printf 'allow_anonymous = true\nanonymous_profiles = [1]\n' >"$WORK/access.toml"
   "$BIN" serve --index "$index" --addr "$ADDR" --poll-interval-secs 0 --admin-token "$TOKEN" --access "$WORK/access.toml" "$@" \
-    >>"${SERVE_LOG:-$WORK/serve.log}" 2>&1 &
+    >>"$SERVE_LOG" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 1200); do
     curl -fs "http://$ADDR/readyz" >/dev/null 2>&1 && break
     kill -0 "$SERVER" 2>/dev/null || break
     sleep 0.25
   done
-  curl -fs "http://$ADDR/readyz" >/dev/null || { tail -20 "$WORK/serve.log" >&2; exit 1; }
+  curl -fs "http://$ADDR/readyz" >/dev/null || { tail -20 "$SERVE_LOG" >&2; exit 1; }
   READY=$(echo "$(date +%s.%N) - $started" | bc)
 }
 kill_server() {
@@ -182,5 +183,5 @@ kill_server
 start_server "$INDEX2"
 echo "restarted (SIGKILL, then serve) in $READY s; replayed $(metric ror_search_capacity_replay_entries) writes in $(metric ror_search_capacity_replay_seconds) s (ror_search_capacity_replay_seconds)"
 echo "server RSS: $(ps -o rss= -p "$SERVER" | awk '{printf "%.0f MiB", $1/1024}')"
-grep -E "capacity log opened|carried onto" "$WORK/serve.log" | tail -2 | sed 's/\x1b\[[0-9;]*m//g' || true
+grep -E "capacity log opened|carried onto" "$SERVE_LOG" | tail -2 | sed 's/\x1b\[[0-9;]*m//g' || true
 echo "machine at the end: load average $(cut -d' ' -f1-3 /proc/loadavg)"
