@@ -356,18 +356,47 @@ struct Request {
     reply: Reply,
 }
 
-#[derive(Debug)]
+/// What [`Log::submit_then`] runs on the writer thread once its records are durable (or the
+/// append failed); see [`Committed`].
+pub type Then = Box<dyn FnOnce(Result<Vec<u64>, LogError>, Committed) + Send>;
+
+/// Where a [`Log::submit_then`] callback stands in its commit: the callbacks of the requests
+/// one fsync made durable run one after another, in sequence order, on the writer thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// Whether it is the last callback of its commit (a caller can gather the work of a whole
+    /// commit and do it once, at the last).
+    pub last: bool,
+}
+
 enum Reply {
     Blocking(mpsc::SyncSender<Result<Vec<u64>, LogError>>),
     Async(oneshot::Sender<Result<Vec<u64>, LogError>>),
+    Then(Then),
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Reply::Blocking(_) => "Blocking",
+            Reply::Async(_) => "Async",
+            Reply::Then(_) => "Then",
+        })
+    }
 }
 
 impl Reply {
-    fn send(self, result: Result<Vec<u64>, LogError>) {
+    fn send(self, result: Result<Vec<u64>, LogError>, committed: Committed) {
         // A caller that went away does not want its answer; the write stands.
         match self {
             Reply::Blocking(tx) => drop(tx.send(result)),
             Reply::Async(tx) => drop(tx.send(result)),
+            // A panicking callback must not stop the writer: the log keeps serving the others.
+            Reply::Then(then) => {
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| then(result, committed))).is_err() {
+                    tracing::error!("a capacity log callback panicked; the log goes on");
+                }
+            }
         }
     }
 }
@@ -641,6 +670,26 @@ impl Log {
         }
     }
 
+    /// Queues `payloads` for appending without blocking; once they are durable, the writer
+    /// thread runs `then` with their sequence numbers (or the error), before it writes the next
+    /// commit: callbacks run one at a time, in sequence order, which makes the writer the
+    /// sequencer of whatever `then` does. `then` runs even if the caller has gone away; it must
+    /// be short and must not append to this log (the writer would wait for itself). A callback
+    /// that panics is caught and logged. Runs `then` at once, on the calling thread, for an empty
+    /// batch or one the log refuses before queueing.
+    pub fn submit_then(&self, payloads: Vec<Vec<u8>>, then: Then) {
+        let at_once = |then: Then, result| then(result, Committed { last: true });
+        if payloads.is_empty() {
+            return at_once(then, Ok(Vec::new()));
+        }
+        if let Err(error) = self.check_sizes(&payloads) {
+            return at_once(then, Err(error));
+        }
+        if let Err((error, then)) = self.send_then(payloads, then) {
+            at_once(then, Err(error));
+        }
+    }
+
     /// Rewrites the log with the records for which `keep(sequence, payload)` is true, atomically
     /// (temporary file, fsync, rename, directory fsync). The last sequence number is kept, so
     /// appends after the compaction continue the sequence. Appends submitted during the
@@ -735,6 +784,22 @@ impl Log {
         }
     }
 
+    /// [`Log::send`] of a callback request, handing the callback back when it cannot be queued.
+    fn send_then(&self, payloads: Vec<Vec<u8>>, then: Then) -> Result<(), (LogError, Then)> {
+        let request = Request { payloads, reply: Reply::Then(then) };
+        let unsent = match &self.tx {
+            Some(tx) => match tx.send(request) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::SendError(request)) => request,
+            },
+            None => request,
+        };
+        match unsent.reply {
+            Reply::Then(then) => Err((self.closed(), then)),
+            Reply::Blocking(_) | Reply::Async(_) => unreachable!("a callback request holds its callback"),
+        }
+    }
+
     fn closed(&self) -> LogError {
         LogError::Closed { path: self.shared.path.clone() }
     }
@@ -746,9 +811,14 @@ impl Log {
 }
 
 impl Drop for Log {
+    /// Waits for the writer to answer what is queued. Dropped by one of its own callbacks
+    /// (the last owner of whatever owns the log), it does not wait for itself: the writer
+    /// ends once its queue is empty.
     fn drop(&mut self) {
         drop(self.tx.take());
-        if let Some(writer) = self.writer.take() {
+        if let Some(writer) = self.writer.take()
+            && writer.thread().id() != std::thread::current().id()
+        {
             let _ = writer.join();
         }
     }
@@ -778,9 +848,7 @@ fn commit(shared: &Shared, batch: Vec<Request>) {
     if let Some(reason) = &state.failed {
         let error = LogError::Failed { path: path.clone(), reason: reason.clone() };
         drop(state);
-        for request in batch {
-            request.reply.send(Err(error.clone()));
-        }
+        answer_all(batch, |_| Err(error.clone()));
         return;
     }
     let mut buf = std::mem::take(&mut state.buf);
@@ -814,15 +882,18 @@ fn commit(shared: &Shared, batch: Vec<Request>) {
     drop(state);
     match result {
         Ok(()) => {
-            for (request, seqs) in batch.into_iter().zip(acks) {
-                request.reply.send(Ok(seqs));
-            }
+            let mut acks = acks.into_iter();
+            answer_all(batch, |_| Ok(acks.next().unwrap_or_default()));
         }
-        Err(error) => {
-            for request in batch {
-                request.reply.send(Err(error.clone()));
-            }
-        }
+        Err(error) => answer_all(batch, |_| Err(error.clone())),
+    }
+}
+
+/// Answers every request of a commit, in order, with what `result` gives for it.
+fn answer_all(batch: Vec<Request>, mut result: impl FnMut(usize) -> Result<Vec<u64>, LogError>) {
+    let count = batch.len();
+    for (index, request) in batch.into_iter().enumerate() {
+        request.reply.send(result(index), Committed { last: index + 1 == count });
     }
 }
 

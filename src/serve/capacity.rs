@@ -1,10 +1,11 @@
 //! The live capacity service: every write is logged durably (group commit, see
 //! [`crate::live::log`]), then applied to the served engine in log order, then acknowledged.
 //!
-//! * **Order.** Writes are applied in sequence order, whatever order their fsyncs return in:
-//!   a write waits in `pending` until every earlier sequence is applied, and consecutive ready
-//!   writes are applied as one batch (one swap of the engine's live view). A write is applied
-//!   by a spawned task, so a client that disconnects never leaves a hole in the sequence.
+//! * **Order.** Writes are applied in sequence order by the log's writer thread, once their
+//!   commit is durable and before the next commit is written (`Log::submit_then`): the writes
+//!   of one commit are applied as one batch (one swap of the engine's live view), then each
+//!   request is answered. The writer applies a write whether or not its client is still
+//!   there, so a client that disconnects never leaves a hole in the sequence.
 //! * **Restart.** The log is replayed onto the first snapshot served; a torn tail is reported
 //!   and dropped by the log.
 //! * **New snapshot.** Every logged write is replayed onto it before it is swapped in (last
@@ -18,14 +19,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Instant;
 
 use tokio::sync::oneshot;
 
 use crate::engine::live::ChangeOutcome;
 use crate::engine::{CapacityWrite, Engine};
-use crate::live::log::{Log, LogError, ReplayReport};
+use crate::live::log::{Committed, Log, LogError, ReplayReport};
 use crate::live::write::LoggedWrite;
 use crate::util::time::{UnixSeconds, now};
 
@@ -66,7 +67,7 @@ pub enum WriteError {
     /// No snapshot is served yet.
     #[error("no snapshot is loaded yet")]
     NotReady,
-    /// The task applying it stopped.
+    /// The log stopped before answering it.
     #[error("the write was interrupted")]
     Interrupted,
 }
@@ -98,11 +99,23 @@ impl CapacityMetrics {
     }
 }
 
+/// A request whose records the log has made durable (or failed to), on its way to be applied.
+struct Committing {
+    sequences: Result<Vec<u64>, LogError>,
+    writes: Vec<LoggedWrite>,
+    answer: oneshot::Sender<Result<Vec<WriteResult>, WriteError>>,
+}
+
+/// A durable request waiting for the last request of its commit.
+struct Ready {
+    sequences: Vec<u64>,
+    writes: Vec<LoggedWrite>,
+    answer: oneshot::Sender<Result<Vec<WriteResult>, WriteError>>,
+}
+
 struct ApplyState {
-    /// The next sequence to apply.
-    next: u64,
-    /// Writes logged but waiting for an earlier sequence.
-    pending: BTreeMap<u64, (LoggedWrite, oneshot::Sender<WriteResult>)>,
+    /// The requests of the commit being answered, in sequence order.
+    ready: Vec<Ready>,
     /// Every write in the log, in order (replayed onto each new snapshot), except the refused.
     history: Vec<(u64, LoggedWrite)>,
     /// Writes refused when applied (no record to replace or delete, or the location gone):
@@ -121,6 +134,7 @@ pub struct CapacityService {
     open_micros: u64,
     /// Counters.
     pub metrics: CapacityMetrics,
+    audit: Audit,
 }
 
 impl std::fmt::Debug for CapacityService {
@@ -152,13 +166,13 @@ impl CapacityService {
             );
         }
         tracing::info!(entries = history.len(), last_sequence = log.last_sequence(), "capacity log opened");
-        let next = log.last_sequence() + 1;
         Ok(CapacityService {
             log,
-            state: Mutex::new(ApplyState { next, pending: BTreeMap::new(), history, refused: Vec::new() }),
+            state: Mutex::new(ApplyState { ready: Vec::new(), history, refused: Vec::new() }),
             replay: replay.report,
             open_micros: started.elapsed().as_micros() as u64,
             metrics: CapacityMetrics::default(),
+            audit: Audit::start(),
         })
     }
 
@@ -169,6 +183,10 @@ impl CapacityService {
 
     /// Logs `writes` durably, applies them to the engine `current` gives (in log order), and
     /// returns what became of each. Nothing is acknowledged before it is fsynced.
+    ///
+    /// The log's writer thread applies and answers (see [`CapacityService::committed`]): the
+    /// request's future only waits, so a client that disconnects never leaves a logged write
+    /// unapplied, and a write costs two thread wake-ups (to the writer, back to the request).
     pub async fn write(
         self: &Arc<Self>,
         current: Arc<dyn Fn() -> Option<Arc<super::Loaded>> + Send + Sync>,
@@ -177,75 +195,63 @@ impl CapacityService {
         if current().is_none() {
             return Err(WriteError::NotReady);
         }
-        let this = self.clone();
         let (answer, answered) = oneshot::channel();
-        // A task of its own: dropping the request future must not leave a logged write unapplied.
-        tokio::spawn(async move {
-            let payloads = writes.iter().map(LoggedWrite::encode).collect();
-            // Kept for the audit log lines, written once the writer has its answer.
-            let audit = writes.clone();
-            let sequences = match this.log.submit(payloads).await {
-                Ok(sequences) => sequences,
-                Err(error) => {
-                    let _ = answer.send(Err(WriteError::from(error)));
-                    return;
-                }
-            };
-            let mut receivers = Vec::with_capacity(writes.len());
-            {
-                let mut state = this.state.lock().unwrap_or_else(PoisonError::into_inner);
-                for (sequence, write) in sequences.into_iter().zip(writes) {
-                    let (sender, receiver) = oneshot::channel();
-                    state.pending.insert(sequence, (write, sender));
-                    receivers.push(receiver);
-                }
-                this.apply_ready(&mut state, current.as_ref());
-            }
-            let mut results = Vec::with_capacity(receivers.len());
-            for receiver in receivers {
-                match receiver.await {
-                    Ok(result) => results.push(result),
-                    Err(_) => {
-                        let _ = answer.send(Err(WriteError::Interrupted));
-                        return;
-                    }
-                }
-            }
-            let _ = answer.send(Ok(results.clone()));
-            for (write, result) in audit.iter().zip(&results) {
-                log_write(write, result);
-            }
-        });
+        let payloads = writes.iter().map(LoggedWrite::encode).collect();
+        let this = Arc::clone(self);
+        self.log.submit_then(
+            payloads,
+            Box::new(move |sequences, committed| {
+                this.committed(Committing { sequences, writes, answer }, committed, current.as_ref());
+            }),
+        );
         answered.await.map_err(|_| WriteError::Interrupted)?
     }
 
-    /// Applies every pending write whose turn has come, as one batch.
-    fn apply_ready(&self, state: &mut ApplyState, current: &(dyn Fn() -> Option<Arc<super::Loaded>> + Send + Sync)) {
-        let mut ready = Vec::new();
-        while let Some((write, sender)) = state.pending.remove(&state.next) {
-            ready.push((state.next, write, sender));
-            state.next += 1;
+    /// On the log's writer thread, for each request once its commit is durable (in sequence
+    /// order): gathers the commit's writes and, at its last request, applies them as one batch
+    /// (one swap of the engine's live view), counts and answers each request, keeps the writes
+    /// for the next snapshot and hands their audit lines to the audit thread.
+    fn committed(
+        &self,
+        request: Committing,
+        committed: Committed,
+        current: &(dyn Fn() -> Option<Arc<super::Loaded>> + Send + Sync),
+    ) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match request.sequences {
+            Ok(sequences) => state.ready.push(Ready { sequences, writes: request.writes, answer: request.answer }),
+            Err(error) => drop(request.answer.send(Err(WriteError::from(error)))),
         }
-        if ready.is_empty() {
+        if !committed.last || state.ready.is_empty() {
             return;
         }
-        let loaded = current();
-        let at = now();
-        let entries: Vec<(u64, &LoggedWrite)> = ready.iter().map(|(sequence, write, _)| (*sequence, write)).collect();
+        let ready = std::mem::take(&mut state.ready);
+        let entries: Vec<(u64, &LoggedWrite)> =
+            ready.iter().flat_map(|request| request.sequences.iter().copied().zip(&request.writes)).collect();
         let mut results = Vec::with_capacity(entries.len());
-        match &loaded {
-            Some(loaded) => apply_entries(&loaded.engine, &entries, at, |result| results.push(result)),
+        match current() {
+            Some(loaded) => apply_entries(&loaded.engine, &entries, now(), |result| results.push(result)),
             None => results.extend(entries.iter().map(|(sequence, _)| WriteResult::gone(*sequence))),
         }
-        for ((sequence, write, sender), result) in ready.into_iter().zip(results) {
-            self.count(&result);
-            if result.refused() {
-                state.refused.push(sequence);
-            } else {
-                state.history.push((sequence, write));
+        drop(entries);
+        let mut results = results.into_iter();
+        let mut audit = Vec::with_capacity(ready.len());
+        for request in ready {
+            let mine: Vec<WriteResult> = results.by_ref().take(request.writes.len()).collect();
+            // Counted before the answer: a client reading the metrics next finds its write.
+            mine.iter().for_each(|result| self.count(result));
+            let _ = request.answer.send(Ok(mine.clone()));
+            for (write, result) in request.writes.into_iter().zip(mine) {
+                audit.push((write.clone(), result.clone()));
+                if result.refused() {
+                    state.refused.push(result.sequence);
+                } else {
+                    state.history.push((result.sequence, write));
+                }
             }
-            let _ = sender.send(result);
         }
+        drop(state);
+        self.audit.send(audit);
     }
 
     fn count(&self, result: &WriteResult) {
@@ -338,6 +344,59 @@ fn apply_entries(engine: &Engine, entries: &[(u64, &LoggedWrite)], at: UnixSecon
     });
     for (sequence, _) in &entries[next..] {
         each(WriteResult::gone(*sequence));
+    }
+}
+
+/// The audit lines of the writes, written by a thread of their own: formatting them (tens of
+/// microseconds a write) would otherwise delay the log writer's next commit.
+struct Audit {
+    sender: Option<mpsc::Sender<Vec<(LoggedWrite, WriteResult)>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Audit {
+    fn start() -> Audit {
+        let (sender, receiver) = mpsc::channel::<Vec<(LoggedWrite, WriteResult)>>();
+        let spawned = std::thread::Builder::new().name("capacity-audit".into()).spawn(move || {
+            for lines in receiver {
+                for (write, result) in &lines {
+                    log_write(write, result);
+                }
+            }
+        });
+        match spawned {
+            Ok(thread) => Audit { sender: Some(sender), thread: Some(thread) },
+            Err(error) => {
+                tracing::warn!(%error, "capacity audit thread not started: audit lines written in line");
+                Audit { sender: None, thread: None }
+            }
+        }
+    }
+
+    fn send(&self, lines: Vec<(LoggedWrite, WriteResult)>) {
+        if lines.is_empty() {
+            return;
+        }
+        let unsent = match &self.sender {
+            Some(sender) => match sender.send(lines) {
+                Ok(()) => return,
+                Err(mpsc::SendError(lines)) => lines,
+            },
+            None => lines,
+        };
+        for (write, result) in &unsent {
+            log_write(write, result);
+        }
+    }
+}
+
+impl Drop for Audit {
+    /// Writes the lines still queued before the service goes.
+    fn drop(&mut self) {
+        drop(self.sender.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

@@ -170,6 +170,86 @@ fn submitted_appends_are_written_even_if_the_log_is_dropped() {
     assert_eq!(reopen(&path).1.entries.len(), 10);
 }
 
+
+/// `submit_then` callbacks run on the writer, one at a time, in sequence order, each commit's
+/// last one marked; a panicking callback is contained; a callback that drops the log (its last
+/// owner) does not make the writer wait for itself.
+#[test]
+fn callbacks_run_in_sequence_order_once_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, path) = new_log(&dir);
+    let log = Arc::new(log);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let threads: Vec<_> = (0..8)
+        .map(|thread| {
+            let (log, seen) = (Arc::clone(&log), Arc::clone(&seen));
+            std::thread::spawn(move || {
+                let (done, wait) = mpsc::channel();
+                for item in 0..50 {
+                    let (seen, done) = (Arc::clone(&seen), done.clone());
+                    log.submit_then(
+                        vec![payload(thread, item), payload(thread, item + 1000)],
+                        Box::new(move |sequences, committed| {
+                            let sequences = sequences.unwrap();
+                            // durable before the callback: the records are in the file
+                            seen.lock().unwrap().push((sequences, committed.last));
+                            if item == 7 {
+                                panic!("a callback that panics");
+                            }
+                            done.send(()).unwrap();
+                        }),
+                    );
+                }
+                drop(done);
+                wait.iter().count()
+            })
+        })
+        .collect();
+    let answered: usize = threads.into_iter().map(|thread| thread.join().unwrap()).sum();
+    assert_eq!(answered, 8 * 49, "every callback but the panicking ones ran to its end");
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    let order: Vec<u64> = seen.iter().flat_map(|(sequences, _)| sequences.iter().copied()).collect();
+    assert_eq!(order, (1..=800).collect::<Vec<_>>(), "callbacks in sequence order, two records each");
+    assert!(seen.last().unwrap().1, "the last callback closes its commit");
+    let commits = seen.iter().filter(|(_, last)| *last).count() as u64;
+    assert!(commits <= log.metrics().commits, "at most one last callback per commit");
+
+    // the log appends after the panics, and a callback may drop the log's last owner
+    let (done, wait) = mpsc::channel();
+    let owner = Arc::new(Mutex::new(None::<Arc<Log>>));
+    *owner.lock().unwrap() = Some(Arc::clone(&log));
+    let held = Arc::clone(&owner);
+    log.submit_then(
+        vec![payload(9, 0)],
+        Box::new(move |sequences, _| {
+            drop(held.lock().unwrap().take());
+            done.send(sequences.unwrap()).unwrap();
+        }),
+    );
+    drop(log);
+    assert_eq!(wait.recv_timeout(std::time::Duration::from_secs(10)).unwrap(), vec![801]);
+    assert_eq!(reopen(&path).1.entries.len(), 801);
+}
+
+/// A refused or empty batch runs its callback at once, on the caller's thread.
+#[test]
+fn callbacks_of_refused_batches_run_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = new_log(&dir);
+    let caller = std::thread::current().id();
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    for payloads in [Vec::new(), vec![vec![0u8; MAX_PAYLOAD_BYTES + 1]]] {
+        let ran = Arc::clone(&ran);
+        log.submit_then(
+            payloads,
+            Box::new(move |result, committed| {
+                ran.lock().unwrap().push((result.is_ok(), committed.last, std::thread::current().id() == caller));
+            }),
+        );
+    }
+    assert_eq!(*ran.lock().unwrap(), vec![(true, true, true), (false, true, true)]);
+    assert_eq!(log.last_sequence(), 0);
+}
 /// Writes five records and returns the file bytes.
 fn five_records(path: &Path) -> Vec<u8> {
     let (log, _) = Log::open(path).unwrap();
