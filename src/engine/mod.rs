@@ -24,6 +24,7 @@
 //! is fast. The engine is synchronous (no tokio) and knows nothing of HTTP.
 
 pub(crate) mod access;
+pub mod clusters;
 pub(crate) mod collector;
 pub(crate) mod columns;
 pub mod crisis;
@@ -364,6 +365,11 @@ impl Engine {
             .location_by_synchro
             .get(&(crate::model::Code::from(finess), synchro_id.to_owned()))
             .map_or(&[], Vec::as_slice)
+    }
+
+    /// The FHIR id of an offer (HealthcareService), by dataset index.
+    pub fn offer_id(&self, offer: u32) -> &str {
+        &self.index.data.dataset.offers[offer as usize].id
     }
 
     /// The FHIR id of a location.

@@ -241,6 +241,51 @@ pub(crate) async fn crisis(
     state.heavy.run(move || Ok(fast_json(&loaded.engine.crisis(&request)?, 8192))).await
 }
 
+/// The HTTP-only parameter of `GET /v1/clusters`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation only: `zoom` is read from the pairs before `OffersQuery`.
+pub(crate) struct ZoomParam {
+    /// The map zoom (0-22): matches are counted in the cells of the tile grid of precision
+    /// `zoom + 3`; from zoom 17 on, every position is shown on its own.
+    #[param(minimum = 0, maximum = 22)]
+    zoom: u8,
+}
+
+/// Map clusters of a viewport: the matches of the search inside `bbox` (required), counted per
+/// cell of the web-mercator tile grid, a GeoJSON FeatureCollection. Every `/v1/offers` filter
+/// applies; the counts add up to that search's `total` over the same box.
+#[utoipa::path(get, path = "/v1/clusters", params(OffersQuery, ZoomParam), responses(
+    (status = 200, description = "A FeatureCollection: `cluster: true` cells (supercluster's properties, `key`, `bbox`, `expansion_zoom`, capacity sums) and `cluster: false` positions with their offers", content_type = "application/geo+json"),
+    (status = 400, description = "A bad, unknown or missing parameter (`bbox`, `zoom`)", body = ErrorBody),
+    (status = 503, description = "No snapshot loaded", body = ErrorBody),
+))]
+pub(crate) async fn clusters(
+    State(state): State<AppState>,
+    caller: CallerExt,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let pairs = pairs(&query)?;
+    let zoom = match pairs.iter().find(|(name, _)| name == "zoom") {
+        None => return Err(ParamError::new("zoom", "is required: the map zoom, 0 to 22").into()),
+        Some((_, value)) => value
+            .parse::<u8>()
+            .map_err(|_| ParamError::new("zoom", format!("{value:?} is not a zoom (a whole number, 0 to 22)")))?,
+    };
+    let request = crate::api::from_pairs::<OffersQuery>(
+        pairs.iter().filter(|(name, _)| name != "zoom").map(|(name, value)| (name.as_str(), value.as_str())),
+        &["zoom"],
+    )?
+    .into_request()?;
+    let request = SearchRequest { profiles: caller.profiles, ..request };
+    let loaded = current(&state)?;
+    let clusters = loaded.engine.clusters(&request, zoom)?;
+    let collection = geojson::clusters_collection(&loaded.engine, &clusters, request.profiles);
+    let mut http = fast_json(&collection, 256 + 256 * clusters.features.len());
+    http.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/geo+json"));
+    Ok(http)
+}
+
 /// The answer of `/v1/communes`.
 #[derive(Serialize, utoipa::ToSchema)]
 struct CommunesAnswer<'a> {

@@ -41,9 +41,10 @@ use error::AppError;
 
 /// Every route the service answers: `(method, path)`. The OpenAPI document lists exactly these
 /// (checked by a test).
-pub const ROUTES: [(&str, &str); 29] = [
+pub const ROUTES: [(&str, &str); 30] = [
     ("get", "/v1/offers"),
     ("get", "/v1/offers/{id}"),
+    ("get", "/v1/clusters"),
     ("get", "/v1/eg/{finess}"),
     ("get", "/v1/crisis"),
     ("get", "/v1/communes"),
@@ -125,6 +126,7 @@ impl utoipa::Modify for BearerSecurity {
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(handlers::offers))
+        .routes(routes!(handlers::clusters))
         .routes(routes!(handlers::offer))
         .routes(routes!(handlers::eg))
         .routes(routes!(handlers::crisis))
