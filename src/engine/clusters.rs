@@ -9,8 +9,6 @@
 //! FINESS establishments share a position); so is every position from [`MAX_CLUSTER_ZOOM`]
 //! on. The cells partition the matches: their counts add up to the `total` of the same search.
 
-use std::collections::BTreeMap;
-
 use super::access::Access;
 use super::request::{BBox, SearchRequest};
 use super::{Engine, ParamError};
@@ -138,17 +136,37 @@ pub struct Clusters {
     pub zoom: u8,
     /// Every match in the viewport (the sum of the features' counts).
     pub total: usize,
-    /// The features, in tile order (x, then y, of the cells at the grid precision; groups of
-    /// one cell by position).
+    /// The features, in tile order (x, then y, of the cells at the grid precision; the groups
+    /// of one cell west to east, then north to south).
     pub features: Vec<Feature>,
 }
 
-/// One match, as the clustering reads it.
+/// The matches standing on one position.
 #[derive(Debug, Clone, Copy)]
-struct Member {
-    offer: u32,
+struct Tally {
     point: GeoPoint,
+    /// Web-mercator fixed point (see [`mercator`]).
+    mercator: [u32; 2],
+    /// Its matches: `docs[start..end]` of the walk.
+    start: usize,
+    end: usize,
     sums: Sums,
+}
+
+/// A point in web-mercator fixed point: x and y in units of 2^-32 of the world's width, as
+/// tiles number them; the tile at precision `p` is `(x >> (32 - p), y >> (32 - p))`.
+pub fn mercator(point: GeoPoint) -> [u32; 2] {
+    let lat = point.lat.clamp(-MAX_MERCATOR_LAT, MAX_MERCATOR_LAT).to_radians();
+    let x = (point.lon + 180.0) / 360.0;
+    let y = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0;
+    let fixed = |fraction: f64| (fraction * 4_294_967_296.0).floor().clamp(0.0, f64::from(u32::MAX)) as u32;
+    [fixed(x), fixed(y)]
+}
+
+fn tile_at(mercator: [u32; 2], precision: u8) -> (u32, u32) {
+    let shift = 32 - u32::from(precision.min(29));
+    // precision 0: one tile (a shift by 32 would overflow)
+    (mercator[0].checked_shr(shift).unwrap_or(0), mercator[1].checked_shr(shift).unwrap_or(0))
 }
 
 impl Engine {
@@ -163,83 +181,103 @@ impl Engine {
             return Err(ParamError::new("zoom", format!("{zoom} is out of range: expected 0 to {MAX_ZOOM}")));
         }
         let live = self.live.load_full();
-        let (hits, _, _) = self.index.all_hits(&live, request)?;
         let index = &self.index;
+        let mut matches: Vec<(u32, u32)> = Vec::new();
+        let walked =
+            index.for_each_positioned_match(&live, request, &mut |position, doc| matches.push((position, doc)))?;
+        if !walked {
+            // a text query: its matches come from the text index
+            let (hits, _, _) = index.all_hits(&live, request)?;
+            matches = hits
+                .iter()
+                .map(|hit| (index.layout.position_of_doc[hit.doc as usize], hit.doc))
+                .filter(|&(position, _)| (position as usize) < index.layout.positions.len())
+                .collect();
+            matches.sort_unstable();
+        }
+        let mercator =
+            self.mercator.get_or_init(|| index.layout.positions.iter().map(|point| mercator(*point)).collect());
         let access = Access::new(request.profiles);
-        let members: Vec<Member> = hits
-            .iter()
-            .filter_map(|hit| {
-                let position = index.layout.position_of_doc[hit.doc as usize];
-                let point = *index.layout.positions.get(position as usize)?;
-                let counts = live.counts(hit.doc);
-                let seen = access.capacity_of_doc(&index.columns, hit.doc as usize);
-                let sums = Sums {
-                    available: if seen.operational { u64::from(counts.available) } else { 0 },
-                    crisis_t0: if seen.supplementary { u64::from(counts.crisis_t0) } else { 0 },
-                    crisis_t60: if seen.supplementary { u64::from(counts.crisis_t60) } else { 0 },
-                };
-                Some(Member { offer: hit.offer, point, sums })
-            })
-            .collect();
-        Ok(cluster(members, zoom))
+        let mut tallies: Vec<Tally> = Vec::new();
+        let mut docs = Vec::with_capacity(matches.len());
+        let mut current = None;
+        for (position, doc) in matches {
+            if current != Some(position) {
+                current = Some(position);
+                let start = docs.len();
+                tallies.push(Tally {
+                    point: index.layout.positions[position as usize],
+                    mercator: mercator[position as usize],
+                    start,
+                    end: start,
+                    sums: Sums::default(),
+                });
+            }
+            let Some(tally) = tallies.last_mut() else { continue };
+            let counts = live.counts(doc);
+            let seen = access.capacity_of_doc(&index.columns, doc as usize);
+            if seen.operational {
+                tally.sums.available += u64::from(counts.available);
+            }
+            if seen.supplementary {
+                tally.sums.crisis_t0 += u64::from(counts.crisis_t0);
+                tally.sums.crisis_t60 += u64::from(counts.crisis_t60);
+            }
+            docs.push(index.layout.offer_of_doc[doc as usize]);
+            tally.end = docs.len();
+        }
+        Ok(cluster(&tallies, &docs, zoom))
     }
 }
 
-/// Clusters `members` for map zoom `zoom`.
-fn cluster(members: Vec<Member>, zoom: u8) -> Clusters {
-    let total = members.len();
+/// Clusters the positions' tallies for map zoom `zoom`; `offers` holds their matches.
+fn cluster(tallies: &[Tally], offers: &[u32], zoom: u8) -> Clusters {
+    let total = offers.len();
     let precision = zoom + CELL_PRECISION_OFFSET;
-    let mut cells: BTreeMap<(u32, u32), Vec<Member>> = BTreeMap::new();
-    for member in members {
-        cells.entry(tile_of(member.point, precision)).or_default().push(member);
-    }
-    let mut features = Vec::with_capacity(cells.len());
-    for ((x, y), mut members) in cells {
-        members.sort_by(|a, b| {
-            (a.point.lat, a.point.lon, a.offer)
-                .partial_cmp(&(b.point.lat, b.point.lon, b.offer))
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
-        let mut groups: Vec<Group> = Vec::new();
-        for member in &members {
-            match groups.last_mut() {
-                Some(group) if group.point == member.point => {
-                    group.offers.push(member.offer);
-                    add(&mut group.sums, member.sums);
-                }
-                _ => groups.push(Group { point: member.point, offers: vec![member.offer], sums: member.sums }),
-            }
-        }
-        if groups.len() == 1 || zoom >= MAX_CLUSTER_ZOOM {
-            for mut group in groups {
-                group.offers.sort_unstable();
-                features.push(Feature::Group(group));
+    let mut order: Vec<(u32, u32, usize)> = tallies
+        .iter()
+        .enumerate()
+        .map(|(index, tally)| {
+            let (x, y) = tile_at(tally.mercator, precision);
+            (x, y, index)
+        })
+        .collect();
+    order.sort_unstable_by_key(|&(x, y, index)| (x, y, tallies[index].mercator, index));
+    let mut features = Vec::new();
+    for cell in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        let (x, y) = (cell[0].0, cell[0].1);
+        let members: Vec<&Tally> = cell.iter().map(|&(_, _, index)| &tallies[index]).collect();
+        if members.len() == 1 || zoom >= MAX_CLUSTER_ZOOM {
+            for tally in members {
+                let mut group: Vec<u32> = offers[tally.start..tally.end].to_vec();
+                group.sort_unstable();
+                features.push(Feature::Group(Group { point: tally.point, offers: group, sums: tally.sums }));
             }
             continue;
         }
         let mut sums = Sums::default();
-        let (mut lat_sum, mut lon_sum) = (0.0, 0.0);
+        let (mut lat_sum, mut lon_sum, mut count) = (0.0, 0.0, 0usize);
         let mut bounds = BBox { min_lon: f64::MAX, min_lat: f64::MAX, max_lon: f64::MIN, max_lat: f64::MIN };
-        for member in &members {
-            add(&mut sums, member.sums);
-            lat_sum += member.point.lat;
-            lon_sum += member.point.lon;
-            bounds.min_lon = bounds.min_lon.min(member.point.lon);
-            bounds.max_lon = bounds.max_lon.max(member.point.lon);
-            bounds.min_lat = bounds.min_lat.min(member.point.lat);
-            bounds.max_lat = bounds.max_lat.max(member.point.lat);
+        for tally in &members {
+            let matches = tally.end - tally.start;
+            add(&mut sums, tally.sums);
+            count += matches;
+            lat_sum += tally.point.lat * matches as f64;
+            lon_sum += tally.point.lon * matches as f64;
+            bounds.min_lon = bounds.min_lon.min(tally.point.lon);
+            bounds.max_lon = bounds.max_lon.max(tally.point.lon);
+            bounds.min_lat = bounds.min_lat.min(tally.point.lat);
+            bounds.max_lat = bounds.max_lat.max(tally.point.lat);
         }
-        let count = members.len() as f64;
-        let points: Vec<GeoPoint> = groups.iter().map(|group| group.point).collect();
         features.push(Feature::Cell(Cell {
             precision,
             x,
             y,
-            count: members.len(),
-            positions: groups.len(),
-            centre: GeoPoint { lat: lat_sum / count, lon: lon_sum / count },
+            count,
+            positions: members.len(),
+            centre: GeoPoint { lat: lat_sum / count as f64, lon: lon_sum / count as f64 },
             bounds,
-            expansion_zoom: expansion_zoom(&points, zoom),
+            expansion_zoom: expansion_zoom(&members, zoom),
             sums,
         }));
     }
@@ -254,14 +292,17 @@ fn add(sums: &mut Sums, more: Sums) {
 
 /// The smallest zoom above `zoom` at which `points` (distinct, at least two) fall in more than
 /// one cell; [`MAX_CLUSTER_ZOOM`] at most (where every position is shown on its own).
-fn expansion_zoom(points: &[GeoPoint], zoom: u8) -> u8 {
-    for next in zoom + 1..MAX_CLUSTER_ZOOM {
-        let first = tile_of(points[0], next + CELL_PRECISION_OFFSET);
-        if points[1..].iter().any(|point| tile_of(*point, next + CELL_PRECISION_OFFSET) != first) {
-            return next;
-        }
-    }
-    MAX_CLUSTER_ZOOM
+fn expansion_zoom(positions: &[&Tally], zoom: u8) -> u8 {
+    // The first zoom whose cells tell two positions apart: where their fixed-point coordinates
+    // first differ, bit by bit from the top.
+    let first = positions[0].mercator;
+    let differing = positions[1..]
+        .iter()
+        .map(|tally| (tally.mercator[0] ^ first[0]) | (tally.mercator[1] ^ first[1]))
+        .fold(0u32, |all, bits| all | bits);
+    // the highest differing bit is bit 31 - p at precision p (0-based from the top)
+    let precision = differing.leading_zeros() as u8 + 1;
+    precision.saturating_sub(CELL_PRECISION_OFFSET).clamp(zoom + 1, MAX_CLUSTER_ZOOM)
 }
 
 #[cfg(test)]
@@ -293,12 +334,28 @@ mod tests {
     #[test]
     fn expansion_zoom_splits_the_cell() {
         let points = [GeoPoint { lat: 44.84, lon: -0.58 }, GeoPoint { lat: 44.85, lon: -0.57 }];
-        let zoom = expansion_zoom(&points, 3);
+        let tallies: Vec<Tally> = points
+            .iter()
+            .map(|point| Tally { point: *point, mercator: mercator(*point), start: 0, end: 1, sums: Sums::default() })
+            .collect();
+        let zoom = expansion_zoom(&[&tallies[0], &tallies[1]], 3);
         let cells = |zoom: u8| {
             let precision = zoom + CELL_PRECISION_OFFSET;
             (tile_of(points[0], precision), tile_of(points[1], precision))
         };
         assert_ne!(cells(zoom).0, cells(zoom).1);
         assert_eq!(cells(zoom - 1).0, cells(zoom - 1).1);
+    }
+
+    #[test]
+    fn fixed_point_tiles_equal_the_float_ones() {
+        for (lat, lon) in
+            [(48.853, 2.3499), (-21.11, 55.53), (16.24, -61.53), (0.0, 0.0), (85.1, 180.0), (-85.1, -180.0)]
+        {
+            let point = GeoPoint { lat, lon };
+            for precision in 0..=29 {
+                assert_eq!(tile_at(mercator(point), precision), tile_of(point, precision), "{point:?} {precision}");
+            }
+        }
     }
 }

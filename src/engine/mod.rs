@@ -163,6 +163,9 @@ pub struct Engine {
     live: arc_swap::ArcSwap<live::LiveView>,
     /// One writer at a time (readers never wait).
     write_lock: std::sync::Mutex<()>,
+    /// Every position in web-mercator fixed point (x, y in units of 2^-32 of the world), made at
+    /// the first map request: a cell is then two shifts.
+    mercator: std::sync::OnceLock<Vec<[u32; 2]>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -270,7 +273,12 @@ impl Engine {
             lookups,
         };
         let view = index.snapshot_view();
-        Ok(Engine { index, live: arc_swap::ArcSwap::from_pointee(view), write_lock: std::sync::Mutex::new(()) })
+        Ok(Engine {
+            index,
+            live: arc_swap::ArcSwap::from_pointee(view),
+            write_lock: std::sync::Mutex::new(()),
+            mercator: std::sync::OnceLock::new(),
+        })
     }
 
     /// Loads a snapshot directory (verifying every checksum) and builds its engine.

@@ -166,6 +166,39 @@ impl Index {
         Ok((hits, centre.is_some(), text_query.is_some()))
     }
 
+    /// Calls `visit(position, doc)` for every match of `request` that has a position, grouped
+    /// by position (a position's matches one after another, in doc order); the positions in no
+    /// particular order. For the map: the same matches as [`Index::all_hits`] without a text
+    /// query, without sorting them. Returns `false`, visiting nothing, for a text query (the
+    /// caller then reads `all_hits`).
+    pub(crate) fn for_each_positioned_match(
+        &self,
+        live: &LiveView,
+        request: &SearchRequest,
+        visit: &mut dyn FnMut(u32, u32),
+    ) -> Result<bool, ParamError> {
+        SearchRequest { limit: 1, offset: 0, ..request.clone() }.validate()?;
+        if request.q.is_some() {
+            return Ok(false);
+        }
+        let now = request.now.unwrap_or_else(crate::util::time::now);
+        let (centre, _) = self.centre_of(request.centre.as_ref())?;
+        let filter = CompiledFilter::new(request, &self.columns, now)?;
+        let sort = request.effective_sort();
+        let radius_m = request.radius_km.map(|km| km * 1000.0);
+        let plan = Plan::new(self, live, filter, sort, centre, radius_m, request.bbox);
+        let summaries = &self.summaries;
+        let may_match = |position: u32| plan.filter.position_may_match(summaries, live, position as usize);
+        plan.for_each_position(radius_m, &may_match, &mut |position, _| {
+            for doc in self.layout.docs_at(position) {
+                if plan.filter.matches(&self.columns, live, doc) {
+                    visit(position, doc);
+                }
+            }
+        });
+        Ok(true)
+    }
+
     /// A text query parsed by the snapshot's text index (`None`: only separators); the error
     /// names `parameter`.
     pub(crate) fn text_query(&self, parameter: &str, q: &str) -> Result<Option<super::text::TextQuery>, ParamError> {

@@ -170,7 +170,6 @@ fn submitted_appends_are_written_even_if_the_log_is_dropped() {
     assert_eq!(reopen(&path).1.entries.len(), 10);
 }
 
-
 /// `submit_then` callbacks run on the writer, one at a time, in sequence order, each commit's
 /// last one marked; a panicking callback is contained; a callback that drops the log (its last
 /// owner) does not make the writer wait for itself.
