@@ -77,12 +77,7 @@ pub(crate) async fn offers(
             }
         };
     }
-    let request = crate::api::from_pairs::<OffersQuery>(
-        pairs.iter().filter(|(name, _)| name != "format").map(|(name, value)| (name.as_str(), value.as_str())),
-        &["format"],
-    )?
-    .into_request()?;
-    let request = SearchRequest { profiles: caller.profiles, ..request };
+    let request = offers_request(&pairs, "format", &caller)?;
     let loaded = current(&state)?;
     if format == "ndjson" {
         return stream_all(loaded, request).await;
@@ -95,6 +90,17 @@ pub(crate) async fn offers(
         return Ok(http);
     }
     Ok(fast_json(&response, 1024 + 1536 * response.results.len()))
+}
+
+/// The search of a route that takes every `/v1/offers` parameter plus one of its own
+/// (`http_only`, read by the caller), as the caller's profiles.
+fn offers_request(pairs: &[(String, String)], http_only: &str, caller: &CallerExt) -> Result<SearchRequest, AppError> {
+    let request = crate::api::from_pairs::<OffersQuery>(
+        pairs.iter().filter(|(name, _)| name != http_only).map(|(name, value)| (name.as_str(), value.as_str())),
+        &[http_only],
+    )?
+    .into_request()?;
+    Ok(SearchRequest { profiles: caller.profiles, ..request })
 }
 
 /// Results per chunk of a streamed answer.
@@ -272,12 +278,7 @@ pub(crate) async fn clusters(
             .parse::<u8>()
             .map_err(|_| ParamError::new("zoom", format!("{value:?} is not a zoom (a whole number, 0 to 22)")))?,
     };
-    let request = crate::api::from_pairs::<OffersQuery>(
-        pairs.iter().filter(|(name, _)| name != "zoom").map(|(name, value)| (name.as_str(), value.as_str())),
-        &["zoom"],
-    )?
-    .into_request()?;
-    let request = SearchRequest { profiles: caller.profiles, ..request };
+    let request = offers_request(&pairs, "zoom", &caller)?;
     let loaded = current(&state)?;
     let clusters = loaded.engine.clusters(&request, zoom)?;
     let collection = geojson::clusters_collection(&loaded.engine, &clusters, request.profiles);
