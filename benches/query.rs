@@ -5,6 +5,8 @@
 //! Criterion measures each scenario at a fixed centre; then a percentile table runs each
 //! scenario at 1,000 centres jittered around it (seeded) and prints p50 / p90 / p99 / max.
 //! `cargo bench --bench query`; `ROR_BENCH_NATIONAL=0` runs the sample snapshot only;
+//! `cargo bench --bench query -- clusters` the map clusters only (the percentile tables still
+//! print);
 //! `ROR_BENCH_PROFILE=2` asks as access profile 2 (sensitive units masked), default 1.
 
 #[path = "common/mod.rs"]
@@ -147,6 +149,38 @@ fn bench_engine(criterion: &mut Criterion, label: &str, engine: &Engine) {
     group.finish();
 }
 
+/// A map viewport: name, bbox, zoom, filters.
+type Viewport = (&'static str, &'static str, u8, &'static [(&'static str, &'static str)]);
+
+/// Map clusters (`Engine::clusters`, the answer before its JSON).
+fn bench_clusters(criterion: &mut Criterion, label: &str, engine: &Engine) {
+    const VIEWPORTS: [Viewport; 5] = [
+        ("france_zoom5", "-5.5,41.2,9.8,51.2", 5, &[]),
+        ("france_zoom6", "-5.5,41.2,9.8,51.2", 6, &[]),
+        (
+            "france_zoom6_ehpad_gir2_80eur",
+            "-5.5,41.2,9.8,51.2",
+            6,
+            &[("category", "500"), ("gir", "2"), ("max_price", "80")],
+        ),
+        ("paris_zoom12", "2.25,48.81,2.42,48.9", 12, &[]),
+        ("bordeaux_zoom13", "-0.7,44.78,-0.5,44.9", 13, &[]),
+    ];
+    let mut group = criterion.benchmark_group(format!("clusters/{label}"));
+    group.sample_size(20).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    for (name, bbox, zoom, filters) in VIEWPORTS {
+        let mut pairs = vec![("bbox", bbox)];
+        pairs.extend_from_slice(filters);
+        let mut request = ror_search::api::search_request(pairs).expect("valid viewport");
+        request.now = Some(1_795_000_000);
+        request.profiles = common::bench_profiles();
+        let clusters = engine.clusters(&request, zoom).expect("clusters");
+        println!("{label} {name}: {} matches, {} features", clusters.total, clusters.features.len());
+        group.bench_function(name, |bencher| bencher.iter(|| engine.clusters(&request, zoom).expect("clusters")));
+    }
+    group.finish();
+}
+
 fn percentile_table(label: &str, engine: &Engine) {
     println!();
     println!("latency over 1,000 centres jittered ±0.15° around each scenario's centre ({label}), microseconds:");
@@ -178,6 +212,7 @@ fn benches(criterion: &mut Criterion) {
     let sample_dir = common::ensure_sample_snapshot();
     let (sample, _) = common::load_engine(&sample_dir);
     bench_engine(criterion, "sample", &sample);
+    bench_clusters(criterion, "sample", &sample);
     percentile_table("sample data: 42,820 offers", &sample);
     drop(sample);
     if std::env::var("ROR_BENCH_NATIONAL").map(|value| value == "0").unwrap_or(false) {
@@ -194,6 +229,7 @@ fn benches(criterion: &mut Criterion) {
         national.layout().positions.len()
     );
     bench_engine(criterion, "national", &national);
+    bench_clusters(criterion, "national", &national);
     percentile_table("synthetic national: 1,000,000 offers", &national);
 }
 
