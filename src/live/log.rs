@@ -304,28 +304,18 @@ pub struct Log {
 /// future is polled; dropping it does not cancel the write.
 #[derive(Debug)]
 pub struct PendingAppend {
-    state: Pending,
-}
-
-#[derive(Debug)]
-enum Pending {
-    Ready(Option<Result<Vec<u64>, LogError>>),
-    Waiting { rx: oneshot::Receiver<Result<Vec<u64>, LogError>>, shared: Arc<Shared> },
+    rx: oneshot::Receiver<Result<Vec<u64>, LogError>>,
+    shared: Arc<Shared>,
 }
 
 impl Future for PendingAppend {
     type Output = Result<Vec<u64>, LogError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.state {
-            Pending::Ready(result) => {
-                Poll::Ready(result.take().unwrap_or_else(|| Err(LogError::Closed { path: PathBuf::new() })))
-            }
-            Pending::Waiting { rx, shared } => match Pin::new(rx).poll(cx) {
-                Poll::Ready(Ok(result)) => Poll::Ready(result),
-                Poll::Ready(Err(_)) => Poll::Ready(Err(LogError::Closed { path: shared.path.clone() })),
-                Poll::Pending => Poll::Pending,
-            },
+        match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Ready(Ok(result)) => Poll::Ready(result),
+            Poll::Ready(Err(_)) => Poll::Ready(Err(LogError::Closed { path: self.shared.path.clone() })),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -350,10 +340,9 @@ struct State {
     fail_next_sync: bool,
 }
 
-#[derive(Debug)]
 struct Request {
     payloads: Vec<Vec<u8>>,
-    reply: Reply,
+    then: Then,
 }
 
 /// What [`Log::submit_then`] runs on the writer thread once its records are durable (or the
@@ -369,35 +358,11 @@ pub struct Committed {
     pub last: bool,
 }
 
-enum Reply {
-    Blocking(mpsc::SyncSender<Result<Vec<u64>, LogError>>),
-    Async(oneshot::Sender<Result<Vec<u64>, LogError>>),
-    Then(Then),
-}
-
-impl std::fmt::Debug for Reply {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Reply::Blocking(_) => "Blocking",
-            Reply::Async(_) => "Async",
-            Reply::Then(_) => "Then",
-        })
-    }
-}
-
-impl Reply {
-    fn send(self, result: Result<Vec<u64>, LogError>, committed: Committed) {
-        // A caller that went away does not want its answer; the write stands.
-        match self {
-            Reply::Blocking(tx) => drop(tx.send(result)),
-            Reply::Async(tx) => drop(tx.send(result)),
-            // A panicking callback must not stop the writer: the log keeps serving the others.
-            Reply::Then(then) => {
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| then(result, committed))).is_err() {
-                    tracing::error!("a capacity log callback panicked; the log goes on");
-                }
-            }
-        }
+/// Runs a request's callback; a panicking callback must not stop the writer: the log keeps
+/// serving the others.
+fn answer(then: Then, result: Result<Vec<u64>, LogError>, committed: Committed) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| then(result, committed))).is_err() {
+        tracing::error!("a capacity log callback panicked; the log goes on");
     }
 }
 
@@ -644,30 +609,17 @@ impl Log {
     /// in order (consecutive within the call). An empty batch returns at once. Do not call it
     /// on an async worker thread: use [`Log::submit`] there.
     pub fn append(&self, payloads: Vec<Vec<u8>>) -> Result<Vec<u64>, LogError> {
-        if payloads.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.check_sizes(&payloads)?;
         let (tx, rx) = mpsc::sync_channel(1);
-        self.send(Request { payloads, reply: Reply::Blocking(tx) })?;
+        self.submit_then(payloads, Box::new(move |result, _| drop(tx.send(result))));
         rx.recv().unwrap_or_else(|_| Err(self.closed()))
     }
 
     /// Queues `payloads` for appending without blocking; the returned future resolves to their
     /// sequence numbers once they are durable. Safe to call from an async task.
     pub fn submit(&self, payloads: Vec<Vec<u8>>) -> PendingAppend {
-        let ready = |result| PendingAppend { state: Pending::Ready(Some(result)) };
-        if payloads.is_empty() {
-            return ready(Ok(Vec::new()));
-        }
-        if let Err(error) = self.check_sizes(&payloads) {
-            return ready(Err(error));
-        }
         let (tx, rx) = oneshot::channel();
-        match self.send(Request { payloads, reply: Reply::Async(tx) }) {
-            Ok(()) => PendingAppend { state: Pending::Waiting { rx, shared: Arc::clone(&self.shared) } },
-            Err(error) => ready(Err(error)),
-        }
+        self.submit_then(payloads, Box::new(move |result, _| drop(tx.send(result))));
+        PendingAppend { rx, shared: Arc::clone(&self.shared) }
     }
 
     /// Queues `payloads` for appending without blocking; once they are durable, the writer
@@ -685,9 +637,15 @@ impl Log {
         if let Err(error) = self.check_sizes(&payloads) {
             return at_once(then, Err(error));
         }
-        if let Err((error, then)) = self.send_then(payloads, then) {
-            at_once(then, Err(error));
-        }
+        let request = Request { payloads, then };
+        let unsent = match &self.tx {
+            Some(tx) => match tx.send(request) {
+                Ok(()) => return,
+                Err(mpsc::SendError(request)) => request,
+            },
+            None => request,
+        };
+        at_once(unsent.then, Err(self.closed()));
     }
 
     /// Rewrites the log with the records for which `keep(sequence, payload)` is true, atomically
@@ -774,29 +732,6 @@ impl Log {
                 max: MAX_PAYLOAD_BYTES,
             }),
             None => Ok(()),
-        }
-    }
-
-    fn send(&self, request: Request) -> Result<(), LogError> {
-        match &self.tx {
-            Some(tx) => tx.send(request).map_err(|_| self.closed()),
-            None => Err(self.closed()),
-        }
-    }
-
-    /// [`Log::send`] of a callback request, handing the callback back when it cannot be queued.
-    fn send_then(&self, payloads: Vec<Vec<u8>>, then: Then) -> Result<(), (LogError, Then)> {
-        let request = Request { payloads, reply: Reply::Then(then) };
-        let unsent = match &self.tx {
-            Some(tx) => match tx.send(request) {
-                Ok(()) => return Ok(()),
-                Err(mpsc::SendError(request)) => request,
-            },
-            None => request,
-        };
-        match unsent.reply {
-            Reply::Then(then) => Err((self.closed(), then)),
-            Reply::Blocking(_) | Reply::Async(_) => unreachable!("a callback request holds its callback"),
         }
     }
 
@@ -893,7 +828,7 @@ fn commit(shared: &Shared, batch: Vec<Request>) {
 fn answer_all(batch: Vec<Request>, mut result: impl FnMut(usize) -> Result<Vec<u64>, LogError>) {
     let count = batch.len();
     for (index, request) in batch.into_iter().enumerate() {
-        request.reply.send(result(index), Committed { last: index + 1 == count });
+        answer(request.then, result(index), Committed { last: index + 1 == count });
     }
 }
 
