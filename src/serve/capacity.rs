@@ -99,13 +99,6 @@ impl CapacityMetrics {
     }
 }
 
-/// A request whose records the log has made durable (or failed to), on its way to be applied.
-struct Committing {
-    sequences: Result<Vec<u64>, LogError>,
-    writes: Vec<LoggedWrite>,
-    answer: oneshot::Sender<Result<Vec<WriteResult>, WriteError>>,
-}
-
 /// A durable request waiting for the last request of its commit.
 struct Ready {
     sequences: Vec<u64>,
@@ -201,27 +194,32 @@ impl CapacityService {
         self.log.submit_then(
             payloads,
             Box::new(move |sequences, committed| {
-                this.committed(Committing { sequences, writes, answer }, committed, current.as_ref());
+                let ready = match sequences {
+                    Ok(sequences) => Some(Ready { sequences, writes, answer }),
+                    Err(error) => {
+                        let _ = answer.send(Err(WriteError::from(error)));
+                        None
+                    }
+                };
+                this.committed(ready, committed, current.as_ref());
             }),
         );
         answered.await.map_err(|_| WriteError::Interrupted)?
     }
 
     /// On the log's writer thread, for each request once its commit is durable (in sequence
-    /// order): gathers the commit's writes and, at its last request, applies them as one batch
+    /// order; `None` for a request the log failed, already answered): gathers the commit's
+    /// writes and, at its last request, applies them as one batch
     /// (one swap of the engine's live view), counts and answers each request, keeps the writes
     /// for the next snapshot and hands their audit lines to the audit thread.
     fn committed(
         &self,
-        request: Committing,
+        request: Option<Ready>,
         committed: Committed,
         current: &(dyn Fn() -> Option<Arc<super::Loaded>> + Send + Sync),
     ) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        match request.sequences {
-            Ok(sequences) => state.ready.push(Ready { sequences, writes: request.writes, answer: request.answer }),
-            Err(error) => drop(request.answer.send(Err(WriteError::from(error)))),
-        }
+        state.ready.extend(request);
         if !committed.last || state.ready.is_empty() {
             return;
         }
@@ -242,12 +240,12 @@ impl CapacityService {
             mine.iter().for_each(|result| self.count(result));
             let _ = request.answer.send(Ok(mine.clone()));
             for (write, result) in request.writes.into_iter().zip(mine) {
-                audit.push((write.clone(), result.clone()));
                 if result.refused() {
                     state.refused.push(result.sequence);
                 } else {
-                    state.history.push((result.sequence, write));
+                    state.history.push((result.sequence, write.clone()));
                 }
+                audit.push((write, result));
             }
         }
         drop(state);
