@@ -26,30 +26,6 @@ pub const MAX_ZOOM: u8 = 22;
 /// Web mercator's latitude limit, degrees.
 const MAX_MERCATOR_LAT: f64 = 85.051_128_779_806_59;
 
-/// The tile `(x, y)` holding `point` at grid precision `precision` (0-29), as `geotile_grid`
-/// and slippy maps number them (x eastwards from 180° W, y southwards from 85.05° N).
-pub fn tile_of(point: GeoPoint, precision: u8) -> (u32, u32) {
-    let tiles = f64::from(1u32 << precision.min(29));
-    let lat = point.lat.clamp(-MAX_MERCATOR_LAT, MAX_MERCATOR_LAT).to_radians();
-    let x = (point.lon + 180.0) / 360.0 * tiles;
-    let y = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * tiles;
-    let last = tiles - 1.0;
-    (x.floor().clamp(0.0, last) as u32, y.floor().clamp(0.0, last) as u32)
-}
-
-/// The bounding box of tile `(x, y)` at precision `precision`.
-pub fn tile_bbox(precision: u8, x: u32, y: u32) -> BBox {
-    let tiles = f64::from(1u32 << precision.min(29));
-    let lon = |x: f64| x / tiles * 360.0 - 180.0;
-    let lat = |y: f64| (std::f64::consts::PI * (1.0 - 2.0 * y / tiles)).sinh().atan().to_degrees();
-    BBox {
-        min_lon: lon(f64::from(x)),
-        max_lon: lon(f64::from(x) + 1.0),
-        min_lat: lat(f64::from(y) + 1.0),
-        max_lat: lat(f64::from(y)),
-    }
-}
-
 /// supercluster's abbreviation of a count: `999`, `1.2k`, `12k`.
 pub fn abbreviate(count: usize) -> String {
     if count >= 10_000 {
@@ -182,19 +158,7 @@ impl Engine {
         }
         let live = self.live.load_full();
         let index = &self.index;
-        let mut matches: Vec<(u32, u32)> = Vec::new();
-        let walked =
-            index.for_each_positioned_match(&live, request, &mut |position, doc| matches.push((position, doc)))?;
-        if !walked {
-            // a text query: its matches come from the text index
-            let (hits, _, _) = index.all_hits(&live, request)?;
-            matches = hits
-                .iter()
-                .map(|hit| (index.layout.position_of_doc[hit.doc as usize], hit.doc))
-                .filter(|&(position, _)| (position as usize) < index.layout.positions.len())
-                .collect();
-            matches.sort_unstable();
-        }
+        let matches = index.positioned_matches(&live, request)?;
         let mercator =
             self.mercator.get_or_init(|| index.layout.positions.iter().map(|point| mercator(*point)).collect());
         let access = Access::new(request.profiles);
@@ -308,6 +272,31 @@ fn expansion_zoom(positions: &[&Tally], zoom: u8) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The float formulas of slippy maps: the oracle of the fixed-point ones.
+    /// The tile `(x, y)` holding `point` at grid precision `precision` (0-29), as `geotile_grid`
+    /// and slippy maps number them (x eastwards from 180° W, y southwards from 85.05° N).
+    fn tile_of(point: GeoPoint, precision: u8) -> (u32, u32) {
+        let tiles = f64::from(1u32 << precision.min(29));
+        let lat = point.lat.clamp(-MAX_MERCATOR_LAT, MAX_MERCATOR_LAT).to_radians();
+        let x = (point.lon + 180.0) / 360.0 * tiles;
+        let y = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * tiles;
+        let last = tiles - 1.0;
+        (x.floor().clamp(0.0, last) as u32, y.floor().clamp(0.0, last) as u32)
+    }
+
+    /// The bounding box of tile `(x, y)` at precision `precision`.
+    fn tile_bbox(precision: u8, x: u32, y: u32) -> BBox {
+        let tiles = f64::from(1u32 << precision.min(29));
+        let lon = |x: f64| x / tiles * 360.0 - 180.0;
+        let lat = |y: f64| (std::f64::consts::PI * (1.0 - 2.0 * y / tiles)).sinh().atan().to_degrees();
+        BBox {
+            min_lon: lon(f64::from(x)),
+            max_lon: lon(f64::from(x) + 1.0),
+            min_lat: lat(f64::from(y) + 1.0),
+            max_lat: lat(f64::from(y)),
+        }
+    }
 
     #[test]
     fn tiles_as_slippy_maps_number_them() {

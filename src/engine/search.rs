@@ -129,74 +129,90 @@ impl Index {
         })
     }
 
+    /// The plan of a request answered whole (every match, no page), and its text part: what
+    /// the streamed and the map answers share before they walk. (`search`, the hot path, keeps
+    /// its own copy, as measured.)
+    fn plan_whole<'a>(&'a self, live: &'a LiveView, request: &SearchRequest) -> Result<(Plan<'a>, Text), ParamError> {
+        SearchRequest { limit: 1, offset: 0, ..request.clone() }.validate()?;
+        let now = request.now.unwrap_or_else(crate::util::time::now);
+        let (centre, _) = self.centre_of(request.centre.as_ref())?;
+        let filter = CompiledFilter::new(request, &self.columns, now)?;
+        let text = match &request.q {
+            Some(q) => self.text_query("q", q)?.map_or(Text::MatchesNothing, Text::Query),
+            None => Text::None,
+        };
+        let sort = request.effective_sort();
+        let plan = Plan::new(self, live, filter, sort, centre, request.radius_km.map(|km| km * 1000.0), request.bbox);
+        Ok((plan, text))
+    }
+
     /// Every match of a request in its order, without page limits (`offset` and `limit` are
     /// not read): the streamed answers. Whether it has a centre and a text query, for rendering.
-    /// (Its own copy of `search`'s preparation: `search` is the hot path, left as measured.)
     pub(crate) fn all_hits(
         &self,
         live: &LiveView,
         request: &SearchRequest,
     ) -> Result<(Vec<Hit>, bool, bool), ParamError> {
-        SearchRequest { limit: 1, offset: 0, ..request.clone() }.validate()?;
-        let now = request.now.unwrap_or_else(crate::util::time::now);
-        let (centre, _) = self.centre_of(request.centre.as_ref())?;
-        let filter = CompiledFilter::new(request, &self.columns, now)?;
-        let text_query = match &request.q {
-            Some(q) => self.text_query("q", q)?,
-            None => None,
-        };
-        let sort = request.effective_sort();
-        let plan = Plan::new(self, live, filter, sort, centre, request.radius_km.map(|km| km * 1000.0), request.bbox);
+        let (plan, text) = self.plan_whole(live, request)?;
         let mut collector = Collector::new(self.data.dataset.offers.len().max(1));
-        let hits = match &text_query {
-            None if request.q.is_some() => Vec::new(), // a query of only separators matches nothing
-            Some(query) => {
+        let hits = match &text {
+            Text::MatchesNothing => Vec::new(),
+            Text::Query(query) => {
                 plan.text(query, &mut collector, true);
                 collector.heap.into_sorted_vec()
             }
-            None if centre.is_none() && !plan.bbox_is_small => {
+            Text::None if plan.centre.is_none() && !plan.bbox_is_small => {
                 plan.bulk(&mut collector);
                 collector.heap.into_sorted_vec()
             }
-            None => {
+            Text::None => {
                 plan.enumerate(&mut collector, true);
                 collector.heap.into_sorted_vec()
             }
         };
-        Ok((hits, centre.is_some(), text_query.is_some()))
+        Ok((hits, plan.centre.is_some(), matches!(text, Text::Query(_))))
     }
 
-    /// Calls `visit(position, doc)` for every match of `request` that has a position, grouped
-    /// by position (a position's matches one after another, in doc order); the positions in no
-    /// particular order. For the map: the same matches as [`Index::all_hits`] without a text
-    /// query, without sorting them. Returns `false`, visiting nothing, for a text query (the
-    /// caller then reads `all_hits`).
-    pub(crate) fn for_each_positioned_match(
+    /// Every match of `request` that has a position, as `(position, doc)` grouped by position
+    /// (a position's matches one after another, in doc order; the positions in no particular
+    /// order): the map's input. The same matches as [`Index::all_hits`], without sorting them:
+    /// a walk over the region's positions (summaries prune, the filter doc by doc), or the text
+    /// index's matches for a text query.
+    pub(crate) fn positioned_matches(
         &self,
         live: &LiveView,
         request: &SearchRequest,
-        visit: &mut dyn FnMut(u32, u32),
-    ) -> Result<bool, ParamError> {
-        SearchRequest { limit: 1, offset: 0, ..request.clone() }.validate()?;
-        if request.q.is_some() {
-            return Ok(false);
-        }
-        let now = request.now.unwrap_or_else(crate::util::time::now);
-        let (centre, _) = self.centre_of(request.centre.as_ref())?;
-        let filter = CompiledFilter::new(request, &self.columns, now)?;
-        let sort = request.effective_sort();
-        let radius_m = request.radius_km.map(|km| km * 1000.0);
-        let plan = Plan::new(self, live, filter, sort, centre, radius_m, request.bbox);
-        let summaries = &self.summaries;
-        let may_match = |position: u32| plan.filter.position_may_match(summaries, live, position as usize);
-        plan.for_each_position(radius_m, &may_match, &mut |position, _| {
-            for doc in self.layout.docs_at(position) {
-                if plan.filter.matches(&self.columns, live, doc) {
-                    visit(position, doc);
-                }
+    ) -> Result<Vec<(u32, u32)>, ParamError> {
+        let (plan, text) = self.plan_whole(live, request)?;
+        let mut matches = Vec::new();
+        match &text {
+            Text::MatchesNothing => {}
+            Text::Query(query) => {
+                let mut collector = Collector::new(self.data.dataset.offers.len().max(1));
+                plan.text(query, &mut collector, true);
+                let layout = &self.layout;
+                matches.extend(
+                    collector
+                        .heap
+                        .into_iter()
+                        .map(|hit| (layout.position_of_doc[hit.doc as usize], hit.doc))
+                        .filter(|&(position, _)| (position as usize) < layout.positions.len()),
+                );
+                matches.sort_unstable();
             }
-        });
-        Ok(true)
+            Text::None => {
+                let summaries = &self.summaries;
+                let may_match = |position: u32| plan.filter.position_may_match(summaries, live, position as usize);
+                plan.for_each_position(plan.radius_m, &may_match, &mut |position, _| {
+                    for doc in self.layout.docs_at(position) {
+                        if plan.filter.matches(&self.columns, live, doc) {
+                            matches.push((position, doc));
+                        }
+                    }
+                });
+            }
+        }
+        Ok(matches)
     }
 
     /// A text query parsed by the snapshot's text index (`None`: only separators); the error
@@ -212,4 +228,14 @@ impl Index {
         let index = offers.binary_search_by(|offer| offer.id.as_str().cmp(id)).ok()?;
         Some(self.layout.doc_of_offer[index])
     }
+}
+
+/// The text part of a request answered whole.
+enum Text {
+    /// No `q`.
+    None,
+    /// A `q` of only separators: nothing matches.
+    MatchesNothing,
+    /// A parsed `q`.
+    Query(super::text::TextQuery),
 }
