@@ -281,7 +281,7 @@ pub(crate) async fn clusters(
     let request = offers_request(&pairs, "zoom", &caller)?;
     let loaded = current(&state)?;
     let clusters = loaded.engine.clusters(&request, zoom)?;
-    let collection = geojson::clusters_collection(&loaded.engine, &clusters, request.profiles);
+    let collection = geojson::ClustersCollection::new(&loaded.engine, &clusters, request.profiles);
     let mut http = fast_json(&collection, 256 + 256 * clusters.features.len());
     http.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/geo+json"));
     Ok(http)
