@@ -208,7 +208,10 @@ pub(crate) async fn security_headers(State(tls): State<bool>, request: Request, 
     };
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(headers, header::X_FRAME_OPTIONS, "DENY");
-    set(headers, header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'");
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        // the map page sets its own (it runs its scripts and styles)
+        set(headers, header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'");
+    }
     set(headers, header::REFERRER_POLICY, "no-referrer");
     set(headers, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
     if !headers.contains_key(header::CACHE_CONTROL) {

@@ -355,6 +355,39 @@ pub(crate) async fn snapshot(
     Ok(Json(answer).into_response())
 }
 
+/// The answer of `/v1/version`.
+#[derive(Serialize, utoipa::ToSchema)]
+struct VersionAnswer<'a> {
+    /// The snapshot served.
+    snapshot: &'a str,
+    /// Capacity writes applied over it: a change means some counts changed.
+    capacity_writes: u64,
+    /// The newest capacity update date written (RFC 3339), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    newest_write_at: Option<crate::engine::response::Timestamp>,
+}
+
+/// What the answers reflect, cheaply: the snapshot and how many capacity writes were applied
+/// over it. The map page polls it to follow live capacities; any client can, before it asks
+/// again for a page it holds.
+#[utoipa::path(get, path = "/v1/version", responses(
+    (status = 200, description = "The snapshot and the count of capacity writes applied over it", body = VersionAnswer),
+    (status = 503, description = "No snapshot loaded", body = ErrorBody),
+))]
+pub(crate) async fn version(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, AppError> {
+    no_query(&query)?;
+    let loaded = current(&state)?;
+    let live = loaded.engine.live_view();
+    let answer = VersionAnswer {
+        snapshot: loaded.engine.snapshot_id(),
+        capacity_writes: live.writes_applied(),
+        newest_write_at: live.newest_write_at().map(crate::engine::response::Timestamp),
+    };
+    let mut http = Json(answer).into_response();
+    http.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
+    Ok(http)
+}
+
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive", body = Object)))]
 pub(crate) async fn healthz() -> Response {

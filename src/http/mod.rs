@@ -12,6 +12,7 @@ pub(crate) mod error;
 pub(crate) mod fhir;
 pub(crate) mod geojson;
 pub(crate) mod handlers;
+pub(crate) mod page;
 pub(crate) mod quality;
 pub mod server;
 
@@ -41,7 +42,7 @@ use error::AppError;
 
 /// Every route the service answers: `(method, path)`. The OpenAPI document lists exactly these
 /// (checked by a test).
-pub const ROUTES: [(&str, &str); 30] = [
+pub const ROUTES: [(&str, &str); 31] = [
     ("get", "/v1/offers"),
     ("get", "/v1/offers/{id}"),
     ("get", "/v1/clusters"),
@@ -49,6 +50,7 @@ pub const ROUTES: [(&str, &str); 30] = [
     ("get", "/v1/crisis"),
     ("get", "/v1/communes"),
     ("get", "/v1/snapshot"),
+    ("get", "/v1/version"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -87,6 +89,8 @@ pub(crate) struct AppState {
     pub(crate) audit: Option<crate::auth::audit::AuditLog>,
     /// The FHIR facade's base URL settings and export jobs.
     pub(crate) fhir: Arc<fhir::FhirState>,
+    /// The map page as this deployment serves it.
+    pub(crate) page: Arc<page::Page>,
 }
 
 /// The access policy of a configuration: its access file, or the open policy (anonymous
@@ -132,6 +136,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::crisis))
         .routes(routes!(handlers::communes))
         .routes(routes!(handlers::snapshot))
+        .routes(routes!(handlers::version))
         .routes(routes!(handlers::healthz))
         .routes(routes!(handlers::readyz))
         .routes(routes!(handlers::metrics))
@@ -193,9 +198,13 @@ pub(crate) fn router_with(
         access,
         audit,
         fhir: Arc::new(fhir::FhirState::new(&config)),
+        page: Arc::new(page::Page::new(&config)),
     };
     let inner = router
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::gate))
+        // The page is public (its calls to the API carry the user's key): after the gate.
+        .route(page::PAGE_ROUTES[0], axum::routing::get(page::index))
+        .route(page::PAGE_ROUTES[1], axum::routing::get(page::asset))
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(config.max_batch_bytes.max(config.max_body_bytes)))
         .with_state(state.clone());
@@ -250,6 +259,8 @@ pub(crate) fn route_label(path: &str) -> &'static str {
         path if path.starts_with("/fhir/Organization/") && path.len() > "/fhir/Organization/".len() => {
             "/fhir/Organization/{id}"
         }
+        "/" => page::PAGE_ROUTES[0],
+        path if path.starts_with("/assets/") => page::PAGE_ROUTES[1],
         path if path.starts_with("/fhir/$export-file/") => "/fhir/$export-file/{job}/{file}",
         path if path.starts_with("/v1/quality/eg/") && path.len() > "/v1/quality/eg/".len() => {
             "/v1/quality/eg/{finess}"

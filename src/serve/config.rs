@@ -50,6 +50,12 @@ pub struct ServeConfig {
     /// Where `$export` jobs write their files; `None`: a directory of the system's temporary
     /// directory, per process.
     pub export_dir: Option<PathBuf>,
+    /// The map page's background tiles: a raster tile URL template with `{z}`, `{x}`, `{y}`
+    /// (`https://tile.example.fr/{z}/{x}/{y}.png`); `None`: the outline of France shipped in
+    /// the binary, and no request leaves the page for another host.
+    pub basemap_url: Option<String>,
+    /// The attribution shown on the map under those tiles (their licence asks for one).
+    pub basemap_attribution: Option<String>,
 }
 
 /// The PEM files of TLS.
@@ -86,6 +92,8 @@ impl Default for ServeConfig {
             body_read_timeout_ms: 10_000,
             public_url: None,
             export_dir: None,
+            basemap_url: None,
+            basemap_attribution: None,
         }
     }
 }
@@ -184,6 +192,13 @@ pub(crate) struct PartialConfig {
     /// directory].
     #[arg(long, env = "ROR_SEARCH_EXPORT_DIR")]
     pub(crate) export_dir: Option<PathBuf>,
+    /// Background tiles of the map page: an http(s) URL template with {z}, {x} and {y}
+    /// [default: the outline of France shipped in the binary].
+    #[arg(long, env = "ROR_SEARCH_BASEMAP_URL")]
+    pub(crate) basemap_url: Option<String>,
+    /// Attribution of those tiles, shown on the map (e.g. "© OpenStreetMap contributors").
+    #[arg(long, env = "ROR_SEARCH_BASEMAP_ATTRIBUTION")]
+    pub(crate) basemap_attribution: Option<String>,
 }
 
 impl PartialConfig {
@@ -217,6 +232,8 @@ impl PartialConfig {
             body_read_timeout_ms: self.body_read_timeout_ms.or(lower.body_read_timeout_ms),
             public_url: self.public_url.or(lower.public_url),
             export_dir: self.export_dir.or(lower.export_dir),
+            basemap_url: self.basemap_url.or(lower.basemap_url),
+            basemap_attribution: self.basemap_attribution.or(lower.basemap_attribution),
         }
     }
 }
@@ -257,6 +274,11 @@ impl ServeConfig {
             body_read_timeout_ms: given.body_read_timeout_ms.unwrap_or(defaults.body_read_timeout_ms),
             public_url: given.public_url.map(|url| url.trim_end_matches('/').to_owned()),
             export_dir: given.export_dir,
+            basemap_url: match given.basemap_url.filter(|url| !url.trim().is_empty()) {
+                None => None,
+                Some(url) => Some(crate::http::page::tile_template(url.trim()).map_err(ConfigError::Invalid)?.to_owned()),
+            },
+            basemap_attribution: given.basemap_attribution.filter(|text| !text.trim().is_empty()),
         };
         if config.header_read_timeout_ms == 0 || config.body_read_timeout_ms == 0 {
             return Err(ConfigError::Invalid("header_read_timeout_ms and body_read_timeout_ms must be at least 1"));
