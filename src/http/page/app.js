@@ -17,6 +17,7 @@
   const $ = (id) => document.getElementById(id);
   const euros = new Intl.NumberFormat("fr-FR", { style: "currency", currency: "EUR" });
   const decimal = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 1 });
+  const whole = new Intl.NumberFormat("fr-FR");
   const relative = new Intl.RelativeTimeFormat("fr", { numeric: "auto" });
   const dateTime = new Intl.DateTimeFormat("fr-FR", { dateStyle: "medium", timeStyle: "short" });
 
@@ -337,16 +338,44 @@
     return [west, south, east, north].map((value) => value.toFixed(6)).join(",");
   }
 
+  /**
+   * The `zoom` asked of /v1/clusters: one below the map's, so that a cell is 64 pixels on
+   * screen (the API's cells are 32 pixels of its zoom) and cluster circles do not overlap.
+   */
+  function clusterZoom() {
+    return Math.max(0, Math.round(map.getZoom()) - 1);
+  }
+
+  /** The map zoom at which a cluster of `expansion_zoom` (an API zoom) splits. */
+  function splitZoom(expansionZoom) {
+    return Math.min(expansionZoom + 1, map.getMaxZoom());
+  }
+
   function freeClass(available) {
     if (available === undefined || available === null) return "unknown";
     return available > 0 ? "free" : "full";
   }
 
+  /** Enter or Space on a focused marker clicks it, as on any button. */
+  function withKeys(marker) {
+    marker.on("add", () => {
+      marker.getElement().addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          marker.fire("click");
+        }
+      });
+    });
+    return marker;
+  }
+
   function clusterMarker(feature) {
     const [lon, lat] = feature.geometry.coordinates;
     const p = feature.properties;
-    const size = p.point_count < 10 ? 30 : p.point_count < 100 ? 38 : p.point_count < 1000 ? 46 : 56;
-    const label = `${p.point_count} offres regroupées${p.available !== undefined ? `, ${places(p.available)}` : ""} : zoomer`;
+    const size = p.point_count < 10 ? 26 : p.point_count < 100 ? 32 : p.point_count < 1000 ? 40 : 48;
+    // The accessible name starts with the visible text (WCAG 2.5.3).
+    const exact = p.point_count_abbreviated === String(p.point_count) ? "" : ` (${p.point_count})`;
+    const label = `${p.point_count_abbreviated}${exact} offres regroupées${p.available !== undefined ? `, ${places(p.available)}` : ""} : zoomer`;
     const marker = L.marker([lat, lon], {
       icon: L.divIcon({ className: `marker-cluster${p.available > 0 ? " has-free" : ""}`, html: "", iconSize: [size, size] }),
       title: label,
@@ -359,11 +388,8 @@
       element.dataset.count = p.point_count;
       element.dataset.kind = "cluster";
     });
-    marker.on("click", () => map.setView([lat, lon], Math.min(p.expansion_zoom, map.getMaxZoom())));
-    marker.on("keypress", (event) => {
-      if (event.originalEvent.key === "Enter" || event.originalEvent.key === " ") map.setView([lat, lon], Math.min(p.expansion_zoom, map.getMaxZoom()));
-    });
-    return marker;
+    marker.on("click", () => map.setView([lat, lon], splitZoom(p.expansion_zoom)));
+    return withKeys(marker);
   }
 
   function pointMarker(feature) {
@@ -386,30 +412,30 @@
       element.dataset.kind = "point";
       element.dataset.offers = p.offers.join(",");
     });
-    const open = () => openOffers(p.offers);
-    marker.on("click", open);
-    marker.on("keypress", (event) => {
-      if (event.originalEvent.key === "Enter" || event.originalEvent.key === " ") open();
-    });
-    return marker;
+    marker.on("click", () => openOffers(p.offers));
+    return withKeys(marker);
   }
 
   async function refreshClusters() {
+    $("carte").dataset.ready = "false";
     if (clustersAbort) clustersAbort.abort();
     clustersAbort = new AbortController();
     const params = new URLSearchParams(current.params);
     params.delete("sort");
     params.set("bbox", viewportBox());
-    params.set("zoom", String(Math.round(map.getZoom())));
+    params.set("zoom", String(clusterZoom()));
     try {
       const answer = await api("/v1/clusters", params, clustersAbort.signal);
       markers.clearLayers();
       for (const feature of answer.features) markers.addLayer(feature.properties.cluster ? clusterMarker(feature) : pointMarker(feature));
       $("carte").dataset.total = answer.total;
+      $("carte").dataset.bbox = params.get("bbox");
       $("carte").dataset.zoom = answer.zoom;
       $("carte").dataset.ready = "true";
     } catch (error) {
+      if (error.name === "AbortError") return;
       showError(error);
+      $("carte").dataset.ready = "true";
     }
   }
 
@@ -441,7 +467,7 @@
 
   function renderResults() {
     const count = current.total;
-    $("compte").textContent = count === 0 ? "Aucune offre ne correspond à cette recherche." : `${count} offre${count > 1 ? "s" : ""} trouvée${count > 1 ? "s" : ""}`;
+    $("compte").textContent = count === 0 ? "Aucune offre ne correspond à cette recherche." : `${whole.format(count)} offre${count > 1 ? "s" : ""} trouvée${count > 1 ? "s" : ""}`;
     $("compte").dataset.total = count;
     $("liste").replaceChildren(...current.results.map((hit, index) => resultItem(hit, index + 1)));
     $("plus").hidden = current.results.length >= count;
@@ -459,8 +485,13 @@
     return answer;
   }
 
-  /** Runs the search of `params`: the list from its start, the map fitted to it. */
+  /**
+   * Runs the search of `params`: the list from its start, the map fitted to it. While it runs,
+   * `body[data-ready]` is "false"; `#carte[data-ready]` likewise while the map's clusters load
+   * (what a test waits on).
+   */
   async function search(params, { fit = true } = {}) {
+    document.body.dataset.ready = "false";
     $("erreur").textContent = "";
     current.params = params;
     $("liste").setAttribute("aria-busy", "true");
@@ -476,8 +507,10 @@
       else refreshClusters();
     } catch (error) {
       showError(error);
+      $("carte").dataset.ready = "true";
     } finally {
       $("liste").removeAttribute("aria-busy");
+      document.body.dataset.ready = "true";
     }
   }
 
@@ -496,17 +529,20 @@
       map.setView(FRANCE_VIEW.center, FRANCE_VIEW.zoom, { animate: false });
     }
     // setView/fitBounds to the same view fires no moveend: ask for the clusters anyway.
+    $("carte").dataset.ready = "false";
     clearTimeout(clustersTimer);
     clustersTimer = setTimeout(refreshClusters, 0);
   }
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    document.body.dataset.ready = "false";
     $("erreur").textContent = "";
     try {
       await resolveCommune();
     } catch (error) {
       showError(error);
+      document.body.dataset.ready = "true";
       return;
     }
     const params = formParams();
@@ -653,6 +689,7 @@
     accessKey = keyInput.value.trim();
     if (accessKey) sessionStorage.setItem("ror-access-key", accessKey);
     else sessionStorage.removeItem("ror-access-key");
+    document.body.dataset.ready = "false";
     search(current.params, { fit: false });
   });
 
@@ -715,6 +752,5 @@
     params.delete("lieu");
     pollVersion();
     await search(params);
-    document.body.dataset.ready = "true";
   })();
 })();
