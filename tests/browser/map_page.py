@@ -160,6 +160,17 @@ try:
     check("500" in categories, f"the EHPAD category is offered: {categories}")
     national = api("/v1/offers", {"limit": 1, "exact_total": "true"})
     check(int(driver.find_element(By.ID, "compte").get_attribute("data-total")) == national["total"], "the first load lists the whole offer")
+    # First-load figures (reported, never asserted): bytes over the wire and times.
+    timing = driver.execute_script(
+        "const n = performance.getEntriesByType('navigation')[0];"
+        "const r = performance.getEntriesByType('resource');"
+        "return {html: n.transferSize, assets: r.filter(e => e.name.includes('/assets/')).reduce((s, e) => s + e.transferSize, 0),"
+        " api: r.filter(e => e.name.includes('/v1/')).reduce((s, e) => s + e.transferSize, 0),"
+        " decoded: n.decodedBodySize + r.filter(e => e.name.includes('/assets/')).reduce((s, e) => s + e.decodedBodySize, 0),"
+        " dom_content_loaded_ms: n.domContentLoadedEventEnd, load_ms: n.loadEventEnd,"
+        " ready_ms: Math.max(...r.filter(e => e.name.includes('/v1/clusters')).map(e => e.responseEnd))};"
+    )
+    print("first load: " + json.dumps(timing))
     axe("first load")
     shot("map-france")
     check_map_against_api()
