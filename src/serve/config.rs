@@ -276,7 +276,9 @@ impl ServeConfig {
             export_dir: given.export_dir,
             basemap_url: match given.basemap_url.filter(|url| !url.trim().is_empty()) {
                 None => None,
-                Some(url) => Some(crate::http::page::tile_template(url.trim()).map_err(ConfigError::Invalid)?.to_owned()),
+                Some(url) => {
+                    Some(crate::http::page::tile_template(url.trim()).map_err(ConfigError::Invalid)?.to_owned())
+                }
             },
             basemap_attribution: given.basemap_attribution.filter(|text| !text.trim().is_empty()),
         };
@@ -313,6 +315,11 @@ mod tests {
         assert!(toml::from_str::<PartialConfig>("colour = 1").is_err(), "unknown keys are refused");
         let short = PartialConfig { admin_token: Some("short".into()), ..PartialConfig::default() };
         assert!(ServeConfig::resolve(short, PartialConfig::default()).is_err());
+        let tiles: PartialConfig = toml::from_str("basemap_url = \"https://t.example.fr/{z}/{x}/{y}.png\"\n").unwrap();
+        let config = ServeConfig::resolve(PartialConfig::default(), tiles).unwrap();
+        assert_eq!(config.basemap_url.as_deref(), Some("https://t.example.fr/{z}/{x}/{y}.png"));
+        let no_placeholders: PartialConfig = toml::from_str("basemap_url = \"https://t.example.fr/tiles\"\n").unwrap();
+        assert!(ServeConfig::resolve(PartialConfig::default(), no_placeholders).is_err(), "a tile URL is checked");
     }
 
     #[test]

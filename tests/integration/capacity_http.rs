@@ -526,7 +526,15 @@ async fn ndjson_batch() {
             "capacity_type": "01", "source_type": "02", "count": 3, "updated_at": recent}),
         ),
     ];
+    let before = get(&router, "/v1/version").await.json();
+    assert_eq!(before["capacity_writes"], 0, "{before}");
+    assert!(before.get("newest_write_at").is_none(), "{before}");
     let answers = post_batch(&router, &lines).await;
+    // `/v1/version` moves with every applied write (what the map page polls).
+    let after = get(&router, "/v1/version").await.json();
+    assert_eq!(after["snapshot"], before["snapshot"]);
+    assert_eq!(after["capacity_writes"], 2, "two lines applied: {after}");
+    assert_eq!(after["newest_write_at"].as_str(), Some(recent.as_str()), "{after}");
     let statuses: Vec<(u64, &str)> =
         answers.iter().map(|answer| (answer["line"].as_u64().unwrap(), answer["status"].as_str().unwrap())).collect();
     assert_eq!(

@@ -24,6 +24,7 @@ mod live_property;
 mod malformed;
 mod map_page;
 mod old_snapshot;
+mod page;
 mod quality;
 mod query_params;
 mod sample_data;
