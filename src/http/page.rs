@@ -104,7 +104,8 @@ fn origin(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
     let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let host = &rest[..host_end];
-    let valid = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    let valid =
+        !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
     valid.then(|| &url[..url.len() - rest.len() + host_end])
 }
 
@@ -136,7 +137,13 @@ fn asset_etags() -> &'static [HeaderValue] {
 }
 
 /// A file, or 304 when the browser holds this version.
-fn file(request: &HeaderMap, content_type: &'static str, etag: &HeaderValue, bytes: Vec<u8>, policy: Option<&HeaderValue>) -> Response {
+fn file(
+    request: &HeaderMap,
+    content_type: &'static str,
+    etag: &HeaderValue,
+    bytes: Vec<u8>,
+    policy: Option<&HeaderValue>,
+) -> Response {
     let fresh = request
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -216,7 +223,9 @@ mod tests {
             assert!(!asset.bytes.is_empty(), "{} is empty", asset.name);
         }
         let page = INDEX_TEMPLATE.to_owned() + include_str!("page/app.js");
-        for name in page.split("/assets/").skip(1).map(|rest| rest.split(['"', '\'', '`', ')']).next().unwrap_or_default()) {
+        for name in
+            page.split("/assets/").skip(1).map(|rest| rest.split(['"', '\'', '`', ')']).next().unwrap_or_default())
+        {
             assert!(ASSETS.iter().any(|asset| asset.name == name), "the page names /assets/{name}, not served");
         }
     }

@@ -62,7 +62,9 @@ pub(crate) fn python_venv(name: &str, requirements: &str, imports: &str) -> Path
 
     let install = "install Python 3.9 or newer with its venv module (Debian: apt-get install python3 python3-venv)";
     match Command::new("python3").args(["-c", "import sys; sys.exit(sys.version_info < (3, 9))"]).output() {
-        Err(error) => panic!("this test runs programs written in Python, and python3 cannot be run ({error}): {install}"),
+        Err(error) => {
+            panic!("this test runs programs written in Python, and python3 cannot be run ({error}): {install}")
+        }
         Ok(output) if !output.status.success() => {
             panic!("python3 is older than 3.9 or broken: {install}\n{}", output_text(&output))
         }
@@ -76,7 +78,11 @@ pub(crate) fn python_venv(name: &str, requirements: &str, imports: &str) -> Path
         .arg(crate_path(requirements))
         .output()
         .expect("pip install");
-    assert!(output.status.success(), "pip install -r {requirements} failed (PyPI must be reachable):\n{}", output_text(&output));
+    assert!(
+        output.status.success(),
+        "pip install -r {requirements} failed (PyPI must be reachable):\n{}",
+        output_text(&output)
+    );
     std::fs::write(&stamp, &wanted).expect("the venv's stamp");
     eprintln!("{} made in {:.1} s", venv.display(), started.elapsed().as_secs_f64());
     python
@@ -97,11 +103,19 @@ pub(crate) fn npm_packages(name: &str, package: &str, lock: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(crate_path(package), dir.join("package.json")).unwrap();
     std::fs::copy(crate_path(lock), dir.join("package-lock.json")).unwrap();
-    let output = match Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"]).current_dir(&dir).output() {
+    let output = match Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+        .current_dir(&dir)
+        .output()
+    {
         Ok(output) => output,
         Err(error) => panic!("npm cannot be run ({error}): install Node.js and npm (Debian: apt-get install npm)"),
     };
-    assert!(output.status.success(), "npm ci of {package} failed (the npm registry must be reachable):\n{}", output_text(&output));
+    assert!(
+        output.status.success(),
+        "npm ci of {package} failed (the npm registry must be reachable):\n{}",
+        output_text(&output)
+    );
     std::fs::write(&stamp, &wanted).unwrap();
     eprintln!("{} installed in {:.1} s", modules.display(), started.elapsed().as_secs_f64());
     modules
@@ -212,7 +226,8 @@ fn forward(label: String, stream: impl Read + Send + 'static, kept: Arc<Mutex<St
 /// Runs `python script args...` (from the crate root) against `server`, within `timeout`;
 /// fails with the script's error output and the server's last log lines unless it succeeds.
 pub(crate) fn run_python(python: &Path, script: &str, args: &[&OsStr], timeout: Duration, server: &Server) {
-    let label = Path::new(script).file_name().map_or_else(|| script.to_owned(), |name| name.to_string_lossy().into_owned());
+    let label =
+        Path::new(script).file_name().map_or_else(|| script.to_owned(), |name| name.to_string_lossy().into_owned());
     let mut child = Reaped(
         Command::new(python)
             .arg(crate_path(script))

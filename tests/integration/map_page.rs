@@ -49,7 +49,8 @@ fn map_page_in_a_real_browser() {
         "allow_anonymous = true\nanonymous_profiles = [0]\n\n[[client]]\nname = \"map-page\"\nkey_sha256 = \"{key_sha256}\"\nprofiles = [1]\nroles = [\"read\", \"capacity_write\"]\n"
     );
     let server = Server::start(dir.path(), &access, &[OsStr::new("--request-timeout-ms"), OsStr::new("30000")]);
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().expect("the target directory").join("map-page-screenshots");
+    let shots =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).parent().expect("the target directory").join("map-page-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     run_python(
         &python,
