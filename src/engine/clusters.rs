@@ -158,14 +158,13 @@ impl Engine {
         }
         let live = self.live.load_full();
         let index = &self.index;
-        let matches = index.positioned_matches(&live, request)?;
         let mercator =
             self.mercator.get_or_init(|| index.layout.positions.iter().map(|point| mercator(*point)).collect());
         let access = Access::new(request.profiles);
         let mut tallies: Vec<Tally> = Vec::new();
-        let mut docs = Vec::with_capacity(matches.len());
+        let mut docs = Vec::new();
         let mut current = None;
-        for (position, doc) in matches {
+        index.for_each_positioned_match(&live, request, &mut |position, doc| {
             if current != Some(position) {
                 current = Some(position);
                 let start = docs.len();
@@ -177,7 +176,7 @@ impl Engine {
                     sums: Sums::default(),
                 });
             }
-            let Some(tally) = tallies.last_mut() else { continue };
+            let Some(tally) = tallies.last_mut() else { return };
             let counts = live.counts(doc);
             let seen = access.capacity_of_doc(&index.columns, doc as usize);
             if seen.operational {
@@ -189,7 +188,7 @@ impl Engine {
             }
             docs.push(index.layout.offer_of_doc[doc as usize]);
             tally.end = docs.len();
-        }
+        })?;
         Ok(cluster(&tallies, &docs, zoom))
     }
 }

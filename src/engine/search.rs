@@ -173,32 +173,34 @@ impl Index {
         Ok((hits, plan.centre.is_some(), matches!(text, Text::Query(_))))
     }
 
-    /// Every match of `request` that has a position, as `(position, doc)` grouped by position
-    /// (a position's matches one after another, in doc order; the positions in no particular
-    /// order): the map's input. The same matches as [`Index::all_hits`], without sorting them:
-    /// a walk over the region's positions (summaries prune, the filter doc by doc), or the text
-    /// index's matches for a text query.
-    pub(crate) fn positioned_matches(
+    /// Every match of `request` that has a position, as `visit(position, doc)`: a position's
+    /// matches one after another, in doc order (the positions in no particular order). The same
+    /// matches as [`Index::all_hits`], neither collected nor sorted (the map's input: a
+    /// whole-France viewport allocates nothing per match): a walk over the region's positions
+    /// (summaries prune, the filter doc by doc), or the text index's matches for a text query.
+    pub(crate) fn for_each_positioned_match(
         &self,
         live: &LiveView,
         request: &SearchRequest,
-    ) -> Result<Vec<(u32, u32)>, ParamError> {
+        visit: &mut dyn FnMut(u32, u32),
+    ) -> Result<(), ParamError> {
         let (plan, text) = self.plan_whole(live, request)?;
-        let mut matches = Vec::new();
         match &text {
             Text::MatchesNothing => {}
             Text::Query(query) => {
                 let mut collector = Collector::new(self.data.dataset.offers.len().max(1));
                 plan.text(query, &mut collector, true);
                 let layout = &self.layout;
-                matches.extend(
-                    collector
-                        .heap
-                        .into_iter()
-                        .map(|hit| (layout.position_of_doc[hit.doc as usize], hit.doc))
-                        .filter(|&(position, _)| (position as usize) < layout.positions.len()),
-                );
+                let mut matches: Vec<(u32, u32)> = collector
+                    .heap
+                    .into_iter()
+                    .map(|hit| (layout.position_of_doc[hit.doc as usize], hit.doc))
+                    .filter(|&(position, _)| (position as usize) < layout.positions.len())
+                    .collect();
                 matches.sort_unstable();
+                for (position, doc) in matches {
+                    visit(position, doc);
+                }
             }
             Text::None => {
                 let summaries = &self.summaries;
@@ -206,13 +208,13 @@ impl Index {
                 plan.for_each_position(plan.radius_m, &may_match, &mut |position, _| {
                     for doc in self.layout.docs_at(position) {
                         if plan.filter.matches(&self.columns, live, doc) {
-                            matches.push((position, doc));
+                            visit(position, doc);
                         }
                     }
                 });
             }
         }
-        Ok(matches)
+        Ok(())
     }
 
     /// A text query parsed by the snapshot's text index (`None`: only separators); the error
