@@ -12,6 +12,7 @@ pub(crate) mod error;
 pub(crate) mod fhir;
 pub(crate) mod geojson;
 pub(crate) mod handlers;
+pub mod mvt;
 pub(crate) mod quality;
 pub mod server;
 
