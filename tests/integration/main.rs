@@ -26,4 +26,5 @@ mod quality;
 mod query_params;
 mod sample_data;
 mod snapshot;
+mod tiles;
 mod tls;
