@@ -18,9 +18,9 @@
 //! Tiles across the antimeridian are not neighbours here: the westmost and eastmost tiles
 //! carry no buffer beyond 180°.
 
-use super::access::Access;
 use super::clusters::{CELL_PRECISION_OFFSET, Feature, MAX_ZOOM, mercator};
 use super::columns::NEVER;
+use super::filter::CompiledFilter;
 use super::request::{BBox, DEFAULT_LIMIT, SearchRequest};
 use super::{Engine, ParamError};
 
@@ -231,16 +231,20 @@ impl Engine {
         Ok(Tile { address, total, features })
     }
 
-    /// The version of the answer to a tile request (see [`TileVersion`]), after the checks of
-    /// its parameters that need no walk (ranges, combinations, the profile's rights, the
-    /// centre), so that a cached answer never stands in for an error.
+    /// The version of the answer to a tile request (see [`TileVersion`]), after the checks
+    /// [`Engine::tile`] makes of its parameters before any walk (ranges, combinations, the
+    /// profile's rights, codes, the centre, the text), so that a cached answer never stands in
+    /// for an error.
     pub fn tile_version(&self, request: &SearchRequest) -> Result<TileVersion<'_>, ParamError> {
         check_request(request)?;
         SearchRequest { limit: 1, offset: 0, ..request.clone() }.validate()?;
-        Access::new(request.profiles).check_search(request)?;
-        self.index.centre_of(request.centre.as_ref())?;
-        let writes_applied = self.live.load().writes_applied();
         let now = request.now.unwrap_or_else(crate::util::time::now);
+        CompiledFilter::new(request, &self.index.columns, now)?;
+        self.index.centre_of(request.centre.as_ref())?;
+        if let Some(q) = &request.q {
+            self.index.text_query("q", q)?;
+        }
+        let writes_applied = self.live.load().writes_applied();
         let mut filters = SearchRequest {
             sort: None,
             limit: DEFAULT_LIMIT,
