@@ -5,8 +5,8 @@
 //! Criterion measures each scenario at a fixed centre; then a percentile table runs each
 //! scenario at 1,000 centres jittered around it (seeded) and prints p50 / p90 / p99 / max.
 //! `cargo bench --bench query`; `ROR_BENCH_NATIONAL=0` runs the sample snapshot only;
-//! `cargo bench --bench query -- clusters` the map clusters only (the percentile tables still
-//! print);
+//! `cargo bench --bench query -- clusters` the map clusters only, `-- tiles` the vector tiles
+//! only (the percentile tables still print);
 //! `ROR_BENCH_PROFILE=2` asks as access profile 2 (sensitive units masked), default 1.
 
 #[path = "common/mod.rs"]
@@ -181,6 +181,47 @@ fn bench_clusters(criterion: &mut Criterion, label: &str, engine: &Engine) {
     group.finish();
 }
 
+/// A vector tile: name, z, x, y, filters.
+type TileCase = (&'static str, u8, u32, u32, &'static [(&'static str, &'static str)]);
+
+/// Vector tiles: `Engine::tile` and its MVT encoding (the answer of `/v1/tiles` before HTTP).
+fn bench_tiles(criterion: &mut Criterion, label: &str, engine: &Engine) {
+    use ror_search::engine::tiles::TileAddress;
+    const TILES: [TileCase; 7] = [
+        ("world_z0", 0, 0, 0, &[]),
+        // the meridian of Greenwich is a tile edge at every zoom: Brittany and Aquitaine west of
+        // it, Paris, Lyon and Toulouse east
+        ("france_east_z5", 5, 16, 11, &[]),
+        ("france_west_z5", 5, 15, 11, &[]),
+        ("paris_lyon_z6", 6, 32, 22, &[]),
+        ("paris_lyon_z6_ehpad_gir2_80eur", 6, 32, 22, &[("category", "500"), ("gir", "2"), ("max_price", "80")]),
+        ("paris_z12", 12, 2074, 1409, &[]),
+        ("bordeaux_z13", 13, 4082, 2952, &[]),
+    ];
+    let mut group = criterion.benchmark_group(format!("tiles/{label}"));
+    group.sample_size(20).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    for (name, z, x, y, filters) in TILES {
+        let address = TileAddress::new(z, x, y).expect("a tile");
+        let mut request = ror_search::api::search_request(filters.iter().copied()).expect("valid filters");
+        request.now = Some(1_795_000_000);
+        request.profiles = common::bench_profiles();
+        let encode = || {
+            let tile = engine.tile(&request, address).expect("tile");
+            ror_search::http::mvt::encode(engine, &tile, request.profiles)
+        };
+        let tile = engine.tile(&request, address).expect("tile");
+        println!(
+            "{label} {name}: {} matches, {} features ({} in the buffer), {} bytes",
+            tile.total,
+            tile.features.len(),
+            tile.features.iter().filter(|feature| !feature.is_inside()).count(),
+            encode().len()
+        );
+        group.bench_function(name, |bencher| bencher.iter(encode));
+    }
+    group.finish();
+}
+
 fn percentile_table(label: &str, engine: &Engine) {
     println!();
     println!("latency over 1,000 centres jittered ±0.15° around each scenario's centre ({label}), microseconds:");
@@ -213,6 +254,7 @@ fn benches(criterion: &mut Criterion) {
     let (sample, _) = common::load_engine(&sample_dir);
     bench_engine(criterion, "sample", &sample);
     bench_clusters(criterion, "sample", &sample);
+    bench_tiles(criterion, "sample", &sample);
     percentile_table("sample data: 42,820 offers", &sample);
     drop(sample);
     if std::env::var("ROR_BENCH_NATIONAL").map(|value| value == "0").unwrap_or(false) {
@@ -230,6 +272,7 @@ fn benches(criterion: &mut Criterion) {
     );
     bench_engine(criterion, "national", &national);
     bench_clusters(criterion, "national", &national);
+    bench_tiles(criterion, "national", &national);
     percentile_table("synthetic national: 1,000,000 offers", &national);
 }
 

@@ -44,6 +44,7 @@ pub mod response;
 pub(crate) mod search;
 pub(crate) mod summary;
 pub mod text;
+pub mod tiles;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -166,6 +167,9 @@ pub struct Engine {
     /// Every position in web-mercator fixed point (x, y in units of 2^-32 of the world), made at
     /// the first map request: a cell is then two shifts.
     mercator: std::sync::OnceLock<Vec<[u32; 2]>>,
+    /// Every instant at which an offer's closure changes, ascending, made at the first tile
+    /// request (see [`Engine::closure_changes_until`]).
+    closure_instants: std::sync::OnceLock<Vec<i64>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -278,6 +282,7 @@ impl Engine {
             live: arc_swap::ArcSwap::from_pointee(view),
             write_lock: std::sync::Mutex::new(()),
             mercator: std::sync::OnceLock::new(),
+            closure_instants: std::sync::OnceLock::new(),
         })
     }
 

@@ -12,10 +12,12 @@ use utoipa::IntoParams;
 
 use super::auth::CallerExt;
 use super::error::AppError;
-use super::{AppState, geojson};
+use super::{AppState, geojson, mvt};
 use crate::api::{CommunesQuery, CrisisQuery, ErrorBody, ErrorCode, NoQuery, OffersQuery, ReloadQuery};
+use crate::engine::clusters::MAX_ZOOM;
 use crate::engine::lookup::{EgDetail, OfferDetail};
 use crate::engine::request::ParamError;
+use crate::engine::tiles::{TileAddress, TileVersion};
 use crate::engine::{CrisisResponse, SearchRequest, SearchResponse};
 use crate::model::access::Field;
 use crate::serve::{Loaded, Swap};
@@ -77,7 +79,7 @@ pub(crate) async fn offers(
             }
         };
     }
-    let request = offers_request(&pairs, "format", &caller)?;
+    let request = offers_request(&pairs, &["format"], &caller)?;
     let loaded = current(&state)?;
     if format == "ndjson" {
         return stream_all(loaded, request).await;
@@ -92,12 +94,19 @@ pub(crate) async fn offers(
     Ok(fast_json(&response, 1024 + 1536 * response.results.len()))
 }
 
-/// The search of a route that takes every `/v1/offers` parameter plus one of its own
-/// (`http_only`, read by the caller), as the caller's profiles.
-fn offers_request(pairs: &[(String, String)], http_only: &str, caller: &CallerExt) -> Result<SearchRequest, AppError> {
+/// The search of a route that takes every `/v1/offers` parameter plus its own (`http_only`,
+/// read by the caller), as the caller's profiles.
+fn offers_request(
+    pairs: &[(String, String)],
+    http_only: &[&str],
+    caller: &CallerExt,
+) -> Result<SearchRequest, AppError> {
     let request = crate::api::from_pairs::<OffersQuery>(
-        pairs.iter().filter(|(name, _)| name != http_only).map(|(name, value)| (name.as_str(), value.as_str())),
-        &[http_only],
+        pairs
+            .iter()
+            .filter(|(name, _)| !http_only.contains(&name.as_str()))
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+        http_only,
     )?
     .into_request()?;
     Ok(SearchRequest { profiles: caller.profiles, ..request })
@@ -278,13 +287,121 @@ pub(crate) async fn clusters(
             .parse::<u8>()
             .map_err(|_| ParamError::new("zoom", format!("{value:?} is not a zoom (a whole number, 0 to 22)")))?,
     };
-    let request = offers_request(&pairs, "zoom", &caller)?;
+    let request = offers_request(&pairs, &["zoom"], &caller)?;
     let loaded = current(&state)?;
     let clusters = loaded.engine.clusters(&request, zoom)?;
     let collection = geojson::ClustersCollection::new(&loaded.engine, &clusters, request.profiles);
     let mut http = fast_json(&collection, 256 + 256 * clusters.features.len());
     http.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/geo+json"));
     Ok(http)
+}
+
+/// Map clusters as a Mapbox Vector Tile: the clusters of `/v1/clusters` at zoom `z` inside
+/// the web-mercator tile `x`/`y` (slippy-map numbering), with those of the neighbouring tiles
+/// within 64 of the 4096 units of its edges. Every `/v1/offers` filter applies but `bbox` (the
+/// tile is the box). Layers `clusters` (cells: `cluster`, `cluster_id`, `key`, `point_count`,
+/// `point_count_abbreviated`, `positions`, `expansion_zoom`) and `points` (positions:
+/// `cluster`, `point_count`, `offers`), with the capacity sums (`available`, `crisis_t0`,
+/// `crisis_t60`) for the profiles that see them; a tile without features is an empty body.
+/// `ETag` (snapshot, live writes, closures, filters and profiles) and `Cache-Control:
+/// no-cache`: `If-None-Match` with the current tag is a 304.
+#[utoipa::path(get, path = "/v1/tiles/{z}/{x}/{y}.mvt", params(
+    ("z" = u8, Path, description = "Zoom, 0 to 22 (cells of grid precision z + 3; every position on its own from 17)"),
+    ("x" = u32, Path, description = "Tile column, 0 to 2^z - 1, eastwards from 180° W"),
+    ("y" = u32, Path, description = "Tile row, 0 to 2^z - 1, southwards from 85.05° N; the path segment is `{y}.mvt`"),
+    OffersQuery,
+), responses(
+    (status = 200, description = "A Mapbox Vector Tile 2.1 (extent 4096): layers `clusters` and `points`; empty when the tile has no feature", content_type = "application/vnd.mapbox-vector-tile"),
+    (status = 304, description = "Not modified: `If-None-Match` holds the current `ETag`"),
+    (status = 400, description = "A bad tile address (`z`, `x`, `y`), a `bbox`, or a bad or unknown parameter", body = ErrorBody),
+    (status = 403, description = "A filter on capacities the caller's profile does not see", body = ErrorBody),
+    (status = 503, description = "No snapshot loaded", body = ErrorBody),
+))]
+pub(crate) async fn tile(
+    State(state): State<AppState>,
+    caller: CallerExt,
+    Path((z, x, y)): Path<(String, String, String)>,
+    headers: header::HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let address = tile_address(&z, &x, &y)?;
+    let pairs = pairs(&query)?;
+    let mut request = offers_request(&pairs, &[], &caller)?;
+    // One instant for the tile and its version.
+    request.now = Some(request.now.unwrap_or_else(crate::util::time::now));
+    let loaded = current(&state)?;
+    let etag = tile_etag(&loaded.engine.tile_version(&request)?, loaded.loaded_at, address);
+    let caching = [(header::ETAG, etag.clone()), (header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"))];
+    if none_match_hits(&headers, &etag) {
+        return Ok((axum::http::StatusCode::NOT_MODIFIED, caching).into_response());
+    }
+    // A tile over a whole country costs milliseconds, and a map asks for a dozen at once: below
+    // the workers' priority, as `/v1/crisis`.
+    state
+        .heavy
+        .run(move || {
+            let tile = loaded.engine.tile(&request, address)?;
+            let body = mvt::encode(&loaded.engine, &tile, request.profiles);
+            let content_type = [(header::CONTENT_TYPE, header::HeaderValue::from_static(mvt::CONTENT_TYPE))];
+            Ok((caching, content_type, body).into_response())
+        })
+        .await
+}
+
+/// The tile of the path segments `z`, `x` and `{y}.mvt`: whole numbers, `z` from 0 to 22, `x`
+/// and `y` below `2^z`; else a 400 naming the segment.
+fn tile_address(z: &str, x: &str, y: &str) -> Result<TileAddress, ParamError> {
+    let whole = |name: &str, text: &str, expected: &str| {
+        let digits = !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
+        digits
+            .then(|| text.parse::<u32>().ok())
+            .flatten()
+            .ok_or_else(|| ParamError::new(name, format!("{text:?} is not {expected}")))
+    };
+    let zoom = whole("z", z, "a zoom (a whole number, 0 to 22)")?;
+    let zoom = u8::try_from(zoom)
+        .ok()
+        .filter(|zoom| *zoom <= MAX_ZOOM)
+        .ok_or_else(|| ParamError::new("z", format!("{zoom} is out of range: expected 0 to {MAX_ZOOM}")))?;
+    let x = whole("x", x, "a tile column (a whole number below 2^z)")?;
+    let y = y
+        .strip_suffix(".mvt")
+        .ok_or_else(|| ParamError::new("y", format!("{y:?} must end in .mvt (the only tile format served)")))?;
+    TileAddress::new(zoom, x, whole("y", y, "a tile row (a whole number below 2^z)")?)
+}
+
+/// The `ETag` of a tile: a digest of its version, of when its snapshot was swapped in (a
+/// snapshot loaded again counts its writes anew) and of its address. Weak, since the
+/// compression layer may re-encode the body.
+fn tile_etag(version: &TileVersion<'_>, loaded_at: i64, address: TileAddress) -> header::HeaderValue {
+    use sha2::Digest;
+    let mut digest = sha2::Sha256::new();
+    for part in [
+        version.snapshot_id,
+        &loaded_at.to_string(),
+        &version.writes_applied.to_string(),
+        &version.closure_changes.to_string(),
+        &version.filters,
+        &address.to_string(),
+    ] {
+        digest.update(part.as_bytes());
+        digest.update([0]);
+    }
+    let tag = format!("W/\"{}\"", hex::encode(&digest.finalize()[..16]));
+    header::HeaderValue::from_str(&tag).expect("hex digits are a valid header value")
+}
+
+/// Whether the request's `If-None-Match` names `etag` (weak comparison, RFC 9110 §13.1.2) or
+/// is `*`.
+fn none_match_hits(headers: &header::HeaderMap, etag: &header::HeaderValue) -> bool {
+    let opaque = |tag: &str| -> String { tag.trim().trim_start_matches("W/").to_owned() };
+    let current = opaque(etag.to_str().unwrap_or_default());
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|tag| tag.trim() == "*" || opaque(tag) == current)
 }
 
 /// The answer of `/v1/communes`.

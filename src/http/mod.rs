@@ -12,6 +12,7 @@ pub(crate) mod error;
 pub(crate) mod fhir;
 pub(crate) mod geojson;
 pub(crate) mod handlers;
+pub mod mvt;
 pub(crate) mod page;
 pub(crate) mod quality;
 pub mod server;
@@ -42,10 +43,11 @@ use error::AppError;
 
 /// Every route the service answers: `(method, path)`. The OpenAPI document lists exactly these
 /// (checked by a test).
-pub const ROUTES: [(&str, &str); 31] = [
+pub const ROUTES: [(&str, &str); 32] = [
     ("get", "/v1/offers"),
     ("get", "/v1/offers/{id}"),
     ("get", "/v1/clusters"),
+    ("get", TILE_ROUTE),
     ("get", "/v1/eg/{finess}"),
     ("get", "/v1/crisis"),
     ("get", "/v1/communes"),
@@ -75,6 +77,21 @@ pub const ROUTES: [(&str, &str); 31] = [
     ("delete", "/fhir/$export-poll-status"),
     ("get", "/fhir/$export-file/{job}/{file}"),
 ];
+
+/// The vector-tile route, as documented.
+pub const TILE_ROUTE: &str = "/v1/tiles/{z}/{x}/{y}.mvt";
+
+/// The vector-tile route as axum matches it: its router (matchit 0.8) takes no suffix after a
+/// parameter, so the last segment is `{y}` and the handler requires the `.mvt` itself.
+const TILE_ROUTE_MATCHED: &str = "/v1/tiles/{z}/{x}/{y}";
+
+/// The template of [`ROUTES`] that a path axum matched stands for.
+pub(crate) fn route_template(matched: &str) -> Option<&'static str> {
+    if matched == TILE_ROUTE_MATCHED {
+        return Some(TILE_ROUTE);
+    }
+    ROUTES.iter().map(|(_, route)| *route).find(|route| *route == matched)
+}
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -108,10 +125,24 @@ pub fn access_policy(config: &ServeConfig) -> Result<crate::auth::AccessPolicy, 
         title = "ror-search",
         description = "Offer search engine over the French ROR (Répertoire Opérationnel des Ressources): orientation, map, nearest-capacity and text queries. Units: WGS84 degrees, metres (`_m`) or kilometres (`_km`), euro cents (`_cents`) or euros (`_eur`), years.",
     ),
-    modifiers(&BearerSecurity),
+    paths(handlers::tile),
+    modifiers(&BearerSecurity, &TileParameters),
     tags((name = "ror-search"))
 )]
 struct ApiDoc;
+
+/// The tile route takes every `/v1/offers` parameter but `bbox` (the tile is the box).
+struct TileParameters;
+
+impl utoipa::Modify for TileParameters {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let operation = openapi.paths.paths.get_mut(TILE_ROUTE).and_then(|item| item.get.as_mut());
+        if let Some(parameters) = operation.and_then(|operation| operation.parameters.as_mut()) {
+            use utoipa::openapi::RefOr;
+            parameters.retain(|parameter| !matches!(parameter, RefOr::T(parameter) if parameter.name == "bbox"));
+        }
+    }
+}
 
 struct BearerSecurity;
 
@@ -131,6 +162,8 @@ fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(handlers::offers))
         .routes(routes!(handlers::clusters))
+        // documented in `ApiDoc` under `TILE_ROUTE`
+        .route(TILE_ROUTE_MATCHED, axum::routing::get(handlers::tile))
         .routes(routes!(handlers::offer))
         .routes(routes!(handlers::eg))
         .routes(routes!(handlers::crisis))
@@ -252,6 +285,7 @@ pub(crate) fn route_label(path: &str) -> &'static str {
     match path {
         path if path.starts_with("/v1/offers/") && path.len() > "/v1/offers/".len() => "/v1/offers/{id}",
         path if path.starts_with("/v1/eg/") && path.len() > "/v1/eg/".len() => "/v1/eg/{finess}",
+        path if path.starts_with("/v1/tiles/") => TILE_ROUTE,
         path if path.starts_with("/fhir/Location/") && path.len() > "/fhir/Location/".len() => "/fhir/Location/{id}",
         path if path.starts_with("/fhir/HealthcareService/") && path.len() > "/fhir/HealthcareService/".len() => {
             "/fhir/HealthcareService/{id}"

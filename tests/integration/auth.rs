@@ -149,7 +149,12 @@ async fn api_keys_in_both_headers_and_what_anonymous_callers_get() {
     }
     // every route but health and the OpenAPI document needs credentials
     for (method, template) in ror_search::http::ROUTES {
-        let uri = template.replace("{id}", "loc-1").replace("{finess}", "330782780");
+        let uri = template
+            .replace("{id}", "loc-1")
+            .replace("{finess}", "330782780")
+            .replace("{z}", "5")
+            .replace("{x}", "15")
+            .replace("{y}", "11");
         let answer = call(&closed.router, &method.to_uppercase(), &uri, &[], Vec::new()).await;
         let open = ["/healthz", "/readyz", "/openapi.json"].contains(&template);
         assert_eq!(answer.status.as_u16() == 401, !open, "{method} {uri}: {}", answer.text());

@@ -15,7 +15,8 @@ use crate::common::{build_subset, call};
 const TOKEN: &str = "clusters-admin-token-0123456789";
 const NOW: &str = "2026-11-15T00:00:00Z";
 
-fn index() -> &'static (tempfile::TempDir, PathBuf) {
+/// The subset's snapshot (Gironde and Paris), built once for the run (the tiles' tests share it).
+pub(crate) fn index() -> &'static (tempfile::TempDir, PathBuf) {
     static INDEX: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     INDEX.get_or_init(|| {
         let dir = crate::common::temp_dir();
@@ -26,7 +27,7 @@ fn index() -> &'static (tempfile::TempDir, PathBuf) {
 }
 
 /// A router over the subset; anonymous callers hold `profiles` (`[1]`: everything).
-fn router_for(anonymous_profiles: &str) -> axum::Router {
+pub(crate) fn router_for(anonymous_profiles: &str) -> axum::Router {
     let (dir, snapshot) = index();
     let access = dir.path().join(format!("access-{}.toml", anonymous_profiles.replace(['[', ']', ','], "")));
     std::fs::write(&access, format!("allow_anonymous = true\nanonymous_profiles = {anonymous_profiles}\n")).unwrap();
@@ -48,7 +49,7 @@ async fn get(router: &axum::Router, uri: &str) -> (u16, String) {
 }
 
 /// The test's own slippy-map tile numbering.
-fn tile(lat: f64, lon: f64, precision: u32) -> (u32, u32) {
+pub(crate) fn tile(lat: f64, lon: f64, precision: u32) -> (u32, u32) {
     let n = f64::from(1u32 << precision);
     let lat = lat.clamp(-85.051_128_78, 85.051_128_78).to_radians();
     let x = ((lon + 180.0) / 360.0 * n).floor().clamp(0.0, n - 1.0);
@@ -155,10 +156,11 @@ fn answered(collection: &Value) -> Vec<Expected> {
 }
 
 /// A deterministic generator (the test must not depend on a seed it does not print).
-struct Lcg(u64);
+pub(crate) struct Lcg(pub(crate) u64);
 
 impl Lcg {
-    fn next(&mut self) -> f64 {
+    /// The next number, uniform in [0, 1).
+    pub(crate) fn next(&mut self) -> f64 {
         self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }

@@ -429,6 +429,19 @@ fn openapi_lists_every_route_the_router_serves() {
     for route in ["/v1/offers/{id}", "/v1/eg/{finess}", "/v1/snapshot"] {
         assert_eq!(documented_parameters(route, "get"), Vec::<String>::new(), "{route}");
     }
+    // the tiles take every search parameter but `bbox`, and their address in the path
+    let tile = ror_search::http::TILE_ROUTE;
+    let searched: Vec<&str> = parameter_names::<OffersQuery>().iter().copied().filter(|name| *name != "bbox").collect();
+    assert_eq!(documented_parameters(tile, "get"), sorted(&searched));
+    let in_path: Vec<&str> = paths[tile]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|parameter| parameter["in"] == "path")
+        .map(|parameter| parameter["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(in_path, ["z", "x", "y"]);
+    assert!(paths[tile]["get"]["responses"]["200"]["content"]["application/vnd.mapbox-vector-tile"].is_object());
 }
 
 /// The router accepts exactly the documented parameters: each documented one with a value that
@@ -446,6 +459,7 @@ async fn the_router_accepts_exactly_the_documented_parameters() {
         ("/v1/communes", "/v1/communes"),
         ("/v1/quality", "/v1/quality"),
         ("/v1/quality/eg/{finess}", "/v1/quality/eg/330782780"),
+        (ror_search::http::TILE_ROUTE, "/v1/tiles/12/2041/1476.mvt"),
     ] {
         let names: Vec<String> = document["paths"][route]["get"]["parameters"]
             .as_array()
@@ -480,7 +494,12 @@ async fn every_documented_route_is_routed() {
             path if path.starts_with("/fhir/Organization") => "eg-330782780",
             _ => "hs-330782780-0",
         };
-        let uri = path.replace("{id}", id).replace("{finess}", "330782780");
+        let uri = path
+            .replace("{id}", id)
+            .replace("{finess}", "330782780")
+            .replace("{z}", "12")
+            .replace("{x}", "2041")
+            .replace("{y}", "1476");
         let uri = if uri == "/v1/communes" { "/v1/communes?q=bor".to_owned() } else { uri };
         let answer = call(&router, &method.to_uppercase(), &uri, &[], Vec::new()).await;
         if path == "/fhir/$export-file/{job}/{file}" {

@@ -29,4 +29,5 @@ mod quality;
 mod query_params;
 mod sample_data;
 mod snapshot;
+mod tiles;
 mod tls;
