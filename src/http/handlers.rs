@@ -393,7 +393,7 @@ fn tile_etag(version: &TileVersion<'_>, loaded_at: i64, address: TileAddress) ->
 
 /// Whether the request's `If-None-Match` names `etag` (weak comparison, RFC 9110 §13.1.2) or
 /// is `*`.
-fn none_match_hits(headers: &header::HeaderMap, etag: &header::HeaderValue) -> bool {
+pub(super) fn none_match_hits(headers: &header::HeaderMap, etag: &header::HeaderValue) -> bool {
     let opaque = |tag: &str| -> String { tag.trim().trim_start_matches("W/").to_owned() };
     let current = opaque(etag.to_str().unwrap_or_default());
     headers

@@ -144,12 +144,7 @@ fn file(
     bytes: Vec<u8>,
     policy: Option<&HeaderValue>,
 ) -> Response {
-    let fresh = request
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|tag| tag.trim() == "*" || tag.trim().trim_start_matches("W/") == etag.to_str().unwrap_or_default());
+    let fresh = super::handlers::none_match_hits(request, etag);
     let mut response = if fresh { StatusCode::NOT_MODIFIED.into_response() } else { bytes.into_response() };
     let headers = response.headers_mut();
     if !fresh {

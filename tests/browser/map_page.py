@@ -346,6 +346,18 @@ try:
     check("GIR" in driver.find_element(By.ID, "erreur").text, f"the error names the GIR field: {driver.find_element(By.ID, 'erreur').text}")
     axe("error message")
 
+    # 11. A narrow screen (a phone, 390 px): one column, nothing lost, still no violation
+    #     (WCAG 1.4.10 reflow), the list still the API's.
+    driver.set_window_size(390, 844)
+    driver.get(shared)
+    wait_for(ready, "the shared link on a narrow screen")
+    check(page_ids() == ids, "narrow screen: same list")
+    width = driver.execute_script("return document.documentElement.scrollWidth")
+    check(width <= 390, f"no horizontal scrolling on a narrow screen ({width} px)")
+    axe("narrow screen")
+    shot("narrow-screen")
+    driver.set_window_size(1400, 900)
+
     severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE" and "gir" not in entry["message"]]
     check(not severe, f"no error in the browser console: {severe}")
     print(f"map page: {checks} checks passed")

@@ -66,7 +66,10 @@
     if (error && error.name === "AbortError") return;
     let text = error instanceof ApiError ? error.message : "Le service ne répond pas. Réessayez dans un instant.";
     if (error instanceof ApiError && error.parameter) text = `${labelOf(error.parameter)} : ${error.message}`;
-    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) text = `Accès refusé : ${error.message}`;
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+      text = `Accès refusé : ${error.message}. Saisissez une clé d'accès valide dans « Accès professionnel ».`;
+      document.querySelector("details.access").open = true;
+    }
     $("erreur").textContent = text;
   }
 
