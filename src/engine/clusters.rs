@@ -118,15 +118,32 @@ pub struct Clusters {
 }
 
 /// The matches standing on one position.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Tally {
     point: GeoPoint,
     /// Web-mercator fixed point (see [`mercator`]).
     mercator: [u32; 2],
-    /// Its matches: `docs[start..end]` of the walk.
-    start: usize,
-    end: usize,
+    /// Its matches.
+    matches: Matches,
     sums: Sums,
+}
+
+/// Where a position's matches are.
+#[derive(Debug, Clone)]
+enum Matches {
+    /// `offers[start..end]` of the walk (its offers, collected doc by doc).
+    Collected { start: usize, end: usize },
+    /// Every doc of the position (counted whole, its offers read only if it is shown alone).
+    Whole(std::ops::Range<u32>),
+}
+
+impl Tally {
+    fn count(&self) -> usize {
+        match &self.matches {
+            Matches::Collected { start, end } => end - start,
+            Matches::Whole(docs) => docs.len(),
+        }
+    }
 }
 
 /// A point in web-mercator fixed point: x and y in units of 2^-32 of the world's width, as
@@ -160,42 +177,75 @@ impl Engine {
         let index = &self.index;
         let mercator =
             self.mercator.get_or_init(|| index.layout.positions.iter().map(|point| mercator(*point)).collect());
+        let plain = self.plain_positions.get_or_init(|| index.plain_positions());
         let access = Access::new(request.profiles);
+        // What the profile sees of a position's sums, [medico-social] (no doc there is sensitive).
+        let seen = [false, true].map(|medico_social| access.capacity(medico_social, false));
         let mut tallies: Vec<Tally> = Vec::new();
         let mut docs = Vec::new();
         let mut current = None;
-        index.for_each_positioned_match(&live, request, &mut |position, doc| {
-            if current != Some(position) {
-                current = Some(position);
-                let start = docs.len();
-                tallies.push(Tally {
-                    point: index.layout.positions[position as usize],
-                    mercator: mercator[position as usize],
-                    start,
-                    end: start,
-                    sums: Sums::default(),
-                });
+        let whole = |position: u32, range: std::ops::Range<u32>| {
+            let capacity = live.position(position);
+            let mut sums = Sums::default();
+            for (class, seen) in seen.iter().enumerate() {
+                let [available, crisis_t0, crisis_t60] = capacity.sums[class].map(u64::from);
+                if seen.operational {
+                    sums.available += available;
+                }
+                if seen.supplementary {
+                    sums.crisis_t0 += crisis_t0;
+                    sums.crisis_t60 += crisis_t60;
+                }
             }
-            let Some(tally) = tallies.last_mut() else { return };
-            let counts = live.counts(doc);
-            let seen = access.capacity_of_doc(&index.columns, doc as usize);
-            if seen.operational {
-                tally.sums.available += u64::from(counts.available);
-            }
-            if seen.supplementary {
-                tally.sums.crisis_t0 += u64::from(counts.crisis_t0);
-                tally.sums.crisis_t60 += u64::from(counts.crisis_t60);
-            }
-            docs.push(index.layout.offer_of_doc[doc as usize]);
-            tally.end = docs.len();
-        })?;
-        Ok(cluster(&tallies, &docs, zoom))
+            (position, range, sums)
+        };
+        let mut wholes = Vec::new();
+        index.for_each_positioned_match(
+            &live,
+            request,
+            Some(plain),
+            &mut |position, doc| {
+                if current != Some(position) {
+                    current = Some(position);
+                    let start = docs.len();
+                    tallies.push(Tally {
+                        point: index.layout.positions[position as usize],
+                        mercator: mercator[position as usize],
+                        matches: Matches::Collected { start, end: start },
+                        sums: Sums::default(),
+                    });
+                }
+                let Some(tally) = tallies.last_mut() else { return };
+                let counts = live.counts(doc);
+                let seen = access.capacity_of_doc(&index.columns, doc as usize);
+                if seen.operational {
+                    tally.sums.available += u64::from(counts.available);
+                }
+                if seen.supplementary {
+                    tally.sums.crisis_t0 += u64::from(counts.crisis_t0);
+                    tally.sums.crisis_t60 += u64::from(counts.crisis_t60);
+                }
+                docs.push(index.layout.offer_of_doc[doc as usize]);
+                if let Matches::Collected { end, .. } = &mut tally.matches {
+                    *end = docs.len();
+                }
+            },
+            &mut |position, range| wholes.push(whole(position, range)),
+        )?;
+        tallies.extend(wholes.into_iter().map(|(position, range, sums)| Tally {
+            point: index.layout.positions[position as usize],
+            mercator: mercator[position as usize],
+            matches: Matches::Whole(range),
+            sums,
+        }));
+        Ok(cluster(&tallies, &docs, &index.layout.offer_of_doc, zoom))
     }
 }
 
-/// Clusters the positions' tallies for map zoom `zoom`; `offers` holds their matches.
-fn cluster(tallies: &[Tally], offers: &[u32], zoom: u8) -> Clusters {
-    let total = offers.len();
+/// Clusters the positions' tallies for map zoom `zoom`; `offers` holds their collected
+/// matches, `offer_of_doc` names those of the positions counted whole.
+fn cluster(tallies: &[Tally], offers: &[u32], offer_of_doc: &[u32], zoom: u8) -> Clusters {
+    let total = tallies.iter().map(Tally::count).sum();
     let precision = zoom + CELL_PRECISION_OFFSET;
     let mut order: Vec<(u32, u32, usize)> = tallies
         .iter()
@@ -212,7 +262,10 @@ fn cluster(tallies: &[Tally], offers: &[u32], zoom: u8) -> Clusters {
         let members: Vec<&Tally> = cell.iter().map(|&(_, _, index)| &tallies[index]).collect();
         if members.len() == 1 || zoom >= MAX_CLUSTER_ZOOM {
             for tally in members {
-                let mut group: Vec<u32> = offers[tally.start..tally.end].to_vec();
+                let mut group: Vec<u32> = match &tally.matches {
+                    Matches::Collected { start, end } => offers[*start..*end].to_vec(),
+                    Matches::Whole(docs) => docs.clone().map(|doc| offer_of_doc[doc as usize]).collect(),
+                };
                 group.sort_unstable();
                 features.push(Feature::Group(Group { point: tally.point, offers: group, sums: tally.sums }));
             }
@@ -222,7 +275,7 @@ fn cluster(tallies: &[Tally], offers: &[u32], zoom: u8) -> Clusters {
         let (mut lat_sum, mut lon_sum, mut count) = (0.0, 0.0, 0usize);
         let mut bounds = BBox { min_lon: f64::MAX, min_lat: f64::MAX, max_lon: f64::MIN, max_lat: f64::MIN };
         for tally in &members {
-            let matches = tally.end - tally.start;
+            let matches = tally.count();
             add(&mut sums, tally.sums);
             count += matches;
             lat_sum += tally.point.lat * matches as f64;

@@ -331,6 +331,22 @@ impl CompiledFilter {
             })
     }
 
+    /// Whether only the sensitive mask and closures are checked doc by doc: no code, price,
+    /// capacity, age, GIR or aide-sociale filter (every doc of a position with no sensitive
+    /// doc and none that may close then matches).
+    pub(crate) fn only_masks(&self) -> bool {
+        self.category.is_none()
+            && self.offer_type.is_none()
+            && self.activity.is_none()
+            && self.care_mode.is_none()
+            && self.reception.is_none()
+            && self.max_price_cents.is_none()
+            && !self.check_capacity
+            && self.age.is_none()
+            && self.gir.is_none()
+            && self.aide_sociale.is_none()
+    }
+
     /// Whether some filter must be checked doc by doc (price, capacities, age).
     pub(crate) fn needs_per_doc(&self) -> bool {
         self.max_price_cents.is_some() || self.check_capacity || self.age.is_some()

@@ -78,12 +78,34 @@ fn bitmap_words(len: usize, bit: impl Fn(usize) -> bool) -> Vec<u64> {
     words
 }
 
-/// The capacity maxima of a position (what the position summaries need of capacities).
+/// The capacity maxima of a position (what the position summaries need of capacities), and
+/// its sums (what the map counts without visiting its docs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct PositionCapacity {
     pub(crate) max_available: u32,
     pub(crate) max_crisis_t0: u32,
     pub(crate) max_crisis_t60: u32,
+    /// Sums over the position's docs, `[medico-social][available, crisis T0, crisis T60]`
+    /// (`[0]`: the others), saturating: a profile's visibility depends on that bit (and on
+    /// the sensitive one, which the map's shortcut requires clear).
+    pub(crate) sums: [[u32; 3]; 2],
+}
+
+impl PositionCapacity {
+    /// The maxima and sums of `docs` (their counts, and whether each is medico-social).
+    fn of(docs: impl Iterator<Item = (CapacityCounts, bool)>) -> PositionCapacity {
+        let mut capacity = PositionCapacity::default();
+        for (counts, medico_social) in docs {
+            capacity.max_available = capacity.max_available.max(counts.available);
+            capacity.max_crisis_t0 = capacity.max_crisis_t0.max(counts.crisis_t0);
+            capacity.max_crisis_t60 = capacity.max_crisis_t60.max(counts.crisis_t60);
+            let sums = &mut capacity.sums[usize::from(medico_social)];
+            sums[0] = sums[0].saturating_add(counts.available);
+            sums[1] = sums[1].saturating_add(counts.crisis_t0);
+            sums[2] = sums[2].saturating_add(counts.crisis_t60);
+        }
+        capacity
+    }
 }
 
 /// What queries read of capacities, as the last write left it.
@@ -350,11 +372,11 @@ pub(crate) fn counts_of<'a>(records: impl IntoIterator<Item = &'a CapacityRecord
 impl super::Index {
     /// The view of this snapshot before any write.
     pub(crate) fn snapshot_view(&self) -> LiveView {
-        let positions = (0..self.layout.positions.len())
-            .map(|position| PositionCapacity {
-                max_available: self.summaries.max_available[position],
-                max_crisis_t0: self.summaries.max_crisis_t0[position],
-                max_crisis_t60: self.summaries.max_crisis_t60[position],
+        let positions = (0..self.layout.positions.len() as u32)
+            .map(|position| {
+                let capacity = self.position_capacity(position, |doc| self.columns.capacity[doc as usize]);
+                debug_assert_eq!(capacity.max_available, self.summaries.max_available[position as usize]);
+                capacity
             })
             .collect();
         LiveView::of_snapshot(&self.columns.capacity, positions, self.data.dataset.locations.len())
@@ -437,20 +459,24 @@ impl super::Index {
         self.refresh_positions(view, &mut dirty);
     }
 
-    /// Recomputes the capacity maxima of the positions a batch changed.
+    /// Recomputes the capacity maxima and sums of the positions a batch changed.
     fn refresh_positions(&self, view: &mut LiveView, dirty: &mut Vec<u32>) {
         dirty.sort_unstable();
         dirty.dedup();
         for &position in dirty.iter() {
-            let mut maxima = PositionCapacity::default();
-            for doc in self.layout.docs_at(position) {
-                let counts = view.counts(doc);
-                maxima.max_available = maxima.max_available.max(counts.available);
-                maxima.max_crisis_t0 = maxima.max_crisis_t0.max(counts.crisis_t0);
-                maxima.max_crisis_t60 = maxima.max_crisis_t60.max(counts.crisis_t60);
-            }
-            view.positions.set(position as usize, maxima);
+            let capacity = self.position_capacity(position, |doc| *view.counts(doc));
+            view.positions.set(position as usize, capacity);
         }
+    }
+
+    /// The maxima and sums of a position's docs, their counts read by `counts`.
+    fn position_capacity(&self, position: u32, counts: impl Fn(u32) -> CapacityCounts) -> PositionCapacity {
+        let medico_social = &self.columns.medico_social;
+        PositionCapacity::of(
+            self.layout
+                .docs_at(position)
+                .map(|doc| (counts(doc), medico_social[doc as usize >> 6] >> (doc & 63) & 1 == 1)),
+        )
     }
 }
 

@@ -178,11 +178,17 @@ impl Index {
     /// matches as [`Index::all_hits`], neither collected nor sorted (the map's input: a
     /// whole-France viewport allocates nothing per match): a walk over the region's positions
     /// (summaries prune, the filter doc by doc), or the text index's matches for a text query.
+    ///
+    /// With `plain` (one bit per position, see [`Index::plain_positions`]) and a request without
+    /// doc-level filters, the positions whose bit is set are handed whole to `visit_whole`
+    /// (every doc there matches) instead of doc by doc.
     pub(crate) fn for_each_positioned_match(
         &self,
         live: &LiveView,
         request: &SearchRequest,
+        plain: Option<&[u64]>,
         visit: &mut dyn FnMut(u32, u32),
+        visit_whole: &mut dyn FnMut(u32, std::ops::Range<u32>),
     ) -> Result<(), ParamError> {
         let (plan, text) = self.plan_whole(live, request)?;
         match &text {
@@ -205,8 +211,14 @@ impl Index {
             Text::None => {
                 let summaries = &self.summaries;
                 let may_match = |position: u32| plan.filter.position_may_match(summaries, live, position as usize);
+                let plain = plain.filter(|_| plan.filter.only_masks());
                 plan.for_each_position(plan.radius_m, &may_match, &mut |position, _| {
-                    for doc in self.layout.docs_at(position) {
+                    let docs = self.layout.docs_at(position);
+                    if plain.is_some_and(|bits| bits[position as usize >> 6] >> (position & 63) & 1 == 1) {
+                        visit_whole(position, docs);
+                        return;
+                    }
+                    for doc in docs {
                         if plan.filter.matches(&self.columns, live, doc) {
                             visit(position, doc);
                         }
@@ -215,6 +227,20 @@ impl Index {
             }
         }
         Ok(())
+    }
+
+    /// One bit per position: set when none of its docs is sensitive or may close.
+    pub(crate) fn plain_positions(&self) -> Vec<u64> {
+        let positions = self.layout.positions.len();
+        let mut bits = vec![0u64; positions.div_ceil(64)];
+        let set = |words: &[u64], doc: u32| words[doc as usize >> 6] >> (doc & 63) & 1 == 1;
+        for position in 0..positions as u32 {
+            let mut docs = self.layout.docs_at(position);
+            if !docs.any(|doc| set(&self.columns.sensitive, doc) || set(&self.columns.may_close, doc)) {
+                bits[position as usize >> 6] |= 1 << (position & 63);
+            }
+        }
+        bits
     }
 
     /// A text query parsed by the snapshot's text index (`None`: only separators); the error

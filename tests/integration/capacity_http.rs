@@ -563,6 +563,35 @@ async fn ndjson_batch() {
     let hit = get(&router, &format!("/v1/offers/{offer}")).await.json();
     assert_eq!(hit["offer"]["capacity"]["available"], 7);
     assert_eq!(hit["offer"]["capacity"]["crisis_t0"], 3);
+    // The map's sums follow the write (a position counted whole reads the live per-position
+    // sums): around the written offer, the clusters add up what the search lists.
+    let (lat, lon) = (hit["offer"]["lat"].as_f64().unwrap(), hit["offer"]["lon"].as_f64().unwrap());
+    let bbox = format!("{},{},{},{}", lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05);
+    let listed = get(&router, &format!("/v1/offers?bbox={bbox}&limit=200&exact_total=true")).await.json();
+    let listed_sum = |field: &str| {
+        listed["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|hit| hit["capacity"][field].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    assert!(listed["total"].as_u64().unwrap() <= 200, "{}", listed["total"]);
+    for zoom in [5, 17] {
+        let clusters = get(&router, &format!("/v1/clusters?bbox={bbox}&zoom={zoom}")).await.json();
+        let cluster_sum = |field: &str| {
+            clusters["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|feature| feature["properties"][field].as_u64().unwrap())
+                .sum::<u64>()
+        };
+        assert_eq!(clusters["total"], listed["total"], "zoom {zoom}");
+        for field in ["available", "crisis_t0", "crisis_t60"] {
+            assert_eq!(cluster_sum(field), listed_sum(field), "{field} at zoom {zoom}: {clusters}");
+        }
+    }
     // A delete line, then the same key is gone.
     let delete = line(json!({"location": "loc-010000024-8", "status": "02", "temporality": "01", "gender": "03",
         "temporary_assignment": "01", "updated_at": format_rfc3339(unix_now()), "delete": true}));

@@ -621,6 +621,53 @@ fn check_search(engine: &Engine, naive: &Naive, lookup: &Lookup, spec: &SearchSp
         );
         prop_assert_eq!(hit.capacity.available_updated_at.flatten().map(|at| at.0), totals.available_updated_at);
     }
+    if request.bbox.is_some() {
+        check_clusters(engine, naive, lookup, &request)?;
+    }
+    Ok(())
+}
+
+/// The map clusters of a search with a viewport: their counts and capacity sums over every
+/// match (the positions counted whole read the live per-position sums) equal the reference's
+/// matches summed over the naive replay.
+fn check_clusters(
+    engine: &Engine,
+    naive: &Naive,
+    lookup: &Lookup,
+    request: &SearchRequest,
+) -> Result<(), TestCaseError> {
+    let all = SearchRequest { offset: 0, limit: naive.dataset.offers.len().max(1), ..request.clone() };
+    let expected = reference::search_in(engine, &naive.dataset, &all, NOW);
+    let dataset = &naive.dataset;
+    let (mut available, mut crisis_t0, mut crisis_t60) = (0u64, 0u64, 0u64);
+    // Inside a viewport, every match has a position.
+    let positioned = expected.ids.len();
+    for id in &expected.ids {
+        let offer = &dataset.offers[lookup.offer_by_id[id.as_str()]];
+        let totals = CapacityTotals::of_records(
+            offer.locations.iter().flat_map(|&location| dataset.locations[location as usize].capacities.iter()),
+        );
+        available += u64::from(totals.available);
+        crisis_t0 += u64::from(totals.crisis_t0);
+        crisis_t60 += u64::from(totals.crisis_t60);
+    }
+    for zoom in [0, 9] {
+        let clusters = engine
+            .clusters(request, zoom)
+            .map_err(|error| TestCaseError::fail(format!("clusters refused {request:?}: {error}")))?;
+        let mut sums = (0u64, 0u64, 0u64);
+        for feature in &clusters.features {
+            let feature_sums = match feature {
+                ror_search::engine::clusters::Feature::Cell(cell) => cell.sums,
+                ror_search::engine::clusters::Feature::Group(group) => group.sums,
+            };
+            sums.0 += feature_sums.available;
+            sums.1 += feature_sums.crisis_t0;
+            sums.2 += feature_sums.crisis_t60;
+        }
+        prop_assert_eq!(clusters.total, positioned, "clusters total at zoom {} for {:?}", zoom, request);
+        prop_assert_eq!(sums, (available, crisis_t0, crisis_t60), "clusters sums at zoom {} for {:?}", zoom, request);
+    }
     Ok(())
 }
 
