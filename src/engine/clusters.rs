@@ -377,7 +377,12 @@ mod tests {
         let points = [GeoPoint { lat: 44.84, lon: -0.58 }, GeoPoint { lat: 44.85, lon: -0.57 }];
         let tallies: Vec<Tally> = points
             .iter()
-            .map(|point| Tally { point: *point, mercator: mercator(*point), start: 0, end: 1, sums: Sums::default() })
+            .map(|point| Tally {
+                point: *point,
+                mercator: mercator(*point),
+                matches: Matches::Collected { start: 0, end: 1 },
+                sums: Sums::default(),
+            })
             .collect();
         let zoom = expansion_zoom(&[&tallies[0], &tallies[1]], 3);
         let cells = |zoom: u8| {
