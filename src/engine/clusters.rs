@@ -9,8 +9,9 @@
 //! FINESS establishments share a position); so is every position from [`MAX_CLUSTER_ZOOM`]
 //! on. The cells partition the matches: their counts add up to the `total` of the same search.
 
-use super::access::Access;
+use super::access::{Access, CapacityVisibility};
 use super::request::{BBox, SearchRequest};
+use super::search::Positioned;
 use super::{Engine, ParamError};
 use crate::util::geo::GeoPoint;
 
@@ -184,60 +185,38 @@ impl Engine {
         let mut tallies: Vec<Tally> = Vec::new();
         let mut docs = Vec::new();
         let mut current = None;
-        let whole = |position: u32, range: std::ops::Range<u32>| {
-            let capacity = live.position(position);
-            let mut sums = Sums::default();
-            for (class, seen) in seen.iter().enumerate() {
-                let [available, crisis_t0, crisis_t60] = capacity.sums[class].map(u64::from);
-                if seen.operational {
-                    sums.available += available;
-                }
-                if seen.supplementary {
-                    sums.crisis_t0 += crisis_t0;
-                    sums.crisis_t60 += crisis_t60;
-                }
-            }
-            (position, range, sums)
+        let tally = |position: u32, matches: Matches, sums: Sums| Tally {
+            point: index.layout.positions[position as usize],
+            mercator: mercator[position as usize],
+            matches,
+            sums,
         };
-        let mut wholes = Vec::new();
-        index.for_each_positioned_match(
-            &live,
-            request,
-            Some(plain),
-            &mut |position, doc| {
+        index.for_each_positioned_match(&live, request, plain, &mut |step| match step {
+            Positioned::Whole(position, range) => {
+                current = None;
+                let capacity = live.position(position);
+                let mut sums = Sums::default();
+                for (class, seen) in seen.iter().enumerate() {
+                    sums.add_seen(*seen, capacity.sums[class].map(u64::from));
+                }
+                tallies.push(tally(position, Matches::Whole(range), sums));
+            }
+            Positioned::Doc(position, doc) => {
                 if current != Some(position) {
                     current = Some(position);
                     let start = docs.len();
-                    tallies.push(Tally {
-                        point: index.layout.positions[position as usize],
-                        mercator: mercator[position as usize],
-                        matches: Matches::Collected { start, end: start },
-                        sums: Sums::default(),
-                    });
+                    tallies.push(tally(position, Matches::Collected { start, end: start }, Sums::default()));
                 }
-                let Some(tally) = tallies.last_mut() else { return };
+                let Some(last) = tallies.last_mut() else { return };
                 let counts = live.counts(doc);
                 let seen = access.capacity_of_doc(&index.columns, doc as usize);
-                if seen.operational {
-                    tally.sums.available += u64::from(counts.available);
-                }
-                if seen.supplementary {
-                    tally.sums.crisis_t0 += u64::from(counts.crisis_t0);
-                    tally.sums.crisis_t60 += u64::from(counts.crisis_t60);
-                }
+                last.sums.add_seen(seen, [counts.available, counts.crisis_t0, counts.crisis_t60].map(u64::from));
                 docs.push(index.layout.offer_of_doc[doc as usize]);
-                if let Matches::Collected { end, .. } = &mut tally.matches {
+                if let Matches::Collected { end, .. } = &mut last.matches {
                     *end = docs.len();
                 }
-            },
-            &mut |position, range| wholes.push(whole(position, range)),
-        )?;
-        tallies.extend(wholes.into_iter().map(|(position, range, sums)| Tally {
-            point: index.layout.positions[position as usize],
-            mercator: mercator[position as usize],
-            matches: Matches::Whole(range),
-            sums,
-        }));
+            }
+        })?;
         Ok(cluster(&tallies, &docs, &index.layout.offer_of_doc, zoom))
     }
 }
@@ -298,6 +277,19 @@ fn cluster(tallies: &[Tally], offers: &[u32], offer_of_doc: &[u32], zoom: u8) ->
         }));
     }
     Clusters { zoom, total, features }
+}
+
+impl Sums {
+    /// Adds counts `[available, crisis T0, crisis T60]` as a profile that sees `seen` of them.
+    fn add_seen(&mut self, seen: CapacityVisibility, [available, crisis_t0, crisis_t60]: [u64; 3]) {
+        if seen.operational {
+            self.available += available;
+        }
+        if seen.supplementary {
+            self.crisis_t0 += crisis_t0;
+            self.crisis_t60 += crisis_t60;
+        }
+    }
 }
 
 fn add(sums: &mut Sums, more: Sums) {

@@ -70,7 +70,7 @@ fn has_crisis(counts: &CapacityCounts) -> bool {
 }
 
 /// The words of a bitmap of `len` bits set where `bit` says.
-fn bitmap_words(len: usize, bit: impl Fn(usize) -> bool) -> Vec<u64> {
+pub(crate) fn bitmap_words(len: usize, bit: impl Fn(usize) -> bool) -> Vec<u64> {
     let mut words = vec![0u64; len.div_ceil(64)];
     for index in (0..len).filter(|&index| bit(index)) {
         words[index / 64] |= 1 << (index % 64);
@@ -473,9 +473,7 @@ impl super::Index {
     fn position_capacity(&self, position: u32, counts: impl Fn(u32) -> CapacityCounts) -> PositionCapacity {
         let medico_social = &self.columns.medico_social;
         PositionCapacity::of(
-            self.layout
-                .docs_at(position)
-                .map(|doc| (counts(doc), medico_social[doc as usize >> 6] >> (doc & 63) & 1 == 1)),
+            self.layout.docs_at(position).map(|doc| (counts(doc), super::columns::bit(medico_social, doc as usize))),
         )
     }
 }

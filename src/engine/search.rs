@@ -4,6 +4,7 @@
 
 use super::Index;
 use super::collector::{Collector, FacetCounts, Hit};
+use super::columns::bit;
 use super::facets::facets_of;
 use super::filter::CompiledFilter;
 use super::layout::commune_by_code;
@@ -173,22 +174,22 @@ impl Index {
         Ok((hits, plan.centre.is_some(), matches!(text, Text::Query(_))))
     }
 
-    /// Every match of `request` that has a position, as `visit(position, doc)`: a position's
-    /// matches one after another, in doc order (the positions in no particular order). The same
+    /// Every match of `request` that has a position, as `visit(Positioned::Doc(position, doc))`:
+    /// a position's matches one after another, in doc order (the positions in no particular
+    /// order). The same
     /// matches as [`Index::all_hits`], neither collected nor sorted (the map's input: a
     /// whole-France viewport allocates nothing per match): a walk over the region's positions
     /// (summaries prune, the filter doc by doc), or the text index's matches for a text query.
     ///
-    /// With `plain` (one bit per position, see [`Index::plain_positions`]) and a request without
-    /// doc-level filters, the positions whose bit is set are handed whole to `visit_whole`
-    /// (every doc there matches) instead of doc by doc.
+    /// For a request without doc-level filters, the positions whose bit is set in `plain` (see
+    /// [`Index::plain_positions`]) are visited whole, `Positioned::Whole(position, docs)`: every
+    /// doc there matches.
     pub(crate) fn for_each_positioned_match(
         &self,
         live: &LiveView,
         request: &SearchRequest,
-        plain: Option<&[u64]>,
-        visit: &mut dyn FnMut(u32, u32),
-        visit_whole: &mut dyn FnMut(u32, std::ops::Range<u32>),
+        plain: &[u64],
+        visit: &mut dyn FnMut(Positioned),
     ) -> Result<(), ParamError> {
         let (plan, text) = self.plan_whole(live, request)?;
         match &text {
@@ -205,22 +206,22 @@ impl Index {
                     .collect();
                 matches.sort_unstable();
                 for (position, doc) in matches {
-                    visit(position, doc);
+                    visit(Positioned::Doc(position, doc));
                 }
             }
             Text::None => {
                 let summaries = &self.summaries;
                 let may_match = |position: u32| plan.filter.position_may_match(summaries, live, position as usize);
-                let plain = plain.filter(|_| plan.filter.only_masks());
+                let whole = plan.filter.only_masks();
                 plan.for_each_position(plan.radius_m, &may_match, &mut |position, _| {
                     let docs = self.layout.docs_at(position);
-                    if plain.is_some_and(|bits| bits[position as usize >> 6] >> (position & 63) & 1 == 1) {
-                        visit_whole(position, docs);
+                    if whole && bit(plain, position as usize) {
+                        visit(Positioned::Whole(position, docs));
                         return;
                     }
                     for doc in docs {
                         if plan.filter.matches(&self.columns, live, doc) {
-                            visit(position, doc);
+                            visit(Positioned::Doc(position, doc));
                         }
                     }
                 });
@@ -231,16 +232,13 @@ impl Index {
 
     /// One bit per position: set when none of its docs is sensitive or may close.
     pub(crate) fn plain_positions(&self) -> Vec<u64> {
-        let positions = self.layout.positions.len();
-        let mut bits = vec![0u64; positions.div_ceil(64)];
-        let set = |words: &[u64], doc: u32| words[doc as usize >> 6] >> (doc & 63) & 1 == 1;
-        for position in 0..positions as u32 {
-            let mut docs = self.layout.docs_at(position);
-            if !docs.any(|doc| set(&self.columns.sensitive, doc) || set(&self.columns.may_close, doc)) {
-                bits[position as usize >> 6] |= 1 << (position & 63);
-            }
-        }
-        bits
+        let columns = &self.columns;
+        super::live::bitmap_words(self.layout.positions.len(), |position| {
+            !self
+                .layout
+                .docs_at(position as u32)
+                .any(|doc| bit(&columns.sensitive, doc as usize) || bit(&columns.may_close, doc as usize))
+        })
     }
 
     /// A text query parsed by the snapshot's text index (`None`: only separators); the error
@@ -256,6 +254,14 @@ impl Index {
         let index = offers.binary_search_by(|offer| offer.id.as_str().cmp(id)).ok()?;
         Some(self.layout.doc_of_offer[index])
     }
+}
+
+/// One step of [`Index::for_each_positioned_match`].
+pub(crate) enum Positioned {
+    /// A matching doc at a position.
+    Doc(u32, u32),
+    /// A position whose docs all match.
+    Whole(u32, std::ops::Range<u32>),
 }
 
 /// The text part of a request answered whole.
