@@ -54,7 +54,7 @@ const INDEX_TEMPLATE: &str = include_str!("page/index.html");
 
 /// The page as this deployment serves it: the HTML with its settings, and its security policy.
 pub(crate) struct Page {
-    html: Vec<u8>,
+    html: axum::body::Bytes,
     html_etag: HeaderValue,
     policy: HeaderValue,
 }
@@ -65,8 +65,7 @@ impl Page {
         let basemap = config.basemap_url.as_deref().unwrap_or_default();
         let html = INDEX_TEMPLATE
             .replace("{{BASEMAP_URL}}", &escape_attribute(basemap))
-            .replace("{{BASEMAP_ATTRIBUTION}}", &escape_attribute(config.basemap_attribution.as_deref().unwrap_or("")))
-            .into_bytes();
+            .replace("{{BASEMAP_ATTRIBUTION}}", &escape_attribute(config.basemap_attribution.as_deref().unwrap_or("")));
         let images = match config.basemap_url.as_deref().and_then(|url| origin(url)) {
             Some(origin) => format!("'self' data: {origin}"),
             None => "'self' data:".to_owned(),
@@ -76,8 +75,8 @@ impl Page {
              manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         );
         Page {
-            html_etag: etag(&html),
-            html,
+            html_etag: etag(html.as_bytes()),
+            html: html.into(),
             // `origin` keeps only URL characters: always a valid header value.
             policy: HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'")),
         }
@@ -141,8 +140,8 @@ fn file(
     request: &HeaderMap,
     content_type: &'static str,
     etag: &HeaderValue,
-    bytes: Vec<u8>,
-    policy: Option<&HeaderValue>,
+    bytes: axum::body::Bytes,
+    policy: &HeaderValue,
 ) -> Response {
     let fresh = super::handlers::none_match_hits(request, etag);
     let mut response = if fresh { StatusCode::NOT_MODIFIED.into_response() } else { bytes.into_response() };
@@ -152,16 +151,14 @@ fn file(
     }
     headers.insert(header::ETAG, etag.clone());
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Some(policy) = policy {
-        headers.insert(header::CONTENT_SECURITY_POLICY, policy.clone());
-    }
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy.clone());
     response
 }
 
 /// `GET /`: the page.
 pub(crate) async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let page = &state.page;
-    file(&headers, "text/html; charset=utf-8", &page.html_etag, page.html.clone(), Some(&page.policy))
+    file(&headers, "text/html; charset=utf-8", &page.html_etag, page.html.clone(), &page.policy)
 }
 
 /// `GET /assets/{name}`: one of the page's files.
@@ -169,7 +166,13 @@ pub(crate) async fn asset(State(state): State<AppState>, Path(name): Path<String
     match ASSETS.iter().position(|asset| asset.name == name) {
         Some(at) => {
             let asset = &ASSETS[at];
-            file(&headers, asset.content_type, &asset_etags()[at], asset.bytes.to_vec(), Some(&state.page.policy))
+            file(
+                &headers,
+                asset.content_type,
+                &asset_etags()[at],
+                axum::body::Bytes::from_static(asset.bytes),
+                &state.page.policy,
+            )
         }
         None => super::error::AppError::of(ErrorCode::NotFound).into_response(),
     }
@@ -199,7 +202,7 @@ mod tests {
             ..ServeConfig::default()
         };
         let page = Page::new(&config);
-        let html = String::from_utf8(page.html.clone()).unwrap();
+        let html = String::from_utf8(page.html.to_vec()).unwrap();
         assert!(html.contains("content=\"https://tile.example.fr/{z}/{x}/{y}.png\""), "{html}");
         assert!(html.contains("© &lt;b&gt;contributeurs&lt;/b&gt; &amp; &quot;autres&quot;"), "{html}");
         assert!(!html.contains("{{"), "every placeholder is filled");
@@ -209,7 +212,7 @@ mod tests {
 
         let offline = Page::new(&ServeConfig::default());
         assert!(offline.policy.to_str().unwrap().contains("img-src 'self' data:;"));
-        assert!(String::from_utf8(offline.html).unwrap().contains("name=\"ror-basemap-url\" content=\"\""));
+        assert!(String::from_utf8(offline.html.to_vec()).unwrap().contains("name=\"ror-basemap-url\" content=\"\""));
     }
 
     #[test]
