@@ -623,6 +623,15 @@ fn check_search(engine: &Engine, naive: &Naive, lookup: &Lookup, spec: &SearchSp
     }
     if request.bbox.is_some() {
         check_clusters(engine, naive, lookup, &request)?;
+        // The viewport alone: the positions without sensitive or closing docs are counted
+        // whole, from the live per-position sums.
+        let viewport = SearchRequest {
+            bbox: request.bbox,
+            profiles: request.profiles,
+            now: request.now,
+            ..SearchRequest::default()
+        };
+        check_clusters(engine, naive, lookup, &viewport)?;
     }
     Ok(())
 }
