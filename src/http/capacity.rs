@@ -122,23 +122,6 @@ fn etag(version: u64) -> String {
     format!("W/\"{version}\"")
 }
 
-/// An HTTP-date (RFC 9110 IMF-fixdate) of Unix seconds.
-fn http_date(seconds: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let days = seconds.div_euclid(86_400);
-    let (year, month, day) = crate::util::time::civil_from_days(days);
-    let second_of_day = seconds.rem_euclid(86_400);
-    format!(
-        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize],
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60
-    )
-}
-
 /// The ROR bed-management capacity PATCH of a Location addressed by its synchro identifier.
 #[utoipa::path(patch, path = "/fhir/Location", params(
     ("identifier" = String, Query, description = "`<IdNatStruct of the EG>/<idExterneSynchro>`, e.g. `1350054680/SSR38888` (IdNatStruct = `1` + FINESS)")
@@ -321,7 +304,9 @@ async fn patch_location(
     if let Ok(value) = HeaderValue::from_str(&etag(version)) {
         response.headers_mut().insert(header::ETAG, value);
     }
-    if let Ok(value) = HeaderValue::from_str(&http_date(changed_at.unwrap_or(engine.manifest().built_at_unix))) {
+    if let Ok(value) =
+        HeaderValue::from_str(&crate::util::time::http_date(changed_at.unwrap_or(engine.manifest().built_at_unix)))
+    {
         response.headers_mut().insert(header::LAST_MODIFIED, value);
     }
     response
@@ -534,10 +519,4 @@ fn line_write(engine: &crate::engine::Engine, line: &str, received_at: i64, who:
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn http_dates() {
-        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(http_date(1_795_000_000), "Wed, 18 Nov 2026 11:06:40 GMT");
-    }
 }

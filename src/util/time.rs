@@ -156,6 +156,43 @@ pub fn format_date(seconds: UnixSeconds) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
+const HTTP_DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const HTTP_MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// An HTTP-date (RFC 9110 IMF-fixdate) of Unix seconds.
+pub(crate) fn http_date(seconds: i64) -> String {
+    let days = seconds.div_euclid(DAY_SECONDS);
+    let (year, month, day) = civil_from_days(days);
+    let second_of_day = seconds.rem_euclid(DAY_SECONDS);
+    format!(
+        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
+        HTTP_DAYS[days.rem_euclid(7) as usize],
+        HTTP_MONTHS[(month - 1) as usize],
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60
+    )
+}
+
+/// Reads an IMF-fixdate (`Wed, 21 Oct 2015 07:28:00 GMT`, the form RFC 9110 requires senders
+/// to use) into Unix seconds; `None` for anything else.
+pub(crate) fn parse_http_date(text: &str) -> Option<UnixSeconds> {
+    let (_, rest) = text.trim().split_once(", ")?;
+    let mut parts = rest.split(' ');
+    let day: u32 = parts.next()?.parse().ok()?;
+    let month = HTTP_MONTHS.iter().position(|name| Some(*name) == parts.next())? as u32 + 1;
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut clock = parts.next()?.split(':').map(|part| part.parse::<i64>().ok());
+    let (hour, minute, second) = (clock.next()??, clock.next()??, clock.next()??);
+    if parts.next()? != "GMT" || parts.next().is_some() || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * DAY_SECONDS + hour * 3600 + minute * 60 + second)
+}
+
 /// The current time as Unix seconds.
 pub(crate) fn now() -> UnixSeconds {
     std::time::SystemTime::now()
@@ -167,6 +204,24 @@ pub(crate) fn now() -> UnixSeconds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(1_795_000_000), "Wed, 18 Nov 2026 11:06:40 GMT");
+        for seconds in [0, 1_795_000_000, 951_782_400, 4_102_444_799] {
+            assert_eq!(parse_http_date(&http_date(seconds)), Some(seconds));
+        }
+        for bad in [
+            "",
+            "Wed, 18 Nov 2026 11:06:40",
+            "Wed, 31 Feb 2026 11:06:40 GMT",
+            "Wed, 18 Nov 2026 25:06:40 GMT",
+            "18 Nov 2026",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn parses_every_fhir_precision() {
