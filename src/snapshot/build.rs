@@ -111,6 +111,7 @@ pub fn build_snapshot(options: BuildOptions<'_>) -> Result<BuildOutcome, BuildEr
             sources: output.sources,
             built_at: options.built_at,
             index_files: options.index_files,
+            lineage: None,
         },
         options.force,
     )?;

@@ -94,6 +94,9 @@ pub struct Manifest {
     pub quality_trend: Option<crate::quality::trend::QualityTrend>,
     /// Size in bytes of every file of the snapshot but the manifest and checksums.
     pub(crate) files: BTreeMap<String, u64>,
+    /// How `ror-search sync` made it (absent from snapshots built from files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<Lineage>,
 }
 
 /// Why a snapshot could not be written or read.
@@ -190,6 +193,27 @@ pub struct BuildInput<'a> {
     pub built_at: UnixSeconds,
     /// Writes the engine's files; `None` writes none.
     pub index_files: Option<IndexWriter<'a>>,
+    /// Where the data came from when it was not a build of files (`ror-search sync`).
+    pub lineage: Option<Lineage>,
+}
+
+/// How a snapshot made by `ror-search sync` came about: a full pull of the upstream, or a
+/// delta applied to an earlier snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lineage {
+    /// `full` or `delta`.
+    pub kind: String,
+    /// The upstream's FHIR base.
+    pub upstream: String,
+    /// The upstream's time of the content (RFC 3339): the export's `transactionTime`, or the
+    /// server time of the delta.
+    pub as_of: String,
+    /// For a delta: the snapshot it was applied to, and the `_lastUpdated` bound asked.
+    pub base_snapshot: Option<String>,
+    /// For a delta: the `_lastUpdated` bound asked (RFC 3339).
+    pub since: Option<String>,
+    /// Figures of the pull (resources changed, EGs read again, offers added...).
+    pub figures: BTreeMap<String, u64>,
 }
 
 /// Writes a snapshot directory at `out`, atomically: everything goes to a temporary sibling
@@ -248,7 +272,7 @@ fn write_into(
     previous: Option<(String, String, Vec<crate::quality::trend::FindingKey>)>,
 ) -> Result<Manifest, SnapshotError> {
     fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let BuildInput { data, report, sources, built_at, index_files } = input;
+    let BuildInput { data, report, sources, built_at, index_files, lineage } = input;
 
     // The engine files (the text index is the slowest part) are built on their own thread while
     // the data file is encoded, hashed and written.
@@ -354,6 +378,7 @@ fn write_into(
         quality: QualitySummary::of_dataset(dataset, built_at),
         quality_trend: Some(quality_trend),
         files,
+        lineage,
     };
     let manifest_bytes = serde_json::to_vec_pretty(&manifest)
         .map_err(|error| SnapshotError::Corrupt { path: dir.join(MANIFEST_FILE), reason: error.to_string() })?;
@@ -568,6 +593,7 @@ mod tests {
             sources: Vec::new(),
             built_at: 0,
             index_files: None,
+            lineage: None,
         };
         write(&dir, input, false).unwrap();
         load(&dir).unwrap();

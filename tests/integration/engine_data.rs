@@ -212,6 +212,7 @@ pub(crate) fn engine_of(data: SnapshotData, dir: &Path) -> Engine {
             sources: Vec::new(),
             built_at: NOW,
             index_files: Some(&ror_search::engine::persist::write_index_files),
+            lineage: None,
         },
         true,
     )

@@ -504,6 +504,7 @@ fn the_trend_counts_what_was_fixed_and_what_is_new() {
                 sources: Vec::new(),
                 built_at: NOW,
                 index_files: None,
+                lineage: None,
             },
             true,
         )
