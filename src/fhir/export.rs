@@ -31,7 +31,8 @@ pub(crate) struct ExportRequest {
 
 impl ExportRequest {
     /// Reads the kick-off parameters: `_type`, `_since`, `_outputFormat`, `_typeFilter`
-    /// (`includeAssociatedData`, `_elements` and the ROR's parameters are accepted and ignored).
+    /// (`includeAssociatedData=_myCompleteExtract` adds the Organizations and Locations, as the
+    /// ROR does; `_elements` and the ROR's other parameters are accepted and ignored).
     pub(crate) fn parse(
         facade: &Facade<'_>,
         pairs: &[(String, String)],
@@ -40,6 +41,7 @@ impl ExportRequest {
         let mut types = Vec::new();
         let mut since = None;
         let mut type_filters = Vec::new();
+        let mut complete = false;
         for (name, value) in pairs {
             match name.as_str() {
                 "_type" => {
@@ -87,13 +89,19 @@ impl ExportRequest {
                         )?);
                     }
                 }
-                "includeAssociatedData" | "_elements" | "patient" | "organizeOutputBy" | "allowPartialManifests" => {}
+                // The ROR's `_myCompleteExtract`: the Organizations and Locations come with the
+                // offers (as the national ROR always does).
+                "includeAssociatedData" => {
+                    complete |= value.split(',').any(|item| item.trim() == "_myCompleteExtract");
+                }
+                "_elements" | "patient" | "organizeOutputBy" | "allowPartialManifests" => {}
                 other => {
                     return Err(SearchError::not_supported(other, format!("$export has no parameter {other:?}")));
                 }
             }
         }
-        if types.is_empty() {
+        if types.is_empty() || complete {
+            // Every type, in the order a feed is read (the parents first).
             types = vec![ResourceType::Organization, ResourceType::Location, ResourceType::HealthcareService];
         }
         Ok(ExportRequest { types, since, type_filters })
