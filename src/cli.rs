@@ -37,9 +37,32 @@ pub(crate) enum Command {
     Search(Box<SearchArgs>),
     /// Serve the HTTP API; builds a snapshot from data-samples/ first when the index has none.
     Serve(Box<ServeArgs>),
+    /// Follow the national ROR (or any FHIR server of the same API): a full pull (`$export`),
+    /// then deltas (`_lastUpdated`) into incremental snapshots published in the index.
+    Sync(SyncArgs),
     /// The data-quality report of a snapshot: counts by rule and every finding, as JSON, CSV
     /// (UTF-8 with BOM, `;`, French column names) or NDJSON; the filters of `/v1/quality`.
     Quality(QualityArgs),
+}
+
+/// `sync`: the upstream, the index to publish into, and how long to run.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SyncArgs {
+    /// TOML configuration (credentials, `Ror-*` headers, intervals; see `sync::config`).
+    #[arg(long, env = "ROR_SEARCH_SYNC_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// The upstream's FHIR base URL (wins over the configuration's `base`).
+    #[arg(long)]
+    pub(crate) base: Option<String>,
+    /// The index directory the snapshots are published into (the one `serve --index` reads).
+    #[arg(long, default_value = "index")]
+    pub(crate) index: PathBuf,
+    /// One step (a full pull when due, else a delta), then exit.
+    #[arg(long)]
+    pub(crate) once: bool,
+    /// Make the first step a full pull, due or not.
+    #[arg(long)]
+    pub(crate) full: bool,
 }
 
 /// `quality`: a snapshot, the filters of `/v1/quality` and where to write.
@@ -199,7 +222,34 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Search(args) => search(&args),
         Command::Serve(args) => serve(*args),
         Command::Quality(args) => quality(&args),
+        Command::Sync(args) => sync(&args),
     }
+}
+
+static SYNC_STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn sync(args: &SyncArgs) -> anyhow::Result<()> {
+    let config =
+        crate::sync::SyncConfig::load(args.config.as_deref(), args.base.clone()).map_err(anyhow::Error::msg)?;
+    let mut syncer = crate::sync::Syncer::open(config, &args.index)?;
+    let report = syncer.step(args.full)?;
+    println!("{}", serde_json::to_string(&report.record)?);
+    if args.once {
+        return Ok(());
+    }
+    // SIGTERM / Ctrl-C stop the loop between two steps (a pull in flight is not cut: nothing
+    // is applied before it is whole, and the state is written last).
+    extern "C" fn on_signal(_: libc::c_int) {
+        SYNC_STOP.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(signal, on_signal as *const () as libc::sighandler_t);
+        }
+    }
+    syncer.run(&SYNC_STOP);
+    Ok(())
 }
 
 fn quality(args: &QualityArgs) -> anyhow::Result<()> {
@@ -442,6 +492,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })
         .await??;
         handle.attach_capacity(Arc::new(capacity));
+        if let Some(sync_config) = &config.sync {
+            let sync_config = crate::sync::SyncConfig::load(Some(sync_config), None).map_err(anyhow::Error::msg)?;
+            start_sync(sync_config, handle.clone(), config.index_dir.clone())?;
+        }
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         tracing::info!(addr = %listener.local_addr()?, index = %config.index_dir.display(), "listening");
         // Load (or first build) the snapshot in the background: /healthz answers at once and
@@ -453,8 +507,50 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
+/// Runs the sync inside the service, on a thread of its own: capacity-only changes go to the
+/// live path, each snapshot it publishes is swapped in at once.
+fn start_sync(
+    config: crate::sync::SyncConfig,
+    handle: std::sync::Arc<crate::serve::SnapshotHandle>,
+    index_dir: PathBuf,
+) -> anyhow::Result<()> {
+    use std::sync::Arc;
+
+    use crate::engine::live::CapacityChange;
+    use crate::live::write::LoggedWrite;
+    let syncer = crate::sync::Syncer::open(config, &index_dir)?;
+    let runtime = tokio::runtime::Handle::current();
+    let sink_handle = handle.clone();
+    let sink_runtime = runtime.clone();
+    let sink: crate::sync::CapacitySink = Box::new(move |updates| {
+        let service = sink_handle.capacity().cloned().ok_or("no live capacity service")?;
+        let current_handle = sink_handle.clone();
+        let current: Arc<dyn Fn() -> Option<Arc<crate::serve::Loaded>> + Send + Sync> =
+            Arc::new(move || current_handle.current());
+        let writes: Vec<LoggedWrite> = updates
+            .iter()
+            .map(|update| LoggedWrite {
+                location_id: update.location_id.as_str().into(),
+                changes: vec![CapacityChange::ReplaceAll(update.records.clone())],
+                received_at: now(),
+                who: "sync".into(),
+            })
+            .collect();
+        let results = sink_runtime.block_on(service.write(current, writes)).map_err(|error| error.to_string())?;
+        Ok(results.len() as u64)
+    });
+    let publish: crate::sync::PublishHook =
+        Box::new(move |dir| match runtime.block_on(handle.reload(Some(dir.to_owned()))) {
+            Ok(swap) => tracing::info!(snapshot = %swap.snapshot, seconds = swap.seconds, "synced snapshot swapped in"),
+            Err(error) => tracing::error!(%error, "synced snapshot refused: the current one keeps serving"),
+        });
+    let mut syncer = syncer.with_capacity_sink(sink).on_publish(publish);
+    std::thread::Builder::new().name("sync".into()).spawn(move || syncer.run(&SYNC_STOP))?;
+    Ok(())
+}
+
 /// Serves the configured or newest snapshot; builds one from the bootstrap feed when the index
-/// has none that loads.
+/// has none that loads (unless a sync is configured: its first full pull makes the first).
 async fn start_up(
     handle: std::sync::Arc<crate::serve::SnapshotHandle>,
     config: std::sync::Arc<crate::serve::ServeConfig>,
@@ -469,6 +565,10 @@ async fn start_up(
                 return;
             }
         }
+    }
+    if config.sync.is_some() {
+        tracing::info!("no snapshot loads: serving once the sync's first full pull lands");
+        return;
     }
     let out = config.index_dir.join("sample");
     tracing::info!(feed = %config.bootstrap_feed.display(), out = %out.display(), "no snapshot loads: building one from the bootstrap feed");

@@ -36,4 +36,5 @@ pub mod model;
 pub mod quality;
 pub mod serve;
 pub mod snapshot;
+pub mod sync;
 pub mod util;

@@ -56,6 +56,9 @@ pub struct ServeConfig {
     pub basemap_url: Option<String>,
     /// The attribution shown on the map under those tiles (their licence asks for one).
     pub basemap_attribution: Option<String>,
+    /// Follow an upstream ROR inside the service: the `ror-search sync` configuration
+    /// (`None`: snapshots come from the index directory only).
+    pub sync: Option<PathBuf>,
 }
 
 /// The PEM files of TLS.
@@ -94,6 +97,7 @@ impl Default for ServeConfig {
             export_dir: None,
             basemap_url: None,
             basemap_attribution: None,
+            sync: None,
         }
     }
 }
@@ -199,6 +203,10 @@ pub(crate) struct PartialConfig {
     /// Attribution of those tiles, shown on the map (e.g. "© OpenStreetMap contributors").
     #[arg(long, env = "ROR_SEARCH_BASEMAP_ATTRIBUTION")]
     pub(crate) basemap_attribution: Option<String>,
+    /// Follow an upstream ROR: the `ror-search sync` TOML configuration. Its snapshots are
+    /// published into the index and swapped in; capacity-only changes go to the live path.
+    #[arg(long, env = "ROR_SEARCH_SYNC")]
+    pub(crate) sync: Option<PathBuf>,
 }
 
 impl PartialConfig {
@@ -234,6 +242,7 @@ impl PartialConfig {
             export_dir: self.export_dir.or(lower.export_dir),
             basemap_url: self.basemap_url.or(lower.basemap_url),
             basemap_attribution: self.basemap_attribution.or(lower.basemap_attribution),
+            sync: self.sync.or(lower.sync),
         }
     }
 }
@@ -281,6 +290,7 @@ impl ServeConfig {
                 }
             },
             basemap_attribution: given.basemap_attribution.filter(|text| !text.trim().is_empty()),
+            sync: given.sync,
         };
         if config.header_read_timeout_ms == 0 || config.body_read_timeout_ms == 0 {
             return Err(ConfigError::Invalid("header_read_timeout_ms and body_read_timeout_ms must be at least 1"));
