@@ -27,6 +27,7 @@ mod old_snapshot;
 mod page;
 mod quality;
 mod query_params;
+mod ror_sim;
 mod sample_data;
 mod snapshot;
 mod tiles;
