@@ -28,6 +28,7 @@ mod page;
 mod quality;
 mod query_params;
 mod ror_sim;
+mod ror_sim_tests;
 mod sample_data;
 mod snapshot;
 mod tiles;
