@@ -27,6 +27,8 @@ mod old_snapshot;
 mod page;
 mod quality;
 mod query_params;
+mod ror_sim;
+mod ror_sim_tests;
 mod sample_data;
 mod snapshot;
 mod tiles;
