@@ -1,10 +1,11 @@
 //! A simulated national ROR FHIR server, for the tests (and the benches) of `ror-search sync`.
 //!
 //! [`RorSim::start`] serves, on `127.0.0.1` from its own thread and tokio runtime, what a ROR
-//! client meets on the wire (`docs/ror-model.md` §2 and §5): the OAuth2 token endpoint,
+//! client meets on the wire (`../shared/docs/ror-model.md` §2 and §5): the OAuth2 token endpoint,
 //! `$export` (kick-off, status polls, output files that honour `Range`), search with paging and
 //! includes, and reads. Every FHIR request needs a live bearer token and the four `Ror-*`
-//! headers; every error is an `OperationOutcome`.
+//! headers; every error is an `OperationOutcome`. With [`SimConfig::tls`] it serves HTTPS and
+//! requires a client certificate (mutual TLS, the ROR's profiles 1-5).
 //!
 //! The test's side is plain Rust: load a feed ([`RorSim::load_feed`]), change resources
 //! ([`RorSim::upsert`], [`RorSim::delete`]: a child's change bumps its parent's
@@ -31,7 +32,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{OriginalUri, Path as UrlPath, RawQuery, Request, State};
@@ -39,8 +39,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 use base64::Engine as _;
 use futures_util::StreamExt as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -98,6 +100,9 @@ pub(crate) struct SimConfig {
     pub(crate) search_cap: usize,
     /// Whether a FHIR request without one of the [`ROR_HEADERS`] gets 403.
     pub(crate) require_ror_headers: bool,
+    /// Mutual TLS (the profiles 1-5 path): HTTPS, a client certificate on every connection, and
+    /// a token endpoint that takes the certificate instead of the secret. `None`: plain HTTP.
+    pub(crate) tls: Option<SimTls>,
 }
 
 impl Default for SimConfig {
@@ -115,7 +120,86 @@ impl Default for SimConfig {
             page_size_max: 1000,
             search_cap: 10_000,
             require_ror_headers: true,
+            tls: None,
         }
+    }
+}
+
+/// Mutual TLS as the ROR's profiles 1-5 authenticate (OAuth2 with mTLS, RFC 8705): the
+/// simulator serves HTTPS and requires, on every connection, a client certificate signed by
+/// its test CA. [`SimTls::generate`] makes the CA, the server's certificate (for `127.0.0.1`
+/// and `localhost`) and one client certificate with its key.
+#[derive(Clone, Debug)]
+pub(crate) struct SimTls {
+    /// The test CA (DER): clients trust it for the server, and it signs the client certificate.
+    pub(crate) ca: CertificateDer<'static>,
+    /// The test CA in PEM.
+    pub(crate) ca_pem: String,
+    /// A client certificate the server accepts (DER).
+    pub(crate) client_certificate: CertificateDer<'static>,
+    /// The client certificate in PEM.
+    pub(crate) client_certificate_pem: String,
+    /// The client certificate's key in PEM (PKCS#8).
+    pub(crate) client_key_pem: String,
+    client_key_der: Vec<u8>,
+    server_certificate: CertificateDer<'static>,
+    server_key_der: Vec<u8>,
+}
+
+impl SimTls {
+    /// A fresh test CA, server certificate and client certificate.
+    ///
+    /// # Panics
+    /// When rcgen fails to make them.
+    pub(crate) fn generate() -> SimTls {
+        let ca_key = rcgen::KeyPair::generate().expect("a CA key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "ror-sim test CA");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).expect("a CA certificate");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let leaf = |names: Vec<String>, common_name: &str| {
+            let key = rcgen::KeyPair::generate().expect("a key");
+            let mut params = rcgen::CertificateParams::new(names).expect("certificate parameters");
+            params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
+            (params.signed_by(&key, &issuer).expect("a certificate"), key)
+        };
+        let (server, server_key) = leaf(vec!["127.0.0.1".to_owned(), "localhost".to_owned()], "localhost");
+        let (client, client_key) = leaf(Vec::new(), "ror-search");
+        SimTls {
+            ca: ca.der().clone(),
+            ca_pem: ca.pem(),
+            client_certificate: client.der().clone(),
+            client_certificate_pem: client.pem(),
+            client_key_pem: client_key.serialize_pem(),
+            client_key_der: client_key.serialize_der(),
+            server_certificate: server.der().clone(),
+            server_key_der: server_key.serialize_der(),
+        }
+    }
+
+    /// The client certificate's key.
+    pub(crate) fn client_key(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.client_key_der.clone()))
+    }
+
+    /// The server's rustls configuration: HTTP/1.1, a client certificate of the CA required.
+    fn server_config(&self) -> Arc<rustls::ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca.clone()).expect("the test CA");
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .expect("a client verifier");
+        let server_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server_key_der.clone()));
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![self.server_certificate.clone()], server_key)
+            .expect("the server certificate");
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Arc::new(config)
     }
 }
 
@@ -215,7 +299,8 @@ impl RorSim {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
         listener.set_nonblocking(true).expect("a non-blocking listener");
         let port = listener.local_addr().expect("the listener's address").port();
-        let origin = format!("http://127.0.0.1:{port}");
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        let origin = format!("{scheme}://127.0.0.1:{port}");
         let sim = Arc::new(Sim {
             base_url: format!("{origin}{base_path}"),
             origin,
@@ -241,7 +326,7 @@ impl RorSim {
         RorSim { sim, stop: Some(stop), thread: Some(thread) }
     }
 
-    /// The FHIR base URL, e.g. `http://127.0.0.1:PORT/ws-diffusion-fhir`.
+    /// The FHIR base URL, e.g. `http://127.0.0.1:PORT/ws-diffusion-fhir` (`https` with TLS).
     pub(crate) fn base_url(&self) -> String {
         self.sim.base_url.clone()
     }
@@ -977,10 +1062,11 @@ impl std::fmt::Display for ConnectionDropped {
 
 impl std::error::Error for ConnectionDropped {}
 
-/// Accepts connections until `stopped`, each served by hyper (HTTP/1.1) through [`answer`].
+/// Accepts connections until `stopped` (with a TLS handshake when configured).
 async fn serve(listener: std::net::TcpListener, sim: Arc<Sim>, mut stopped: tokio::sync::oneshot::Receiver<()>) {
     let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
     let router = router(sim.clone());
+    let acceptor = sim.config.tls.as_ref().map(|tls| tokio_rustls::TlsAcceptor::from(tls.server_config()));
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -992,16 +1078,37 @@ async fn serve(listener: std::net::TcpListener, sim: Arc<Sim>, mut stopped: toki
             },
             _ = &mut stopped => return,
         };
-        let (sim, router) = (sim.clone(), router.clone());
+        let (sim, router, acceptor) = (sim.clone(), router.clone(), acceptor.clone());
         tokio::spawn(async move {
-            let service =
-                hyper::service::service_fn(move |request| answer(sim.clone(), router.clone(), request.map(Body::new)));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
+            let Some(acceptor) = acceptor else { return serve_connection(stream, sim, router, false).await };
+            // A client without an accepted certificate fails the handshake: nothing to serve.
+            let Ok(tls) = acceptor.accept(stream).await else { return };
+            let certificate = tls.get_ref().1.peer_certificates().is_some_and(|chain| !chain.is_empty());
+            serve_connection(tls, sim, router, certificate).await
         });
     }
+}
+
+/// A client certificate was presented on the request's connection.
+#[derive(Clone, Copy)]
+struct ClientCertificate;
+
+/// Serves one connection with hyper (HTTP/1.1), each request through [`answer`].
+async fn serve_connection<I>(io: I, sim: Arc<Sim>, router: Router, certificate: bool)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+        let mut request = request.map(Body::new);
+        if certificate {
+            request.extensions_mut().insert(ClientCertificate);
+        }
+        answer(sim.clone(), router.clone(), request)
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+        .await;
 }
 
 /// Records a request, applies the fault it matches, and routes it.
@@ -1246,8 +1353,13 @@ async fn require_access(State(sim): State<Arc<Sim>>, request: Request, next: Nex
 // Token endpoint
 
 /// `POST` of the token endpoint: OAuth2 `client_credentials`, the client's id and secret in
-/// the form or as HTTP Basic.
-async fn token(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
+/// the form or as HTTP Basic; over mutual TLS the certificate stands for the secret.
+async fn token(
+    State(sim): State<Arc<Sim>>,
+    certificate: Option<Extension<ClientCertificate>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {}
@@ -1266,7 +1378,8 @@ async fn token(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> 
             (form.get("client_id").map_or("", String::as_str), form.get("client_secret").map_or("", String::as_str))
         }
     };
-    if client_id != sim.config.client_id || client_secret != sim.config.client_secret {
+    let secret_holds = client_secret == sim.config.client_secret || (certificate.is_some() && client_secret.is_empty());
+    if client_id != sim.config.client_id || !secret_holds {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
     let lifetime = sim.config.token_lifetime_secs;

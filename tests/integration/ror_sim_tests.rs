@@ -7,14 +7,15 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::common::{crate_path, temp_dir};
-use crate::ror_sim::{Fault, FaultKind, ROR_HEADERS, RecordedRequest, RorSim, SimConfig};
+use crate::ror_sim::{Fault, FaultKind, ROR_HEADERS, RecordedRequest, RorSim, SimConfig, SimTls, TOKEN_PATH};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -885,4 +886,86 @@ fn feed_formats_load_and_write_feed_round_trips() {
     for item in held(&sim) {
         assert_eq!(copy.get(&item.resource_type, &item.id), sim.get(&item.resource_type, &item.id));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mutual TLS
+
+/// One HTTP/1.1 exchange over TLS (rustls, blocking) presenting `identity`, if any: the bytes
+/// received, or why the exchange failed.
+fn https_exchange(
+    sim: &RorSim,
+    tls: &SimTls,
+    identity: Option<(CertificateDer<'static>, PrivateKeyDer<'static>)>,
+    request: &str,
+) -> Result<Vec<u8>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(tls.ca.clone()).unwrap();
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match identity {
+        Some((certificate, key)) => builder.with_client_auth_cert(vec![certificate], key).unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    let base = sim.base_url();
+    let address = base.strip_prefix("https://").unwrap().split('/').next().unwrap().to_owned();
+    let connection = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("127.0.0.1").unwrap())
+        .map_err(|error| error.to_string())?;
+    let mut stream = rustls::StreamOwned::new(connection, TcpStream::connect(&address).unwrap());
+    stream.write_all(request.as_bytes()).map_err(|error| format!("write: {error}"))?;
+    let mut received = Vec::new();
+    match stream.read_to_end(&mut received) {
+        Ok(_) => Ok(received),
+        Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof && !received.is_empty() => Ok(received),
+        Err(error) => Err(format!("read: {error}")),
+    }
+}
+
+#[test]
+fn mutual_tls_requires_a_client_certificate_that_stands_for_the_secret() {
+    let tls = SimTls::generate();
+    let sim = small_sim(SimConfig { tls: Some(tls.clone()), ..SimConfig::default() });
+    assert!(sim.base_url().starts_with("https://127.0.0.1:"), "{}", sim.base_url());
+    assert!(sim.token_url().starts_with("https://127.0.0.1:"));
+    assert!(tls.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(tls.client_certificate_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(tls.client_key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    let identity = || Some((tls.client_certificate.clone(), tls.client_key()));
+
+    // The token endpoint takes the client id alone: the certificate stands for the secret.
+    let form = "grant_type=client_credentials&client_id=ror-search";
+    let token_request = format!(
+        "POST {TOKEN_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    );
+    let (status, _, body) = split_response(&https_exchange(&sim, &tls, identity(), &token_request).unwrap());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let token: Value = serde_json::from_slice(&body).unwrap();
+    let token = token["access_token"].as_str().unwrap();
+
+    let path = sim.base_url().split_once("127.0.0.1:").unwrap().1.split_once('/').unwrap().1.to_owned();
+    let mut search = format!(
+        "GET /{path}/HealthcareService?_id=hs-1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+    );
+    for (name, value) in ROR_HEADERS {
+        search.push_str(&format!("{name}: {value}\r\n"));
+    }
+    search.push_str("Connection: close\r\n\r\n");
+    let (status, _, body) = split_response(&https_exchange(&sim, &tls, identity(), &search).unwrap());
+    assert_eq!(status, 200);
+    let bundle: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(entries(&bundle, "match"), ["HealthcareService/hs-1"]);
+    assert!(bundle["link"][0]["url"].as_str().unwrap().starts_with("https://127.0.0.1:"));
+
+    // No certificate, or one of another CA: the handshake fails, nothing is served.
+    assert!(https_exchange(&sim, &tls, None, &search).is_err());
+    let stranger = SimTls::generate();
+    assert!(
+        https_exchange(&sim, &tls, Some((stranger.client_certificate.clone(), stranger.client_key())), &search)
+            .is_err()
+    );
+    assert_eq!(sim.requests().len(), 2, "only the exchanges with the right certificate reached HTTP");
 }
