@@ -272,19 +272,24 @@ pub fn pull(
             }
         }
     }
-    // An EJ's change reaches its EGs (an EJ rejected rejects them): read them all again,
-    // those held and those the upstream now lists under it.
+    // An EJ changes when one of its EGs is added or deleted (RG_EXP_024): the EGs the upstream
+    // lists under it now, against those held, say which. An EJ now rejected rejects its EGs:
+    // they are all read again.
     if !changed_ejs.is_empty() {
+        let listed: BTreeSet<String> = search_by(upstream, "Organization", "partof", &changed_ejs, page_size)?
+            .into_iter()
+            .filter(|(_, resource)| matches!(org_kind(resource), OrgKind::Eg { .. }))
+            .map(|(id, _)| id)
+            .collect();
         for eg in &held_dataset.egs {
-            if eg.ej.is_some_and(|ej| changed_ejs.contains(&held_dataset.ejs[ej as usize].id)) {
+            let Some(ej) = eg.ej.map(|ej| &held_dataset.ejs[ej as usize].id) else { continue };
+            let ej_rejected =
+                changed_orgs.get(ej).is_some_and(|resource| matches!(org_kind(resource), OrgKind::Rejected));
+            if changed_ejs.contains(ej) && (ej_rejected || !listed.contains(&eg.id)) {
                 touched_egs.insert(eg.id.clone());
             }
         }
-        for (id, resource) in search_by(upstream, "Organization", "partof", &changed_ejs, page_size)? {
-            if matches!(org_kind(&resource), OrgKind::Eg { .. }) {
-                touched_egs.insert(id);
-            }
-        }
+        touched_egs.extend(listed.into_iter().filter(|id| !held.eg.contains_key(id.as_str())));
     }
     // An offer's change reaches its provider's EG (and the EG it left, if it moved).
     let mut unresolved_providers: BTreeSet<String> = BTreeSet::new();

@@ -367,7 +367,7 @@ proptest! {
 }
 
 /// Requests around real places for the sample data.
-fn sample_request_strategy() -> impl Strategy<Value = SearchRequest> {
+pub(crate) fn sample_request_strategy() -> impl Strategy<Value = SearchRequest> {
     let places = prop::sample::select(vec![
         (44.8378, -0.5792),  // Bordeaux
         (48.8566, 2.3522),   // Paris

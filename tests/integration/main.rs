@@ -31,5 +31,6 @@ mod ror_sim;
 mod ror_sim_tests;
 mod sample_data;
 mod snapshot;
+mod sync;
 mod tiles;
 mod tls;

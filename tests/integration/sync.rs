@@ -1,0 +1,375 @@
+//! `ror-search sync` against the simulated national ROR (`ror_sim`): a full pull through
+//! `$export` with the faults of a real network, then deltas (a capacity change, a new EHPAD,
+//! a closed EG, a changed tariff, a deleted offer); after each step the synced snapshot holds
+//! the dataset a fresh `build` of the upstream's whole feed gives, and answers the engine
+//! tests' query mix the same way.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::TestRunner;
+use ror_search::engine::{Engine, SearchRequest};
+use ror_search::ingest::fhir::write::write_ndjson;
+use ror_search::model::Dataset;
+use ror_search::snapshot::SnapshotData;
+use serde_json::Value;
+
+use crate::common::crate_path;
+use crate::ror_sim::{Fault, FaultKind, ROR_HEADERS, RorSim, SimConfig};
+
+/// The part of the sample feed the tests sync: the EGs of Gironde, Corse-du-Sud and Paris,
+/// every EJ (the sim keeps resources as given).
+const PREFIXES: [&str; 3] = ["33", "2A", "75"];
+
+fn subset_feed(out: &Path) {
+    let mut parts: Vec<PathBuf> =
+        std::fs::read_dir(crate_path("data-samples/ror-feed")).unwrap().map(|entry| entry.unwrap().path()).collect();
+    parts.sort();
+    let mut writer = std::io::BufWriter::new(std::fs::File::create(out).unwrap());
+    for part in parts {
+        let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(std::fs::File::open(part).unwrap()));
+        for line in reader.lines() {
+            let line = line.unwrap();
+            let id_start = line.find("\"id\":\"").map(|index| index + 6).unwrap();
+            let id = &line[id_start..id_start + line[id_start..].find('"').unwrap()];
+            let keep = match id.split_once('-') {
+                Some(("ej", _)) => true,
+                Some((_, rest)) => PREFIXES.iter().any(|prefix| rest.starts_with(prefix)),
+                None => false,
+            };
+            if keep {
+                writeln!(writer, "{line}").unwrap();
+            }
+        }
+    }
+}
+
+struct Fixture {
+    sim: RorSim,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Fixture {
+    fn new(sim_config: SimConfig, extra_config: &str) -> Fixture {
+        let sim = RorSim::start(sim_config);
+        let dir = crate::common::temp_dir();
+        let feed = dir.path().join("upstream.ndjson");
+        subset_feed(&feed);
+        sim.load_feed(&[feed]);
+        // The full pull's mark is the second after the load: the first delta finds nothing loaded.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let headers: String =
+            ROR_HEADERS.iter().map(|(name, value)| format!("{} = {value:?}\n", header_key(name))).collect();
+        let config = dir.path().join("sync.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "base = {:?}\ntoken_url = {:?}\nclient_id = {:?}\nclient_secret = {:?}\n\
+                 communes = {:?}\npage_size = 150\nbackoff_initial_ms = 50\nbackoff_max_secs = 2\n\
+                 timeout_secs = 5\n{}{extra_config}\n[ror_headers]\n{headers}",
+                sim.base_url(),
+                sim.token_url(),
+                sim.config().client_id,
+                sim.config().client_secret,
+                crate_path("data-samples/communes.csv.gz").display().to_string(),
+                if extra_config.contains("retries") { "" } else { "retries = 6\n" },
+            ),
+        )
+        .unwrap();
+        Fixture { sim, dir, config }
+    }
+
+    fn index(&self) -> PathBuf {
+        self.dir.path().join("index")
+    }
+
+    /// `ror-search sync --once` as a process; its output when it fails.
+    fn sync_once(&self, extra: &[&str]) -> Result<Value, String> {
+        let output = Command::new(env!("CARGO_BIN_EXE_ror-search"))
+            .args(["sync", "--once", "--config"])
+            .arg(&self.config)
+            .arg("--index")
+            .arg(self.index())
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        if !output.status.success() {
+            return Err(format!("{stdout}{stderr}"));
+        }
+        let last = stdout.lines().last().unwrap_or_default();
+        Ok(serde_json::from_str(last).unwrap_or_else(|error| panic!("{error}: {stdout}\n{stderr}")))
+    }
+
+    fn state(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.index().join("sync/state.json")).unwrap()).unwrap()
+    }
+
+    /// The dataset of the snapshot the state names.
+    fn synced(&self) -> (PathBuf, ror_search::snapshot::Snapshot) {
+        let dir = PathBuf::from(self.state()["snapshot_dir"].as_str().unwrap());
+        let snapshot = ror_search::snapshot::load(&dir).unwrap();
+        (dir, snapshot)
+    }
+
+    /// A fresh build of the upstream's whole feed, as it is now.
+    fn fresh(&self, name: &str) -> SnapshotData {
+        let feed = self.dir.path().join(format!("{name}.ndjson"));
+        self.sim.write_feed(&feed);
+        let output = ror_search::ingest::ingest(&[feed], &mut |_| {}).unwrap();
+        SnapshotData { dataset: output.dataset, communes: crate::engine_data::communes() }
+    }
+
+    /// The synced snapshot holds the fresh build's dataset and answers as it does.
+    fn assert_synced(&self, step: &str) {
+        let (dir, snapshot) = self.synced();
+        let fresh = self.fresh(step);
+        assert_same_dataset(&snapshot.data.dataset, &fresh.dataset, step);
+        let synced_engine = Engine::open(&dir).unwrap();
+        let fresh_dir = self.dir.path().join(format!("fresh-{step}"));
+        std::fs::create_dir_all(&fresh_dir).unwrap();
+        let fresh_engine = crate::engine_data::engine_of(
+            SnapshotData { dataset: fresh.dataset, communes: snapshot.data.communes.clone() },
+            &fresh_dir,
+        );
+        assert_same_answers(&synced_engine, &fresh_engine, step);
+    }
+}
+
+/// `Ror-Profil-Utilisateur-Code` → `profil_utilisateur_code`.
+fn header_key(name: &str) -> String {
+    name.trim_start_matches("Ror-").replace('-', "_").to_lowercase()
+}
+
+fn assert_same_dataset(synced: &Dataset, fresh: &Dataset, step: &str) {
+    assert_eq!(synced.ejs.len(), fresh.ejs.len(), "{step}: EJs");
+    assert_eq!(synced.egs.len(), fresh.egs.len(), "{step}: EGs");
+    assert_eq!(synced.offers.len(), fresh.offers.len(), "{step}: offers");
+    assert_eq!(synced.locations.len(), fresh.locations.len(), "{step}: locations");
+    for (a, b) in synced.egs.iter().zip(&fresh.egs) {
+        assert_eq!(a, b, "{step}: EG {}", b.id);
+    }
+    for (a, b) in synced.locations.iter().zip(&fresh.locations) {
+        assert_eq!(a, b, "{step}: location {}", b.id);
+    }
+    for (a, b) in synced.offers.iter().zip(&fresh.offers) {
+        assert_eq!(a, b, "{step}: offer {}", b.id);
+    }
+    assert!(synced == fresh, "{step}: the datasets differ");
+}
+
+/// The engine tests' sample query mix, on both engines: the same answers (the snapshot id aside).
+fn assert_same_answers(synced: &Engine, fresh: &Engine, step: &str) {
+    let mut runner = TestRunner::deterministic();
+    let strategy = crate::engine::sample_request_strategy();
+    for case in 0..150 {
+        let request: SearchRequest = strategy.new_tree(&mut runner).unwrap().current();
+        let request = SearchRequest { now: Some(crate::engine_data::NOW), ..request };
+        let answer = |engine: &Engine| -> Value {
+            let mut value = serde_json::to_value(engine.search(&request).unwrap()).unwrap();
+            value.as_object_mut().unwrap().remove("snapshot");
+            value
+        };
+        assert_eq!(answer(synced), answer(fresh), "{step}: case {case}: {request:?}");
+    }
+}
+
+/// The sample dataset's record as FHIR (the writer of the facade), to change and upsert.
+fn resource_of(dataset: &Dataset, resource_type: &str, id: &str) -> Value {
+    let mut bytes = Vec::new();
+    write_ndjson(dataset, &mut bytes).unwrap();
+    String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .find(|resource| resource["resourceType"] == resource_type && resource["id"] == id)
+        .unwrap_or_else(|| panic!("no {resource_type}/{id}"))
+}
+
+#[test]
+fn full_pull_through_faults_then_deltas_equal_fresh_builds() {
+    let fixture = Fixture::new(
+        SimConfig { export_batch_size: 400, token_lifetime_secs: 4, ..SimConfig::default() },
+        "overlap_secs = 0",
+    );
+    let sim = &fixture.sim;
+    // The network of a bad day: throttled kick-off, a status poll that fails, files cut mid-body
+    // and cut short, a dropped connection.
+    sim.inject(Fault::new("$export?", FaultKind::Status429 { retry_after_secs: 1 }));
+    sim.inject(Fault::new("$export-poll-status", FaultKind::Status503 { retry_after_secs: Some(1) }));
+    sim.inject(Fault::new("$export-file", FaultKind::DropMidBody));
+    sim.inject(Fault::new("$export-file", FaultKind::Truncated));
+    sim.inject(Fault::new("$export-file", FaultKind::DropConnection));
+    let record = fixture.sync_once(&[]).unwrap_or_else(|output| panic!("full pull failed:\n{output}"));
+    assert_eq!(record["kind"], "full (export)", "{record}");
+    assert_eq!(record["rejected"], 0);
+    assert_eq!(sim.pending_faults(), 0, "every fault was met");
+    let requests = sim.requests();
+    assert!(requests.iter().filter(|r| !r.path.contains("/token")).all(|r| r.authorization && r.ror_headers));
+    assert!(requests.iter().any(|r| r.range.is_some() && r.status == Some(206)), "a download resumed by Range");
+    fixture.assert_synced("full");
+    let first_snapshot = fixture.state()["snapshot_id"].as_str().unwrap().to_owned();
+
+    // A delta with nothing changed makes no snapshot.
+    let record = fixture.sync_once(&[]).unwrap();
+    assert_eq!(record["kind"], "delta");
+    assert!(record["snapshot"].is_null(), "{record}");
+
+    let (_, snapshot) = fixture.synced();
+    let dataset = snapshot.data.dataset;
+
+    // 1. A capacity change, and an EG's tariff.
+    let location = dataset.locations.iter().find(|location| !location.capacities.is_empty()).unwrap();
+    let mut changed = location.clone();
+    changed.capacities[0].count += 3;
+    changed.capacities[0].updated_at =
+        Some(ror_search::util::time::parse_fhir_datetime("2026-11-30T10:00:00Z").unwrap());
+    let mut with = dataset.clone();
+    *with.locations.iter_mut().find(|l| l.id == location.id).unwrap() = changed;
+    sim.upsert(resource_of(&with, "Location", &location.id));
+    let eg_with_tariff = dataset.egs.iter().find(|eg| !eg.tariffs.is_empty()).unwrap();
+    let mut with = dataset.clone();
+    let eg = with.egs.iter_mut().find(|eg| eg.id == eg_with_tariff.id).unwrap();
+    eg.tariffs[0].amount_cents += 150;
+    sim.upsert(resource_of(&with, "Organization", &eg_with_tariff.id));
+    let record = fixture.sync_once(&[]).unwrap_or_else(|output| panic!("delta 1 failed:\n{output}"));
+    assert_eq!(record["delta"]["capacity_only"], 1, "{record}");
+    assert!(record["delta"]["egs_touched"].as_u64().unwrap() >= 1, "{record}");
+    fixture.assert_synced("capacity-and-tariff");
+
+    // 2. A new EHPAD (a new EG under an existing EJ, its offer and Location), and a closed EG.
+    let (_, snapshot) = fixture.synced();
+    let dataset = snapshot.data.dataset;
+    let ehpad = dataset.egs.iter().position(|eg| eg.category.as_deref() == Some("500")).expect("an EHPAD");
+    let offer = dataset.offers.iter().position(|offer| offer.eg == Some(ehpad as u32)).expect("an EHPAD offer");
+    let mut with = dataset.clone();
+    let mut new_eg = with.egs[ehpad].clone();
+    new_eg.id = "eg-330999990".into();
+    new_eg.finess = Some("330999990".into());
+    new_eg.name = "EHPAD Les Tests du Sync".into();
+    with.egs.push(new_eg);
+    let new_eg_index = (with.egs.len() - 1) as u32;
+    let mut new_location = with.locations[with.offers[offer].locations[0] as usize].clone();
+    new_location.id = "loc-330999990-0".into();
+    new_location.synchro_id = Some("SYNC-TEST-1".into());
+    with.locations.push(new_location);
+    let mut new_offer = with.offers[offer].clone();
+    new_offer.id = "hs-330999990-0".into();
+    new_offer.eg = Some(new_eg_index);
+    new_offer.locations = vec![(with.locations.len() - 1) as u32];
+    with.offers.push(new_offer);
+    sim.upsert(resource_of(&with, "Organization", "eg-330999990"));
+    sim.upsert(resource_of(&with, "Location", "loc-330999990-0"));
+    sim.upsert(resource_of(&with, "HealthcareService", "hs-330999990-0"));
+    let closing = dataset.egs.iter().find(|eg| eg.closed_at.is_none() && eg.id != dataset.egs[ehpad].id).unwrap();
+    let mut with = dataset.clone();
+    let eg = with.egs.iter_mut().find(|eg| eg.id == closing.id).unwrap();
+    eg.closed_at = Some(ror_search::util::time::parse_fhir_datetime("2026-11-01").unwrap());
+    eg.closing_type = Some("01".into());
+    sim.upsert(resource_of(&with, "Organization", &closing.id));
+    let record = fixture.sync_once(&[]).unwrap_or_else(|output| panic!("delta 2 failed:\n{output}"));
+    assert_eq!(record["delta"]["offers_added"].as_u64().unwrap() >= 1, true, "{record}");
+    fixture.assert_synced("new-ehpad-and-closed-eg");
+    let (_, snapshot) = fixture.synced();
+    assert!(snapshot.data.dataset.offers.iter().any(|offer| offer.id == "hs-330999990-0"));
+
+    // 3. A deleted offer (the ROR bumps its EG), and a whole EG deleted (its EJ bumped).
+    let dataset = snapshot.data.dataset;
+    let gone =
+        dataset.offers.iter().find(|offer| offer.eg.is_some() && offer.id != "hs-330999990-0").unwrap().id.clone();
+    assert!(sim.delete("HealthcareService", &gone));
+    let gone_eg = dataset
+        .egs
+        .iter()
+        .enumerate()
+        .find(|(index, eg)| {
+            eg.ej.is_some()
+                && dataset.offers.iter().any(|offer| offer.eg == Some(*index as u32))
+                && eg.id != "eg-330999990"
+        })
+        .map(|(_, eg)| eg.id.clone())
+        .unwrap();
+    for offer in dataset.offers.iter().filter(|offer| offer.eg.is_some_and(|eg| dataset.egs[eg as usize].id == gone_eg))
+    {
+        sim.delete("HealthcareService", &offer.id);
+    }
+    assert!(sim.delete("Organization", &gone_eg));
+    let record = fixture.sync_once(&[]).unwrap_or_else(|output| panic!("delta 3 failed:\n{output}"));
+    assert!(record["delta"]["offers_removed"].as_u64().unwrap() >= 1, "{record}");
+    fixture.assert_synced("deleted-offer-and-eg");
+    let (_, snapshot) = fixture.synced();
+    assert!(!snapshot.data.dataset.offers.iter().any(|offer| offer.id == gone));
+    assert!(!snapshot.data.dataset.egs.iter().any(|eg| eg.id == gone_eg));
+    assert_eq!(snapshot.manifest.lineage.as_ref().unwrap().kind, "delta");
+    assert!(sim.tokens_issued() >= 2, "the short-lived token was refreshed");
+
+    // A full re-sync finds that the deltas missed nothing, and the state keeps every pull.
+    let record = fixture.sync_once(&["--full"]).unwrap();
+    assert_eq!(record["kind"], "full (export)");
+    let state = fixture.state();
+    assert_eq!(state["reconciliation"]["missing"], serde_json::json!({}), "{state}");
+    assert_eq!(state["reconciliation"]["different"], serde_json::json!({}), "{state}");
+    assert_ne!(state["snapshot_id"].as_str().unwrap(), first_snapshot);
+    assert!(state["pulls"].as_array().unwrap().len() >= 6);
+    fixture.assert_synced("resync");
+}
+
+#[test]
+fn a_delta_that_fails_applies_nothing_and_the_next_one_catches_up() {
+    let fixture = Fixture::new(SimConfig::default(), "retries = 2\nfull_pull = \"paged\"\noverlap_secs = 0");
+    let record = fixture.sync_once(&[]).unwrap_or_else(|output| panic!("paged full pull failed:\n{output}"));
+    assert_eq!(record["kind"], "full (paged)", "{record}");
+    fixture.assert_synced("paged");
+    let before = fixture.state();
+
+    let (_, snapshot) = fixture.synced();
+    let dataset = snapshot.data.dataset;
+    let eg = dataset.egs.iter().find(|eg| !eg.tariffs.is_empty()).unwrap();
+    let mut with = dataset.clone();
+    with.egs.iter_mut().find(|candidate| candidate.id == eg.id).unwrap().name.push_str(" (renommé)");
+    sim_upsert_later(&fixture, resource_of(&with, "Organization", &eg.id));
+    for _ in 0..3 {
+        fixture.sim.inject(Fault::new("HealthcareService?organization", FaultKind::Status500));
+    }
+    let error = fixture.sync_once(&[]).unwrap_err();
+    assert!(error.contains("gave up after 3 attempts"), "{error}");
+    let after = fixture.state();
+    assert_eq!(after["snapshot_id"], before["snapshot_id"], "nothing applied");
+    assert_eq!(after["high_water_mark"], before["high_water_mark"], "the mark did not move");
+    assert_eq!(after["failures"], 1);
+    assert!(after["last_error"].as_str().unwrap().contains("HTTP 500"), "{after}");
+
+    let record = fixture.sync_once(&[]).unwrap_or_else(|output| panic!("the next delta failed:\n{output}"));
+    assert_eq!(
+        record["delta"]["egs_touched"], 1,
+        "only the renamed EG is read again (its EJ was bumped, not changed): {record}"
+    );
+    assert_eq!(fixture.state()["failures"], 0);
+    fixture.assert_synced("after-failure");
+}
+
+fn sim_upsert_later(fixture: &Fixture, resource: Value) {
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    fixture.sim.upsert(resource);
+}
+
+#[test]
+fn wrong_credentials_and_missing_headers_are_reported() {
+    let fixture = Fixture::new(SimConfig::default(), "");
+    let text = std::fs::read_to_string(&fixture.config)
+        .unwrap()
+        .replace("client_secret = \"secret\"", "client_secret = \"wrong\"");
+    std::fs::write(&fixture.config, text).unwrap();
+    let error = fixture.sync_once(&[]).unwrap_err();
+    assert!(error.contains("token endpoint") && error.contains("401"), "{error}");
+    let text = std::fs::read_to_string(&fixture.config).unwrap().replace("\"wrong\"", "\"secret\"");
+    let text = text.split("[ror_headers]").next().unwrap().to_owned();
+    std::fs::write(&fixture.config, text).unwrap();
+    let error = fixture.sync_once(&[]).unwrap_err();
+    assert!(error.contains("403"), "{error}");
+}
