@@ -373,3 +373,189 @@ fn wrong_credentials_and_missing_headers_are_reported() {
     let error = fixture.sync_once(&[]).unwrap_err();
     assert!(error.contains("403"), "{error}");
 }
+
+fn get_json(agent: &ureq::Agent, url: &str) -> Value {
+    let mut response = agent.get(url).call().unwrap();
+    let text = response.body_mut().read_to_string().unwrap();
+    assert_eq!(response.status().as_u16(), 200, "GET {url}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Polls `probe` every 200 ms for at most a minute until it gives a value.
+fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: not within a minute");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn serve_with_sync_serves_the_upstream_and_takes_capacity_changes_live() {
+    let fixture = Fixture::new(SimConfig::default(), "overlap_secs = 0\ndelta_interval_secs = 1");
+    let config = fixture.config.clone();
+    let server = crate::external::Server::start(
+        fixture.dir.path(),
+        "allow_anonymous = true\nanonymous_profiles = [1]\n",
+        &[std::ffi::OsStr::new("--sync"), config.as_os_str()],
+    );
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(std::time::Duration::from_secs(10))).build().into();
+    let first = get_json(&agent, &format!("{}/v1/version", server.url()));
+    // What it serves is the upstream, not the bootstrap sample.
+    fixture.assert_synced("served");
+    let (_, snapshot) = fixture.synced();
+    assert_eq!(first["snapshot"], snapshot.manifest.snapshot_id.as_str(), "{first}");
+    let dataset = snapshot.data.dataset;
+
+    // A capacity change upstream: served at once through the live path, no new snapshot.
+    let offer = dataset
+        .offers
+        .iter()
+        .find(|offer| offer.locations.iter().any(|&l| !dataset.locations[l as usize].capacities.is_empty()))
+        .unwrap();
+    let location_index =
+        *offer.locations.iter().find(|&&l| !dataset.locations[l as usize].capacities.is_empty()).unwrap();
+    let mut with = dataset.clone();
+    let record = &mut with.locations[location_index as usize].capacities[0];
+    record.count += 11;
+    record.updated_at = Some(unix_now());
+    let wanted = record.count;
+    let location_id = with.locations[location_index as usize].id.clone();
+    fixture.sim.upsert(resource_of(&with, "Location", &location_id));
+    eventually("the live capacity", || {
+        let offer = get_json(&agent, &format!("{}/v1/offers/{}", server.url(), offer.id));
+        let location =
+            offer["locations"].as_array().unwrap().iter().find(|l| l["id"] == location_id.as_str()).cloned().unwrap();
+        location["capacities"].as_array().unwrap().iter().any(|c| c["count"] == wanted).then_some(())
+    });
+    let version = get_json(&agent, &format!("{}/v1/version", server.url()));
+    assert_eq!(version["snapshot"], first["snapshot"], "a capacity change makes no snapshot: {version}");
+    assert!(version["capacity_writes"].as_u64().unwrap() >= 1, "{version}");
+
+    // An EG renamed upstream: a new snapshot is swapped in, and the live capacity stays.
+    let eg = &dataset.egs[offer.eg.unwrap() as usize];
+    let mut renamed = dataset.clone();
+    renamed.egs[offer.eg.unwrap() as usize].name = "Renommé par le ROR".into();
+    fixture.sim.upsert(resource_of(&renamed, "Organization", &eg.id));
+    let version = eventually("the new snapshot", || {
+        let version = get_json(&agent, &format!("{}/v1/version", server.url()));
+        (version["snapshot"] != first["snapshot"]).then_some(version)
+    });
+    let offer_now = get_json(&agent, &format!("{}/v1/offers/{}", server.url(), offer.id));
+    assert_eq!(offer_now["offer"]["eg"]["name"], "Renommé par le ROR", "{offer_now}");
+    let location =
+        offer_now["locations"].as_array().unwrap().iter().find(|l| l["id"] == location_id.as_str()).cloned().unwrap();
+    assert!(location["capacities"].as_array().unwrap().iter().any(|c| c["count"] == wanted), "{location}");
+    assert_eq!(fixture.state()["snapshot_id"], version["snapshot"]);
+    fixture.assert_synced("served-after-rename");
+}
+
+#[test]
+fn profiles_1_to_5_authenticate_with_a_client_certificate() {
+    let tls = crate::ror_sim::SimTls::generate();
+    let fixture = Fixture::new(SimConfig { tls: Some(tls.clone()), ..SimConfig::default() }, "");
+    let dir = fixture.dir.path();
+    std::fs::write(dir.join("ca.pem"), &tls.ca_pem).unwrap();
+    std::fs::write(dir.join("client.pem"), &tls.client_certificate_pem).unwrap();
+    std::fs::write(dir.join("client.key"), &tls.client_key_pem).unwrap();
+    let text = std::fs::read_to_string(&fixture.config).unwrap();
+    let with_certificate = text.replace(
+        "client_secret = \"secret\"\n",
+        &format!(
+            "client_cert = {:?}\nclient_key = {:?}\nca_file = {:?}\n",
+            dir.join("client.pem").display().to_string(),
+            dir.join("client.key").display().to_string(),
+            dir.join("ca.pem").display().to_string()
+        ),
+    );
+    assert_ne!(with_certificate, text);
+    // Without the certificate the server refuses the connection, and the error says so.
+    let without = text.replace(
+        "client_secret = \"secret\"\n",
+        &format!("ca_file = {:?}\nclient_secret = \"secret\"\n", dir.join("ca.pem").display().to_string()),
+    );
+    std::fs::write(&fixture.config, without).unwrap();
+    let error = fixture.sync_once(&[]).unwrap_err();
+    assert!(error.contains("token endpoint"), "{error}");
+    std::fs::write(&fixture.config, with_certificate).unwrap();
+    let record = fixture.sync_once(&[]).unwrap_or_else(|output| panic!("mTLS full pull failed:\n{output}"));
+    assert_eq!(record["kind"], "full (export)");
+    fixture.assert_synced("mtls");
+}
+
+#[test]
+fn ror_search_s_own_facade_is_an_upstream() {
+    let upstream_dir = crate::common::temp_dir();
+    std::fs::create_dir_all(upstream_dir.path().join("index")).unwrap();
+    crate::common::build_subset(
+        &["33"],
+        &upstream_dir.path().join("index/subset"),
+        "2026-11-20T00:00:00Z",
+        &|_, line| line,
+    );
+    let access = format!(
+        "allow_anonymous = true\nanonymous_profiles = [1]\n[[client]]\nname = \"writer\"\nkey_sha256 = {:?}\nprofiles = [1]\nroles = [\"read\", \"capacity_write\"]\n",
+        hex::encode(ror_search::auth::sha256(b"sync-writer-key"))
+    );
+    let server = crate::external::Server::start(upstream_dir.path(), &access, &[]);
+    let dir = crate::common::temp_dir();
+    let config = dir.path().join("sync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "communes = {:?}\noverlap_secs = 0\n",
+            crate_path("data-samples/communes.csv.gz").display().to_string()
+        ),
+    )
+    .unwrap();
+    let run = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_ror-search"))
+            .args(["sync", "--once", "--config"])
+            .arg(&config)
+            .args(["--base", &format!("{}/fhir", server.url()), "--index"])
+            .arg(dir.path().join("index"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_str::<Value>(stdout.lines().last().unwrap()).unwrap()
+    };
+    let record = run();
+    assert_eq!(record["kind"], "full (export)", "{record}");
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("index/sync/state.json")).unwrap()).unwrap();
+    let synced = ror_search::snapshot::load(Path::new(state["snapshot_dir"].as_str().unwrap())).unwrap();
+    let served = ror_search::snapshot::load(&upstream_dir.path().join("index/subset")).unwrap();
+    assert_same_dataset(&synced.data.dataset, &served.data.dataset, "facade");
+
+    // A capacity written to the facade's server reaches the sync's next delta.
+    let location = served.data.dataset.locations.iter().find(|location| !location.capacities.is_empty()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let line = format!(
+        "{{\"location\":{:?},\"status\":\"01\",\"temporality\":\"01\",\"capacity_type\":\"01\",\"count\":4321,\"updated_at\":{:?}}}\n",
+        location.id,
+        ror_search::util::time::format_rfc3339(unix_now())
+    );
+    let mut response = ureq::post(format!("{}/v1/capacity", server.url()))
+        .header("content-type", "application/x-ndjson")
+        .header("x-api-key", "sync-writer-key")
+        .send(line.as_bytes())
+        .unwrap();
+    let answer = response.body_mut().read_to_string().unwrap();
+    assert!(answer.contains("\"applied\""), "{answer}");
+    let record = run();
+    assert_eq!(record["delta"]["capacity_only"], 1, "{record}");
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("index/sync/state.json")).unwrap()).unwrap();
+    let synced = ror_search::snapshot::load(Path::new(state["snapshot_dir"].as_str().unwrap())).unwrap();
+    let held = synced.data.dataset.locations.iter().find(|held| held.id == location.id).unwrap();
+    assert!(held.capacities.iter().any(|record| record.count == 4321 && record.status == "01"), "{held:?}");
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
