@@ -515,8 +515,3 @@ fn line_write(engine: &crate::engine::Engine, line: &str, received_at: i64, who:
         who: who.into(),
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}

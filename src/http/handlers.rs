@@ -530,6 +530,10 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         let newest_write_at = state.handle.current().and_then(|loaded| loaded.engine.live_view().newest_write_at());
         crate::serve::capacity::render_metrics(service, newest_write_at, crate::util::time::now(), &mut text);
     }
+    // A sync of this index (inside the service or beside it) writes its state there.
+    if let Ok(Some(sync)) = crate::sync::state::SyncState::load(&state.handle.index_dir.join(crate::sync::SYNC_DIR)) {
+        sync.render_metrics(&mut text);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 

@@ -106,7 +106,7 @@ pub fn build_snapshot(options: BuildOptions<'_>) -> Result<BuildOutcome, BuildEr
     let manifest = write(
         &options.out,
         BuildInput {
-            data,
+            data: &data,
             report: &report,
             sources: output.sources,
             built_at: options.built_at,

@@ -184,7 +184,7 @@ pub struct IndexFilesError(Box<dyn std::error::Error + Send + Sync>);
 /// Everything [`write()`] needs.
 pub struct BuildInput<'a> {
     /// The dataset and the communes to store.
-    pub data: SnapshotData,
+    pub data: &'a SnapshotData,
     /// The ingest accounting of the feed (manifest and `rejects.ndjson`).
     pub report: &'a IngestReport,
     /// The feed files read.
@@ -588,7 +588,7 @@ mod tests {
         let dir = root.path().join("snapshot");
         let report = IngestReport::default();
         let input = BuildInput {
-            data: SnapshotData::default(),
+            data: &SnapshotData::default(),
             report: &report,
             sources: Vec::new(),
             built_at: 0,

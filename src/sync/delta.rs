@@ -48,6 +48,8 @@ pub struct Delta {
     pub dataset: Option<Dataset>,
     /// The ingest accounting of what was read again (the touched EGs' resources).
     pub report: IngestReport,
+    /// Seconds spent asking the upstream, and making the next dataset.
+    pub seconds: (f64, f64),
 }
 
 /// The capacity records of a Location whose only change upstream is its capacities.
@@ -231,6 +233,7 @@ pub fn pull(
     page_size: u32,
     pending: &BTreeMap<String, CapacityUpdate>,
 ) -> Result<Delta, PullError> {
+    let started = std::time::Instant::now();
     let held = Held::new(held_dataset);
     let mut summary = DeltaSummary::default();
     let mut server_time = None;
@@ -397,7 +400,8 @@ pub fn pull(
 
     if touched_egs.is_empty() && replaced_locations.is_empty() && changed_ejs.is_empty() {
         let report = IngestReport::default();
-        return Ok(Delta { server_time, since, summary, capacities, dataset: None, report });
+        let seconds = (started.elapsed().as_secs_f64(), 0.0);
+        return Ok(Delta { server_time, since, summary, capacities, dataset: None, report, seconds });
     }
 
     // Read the touched EGs again whole.
@@ -497,6 +501,7 @@ pub fn pull(
     for (id, resource) in &offers_now {
         push("HealthcareService", id, resource, &mut lines);
     }
+    let fetched = started.elapsed().as_secs_f64();
     let mut text = lines.join("\n");
     text.push('\n');
     let (mini, report) = crate::ingest::ingest_str("delta.ndjson", &text);
@@ -521,10 +526,90 @@ pub fn pull(
             update.apply(location);
         }
     }
-    Ok(Delta { server_time, since, summary, capacities, dataset: Some(next), report })
+    let seconds = (fetched, started.elapsed().as_secs_f64() - fetched);
+    Ok(Delta { server_time, since, summary, capacities, dataset: Some(next), report, seconds })
 }
 
-/// The held dataset with the touched EGs' part replaced by `mini`'s.
+/// Index of a record removed by a splice.
+const GONE: u32 = u32::MAX;
+
+/// The order of a merge by FHIR id of the kept held records and the new ones, and where each
+/// record of either side went: a held record replaced by a new one of its id maps to it, one
+/// removed to `GONE`.
+struct Merged {
+    /// `(from the new side, index on its side)`, in the merged order.
+    order: Vec<(bool, u32)>,
+    held: Vec<u32>,
+    mini: Vec<u32>,
+    /// Whether each held record is kept as it is.
+    kept: Vec<bool>,
+}
+
+impl Merged {
+    fn new<T>(held: &[T], keep: impl Fn(&T) -> bool, mini: &[T], id: impl Fn(&T) -> &str) -> Merged {
+        let mut merged = Merged {
+            order: Vec::with_capacity(held.len() + mini.len()),
+            held: vec![GONE; held.len()],
+            mini: vec![GONE; mini.len()],
+            kept: vec![false; held.len()],
+        };
+        let mut replaced = Vec::new();
+        let (mut i, mut j) = (0, 0);
+        loop {
+            while i < held.len() && !keep(&held[i]) {
+                replaced.push(i);
+                i += 1;
+            }
+            let take_held = match (i < held.len(), j < mini.len()) {
+                (true, true) => id(&held[i]) < id(&mini[j]),
+                (true, false) => true,
+                (false, true) => false,
+                (false, false) => {
+                    // A held record not kept maps to the new record of its id, if any.
+                    for index in replaced {
+                        let found = mini.binary_search_by(|record| id(record).cmp(id(&held[index])));
+                        if let Ok(at) = found {
+                            merged.held[index] = merged.mini[at];
+                        }
+                    }
+                    return merged;
+                }
+            };
+            let at = merged.order.len() as u32;
+            if take_held {
+                merged.held[i] = at;
+                merged.kept[i] = true;
+                merged.order.push((false, i as u32));
+                i += 1;
+            } else {
+                merged.mini[j] = at;
+                merged.order.push((true, j as u32));
+                j += 1;
+            }
+        }
+    }
+
+    /// The new index of a record of one side.
+    fn map(&self, from_mini: bool, index: u32) -> Option<u32> {
+        let side = if from_mini { &self.mini } else { &self.held };
+        side.get(index as usize).copied().filter(|&at| at != GONE)
+    }
+
+    /// The merged records, each cloned once and passed through `fix` with its side.
+    fn collect<T: Clone>(&self, held: &[T], mini: &[T], mut fix: impl FnMut(&mut T, bool)) -> Vec<T> {
+        self.order
+            .iter()
+            .map(|&(from_mini, index)| {
+                let mut record = if from_mini { mini[index as usize].clone() } else { held[index as usize].clone() };
+                fix(&mut record, from_mini);
+                record
+            })
+            .collect()
+    }
+}
+
+/// The held dataset with the touched EGs' part replaced by `mini`'s: one merge by FHIR id per
+/// vector, references remapped by index.
 fn splice(
     held: &Dataset,
     mini: &Dataset,
@@ -534,95 +619,55 @@ fn splice(
     replaced_locations: &BTreeSet<&str>,
     summary: &mut DeltaSummary,
 ) -> Dataset {
-    fn merge<T: Clone>(kept: Vec<&T>, added: &[T], id: impl Fn(&T) -> &str) -> Vec<T> {
-        let mut out: Vec<T> = Vec::with_capacity(kept.len() + added.len());
-        let (mut a, mut b) = (kept.into_iter().peekable(), added.iter().peekable());
-        loop {
-            match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) => {
-                    if id(x) < id(y) {
-                        out.push(a.next().expect("peeked").clone());
-                    } else {
-                        out.push(b.next().expect("peeked").clone());
-                    }
-                }
-                (Some(_), None) => out.push(a.next().expect("peeked").clone()),
-                (None, Some(_)) => out.push(b.next().expect("peeked").clone()),
-                (None, None) => return out,
-            }
-        }
-    }
     let mini_ejs: BTreeSet<&str> = mini.ejs.iter().map(|ej| ej.id.as_str()).collect();
     let mini_egs: BTreeSet<&str> = mini.egs.iter().map(|eg| eg.id.as_str()).collect();
     let mini_locations: BTreeSet<&str> = mini.locations.iter().map(|location| location.id.as_str()).collect();
     let mini_offers: BTreeSet<&str> = mini.offers.iter().map(|offer| offer.id.as_str()).collect();
-
-    let ejs = merge(
-        held.ejs
-            .iter()
-            .filter(|ej| !mini_ejs.contains(ej.id.as_str()) && !removed_ejs.contains(ej.id.as_str()))
-            .collect(),
+    let ejs = Merged::new(
+        &held.ejs,
+        |ej| !mini_ejs.contains(ej.id.as_str()) && !removed_ejs.contains(ej.id.as_str()),
         &mini.ejs,
         |ej| &ej.id,
     );
-    let egs = merge(
-        held.egs
-            .iter()
-            .filter(|eg| !mini_egs.contains(eg.id.as_str()) && !removed_egs.contains(eg.id.as_str()))
-            .collect(),
+    let egs = Merged::new(
+        &held.egs,
+        |eg| !mini_egs.contains(eg.id.as_str()) && !removed_egs.contains(eg.id.as_str()),
         &mini.egs,
         |eg| &eg.id,
     );
-    let locations = merge(
-        held.locations
-            .iter()
-            .filter(|location| {
-                !mini_locations.contains(location.id.as_str()) && !replaced_locations.contains(location.id.as_str())
-            })
-            .collect(),
+    let locations = Merged::new(
+        &held.locations,
+        |location| !mini_locations.contains(location.id.as_str()) && !replaced_locations.contains(location.id.as_str()),
         &mini.locations,
         |location| &location.id,
     );
-    let kept_offer = |offer: &&crate::model::Offer| {
-        let in_touched_eg = offer.eg.is_some_and(|eg| removed_egs.contains(held.egs[eg as usize].id.as_str()));
-        let of_changed_ej =
-            offer.eg.is_none() && offer.ej.is_some_and(|ej| changed_ejs.contains(&held.ejs[ej as usize].id));
-        !in_touched_eg && !of_changed_ej && !mini_offers.contains(offer.id.as_str())
-    };
-    let kept_offers: Vec<&crate::model::Offer> = held.offers.iter().filter(kept_offer).collect();
-    summary.offers_removed = (held.offers.len() - kept_offers.len()) as u64;
+    let changed_ej_index: Vec<bool> = held.ejs.iter().map(|ej| changed_ejs.contains(&ej.id)).collect();
+    let offers = Merged::new(
+        &held.offers,
+        |offer| {
+            let in_touched_eg = offer.eg.is_some_and(|eg| !egs.kept[eg as usize]);
+            let of_changed_ej = offer.eg.is_none() && offer.ej.is_some_and(|ej| changed_ej_index[ej as usize]);
+            !in_touched_eg && !of_changed_ej && !mini_offers.contains(offer.id.as_str())
+        },
+        &mini.offers,
+        |offer| &offer.id,
+    );
+    summary.offers_removed = offers.kept.iter().filter(|&&kept| !kept).count() as u64;
     summary.offers_added = mini.offers.len() as u64;
-
-    // New indices by id.
-    let index_of = |ids: Vec<&str>| -> HashMap<String, u32> {
-        ids.into_iter().enumerate().map(|(index, id)| (id.to_owned(), index as u32)).collect()
-    };
-    let ej_index = index_of(ejs.iter().map(|ej| ej.id.as_str()).collect());
-    let eg_index = index_of(egs.iter().map(|eg| eg.id.as_str()).collect());
-    let location_index = index_of(locations.iter().map(|location| location.id.as_str()).collect());
-    let remap_ej = |from: &Dataset, ej: Option<u32>| ej.and_then(|ej| ej_index.get(&from.ejs[ej as usize].id).copied());
-    let remap_eg = |from: &Dataset, eg: Option<u32>| eg.and_then(|eg| eg_index.get(&from.egs[eg as usize].id).copied());
-    let remap_offer = |from: &Dataset, offer: &crate::model::Offer| {
-        let mut offer = offer.clone();
-        offer.eg = remap_eg(from, offer.eg);
-        offer.ej = remap_ej(from, offer.ej);
-        offer.locations = offer
-            .locations
-            .iter()
-            .filter_map(|&location| location_index.get(&from.locations[location as usize].id).copied())
-            .collect();
-        offer
-    };
-    let kept: Vec<crate::model::Offer> = kept_offers.into_iter().map(|offer| remap_offer(held, offer)).collect();
-    let added: Vec<crate::model::Offer> = mini.offers.iter().map(|offer| remap_offer(mini, offer)).collect();
-    let offers = merge(kept.iter().collect(), &added, |offer| &offer.id);
-    let egs = egs
-        .into_iter()
-        .map(|mut eg| {
-            let from = if mini_egs.contains(eg.id.as_str()) { mini } else { held };
-            eg.ej = remap_ej(from, eg.ej);
-            eg
-        })
-        .collect();
-    Dataset { ejs, egs, offers, locations }
+    Dataset {
+        ejs: ejs.collect(&held.ejs, &mini.ejs, |_, _| {}),
+        egs: egs.collect(&held.egs, &mini.egs, |eg, from_mini| eg.ej = eg.ej.and_then(|ej| ejs.map(from_mini, ej))),
+        locations: locations.collect(&held.locations, &mini.locations, |_, _| {}),
+        offers: offers.collect(&held.offers, &mini.offers, |offer, from_mini| {
+            offer.eg = offer.eg.and_then(|eg| egs.map(from_mini, eg));
+            offer.ej = offer.ej.and_then(|ej| ejs.map(from_mini, ej));
+            offer.locations.retain_mut(|location| match locations.map(from_mini, *location) {
+                Some(at) => {
+                    *location = at;
+                    true
+                }
+                None => false,
+            });
+        }),
+    }
 }

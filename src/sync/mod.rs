@@ -75,6 +75,9 @@ pub struct StepReport {
     pub snapshot_dir: Option<PathBuf>,
     /// A full pull's reconciliation against what the deltas had kept.
     pub reconciliation: Option<Reconciliation>,
+    /// Seconds by stage (`pull`, `ingest`, `publish` of a full pull; `fetch`, `splice`,
+    /// `publish` of a delta).
+    pub stages: Vec<(&'static str, f64)>,
 }
 
 /// Where capacity-only changes go: the live path of the server the sync runs in. Returns the
@@ -230,6 +233,8 @@ impl Syncer {
         let started = Instant::now();
         let staging = self.sync_dir.join("pull");
         let pull = pull::full_pull(&self.upstream, &self.config, &staging)?;
+        let mut stages = vec![("pull", pull.seconds)];
+        let ingest_started = Instant::now();
         let inputs: Vec<PathBuf> = pull.files.iter().map(|file| file.path.clone()).collect();
         let output = if inputs.is_empty() {
             crate::ingest::IngestOutput {
@@ -241,6 +246,7 @@ impl Syncer {
             crate::ingest::ingest(&inputs, &mut |_| {})?
         };
         let communes = crate::ingest::communes::read_communes(&self.config.communes)?;
+        stages.push(("ingest", ingest_started.elapsed().as_secs_f64()));
         let reconciliation = self.held.as_ref().map(|held| {
             let kept = with_pending(&held.data.dataset, &self.state.pending_capacities);
             reconcile(&kept, &output.dataset)
@@ -274,7 +280,9 @@ impl Syncer {
         };
         let report = output.report;
         let data = SnapshotData { dataset: output.dataset, communes };
+        let publish_started = Instant::now();
         let (dir, id) = self.publish(&data, &report, output.sources, lineage)?;
+        stages.push(("publish", publish_started.elapsed().as_secs_f64()));
         let _ = std::fs::remove_dir_all(&staging);
         let record = PullRecord {
             kind: format!("full ({})", pull.method),
@@ -294,7 +302,7 @@ impl Syncer {
         self.state.reconciliation = reconciliation.clone();
         self.land(dir.clone(), id, data, record.clone())?;
         tracing::info!(seconds = record.seconds, read = record.read, rejected = record.rejected, "full pull landed");
-        Ok(StepReport { record, snapshot_dir: Some(dir), reconciliation })
+        Ok(StepReport { record, snapshot_dir: Some(dir), reconciliation, stages })
     }
 
     fn delta(&mut self) -> Result<StepReport, SyncError> {
@@ -309,6 +317,7 @@ impl Syncer {
             self.config.page_size,
             &self.state.pending_capacities,
         )?;
+        let mut stages = vec![("fetch", delta.seconds.0), ("splice", delta.seconds.1)];
         let mut live_writes = 0;
         let mut pending_now = self.state.pending_capacities.clone();
         let mut dataset = delta.dataset;
@@ -387,7 +396,9 @@ impl Syncer {
                     figures,
                 };
                 let data = SnapshotData { dataset, communes: held.data.communes.clone() };
+                let publish_started = Instant::now();
                 let (dir, id) = self.publish(&data, &delta.report, Vec::new(), lineage)?;
+                stages.push(("publish", publish_started.elapsed().as_secs_f64()));
                 record.snapshot = Some(id.clone());
                 record.seconds = started.elapsed().as_secs_f64();
                 self.state.high_water_mark = Some(delta.server_time);
@@ -412,7 +423,7 @@ impl Syncer {
             snapshot = ?record.snapshot,
             "delta landed"
         );
-        Ok(StepReport { record, snapshot_dir, reconciliation: None })
+        Ok(StepReport { record, snapshot_dir, reconciliation: None, stages })
     }
 
     /// Writes a snapshot of `data` into the index directory.
@@ -435,7 +446,7 @@ impl Syncer {
         let manifest = crate::snapshot::write(
             &dir,
             crate::snapshot::BuildInput {
-                data: data.clone(),
+                data,
                 report,
                 sources,
                 built_at,

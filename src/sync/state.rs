@@ -94,7 +94,7 @@ pub struct SyncState {
 
 impl SyncState {
     /// Reads the state of `dir`; none when there is no file yet.
-    pub(crate) fn load(dir: &Path) -> Result<Option<SyncState>, String> {
+    pub fn load(dir: &Path) -> Result<Option<SyncState>, String> {
         let path = dir.join(STATE_FILE);
         match std::fs::read(&path) {
             Ok(bytes) => {
@@ -118,6 +118,67 @@ impl SyncState {
             let _ = directory.sync_all();
         }
         Ok(())
+    }
+
+    /// The Prometheus lines of the sync (for `/metrics`).
+    pub fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let mut gauge = |name: &str, help: &str, lines: &[(String, f64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for (labels, value) in lines {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        gauge(
+            "ror_sync_high_water_mark_seconds",
+            "Upstream time up to which the sync holds everything (Unix seconds).",
+            &[(String::new(), self.high_water_mark.unwrap_or(0) as f64)],
+        );
+        gauge(
+            "ror_sync_last_full_pull_seconds",
+            "When the last full pull finished (Unix seconds).",
+            &[(String::new(), self.last_full_at.unwrap_or(0) as f64)],
+        );
+        gauge(
+            "ror_sync_failures",
+            "Steps failed since the last one that landed.",
+            &[(String::new(), self.failures as f64)],
+        );
+        gauge(
+            "ror_sync_pending_capacities",
+            "Locations whose capacity changes went to the live path and are not yet in a snapshot.",
+            &[(String::new(), self.pending_capacities.len() as f64)],
+        );
+        if let Some(pull) = self.pulls.last() {
+            let kind = if pull.kind.starts_with("full") { "full" } else { "delta" };
+            gauge(
+                "ror_sync_last_pull_records",
+                "Records of the last pull, by outcome (a delta counts what it read again).",
+                &[
+                    (format!("{{kind=\"{kind}\",outcome=\"read\"}}"), pull.read as f64),
+                    (format!("{{kind=\"{kind}\",outcome=\"accepted\"}}"), pull.accepted as f64),
+                    (format!("{{kind=\"{kind}\",outcome=\"rejected\"}}"), pull.rejected as f64),
+                    (format!("{{kind=\"{kind}\",outcome=\"ignored\"}}"), pull.ignored as f64),
+                ],
+            );
+            gauge(
+                "ror_sync_last_pull_duration_seconds",
+                "How long the last pull took.",
+                &[(format!("{{kind=\"{kind}\"}}"), pull.seconds)],
+            );
+            gauge(
+                "ror_sync_last_pull_finished_seconds",
+                "When the last pull finished (Unix seconds).",
+                &[(String::new(), pull.finished_at as f64)],
+            );
+        }
+        if let Some(reconciliation) = &self.reconciliation {
+            gauge(
+                "ror_sync_reconciled_differences",
+                "What the deltas had missed, found by the last full pull.",
+                &[(String::new(), reconciliation.total() as f64)],
+            );
+        }
     }
 
     /// Keeps the record of a pull (the last 20).

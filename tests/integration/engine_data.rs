@@ -207,7 +207,7 @@ pub(crate) fn engine_of(data: SnapshotData, dir: &Path) -> Engine {
     write(
         &out,
         BuildInput {
-            data,
+            data: &data,
             report: &IngestReport::default(),
             sources: Vec::new(),
             built_at: NOW,

@@ -499,7 +499,7 @@ fn the_trend_counts_what_was_fixed_and_what_is_new() {
         write(
             &out,
             BuildInput {
-                data: SnapshotData { dataset, communes: communes() },
+                data: &SnapshotData { dataset, communes: communes() },
                 report: &Default::default(),
                 sources: Vec::new(),
                 built_at: NOW,

@@ -713,6 +713,15 @@ struct Entry {
 }
 
 impl Entry {
+    /// `providedBy` of a HealthcareService, `partOf` of an Organization.
+    fn parent(&self, kind: Kind) -> Option<&str> {
+        match kind {
+            Kind::HealthcareService => self.provided_by.as_deref(),
+            Kind::Organization => self.part_of.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The Organizations whose `meta.lastUpdated` a change of this resource bumps.
     fn parents(&self, kind: Kind) -> Vec<Box<str>> {
         let parent = match kind {
@@ -736,6 +745,9 @@ struct Store {
     collections: [Collection; 5],
     /// HealthcareService ids by the Location ids they reference (for `_revinclude`).
     services_by_location: HashMap<Box<str>, BTreeSet<Arc<str>>>,
+    /// HealthcareService ids by their `providedBy`, Organization ids by their `partOf` (the
+    /// indexes a real server has for `organization=` and `partof=`).
+    children: HashMap<Box<str>, BTreeSet<Arc<str>>>,
 }
 
 impl Store {
@@ -755,6 +767,9 @@ impl Store {
                 self.services_by_location.entry(location.clone()).or_default().insert(entry.id.clone());
             }
         }
+        if let Some(parent) = entry.parent(kind) {
+            self.children.entry(parent.into()).or_default().insert(entry.id.clone());
+        }
         let collection = &mut self.collections[kind.index()];
         collection.order.insert((entry.last_updated, entry.id.clone()));
         collection.entries.insert(entry.id.clone(), entry);
@@ -765,6 +780,14 @@ impl Store {
         let collection = &mut self.collections[kind.index()];
         let entry = collection.entries.remove(id)?;
         collection.order.remove(&(entry.last_updated, entry.id.clone()));
+        if let Some(parent) = entry.parent(kind)
+            && let Some(children) = self.children.get_mut(parent)
+        {
+            children.remove(&*entry.id);
+            if children.is_empty() {
+                self.children.remove(parent);
+            }
+        }
         if kind == Kind::HealthcareService {
             for location in &entry.locations {
                 if let Some(services) = self.services_by_location.get_mut(location) {
@@ -1574,7 +1597,31 @@ fn search(sim: &Sim, type_name: &str, params: Vec<(String, String)>, self_url: S
     let range = (Bound::Included((query.from, Arc::from(""))), Bound::Excluded((until, Arc::from(""))));
     let mut total = 0;
     let mut matches = Vec::new();
-    for (_, id) in collection.order.range::<(i64, Arc<str>), _>(range) {
+    // `_id`, `organization` and `partof` are looked up, the rest scanned in search order.
+    let looked_up: Option<BTreeSet<(i64, Arc<str>)>> = query.filters.iter().find_map(|filter| {
+        let ids: Vec<&str> = match filter {
+            Filter::Id(ids) => ids.iter().map(String::as_str).collect(),
+            Filter::ProvidedBy(parents) | Filter::PartOf(parents) => parents
+                .iter()
+                .filter_map(|parent| state.store.children.get(&**parent))
+                .flatten()
+                .map(|id| &**id)
+                .collect(),
+            _ => return None,
+        };
+        Some(
+            ids.into_iter()
+                .filter_map(|id| collection.entries.get(id))
+                .map(|entry| (entry.last_updated, entry.id.clone()))
+                .filter(|key| key.0 >= query.from && key.0 < until)
+                .collect(),
+        )
+    });
+    let candidates: Box<dyn Iterator<Item = &(i64, Arc<str>)>> = match &looked_up {
+        Some(keys) => Box::new(keys.iter()),
+        None => Box::new(collection.order.range::<(i64, Arc<str>), _>(range)),
+    };
+    for (_, id) in candidates {
         let entry = &collection.entries[id];
         if query.filters.iter().all(|filter| filter.holds(entry)) {
             total += 1;

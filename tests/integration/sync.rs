@@ -399,7 +399,10 @@ fn serve_with_sync_serves_the_upstream_and_takes_capacity_changes_live() {
     let config = fixture.config.clone();
     let server = crate::external::Server::start(
         fixture.dir.path(),
-        "allow_anonymous = true\nanonymous_profiles = [1]\n",
+        &format!(
+            "allow_anonymous = true\nanonymous_profiles = [1]\n[[client]]\nname = \"prometheus\"\nkey_sha256 = {:?}\nprofiles = [1]\nroles = [\"metrics\"]\n",
+            hex::encode(ror_search::auth::sha256(b"metrics-key"))
+        ),
         &[std::ffi::OsStr::new("--sync"), config.as_os_str()],
     );
     let agent: ureq::Agent =
@@ -451,6 +454,18 @@ fn serve_with_sync_serves_the_upstream_and_takes_capacity_changes_live() {
         offer_now["locations"].as_array().unwrap().iter().find(|l| l["id"] == location_id.as_str()).cloned().unwrap();
     assert!(location["capacities"].as_array().unwrap().iter().any(|c| c["count"] == wanted), "{location}");
     assert_eq!(fixture.state()["snapshot_id"], version["snapshot"]);
+    let metrics = agent
+        .get(format!("{}/metrics", server.url()))
+        .header("x-api-key", "metrics-key")
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    for line in ["ror_sync_failures 0", "ror_sync_last_pull_records{kind=\"delta\",outcome=\"rejected\"} 0"] {
+        assert!(metrics.contains(line), "{line} not in /metrics:\n{metrics}");
+    }
+    assert!(metrics.contains("ror_sync_high_water_mark_seconds 17"), "{metrics}");
     fixture.assert_synced("served-after-rename");
 }
 
