@@ -279,7 +279,6 @@ fn write_into(
     let (data_sha, text_result) =
         std::thread::scope(|scope| -> Result<(String, Result<(), SnapshotError>), SnapshotError> {
             let text_thread = index_files.map(|index_files| {
-                let data = &data;
                 scope.spawn(move || {
                     let started = std::time::Instant::now();
                     index_files
@@ -290,7 +289,7 @@ fn write_into(
                 })
             });
             let started = std::time::Instant::now();
-            let data_bytes = format::encode(&data)
+            let data_bytes = format::encode(data)
                 .map_err(|error| SnapshotError::Corrupt { path: dir.join(DATA_FILE), reason: error.to_string() })?;
             let data_sha = hex::encode(Sha256::digest(&data_bytes));
             write_file(&dir.join(DATA_FILE), &data_bytes)?;

@@ -273,7 +273,7 @@ fn full_pull_through_faults_then_deltas_equal_fresh_builds() {
     eg.closing_type = Some("01".into());
     sim.upsert(resource_of(&with, "Organization", &closing.id));
     let record = fixture.sync_once(&[]).unwrap_or_else(|output| panic!("delta 2 failed:\n{output}"));
-    assert_eq!(record["delta"]["offers_added"].as_u64().unwrap() >= 1, true, "{record}");
+    assert!(record["delta"]["offers_added"].as_u64().unwrap() >= 1, "{record}");
     fixture.assert_synced("new-ehpad-and-closed-eg");
     let (_, snapshot) = fixture.synced();
     assert!(snapshot.data.dataset.offers.iter().any(|offer| offer.id == "hs-330999990-0"));
