@@ -49,7 +49,7 @@ pub enum UpstreamError {
         /// Why (its `error`, or the transport error).
         reason: String,
     },
-    /// A local file could not be written.
+    /// A local file could not be written (a download, a file of a pull).
     #[error("{path}: {source}")]
     Io {
         /// The file.

@@ -36,18 +36,11 @@ pub enum PullError {
         /// What was wrong.
         reason: String,
     },
-    /// A local file could not be written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The error.
-        source: std::io::Error,
-    },
 }
 
+/// A local file that could not be written (the client's own error for it).
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> PullError + '_ {
-    move |source| PullError::Io { path: path.display().to_string(), source }
+    move |source| PullError::Upstream(UpstreamError::Io { path: path.display().to_string(), source })
 }
 
 /// One file of a full pull.
