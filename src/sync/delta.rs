@@ -146,11 +146,13 @@ fn changed_since(
 ) -> Result<(UnixSeconds, BTreeMap<String, Value>), PullError> {
     let mut found: BTreeMap<String, Value> = BTreeMap::new();
     let first = format!("{resource_type}?_lastUpdated=ge{}&_count={page_size}", format_rfc3339(since));
-    let (server_time, _) = walk(upstream, &first, &mut |resources| {
+    let mut matches = 0u64;
+    let (server_time, total) = walk(upstream, &first, &mut |resources| {
         for resource in resources {
             if resource["resourceType"] != resource_type {
                 continue;
             }
+            matches += 1;
             let Some(id) = id_of(&resource).map(str::to_owned) else { continue };
             let newer = found.get(&id).is_none_or(|held| last_updated_of(held) <= last_updated_of(&resource));
             if newer {
@@ -159,10 +161,16 @@ fn changed_since(
         }
         Ok(())
     })?;
+    // The ROR returns at most 10,000 results of a search: a delta that big (after an outage)
+    // cannot be read by searches, and a full pull takes its place.
+    if let Some(total) = total.filter(|&total| total > matches) {
+        return Err(PullError::Truncated { url: upstream.url(&first), total, returned: matches });
+    }
     Ok((server_time, found))
 }
 
-/// Every resource of `resource_type` matching `parameter` = any of `ids`, by batches.
+/// Every resource of `resource_type` matching `parameter` = any of `ids`, by batches; a batch
+/// whose results the server cuts (its cap on results) is asked again in halves.
 fn search_by(
     upstream: &Upstream,
     resource_type: &str,
@@ -171,20 +179,34 @@ fn search_by(
     page_size: u32,
 ) -> Result<BTreeMap<String, Value>, PullError> {
     let mut found = BTreeMap::new();
-    let ids: Vec<&String> = ids.iter().collect();
-    for batch in ids.chunks(IDS_PER_SEARCH) {
-        let list: Vec<&str> = batch.iter().map(|id| id.as_str()).collect();
-        let first = format!("{resource_type}?{parameter}={}&_count={page_size}", list.join(","));
-        walk(upstream, &first, &mut |resources| {
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut batches: Vec<&[&str]> = ids.chunks(IDS_PER_SEARCH).rev().collect();
+    while let Some(batch) = batches.pop() {
+        let first = format!("{resource_type}?{parameter}={}&_count={page_size}", batch.join(","));
+        let mut page_found = BTreeMap::new();
+        let mut matches = 0u64;
+        let (_, total) = walk(upstream, &first, &mut |resources| {
             for resource in resources {
                 if resource["resourceType"] == resource_type
                     && let Some(id) = id_of(&resource).map(str::to_owned)
                 {
-                    found.insert(id, resource);
+                    matches += 1;
+                    page_found.insert(id, resource);
                 }
             }
             Ok(())
         })?;
+        match total.filter(|&total| total > matches) {
+            Some(_) if batch.len() > 1 => {
+                let (left, right) = batch.split_at(batch.len() / 2);
+                batches.push(right);
+                batches.push(left);
+            }
+            Some(total) => {
+                return Err(PullError::Truncated { url: upstream.url(&first), total, returned: matches });
+            }
+            None => found.extend(page_found),
+        }
     }
     Ok(found)
 }

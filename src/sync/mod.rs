@@ -194,7 +194,17 @@ impl Syncer {
     /// One step: a full pull when due (or `force_full`), else a delta. On failure the state
     /// keeps the error and nothing else changes.
     pub fn step(&mut self, force_full: bool) -> Result<StepReport, SyncError> {
-        let result = if force_full || self.full_due() { self.full() } else { self.delta() };
+        let result = if force_full || self.full_due() {
+            self.full()
+        } else {
+            match self.delta() {
+                Err(SyncError::Pull(PullError::Truncated { url, total, returned })) => {
+                    tracing::warn!(%url, total, returned, "the delta is more than the server returns by search: a full pull instead");
+                    self.full()
+                }
+                other => other,
+            }
+        };
         if let Err(error) = &result {
             self.state.failures += 1;
             self.state.last_error = Some(error.to_string());

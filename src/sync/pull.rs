@@ -28,6 +28,16 @@ pub enum PullError {
     /// The upstream failed.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// A search returned fewer matches than its `total` (the ROR's cap of 10,000 results).
+    #[error("{url}: {returned} of {total} matches returned (the server's cap on results)")]
+    Truncated {
+        /// The search.
+        url: String,
+        /// The matches the server counts.
+        total: u64,
+        /// The matches it returned.
+        returned: u64,
+    },
     /// The upstream answered something that is not what the API says.
     #[error("{url}: {reason}")]
     Protocol {

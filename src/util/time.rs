@@ -180,7 +180,8 @@ pub(crate) fn parse_http_date(text: &str) -> Option<UnixSeconds> {
     let (_, rest) = text.trim().split_once(", ")?;
     let mut parts = rest.split(' ');
     let day: u32 = parts.next()?.parse().ok()?;
-    let month = HTTP_MONTHS.iter().position(|name| Some(*name) == parts.next())? as u32 + 1;
+    let month_name = parts.next()?;
+    let month = HTTP_MONTHS.iter().position(|name| *name == month_name)? as u32 + 1;
     let year: i64 = parts.next()?.parse().ok()?;
     let mut clock = parts.next()?.split(':').map(|part| part.parse::<i64>().ok());
     let (hour, minute, second) = (clock.next()??, clock.next()??, clock.next()??);

@@ -181,14 +181,23 @@ fn assert_same_answers(synced: &Engine, fresh: &Engine, step: &str) {
 
 /// The sample dataset's record as FHIR (the writer of the facade), to change and upsert.
 fn resource_of(dataset: &Dataset, resource_type: &str, id: &str) -> Value {
+    resources_of(dataset, resource_type, &[id]).remove(0)
+}
+
+/// Several records of one type as FHIR, in the order of `ids`.
+fn resources_of(dataset: &Dataset, resource_type: &str, ids: &[&str]) -> Vec<Value> {
     let mut bytes = Vec::new();
     write_ndjson(dataset, &mut bytes).unwrap();
-    String::from_utf8(bytes)
+    let mut found: std::collections::HashMap<String, Value> = String::from_utf8(bytes)
         .unwrap()
         .lines()
         .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .find(|resource| resource["resourceType"] == resource_type && resource["id"] == id)
-        .unwrap_or_else(|| panic!("no {resource_type}/{id}"))
+        .filter(|resource| {
+            resource["resourceType"] == resource_type && ids.contains(&resource["id"].as_str().unwrap_or(""))
+        })
+        .map(|resource| (resource["id"].as_str().unwrap().to_owned(), resource))
+        .collect();
+    ids.iter().map(|id| found.remove(*id).unwrap_or_else(|| panic!("no {resource_type}/{id}"))).collect()
 }
 
 #[test]
@@ -573,4 +582,51 @@ fn ror_search_s_own_facade_is_an_upstream() {
 
 fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+#[test]
+fn searches_cut_by_the_server_s_cap_are_split_or_replaced_by_a_full_pull() {
+    let fixture = Fixture::new(SimConfig { search_cap: 40, ..SimConfig::default() }, "overlap_secs = 0");
+    fixture.sync_once(&[]).unwrap_or_else(|output| panic!("full pull failed:\n{output}"));
+    let (_, snapshot) = fixture.synced();
+    let dataset = snapshot.data.dataset;
+    // 15 EGs with the most offers: their offers are more than one search returns, so the
+    // re-read asks for them in smaller batches.
+    let mut offers_per_eg = vec![0usize; dataset.egs.len()];
+    for offer in &dataset.offers {
+        if let Some(eg) = offer.eg {
+            offers_per_eg[eg as usize] += 1;
+        }
+    }
+    let mut busiest: Vec<usize> = (0..dataset.egs.len()).collect();
+    busiest.sort_by_key(|&eg| std::cmp::Reverse(offers_per_eg[eg]));
+    busiest.truncate(15);
+    assert!(busiest.iter().map(|&eg| offers_per_eg[eg]).sum::<usize>() > 40);
+    let mut with = dataset.clone();
+    for &eg in &busiest {
+        with.egs[eg].name.push_str(" (renommé)");
+    }
+    let ids: Vec<&str> = busiest.iter().map(|&eg| with.egs[eg].id.as_str()).collect();
+    for resource in resources_of(&with, "Organization", &ids) {
+        fixture.sim.upsert(resource);
+    }
+    let record = fixture.sync_once(&[]).unwrap_or_else(|output| panic!("delta failed:\n{output}"));
+    assert_eq!(record["kind"], "delta", "{record}");
+    assert_eq!(record["delta"]["egs_touched"], 15, "{record}");
+    fixture.assert_synced("split-batches");
+
+    // 60 offers renamed: more changes than a search returns, a full pull instead.
+    let (_, snapshot) = fixture.synced();
+    let dataset = snapshot.data.dataset;
+    let mut with = dataset.clone();
+    for offer in with.offers.iter_mut().take(60) {
+        offer.name.push_str(" (modifié)");
+    }
+    let ids: Vec<&str> = with.offers.iter().take(60).map(|offer| offer.id.as_str()).collect();
+    for resource in resources_of(&with, "HealthcareService", &ids) {
+        fixture.sim.upsert(resource);
+    }
+    let record = fixture.sync_once(&[]).unwrap_or_else(|output| panic!("the step failed:\n{output}"));
+    assert_eq!(record["kind"], "full (export)", "{record}");
+    fixture.assert_synced("truncated-delta");
 }
