@@ -110,6 +110,7 @@ struct File {
     full_resync_interval_secs: Option<u64>,
     overlap_secs: Option<i64>,
     timeout_secs: Option<u64>,
+    export_timeout_secs: Option<u64>,
     retries: Option<u32>,
     backoff_initial_ms: Option<u64>,
     backoff_max_secs: Option<u64>,
@@ -146,6 +147,8 @@ pub struct SyncConfig {
     pub overlap_secs: i64,
     /// Timeout of one call, seconds.
     pub timeout_secs: u64,
+    /// How long an export job may stay in progress before the pull gives up, seconds.
+    pub export_timeout_secs: u64,
     /// Retries of one call.
     pub retries: u32,
     /// First backoff, milliseconds (doubled each retry).
@@ -179,6 +182,7 @@ impl SyncConfig {
             full_resync_interval_secs: 7 * 86_400,
             overlap_secs: 120,
             timeout_secs: 60,
+            export_timeout_secs: 6 * 3600,
             retries: 8,
             backoff_initial_ms: 500,
             backoff_max_secs: 120,
@@ -257,6 +261,7 @@ impl SyncConfig {
             full_resync_interval_secs,
             overlap_secs,
             timeout_secs,
+            export_timeout_secs,
             retries,
             backoff_initial_ms,
             backoff_max_secs,

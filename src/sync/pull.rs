@@ -134,7 +134,7 @@ fn export_pull(upstream: &Upstream, config: &SyncConfig, staging: &Path) -> Resu
             reason: format!("HTTP {} without Content-Location", accepted.status),
         })?;
         tracing::info!(%status_url, "export started");
-        (poll(upstream, &status_url)?, Some(status_url))
+        (poll(upstream, &status_url, Duration::from_secs(config.export_timeout_secs.max(1)))?, Some(status_url))
     };
     let manifest_source = manifest_url.clone().unwrap_or(kick_off_url);
     let transaction_time = manifest["transactionTime"]
@@ -192,10 +192,21 @@ fn export_pull(upstream: &Upstream, config: &SyncConfig, staging: &Path) -> Resu
     Ok(FullPull { method: "export", transaction_time, files, error_files, seconds: 0.0 })
 }
 
-/// Polls an export's status URL until its manifest is ready (honouring `Retry-After`).
-fn poll(upstream: &Upstream, status_url: &str) -> Result<Value, PullError> {
+/// Polls an export's status URL until its manifest is ready (honouring `Retry-After`), for at
+/// most `deadline` (then the job is cancelled and the pull fails).
+fn poll(upstream: &Upstream, status_url: &str, deadline: Duration) -> Result<Value, PullError> {
     let started = Instant::now();
     loop {
+        if started.elapsed() > deadline {
+            let _ = upstream.delete(status_url);
+            return Err(PullError::Protocol {
+                url: status_url.to_owned(),
+                reason: format!(
+                    "the export was still in progress after {} s (export_timeout_secs)",
+                    deadline.as_secs()
+                ),
+            });
+        }
         let answer = upstream.get_checked(status_url, "application/json", &[], &|fetched| {
             if fetched.status == 200 {
                 serde_json::from_slice::<serde::de::IgnoredAny>(&fetched.body)

@@ -630,3 +630,17 @@ fn searches_cut_by_the_server_s_cap_are_split_or_replaced_by_a_full_pull() {
     assert_eq!(record["kind"], "full (export)", "{record}");
     fixture.assert_synced("truncated-delta");
 }
+
+#[test]
+fn an_export_that_never_finishes_is_given_up_and_cancelled() {
+    let fixture =
+        Fixture::new(SimConfig { export_polls_before_ready: 1_000, ..SimConfig::default() }, "export_timeout_secs = 2");
+    let error = fixture.sync_once(&[]).unwrap_err();
+    assert!(error.contains("still in progress after 2 s"), "{error}");
+    let requests = fixture.sim.requests();
+    assert!(
+        requests.iter().any(|r| r.method == "DELETE" && r.path.contains("$export-poll-status")),
+        "the job was cancelled"
+    );
+    assert!(!fixture.index().join("sync/state.json").exists() || fixture.state()["snapshot_id"].is_null());
+}
