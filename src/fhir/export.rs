@@ -9,14 +9,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use sha2::Digest;
-
 use super::render::{self, Res};
 use super::search::{self, Context};
 use super::{Facade, SearchError, SearchRequest};
 use crate::engine::access::Access;
 use crate::ingest::fhir::write::ResourceType;
 use crate::model::access::ProfileSet;
+use crate::util::hashing::HashingWriter;
 
 /// What to export.
 #[derive(Debug, Clone)]
@@ -139,26 +138,6 @@ pub enum ExportError {
     },
 }
 
-/// Counts the bytes going through and hashes them.
-struct HashingWriter<W: Write> {
-    inner: W,
-    hasher: sha2::Sha256,
-    bytes: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let written = self.inner.write(buf)?;
-        self.hasher.update(&buf[..written]);
-        self.bytes += written as u64;
-        Ok(written)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Writes the export into `dir` (created), one `<Type>.ndjson` per type; `progress` counts
 /// the resources written, `cancel` stops it between two resources.
 pub(crate) fn write_export(
@@ -181,11 +160,7 @@ pub(crate) fn write_export(
         let name = format!("{}.ndjson", resource_type.name());
         let path = dir.join(&name);
         let file = std::fs::File::create(&path).map_err(io(&path))?;
-        let mut out = HashingWriter {
-            inner: std::io::BufWriter::with_capacity(1 << 20, file),
-            hasher: sha2::Sha256::new(),
-            bytes: 0,
-        };
+        let mut out = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
         let mut count = 0u64;
         let filters: Vec<&SearchRequest> =
             request.type_filters.iter().filter(|filter| filter.resource == resource_type).collect();
@@ -226,19 +201,13 @@ pub(crate) fn write_export(
             }
         }
         out.flush().map_err(io(&path))?;
-        let HashingWriter { inner, hasher, bytes } = out;
+        let (inner, bytes, sha256) = out.finish();
         inner
             .into_inner()
             .map_err(|error| ExportError::Io { path: path.clone(), source: error.into_error() })?
             .sync_all()
             .map_err(io(&path))?;
-        files.push(ExportFile {
-            resource_type: resource_type.name(),
-            name,
-            count,
-            bytes,
-            sha256: hex::encode(hasher.finalize()),
-        });
+        files.push(ExportFile { resource_type: resource_type.name(), name, count, bytes, sha256 });
     }
     Ok(files)
 }

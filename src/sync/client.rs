@@ -12,8 +12,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 use super::config::{Credentials, SyncConfig};
 
 /// Why a call to the upstream failed for good (after its retries).
@@ -138,15 +136,8 @@ pub struct Downloaded {
     pub resumed: u32,
     /// How many times it was downloaded again from the start (a truncated file).
     pub restarted: u32,
-}
-
-/// How the body of a downloaded file is checked once complete.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FileKind {
-    /// One JSON document (a Bundle).
-    Json,
-    /// NDJSON: every line a JSON document, the last one ended.
-    Ndjson,
+    /// Whether it holds several JSON documents (NDJSON) rather than one (a Bundle).
+    pub ndjson: bool,
 }
 
 fn retry_after(value: Option<&str>) -> Option<Duration> {
@@ -480,13 +471,7 @@ impl Upstream {
 
     /// Downloads `url` into `path`, resuming with `Range` after a broken connection and
     /// downloading again from the start when the file's content turns out cut short.
-    pub(crate) fn download(
-        &self,
-        url: &str,
-        path: &Path,
-        kind: FileKind,
-        with_token: bool,
-    ) -> Result<Downloaded, UpstreamError> {
+    pub(crate) fn download(&self, url: &str, path: &Path, with_token: bool) -> Result<Downloaded, UpstreamError> {
         let url = self.url(url);
         let io = |source| UpstreamError::Io { path: path.display().to_string(), source };
         let _ = std::fs::remove_file(path);
@@ -567,72 +552,52 @@ impl Upstream {
             {
                 return Err(Attempt::Retry { after: None, reason: format!("{received} of {expected} bytes received") });
             }
-            if let Err(reason) = check_file(path, kind) {
-                let _ = std::fs::remove_file(path);
-                restarted += 1;
-                return Err(Attempt::Retry { after: None, reason });
+            match inspect_file(path).map_err(|error| Attempt::Fatal(io(error)))? {
+                Ok(inspected) => Ok(inspected),
+                Err(reason) => {
+                    let _ = std::fs::remove_file(path);
+                    restarted += 1;
+                    Err(Attempt::Retry { after: None, reason })
+                }
             }
-            Ok(())
         });
-        outcome?;
-        let (bytes, sha256) = hash_file(path).map_err(io)?;
-        Ok(Downloaded { bytes, sha256, resumed, restarted })
+        let Inspected { bytes, sha256, ndjson } = outcome?;
+        Ok(Downloaded { bytes, sha256, resumed, restarted, ndjson })
     }
 }
 
-/// Size and SHA-256 of a file.
-pub(crate) fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 16];
-    let mut bytes = 0u64;
-    loop {
-        let count = file.read(&mut buffer)?;
-        if count == 0 {
-            break;
-        }
-        hasher.update(&buffer[..count]);
-        bytes += count as u64;
-    }
-    Ok((bytes, hex::encode(hasher.finalize())))
+/// A downloaded file, read once.
+struct Inspected {
+    bytes: u64,
+    sha256: String,
+    ndjson: bool,
 }
 
-/// Whether a downloaded file is whole: a JSON file parses, an NDJSON file's lines all parse
-/// and the last one is ended.
-fn check_file(path: &Path, kind: FileKind) -> Result<(), String> {
-    let bytes = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
-    let looks_ndjson =
-        kind == FileKind::Ndjson || bytes.first().is_some_and(|&byte| byte == b'{') && ndjson_shaped(&bytes);
-    if looks_ndjson {
-        if !bytes.is_empty() && bytes.last() != Some(&b'\n') {
-            // The standard allows a last line without newline; it must then parse.
-            let start = bytes.iter().rposition(|&byte| byte == b'\n').map_or(0, |index| index + 1);
-            serde_json::from_slice::<serde::de::IgnoredAny>(&bytes[start..])
-                .map_err(|error| format!("last NDJSON line cut short: {error}"))?;
-        }
-        for (number, line) in bytes.split(|&byte| byte == b'\n').enumerate() {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
+/// Reads a downloaded file once, streaming: its size and SHA-256, and whether it is whole. It
+/// must be JSON documents separated by whitespace: one (a Bundle) or several (NDJSON, the last
+/// line with or without its newline); a file cut short ends inside a document. `Err` inside is
+/// that reason; the outer error is the file's.
+fn inspect_file(path: &Path) -> std::io::Result<Result<Inspected, String>> {
+    let file = std::fs::File::open(path)?;
+    let mut reader = crate::util::hashing::HashingReader::new(std::io::BufReader::with_capacity(1 << 20, file));
+    let mut documents = 0u64;
+    for document in serde_json::Deserializer::from_reader(&mut reader).into_iter::<serde::de::IgnoredAny>() {
+        if let Err(error) = document {
+            if error.is_io() {
+                return Err(std::io::Error::other(error));
             }
-            serde_json::from_slice::<serde::de::IgnoredAny>(line)
-                .map_err(|error| format!("NDJSON line {} does not parse: {error}", number + 1))?;
+            return Ok(Err(format!("JSON document {} cut short or broken: {error}", documents + 1)));
         }
-        return Ok(());
+        documents += 1;
     }
-    serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
-        .map(|_| ())
-        .map_err(|error| format!("not whole JSON (cut short?): {error}"))
-}
-
-/// Whether a file starting with `{` holds several lines of objects (NDJSON) rather than one
-/// document.
-fn ndjson_shaped(bytes: &[u8]) -> bool {
-    let first_line = bytes.split(|&byte| byte == b'\n').next().unwrap_or_default();
-    first_line.len() < bytes.len() && serde_json::from_slice::<serde::de::IgnoredAny>(first_line).is_ok()
+    let (bytes, sha256) = reader.finish()?;
+    Ok(Ok(Inspected { bytes, sha256, ndjson: documents > 1 }))
 }
 
 #[cfg(test)]
 mod tests {
+    use sha2::{Digest, Sha256};
+
     use super::*;
 
     #[test]
@@ -647,18 +612,24 @@ mod tests {
     fn files_cut_short_are_caught() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("file");
-        let cases: [(&[u8], FileKind, bool); 7] = [
-            (b"{\"resourceType\":\"Bundle\",\"entry\":[]}", FileKind::Json, true),
-            (b"{\"resourceType\":\"Bundle\",\"entry\":[", FileKind::Json, false),
-            (b"{\"a\":1}\n{\"b\":2}\n", FileKind::Ndjson, true),
-            (b"{\"a\":1}\n{\"b\":2}", FileKind::Ndjson, true),
-            (b"{\"a\":1}\n{\"b\":", FileKind::Ndjson, false),
-            (b"{\"a\":1}\n{\"b\":2}\n", FileKind::Json, true),
-            (b"{\"a\":1}\n{\"b\":", FileKind::Json, false),
+        // (content, whole, NDJSON)
+        let cases: [(&[u8], bool, bool); 6] = [
+            (b"{\"resourceType\":\"Bundle\",\"entry\":[]}", true, false),
+            (b"{\"resourceType\":\"Bundle\",\"entry\":[", false, false),
+            (b"{\"a\":1}\n{\"b\":2}\n", true, true),
+            (b"{\"a\":1}\n{\"b\":2}", true, true),
+            (b"{\"a\":1}\n{\"b\":", false, true),
+            (b"{\"a\":1}\n{\"b\":2}\n{\"c\"", false, true),
         ];
-        for (bytes, kind, whole) in cases {
+        for (bytes, whole, ndjson) in cases {
             std::fs::write(&path, bytes).unwrap();
-            assert_eq!(check_file(&path, kind).is_ok(), whole, "{:?}", String::from_utf8_lossy(bytes));
+            let inspected = inspect_file(&path).unwrap();
+            assert_eq!(inspected.is_ok(), whole, "{:?}", String::from_utf8_lossy(bytes));
+            if let Ok(inspected) = inspected {
+                assert_eq!(inspected.ndjson, ndjson);
+                assert_eq!(inspected.bytes, bytes.len() as u64);
+                assert_eq!(inspected.sha256, hex::encode(Sha256::digest(bytes)));
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::client::{FileKind, Upstream, UpstreamError};
+use super::client::{Upstream, UpstreamError};
 use super::config::{FullPullMode, SyncConfig};
 use crate::util::time::{UnixSeconds, now, parse_fhir_datetime};
 
@@ -249,9 +249,8 @@ fn download(
     with_token: bool,
 ) -> Result<PulledFile, PullError> {
     let part = dir.join(format!("{stem}.part"));
-    let downloaded = upstream.download(url, &part, FileKind::Json, with_token)?;
-    let ndjson = is_ndjson(&part).map_err(io_error(&part))?;
-    let path = dir.join(format!("{stem}.{}", if ndjson { "ndjson" } else { "json" }));
+    let downloaded = upstream.download(url, &part, with_token)?;
+    let path = dir.join(format!("{stem}.{}", if downloaded.ndjson { "ndjson" } else { "json" }));
     std::fs::rename(&part, &path).map_err(io_error(&path))?;
     Ok(PulledFile {
         resource_type: resource_type.to_owned(),
@@ -262,16 +261,6 @@ fn download(
         resumed: downloaded.resumed,
         restarted: downloaded.restarted,
     })
-}
-
-/// Whether a downloaded file is NDJSON (its first line is a whole JSON document and more follows).
-fn is_ndjson(path: &Path) -> std::io::Result<bool> {
-    use std::io::BufRead;
-    let mut reader = std::io::BufReader::new(std::fs::File::open(path)?);
-    let mut first = String::new();
-    reader.read_line(&mut first)?;
-    let more = !reader.fill_buf()?.is_empty();
-    Ok(more && serde_json::from_str::<serde::de::IgnoredAny>(first.trim_end()).is_ok())
 }
 
 /// One page of a search, with the server's time of it.
@@ -354,7 +343,9 @@ fn paged_pull(upstream: &Upstream, config: &SyncConfig, staging: &Path) -> Resul
             vec![first]
         };
         let path = staging.join(format!("paged-{resource_type}.ndjson"));
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io_error(&path))?);
+        let mut out = crate::util::hashing::HashingWriter::new(std::io::BufWriter::new(
+            std::fs::File::create(&path).map_err(io_error(&path))?,
+        ));
         let mut written = 0u64;
         for search in &searches {
             let (_, search_total) = walk(upstream, search, &mut |resources| {
@@ -383,9 +374,9 @@ fn paged_pull(upstream: &Upstream, config: &SyncConfig, staging: &Path) -> Resul
                 "the paged pull found fewer resources than the server counts (untagged resources?)"
             );
         }
+        let (out, bytes, sha256) = out.finish();
         let file = out.into_inner().map_err(|error| io_error(&path)(error.into_error()))?;
         file.sync_all().map_err(io_error(&path))?;
-        let (bytes, sha256) = super::client::hash_file(&path).map_err(io_error(&path))?;
         files.push(PulledFile {
             resource_type: resource_type.to_owned(),
             url: upstream.url(&format!("{resource_type}?_count={}", config.page_size)),

@@ -2,6 +2,7 @@
 
 pub mod fold;
 pub mod geo;
+pub(crate) mod hashing;
 pub mod rng;
 pub mod time;
 
