@@ -518,7 +518,8 @@ fn start_sync(
 
     use crate::engine::live::CapacityChange;
     use crate::live::write::LoggedWrite;
-    let syncer = crate::sync::Syncer::open(config, &index_dir)?;
+    // A credential that does not load stops the start (the snapshot is loaded later, below).
+    crate::sync::Upstream::new(&config)?;
     let runtime = tokio::runtime::Handle::current();
     let sink_handle = handle.clone();
     let sink_runtime = runtime.clone();
@@ -544,8 +545,14 @@ fn start_sync(
             Ok(swap) => tracing::info!(snapshot = %swap.snapshot, seconds = swap.seconds, "synced snapshot swapped in"),
             Err(error) => tracing::error!(%error, "synced snapshot refused: the current one keeps serving"),
         });
-    let mut syncer = syncer.with_capacity_sink(sink).on_publish(publish);
-    std::thread::Builder::new().name("sync".into()).spawn(move || syncer.run(&SYNC_STOP))?;
+    // Opening loads the sync's snapshot (seconds at national scale): on the sync's thread, not
+    // before the listener.
+    std::thread::Builder::new().name("sync".into()).spawn(move || {
+        match crate::sync::Syncer::open(config, &index_dir) {
+            Ok(syncer) => syncer.with_capacity_sink(sink).on_publish(publish).run(&SYNC_STOP),
+            Err(error) => tracing::error!(error = %crate::util::error_chain(&error), "the sync cannot start"),
+        }
+    })?;
     Ok(())
 }
 

@@ -92,6 +92,26 @@ pub(crate) enum LinkError {
     Superseded { winner: String },
 }
 
+/// `(Type, id)` of a literal reference: relative (`Organization/1`) or absolute
+/// (`https://host/fhir/Organization/1/_history/2`); `None` for a `urn:` or `#` reference (which
+/// only a bundle's `fullUrl` resolves) and for one without a type and an id.
+pub(crate) fn literal_reference(reference: &str) -> Option<(&str, &str)> {
+    if reference.starts_with("urn:") || reference.starts_with('#') {
+        return None;
+    }
+    let path = reference.split(['?', '#']).next().unwrap_or(reference);
+    let mut segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    if segments.len() >= 4 && segments[segments.len() - 2] == "_history" {
+        segments.truncate(segments.len() - 2);
+    }
+    let id = segments.pop()?;
+    let resource_type = segments.pop()?;
+    if id.is_empty() || resource_type.is_empty() {
+        return None;
+    }
+    Some((resource_type, id))
+}
+
 /// Parses one source item; bundles found inside (an NDJSON line holding a Bundle) are split and
 /// their entries parsed in turn.
 pub(crate) fn process_item(item: SourceItem, out: &mut Vec<Processed>) {
@@ -301,20 +321,7 @@ impl Resolver {
             let (resource_type, id) = target.split_once('/')?;
             return Some((resource_type.to_owned(), id.to_owned()));
         }
-        if reference.starts_with("urn:") || reference.starts_with('#') {
-            return None;
-        }
-        let path = reference.split(['?', '#']).next().unwrap_or(reference);
-        let mut segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-        if segments.len() >= 4 && segments[segments.len() - 2] == "_history" {
-            segments.truncate(segments.len() - 2);
-        }
-        let id = segments.pop()?;
-        let resource_type = segments.pop()?;
-        if id.is_empty() || resource_type.is_empty() {
-            return None;
-        }
-        Some((resource_type.to_owned(), id.to_owned()))
+        literal_reference(reference).map(|(resource_type, id)| (resource_type.to_owned(), id.to_owned()))
     }
 
     /// Links everything and returns the dataset and the report.

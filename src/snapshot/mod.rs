@@ -208,7 +208,7 @@ pub struct Lineage {
     /// The upstream's time of the content (RFC 3339): the export's `transactionTime`, or the
     /// server time of the delta.
     pub as_of: String,
-    /// For a delta: the snapshot it was applied to, and the `_lastUpdated` bound asked.
+    /// For a delta: the snapshot it was applied to.
     pub base_snapshot: Option<String>,
     /// For a delta: the `_lastUpdated` bound asked (RFC 3339).
     pub since: Option<String>,

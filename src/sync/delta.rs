@@ -114,14 +114,9 @@ impl<'a> Held<'a> {
     }
 }
 
-/// The id a reference points at (`Organization/1`, an absolute URL, `.../_history/2`).
+/// The id a literal reference points at (`Organization/1`, an absolute URL, `.../_history/2`).
 fn reference_id(reference: &str) -> Option<&str> {
-    let path = reference.split(['?', '#']).next()?.trim_end_matches('/');
-    let mut segments: Vec<&str> = path.split('/').collect();
-    if segments.len() >= 4 && segments[segments.len() - 2] == "_history" {
-        segments.truncate(segments.len() - 2);
-    }
-    segments.pop().filter(|id| !id.is_empty())
+    crate::ingest::resolve::literal_reference(reference).map(|(_, id)| id)
 }
 
 fn id_of(resource: &Value) -> Option<&str> {
@@ -276,8 +271,12 @@ pub fn pull(
     let mut touched_egs: BTreeSet<String> = BTreeSet::new();
     let mut changed_ejs: BTreeSet<String> = BTreeSet::new();
     let mut oi_parent: HashMap<String, Option<String>> = HashMap::new();
-    for (id, resource) in changed_orgs {
-        match org_kind(resource) {
+    // Each changed Organization read once by the ingest's parser.
+    let kinds: HashMap<&str, OrgKind> =
+        changed_orgs.iter().map(|(id, resource)| (id.as_str(), org_kind(resource))).collect();
+    for (id, kind) in &kinds {
+        let id = (*id).to_owned();
+        match kind {
             OrgKind::Ej => {
                 changed_ejs.insert(id.clone());
             }
@@ -285,7 +284,7 @@ pub fn pull(
                 touched_egs.insert(id.clone());
             }
             OrgKind::Oi { part_of } => {
-                oi_parent.insert(id.clone(), part_of);
+                oi_parent.insert(id.clone(), part_of.clone());
             }
             OrgKind::Rejected => {
                 // Read again wherever it was held, to be rejected (and dropped) as a build would.
@@ -308,8 +307,7 @@ pub fn pull(
             .collect();
         for eg in &held_dataset.egs {
             let Some(ej) = eg.ej.map(|ej| &held_dataset.ejs[ej as usize].id) else { continue };
-            let ej_rejected =
-                changed_orgs.get(ej).is_some_and(|resource| matches!(org_kind(resource), OrgKind::Rejected));
+            let ej_rejected = matches!(kinds.get(ej.as_str()), Some(OrgKind::Rejected));
             if changed_ejs.contains(ej) && (ej_rejected || !listed.contains(&eg.id)) {
                 touched_egs.insert(eg.id.clone());
             }
@@ -325,9 +323,7 @@ pub fn pull(
             touched_egs.insert(held_dataset.egs[eg as usize].id.clone());
         }
         let Some(provider) = resource["providedBy"]["reference"].as_str().and_then(reference_id) else { continue };
-        if held.eg.contains_key(provider)
-            || changed_orgs.get(provider).is_some_and(|org| matches!(org_kind(org), OrgKind::Eg { .. }))
-        {
+        if held.eg.contains_key(provider) || matches!(kinds.get(provider), Some(OrgKind::Eg { .. })) {
             touched_egs.insert(provider.to_owned());
         } else {
             unresolved_providers.insert(provider.to_owned());

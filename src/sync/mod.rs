@@ -578,19 +578,16 @@ fn capacity_line(location: &str, record: &crate::model::CapacityRecord, at: Unix
 /// The dataset with the pending capacity changes applied.
 fn with_pending(dataset: &Dataset, pending: &BTreeMap<String, CapacityUpdate>) -> Dataset {
     let mut dataset = dataset.clone();
-    if !pending.is_empty() {
-        for location in &mut dataset.locations {
-            if let Some(update) = pending.get(&location.id) {
-                update.apply(location);
-            }
-        }
-    }
+    apply_updates(&mut dataset, pending.values());
     dataset
 }
 
-fn apply_updates(dataset: &mut Dataset, updates: &[CapacityUpdate]) {
+fn apply_updates<'a>(dataset: &mut Dataset, updates: impl IntoIterator<Item = &'a CapacityUpdate>) {
     let by_id: HashMap<&str, &CapacityUpdate> =
-        updates.iter().map(|update| (update.location_id.as_str(), update)).collect();
+        updates.into_iter().map(|update| (update.location_id.as_str(), update)).collect();
+    if by_id.is_empty() {
+        return;
+    }
     for location in &mut dataset.locations {
         if let Some(update) = by_id.get(location.id.as_str()) {
             update.apply(location);

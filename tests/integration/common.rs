@@ -160,21 +160,14 @@ impl Answer {
     }
 }
 
-/// Writes the part of the sample feed of the EGs whose FINESS starts with one of `prefixes` (all
-/// EJs kept), each line passed through `rewrite(id, line)`, and builds a snapshot of it at `out`
-/// (the feed beside it, `out.ndjson`).
-pub(crate) fn build_subset(
-    prefixes: &[&str],
-    out: &std::path::Path,
-    built_at: &str,
-    rewrite: &dyn Fn(&str, String) -> String,
-) {
+/// Writes to `feed` the part of the sample feed of the EGs whose FINESS starts with one of
+/// `prefixes` (all EJs kept), each line passed through `rewrite(id, line)`.
+pub(crate) fn write_subset_feed(prefixes: &[&str], feed: &std::path::Path, rewrite: &dyn Fn(&str, String) -> String) {
     use std::io::{BufRead, Write};
-    let feed = out.with_extension("ndjson");
     let mut parts: Vec<_> =
         std::fs::read_dir(crate_path("data-samples/ror-feed")).unwrap().map(|entry| entry.unwrap().path()).collect();
     parts.sort();
-    let mut writer = std::io::BufWriter::new(std::fs::File::create(&feed).unwrap());
+    let mut writer = std::io::BufWriter::new(std::fs::File::create(feed).unwrap());
     for part in parts {
         let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(std::fs::File::open(part).unwrap()));
         for line in reader.lines() {
@@ -191,7 +184,18 @@ pub(crate) fn build_subset(
             }
         }
     }
-    drop(writer);
+}
+
+/// Writes the sample feed's subset of [`write_subset_feed`] beside `out` (`out.ndjson`) and
+/// builds a snapshot of it at `out`.
+pub(crate) fn build_subset(
+    prefixes: &[&str],
+    out: &std::path::Path,
+    built_at: &str,
+    rewrite: &dyn Fn(&str, String) -> String,
+) {
+    let feed = out.with_extension("ndjson");
+    write_subset_feed(prefixes, &feed, rewrite);
     ror_search::snapshot::build::build_snapshot(ror_search::snapshot::build::BuildOptions {
         inputs: vec![feed],
         communes: Some(crate_path("data-samples/communes.csv.gz")),

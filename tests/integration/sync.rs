@@ -4,7 +4,6 @@
 //! the dataset a fresh `build` of the upstream's whole feed gives, and answers the engine
 //! tests' query mix the same way.
 
-use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -23,29 +22,6 @@ use crate::ror_sim::{Fault, FaultKind, ROR_HEADERS, RorSim, SimConfig};
 /// every EJ (the sim keeps resources as given).
 const PREFIXES: [&str; 3] = ["33", "2A", "75"];
 
-fn subset_feed(out: &Path) {
-    let mut parts: Vec<PathBuf> =
-        std::fs::read_dir(crate_path("data-samples/ror-feed")).unwrap().map(|entry| entry.unwrap().path()).collect();
-    parts.sort();
-    let mut writer = std::io::BufWriter::new(std::fs::File::create(out).unwrap());
-    for part in parts {
-        let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(std::fs::File::open(part).unwrap()));
-        for line in reader.lines() {
-            let line = line.unwrap();
-            let id_start = line.find("\"id\":\"").map(|index| index + 6).unwrap();
-            let id = &line[id_start..id_start + line[id_start..].find('"').unwrap()];
-            let keep = match id.split_once('-') {
-                Some(("ej", _)) => true,
-                Some((_, rest)) => PREFIXES.iter().any(|prefix| rest.starts_with(prefix)),
-                None => false,
-            };
-            if keep {
-                writeln!(writer, "{line}").unwrap();
-            }
-        }
-    }
-}
-
 struct Fixture {
     sim: RorSim,
     dir: tempfile::TempDir,
@@ -57,7 +33,7 @@ impl Fixture {
         let sim = RorSim::start(sim_config);
         let dir = crate::common::temp_dir();
         let feed = dir.path().join("upstream.ndjson");
-        subset_feed(&feed);
+        crate::common::write_subset_feed(&PREFIXES, &feed, &|_, line| line);
         sim.load_feed(&[feed]);
         // The full pull's mark is the second after the load: the first delta finds nothing loaded.
         std::thread::sleep(std::time::Duration::from_millis(1100));
