@@ -10,9 +10,10 @@
 //! on. The cells partition the matches: their counts add up to the `total` of the same search.
 
 use super::access::{Access, CapacityVisibility};
+use super::columns::bit;
 use super::request::{BBox, SearchRequest};
-use super::search::Positioned;
-use super::{Engine, ParamError};
+use super::search::{Exception, ExceptionalDocs, Positioned};
+use super::{Engine, Index, ParamError};
 use crate::util::geo::GeoPoint;
 
 /// Cells per tile side, as a power of two: a 256-pixel tile holds 8 × 8 cells of 32 pixels.
@@ -118,12 +119,81 @@ pub struct Clusters {
     pub features: Vec<Feature>,
 }
 
+/// The positions of a snapshot on the map grid, made at its first map request.
+#[derive(Debug)]
+pub(crate) struct MapGrid {
+    /// Every position in web-mercator fixed point (see [`mercator`]), by position id.
+    mercator: Vec<[u32; 2]>,
+    /// Every position in Z order of its fixed point ([`z_key`], ties by id), with what a scan
+    /// reads of it: the positions of any tile at any precision are one run of it, so a scan
+    /// meets the cells one after another, reading memory in order, and nothing is sorted.
+    scan: Vec<ScanEntry>,
+    /// Per position, its docs that are sensitive or may close.
+    exceptional: ExceptionalDocs,
+}
+
+/// A position as a scan of the map grid reads it.
+#[derive(Debug, Clone)]
+struct ScanEntry {
+    point: GeoPoint,
+    mercator: [u32; 2],
+    position: u32,
+    docs: std::ops::Range<u32>,
+    /// Its docs in [`MapGrid::exceptional`].
+    exceptional: std::ops::Range<u32>,
+}
+
+impl MapGrid {
+    fn new(index: &Index) -> MapGrid {
+        let layout = &index.layout;
+        let mercator: Vec<[u32; 2]> = layout.positions.iter().map(|point| mercator(*point)).collect();
+        let exceptional = index.exceptional_docs();
+        let scan = z_order(&mercator)
+            .into_iter()
+            .map(|position| ScanEntry {
+                point: layout.positions[position as usize],
+                mercator: mercator[position as usize],
+                position,
+                docs: layout.docs_at(position),
+                exceptional: exceptional.range_of(position),
+            })
+            .collect();
+        MapGrid { mercator, scan, exceptional }
+    }
+}
+
+/// Position ids in Z order of their fixed points (ties by id).
+fn z_order(mercator: &[[u32; 2]]) -> Vec<u32> {
+    let mut keyed: Vec<(u64, u32)> =
+        mercator.iter().enumerate().map(|(position, fixed)| (z_key(*fixed), position as u32)).collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, position)| position).collect()
+}
+
+/// The Z-order (Morton) key of a fixed-point position: the bits of x and y interleaved from the
+/// top, x first. The tile of precision `p` is the key's top `2p` bits.
+fn z_key([x, y]: [u32; 2]) -> u64 {
+    fn spread(value: u32) -> u64 {
+        let mut bits = u64::from(value);
+        bits = (bits | (bits << 16)) & 0x0000_ffff_0000_ffff;
+        bits = (bits | (bits << 8)) & 0x00ff_00ff_00ff_00ff;
+        bits = (bits | (bits << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+        bits = (bits | (bits << 2)) & 0x3333_3333_3333_3333;
+        (bits | (bits << 1)) & 0x5555_5555_5555_5555
+    }
+    (spread(x) << 1) | spread(y)
+}
+
 /// The matches standing on one position.
 #[derive(Debug, Clone)]
 struct Tally {
+    /// Its position id.
+    position: u32,
     point: GeoPoint,
     /// Web-mercator fixed point (see [`mercator`]).
     mercator: [u32; 2],
+    /// Its [`z_key`].
+    z: u64,
     /// Its matches.
     matches: Matches,
     sums: Sums,
@@ -136,6 +206,8 @@ enum Matches {
     Collected { start: usize, end: usize },
     /// Every doc of the position (counted whole, its offers read only if it is shown alone).
     Whole(std::ops::Range<u32>),
+    /// Every doc of the position but the docs `offers[excluded]` of the walk (ascending).
+    WholeBut { docs: std::ops::Range<u32>, excluded: std::ops::Range<usize> },
 }
 
 impl Tally {
@@ -143,7 +215,45 @@ impl Tally {
         match &self.matches {
             Matches::Collected { start, end } => end - start,
             Matches::Whole(docs) => docs.len(),
+            Matches::WholeBut { docs, excluded } => docs.len() - excluded.len(),
         }
+    }
+
+    /// Where its part of the walk's `offers` starts (their length when it has none).
+    fn offers_start(&self, offers_len: usize) -> usize {
+        match &self.matches {
+            Matches::Collected { start, .. } | Matches::WholeBut { excluded: std::ops::Range { start, .. }, .. } => {
+                *start
+            }
+            Matches::Whole(_) => offers_len,
+        }
+    }
+
+    /// Its part of the walk's `offers` moved `by` places down.
+    fn shift_offers(&mut self, by: usize) {
+        match &mut self.matches {
+            Matches::Collected { start, end } | Matches::WholeBut { excluded: std::ops::Range { start, end }, .. } => {
+                (*start, *end) = (*start - by, *end - by);
+            }
+            Matches::Whole(_) => {}
+        }
+    }
+
+    /// Its matching offers, ascending.
+    fn offers(&self, offers: &[u32], offer_of_doc: &[u32]) -> Vec<u32> {
+        let mut group: Vec<u32> = match &self.matches {
+            Matches::Collected { start, end } => offers[*start..*end].to_vec(),
+            Matches::Whole(docs) => docs.clone().map(|doc| offer_of_doc[doc as usize]).collect(),
+            Matches::WholeBut { docs, excluded } => {
+                let excluded = &offers[excluded.clone()];
+                docs.clone()
+                    .filter(|doc| excluded.binary_search(doc).is_err())
+                    .map(|doc| offer_of_doc[doc as usize])
+                    .collect()
+            }
+        };
+        group.sort_unstable();
+        group
     }
 }
 
@@ -176,107 +286,296 @@ impl Engine {
         }
         let live = self.live.load_full();
         let index = &self.index;
-        let mercator =
-            self.mercator.get_or_init(|| index.layout.positions.iter().map(|point| mercator(*point)).collect());
-        let plain = self.plain_positions.get_or_init(|| index.plain_positions());
+        let grid = self.map_grid.get_or_init(|| MapGrid::new(index));
         let access = Access::new(request.profiles);
-        // What the profile sees of a position's sums, [medico-social] (no doc there is sensitive).
+        let columns = &index.columns;
+        // What the profile sees of a position's sums, [medico-social], for its docs that are not
+        // sensitive (the sums count every doc; the exceptional ones are put right one by one).
         let seen = [false, true].map(|medico_social| access.capacity(medico_social, false));
-        let mut tallies: Vec<Tally> = Vec::new();
-        let mut docs = Vec::new();
-        let mut current = None;
-        let tally = |position: u32, matches: Matches, sums: Sums| Tally {
-            point: index.layout.positions[position as usize],
-            mercator: mercator[position as usize],
-            matches,
-            sums,
+        let counts_of = |doc: u32| {
+            let counts = live.counts(doc);
+            [counts.available, counts.crisis_t0, counts.crisis_t60].map(u64::from)
         };
-        index.for_each_positioned_match(&live, request, plain, &mut |step| match step {
-            Positioned::Whole(position, range) => {
-                current = None;
-                let capacity = live.position(position);
-                let mut sums = Sums::default();
+        // The tally of a position counted whole but for the exceptions that do not match; its
+        // excluded docs go to `offers`.
+        let whole = |position: u32, range: std::ops::Range<u32>, exceptions: &[Exception], offers: &mut Vec<u32>| {
+            let capacity = live.position(position);
+            let mut sums = Sums::default();
+            if capacity.sums.iter().flatten().any(|&sum| sum == u32::MAX) {
+                // a saturated sum: every doc counted on its own
+                let mut exception = exceptions.iter().peekable();
+                for doc in range.clone() {
+                    let skipped = exception.next_if(|exception| exception.doc == doc);
+                    if skipped.is_none_or(|exception| exception.matches) {
+                        sums.add_seen(access.capacity_of_doc(columns, doc as usize), counts_of(doc));
+                    }
+                }
+            } else {
                 for (class, seen) in seen.iter().enumerate() {
                     sums.add_seen(*seen, capacity.sums[class].map(u64::from));
                 }
-                tallies.push(tally(position, Matches::Whole(range), sums));
+                for exception in exceptions {
+                    let doc = exception.doc as usize;
+                    let class = usize::from(bit(&columns.medico_social, doc));
+                    let shown = exception.matches.then(|| access.capacity_of_doc(columns, doc));
+                    if shown == Some(seen[class]) {
+                        continue; // counted in the sums as it is seen
+                    }
+                    let counts = counts_of(exception.doc);
+                    sums.remove_seen(seen[class], counts);
+                    if let Some(shown) = shown {
+                        sums.add_seen(shown, counts);
+                    }
+                }
+            }
+            let matches = if exceptions.iter().all(|exception| exception.matches) {
+                Matches::Whole(range)
+            } else {
+                let start = offers.len();
+                offers.extend(exceptions.iter().filter(|exception| !exception.matches).map(|exception| exception.doc));
+                Matches::WholeBut { docs: range, excluded: start..offers.len() }
+            };
+            (matches, sums)
+        };
+        let walk = index.positioned_walk(&live, request)?;
+        let offer_of_doc = &index.layout.offer_of_doc;
+        let mut exceptions = Vec::new();
+        if walk.is_whole_scan() {
+            // the map grid's scan: its positions in Z order, streamed into cells
+            let mut builder = CellBuilder::new(zoom, offer_of_doc, true);
+            let bbox = walk.bbox();
+            for entry in &grid.scan {
+                if bbox.is_some_and(|bbox| !bbox.contains(entry.point)) {
+                    continue;
+                }
+                exceptions.clear();
+                if !entry.exceptional.is_empty() {
+                    let excluded = walk.exceptions(grid.exceptional.slice(entry.exceptional.clone()), &mut exceptions);
+                    if excluded == entry.docs.len() {
+                        continue;
+                    }
+                }
+                let (matches, sums) = whole(entry.position, entry.docs.clone(), &exceptions, &mut builder.offers);
+                let (point, mercator) = (entry.point, entry.mercator);
+                builder.push(Tally { position: entry.position, point, mercator, z: z_key(mercator), matches, sums });
+            }
+            return Ok(builder.finish());
+        }
+        let mut builder = CellBuilder::new(zoom, offer_of_doc, false);
+        let tally = |position: u32, matches: Matches, sums: Sums| {
+            let mercator = grid.mercator[position as usize];
+            Tally {
+                position,
+                point: index.layout.positions[position as usize],
+                mercator,
+                z: z_key(mercator),
+                matches,
+                sums,
+            }
+        };
+        // the position whose docs are being collected one by one
+        let mut open: Option<Tally> = None;
+        walk.run(&grid.exceptional, &mut |step| match step {
+            Positioned::Whole { position, docs, exceptions } => {
+                if let Some(done) = open.take() {
+                    builder.push(done);
+                }
+                let (matches, sums) = whole(position, docs, exceptions, &mut builder.offers);
+                builder.push(tally(position, matches, sums));
             }
             Positioned::Doc(position, doc) => {
-                if current != Some(position) {
-                    current = Some(position);
-                    let start = docs.len();
-                    tallies.push(tally(position, Matches::Collected { start, end: start }, Sums::default()));
+                if open.as_ref().is_some_and(|open| open.position != position)
+                    && let Some(done) = open.take()
+                {
+                    builder.push(done);
                 }
-                let Some(last) = tallies.last_mut() else { return };
-                let counts = live.counts(doc);
-                let seen = access.capacity_of_doc(&index.columns, doc as usize);
-                last.sums.add_seen(seen, [counts.available, counts.crisis_t0, counts.crisis_t60].map(u64::from));
-                docs.push(index.layout.offer_of_doc[doc as usize]);
-                if let Matches::Collected { end, .. } = &mut last.matches {
-                    *end = docs.len();
+                let start = builder.offers.len();
+                let current = open
+                    .get_or_insert_with(|| tally(position, Matches::Collected { start, end: start }, Sums::default()));
+                current.sums.add_seen(access.capacity_of_doc(columns, doc as usize), counts_of(doc));
+                builder.offers.push(offer_of_doc[doc as usize]);
+                if let Matches::Collected { end, .. } = &mut current.matches {
+                    *end = builder.offers.len();
                 }
             }
-        })?;
-        Ok(cluster(&tallies, &docs, &index.layout.offer_of_doc, zoom))
+        });
+        if let Some(done) = open {
+            builder.push(done);
+        }
+        Ok(builder.finish())
     }
 }
 
-/// Clusters the positions' tallies for map zoom `zoom`; `offers` holds their collected
-/// matches, `offer_of_doc` names those of the positions counted whole.
-fn cluster(tallies: &[Tally], offers: &[u32], offer_of_doc: &[u32], zoom: u8) -> Clusters {
-    let total = tallies.iter().map(Tally::count).sum();
-    let precision = zoom + CELL_PRECISION_OFFSET;
-    let mut order: Vec<(u32, u32, usize)> = tallies
-        .iter()
-        .enumerate()
-        .map(|(index, tally)| {
-            let (x, y) = tile_at(tally.mercator, precision);
-            (x, y, index)
-        })
-        .collect();
-    order.sort_unstable_by_key(|&(x, y, index)| (x, y, tallies[index].mercator, index));
-    let mut features = Vec::new();
-    for cell in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-        let (x, y) = (cell[0].0, cell[0].1);
-        let members: Vec<&Tally> = cell.iter().map(|&(_, _, index)| &tallies[index]).collect();
-        if members.len() == 1 || zoom >= MAX_CLUSTER_ZOOM {
-            for tally in members {
-                let mut group: Vec<u32> = match &tally.matches {
-                    Matches::Collected { start, end } => offers[*start..*end].to_vec(),
-                    Matches::Whole(docs) => docs.clone().map(|doc| offer_of_doc[doc as usize]).collect(),
-                };
-                group.sort_unstable();
-                features.push(Feature::Group(Group { point: tally.point, offers: group, sums: tally.sums }));
-            }
-            continue;
-        }
-        let mut sums = Sums::default();
-        let (mut lat_sum, mut lon_sum, mut count) = (0.0, 0.0, 0usize);
-        let mut bounds = BBox { min_lon: f64::MAX, min_lat: f64::MAX, max_lon: f64::MIN, max_lat: f64::MIN };
-        for tally in &members {
-            let matches = tally.count();
-            add(&mut sums, tally.sums);
-            count += matches;
-            lat_sum += tally.point.lat * matches as f64;
-            lon_sum += tally.point.lon * matches as f64;
-            bounds.min_lon = bounds.min_lon.min(tally.point.lon);
-            bounds.max_lon = bounds.max_lon.max(tally.point.lon);
-            bounds.min_lat = bounds.min_lat.min(tally.point.lat);
-            bounds.max_lat = bounds.max_lat.max(tally.point.lat);
-        }
-        features.push(Feature::Cell(Cell {
+/// Builds the features of a clustering from the positions' tallies: streamed, tallies met in Z
+/// order (ties by position id) are grouped into cells as they come, a cell being a run of that
+/// order, and only the open cell is held; otherwise they are collected, then sorted into that
+/// order.
+struct CellBuilder<'a> {
+    zoom: u8,
+    precision: u8,
+    /// A tally's cell is its Z key shifted by this.
+    cell_shift: u32,
+    offer_of_doc: &'a [u32],
+    /// The offers of the tallies collected doc by doc (`Matches::Collected` ranges) and the
+    /// docs excluded from those counted whole (`Matches::WholeBut`); streamed, only those from
+    /// the open cell on.
+    offers: Vec<u32>,
+    /// `Some`: the tallies, collected to be sorted; `None`: streamed.
+    collected: Option<Vec<Tally>>,
+    /// Whether `offers` holds every collected tally's (their sorted stream): none is dropped.
+    keep_offers: bool,
+    /// The last tally streamed, `(z, position)` (checked in debug builds).
+    last: Option<(u64, u32)>,
+    cell: Option<OpenCell>,
+    /// The open cell's tallies, when each is shown on its own (from [`MAX_CLUSTER_ZOOM`] on).
+    members: Vec<Tally>,
+    features: Vec<((u32, u32), Feature)>,
+    total: usize,
+}
+
+/// The cell being built, what it sums so far.
+struct OpenCell {
+    key: u64,
+    count: usize,
+    positions: usize,
+    lat_sum: f64,
+    lon_sum: f64,
+    bounds: BBox,
+    sums: Sums,
+    /// Its first tally (the group it is if it holds no other).
+    first: Tally,
+    /// The bits in which the positions' fixed points differ from the first's.
+    differing: u32,
+}
+
+impl<'a> CellBuilder<'a> {
+    fn new(zoom: u8, offer_of_doc: &'a [u32], in_z_order: bool) -> CellBuilder<'a> {
+        let precision = zoom + CELL_PRECISION_OFFSET;
+        CellBuilder {
+            zoom,
             precision,
+            cell_shift: 64 - 2 * u32::from(precision),
+            offer_of_doc,
+            offers: Vec::new(),
+            collected: (!in_z_order).then(Vec::new),
+            keep_offers: false,
+            last: None,
+            cell: None,
+            members: Vec::new(),
+            features: Vec::new(),
+            total: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, mut tally: Tally) {
+        if let Some(collected) = &mut self.collected {
+            collected.push(tally);
+            return;
+        }
+        debug_assert!(self.last < Some((tally.z, tally.position)), "tallies streamed out of Z order");
+        self.last = Some((tally.z, tally.position));
+        let key = tally.z >> self.cell_shift;
+        if self.cell.as_ref().is_some_and(|cell| cell.key != key) {
+            // the offers before this tally's belong to the closed cell
+            let keep_from = tally.offers_start(self.offers.len());
+            self.close();
+            if !self.keep_offers {
+                self.offers.drain(..keep_from);
+                tally.shift_offers(keep_from);
+            }
+        }
+        let count = tally.count();
+        self.total += count;
+        let point = tally.point;
+        match &mut self.cell {
+            Some(cell) => {
+                cell.count += count;
+                cell.positions += 1;
+                add(&mut cell.sums, tally.sums);
+                cell.differing |=
+                    (tally.mercator[0] ^ cell.first.mercator[0]) | (tally.mercator[1] ^ cell.first.mercator[1]);
+                cell.lat_sum += point.lat * count as f64;
+                cell.lon_sum += point.lon * count as f64;
+                cell.bounds.min_lon = cell.bounds.min_lon.min(point.lon);
+                cell.bounds.max_lon = cell.bounds.max_lon.max(point.lon);
+                cell.bounds.min_lat = cell.bounds.min_lat.min(point.lat);
+                cell.bounds.max_lat = cell.bounds.max_lat.max(point.lat);
+                if self.zoom >= MAX_CLUSTER_ZOOM {
+                    self.members.push(tally);
+                }
+            }
+            None => {
+                if self.zoom >= MAX_CLUSTER_ZOOM {
+                    self.members.push(tally.clone());
+                }
+                let first = tally;
+                self.cell = Some(OpenCell {
+                    key,
+                    count,
+                    positions: 1,
+                    lat_sum: point.lat * count as f64,
+                    lon_sum: point.lon * count as f64,
+                    bounds: BBox { min_lon: point.lon, min_lat: point.lat, max_lon: point.lon, max_lat: point.lat },
+                    sums: first.sums,
+                    first,
+                    differing: 0,
+                });
+            }
+        }
+    }
+
+    /// Turns the open cell into its features: one cell, or its positions' groups.
+    fn close(&mut self) {
+        let Some(cell) = self.cell.take() else { return };
+        let (x, y) = tile_at(cell.first.mercator, self.precision);
+        if cell.positions == 1 || self.zoom >= MAX_CLUSTER_ZOOM {
+            let mut members =
+                if self.zoom >= MAX_CLUSTER_ZOOM { std::mem::take(&mut self.members) } else { vec![cell.first] };
+            // west to east, then north to south
+            members.sort_unstable_by_key(|tally| (tally.mercator, tally.position));
+            for tally in members {
+                let group = tally.offers(&self.offers, self.offer_of_doc);
+                self.features
+                    .push(((x, y), Feature::Group(Group { point: tally.point, offers: group, sums: tally.sums })));
+            }
+            return;
+        }
+        let feature = Cell {
+            precision: self.precision,
             x,
             y,
-            count,
-            positions: members.len(),
-            centre: GeoPoint { lat: lat_sum / count as f64, lon: lon_sum / count as f64 },
-            bounds,
-            expansion_zoom: expansion_zoom(&members, zoom),
-            sums,
-        }));
+            count: cell.count,
+            positions: cell.positions,
+            centre: GeoPoint { lat: cell.lat_sum / cell.count as f64, lon: cell.lon_sum / cell.count as f64 },
+            bounds: cell.bounds,
+            expansion_zoom: expansion_zoom(cell.differing, self.zoom),
+            sums: cell.sums,
+        };
+        self.features.push(((x, y), Feature::Cell(feature)));
     }
-    Clusters { zoom, total, features }
+
+    /// The clusters: features in tile order (x, then y; a cell's groups keep their order).
+    fn finish(mut self) -> Clusters {
+        if let Some(mut collected) = self.collected.take() {
+            collected.sort_unstable_by_key(|tally| (tally.z, tally.position));
+            // streamed now in Z order, their offers kept where they are
+            let offers = std::mem::take(&mut self.offers);
+            let mut sorted = CellBuilder { offers, ..CellBuilder::new(self.zoom, self.offer_of_doc, true) };
+            sorted.keep_offers = true;
+            for tally in collected {
+                sorted.push(tally);
+            }
+            return sorted.finish();
+        }
+        self.close();
+        self.features.sort_by_key(|(cell, _)| *cell);
+        Clusters {
+            zoom: self.zoom,
+            total: self.total,
+            features: self.features.into_iter().map(|(_, feature)| feature).collect(),
+        }
+    }
 }
 
 impl Sums {
@@ -292,23 +591,32 @@ impl Sums {
     }
 }
 
+impl Sums {
+    /// Takes back what [`Sums::add_seen`] added (the sums hold at least that).
+    fn remove_seen(&mut self, seen: CapacityVisibility, [available, crisis_t0, crisis_t60]: [u64; 3]) {
+        if seen.operational {
+            self.available -= available;
+        }
+        if seen.supplementary {
+            self.crisis_t0 -= crisis_t0;
+            self.crisis_t60 -= crisis_t60;
+        }
+    }
+}
+
 fn add(sums: &mut Sums, more: Sums) {
     sums.available += more.available;
     sums.crisis_t0 += more.crisis_t0;
     sums.crisis_t60 += more.crisis_t60;
 }
 
-/// The smallest zoom above `zoom` at which `points` (distinct, at least two) fall in more than
-/// one cell; [`MAX_CLUSTER_ZOOM`] at most (where every position is shown on its own).
-fn expansion_zoom(positions: &[&Tally], zoom: u8) -> u8 {
+/// The smallest zoom above `zoom` at which a cell's positions (distinct, at least two) fall in
+/// more than one cell, from `differing`, the bits in which their fixed points differ from one
+/// of them; [`MAX_CLUSTER_ZOOM`] at most (where every position is shown on its own).
+fn expansion_zoom(differing: u32, zoom: u8) -> u8 {
     // The first zoom whose cells tell two positions apart: where their fixed-point coordinates
-    // first differ, bit by bit from the top.
-    let first = positions[0].mercator;
-    let differing = positions[1..]
-        .iter()
-        .map(|tally| (tally.mercator[0] ^ first[0]) | (tally.mercator[1] ^ first[1]))
-        .fold(0u32, |all, bits| all | bits);
-    // the highest differing bit is bit 31 - p at precision p (0-based from the top)
+    // first differ, bit by bit from the top; the highest differing bit is bit 31 - p at
+    // precision p (0-based from the top)
     let precision = differing.leading_zeros() as u8 + 1;
     precision.saturating_sub(CELL_PRECISION_OFFSET).clamp(zoom + 1, MAX_CLUSTER_ZOOM)
 }
@@ -367,22 +675,91 @@ mod tests {
     #[test]
     fn expansion_zoom_splits_the_cell() {
         let points = [GeoPoint { lat: 44.84, lon: -0.58 }, GeoPoint { lat: 44.85, lon: -0.57 }];
-        let tallies: Vec<Tally> = points
-            .iter()
-            .map(|point| Tally {
-                point: *point,
-                mercator: mercator(*point),
-                matches: Matches::Collected { start: 0, end: 1 },
-                sums: Sums::default(),
-            })
-            .collect();
-        let zoom = expansion_zoom(&[&tallies[0], &tallies[1]], 3);
+        let [a, b] = points.map(mercator);
+        let zoom = expansion_zoom((a[0] ^ b[0]) | (a[1] ^ b[1]), 3);
         let cells = |zoom: u8| {
             let precision = zoom + CELL_PRECISION_OFFSET;
             (tile_of(points[0], precision), tile_of(points[1], precision))
         };
         assert_ne!(cells(zoom).0, cells(zoom).1);
         assert_eq!(cells(zoom - 1).0, cells(zoom - 1).1);
+    }
+
+    #[test]
+    fn every_tile_is_one_run_of_the_z_order() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let points: Vec<GeoPoint> =
+            (0..2_000).map(|_| GeoPoint { lat: 41.0 + next() * 10.0, lon: -5.0 + next() * 15.0 }).collect();
+        let order = z_order(&points.iter().map(|point| mercator(*point)).collect::<Vec<_>>());
+        for precision in [0, 3, 8, 12, 20, 25] {
+            let tiles: Vec<(u32, u32)> =
+                order.iter().map(|&position| tile_of(points[position as usize], precision)).collect();
+            let mut seen = std::collections::HashSet::new();
+            for run in tiles.chunk_by(|a, b| a == b) {
+                assert!(seen.insert(run[0]), "tile {:?} at precision {precision} is split", run[0]);
+            }
+        }
+    }
+
+    #[test]
+    fn clusters_do_not_depend_on_the_walk_order() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let points: Vec<GeoPoint> =
+            (0..500).map(|_| GeoPoint { lat: 43.0 + next() * 6.0, lon: -1.0 + next() * 7.0 }).collect();
+        let fixed: Vec<[u32; 2]> = points.iter().map(|point| mercator(*point)).collect();
+        let order = z_order(&fixed);
+        let tally = |position: u32| {
+            let mercator = fixed[position as usize];
+            let docs = position * 3..position * 3 + 1 + position % 3;
+            let sums = Sums { available: u64::from(position % 5), crisis_t0: 1, crisis_t60: 2 };
+            Tally {
+                position,
+                point: points[position as usize],
+                mercator,
+                z: z_key(mercator),
+                matches: Matches::Whole(docs),
+                sums,
+            }
+        };
+        let offer_of_doc: Vec<u32> = (0..1_500).rev().collect();
+        let build = |order: &mut dyn Iterator<Item = u32>, zoom: u8, in_z_order: bool| {
+            let mut builder = CellBuilder::new(zoom, &offer_of_doc, in_z_order);
+            order.for_each(|position| builder.push(tally(position)));
+            builder.finish()
+        };
+        for zoom in [0, 4, 7, 10, 17] {
+            let by_id = build(&mut (0..500), zoom, false);
+            let by_z = build(&mut order.iter().copied(), zoom, true);
+            assert_eq!(by_id, by_z, "zoom {zoom}");
+            let precision = zoom + CELL_PRECISION_OFFSET;
+            let keys: Vec<(u32, u32)> = by_z
+                .features
+                .iter()
+                .map(|feature| match feature {
+                    Feature::Cell(cell) => (cell.x, cell.y),
+                    Feature::Group(group) => tile_of(group.point, precision),
+                })
+                .collect();
+            assert!(keys.is_sorted(), "zoom {zoom}: features not in tile order");
+            assert_eq!(
+                by_z.total,
+                by_z.features
+                    .iter()
+                    .map(|feature| match feature {
+                        Feature::Cell(cell) => cell.count,
+                        Feature::Group(group) => group.offers.len(),
+                    })
+                    .sum::<usize>()
+            );
+        }
     }
 
     #[test]

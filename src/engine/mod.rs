@@ -164,13 +164,11 @@ pub struct Engine {
     live: arc_swap::ArcSwap<live::LiveView>,
     /// One writer at a time (readers never wait).
     write_lock: std::sync::Mutex<()>,
-    /// Every position in web-mercator fixed point (x, y in units of 2^-32 of the world), made at
-    /// the first map request: a cell is then two shifts.
-    mercator: std::sync::OnceLock<Vec<[u32; 2]>>,
-    /// One bit per position: set when none of its docs is sensitive or may close, so that a
-    /// search without doc-level filters matches all of them (the map counts such a position
-    /// whole, from its live sums); made at the first map request.
-    plain_positions: std::sync::OnceLock<Vec<u64>>,
+    /// The positions on the map grid: in web-mercator fixed point, in Z order of it, and their
+    /// docs that are sensitive or may close (a search without doc-level filters matches all the
+    /// others: the map counts a position whole, from its live sums, checking only those); made
+    /// at the first map request.
+    map_grid: std::sync::OnceLock<clusters::MapGrid>,
     /// Every instant at which an offer's closure changes, ascending, made at the first tile
     /// request (see [`Engine::closure_changes_until`]).
     closure_instants: std::sync::OnceLock<Vec<i64>>,
@@ -285,8 +283,7 @@ impl Engine {
             index,
             live: arc_swap::ArcSwap::from_pointee(view),
             write_lock: std::sync::Mutex::new(()),
-            mercator: std::sync::OnceLock::new(),
-            plain_positions: std::sync::OnceLock::new(),
+            map_grid: std::sync::OnceLock::new(),
             closure_instants: std::sync::OnceLock::new(),
         })
     }

@@ -174,71 +174,34 @@ impl Index {
         Ok((hits, plan.centre.is_some(), matches!(text, Text::Query(_))))
     }
 
-    /// Every match of `request` that has a position, as `visit(Positioned::Doc(position, doc))`:
-    /// a position's matches one after another, in doc order (the positions in no particular
-    /// order). The same
-    /// matches as [`Index::all_hits`], neither collected nor sorted (the map's input: a
-    /// whole-France viewport allocates nothing per match): a walk over the region's positions
-    /// (summaries prune, the filter doc by doc), or the text index's matches for a text query.
-    ///
-    /// For a request without doc-level filters, the positions whose bit is set in `plain` (see
-    /// [`Index::plain_positions`]) are visited whole, `Positioned::Whole(position, docs)`: every
-    /// doc there matches.
-    pub(crate) fn for_each_positioned_match(
-        &self,
-        live: &LiveView,
+    /// The walk over the matches of `request` that have a position (see [`PositionedWalk`]),
+    /// planned.
+    pub(crate) fn positioned_walk<'a>(
+        &'a self,
+        live: &'a LiveView,
         request: &SearchRequest,
-        plain: &[u64],
-        visit: &mut dyn FnMut(Positioned),
-    ) -> Result<(), ParamError> {
+    ) -> Result<PositionedWalk<'a>, ParamError> {
         let (plan, text) = self.plan_whole(live, request)?;
-        match &text {
-            Text::MatchesNothing => {}
-            Text::Query(query) => {
-                let mut collector = Collector::new(self.data.dataset.offers.len().max(1));
-                plan.text(query, &mut collector, true);
-                let layout = &self.layout;
-                let mut matches: Vec<(u32, u32)> = collector
-                    .heap
-                    .into_iter()
-                    .map(|hit| (layout.position_of_doc[hit.doc as usize], hit.doc))
-                    .filter(|&(position, _)| (position as usize) < layout.positions.len())
-                    .collect();
-                matches.sort_unstable();
-                for (position, doc) in matches {
-                    visit(Positioned::Doc(position, doc));
-                }
-            }
-            Text::None => {
-                let summaries = &self.summaries;
-                let may_match = |position: u32| plan.filter.position_may_match(summaries, live, position as usize);
-                let whole = plan.filter.only_masks();
-                plan.for_each_position(plan.radius_m, &may_match, &mut |position, _| {
-                    let docs = self.layout.docs_at(position);
-                    if whole && bit(plain, position as usize) {
-                        visit(Positioned::Whole(position, docs));
-                        return;
-                    }
-                    for doc in docs {
-                        if plan.filter.matches(&self.columns, live, doc) {
-                            visit(Positioned::Doc(position, doc));
-                        }
-                    }
-                });
-            }
-        }
-        Ok(())
+        Ok(PositionedWalk { index: self, live, plan, text })
     }
 
-    /// One bit per position: set when none of its docs is sensitive or may close.
-    pub(crate) fn plain_positions(&self) -> Vec<u64> {
+    /// Per position, its docs that are sensitive or may close: those a search without
+    /// doc-level filters may not match, and whose capacities a profile may see otherwise than
+    /// the others'.
+    pub(crate) fn exceptional_docs(&self) -> ExceptionalDocs {
         let columns = &self.columns;
-        super::live::bitmap_words(self.layout.positions.len(), |position| {
-            !self
-                .layout
-                .docs_at(position as u32)
-                .any(|doc| bit(&columns.sensitive, doc as usize) || bit(&columns.may_close, doc as usize))
-        })
+        let mut start = Vec::with_capacity(self.layout.positions.len() + 1);
+        let mut docs = Vec::new();
+        start.push(0);
+        for position in 0..self.layout.positions.len() as u32 {
+            docs.extend(
+                self.layout
+                    .docs_at(position)
+                    .filter(|&doc| bit(&columns.sensitive, doc as usize) || bit(&columns.may_close, doc as usize)),
+            );
+            start.push(docs.len() as u32);
+        }
+        ExceptionalDocs { start, docs }
     }
 
     /// A text query parsed by the snapshot's text index (`None`: only separators); the error
@@ -256,12 +219,136 @@ impl Index {
     }
 }
 
-/// One step of [`Index::for_each_positioned_match`].
-pub(crate) enum Positioned {
+/// The matches of a request that have a position (the map's input), planned once by
+/// [`Index::positioned_walk`]: neither collected nor sorted, a whole-France viewport allocates
+/// nothing per match.
+pub(crate) struct PositionedWalk<'a> {
+    index: &'a Index,
+    live: &'a LiveView,
+    plan: Plan<'a>,
+    text: Text,
+}
+
+impl PositionedWalk<'_> {
+    /// Whether the matches are every doc of the positions in [`Self::bbox`] (every position
+    /// without one) but those of their exceptional docs that do not [`Self::matches`]: no
+    /// text, no doc-level filter (only the sensitive mask and closures), no radius, and a bbox
+    /// too large for the R-tree. A caller may then scan the positions in its own order.
+    pub(crate) fn is_whole_scan(&self) -> bool {
+        let plan = &self.plan;
+        matches!(self.text, Text::None)
+            && plan.filter.only_masks()
+            && !(plan.centre.is_some() && plan.radius_m.is_some())
+            && !plan.bbox_is_small
+    }
+
+    /// The request's bbox.
+    pub(crate) fn bbox(&self) -> Option<&super::request::BBox> {
+        self.plan.bbox.as_ref()
+    }
+
+    /// Puts in `out` each of `exceptional` (a position's exceptional docs) with whether it
+    /// matches the request's filter; the number that do not.
+    pub(crate) fn exceptions(&self, exceptional: &[u32], out: &mut Vec<Exception>) -> usize {
+        let (filter, columns) = (&self.plan.filter, &self.index.columns);
+        out.clear();
+        out.extend(exceptional.iter().map(|&doc| Exception { doc, matches: filter.matches(columns, self.live, doc) }));
+        out.iter().filter(|exception| !exception.matches).count()
+    }
+
+    /// Every match, as `visit(Positioned::Doc(position, doc))`: a position's matches one after
+    /// another, in doc order (the positions in no particular order). The same matches as
+    /// [`Index::all_hits`]: a walk over the region's positions (summaries prune, the filter
+    /// doc by doc), or the text index's matches for a text query.
+    ///
+    /// Without doc-level filters, every position is visited whole,
+    /// `Positioned::Whole { position, docs, exceptions }`: every doc there matches but those of
+    /// `exceptions` (its docs in `exceptional`, see [`Index::exceptional_docs`]) that do not.
+    pub(crate) fn run(&self, exceptional: &ExceptionalDocs, visit: &mut dyn FnMut(Positioned)) {
+        let (index, plan, live) = (self.index, &self.plan, self.live);
+        match &self.text {
+            Text::MatchesNothing => {}
+            Text::Query(query) => {
+                let mut collector = Collector::new(index.data.dataset.offers.len().max(1));
+                plan.text(query, &mut collector, true);
+                let layout = &index.layout;
+                let mut matches: Vec<(u32, u32)> = collector
+                    .heap
+                    .into_iter()
+                    .map(|hit| (layout.position_of_doc[hit.doc as usize], hit.doc))
+                    .filter(|&(position, _)| (position as usize) < layout.positions.len())
+                    .collect();
+                matches.sort_unstable();
+                for (position, doc) in matches {
+                    visit(Positioned::Doc(position, doc));
+                }
+            }
+            Text::None => {
+                let summaries = &index.summaries;
+                let whole = plan.filter.only_masks();
+                // (without a code, price or capacity criterion every position's summary passes)
+                let may_match =
+                    |position: u32| whole || plan.filter.position_may_match(summaries, live, position as usize);
+                let mut exceptions = Vec::new();
+                plan.for_each_position(plan.radius_m, &may_match, &mut |position, _| {
+                    let docs = index.layout.docs_at(position);
+                    if whole {
+                        let excluded = self.exceptions(exceptional.at(position), &mut exceptions);
+                        if excluded < docs.len() {
+                            visit(Positioned::Whole { position, docs, exceptions: &exceptions });
+                        }
+                        return;
+                    }
+                    for doc in docs {
+                        if plan.filter.matches(&index.columns, live, doc) {
+                            visit(Positioned::Doc(position, doc));
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// One step of [`PositionedWalk::run`].
+pub(crate) enum Positioned<'a> {
     /// A matching doc at a position.
     Doc(u32, u32),
-    /// A position whose docs all match.
-    Whole(u32, std::ops::Range<u32>),
+    /// A position whose docs all match but the `exceptions` that do not; its `exceptions` are
+    /// its sensitive docs and those that may close (ascending), each with whether it matches.
+    Whole { position: u32, docs: std::ops::Range<u32>, exceptions: &'a [Exception] },
+}
+
+/// A doc of a position visited whole that is sensitive or may close.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Exception {
+    pub(crate) doc: u32,
+    pub(crate) matches: bool,
+}
+
+/// The docs of each position that are sensitive or may close, ascending (see
+/// [`Index::exceptional_docs`]).
+#[derive(Debug)]
+pub(crate) struct ExceptionalDocs {
+    /// `docs[start[p]..start[p + 1]]` are those of position `p`.
+    start: Vec<u32>,
+    docs: Vec<u32>,
+}
+
+impl ExceptionalDocs {
+    /// Where those of a position are in [`Self::slice`]'s.
+    pub(crate) fn range_of(&self, position: u32) -> std::ops::Range<u32> {
+        self.start[position as usize]..self.start[position as usize + 1]
+    }
+
+    /// Those of a [`Self::range_of`].
+    pub(crate) fn slice(&self, range: std::ops::Range<u32>) -> &[u32] {
+        &self.docs[range.start as usize..range.end as usize]
+    }
+
+    fn at(&self, position: u32) -> &[u32] {
+        self.slice(self.range_of(position))
+    }
 }
 
 /// The text part of a request answered whole.
