@@ -192,8 +192,6 @@ struct Tally {
     point: GeoPoint,
     /// Web-mercator fixed point (see [`mercator`]).
     mercator: [u32; 2],
-    /// Its [`z_key`].
-    z: u64,
     /// Its matches.
     matches: Matches,
     sums: Sums,
@@ -342,7 +340,7 @@ impl Engine {
         let mut exceptions = Vec::new();
         if walk.is_whole_scan() {
             // the map grid's scan: its positions in Z order, streamed into cells
-            let mut builder = CellBuilder::new(zoom, offer_of_doc, true);
+            let mut builder = CellBuilder::new(zoom, offer_of_doc);
             let bbox = walk.bbox();
             for entry in &grid.scan {
                 if bbox.is_some_and(|bbox| !bbox.contains(entry.point)) {
@@ -356,60 +354,62 @@ impl Engine {
                     }
                 }
                 let (matches, sums) = whole(entry.position, entry.docs.clone(), &exceptions, &mut builder.offers);
-                let (point, mercator) = (entry.point, entry.mercator);
-                builder.push(Tally { position: entry.position, point, mercator, z: z_key(mercator), matches, sums });
+                let (position, point, mercator) = (entry.position, entry.point, entry.mercator);
+                builder.push(Tally { position, point, mercator, matches, sums });
             }
             return Ok(builder.finish());
         }
-        let mut builder = CellBuilder::new(zoom, offer_of_doc, false);
+        // any other walk: its tallies collected, then sorted into Z order
+        let mut tallies: Vec<Tally> = Vec::new();
+        let mut offers = Vec::new();
         let tally = |position: u32, matches: Matches, sums: Sums| {
-            let mercator = grid.mercator[position as usize];
-            Tally {
-                position,
-                point: index.layout.positions[position as usize],
-                mercator,
-                z: z_key(mercator),
-                matches,
-                sums,
-            }
+            let (point, mercator) = (index.layout.positions[position as usize], grid.mercator[position as usize]);
+            Tally { position, point, mercator, matches, sums }
         };
-        // the position whose docs are being collected one by one
-        let mut open: Option<Tally> = None;
         walk.run(&grid.exceptional, &mut |step| match step {
             Positioned::Whole { position, docs, exceptions } => {
-                if let Some(done) = open.take() {
-                    builder.push(done);
-                }
-                let (matches, sums) = whole(position, docs, exceptions, &mut builder.offers);
-                builder.push(tally(position, matches, sums));
+                let (matches, sums) = whole(position, docs, exceptions, &mut offers);
+                tallies.push(tally(position, matches, sums));
             }
             Positioned::Doc(position, doc) => {
-                if open.as_ref().is_some_and(|open| open.position != position)
-                    && let Some(done) = open.take()
-                {
-                    builder.push(done);
-                }
-                let start = builder.offers.len();
-                let current = open
-                    .get_or_insert_with(|| tally(position, Matches::Collected { start, end: start }, Sums::default()));
-                current.sums.add_seen(access.capacity_of_doc(columns, doc as usize), counts_of(doc));
-                builder.offers.push(offer_of_doc[doc as usize]);
-                if let Matches::Collected { end, .. } = &mut current.matches {
-                    *end = builder.offers.len();
+                let start = offers.len();
+                offers.push(offer_of_doc[doc as usize]);
+                let seen = access.capacity_of_doc(columns, doc as usize);
+                match tallies.last_mut() {
+                    // the next doc of the position being collected
+                    Some(Tally { position: last, matches: Matches::Collected { end, .. }, sums, .. })
+                        if *last == position =>
+                    {
+                        *end = offers.len();
+                        sums.add_seen(seen, counts_of(doc));
+                    }
+                    _ => {
+                        let mut sums = Sums::default();
+                        sums.add_seen(seen, counts_of(doc));
+                        tallies.push(tally(position, Matches::Collected { start, end: offers.len() }, sums));
+                    }
                 }
             }
         });
-        if let Some(done) = open {
-            builder.push(done);
-        }
-        Ok(builder.finish())
+        Ok(cluster_unordered(tallies, offers, offer_of_doc, zoom))
     }
 }
 
-/// Builds the features of a clustering from the positions' tallies: streamed, tallies met in Z
-/// order (ties by position id) are grouped into cells as they come, a cell being a run of that
-/// order, and only the open cell is held; otherwise they are collected, then sorted into that
-/// order.
+/// Clusters tallies met in any order: sorted into Z order, then streamed into cells; `offers`
+/// holds every tally's (none is dropped as cells close).
+fn cluster_unordered(mut tallies: Vec<Tally>, offers: Vec<u32>, offer_of_doc: &[u32], zoom: u8) -> Clusters {
+    tallies.sort_unstable_by_key(|tally| (z_key(tally.mercator), tally.position));
+    let mut builder = CellBuilder::new(zoom, offer_of_doc);
+    (builder.offers, builder.keep_offers) = (offers, true);
+    for tally in tallies {
+        builder.push(tally);
+    }
+    builder.finish()
+}
+
+/// Builds the features of a clustering from the positions' tallies, pushed in Z order (ties by
+/// position id): they are grouped into cells as they come, a cell being a run of that order,
+/// and only the open cell is held.
 struct CellBuilder<'a> {
     zoom: u8,
     precision: u8,
@@ -417,12 +417,11 @@ struct CellBuilder<'a> {
     cell_shift: u32,
     offer_of_doc: &'a [u32],
     /// The offers of the tallies collected doc by doc (`Matches::Collected` ranges) and the
-    /// docs excluded from those counted whole (`Matches::WholeBut`); streamed, only those from
-    /// the open cell on.
+    /// docs excluded from those counted whole (`Matches::WholeBut`): those from the open cell
+    /// on, unless `keep_offers`.
     offers: Vec<u32>,
-    /// `Some`: the tallies, collected to be sorted; `None`: streamed.
-    collected: Option<Vec<Tally>>,
-    /// Whether `offers` holds every collected tally's (their sorted stream): none is dropped.
+    /// Whether `offers` holds every tally's, pushed or not (tallies collected, then sorted):
+    /// none is dropped as cells close.
     keep_offers: bool,
     /// The last tally streamed, `(z, position)` (checked in debug builds).
     last: Option<(u64, u32)>,
@@ -449,7 +448,7 @@ struct OpenCell {
 }
 
 impl<'a> CellBuilder<'a> {
-    fn new(zoom: u8, offer_of_doc: &'a [u32], in_z_order: bool) -> CellBuilder<'a> {
+    fn new(zoom: u8, offer_of_doc: &'a [u32]) -> CellBuilder<'a> {
         let precision = zoom + CELL_PRECISION_OFFSET;
         CellBuilder {
             zoom,
@@ -457,7 +456,6 @@ impl<'a> CellBuilder<'a> {
             cell_shift: 64 - 2 * u32::from(precision),
             offer_of_doc,
             offers: Vec::new(),
-            collected: (!in_z_order).then(Vec::new),
             keep_offers: false,
             last: None,
             cell: None,
@@ -469,13 +467,10 @@ impl<'a> CellBuilder<'a> {
 
     #[inline]
     fn push(&mut self, mut tally: Tally) {
-        if let Some(collected) = &mut self.collected {
-            collected.push(tally);
-            return;
-        }
-        debug_assert!(self.last < Some((tally.z, tally.position)), "tallies streamed out of Z order");
-        self.last = Some((tally.z, tally.position));
-        let key = tally.z >> self.cell_shift;
+        let z = z_key(tally.mercator);
+        debug_assert!(self.last < Some((z, tally.position)), "tallies pushed out of Z order");
+        self.last = Some((z, tally.position));
+        let key = z >> self.cell_shift;
         if self.cell.as_ref().is_some_and(|cell| cell.key != key) {
             // the offers before this tally's belong to the closed cell
             let keep_from = tally.offers_start(self.offers.len());
@@ -557,17 +552,6 @@ impl<'a> CellBuilder<'a> {
 
     /// The clusters: features in tile order (x, then y; a cell's groups keep their order).
     fn finish(mut self) -> Clusters {
-        if let Some(mut collected) = self.collected.take() {
-            collected.sort_unstable_by_key(|tally| (tally.z, tally.position));
-            // streamed now in Z order, their offers kept where they are
-            let offers = std::mem::take(&mut self.offers);
-            let mut sorted = CellBuilder { offers, ..CellBuilder::new(self.zoom, self.offer_of_doc, true) };
-            sorted.keep_offers = true;
-            for tally in collected {
-                sorted.push(tally);
-            }
-            return sorted.finish();
-        }
         self.close();
         self.features.sort_by_key(|(cell, _)| *cell);
         Clusters {
@@ -589,9 +573,7 @@ impl Sums {
             self.crisis_t60 += crisis_t60;
         }
     }
-}
 
-impl Sums {
     /// Takes back what [`Sums::add_seen`] added (the sums hold at least that).
     fn remove_seen(&mut self, seen: CapacityVisibility, [available, crisis_t0, crisis_t60]: [u64; 3]) {
         if seen.operational {
@@ -685,15 +667,20 @@ mod tests {
         assert_eq!(cells(zoom - 1).0, cells(zoom - 1).1);
     }
 
+    /// `count` points drawn uniformly in a box (WGS84 degrees), from `seed`.
+    fn random_points(seed: u64, count: usize, [min_lat, min_lon, max_lat, max_lon]: [f64; 4]) -> Vec<GeoPoint> {
+        let mut rng = crate::util::rng::SplitMix64::new(seed);
+        (0..count)
+            .map(|_| GeoPoint {
+                lat: min_lat + rng.unit_f64() * (max_lat - min_lat),
+                lon: min_lon + rng.unit_f64() * (max_lon - min_lon),
+            })
+            .collect()
+    }
+
     #[test]
     fn every_tile_is_one_run_of_the_z_order() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
-        let points: Vec<GeoPoint> =
-            (0..2_000).map(|_| GeoPoint { lat: 41.0 + next() * 10.0, lon: -5.0 + next() * 15.0 }).collect();
+        let points = random_points(0x9e37_79b9_7f4a_7c15, 2_000, [41.0, -5.0, 51.0, 10.0]);
         let order = z_order(&points.iter().map(|point| mercator(*point)).collect::<Vec<_>>());
         for precision in [0, 3, 8, 12, 20, 25] {
             let tiles: Vec<(u32, u32)> =
@@ -707,37 +694,21 @@ mod tests {
 
     #[test]
     fn clusters_do_not_depend_on_the_walk_order() {
-        let mut seed = 7u64;
-        let mut next = || {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
-        let points: Vec<GeoPoint> =
-            (0..500).map(|_| GeoPoint { lat: 43.0 + next() * 6.0, lon: -1.0 + next() * 7.0 }).collect();
+        let points = random_points(7, 500, [43.0, -1.0, 49.0, 6.0]);
         let fixed: Vec<[u32; 2]> = points.iter().map(|point| mercator(*point)).collect();
         let order = z_order(&fixed);
         let tally = |position: u32| {
-            let mercator = fixed[position as usize];
             let docs = position * 3..position * 3 + 1 + position % 3;
             let sums = Sums { available: u64::from(position % 5), crisis_t0: 1, crisis_t60: 2 };
-            Tally {
-                position,
-                point: points[position as usize],
-                mercator,
-                z: z_key(mercator),
-                matches: Matches::Whole(docs),
-                sums,
-            }
+            let (point, mercator) = (points[position as usize], fixed[position as usize]);
+            Tally { position, point, mercator, matches: Matches::Whole(docs), sums }
         };
         let offer_of_doc: Vec<u32> = (0..1_500).rev().collect();
-        let build = |order: &mut dyn Iterator<Item = u32>, zoom: u8, in_z_order: bool| {
-            let mut builder = CellBuilder::new(zoom, &offer_of_doc, in_z_order);
-            order.for_each(|position| builder.push(tally(position)));
-            builder.finish()
-        };
         for zoom in [0, 4, 7, 10, 17] {
-            let by_id = build(&mut (0..500), zoom, false);
-            let by_z = build(&mut order.iter().copied(), zoom, true);
+            let by_id = cluster_unordered((0..500).map(tally).collect(), Vec::new(), &offer_of_doc, zoom);
+            let mut builder = CellBuilder::new(zoom, &offer_of_doc);
+            order.iter().for_each(|&position| builder.push(tally(position)));
+            let by_z = builder.finish();
             assert_eq!(by_id, by_z, "zoom {zoom}");
             let precision = zoom + CELL_PRECISION_OFFSET;
             let keys: Vec<(u32, u32)> = by_z

@@ -235,11 +235,7 @@ impl PositionedWalk<'_> {
     /// text, no doc-level filter (only the sensitive mask and closures), no radius, and a bbox
     /// too large for the R-tree. A caller may then scan the positions in its own order.
     pub(crate) fn is_whole_scan(&self) -> bool {
-        let plan = &self.plan;
-        matches!(self.text, Text::None)
-            && plan.filter.only_masks()
-            && !(plan.centre.is_some() && plan.radius_m.is_some())
-            && !plan.bbox_is_small
+        matches!(self.text, Text::None) && self.plan.filter.only_masks() && self.plan.scans(self.plan.radius_m)
     }
 
     /// The request's bbox.

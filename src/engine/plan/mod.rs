@@ -216,6 +216,14 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// Whether [`Plan::for_each_position`] with `radius_m` scans every position (testing the
+    /// bbox on each) rather than asking the sphere's or the plane's R-tree: no radius around a
+    /// centre, and no bbox or one too large for the R-tree.
+    pub(crate) fn scans(&self, radius_m: Option<f64>) -> bool {
+        let around_centre = self.centre.is_some() && radius_m.is_some();
+        !around_centre && !self.bbox_is_small
+    }
+
     /// The region's positions with their distances, sorted by position id (doc-id order).
     pub(crate) fn sorted_positions(&self, radius_m: Option<f64>) -> Vec<(u32, f64)> {
         let mut positions = Vec::new();
