@@ -398,7 +398,7 @@ impl Engine {
 /// Clusters tallies met in any order: sorted into Z order, then streamed into cells; `offers`
 /// holds every tally's (none is dropped as cells close).
 fn cluster_unordered(mut tallies: Vec<Tally>, offers: Vec<u32>, offer_of_doc: &[u32], zoom: u8) -> Clusters {
-    tallies.sort_unstable_by_key(|tally| (z_key(tally.mercator), tally.position));
+    tallies.sort_by_cached_key(|tally| (z_key(tally.mercator), tally.position));
     let mut builder = CellBuilder::new(zoom, offer_of_doc);
     (builder.offers, builder.keep_offers) = (offers, true);
     for tally in tallies {
