@@ -10,10 +10,12 @@
 //! on. The cells partition the matches: their counts add up to the `total` of the same search.
 
 use super::access::{Access, CapacityVisibility};
-use super::columns::bit;
+use super::columns::{Columns, bit};
+use super::layout::Layout;
+use super::live::PositionCapacity;
 use super::request::{BBox, SearchRequest};
 use super::search::{Exception, ExceptionalDocs, Positioned};
-use super::{Engine, Index, ParamError};
+use super::{Engine, ParamError};
 use crate::util::geo::GeoPoint;
 
 /// Cells per tile side, as a power of two: a 256-pixel tile holds 8 × 8 cells of 32 pixels.
@@ -119,7 +121,10 @@ pub struct Clusters {
     pub features: Vec<Feature>,
 }
 
-/// The positions of a snapshot on the map grid, made at its first map request.
+/// Positions per block of the map grid's scan (see [`MapGrid`]).
+const BLOCK_LEN: usize = 32;
+
+/// The positions of a snapshot on the map grid.
 #[derive(Debug)]
 pub(crate) struct MapGrid {
     /// Every position in web-mercator fixed point (see [`mercator`]), by position id.
@@ -128,6 +133,14 @@ pub(crate) struct MapGrid {
     /// reads of it: the positions of any tile at any precision are one run of it, so a scan
     /// meets the cells one after another, reading memory in order, and nothing is sorted.
     scan: Vec<ScanEntry>,
+    /// Per position id, its index in `scan`.
+    rank: Vec<u32>,
+    /// `scan` cut in runs of [`BLOCK_LEN`]: a block inside one cell and inside the viewport
+    /// is added to it whole, from what it sums (the live view keeps each block's capacity
+    /// sums, [`LiveView::map_block`]), its exceptional positions put right one by one.
+    blocks: Vec<Block>,
+    /// Indexes in `scan` of the positions with exceptional docs, block after block.
+    block_exceptional: Vec<u32>,
     /// Per position, its docs that are sensitive or may close.
     exceptional: ExceptionalDocs,
 }
@@ -143,12 +156,36 @@ struct ScanEntry {
     exceptional: std::ops::Range<u32>,
 }
 
+impl ScanEntry {
+    /// Whether it has a doc neither sensitive nor closing: one a search without doc-level
+    /// filters always matches, so the position is always shown.
+    fn is_solid(&self) -> bool {
+        self.exceptional.len() < self.docs.len()
+    }
+}
+
+/// A run of [`BLOCK_LEN`] positions of the scan.
+#[derive(Debug, Clone)]
+struct Block {
+    /// The box of its positions (whether it is inside the viewport).
+    extent: BBox,
+    /// What its solid positions ([`ScanEntry::is_solid`]) add to a cell, every doc of theirs
+    /// counted, sums left to the live view.
+    solid: Part,
+    /// Its positions with exceptional docs, in [`MapGrid::block_exceptional`].
+    exceptional: std::ops::Range<u32>,
+}
+
 impl MapGrid {
-    fn new(index: &Index) -> MapGrid {
-        let layout = &index.layout;
+    pub(crate) fn new(layout: &Layout, columns: &Columns) -> MapGrid {
         let mercator: Vec<[u32; 2]> = layout.positions.iter().map(|point| mercator(*point)).collect();
-        let exceptional = index.exceptional_docs();
-        let scan = z_order(&mercator)
+        let exceptional = ExceptionalDocs::new(layout, columns);
+        let order = z_order(&mercator);
+        let mut rank = vec![0; order.len()];
+        for (index, &position) in order.iter().enumerate() {
+            rank[position as usize] = index as u32;
+        }
+        let scan: Vec<ScanEntry> = order
             .into_iter()
             .map(|position| ScanEntry {
                 point: layout.positions[position as usize],
@@ -158,7 +195,139 @@ impl MapGrid {
                 exceptional: exceptional.range_of(position),
             })
             .collect();
-        MapGrid { mercator, scan, exceptional }
+        let mut block_exceptional = Vec::new();
+        let blocks = scan
+            .chunks(BLOCK_LEN)
+            .enumerate()
+            .map(|(block, entries)| {
+                let mut extent = Part::EMPTY.bounds;
+                let mut solid = Part::EMPTY;
+                let first = block_exceptional.len() as u32;
+                for (offset, entry) in entries.iter().enumerate() {
+                    extend(&mut extent, entry.point);
+                    if !entry.exceptional.is_empty() {
+                        block_exceptional.push((block * BLOCK_LEN + offset) as u32);
+                    }
+                    if entry.is_solid() {
+                        solid.add(&Part::of(entry.point, entry.mercator, entry.docs.len(), Sums::default()));
+                    }
+                }
+                Block { extent, solid, exceptional: first..block_exceptional.len() as u32 }
+            })
+            .collect();
+        MapGrid { mercator, scan, rank, blocks, block_exceptional, exceptional }
+    }
+
+    /// How many blocks the scan has.
+    pub(crate) fn blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// The block of a position.
+    pub(crate) fn block_of(&self, position: u32) -> usize {
+        self.rank[position as usize] as usize / BLOCK_LEN
+    }
+}
+
+/// Widens a box to a point.
+fn extend(bounds: &mut BBox, point: GeoPoint) {
+    bounds.min_lon = bounds.min_lon.min(point.lon);
+    bounds.max_lon = bounds.max_lon.max(point.lon);
+    bounds.min_lat = bounds.min_lat.min(point.lat);
+    bounds.max_lat = bounds.max_lat.max(point.lat);
+}
+
+/// Whether `inner` (a box that does not cross the antimeridian) is inside `outer`.
+fn box_inside(outer: &BBox, inner: &BBox) -> bool {
+    let lat = outer.min_lat <= inner.min_lat && inner.max_lat <= outer.max_lat;
+    let lon = if outer.min_lon <= outer.max_lon {
+        outer.min_lon <= inner.min_lon && inner.max_lon <= outer.max_lon
+    } else {
+        inner.min_lon >= outer.min_lon || inner.max_lon <= outer.max_lon
+    };
+    lat && lon
+}
+
+/// Whether `inner` (a box that does not cross the antimeridian) is outside `outer`, no point
+/// in both.
+fn box_outside(outer: &BBox, inner: &BBox) -> bool {
+    let lat = inner.max_lat < outer.min_lat || outer.max_lat < inner.min_lat;
+    let lon = if outer.min_lon <= outer.max_lon {
+        inner.max_lon < outer.min_lon || outer.max_lon < inner.min_lon
+    } else {
+        outer.max_lon < inner.min_lon && inner.max_lon < outer.min_lon
+    };
+    lat || lon
+}
+
+/// What some positions add to a cell.
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    /// Matches.
+    count: usize,
+    /// Distinct positions.
+    positions: usize,
+    /// Latitudes and longitudes of the matches, summed (one per match).
+    lat_sum: f64,
+    lon_sum: f64,
+    /// The box of the positions.
+    bounds: BBox,
+    /// The bitwise or, and the bitwise and, of the positions' fixed points: the bits in which
+    /// they differ are `or ^ and`.
+    or: [u32; 2],
+    and: [u32; 2],
+    sums: Sums,
+}
+
+impl Part {
+    /// No position.
+    const EMPTY: Part = Part {
+        count: 0,
+        positions: 0,
+        lat_sum: 0.0,
+        lon_sum: 0.0,
+        bounds: BBox {
+            min_lon: f64::INFINITY,
+            min_lat: f64::INFINITY,
+            max_lon: f64::NEG_INFINITY,
+            max_lat: f64::NEG_INFINITY,
+        },
+        or: [0; 2],
+        and: [u32::MAX; 2],
+        sums: Sums { available: 0, crisis_t0: 0, crisis_t60: 0 },
+    };
+
+    /// One position with `count` matches.
+    fn of(point: GeoPoint, mercator: [u32; 2], count: usize, sums: Sums) -> Part {
+        Part {
+            count,
+            positions: 1,
+            lat_sum: point.lat * count as f64,
+            lon_sum: point.lon * count as f64,
+            bounds: BBox { min_lon: point.lon, min_lat: point.lat, max_lon: point.lon, max_lat: point.lat },
+            or: mercator,
+            and: mercator,
+            sums,
+        }
+    }
+
+    fn add(&mut self, other: &Part) {
+        self.count += other.count;
+        self.positions += other.positions;
+        self.lat_sum += other.lat_sum;
+        self.lon_sum += other.lon_sum;
+        self.bounds.min_lon = self.bounds.min_lon.min(other.bounds.min_lon);
+        self.bounds.max_lon = self.bounds.max_lon.max(other.bounds.max_lon);
+        self.bounds.min_lat = self.bounds.min_lat.min(other.bounds.min_lat);
+        self.bounds.max_lat = self.bounds.max_lat.max(other.bounds.max_lat);
+        self.or = [self.or[0] | other.or[0], self.or[1] | other.or[1]];
+        self.and = [self.and[0] & other.and[0], self.and[1] & other.and[1]];
+        add(&mut self.sums, other.sums);
+    }
+
+    /// The bits in which the positions' fixed points differ (x and y merged).
+    fn differing(&self) -> u32 {
+        (self.or[0] ^ self.and[0]) | (self.or[1] ^ self.and[1])
     }
 }
 
@@ -284,7 +453,7 @@ impl Engine {
         }
         let live = self.live.load_full();
         let index = &self.index;
-        let grid = self.map_grid.get_or_init(|| MapGrid::new(index));
+        let grid = &index.map_grid;
         let access = Access::new(request.profiles);
         let columns = &index.columns;
         // What the profile sees of a position's sums, [medico-social], for its docs that are not
@@ -294,13 +463,38 @@ impl Engine {
             let counts = live.counts(doc);
             [counts.available, counts.crisis_t0, counts.crisis_t60].map(u64::from)
         };
+        // Sums counted from live position sums as `seen`, put right for the exceptions (docs
+        // counted there): those that do not match taken out, the others as the profile sees them.
+        let correct = |sums: &mut Sums, exceptions: &[Exception]| {
+            for exception in exceptions {
+                let doc = exception.doc as usize;
+                let class = usize::from(bit(&columns.medico_social, doc));
+                let shown = exception.matches.then(|| access.capacity_of_doc(columns, doc));
+                if shown == Some(seen[class]) {
+                    continue; // counted in the sums as it is seen
+                }
+                let counts = counts_of(exception.doc);
+                sums.remove_seen(seen[class], counts);
+                if let Some(shown) = shown {
+                    sums.add_seen(shown, counts);
+                }
+            }
+        };
+        // What the profile sees of a position's live sums.
+        let plain = |capacity: &PositionCapacity| {
+            let mut sums = Sums::default();
+            for (class, seen) in seen.iter().enumerate() {
+                sums.add_seen(*seen, capacity.sums[class].map(u64::from));
+            }
+            sums
+        };
         // The tally of a position counted whole but for the exceptions that do not match; its
         // excluded docs go to `offers`.
         let whole = |position: u32, range: std::ops::Range<u32>, exceptions: &[Exception], offers: &mut Vec<u32>| {
             let capacity = live.position(position);
-            let mut sums = Sums::default();
-            if capacity.sums.iter().flatten().any(|&sum| sum == u32::MAX) {
+            let sums = if capacity.saturated() {
                 // a saturated sum: every doc counted on its own
+                let mut sums = Sums::default();
                 let mut exception = exceptions.iter().peekable();
                 for doc in range.clone() {
                     let skipped = exception.next_if(|exception| exception.doc == doc);
@@ -308,24 +502,12 @@ impl Engine {
                         sums.add_seen(access.capacity_of_doc(columns, doc as usize), counts_of(doc));
                     }
                 }
+                sums
             } else {
-                for (class, seen) in seen.iter().enumerate() {
-                    sums.add_seen(*seen, capacity.sums[class].map(u64::from));
-                }
-                for exception in exceptions {
-                    let doc = exception.doc as usize;
-                    let class = usize::from(bit(&columns.medico_social, doc));
-                    let shown = exception.matches.then(|| access.capacity_of_doc(columns, doc));
-                    if shown == Some(seen[class]) {
-                        continue; // counted in the sums as it is seen
-                    }
-                    let counts = counts_of(exception.doc);
-                    sums.remove_seen(seen[class], counts);
-                    if let Some(shown) = shown {
-                        sums.add_seen(shown, counts);
-                    }
-                }
-            }
+                let mut sums = plain(capacity);
+                correct(&mut sums, exceptions);
+                sums
+            };
             let matches = if exceptions.iter().all(|exception| exception.matches) {
                 Matches::Whole(range)
             } else {
@@ -339,23 +521,99 @@ impl Engine {
         let offer_of_doc = &index.layout.offer_of_doc;
         let mut exceptions = Vec::new();
         if walk.is_whole_scan() {
-            // the map grid's scan: its positions in Z order, streamed into cells
+            // the map grid's scan: its positions in Z order, streamed into cells, a block at a
+            // time where a block lies inside a cell and the viewport
             let mut builder = CellBuilder::new(zoom, offer_of_doc);
             let bbox = walk.bbox();
-            for entry in &grid.scan {
+            let scan = &grid.scan;
+            let visit = |entry: &ScanEntry, builder: &mut CellBuilder, exceptions: &mut Vec<Exception>| {
                 if bbox.is_some_and(|bbox| !bbox.contains(entry.point)) {
-                    continue;
+                    return;
                 }
                 exceptions.clear();
                 if !entry.exceptional.is_empty() {
-                    let excluded = walk.exceptions(grid.exceptional.slice(entry.exceptional.clone()), &mut exceptions);
+                    let excluded = walk.exceptions(grid.exceptional.slice(entry.exceptional.clone()), exceptions);
                     if excluded == entry.docs.len() {
-                        continue;
+                        return;
                     }
                 }
-                let (matches, sums) = whole(entry.position, entry.docs.clone(), &exceptions, &mut builder.offers);
+                let (matches, sums) = whole(entry.position, entry.docs.clone(), exceptions, &mut builder.offers);
                 let (position, point, mercator) = (entry.position, entry.point, entry.mercator);
                 builder.push(Tally { position, point, mercator, matches, sums });
+            };
+            // Adds block `number` (inside the cell `key`) whole; false when it must be visited
+            // position by position (partly outside the viewport, a saturated sum, fewer than
+            // two solid positions: then it could be a cell's only position).
+            let add_block = |number: usize, key: u64, builder: &mut CellBuilder, exceptions: &mut Vec<Exception>| {
+                let block = &grid.blocks[number];
+                if let Some(bbox) = bbox {
+                    if box_outside(bbox, &block.extent) {
+                        return true;
+                    }
+                    if !box_inside(bbox, &block.extent) {
+                        return false;
+                    }
+                }
+                let held = live.map_block(number);
+                if held.saturated > 0 || block.solid.positions < 2 {
+                    return false;
+                }
+                let mut part = block.solid;
+                for (class, seen) in seen.iter().enumerate() {
+                    part.sums.add_seen(*seen, held.sums[class]);
+                }
+                for &index in &grid.block_exceptional[block.exceptional.start as usize..block.exceptional.end as usize]
+                {
+                    let entry = &scan[index as usize];
+                    if entry.is_solid() {
+                        // shown: its count and sums put right
+                        let excluded = walk.exceptions(grid.exceptional.slice(entry.exceptional.clone()), exceptions);
+                        correct(&mut part.sums, exceptions);
+                        part.count -= excluded;
+                        part.lat_sum -= entry.point.lat * excluded as f64;
+                        part.lon_sum -= entry.point.lon * excluded as f64;
+                    } else {
+                        // counted on its own, if it is shown at all
+                        part.sums.remove(plain(live.position(entry.position)));
+                        visit(entry, builder, exceptions);
+                    }
+                }
+                let range = number * BLOCK_LEN..((number + 1) * BLOCK_LEN).min(scan.len());
+                let last = &scan[range.end - 1];
+                builder.push_part(key, scan[range.start].mercator, part, (z_key(last.mercator), last.position));
+                true
+            };
+            if zoom >= MAX_CLUSTER_ZOOM {
+                // every position shown on its own
+                for entry in scan {
+                    visit(entry, &mut builder, &mut exceptions);
+                }
+                return Ok(builder.finish());
+            }
+            let cell_shift = builder.cell_shift;
+            let key_of = |entry: &ScanEntry| z_key(entry.mercator) >> cell_shift;
+            let mut start = 0;
+            while start < scan.len() {
+                // the cell of `scan[start]`: a run of the scan
+                let key = key_of(&scan[start]);
+                let end = start + scan[start..].partition_point(|entry| key_of(entry) == key);
+                let mut next = start;
+                for number in start.div_ceil(BLOCK_LEN)..end / BLOCK_LEN {
+                    let block_start = number * BLOCK_LEN;
+                    for entry in &scan[next..block_start] {
+                        visit(entry, &mut builder, &mut exceptions);
+                    }
+                    if !add_block(number, key, &mut builder, &mut exceptions) {
+                        for entry in &scan[block_start..block_start + BLOCK_LEN] {
+                            visit(entry, &mut builder, &mut exceptions);
+                        }
+                    }
+                    next = block_start + BLOCK_LEN;
+                }
+                for entry in &scan[next..end] {
+                    visit(entry, &mut builder, &mut exceptions);
+                }
+                start = end;
             }
             return Ok(builder.finish());
         }
@@ -435,16 +693,12 @@ struct CellBuilder<'a> {
 /// The cell being built, what it sums so far.
 struct OpenCell {
     key: u64,
-    count: usize,
-    positions: usize,
-    lat_sum: f64,
-    lon_sum: f64,
-    bounds: BBox,
-    sums: Sums,
-    /// Its first tally (the group it is if it holds no other).
-    first: Tally,
-    /// The bits in which the positions' fixed points differ from the first's.
-    differing: u32,
+    /// Its tile at the grid precision.
+    tile: (u32, u32),
+    part: Part,
+    /// Its first tally, when a tally opened it (the group it is if it holds no other; a block
+    /// adds at least two positions).
+    first: Option<Tally>,
 }
 
 impl<'a> CellBuilder<'a> {
@@ -482,20 +736,10 @@ impl<'a> CellBuilder<'a> {
         }
         let count = tally.count();
         self.total += count;
-        let point = tally.point;
+        let part = Part::of(tally.point, tally.mercator, count, tally.sums);
         match &mut self.cell {
             Some(cell) => {
-                cell.count += count;
-                cell.positions += 1;
-                add(&mut cell.sums, tally.sums);
-                cell.differing |=
-                    (tally.mercator[0] ^ cell.first.mercator[0]) | (tally.mercator[1] ^ cell.first.mercator[1]);
-                cell.lat_sum += point.lat * count as f64;
-                cell.lon_sum += point.lon * count as f64;
-                cell.bounds.min_lon = cell.bounds.min_lon.min(point.lon);
-                cell.bounds.max_lon = cell.bounds.max_lon.max(point.lon);
-                cell.bounds.min_lat = cell.bounds.min_lat.min(point.lat);
-                cell.bounds.max_lat = cell.bounds.max_lat.max(point.lat);
+                cell.part.add(&part);
                 if self.zoom >= MAX_CLUSTER_ZOOM {
                     self.members.push(tally);
                 }
@@ -504,18 +748,29 @@ impl<'a> CellBuilder<'a> {
                 if self.zoom >= MAX_CLUSTER_ZOOM {
                     self.members.push(tally.clone());
                 }
-                let first = tally;
-                self.cell = Some(OpenCell {
-                    key,
-                    count,
-                    positions: 1,
-                    lat_sum: point.lat * count as f64,
-                    lon_sum: point.lon * count as f64,
-                    bounds: BBox { min_lon: point.lon, min_lat: point.lat, max_lon: point.lon, max_lat: point.lat },
-                    sums: first.sums,
-                    first,
-                    differing: 0,
-                });
+                let tile = tile_at(tally.mercator, self.precision);
+                self.cell = Some(OpenCell { key, tile, part, first: Some(tally) });
+            }
+        }
+    }
+
+    /// Adds positions of the cell `key` (one of them at fixed point `mercator`) counted
+    /// together: at least two, none shown on its own (below [`MAX_CLUSTER_ZOOM`]); `last` is
+    /// the Z key and id of the last position of the scan they stand for.
+    fn push_part(&mut self, key: u64, mercator: [u32; 2], part: Part, last: (u64, u32)) {
+        debug_assert!(self.zoom < MAX_CLUSTER_ZOOM && part.positions >= 2 && !self.keep_offers);
+        debug_assert!(self.last < Some(last), "positions pushed out of Z order");
+        self.last = Some(last);
+        if self.cell.as_ref().is_some_and(|cell| cell.key != key) {
+            self.close();
+            self.offers.clear(); // the closed cell's
+        }
+        self.total += part.count;
+        match &mut self.cell {
+            Some(cell) => cell.part.add(&part),
+            None => {
+                let tile = tile_at(mercator, self.precision);
+                self.cell = Some(OpenCell { key, tile, part, first: None });
             }
         }
     }
@@ -523,10 +778,14 @@ impl<'a> CellBuilder<'a> {
     /// Turns the open cell into its features: one cell, or its positions' groups.
     fn close(&mut self) {
         let Some(cell) = self.cell.take() else { return };
-        let (x, y) = tile_at(cell.first.mercator, self.precision);
-        if cell.positions == 1 || self.zoom >= MAX_CLUSTER_ZOOM {
-            let mut members =
-                if self.zoom >= MAX_CLUSTER_ZOOM { std::mem::take(&mut self.members) } else { vec![cell.first] };
+        let (x, y) = cell.tile;
+        let alone = cell.part.positions == 1 && cell.first.is_some();
+        if alone || self.zoom >= MAX_CLUSTER_ZOOM {
+            let mut members = if self.zoom >= MAX_CLUSTER_ZOOM {
+                std::mem::take(&mut self.members)
+            } else {
+                cell.first.into_iter().collect()
+            };
             // west to east, then north to south
             members.sort_unstable_by_key(|tally| (tally.mercator, tally.position));
             for tally in members {
@@ -536,16 +795,17 @@ impl<'a> CellBuilder<'a> {
             }
             return;
         }
+        let part = cell.part;
         let feature = Cell {
             precision: self.precision,
             x,
             y,
-            count: cell.count,
-            positions: cell.positions,
-            centre: GeoPoint { lat: cell.lat_sum / cell.count as f64, lon: cell.lon_sum / cell.count as f64 },
-            bounds: cell.bounds,
-            expansion_zoom: expansion_zoom(cell.differing, self.zoom),
-            sums: cell.sums,
+            count: part.count,
+            positions: part.positions,
+            centre: GeoPoint { lat: part.lat_sum / part.count as f64, lon: part.lon_sum / part.count as f64 },
+            bounds: part.bounds,
+            expansion_zoom: expansion_zoom(part.differing(), self.zoom),
+            sums: part.sums,
         };
         self.features.push(((x, y), Feature::Cell(feature)));
     }
@@ -590,6 +850,15 @@ fn add(sums: &mut Sums, more: Sums) {
     sums.available += more.available;
     sums.crisis_t0 += more.crisis_t0;
     sums.crisis_t60 += more.crisis_t60;
+}
+
+impl Sums {
+    /// Takes back sums added (these hold at least them).
+    fn remove(&mut self, less: Sums) {
+        self.available -= less.available;
+        self.crisis_t0 -= less.crisis_t0;
+        self.crisis_t60 -= less.crisis_t60;
+    }
 }
 
 /// The smallest zoom above `zoom` at which a cell's positions (distinct, at least two) fall in

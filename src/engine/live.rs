@@ -22,39 +22,44 @@ use crate::model::rules::CapacityTotals;
 use crate::model::{CapacityKey, CapacityRecord};
 use crate::util::time::UnixSeconds;
 
-/// log2 of the entries per chunk.
+/// log2 of the entries per chunk, by default.
 const CHUNK_BITS: usize = 10;
-const CHUNK_LEN: usize = 1 << CHUNK_BITS;
-const CHUNK_MASK: usize = CHUNK_LEN - 1;
 
-/// A fixed-length array in chunks shared between versions: cloning it copies the chunk
-/// pointers, setting an entry copies its chunk if another version shares it.
+/// A fixed-length array in chunks of `2^BITS` entries shared between versions: cloning it
+/// copies the chunk pointers, setting an entry copies its chunk if another version shares it.
 #[derive(Debug, Clone)]
-pub(crate) struct Chunked<T: Clone> {
+pub(crate) struct Chunked<T: Clone, const BITS: usize = CHUNK_BITS> {
     chunks: Vec<Arc<Vec<T>>>,
 }
 
-impl<T: Clone> Chunked<T> {
+impl<T: Clone, const BITS: usize> Chunked<T, BITS> {
+    const MASK: usize = (1 << BITS) - 1;
+
     /// The array holding `values`.
-    pub(crate) fn from_vec(values: Vec<T>) -> Chunked<T> {
-        let chunks = values.chunks(CHUNK_LEN).map(|chunk| Arc::new(chunk.to_vec())).collect();
+    pub(crate) fn from_vec(values: Vec<T>) -> Chunked<T, BITS> {
+        let chunks = values.chunks(1 << BITS).map(|chunk| Arc::new(chunk.to_vec())).collect();
         Chunked { chunks }
     }
 
     /// An array of `len` copies of `value`.
-    pub(crate) fn filled(len: usize, value: T) -> Chunked<T> {
+    pub(crate) fn filled(len: usize, value: T) -> Chunked<T, BITS> {
         Chunked::from_vec(vec![value; len])
     }
 
     /// The entry at `index`.
     #[inline]
     pub(crate) fn get(&self, index: usize) -> &T {
-        &self.chunks[index >> CHUNK_BITS][index & CHUNK_MASK]
+        &self.chunks[index >> BITS][index & Self::MASK]
+    }
+
+    /// The entry at `index`, to change, copying its chunk if another version shares it.
+    pub(crate) fn get_mut(&mut self, index: usize) -> &mut T {
+        &mut Arc::make_mut(&mut self.chunks[index >> BITS])[index & Self::MASK]
     }
 
     /// Sets the entry at `index`, copying its chunk if another version shares it.
     pub(crate) fn set(&mut self, index: usize, value: T) {
-        Arc::make_mut(&mut self.chunks[index >> CHUNK_BITS])[index & CHUNK_MASK] = value;
+        *self.get_mut(index) = value;
     }
 
     /// The entries in order, chunk by chunk.
@@ -108,6 +113,39 @@ impl PositionCapacity {
     }
 }
 
+impl PositionCapacity {
+    /// Whether one of its sums is saturated (no longer the sum of its docs').
+    pub(crate) fn saturated(&self) -> bool {
+        self.sums.iter().flatten().any(|&sum| sum == u32::MAX)
+    }
+}
+
+/// The sums of the positions of one block of the map grid's scan (see
+/// [`super::clusters::MapGrid`]): a whole-France map adds a block at a time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct BlockSums {
+    /// Over its positions, `[medico-social][available, crisis T0, crisis T60]` as in
+    /// [`PositionCapacity::sums`] (saturated ones included as they are).
+    pub(crate) sums: [[u64; 3]; 2],
+    /// How many of its positions have a saturated sum (the block is then counted position by
+    /// position).
+    pub(crate) saturated: u32,
+}
+
+impl BlockSums {
+    /// Adds a position's sums (`sign` 1), or takes them back (`sign` -1).
+    fn add(&mut self, capacity: &PositionCapacity, sign: i8) {
+        for (sums, position) in self.sums.iter_mut().zip(&capacity.sums) {
+            for (sum, value) in sums.iter_mut().zip(position) {
+                *sum = if sign > 0 { *sum + u64::from(*value) } else { *sum - u64::from(*value) };
+            }
+        }
+        if capacity.saturated() {
+            self.saturated = if sign > 0 { self.saturated + 1 } else { self.saturated - 1 };
+        }
+    }
+}
+
 /// What queries read of capacities, as the last write left it.
 #[derive(Debug, Clone)]
 pub struct LiveView {
@@ -118,6 +156,9 @@ pub struct LiveView {
     crisis_docs: Chunked<u64>,
     /// Per position: the maxima over its docs.
     pub(crate) positions: Chunked<PositionCapacity>,
+    /// Per block of the map grid's scan: the sums of its positions (small chunks: a write
+    /// copies one).
+    map_blocks: Chunked<BlockSums, 6>,
     /// Per location: its records and version, once a write changed them (`None`: the
     /// snapshot's, version 0).
     pub(crate) records: Chunked<Option<Arc<LiveLocation>>>,
@@ -129,15 +170,22 @@ pub struct LiveView {
 
 impl LiveView {
     /// The view of a snapshot with no write: its own counts and maxima.
+    /// `block_of` gives the map grid block of a position, among `blocks`.
     pub(crate) fn of_snapshot(
         capacity: &[CapacityCounts],
         positions: Vec<PositionCapacity>,
         locations: usize,
+        (blocks, block_of): (usize, impl Fn(u32) -> usize),
     ) -> LiveView {
+        let mut map_blocks = vec![BlockSums::default(); blocks];
+        for (position, capacity) in positions.iter().enumerate() {
+            map_blocks[block_of(position as u32)].add(capacity, 1);
+        }
         LiveView {
             capacity: Chunked::from_vec(capacity.to_vec()),
             crisis_docs: Chunked::from_vec(bitmap_words(capacity.len(), |doc| has_crisis(&capacity[doc]))),
             positions: Chunked::from_vec(positions),
+            map_blocks: Chunked::from_vec(map_blocks),
             records: Chunked::filled(locations, None),
             writes_applied: 0,
             newest_write_at: None,
@@ -177,7 +225,7 @@ impl LiveView {
                     _ => false,
                 };
                 if !same {
-                    changed.push((chunk_index * CHUNK_LEN + offset) as u32);
+                    changed.push(((chunk_index << CHUNK_BITS) + offset) as u32);
                 }
             }
         }
@@ -200,6 +248,12 @@ impl LiveView {
     #[inline]
     pub(crate) fn position(&self, position: u32) -> &PositionCapacity {
         self.positions.get(position as usize)
+    }
+
+    /// The sums of a block of the map grid's scan.
+    #[inline]
+    pub(crate) fn map_block(&self, block: usize) -> &BlockSums {
+        self.map_blocks.get(block)
     }
 
     /// The live records of a location, when a write changed them.
@@ -379,7 +433,13 @@ impl super::Index {
                 capacity
             })
             .collect();
-        LiveView::of_snapshot(&self.columns.capacity, positions, self.data.dataset.locations.len())
+        let grid = &self.map_grid;
+        LiveView::of_snapshot(
+            &self.columns.capacity,
+            positions,
+            self.data.dataset.locations.len(),
+            (grid.blocks(), |position| grid.block_of(position)),
+        )
     }
 
     /// The records a location holds in `view`.
@@ -465,6 +525,12 @@ impl super::Index {
         dirty.dedup();
         for &position in dirty.iter() {
             let capacity = self.position_capacity(position, |doc| *view.counts(doc));
+            let held = *view.position(position);
+            if held.sums != capacity.sums {
+                let block = view.map_blocks.get_mut(self.map_grid.block_of(position));
+                block.add(&held, -1);
+                block.add(&capacity, 1);
+            }
             view.positions.set(position as usize, capacity);
         }
     }
@@ -497,13 +563,22 @@ mod tests {
 
     #[test]
     fn chunks_are_shared_until_written() {
-        let first = Chunked::from_vec((0..3000u32).collect());
+        let first: Chunked<u32> = Chunked::from_vec((0..3000u32).collect());
         let mut second = first.clone();
         second.set(2500, 7);
         assert_eq!(*first.get(2500), 2500);
         assert_eq!(*second.get(2500), 7);
         assert!(Arc::ptr_eq(&first.chunks[0], &second.chunks[0]), "untouched chunks are shared");
         assert!(!Arc::ptr_eq(&first.chunks[2], &second.chunks[2]));
+        // chunks of 64
+        let small: Chunked<u32, 6> = Chunked::from_vec((0..200u32).collect());
+        let mut changed = small.clone();
+        *changed.get_mut(130) += 1;
+        assert_eq!((*small.get(130), *changed.get(130), *changed.get(63), *changed.get(199)), (130, 131, 63, 199));
+        assert_eq!(changed.chunks.len(), 4);
+        assert!(
+            Arc::ptr_eq(&small.chunks[1], &changed.chunks[1]) && !Arc::ptr_eq(&small.chunks[2], &changed.chunks[2])
+        );
     }
 
     #[test]

@@ -109,6 +109,11 @@ pub(crate) struct Index {
     pub(crate) summaries: summary::PositionSummaries,
     /// EG and commune indexes for lookups.
     pub(crate) lookups: lookup::Lookups,
+    /// The positions on the map grid: in web-mercator fixed point, in Z order of it, in blocks,
+    /// and their docs that are sensitive or may close (a search without doc-level filters
+    /// matches all the others: the map counts a position, or a block, whole from its live
+    /// sums, checking only those).
+    pub(crate) map_grid: clusters::MapGrid,
 }
 
 /// One write to the capacities of one location.
@@ -164,11 +169,6 @@ pub struct Engine {
     live: arc_swap::ArcSwap<live::LiveView>,
     /// One writer at a time (readers never wait).
     write_lock: std::sync::Mutex<()>,
-    /// The positions on the map grid: in web-mercator fixed point, in Z order of it, and their
-    /// docs that are sensitive or may close (a search without doc-level filters matches all the
-    /// others: the map counts a position whole, from its live sums, checking only those); made
-    /// at the first map request.
-    map_grid: std::sync::OnceLock<clusters::MapGrid>,
     /// Every instant at which an offer's closure changes, ascending, made at the first tile
     /// request (see [`Engine::closure_changes_until`]).
     closure_instants: std::sync::OnceLock<Vec<i64>>,
@@ -220,7 +220,7 @@ impl Engine {
         if columns.sensitive.is_empty() && !layout.offer_of_doc.is_empty() {
             columns.fill_access(&data, &layout); // read from engine.bin, which does not keep them
         }
-        let (((sphere, plane), (postings, summaries)), text) = rayon::join(
+        let (((sphere, plane), (postings, summaries)), (text, map_grid)) = rayon::join(
             || {
                 let sphere = RTree::bulk_load(
                     layout
@@ -244,10 +244,11 @@ impl Engine {
                 )
             },
             || {
-                text_dir.map(|dir| {
+                let text = text_dir.map(|dir| {
                     text::TextIndex::open(dir, &layout)
                         .map_err(|source| EngineError::Text { path: dir.display().to_string(), source })
-                })
+                });
+                (text, clusters::MapGrid::new(&layout, &columns))
             },
         );
         let text = text.transpose()?;
@@ -277,13 +278,13 @@ impl Engine {
             postings,
             summaries,
             lookups,
+            map_grid,
         };
         let view = index.snapshot_view();
         Ok(Engine {
             index,
             live: arc_swap::ArcSwap::from_pointee(view),
             write_lock: std::sync::Mutex::new(()),
-            map_grid: std::sync::OnceLock::new(),
             closure_instants: std::sync::OnceLock::new(),
         })
     }

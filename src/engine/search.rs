@@ -185,25 +185,6 @@ impl Index {
         Ok(PositionedWalk { index: self, live, plan, text })
     }
 
-    /// Per position, its docs that are sensitive or may close: those a search without
-    /// doc-level filters may not match, and whose capacities a profile may see otherwise than
-    /// the others'.
-    pub(crate) fn exceptional_docs(&self) -> ExceptionalDocs {
-        let columns = &self.columns;
-        let mut start = Vec::with_capacity(self.layout.positions.len() + 1);
-        let mut docs = Vec::new();
-        start.push(0);
-        for position in 0..self.layout.positions.len() as u32 {
-            docs.extend(
-                self.layout
-                    .docs_at(position)
-                    .filter(|&doc| bit(&columns.sensitive, doc as usize) || bit(&columns.may_close, doc as usize)),
-            );
-            start.push(docs.len() as u32);
-        }
-        ExceptionalDocs { start, docs }
-    }
-
     /// A text query parsed by the snapshot's text index (`None`: only separators); the error
     /// names `parameter`.
     pub(crate) fn text_query(&self, parameter: &str, q: &str) -> Result<Option<super::text::TextQuery>, ParamError> {
@@ -332,6 +313,24 @@ pub(crate) struct ExceptionalDocs {
 }
 
 impl ExceptionalDocs {
+    /// Per position, its docs that are sensitive or may close: those a search without
+    /// doc-level filters may not match, and whose capacities a profile may see otherwise than
+    /// the others'.
+    pub(crate) fn new(layout: &super::layout::Layout, columns: &super::columns::Columns) -> ExceptionalDocs {
+        let mut start = Vec::with_capacity(layout.positions.len() + 1);
+        let mut docs = Vec::new();
+        start.push(0);
+        for position in 0..layout.positions.len() as u32 {
+            docs.extend(
+                layout
+                    .docs_at(position)
+                    .filter(|&doc| bit(&columns.sensitive, doc as usize) || bit(&columns.may_close, doc as usize)),
+            );
+            start.push(docs.len() as u32);
+        }
+        ExceptionalDocs { start, docs }
+    }
+
     /// Where those of a position are in [`Self::slice`]'s.
     pub(crate) fn range_of(&self, position: u32) -> std::ops::Range<u32> {
         self.start[position as usize]..self.start[position as usize + 1]
