@@ -617,6 +617,29 @@ impl Engine {
             }
             return Ok(builder.finish());
         }
+        if walk.scans_positions() {
+            // doc-level filters over every position: the grid's scan, each position's matches
+            // collected, streamed into cells
+            let mut builder = CellBuilder::new(zoom, offer_of_doc);
+            let bbox = walk.bbox();
+            for entry in &grid.scan {
+                if bbox.is_some_and(|bbox| !bbox.contains(entry.point)) {
+                    continue;
+                }
+                let start = builder.offers.len();
+                let mut sums = Sums::default();
+                walk.position_matches(entry.position, entry.docs.clone(), |doc| {
+                    builder.offers.push(offer_of_doc[doc as usize]);
+                    sums.add_seen(access.capacity_of_doc(columns, doc as usize), counts_of(doc));
+                });
+                let end = builder.offers.len();
+                if end > start {
+                    let (position, point, mercator) = (entry.position, entry.point, entry.mercator);
+                    builder.push(Tally { position, point, mercator, matches: Matches::Collected { start, end }, sums });
+                }
+            }
+            return Ok(builder.finish());
+        }
         // any other walk: its tallies collected, then sorted into Z order
         let mut tallies: Vec<Tally> = Vec::new();
         let mut offers = Vec::new();

@@ -216,7 +216,29 @@ impl PositionedWalk<'_> {
     /// text, no doc-level filter (only the sensitive mask and closures), no radius, and a bbox
     /// too large for the R-tree. A caller may then scan the positions in its own order.
     pub(crate) fn is_whole_scan(&self) -> bool {
-        matches!(self.text, Text::None) && self.plan.filter.only_masks() && self.plan.scans(self.plan.radius_m)
+        self.scans_positions() && self.plan.filter.only_masks()
+    }
+
+    /// Whether the walk visits every position, testing the bbox on each: no text, no radius,
+    /// and a bbox too large for the R-tree (or none). A caller may then visit the positions in
+    /// its own order, asking [`Self::position_matches`] of each inside [`Self::bbox`].
+    pub(crate) fn scans_positions(&self) -> bool {
+        matches!(self.text, Text::None) && self.plan.scans(self.plan.radius_m)
+    }
+
+    /// Calls `visit` on each of `docs` (those of `position`) that matches the filter, in doc
+    /// order (the position's summary first: most positions are passed over whole).
+    #[inline]
+    pub(crate) fn position_matches(&self, position: u32, docs: std::ops::Range<u32>, mut visit: impl FnMut(u32)) {
+        let (index, filter) = (self.index, &self.plan.filter);
+        if !filter.only_masks() && !filter.position_may_match(&index.summaries, self.live, position as usize) {
+            return;
+        }
+        for doc in docs {
+            if filter.matches(&index.columns, self.live, doc) {
+                visit(doc);
+            }
+        }
     }
 
     /// The request's bbox.
