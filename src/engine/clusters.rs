@@ -13,10 +13,12 @@ use super::access::{Access, CapacityVisibility};
 use super::columns::{Columns, bit};
 use super::layout::Layout;
 use super::live::PositionCapacity;
+use super::plan::envelopes;
 use super::request::{BBox, SearchRequest};
 use super::search::{Exception, ExceptionalDocs, Positioned};
 use super::{Engine, ParamError};
 use crate::util::geo::GeoPoint;
+use rstar::{AABB, Envelope};
 
 /// Cells per tile side, as a power of two: a 256-pixel tile holds 8 × 8 cells of 32 pixels.
 pub const CELL_PRECISION_OFFSET: u8 = 3;
@@ -127,13 +129,11 @@ const BLOCK_LEN: usize = 32;
 /// The positions of a snapshot on the map grid.
 #[derive(Debug)]
 pub(crate) struct MapGrid {
-    /// Every position in web-mercator fixed point (see [`mercator`]), by position id.
-    mercator: Vec<[u32; 2]>,
     /// Every position in Z order of its fixed point ([`z_key`], ties by id), with what a scan
     /// reads of it: the positions of any tile at any precision are one run of it, so a scan
     /// meets the cells one after another, reading memory in order, and nothing is sorted.
     scan: Vec<ScanEntry>,
-    /// Per position id, its index in `scan`.
+    /// Per position id, its index in `scan` (see [`MapGrid::entry`]).
     rank: Vec<u32>,
     /// `scan` cut in runs of [`BLOCK_LEN`]: a block inside one cell and inside the viewport
     /// is added to it whole, from what it sums (the live view keeps each block's capacity
@@ -149,6 +149,7 @@ pub(crate) struct MapGrid {
 #[derive(Debug, Clone)]
 struct ScanEntry {
     point: GeoPoint,
+    /// Its web-mercator fixed point (see [`mercator`]).
     mercator: [u32; 2],
     position: u32,
     docs: std::ops::Range<u32>,
@@ -167,8 +168,8 @@ impl ScanEntry {
 /// A run of [`BLOCK_LEN`] positions of the scan.
 #[derive(Debug, Clone)]
 struct Block {
-    /// The box of its positions (whether it is inside the viewport).
-    extent: BBox,
+    /// The box of its positions, lon/lat (whether it is inside the viewport).
+    extent: AABB<[f64; 2]>,
     /// What its solid positions ([`ScanEntry::is_solid`]) add to a cell, every doc of theirs
     /// counted, sums left to the live view.
     solid: Part,
@@ -200,11 +201,14 @@ impl MapGrid {
             .chunks(BLOCK_LEN)
             .enumerate()
             .map(|(block, entries)| {
-                let mut extent = Part::EMPTY.bounds;
+                let extent = entries
+                    .iter()
+                    .map(|entry| AABB::from_point([entry.point.lon, entry.point.lat]))
+                    .reduce(|extent, point| extent.merged(&point))
+                    .expect("a block holds a position");
                 let mut solid = Part::EMPTY;
                 let first = block_exceptional.len() as u32;
                 for (offset, entry) in entries.iter().enumerate() {
-                    extend(&mut extent, entry.point);
                     if !entry.exceptional.is_empty() {
                         block_exceptional.push((block * BLOCK_LEN + offset) as u32);
                     }
@@ -215,7 +219,12 @@ impl MapGrid {
                 Block { extent, solid, exceptional: first..block_exceptional.len() as u32 }
             })
             .collect();
-        MapGrid { mercator, scan, rank, blocks, block_exceptional, exceptional }
+        MapGrid { scan, rank, blocks, block_exceptional, exceptional }
+    }
+
+    /// The scan's entry of a position.
+    fn entry(&self, position: u32) -> &ScanEntry {
+        &self.scan[self.rank[position as usize] as usize]
     }
 
     /// How many blocks the scan has.
@@ -227,37 +236,6 @@ impl MapGrid {
     pub(crate) fn block_of(&self, position: u32) -> usize {
         self.rank[position as usize] as usize / BLOCK_LEN
     }
-}
-
-/// Widens a box to a point.
-fn extend(bounds: &mut BBox, point: GeoPoint) {
-    bounds.min_lon = bounds.min_lon.min(point.lon);
-    bounds.max_lon = bounds.max_lon.max(point.lon);
-    bounds.min_lat = bounds.min_lat.min(point.lat);
-    bounds.max_lat = bounds.max_lat.max(point.lat);
-}
-
-/// Whether `inner` (a box that does not cross the antimeridian) is inside `outer`.
-fn box_inside(outer: &BBox, inner: &BBox) -> bool {
-    let lat = outer.min_lat <= inner.min_lat && inner.max_lat <= outer.max_lat;
-    let lon = if outer.min_lon <= outer.max_lon {
-        outer.min_lon <= inner.min_lon && inner.max_lon <= outer.max_lon
-    } else {
-        inner.min_lon >= outer.min_lon || inner.max_lon <= outer.max_lon
-    };
-    lat && lon
-}
-
-/// Whether `inner` (a box that does not cross the antimeridian) is outside `outer`, no point
-/// in both.
-fn box_outside(outer: &BBox, inner: &BBox) -> bool {
-    let lat = inner.max_lat < outer.min_lat || outer.max_lat < inner.min_lat;
-    let lon = if outer.min_lon <= outer.max_lon {
-        inner.max_lon < outer.min_lon || outer.max_lon < inner.min_lon
-    } else {
-        outer.max_lon < inner.min_lon && inner.max_lon < outer.min_lon
-    };
-    lat || lon
 }
 
 /// What some positions add to a cell.
@@ -322,7 +300,7 @@ impl Part {
         self.bounds.max_lat = self.bounds.max_lat.max(other.bounds.max_lat);
         self.or = [self.or[0] | other.or[0], self.or[1] | other.or[1]];
         self.and = [self.and[0] & other.and[0], self.and[1] & other.and[1]];
-        add(&mut self.sums, other.sums);
+        self.sums.add(other.sums);
     }
 
     /// The bits in which the positions' fixed points differ (x and y merged).
@@ -525,6 +503,7 @@ impl Engine {
             // time where a block lies inside a cell and the viewport
             let mut builder = CellBuilder::new(zoom, offer_of_doc);
             let bbox = walk.bbox();
+            let envelopes = bbox.map(envelopes);
             let scan = &grid.scan;
             let visit = |entry: &ScanEntry, builder: &mut CellBuilder, exceptions: &mut Vec<Exception>| {
                 if bbox.is_some_and(|bbox| !bbox.contains(entry.point)) {
@@ -546,11 +525,11 @@ impl Engine {
             // two solid positions: then it could be a cell's only position).
             let add_block = |number: usize, key: u64, builder: &mut CellBuilder, exceptions: &mut Vec<Exception>| {
                 let block = &grid.blocks[number];
-                if let Some(bbox) = bbox {
-                    if box_outside(bbox, &block.extent) {
-                        return true;
+                if let Some(envelopes) = &envelopes {
+                    if !envelopes.iter().any(|envelope| envelope.intersects(&block.extent)) {
+                        return true; // outside
                     }
-                    if !box_inside(bbox, &block.extent) {
+                    if !envelopes.iter().any(|envelope| envelope.contains_envelope(&block.extent)) {
                         return false;
                     }
                 }
@@ -644,7 +623,7 @@ impl Engine {
         let mut tallies: Vec<Tally> = Vec::new();
         let mut offers = Vec::new();
         let tally = |position: u32, matches: Matches, sums: Sums| {
-            let (point, mercator) = (index.layout.positions[position as usize], grid.mercator[position as usize]);
+            let &ScanEntry { point, mercator, .. } = grid.entry(position);
             Tally { position, point, mercator, matches, sums }
         };
         walk.run(&grid.exceptional, &mut |step| match step {
@@ -846,6 +825,19 @@ impl<'a> CellBuilder<'a> {
 }
 
 impl Sums {
+    fn add(&mut self, more: Sums) {
+        self.available += more.available;
+        self.crisis_t0 += more.crisis_t0;
+        self.crisis_t60 += more.crisis_t60;
+    }
+
+    /// Takes back sums added (these hold at least them).
+    fn remove(&mut self, less: Sums) {
+        self.available -= less.available;
+        self.crisis_t0 -= less.crisis_t0;
+        self.crisis_t60 -= less.crisis_t60;
+    }
+
     /// Adds counts `[available, crisis T0, crisis T60]` as a profile that sees `seen` of them.
     fn add_seen(&mut self, seen: CapacityVisibility, [available, crisis_t0, crisis_t60]: [u64; 3]) {
         if seen.operational {
@@ -866,21 +858,6 @@ impl Sums {
             self.crisis_t0 -= crisis_t0;
             self.crisis_t60 -= crisis_t60;
         }
-    }
-}
-
-fn add(sums: &mut Sums, more: Sums) {
-    sums.available += more.available;
-    sums.crisis_t0 += more.crisis_t0;
-    sums.crisis_t60 += more.crisis_t60;
-}
-
-impl Sums {
-    /// Takes back sums added (these hold at least them).
-    fn remove(&mut self, less: Sums) {
-        self.available -= less.available;
-        self.crisis_t0 -= less.crisis_t0;
-        self.crisis_t60 -= less.crisis_t60;
     }
 }
 

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use super::clusters::MapGrid;
 use super::columns::CapacityCounts;
 use crate::model::rules::CapacityTotals;
 use crate::model::{CapacityKey, CapacityRecord};
@@ -111,9 +112,7 @@ impl PositionCapacity {
         }
         capacity
     }
-}
 
-impl PositionCapacity {
     /// Whether one of its sums is saturated (no longer the sum of its docs').
     pub(crate) fn saturated(&self) -> bool {
         self.sums.iter().flatten().any(|&sum| sum == u32::MAX)
@@ -133,16 +132,24 @@ pub(crate) struct BlockSums {
 }
 
 impl BlockSums {
-    /// Adds a position's sums (`sign` 1), or takes them back (`sign` -1).
-    fn add(&mut self, capacity: &PositionCapacity, sign: i8) {
+    /// Adds a position's sums.
+    fn add(&mut self, capacity: &PositionCapacity) {
         for (sums, position) in self.sums.iter_mut().zip(&capacity.sums) {
             for (sum, value) in sums.iter_mut().zip(position) {
-                *sum = if sign > 0 { *sum + u64::from(*value) } else { *sum - u64::from(*value) };
+                *sum += u64::from(*value);
             }
         }
-        if capacity.saturated() {
-            self.saturated = if sign > 0 { self.saturated + 1 } else { self.saturated - 1 };
+        self.saturated += u32::from(capacity.saturated());
+    }
+
+    /// Takes back what [`BlockSums::add`] added of a position.
+    fn remove(&mut self, capacity: &PositionCapacity) {
+        for (sums, position) in self.sums.iter_mut().zip(&capacity.sums) {
+            for (sum, value) in sums.iter_mut().zip(position) {
+                *sum -= u64::from(*value);
+            }
         }
+        self.saturated -= u32::from(capacity.saturated());
     }
 }
 
@@ -169,17 +176,17 @@ pub struct LiveView {
 }
 
 impl LiveView {
-    /// The view of a snapshot with no write: its own counts and maxima.
-    /// `block_of` gives the map grid block of a position, among `blocks`.
+    /// The view of a snapshot with no write: its own counts, maxima and sums (those of the
+    /// blocks of `map_grid` too).
     pub(crate) fn of_snapshot(
         capacity: &[CapacityCounts],
         positions: Vec<PositionCapacity>,
         locations: usize,
-        (blocks, block_of): (usize, impl Fn(u32) -> usize),
+        map_grid: &MapGrid,
     ) -> LiveView {
-        let mut map_blocks = vec![BlockSums::default(); blocks];
+        let mut map_blocks = vec![BlockSums::default(); map_grid.blocks()];
         for (position, capacity) in positions.iter().enumerate() {
-            map_blocks[block_of(position as u32)].add(capacity, 1);
+            map_blocks[map_grid.block_of(position as u32)].add(capacity);
         }
         LiveView {
             capacity: Chunked::from_vec(capacity.to_vec()),
@@ -433,13 +440,7 @@ impl super::Index {
                 capacity
             })
             .collect();
-        let grid = &self.map_grid;
-        LiveView::of_snapshot(
-            &self.columns.capacity,
-            positions,
-            self.data.dataset.locations.len(),
-            (grid.blocks(), |position| grid.block_of(position)),
-        )
+        LiveView::of_snapshot(&self.columns.capacity, positions, self.data.dataset.locations.len(), &self.map_grid)
     }
 
     /// The records a location holds in `view`.
@@ -528,8 +529,8 @@ impl super::Index {
             let held = *view.position(position);
             if held.sums != capacity.sums {
                 let block = view.map_blocks.get_mut(self.map_grid.block_of(position));
-                block.add(&held, -1);
-                block.add(&capacity, 1);
+                block.remove(&held);
+                block.add(&capacity);
             }
             view.positions.set(position as usize, capacity);
         }

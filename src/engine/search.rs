@@ -229,15 +229,19 @@ impl PositionedWalk<'_> {
     /// Calls `visit` on each of `docs` (those of `position`) that matches the filter, in doc
     /// order (the position's summary first: most positions are passed over whole).
     #[inline]
-    pub(crate) fn position_matches(&self, position: u32, docs: std::ops::Range<u32>, mut visit: impl FnMut(u32)) {
+    pub(crate) fn position_matches(&self, position: u32, docs: std::ops::Range<u32>, visit: impl FnMut(u32)) {
         let (index, filter) = (self.index, &self.plan.filter);
-        if !filter.only_masks() && !filter.position_may_match(&index.summaries, self.live, position as usize) {
-            return;
+        if filter.only_masks() || filter.position_may_match(&index.summaries, self.live, position as usize) {
+            self.docs_matching(docs, visit);
         }
-        for doc in docs {
-            if filter.matches(&index.columns, self.live, doc) {
-                visit(doc);
-            }
+    }
+
+    /// Calls `visit` on each of `docs` that matches the filter, in doc order.
+    #[inline]
+    fn docs_matching(&self, docs: std::ops::Range<u32>, mut visit: impl FnMut(u32)) {
+        let (index, filter) = (self.index, &self.plan.filter);
+        for doc in docs.filter(|&doc| filter.matches(&index.columns, self.live, doc)) {
+            visit(doc);
         }
     }
 
@@ -298,11 +302,7 @@ impl PositionedWalk<'_> {
                         }
                         return;
                     }
-                    for doc in docs {
-                        if plan.filter.matches(&index.columns, live, doc) {
-                            visit(Positioned::Doc(position, doc));
-                        }
-                    }
+                    self.docs_matching(docs, |doc| visit(Positioned::Doc(position, doc)));
                 });
             }
         }

@@ -234,7 +234,7 @@ impl<'a> Plan<'a> {
 }
 
 /// The rstar envelopes of a bbox (two across the antimeridian).
-fn envelopes(bbox: &BBox) -> Vec<AABB<[f64; 2]>> {
+pub(crate) fn envelopes(bbox: &BBox) -> Vec<AABB<[f64; 2]>> {
     if bbox.min_lon <= bbox.max_lon {
         vec![AABB::from_corners([bbox.min_lon, bbox.min_lat], [bbox.max_lon, bbox.max_lat])]
     } else {
