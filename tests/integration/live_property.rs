@@ -407,6 +407,8 @@ fn search_strategy(places: Vec<(f64, f64)>, text: bool) -> impl Strategy<Value =
             6 => Just(None),
             1 => Just(Some(BBox { min_lon: -10.0, min_lat: 35.0, max_lon: 20.0, max_lat: 55.0 })),
             1 => (-10.0f64..10.0, 40.0f64..50.0, 0.5f64..8.0).prop_map(|(lon, lat, size)| Some(BBox { min_lon: lon, min_lat: lat, max_lon: lon + size, max_lat: lat + size })),
+            // across the antimeridian (Wallis-et-Futuna on one side, the 179.9° E cluster on the other)
+            1 => Just(Some(BBox { min_lon: 170.0, min_lat: -25.0, max_lon: -170.0, max_lat: -10.0 })),
         ],
         (codes(&["500", "355", "202", "183", "101"]), codes(&["21", "22", "23", "24", "25", "27", "157", "20", "48"])),
         (capacity.clone(), capacity.clone(), capacity),
