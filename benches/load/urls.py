@@ -8,6 +8,12 @@ does not hit one cached answer.
 
     urls.py orientation 2000 > orientation.txt
     urls.py mixed 2000 > mixed.txt
+
+One kind of request alone (benches/cpu.sh measures each): healthz, orientation, dense (every
+offer within 10 km of central Paris, its total exact), crisis (the 10 nearest offers with T0
+crisis beds, total exact), france (a whole-France bbox count).
+
+    urls.py dense 2000 > dense.txt
 """
 import random
 import sys
@@ -44,11 +50,32 @@ def path(rng, parameters, with_centre=True):
     return f"/v1/offers?lat={lat:.5f}&lon={lon:.5f}&{parameters}"
 
 
+DENSE = "radius_km=10&exact_total=true"
+PARIS = CENTRES["paris"]
+
+
+def single(rng, kind):
+    """One request of one kind (see the module's doc)."""
+    if kind == "healthz":
+        return "/healthz"
+    if kind == "dense":
+        lat, lon = PARIS[0] + rng.uniform(-0.02, 0.02), PARIS[1] + rng.uniform(-0.03, 0.03)
+        return f"/v1/offers?lat={lat:.5f}&lon={lon:.5f}&{DENSE}"
+    if kind == "crisis":
+        return path(rng, NEAREST[0] + "&exact_total=true")
+    if kind == "france":
+        return path(rng, BBOX[0], with_centre=False)
+    raise SystemExit(f"unknown kind {kind!r}")
+
+
 def main():
     mix = sys.argv[1] if len(sys.argv) > 1 else "orientation"
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
     rng = random.Random(2026)
     for _ in range(count):
+        if mix not in ("orientation", "mixed"):
+            print(single(rng, mix))
+            continue
         if mix == "orientation":
             print(path(rng, rng.choice(ORIENTATION)))
             continue
