@@ -178,6 +178,11 @@ struct Block {
 }
 
 impl MapGrid {
+    /// The docs of each position that are sensitive or may close.
+    pub(crate) fn exceptional_docs(&self) -> &ExceptionalDocs {
+        &self.exceptional
+    }
+
     pub(crate) fn new(layout: &Layout, columns: &Columns) -> MapGrid {
         let mercator: Vec<[u32; 2]> = layout.positions.iter().map(|point| mercator(*point)).collect();
         let exceptional = ExceptionalDocs::new(layout, columns);

@@ -347,6 +347,61 @@ impl CompiledFilter {
             && self.aide_sociale.is_none()
     }
 
+    /// The docs passing the code, GIR and aide-sociale filters, borrowed from the postings when
+    /// one code of one field is all there is (an `EHPAD` search clones nothing); `None` when none
+    /// of these is set.
+    pub(crate) fn mask_borrowed<'p>(&self, postings: &'p Postings) -> Option<std::borrow::Cow<'p, RoaringBitmap>> {
+        let fields =
+            [&postings.category, &postings.offer_type, &postings.activity, &postings.care_mode, &postings.reception];
+        let mut single = None;
+        let mut criteria = usize::from(self.gir.is_some()) + usize::from(self.aide_sociale.is_some());
+        for (selected, bitmaps) in self.selected.iter().zip(fields) {
+            if let Some(ids) = selected {
+                criteria += 1;
+                if let [id] = ids.as_slice() {
+                    single = Some(&bitmaps[*id as usize]);
+                }
+            }
+        }
+        match (criteria, single) {
+            (0, _) => None,
+            (1, Some(bitmap)) => Some(std::borrow::Cow::Borrowed(bitmap)),
+            _ => self.mask(postings).map(std::borrow::Cow::Owned),
+        }
+    }
+
+    /// When the only doc-level filters are capacity minima of at most 1 (some free place, some
+    /// crisis bed): which capacity patterns ([`crate::engine::live::CapacityPatterns`]) of a
+    /// block's doc open at the query's instant match, `[medico-social][sensitive][pattern]`.
+    pub(crate) fn capacity_patterns(&self) -> Option<[[[bool; 8]; 2]; 2]> {
+        let others = CompiledFilter {
+            min_available: 0,
+            min_crisis_t0: 0,
+            min_crisis_t60: 0,
+            check_capacity: false,
+            ..self.clone()
+        };
+        if !self.check_capacity || !others.only_masks() {
+            return None;
+        }
+        if self.min_available > 1 || self.min_crisis_t0 > 1 || self.min_crisis_t60 > 1 {
+            return None;
+        }
+        let required = usize::from(self.min_available > 0)
+            | usize::from(self.min_crisis_t0 > 0) << 1
+            | usize::from(self.min_crisis_t60 > 0) << 2;
+        Some([0, 1].map(|medico_social: usize| {
+            [0, 1].map(|sensitive: usize| {
+                let seen = self.available_seen[medico_social][sensitive];
+                let hidden = self.hide_sensitive && sensitive == 1;
+                std::array::from_fn(|pattern| {
+                    let pattern = if seen { pattern } else { pattern & !1 };
+                    !hidden && pattern & required == required
+                })
+            })
+        }))
+    }
+
     /// Whether some filter must be checked doc by doc (price, capacities, age).
     pub(crate) fn needs_per_doc(&self) -> bool {
         self.max_price_cents.is_some() || self.check_capacity || self.age.is_some()

@@ -78,18 +78,41 @@ pub(crate) fn departement_of_commune(commune: &str) -> Option<&str> {
     if commune.starts_with("97") || commune.starts_with("98") { Some(&commune[..3]) } else { Some(&commune[..2]) }
 }
 
-/// Index of a point on a Hilbert curve of order 16 over lon/lat (65,536 × 65,536 cells).
-pub(crate) fn hilbert_index(point: GeoPoint) -> u64 {
-    const ORDER: u32 = 16;
-    let side = 1u64 << ORDER;
+/// Order of the Hilbert curve positions are numbered along: a grid of 2^16 × 2^16 cells over
+/// lon/lat.
+pub(crate) const HILBERT_ORDER: u32 = 16;
+
+/// The cell of the Hilbert grid a point falls in: (column from longitude -180, row from
+/// latitude -90), each in `0..2^HILBERT_ORDER`.
+pub(crate) fn hilbert_cell(point: GeoPoint) -> (u64, u64) {
+    let side = 1u64 << HILBERT_ORDER;
     let scale = |value: f64, low: f64, high: f64| -> u64 {
         (((value - low) / (high - low)) * side as f64).clamp(0.0, (side - 1) as f64) as u64
     };
-    let mut x = scale(point.lon, -180.0, 180.0);
-    let mut y = scale(point.lat, -90.0, 90.0);
+    (scale(point.lon, -180.0, 180.0), scale(point.lat, -90.0, 90.0))
+}
+
+/// Index of a point on a Hilbert curve of order 16 over lon/lat (65,536 × 65,536 cells).
+pub(crate) fn hilbert_index(point: GeoPoint) -> u64 {
+    let (x, y) = hilbert_cell(point);
+    hilbert_of_cell(x, y)
+}
+
+/// Index on the Hilbert curve of a cell of its grid ([`hilbert_cell`]). Every aligned square
+/// of 4^k cells is one run of 4^k consecutive indexes.
+pub(crate) fn hilbert_of_cell(x: u64, y: u64) -> u64 {
+    hilbert_of_cell_at(x, y, HILBERT_ORDER)
+}
+
+/// The first index of the aligned square of side `2^(HILBERT_ORDER - levels)` holding cell
+/// `(x, y)`: [`hilbert_of_cell`] of its top `levels` bits only (the lower ones add less than
+/// the square's run of indexes).
+pub(crate) fn hilbert_of_cell_at(mut x: u64, mut y: u64, levels: u32) -> u64 {
+    let side = 1u64 << HILBERT_ORDER;
     let mut index = 0u64;
     let mut s = side / 2;
-    while s > 0 {
+    let last = side >> levels; // the smallest half-side processed
+    while s >= last && s > 0 {
         let rx = u64::from(x & s > 0);
         let ry = u64::from(y & s > 0);
         index += s * s * ((3 * rx) ^ ry);
@@ -103,6 +126,58 @@ pub(crate) fn hilbert_index(point: GeoPoint) -> u64 {
         s /= 2;
     }
     index
+}
+
+/// An aligned square of the Hilbert grid and where the curve runs through it: the curve
+/// visits its cells as the one run of indexes `start..start + side²`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HilbertSquare {
+    /// How many times the whole grid was quartered to get it (0: the whole grid).
+    pub(crate) level: u32,
+    /// Its first grid cell (column, row).
+    pub(crate) x: u64,
+    pub(crate) y: u64,
+    /// Its first index on the curve.
+    pub(crate) start: u64,
+    /// How the curve is turned inside it: [`hilbert_of_cell`]'s transform of the lower bits so
+    /// far (a transposition, then a flip of both coordinates; the two commute).
+    swap: bool,
+    flip: bool,
+}
+
+impl HilbertSquare {
+    /// The whole grid.
+    pub(crate) const ROOT: HilbertSquare = HilbertSquare { level: 0, x: 0, y: 0, start: 0, swap: false, flip: false };
+
+    /// Its side, in grid cells.
+    pub(crate) fn side(&self) -> u64 {
+        1 << (HILBERT_ORDER - self.level)
+    }
+
+    /// Its four quarters in curve order (`None` for a single grid cell).
+    pub(crate) fn quarters(&self) -> Option<[HilbertSquare; 4]> {
+        if self.level == HILBERT_ORDER {
+            return None;
+        }
+        let half = self.side() / 2;
+        let run = half * half;
+        let mut quarters = [*self; 4];
+        for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+            let (a, b) = if self.flip { (1 - dx, 1 - dy) } else { (dx, dy) };
+            let (rx, ry) = if self.swap { (b, a) } else { (a, b) };
+            let digit = (3 * rx) ^ ry;
+            let turned = ry == 0;
+            quarters[digit as usize] = HilbertSquare {
+                level: self.level + 1,
+                x: self.x + dx * half,
+                y: self.y + dy * half,
+                start: self.start + digit * run,
+                swap: self.swap ^ turned,
+                flip: self.flip ^ (turned && rx == 1),
+            };
+        }
+        Some(quarters)
+    }
 }
 
 /// The doc-id numbering of a snapshot.
@@ -196,6 +271,11 @@ impl Layout {
         self.position_start[position as usize]..self.position_start[position as usize + 1]
     }
 
+    /// The docs of a run of positions (consecutive doc ids).
+    pub(crate) fn docs_of_positions(&self, positions: std::ops::Range<u32>) -> std::ops::Range<u32> {
+        self.position_start[positions.start as usize]..self.position_start[positions.end as usize]
+    }
+
     /// The position of a doc, if it has one.
     pub(crate) fn position_of(&self, doc: u32) -> Option<GeoPoint> {
         let position = self.position_of_doc[doc as usize];
@@ -214,6 +294,44 @@ mod tests {
         let lyon = hilbert_index(GeoPoint { lat: 45.764, lon: 4.8357 });
         assert!(paris.abs_diff(paris_nearby) < paris.abs_diff(lyon));
         assert!(hilbert_index(GeoPoint { lat: 90.0, lon: 180.0 }) < 1 << 32);
+    }
+
+    #[test]
+    fn hilbert_squares_are_runs() {
+        let mut rng = crate::util::rng::SplitMix64::new(7);
+        for _ in 0..2_000 {
+            let (x, y) = (rng.next_u64() >> 48, rng.next_u64() >> 48);
+            for levels in 0..=HILBERT_ORDER {
+                let run = 1u64 << (2 * (HILBERT_ORDER - levels));
+                assert_eq!(hilbert_of_cell_at(x, y, levels), hilbert_of_cell(x, y) / run * run, "{x} {y} {levels}");
+            }
+        }
+        // every cell of an aligned square is in its run
+        let (x0, y0, side) = (4096, 8192, 16);
+        let start = hilbert_of_cell_at(x0, y0, HILBERT_ORDER - 4);
+        for x in x0..x0 + side {
+            for y in y0..y0 + side {
+                assert!((start..start + side * side).contains(&hilbert_of_cell(x, y)));
+            }
+        }
+    }
+
+    #[test]
+    fn hilbert_squares_quarter_along_the_curve() {
+        // Every square reached from the whole grid starts where its first cell's index says.
+        let mut rng = crate::util::rng::SplitMix64::new(11);
+        for _ in 0..500 {
+            let mut square = HilbertSquare::ROOT;
+            while let Some(quarters) = square.quarters() {
+                let run = 1u64 << (2 * (HILBERT_ORDER - square.level - 1));
+                for (k, quarter) in quarters.iter().enumerate() {
+                    assert_eq!(quarter.start, square.start + k as u64 * run);
+                    assert_eq!(quarter.start, hilbert_of_cell_at(quarter.x, quarter.y, quarter.level));
+                }
+                square = quarters[(rng.next_u64() % 4) as usize];
+            }
+            assert_eq!(square.start, hilbert_of_cell(square.x, square.y));
+        }
     }
 
     #[test]

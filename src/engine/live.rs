@@ -153,6 +153,42 @@ impl BlockSums {
     }
 }
 
+/// log2 of the positions in a block of [`LiveView::capacity_blocks`].
+pub(crate) const CAPACITY_BLOCK_BITS: u32 = 5;
+/// log2 of the blocks in a superblock of [`LiveView::capacity_superblock`].
+pub(crate) const CAPACITY_SUPERBLOCK_BITS: u32 = 6;
+
+/// How many docs of a block of positions (consecutive ids) have some capacity, for exact
+/// counts without visiting them ([`crate::engine::plan::count`]): per medico-social bit and
+/// sensitive bit (what a profile sees of them), per pattern of `available ≥ 1` (bit 0),
+/// `crisis T0 ≥ 1` (bit 1), `crisis T60 ≥ 1` (bit 2). Closures change with time: the docs
+/// counted are those open over `open_from..open_until`, an interval in which none of the
+/// block's docs opens or closes; a query at another instant visits the block doc by doc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CapacityPatterns {
+    /// `[medico-social][sensitive][pattern]`.
+    pub(crate) docs: [[[u32; 8]; 2]; 2],
+    /// Unix seconds.
+    pub(crate) open_from: i64,
+    pub(crate) open_until: i64,
+}
+
+impl Default for CapacityPatterns {
+    fn default() -> CapacityPatterns {
+        CapacityPatterns { docs: Default::default(), open_from: i64::MIN, open_until: i64::MAX }
+    }
+}
+
+impl CapacityPatterns {
+    /// The pattern of a doc's counts.
+    #[inline]
+    pub(crate) fn pattern(counts: &CapacityCounts) -> usize {
+        usize::from(counts.available > 0)
+            | usize::from(counts.crisis_t0 > 0) << 1
+            | usize::from(counts.crisis_t60 > 0) << 2
+    }
+}
+
 /// What queries read of capacities, as the last write left it.
 #[derive(Debug, Clone)]
 pub struct LiveView {
@@ -166,6 +202,12 @@ pub struct LiveView {
     /// Per block of the map grid's scan: the sums of its positions (small chunks: a write
     /// copies one).
     map_blocks: Chunked<BlockSums, 6>,
+    /// Per block of `2^CAPACITY_BLOCK_BITS` positions (by id), its solid docs by capacity
+    /// pattern.
+    capacity_blocks: Chunked<CapacityPatterns, 6>,
+    /// Per `2^CAPACITY_SUPERBLOCK_BITS` consecutive blocks, their patterns summed (the open
+    /// interval: the one they share).
+    capacity_superblocks: Chunked<CapacityPatterns, 6>,
     /// Per location: its records and version, once a write changed them (`None`: the
     /// snapshot's, version 0).
     pub(crate) records: Chunked<Option<Arc<LiveLocation>>>,
@@ -183,6 +225,7 @@ impl LiveView {
         positions: Vec<PositionCapacity>,
         locations: usize,
         map_grid: &MapGrid,
+        capacity_blocks: Vec<CapacityPatterns>,
     ) -> LiveView {
         let mut map_blocks = vec![BlockSums::default(); map_grid.blocks()];
         for (position, capacity) in positions.iter().enumerate() {
@@ -193,6 +236,25 @@ impl LiveView {
             crisis_docs: Chunked::from_vec(bitmap_words(capacity.len(), |doc| has_crisis(&capacity[doc]))),
             positions: Chunked::from_vec(positions),
             map_blocks: Chunked::from_vec(map_blocks),
+            capacity_superblocks: Chunked::from_vec(
+                capacity_blocks
+                    .chunks(1 << CAPACITY_SUPERBLOCK_BITS)
+                    .map(|blocks| {
+                        let mut sum = CapacityPatterns::default();
+                        for block in blocks {
+                            sum.open_from = sum.open_from.max(block.open_from);
+                            sum.open_until = sum.open_until.min(block.open_until);
+                            for (sums, docs) in
+                                sum.docs.iter_mut().flatten().flatten().zip(block.docs.iter().flatten().flatten())
+                            {
+                                *sums += docs;
+                            }
+                        }
+                        sum
+                    })
+                    .collect(),
+            ),
+            capacity_blocks: Chunked::from_vec(capacity_blocks),
             records: Chunked::filled(locations, None),
             writes_applied: 0,
             newest_write_at: None,
@@ -261,6 +323,18 @@ impl LiveView {
     #[inline]
     pub(crate) fn map_block(&self, block: usize) -> &BlockSums {
         self.map_blocks.get(block)
+    }
+
+    /// The solid docs by capacity pattern of a block of positions.
+    #[inline]
+    pub(crate) fn capacity_block(&self, block: usize) -> &CapacityPatterns {
+        self.capacity_blocks.get(block)
+    }
+
+    /// The patterns of a superblock of `2^CAPACITY_SUPERBLOCK_BITS` blocks.
+    #[inline]
+    pub(crate) fn capacity_superblock(&self, superblock: usize) -> &CapacityPatterns {
+        self.capacity_superblocks.get(superblock)
     }
 
     /// The live records of a location, when a write changed them.
@@ -440,7 +514,65 @@ impl super::Index {
                 capacity
             })
             .collect();
-        LiveView::of_snapshot(&self.columns.capacity, positions, self.data.dataset.locations.len(), &self.map_grid)
+        let blocks = self.layout.positions.len().div_ceil(1 << CAPACITY_BLOCK_BITS);
+        let mut capacity_blocks = vec![CapacityPatterns::default(); blocks];
+        let now = crate::util::time::now();
+        let columns = &self.columns;
+        for (block, patterns) in capacity_blocks.iter_mut().enumerate() {
+            let first = (block << CAPACITY_BLOCK_BITS) as u32;
+            let positions = first..(first + (1 << CAPACITY_BLOCK_BITS)).min(self.layout.positions.len() as u32);
+            let docs = self.layout.docs_of_positions(positions);
+            for doc in docs.clone().filter(|&doc| self.may_close(doc)) {
+                let doc = doc as usize;
+                let instants = [
+                    (columns.closed_from[doc] != super::columns::NEVER).then_some(columns.closed_from[doc]),
+                    (columns.closed_from[doc] != super::columns::NEVER).then_some(columns.reopens_at[doc]),
+                    Some(columns.eg_closed_at[doc]),
+                ];
+                for instant in instants.into_iter().flatten().filter(|&instant| instant != super::columns::NEVER) {
+                    if instant <= now {
+                        patterns.open_from = patterns.open_from.max(instant);
+                    } else {
+                        patterns.open_until = patterns.open_until.min(instant);
+                    }
+                }
+            }
+            let open_from = patterns.open_from;
+            for doc in
+                docs.filter(|&doc| !(self.may_close(doc) && super::filter::is_closed(columns, doc as usize, open_from)))
+            {
+                let [medico_social, sensitive] = self.visibility_bits(doc);
+                patterns.docs[medico_social][sensitive][CapacityPatterns::pattern(&columns.capacity[doc as usize])] +=
+                    1;
+            }
+        }
+        LiveView::of_snapshot(
+            &self.columns.capacity,
+            positions,
+            self.data.dataset.locations.len(),
+            &self.map_grid,
+            capacity_blocks,
+        )
+    }
+
+    /// Whether a doc has a closing date (its own or its EG's).
+    #[inline]
+    pub(crate) fn may_close(&self, doc: u32) -> bool {
+        super::columns::bit(&self.columns.may_close, doc as usize)
+    }
+
+    /// Whether a doc of a block is closed over its `open_from..open_until` (left out of its
+    /// patterns).
+    #[inline]
+    fn closed_over(&self, patterns: &CapacityPatterns, doc: u32) -> bool {
+        self.may_close(doc) && super::filter::is_closed(&self.columns, doc as usize, patterns.open_from)
+    }
+
+    /// A doc's medico-social and sensitive bits, as indexes.
+    #[inline]
+    pub(crate) fn visibility_bits(&self, doc: u32) -> [usize; 2] {
+        let columns = &self.columns;
+        [&columns.medico_social, &columns.sensitive].map(|bits| usize::from(super::columns::bit(bits, doc as usize)))
     }
 
     /// The records a location holds in `view`.
@@ -511,8 +643,22 @@ impl super::Index {
                     .flat_map(|&location| self.location_records(view, location).iter()),
             );
             let doc = self.layout.doc_of_offer[offer as usize];
-            view.set_counts(doc, counts);
             let position = self.layout.position_of_doc[doc as usize];
+            let (before, after) = (CapacityPatterns::pattern(view.counts(doc)), CapacityPatterns::pattern(&counts));
+            if position != super::layout::NO_POSITION && before != after {
+                let block = (position >> CAPACITY_BLOCK_BITS) as usize;
+                if !self.closed_over(view.capacity_block(block), doc) {
+                    let [medico_social, sensitive] = self.visibility_bits(doc);
+                    for patterns in [
+                        view.capacity_blocks.get_mut(block),
+                        view.capacity_superblocks.get_mut(block >> CAPACITY_SUPERBLOCK_BITS),
+                    ] {
+                        patterns.docs[medico_social][sensitive][before] -= 1;
+                        patterns.docs[medico_social][sensitive][after] += 1;
+                    }
+                }
+            }
+            view.set_counts(doc, counts);
             if position != super::layout::NO_POSITION {
                 dirty.push(position);
             }

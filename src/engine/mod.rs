@@ -114,6 +114,8 @@ pub(crate) struct Index {
     /// matches all the others: the map counts a position, or a block, whole from its live
     /// sums, checking only those).
     pub(crate) map_grid: clusters::MapGrid,
+    /// The Hilbert index of each position, for cutting a region into runs of positions.
+    pub(crate) hilbert: plan::count::HilbertCells,
 }
 
 /// One write to the capacities of one location.
@@ -220,6 +222,7 @@ impl Engine {
         if columns.sensitive.is_empty() && !layout.offer_of_doc.is_empty() {
             columns.fill_access(&data, &layout); // read from engine.bin, which does not keep them
         }
+        let hilbert = plan::count::HilbertCells::new(&layout.positions);
         let (((sphere, plane), (postings, summaries)), (text, map_grid)) = rayon::join(
             || {
                 let sphere = RTree::bulk_load(
@@ -279,6 +282,7 @@ impl Engine {
             summaries,
             lookups,
             map_grid,
+            hilbert,
         };
         let view = index.snapshot_view();
         Ok(Engine {

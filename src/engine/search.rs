@@ -99,6 +99,16 @@ impl Index {
             }
             (_, _) => (plan.enumerate(&mut collector, need_all), Strategy::Region),
         };
+        if !total_exact {
+            // The walk stopped once its page was certain: count the rest without walking it.
+            collector.total = match &text_query {
+                Some(query) => {
+                    let text = self.text.as_ref().expect("a text query has a text index");
+                    text.scorer(query).map_or(0, |mut scorer| plan.count(Some(scorer.as_mut())))
+                }
+                None => plan.count(None),
+            };
+        }
         tracing::trace!(?strategy, total = collector.total, total_exact, "search planned");
         let total = if strategy == Strategy::Empty { 0 } else { collector.total };
         let hits = collector.heap.into_sorted_vec();
@@ -119,7 +129,7 @@ impl Index {
         Ok(SearchResponse {
             snapshot: &self.manifest.snapshot_id,
             total,
-            total_exact,
+            total_exact: true,
             offset: request.offset,
             limit: request.limit,
             sort,
@@ -361,6 +371,11 @@ impl ExceptionalDocs {
     /// Those of a [`Self::range_of`].
     pub(crate) fn slice(&self, range: std::ops::Range<u32>) -> &[u32] {
         &self.docs[range.start as usize..range.end as usize]
+    }
+
+    /// Those of a run of positions.
+    pub(crate) fn of_positions(&self, positions: std::ops::Range<u32>) -> &[u32] {
+        &self.docs[self.start[positions.start as usize] as usize..self.start[positions.end as usize] as usize]
     }
 
     fn at(&self, position: u32) -> &[u32] {

@@ -14,6 +14,7 @@
 //! positions.
 
 pub(crate) mod bulk;
+pub(crate) mod count;
 pub(crate) mod nearest;
 pub(crate) mod region;
 pub(crate) mod text;
