@@ -117,7 +117,7 @@ pub struct OffersQuery {
     #[arg(long)]
     #[param(value_type = Option<String>)]
     pub(crate) explain: Option<OfferId>,
-    /// `true`: count every match even when the first page is found early.
+    /// Accepted for compatibility: every `total` is exact (this changes nothing).
     #[arg(long = "exact_total")]
     #[param(value_type = Option<bool>)]
     pub(crate) exact_total: Option<Flag>,

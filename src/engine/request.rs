@@ -185,7 +185,8 @@ pub struct SearchRequest {
     pub facets: bool,
     /// FHIR id of an offer to explain.
     pub explain: Option<String>,
-    /// Count every match even when the first page is known early (slower on dense areas).
+    /// Accepted for compatibility: every total is exact. A plan that needs every match anyway
+    /// (facets, explain) walks them all instead of counting its region apart.
     pub exact_total: bool,
     /// The instant closures are evaluated at (Unix seconds); `None` = now.
     pub now: Option<i64>,

@@ -68,7 +68,8 @@ impl Index {
             ),
             None => None,
         };
-        let need_all = request.exact_total || request.facets || explain_doc.is_some();
+        // (`exact_total` changes nothing: a walk that stops early counts its region apart)
+        let need_all = request.facets || explain_doc.is_some();
         let mut collector = Collector::new(request.offset + request.limit);
         if request.facets {
             collector.facets = Some(FacetCounts::new(&self.columns.dictionaries));

@@ -93,9 +93,20 @@ pub(crate) fn route_template(matched: &str) -> Option<&'static str> {
     ROUTES.iter().map(|(_, route)| *route).find(|route| *route == matched)
 }
 
-/// What every handler can reach.
+/// What every handler can reach: one pointer, cloned by each middleware with state on each
+/// request.
 #[derive(Clone)]
-pub(crate) struct AppState {
+pub(crate) struct AppState(Arc<AppParts>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub(crate) struct AppParts {
     pub(crate) handle: Arc<SnapshotHandle>,
     pub(crate) openapi: Arc<utoipa::openapi::OpenApi>,
     /// Threads for the requests that take milliseconds, below the workers' priority.
@@ -224,7 +235,7 @@ pub(crate) fn router_with(
 ) -> axum::Router {
     let (router, openapi) = routes().split_for_parts();
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let state = AppState {
+    let state = AppState(Arc::new(AppParts {
         handle,
         openapi: Arc::new(openapi),
         heavy: Arc::new(crate::serve::heavy::HeavyPool::new(threads)),
@@ -232,7 +243,7 @@ pub(crate) fn router_with(
         audit,
         fhir: Arc::new(fhir::FhirState::new(&config)),
         page: Arc::new(page::Page::new(&config)),
-    };
+    }));
     let inner = router
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::gate))
         // The page is public (its calls to the API carry the user's key): after the gate.
@@ -452,18 +463,26 @@ async fn shape_errors(request: Request, next: Next) -> Response {
 /// A span per request, and the request metrics.
 async fn observe(State(state): State<AppState>, request: Request<Body>, next: Next) -> Response {
     let route = route_label(request.uri().path());
-    let method = request.method().clone();
-    let span = tracing::info_span!("request", %method, route = %route, uri = %request.uri());
+    // The span is at debug level: at the default level it is disabled, and nothing of the
+    // request is formatted unless it fails (the error names it).
+    let span = tracing::debug_span!("request", method = %request.method(), route = %route, uri = %request.uri());
+    let failed = tracing::enabled!(tracing::Level::ERROR).then(|| (request.method().clone(), request.uri().clone()));
     let started = Instant::now();
-    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    let response = if span.is_disabled() {
+        next.run(request).await
+    } else {
+        tracing::Instrument::instrument(next.run(request), span.clone()).await
+    };
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
     state.handle.metrics.observe(route, status, seconds);
     span.in_scope(|| {
+        let micros = (seconds * 1e6) as u64;
         if status >= 500 {
-            tracing::error!(status, micros = (seconds * 1e6) as u64, "request failed");
+            let (method, uri) = failed.unwrap_or_default();
+            tracing::error!(%method, route, %uri, status, micros, "request failed");
         } else {
-            tracing::debug!(status, micros = (seconds * 1e6) as u64, "request");
+            tracing::debug!(status, micros, "request");
         }
     });
     response

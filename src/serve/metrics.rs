@@ -30,7 +30,8 @@ impl Histogram {
 /// The process's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: RwLock<BTreeMap<(String, u16), Histogram>>,
+    /// Keyed by route template (one of the router's, `&'static`: no allocation per request).
+    requests: RwLock<BTreeMap<(&'static str, u16), Histogram>>,
     pub(crate) reload_success: AtomicU64,
     pub(crate) reload_failure: AtomicU64,
     pub(crate) rollbacks: AtomicU64,
@@ -49,14 +50,13 @@ pub(crate) struct SnapshotGauges {
 
 impl Metrics {
     /// Records one request.
-    pub(crate) fn observe(&self, route: &str, status: u16, seconds: f64) {
-        if let Some(histogram) = self.requests.read().ok().as_ref().and_then(|map| map.get(&(route.to_owned(), status)))
-        {
+    pub(crate) fn observe(&self, route: &'static str, status: u16, seconds: f64) {
+        if let Some(histogram) = self.requests.read().ok().as_ref().and_then(|map| map.get(&(route, status))) {
             histogram.observe(seconds);
             return;
         }
         if let Ok(mut map) = self.requests.write() {
-            map.entry((route.to_owned(), status)).or_default().observe(seconds);
+            map.entry((route, status)).or_default().observe(seconds);
         }
     }
 
