@@ -71,7 +71,7 @@ impl Metrics {
                     let buckets: Vec<u64> =
                         histogram.buckets.iter().map(|bucket| bucket.load(Ordering::Relaxed)).collect();
                     (
-                        key.clone(),
+                        *key,
                         buckets,
                         histogram.count.load(Ordering::Relaxed),
                         histogram.sum_nanos.load(Ordering::Relaxed),
