@@ -637,3 +637,56 @@ fn short_prefixes_use_their_most_frequent_completions() {
         }
     }
 }
+
+/// The exact counts of capacity minima of 0 or 1 (the live blocks' patterns): every
+/// combination of the three minima, for every single profile and two sets (each sees free
+/// places on other docs), over a whole-country, a radius and a bbox region, on both datasets,
+/// at the clock's instant (the patterns' interval) and at the tests' fixed one (doc by doc).
+#[test]
+fn capacity_minima_counts_match_the_reference_for_every_profile() {
+    use ror_search::model::access::Profile::*;
+    let profile_sets = [
+        ProfileSet::of(Full),
+        ProfileSet::of(Public),
+        ProfileSet::of(Restricted),
+        ProfileSet::of(MedicoSocial),
+        ProfileSet::of(NoContacts),
+        ProfileSet::of(InstalledOnly),
+        ProfileSet::from_profiles([Restricted, NoContacts]),
+        ProfileSet::from_profiles([Public, MedicoSocial]),
+    ];
+    let regions: [&[(&str, &str)]; 3] = [
+        &[("lat", "46.5"), ("lon", "2.5")],
+        &[("lat", "48.8566"), ("lon", "2.3522"), ("radius_km", "40")],
+        &[("bbox", "-1.5,43,6,47")],
+    ];
+    let clock = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let mut checked = 0;
+    for engine in [sample_engine(), random_engine()] {
+        for minima in 1..8u32 {
+            for region in regions {
+                let mut pairs = region.to_vec();
+                let values = [minima & 1, minima >> 1 & 1, minima >> 2 & 1].map(|bit| bit.to_string());
+                for (name, value) in ["min_available", "min_crisis_t0", "min_crisis_t60"].into_iter().zip(&values) {
+                    if value == "1" {
+                        pairs.push((name, value)); // (a minimum given at all must be one the profile sees)
+                    }
+                }
+                pairs.push(("limit", "4")); // (even: `check` keeps the instant given)
+                for profiles in profile_sets {
+                    for now in [clock, NOW] {
+                        let mut request = request(&pairs);
+                        request.profiles = profiles;
+                        request.now = Some(now);
+                        if engine.search(&request).is_err() {
+                            continue; // a minimum this profile may not ask (403 over HTTP)
+                        }
+                        check(engine, &request).unwrap();
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "{checked} requests checked");
+}
