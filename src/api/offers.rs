@@ -117,7 +117,8 @@ pub struct OffersQuery {
     #[arg(long)]
     #[param(value_type = Option<String>)]
     pub(crate) explain: Option<OfferId>,
-    /// Accepted for compatibility: every `total` is exact (this changes nothing).
+    /// `true`: count every match even when the first page is found early (counted apart
+    /// over the region; always done without doc-level filters or with only minima of 1).
     #[arg(long = "exact_total")]
     #[param(value_type = Option<bool>)]
     pub(crate) exact_total: Option<Flag>,

@@ -185,8 +185,8 @@ pub struct SearchRequest {
     pub facets: bool,
     /// FHIR id of an offer to explain.
     pub explain: Option<String>,
-    /// Accepted for compatibility: every total is exact. A plan that needs every match anyway
-    /// (facets, explain) walks them all instead of counting its region apart.
+    /// Count every match even when the first page is known early (`engine::plan::count`; done
+    /// anyway when the count reads only runs and blocks of the region).
     pub exact_total: bool,
     /// The instant closures are evaluated at (Unix seconds); `None` = now.
     pub now: Option<i64>,

@@ -324,8 +324,8 @@ pub struct CentreView<'a> {
 pub struct SearchResponse<'a> {
     /// The snapshot the answer comes from.
     pub snapshot: &'a str,
-    /// Number of matching offers, always exact (counted over the region without visiting each
-    /// match when the page was found early; see `engine::plan::count`).
+    /// Number of matching offers: exact when `total_exact`, else a lower bound (the page was
+    /// found early and counting the rest needs its docs; ask `exact_total=true`).
     pub total: u64,
     /// Whether `total` is exact.
     pub total_exact: bool,

@@ -100,8 +100,11 @@ impl Index {
             }
             (_, _) => (plan.enumerate(&mut collector, need_all), Strategy::Region),
         };
-        if !total_exact {
-            // The walk stopped once its page was certain: count the rest without walking it.
+        let mut total_exact = total_exact;
+        // The walk stopped once its page was certain: count the rest apart, without walking it,
+        // when asked, or always when the count costs a few runs of the region (no doc-level
+        // filter, or only "some free place / crisis bed" minima).
+        if !total_exact && (request.exact_total || (text_query.is_none() && plan.counts_cheaply())) {
             collector.total = match &text_query {
                 Some(query) => {
                     let text = self.text.as_ref().expect("a text query has a text index");
@@ -109,6 +112,7 @@ impl Index {
                 }
                 None => plan.count(None),
             };
+            total_exact = true;
         }
         tracing::trace!(?strategy, total = collector.total, total_exact, "search planned");
         let total = if strategy == Strategy::Empty { 0 } else { collector.total };
@@ -130,7 +134,7 @@ impl Index {
         Ok(SearchResponse {
             snapshot: &self.manifest.snapshot_id,
             total,
-            total_exact: true,
+            total_exact,
             offset: request.offset,
             limit: request.limit,
             sort,

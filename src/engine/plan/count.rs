@@ -289,6 +289,12 @@ impl Plan<'_> {
         count
     }
 
+    /// Whether [`Plan::count`] without text reads only runs and blocks of the region, not its
+    /// docs: no doc-level filter, or only capacity minima of 1.
+    pub(crate) fn counts_cheaply(&self) -> bool {
+        self.filter.only_masks() || self.filter.capacity_patterns().is_some()
+    }
+
     /// The matches at `positions`, no text.
     fn count_positions(&self, counting: &Counting<'_>, positions: Range<u32>) -> u64 {
         let (index, filter, live) = (self.index, &self.filter, self.live);
