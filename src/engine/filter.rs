@@ -35,6 +35,11 @@ impl IdSet {
     }
 }
 
+/// The posting lists of the coded fields, in the order of `CompiledFilter::selected`.
+fn coded_postings(postings: &Postings) -> [&Vec<RoaringBitmap>; 5] {
+    [&postings.category, &postings.offer_type, &postings.activity, &postings.care_mode, &postings.reception]
+}
+
 /// The position-summary bits of a code list (`u64::MAX` when the list is empty).
 fn summary_bits(codes: &[Code], dictionary: &Dictionary) -> u64 {
     if codes.is_empty() {
@@ -284,9 +289,7 @@ impl CompiledFilter {
                 None => set,
             });
         };
-        let fields =
-            [&postings.category, &postings.offer_type, &postings.activity, &postings.care_mode, &postings.reception];
-        for (selected, bitmaps) in self.selected.iter().zip(fields) {
+        for (selected, bitmaps) in self.selected.iter().zip(coded_postings(postings)) {
             if let Some(ids) = selected {
                 let mut union = RoaringBitmap::new();
                 for &id in ids {
@@ -335,13 +338,17 @@ impl CompiledFilter {
     /// capacity, age, GIR or aide-sociale filter (every doc of a position with no sensitive
     /// doc and none that may close then matches).
     pub(crate) fn only_masks(&self) -> bool {
+        !self.check_capacity && self.only_masks_but_capacity()
+    }
+
+    /// [`Self::only_masks`] but for the capacity minima.
+    fn only_masks_but_capacity(&self) -> bool {
         self.category.is_none()
             && self.offer_type.is_none()
             && self.activity.is_none()
             && self.care_mode.is_none()
             && self.reception.is_none()
             && self.max_price_cents.is_none()
-            && !self.check_capacity
             && self.age.is_none()
             && self.gir.is_none()
             && self.aide_sociale.is_none()
@@ -351,11 +358,9 @@ impl CompiledFilter {
     /// one code of one field is all there is (an `EHPAD` search clones nothing); `None` when none
     /// of these is set.
     pub(crate) fn mask_borrowed<'p>(&self, postings: &'p Postings) -> Option<std::borrow::Cow<'p, RoaringBitmap>> {
-        let fields =
-            [&postings.category, &postings.offer_type, &postings.activity, &postings.care_mode, &postings.reception];
         let mut single = None;
         let mut criteria = usize::from(self.gir.is_some()) + usize::from(self.aide_sociale.is_some());
-        for (selected, bitmaps) in self.selected.iter().zip(fields) {
+        for (selected, bitmaps) in self.selected.iter().zip(coded_postings(postings)) {
             if let Some(ids) = selected {
                 criteria += 1;
                 if let [id] = ids.as_slice() {
@@ -374,17 +379,8 @@ impl CompiledFilter {
     /// crisis bed): which capacity patterns ([`crate::engine::live::CapacityPatterns`]) of a
     /// block's doc open at the query's instant match, `[medico-social][sensitive][pattern]`.
     pub(crate) fn capacity_patterns(&self) -> Option<[[[bool; 8]; 2]; 2]> {
-        let others = CompiledFilter {
-            min_available: 0,
-            min_crisis_t0: 0,
-            min_crisis_t60: 0,
-            check_capacity: false,
-            ..self.clone()
-        };
-        if !self.check_capacity || !others.only_masks() {
-            return None;
-        }
-        if self.min_available > 1 || self.min_crisis_t0 > 1 || self.min_crisis_t60 > 1 {
+        let minima = [self.min_available, self.min_crisis_t0, self.min_crisis_t60];
+        if !self.check_capacity || !self.only_masks_but_capacity() || minima.iter().any(|&minimum| minimum > 1) {
             return None;
         }
         let required = usize::from(self.min_available > 0)
@@ -493,6 +489,14 @@ impl CompiledFilter {
         });
         criteria
     }
+}
+
+/// The instants at which a doc's closure may change ([`is_closed`] is constant between two of
+/// them): its own closing and reopening dates, its EG's closing date.
+pub(crate) fn closure_instants(columns: &Columns, doc: usize) -> impl Iterator<Item = i64> {
+    let from = columns.closed_from[doc];
+    let own = (from != NEVER).then_some([from, columns.reopens_at[doc]]);
+    own.into_iter().flatten().chain([columns.eg_closed_at[doc]]).filter(|&instant| instant != NEVER)
 }
 
 /// Whether a doc is closed at `now` (see `model::rules::offer_closed_at`).

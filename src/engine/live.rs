@@ -180,6 +180,15 @@ impl Default for CapacityPatterns {
 }
 
 impl CapacityPatterns {
+    /// Adds another block's counts; the interval becomes the one both share.
+    fn add(&mut self, other: &CapacityPatterns) {
+        self.open_from = self.open_from.max(other.open_from);
+        self.open_until = self.open_until.min(other.open_until);
+        for (sum, docs) in self.docs.iter_mut().flatten().flatten().zip(other.docs.iter().flatten().flatten()) {
+            *sum += docs;
+        }
+    }
+
     /// The pattern of a doc's counts.
     #[inline]
     pub(crate) fn pattern(counts: &CapacityCounts) -> usize {
@@ -202,8 +211,8 @@ pub struct LiveView {
     /// Per block of the map grid's scan: the sums of its positions (small chunks: a write
     /// copies one).
     map_blocks: Chunked<BlockSums, 6>,
-    /// Per block of `2^CAPACITY_BLOCK_BITS` positions (by id), its solid docs by capacity
-    /// pattern.
+    /// Per block of `2^CAPACITY_BLOCK_BITS` positions (by id), its docs open over its interval
+    /// by capacity pattern.
     capacity_blocks: Chunked<CapacityPatterns, 6>,
     /// Per `2^CAPACITY_SUPERBLOCK_BITS` consecutive blocks, their patterns summed (the open
     /// interval: the one they share).
@@ -240,17 +249,10 @@ impl LiveView {
                 capacity_blocks
                     .chunks(1 << CAPACITY_SUPERBLOCK_BITS)
                     .map(|blocks| {
-                        let mut sum = CapacityPatterns::default();
-                        for block in blocks {
-                            sum.open_from = sum.open_from.max(block.open_from);
-                            sum.open_until = sum.open_until.min(block.open_until);
-                            for (sums, docs) in
-                                sum.docs.iter_mut().flatten().flatten().zip(block.docs.iter().flatten().flatten())
-                            {
-                                *sums += docs;
-                            }
-                        }
-                        sum
+                        blocks.iter().fold(CapacityPatterns::default(), |mut sum, block| {
+                            sum.add(block);
+                            sum
+                        })
                     })
                     .collect(),
             ),
@@ -325,7 +327,7 @@ impl LiveView {
         self.map_blocks.get(block)
     }
 
-    /// The solid docs by capacity pattern of a block of positions.
+    /// The docs by capacity pattern of a block of positions.
     #[inline]
     pub(crate) fn capacity_block(&self, block: usize) -> &CapacityPatterns {
         self.capacity_blocks.get(block)
@@ -523,13 +525,7 @@ impl super::Index {
             let positions = first..(first + (1 << CAPACITY_BLOCK_BITS)).min(self.layout.positions.len() as u32);
             let docs = self.layout.docs_of_positions(positions);
             for doc in docs.clone().filter(|&doc| self.may_close(doc)) {
-                let doc = doc as usize;
-                let instants = [
-                    (columns.closed_from[doc] != super::columns::NEVER).then_some(columns.closed_from[doc]),
-                    (columns.closed_from[doc] != super::columns::NEVER).then_some(columns.reopens_at[doc]),
-                    Some(columns.eg_closed_at[doc]),
-                ];
-                for instant in instants.into_iter().flatten().filter(|&instant| instant != super::columns::NEVER) {
+                for instant in super::filter::closure_instants(columns, doc as usize) {
                     if instant <= now {
                         patterns.open_from = patterns.open_from.max(instant);
                     } else {
@@ -538,9 +534,7 @@ impl super::Index {
                 }
             }
             let open_from = patterns.open_from;
-            for doc in
-                docs.filter(|&doc| !(self.may_close(doc) && super::filter::is_closed(columns, doc as usize, open_from)))
-            {
+            for doc in docs.filter(|&doc| !self.closed_at(open_from, doc)) {
                 let [medico_social, sensitive] = self.visibility_bits(doc);
                 patterns.docs[medico_social][sensitive][CapacityPatterns::pattern(&columns.capacity[doc as usize])] +=
                     1;
@@ -561,11 +555,11 @@ impl super::Index {
         super::columns::bit(&self.columns.may_close, doc as usize)
     }
 
-    /// Whether a doc of a block is closed over its `open_from..open_until` (left out of its
-    /// patterns).
+    /// Whether a doc is closed at `instant`: for a block's `open_from`, whether it is left out
+    /// of the block's patterns (its closure is the same over the whole interval).
     #[inline]
-    fn closed_over(&self, patterns: &CapacityPatterns, doc: u32) -> bool {
-        self.may_close(doc) && super::filter::is_closed(&self.columns, doc as usize, patterns.open_from)
+    fn closed_at(&self, instant: i64, doc: u32) -> bool {
+        self.may_close(doc) && super::filter::is_closed(&self.columns, doc as usize, instant)
     }
 
     /// A doc's medico-social and sensitive bits, as indexes.
@@ -647,7 +641,7 @@ impl super::Index {
             let (before, after) = (CapacityPatterns::pattern(view.counts(doc)), CapacityPatterns::pattern(&counts));
             if position != super::layout::NO_POSITION && before != after {
                 let block = (position >> CAPACITY_BLOCK_BITS) as usize;
-                if !self.closed_over(view.capacity_block(block), doc) {
+                if !self.closed_at(view.capacity_block(block).open_from, doc) {
                     let [medico_social, sensitive] = self.visibility_bits(doc);
                     for patterns in [
                         view.capacity_blocks.get_mut(block),

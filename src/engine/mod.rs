@@ -114,7 +114,8 @@ pub(crate) struct Index {
     /// matches all the others: the map counts a position, or a block, whole from its live
     /// sums, checking only those).
     pub(crate) map_grid: clusters::MapGrid,
-    /// The Hilbert index of each position, for cutting a region into runs of positions.
+    /// The Hilbert index and unit vector of each position, for cutting a region into runs of
+    /// positions (`plan::count`).
     pub(crate) hilbert: plan::count::HilbertCells,
 }
 

@@ -68,7 +68,7 @@ impl Index {
             ),
             None => None,
         };
-        // (`exact_total` changes nothing: a walk that stops early counts its region apart)
+        // (`exact_total` is met by counting the region apart once the walk stops, below)
         let need_all = request.facets || explain_doc.is_some();
         let mut collector = Collector::new(request.offset + request.limit);
         if request.facets {
@@ -384,7 +384,7 @@ impl ExceptionalDocs {
     }
 
     fn at(&self, position: u32) -> &[u32] {
-        self.slice(self.range_of(position))
+        self.of_positions(position..position + 1)
     }
 }
 

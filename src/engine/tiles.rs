@@ -19,7 +19,6 @@
 //! carry no buffer beyond 180°.
 
 use super::clusters::{CELL_PRECISION_OFFSET, Feature, MAX_ZOOM, mercator};
-use super::columns::NEVER;
 use super::filter::CompiledFilter;
 use super::request::{BBox, DEFAULT_LIMIT, SearchRequest};
 use super::{Engine, ParamError};
@@ -286,19 +285,10 @@ impl Engine {
 
 /// Every instant at which a doc's closure changes (see `filter::is_closed`), ascending.
 fn closure_instants(columns: &super::columns::Columns) -> Vec<i64> {
-    let mut instants = Vec::new();
-    for doc in 0..columns.closed_from.len() {
-        if columns.may_close[doc >> 6] >> (doc & 63) & 1 == 0 {
-            continue;
-        }
-        let from = columns.closed_from[doc];
-        if from != NEVER {
-            instants.push(from);
-            instants.push(columns.reopens_at[doc]);
-        }
-        instants.push(columns.eg_closed_at[doc]);
-    }
-    instants.retain(|&instant| instant != NEVER);
+    let mut instants: Vec<i64> = (0..columns.closed_from.len())
+        .filter(|&doc| super::columns::bit(&columns.may_close, doc))
+        .flat_map(|doc| super::filter::closure_instants(columns, doc))
+        .collect();
     instants.sort_unstable();
     instants.dedup();
     instants

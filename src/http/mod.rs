@@ -463,23 +463,18 @@ async fn shape_errors(request: Request, next: Next) -> Response {
 /// A span per request, and the request metrics.
 async fn observe(State(state): State<AppState>, request: Request<Body>, next: Next) -> Response {
     let route = route_label(request.uri().path());
-    // The span is at debug level: at the default level it is disabled, and nothing of the
-    // request is formatted unless it fails (the error names it).
-    let span = tracing::debug_span!("request", method = %request.method(), route = %route, uri = %request.uri());
-    let failed = tracing::enabled!(tracing::Level::ERROR).then(|| (request.method().clone(), request.uri().clone()));
+    // The span is at debug level: at the default level it is disabled and formats nothing;
+    // a failing request's error names the request itself.
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    let span = tracing::debug_span!("request", %method, route = %route, %uri);
     let started = Instant::now();
-    let response = if span.is_disabled() {
-        next.run(request).await
-    } else {
-        tracing::Instrument::instrument(next.run(request), span.clone()).await
-    };
+    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
     state.handle.metrics.observe(route, status, seconds);
     span.in_scope(|| {
         let micros = (seconds * 1e6) as u64;
         if status >= 500 {
-            let (method, uri) = failed.unwrap_or_default();
             tracing::error!(%method, route, %uri, status, micros, "request failed");
         } else {
             tracing::debug!(status, micros, "request");

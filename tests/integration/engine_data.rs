@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use ror_search::engine::Engine;
+use proptest::prelude::*;
+use ror_search::engine::{Engine, SearchRequest};
 use ror_search::ingest::IngestReport;
 use ror_search::model::place::Commune;
 use ror_search::model::{Address, AgeRange, CapacityRecord, Code, Dataset, Eg, Ej, GeoPoint, Location, Offer, Tariff};
@@ -218,4 +219,54 @@ pub(crate) fn engine_of(data: SnapshotData, dir: &Path) -> Engine {
     )
     .expect("snapshot written");
     Engine::open(&out).expect("engine opens")
+}
+
+/// The instant a property test asks a search at: half the requests (odd `limit`) at the clock's,
+/// where the exact counts' block patterns hold the docs open around the instant the snapshot
+/// was loaded; the others at `fixed`, where blocks with a closure in between are counted doc by
+/// doc.
+pub(crate) fn instant_of(request: &SearchRequest, fixed: i64) -> i64 {
+    if request.limit % 2 == 1 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    } else {
+        fixed
+    }
+}
+
+/// Checks a search's total against the reference's: equal when exact, else a lower bound no
+/// lower than the page; exact when asked (`exact_total`, `facets`) and whenever no doc-level
+/// filter but capacity minima of 1 is set (the count then reads only runs and blocks).
+pub(crate) fn check_total(
+    request: &SearchRequest,
+    total: u64,
+    total_exact: bool,
+    expected: u64,
+) -> Result<(), TestCaseError> {
+    if total_exact {
+        prop_assert_eq!(total, expected, "total differs for {:?}", request);
+    } else {
+        prop_assert!(total <= expected, "lower bound above the total for {:?}", request);
+        prop_assert!(
+            total >= expected.min((request.offset + request.limit) as u64),
+            "lower bound too low for {:?}",
+            request
+        );
+    }
+    let cheap = request.q.is_none()
+        && request.category.is_empty()
+        && request.offer_type.is_empty()
+        && request.activity.is_empty()
+        && request.care_mode.is_empty()
+        && request.reception.is_empty()
+        && request.age.is_none()
+        && request.gir.is_none()
+        && request.max_price_cents.is_none()
+        && request.aide_sociale.is_none()
+        && [request.min_available, request.min_crisis_t0, request.min_crisis_t60]
+            .iter()
+            .all(|minimum| minimum.unwrap_or(0) <= 1);
+    if request.exact_total || request.facets || cheap {
+        prop_assert!(total_exact, "total not exact for {:?}", request);
+    }
+    Ok(())
 }

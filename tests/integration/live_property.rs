@@ -27,7 +27,7 @@ use ror_search::model::{CapacityKey, CapacityRecord, Code, Dataset, GeoPoint};
 use ror_search::snapshot::SnapshotData;
 use ror_search::util::rng::SplitMix64;
 
-use crate::engine_data::{CLUSTERS, NOW, communes, engine_of, random_dataset};
+use crate::engine_data::{CLUSTERS, NOW, check_total, communes, engine_of, instant_of, random_dataset};
 
 /// Seed of the generated cases (runs are reproducible).
 const SEED: u64 = 20_261_215;
@@ -579,13 +579,7 @@ fn check_search(engine: &Engine, naive: &Naive, lookup: &Lookup, spec: &SearchSp
             }
         }
     }
-    // Half the requests at the clock's instant: the exact counts' block patterns hold the docs
-    // open around the instant the snapshot was loaded (other instants visit blocks doc by doc).
-    let now = if request.limit % 2 == 1 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-    } else {
-        NOW
-    };
+    let now = instant_of(&request, NOW);
     request.now = Some(now);
     let response = match engine.search(&request) {
         Ok(response) => response,
@@ -596,33 +590,7 @@ fn check_search(engine: &Engine, naive: &Naive, lookup: &Lookup, spec: &SearchSp
     prop_assert_eq!(&ids, &expected.ids.iter().map(String::as_str).collect::<Vec<_>>(), "ids differ for {:?}", request);
     let distances: Vec<Option<f64>> = response.results.iter().map(|hit| hit.distance_m).collect();
     prop_assert_eq!(&distances, &expected.distances_m, "distances differ for {:?}", request);
-    if response.total_exact {
-        prop_assert_eq!(response.total, expected.total, "total differs for {:?}", request);
-    } else {
-        prop_assert!(response.total <= expected.total, "lower bound above the total for {:?}", request);
-        prop_assert!(
-            response.total >= expected.total.min((request.offset + request.limit) as u64),
-            "lower bound too low for {:?}",
-            request
-        );
-    }
-    // Exact when asked, and whenever no doc-level filter but capacity minima of 1 is set.
-    let cheap = request.q.is_none()
-        && request.category.is_empty()
-        && request.offer_type.is_empty()
-        && request.activity.is_empty()
-        && request.care_mode.is_empty()
-        && request.reception.is_empty()
-        && request.age.is_none()
-        && request.gir.is_none()
-        && request.max_price_cents.is_none()
-        && request.aide_sociale.is_none()
-        && [request.min_available, request.min_crisis_t0, request.min_crisis_t60]
-            .iter()
-            .all(|minimum| minimum.unwrap_or(0) <= 1);
-    if request.exact_total || request.facets || cheap {
-        prop_assert!(response.total_exact, "total not exact for {:?}", request);
-    }
+    check_total(&request, response.total, response.total_exact, expected.total)?;
     if let Some(facets) = &response.facets {
         let as_map = |values: &[ror_search::engine::response::FacetValue]| {
             values.iter().map(|value| (value.code.to_owned(), value.count)).collect::<BTreeMap<_, _>>()

@@ -8,10 +8,11 @@
 //! few positions, which are then tested one by one. The runs come out in position order,
 //! touching ones merged, so a text scorer can seek along them.
 //!
-//! Counting a run: without doc-level filters every doc matches but the run's exceptional docs
-//! (sensitive, or that may close) that fail the filter, read from a list; otherwise each
-//! position's summary first, then its docs. No distance is computed inside a run, nothing is
-//! collected, nothing sorted.
+//! Counting a run ([`Counting`], chosen once per request): without doc-level filters, its doc
+//! range less its exceptional docs (sensitive, may close) that fail; with only code, GIR or
+//! aide-sociale filters, their bitmap's cardinality over the range; with only capacity minima
+//! of 1, the live view's per-block pattern counts; otherwise each position's summary, then its
+//! docs. No distance is computed inside a run, nothing is collected, nothing sorted.
 
 use std::ops::Range;
 
@@ -34,54 +35,57 @@ const LEAF_POSITIONS: u32 = 32;
 /// a cell is never outside its box.
 const CELL_SLACK_DEG: f64 = 1e-9;
 
-/// What cutting a region into cells reads: the Hilbert index and unit vector of every
-/// position, and the sines and cosines of the grid's lines.
+/// What cutting a region into cells reads of a snapshot: the Hilbert index and unit vector of
+/// every position.
 #[derive(Debug, Default)]
 pub(crate) struct HilbertCells {
     /// Per position, ascending (positions are numbered in this order).
     keys: Vec<u64>,
     /// Per position, its point on the unit sphere.
     units: Vec<[f64; 3]>,
-    /// Per meridian `x` of the grid (longitude `-180 + x · 360 / 2^16`, slack included on
-    /// the side a cell edge needs), `(sin, cos)`: `[west edge, east edge]` of a cell starting
-    /// or ending there.
-    lon_trig: Vec<[(f64, f64); 2]>,
-    /// Per parallel `y` of the grid, likewise `[south edge, north edge]`.
-    lat_trig: Vec<[(f64, f64); 2]>,
 }
 
 impl HilbertCells {
     pub(crate) fn new(positions: &[GeoPoint]) -> HilbertCells {
         let keys: Vec<u64> = positions.iter().map(|&point| hilbert_index(point)).collect();
         debug_assert!(keys.is_sorted(), "positions are in Hilbert order");
-        let lines = (1usize << HILBERT_ORDER) + 1;
-        let trig = |degrees: f64| degrees.to_radians().sin_cos();
-        let lon_trig = (0..lines)
-            .map(|x| {
-                let lon = grid_lon(x as u64);
-                [trig(lon - CELL_SLACK_DEG), trig(lon + CELL_SLACK_DEG)]
-            })
-            .collect();
-        let lat_trig = (0..lines)
-            .map(|y| {
-                let lat = grid_lat(y as u64);
-                [trig((lat - CELL_SLACK_DEG).max(-90.0)), trig((lat + CELL_SLACK_DEG).min(90.0))]
-            })
-            .collect();
-        HilbertCells { keys, units: positions.iter().map(|point| point.unit_vector()).collect(), lon_trig, lat_trig }
+        HilbertCells { keys, units: positions.iter().map(|point| point.unit_vector()).collect() }
     }
 
-    /// The positions whose index is in `indexes` (its end `u64::MAX`: from its start on),
-    /// searched within `within`.
-    fn positions(&self, within: Range<u32>, indexes: Range<u64>) -> Range<u32> {
-        let slice = &self.keys[within.start as usize..within.end as usize];
-        let start = slice.partition_point(|&key| key < indexes.start) as u32;
-        let end = if indexes.end == u64::MAX {
-            slice.len() as u32
-        } else {
-            slice.partition_point(|&key| key < indexes.end) as u32
-        };
-        within.start + start..within.start + end
+    /// The first of `within` whose index is at least `key`.
+    fn first_at(&self, within: Range<u32>, key: u64) -> u32 {
+        within.start + self.keys[within.start as usize..within.end as usize].partition_point(|&k| k < key) as u32
+    }
+}
+
+/// The sines and cosines of the Hilbert grid's lines, widened by the slack on the side a cell
+/// edge needs: the same for every snapshot, computed once per process.
+struct GridTrig {
+    /// Per meridian `x` (longitude `-180 + x · 360 / 2^16`), `(sin, cos)` of `[west edge,
+    /// east edge]` of a cell starting or ending there.
+    lon: Vec<[(f64, f64); 2]>,
+    /// Per parallel `y`, likewise `[south edge, north edge]`.
+    lat: Vec<[(f64, f64); 2]>,
+}
+
+impl GridTrig {
+    fn get() -> &'static GridTrig {
+        static TRIG: std::sync::OnceLock<GridTrig> = std::sync::OnceLock::new();
+        TRIG.get_or_init(|| {
+            let lines = (1u64 << HILBERT_ORDER) + 1;
+            let trig = |degrees: f64| degrees.to_radians().sin_cos();
+            GridTrig {
+                lon: (0..lines)
+                    .map(|x| [trig(grid_lon(x) - CELL_SLACK_DEG), trig(grid_lon(x) + CELL_SLACK_DEG)])
+                    .collect(),
+                lat: (0..lines)
+                    .map(|y| {
+                        let lat = grid_lat(y);
+                        [trig((lat - CELL_SLACK_DEG).max(-90.0)), trig((lat + CELL_SLACK_DEG).min(90.0))]
+                    })
+                    .collect(),
+            }
+        })
     }
 }
 
@@ -132,11 +136,13 @@ struct Disc {
     radius_m: f64,
     /// The centre as a unit vector.
     unit: [f64; 3],
-    /// A point is surely within the radius (less a slack) when the dot product of its unit
-    /// vector with the centre's is at least this; `None` for a disc too small to bother.
-    min_dot: Option<f64>,
+    /// A cell corner is surely within the radius (less a slack) when the dot product of its
+    /// unit vector with the centre's is at least this (infinite: a disc too small to take a
+    /// cell whole).
+    min_dot: f64,
     /// A position whose dot product with the centre is above `dot_inside` is within the
-    /// radius, below `dot_outside` beyond it; between, its haversine decides (as in every walk).
+    /// radius (infinite for a small disc), below `dot_outside` beyond it; between, its
+    /// haversine decides (as in every walk).
     dot_inside: f64,
     dot_outside: f64,
     min_lat: f64,
@@ -163,19 +169,18 @@ impl Disc {
             } else {
                 ratio.asin().to_degrees() + CELL_SLACK_DEG
             };
-        // Far more slack than the rounding of a dot product (about 1e-16 / sin(angle) radians),
-        // and a margin against the haversine the edge positions are tested with.
-        let min_dot = (radius_m >= MIN_WHOLE_RADIUS_M)
-            .then(|| ((radius_m * (1.0 - 1e-9) - BOUND_SLACK_M) / EARTH_RADIUS_M).min(std::f64::consts::PI).cos());
         let cos_of = |distance_m: f64| (distance_m.max(0.0) / EARTH_RADIUS_M).min(std::f64::consts::PI).cos();
-        // (1e-6 relative plus 1 m: far beyond the rounding of either computation)
+        let small = radius_m < MIN_WHOLE_RADIUS_M;
+        // Far more slack than the rounding of a dot product (about 1e-16 / sin(angle) radians),
+        // and a margin against the haversine the edge positions are tested with; the edge test's
+        // margin, 1e-6 relative plus 1 m, far beyond the rounding of either computation.
         let margin_m = radius_m * 1e-6 + 1.0;
         Disc {
             centre,
             radius_m,
             unit: centre.unit_vector(),
-            min_dot,
-            dot_inside: if radius_m >= MIN_WHOLE_RADIUS_M { cos_of(radius_m - margin_m) } else { f64::INFINITY },
+            min_dot: if small { f64::INFINITY } else { cos_of(radius_m * (1.0 - 1e-9) - BOUND_SLACK_M) },
+            dot_inside: if small { f64::INFINITY } else { cos_of(radius_m - margin_m) },
             dot_outside: cos_of(radius_m + margin_m),
             min_lat,
             max_lat,
@@ -195,17 +200,16 @@ impl Disc {
     /// farthest point of a lat/lon box from a point is a corner when the box lies within 90
     /// degrees of longitude of it: along a parallel, the distance grows with the difference of
     /// longitude; along a meridian less than 90 degrees away, it falls then rises.
-    fn holds(&self, cell: &CellBox, trig: &HilbertCells) -> bool {
-        let Some(min_dot) = self.min_dot else { return false };
+    fn holds(&self, cell: &CellBox) -> bool {
         let within_quarter = |lon: f64| lon_gap(self.centre.lon, lon, lon) <= 90.0;
         if cell.max_lon - cell.min_lon > 90.0 || !within_quarter(cell.min_lon) || !within_quarter(cell.max_lon) {
             return false;
         }
-        let [x, y, z] = self.unit;
-        let lats = [trig.lat_trig[cell.y.start as usize][0], trig.lat_trig[cell.y.end as usize][1]];
-        let lons = [trig.lon_trig[cell.x.start as usize][0], trig.lon_trig[cell.x.end as usize][1]];
+        let ([x, y, z], trig) = (self.unit, GridTrig::get());
+        let lats = [trig.lat[cell.y.start as usize][0], trig.lat[cell.y.end as usize][1]];
+        let lons = [trig.lon[cell.x.start as usize][0], trig.lon[cell.x.end as usize][1]];
         lats.iter().all(|&(sin_lat, cos_lat)| {
-            lons.iter().all(|&(sin_lon, cos_lon)| cos_lat * (cos_lon * x + sin_lon * y) + sin_lat * z >= min_dot)
+            lons.iter().all(|&(sin_lon, cos_lon)| cos_lat * (cos_lon * x + sin_lon * y) + sin_lat * z >= self.min_dot)
         })
     }
 
@@ -272,21 +276,16 @@ impl Plan<'_> {
     /// The exact number of matches of the request, with `text` its text scorer (sought along
     /// the region in doc order). Not for a request without geography (the bulk plan counts
     /// those, docs without a position included).
-    pub(crate) fn count(&self, mut text: Option<&mut dyn Scorer>) -> u64 {
+    pub(crate) fn count(&self, text: Option<&mut dyn Scorer>) -> u64 {
         let mut runs = Vec::new();
         self.region_runs(&mut runs);
-        let counting = match text {
-            Some(_) => Counting::Docs,
-            None => Counting::of(self),
-        };
-        let mut count = 0;
-        for positions in runs {
-            count += match text.as_deref_mut() {
-                Some(scorer) => self.count_text(scorer, positions),
-                None => self.count_positions(&counting, positions),
-            };
+        match text {
+            Some(scorer) => runs.into_iter().map(|positions| self.count_text(scorer, positions)).sum(),
+            None => {
+                let counting = Counting::of(self);
+                runs.into_iter().map(|positions| self.count_positions(&counting, positions)).sum()
+            }
         }
-        count
     }
 
     /// Whether [`Plan::count`] without text reads only runs and blocks of the region, not its
@@ -299,15 +298,15 @@ impl Plan<'_> {
     fn count_positions(&self, counting: &Counting<'_>, positions: Range<u32>) -> u64 {
         let (index, filter, live) = (self.index, &self.filter, self.live);
         let (layout, columns) = (&index.layout, &index.columns);
-        let exceptional = index.map_grid.exceptional_docs().of_positions(positions.clone());
+        let exceptional = || index.map_grid.exceptional_docs().of_positions(positions.clone());
         let docs = layout.docs_of_positions(positions.clone());
         match counting {
             Counting::Masks => {
-                let excluded = exceptional.iter().filter(|&&doc| !filter.matches(columns, live, doc)).count();
+                let excluded = exceptional().iter().filter(|&&doc| !filter.matches(columns, live, doc)).count();
                 (docs.len() - excluded) as u64
             }
             Counting::Mask(mask) => {
-                let excluded = exceptional
+                let excluded = exceptional()
                     .iter()
                     .filter(|&&doc| mask.contains(doc) && !filter.matches(columns, live, doc))
                     .count() as u64;
@@ -320,49 +319,34 @@ impl Plan<'_> {
                 in_mask - excluded
             }
             Counting::Patterns(accepted) => {
-                // Whole blocks from their patterns when the query's instant is in their open
-                // interval; partial blocks and the others doc by doc.
-                let doc_by_doc = |positions: Range<u32>| {
-                    layout.docs_of_positions(positions).filter(|&doc| filter.matches(columns, live, doc)).count() as u64
-                };
-                let block_len = 1u32 << CAPACITY_BLOCK_BITS;
-                let first_whole = positions.start.next_multiple_of(block_len);
-                let end_whole = positions.end / block_len * block_len;
-                if first_whole >= end_whole {
-                    return doc_by_doc(positions);
-                }
-                let mut count = doc_by_doc(positions.start..first_whole) + doc_by_doc(end_whole..positions.end);
+                // Whole blocks (whole superblocks first) from their patterns when the query's
+                // instant is in their open interval; partial blocks and the others doc by doc.
                 let now = filter.now;
                 let of_patterns = |patterns: &CapacityPatterns| {
                     (patterns.open_from <= now && now < patterns.open_until).then(|| {
-                        let mut count = 0;
-                        for (&docs, &yes) in
-                            patterns.docs.iter().flatten().flatten().zip(accepted.iter().flatten().flatten())
-                        {
-                            count += if yes { u64::from(docs) } else { 0 };
-                        }
-                        count
+                        let pairs = patterns.docs.iter().flatten().flatten().zip(accepted.iter().flatten().flatten());
+                        pairs.map(|(&docs, &yes)| if yes { u64::from(docs) } else { 0 }).sum::<u64>()
                     })
+                };
+                let doc_by_doc = |positions: Range<u32>| {
+                    layout.docs_of_positions(positions).filter(|&doc| filter.matches(columns, live, doc)).count() as u64
                 };
                 let of_block = |block: u32| {
                     of_patterns(live.capacity_block(block as usize))
                         .unwrap_or_else(|| doc_by_doc(block << CAPACITY_BLOCK_BITS..(block + 1) << CAPACITY_BLOCK_BITS))
                 };
-                let blocks = first_whole >> CAPACITY_BLOCK_BITS..end_whole >> CAPACITY_BLOCK_BITS;
-                let per_superblock = 1u32 << CAPACITY_SUPERBLOCK_BITS;
-                let (first_super, end_super) =
-                    (blocks.start.next_multiple_of(per_superblock), blocks.end / per_superblock * per_superblock);
-                if first_super >= end_super {
-                    return count + blocks.map(of_block).sum::<u64>();
-                }
-                count += (blocks.start..first_super).chain(end_super..blocks.end).map(of_block).sum::<u64>();
-                for superblock in first_super >> CAPACITY_SUPERBLOCK_BITS..end_super >> CAPACITY_SUPERBLOCK_BITS {
-                    count += of_patterns(live.capacity_superblock(superblock as usize)).unwrap_or_else(|| {
+                let of_superblock = |superblock: u32| {
+                    of_patterns(live.capacity_superblock(superblock as usize)).unwrap_or_else(|| {
                         let first = superblock << CAPACITY_SUPERBLOCK_BITS;
-                        (first..first + per_superblock).map(of_block).sum()
-                    });
-                }
-                count
+                        (first..first + (1 << CAPACITY_SUPERBLOCK_BITS)).map(of_block).sum()
+                    })
+                };
+                let of_blocks = |blocks: Range<u32>| {
+                    sum_aligned(blocks, CAPACITY_SUPERBLOCK_BITS, &|part| part.map(of_block).sum(), &|superblocks| {
+                        superblocks.map(of_superblock).sum()
+                    })
+                };
+                sum_aligned(positions, CAPACITY_BLOCK_BITS, &doc_by_doc, &of_blocks)
             }
             Counting::Docs => {
                 let mut count = 0;
@@ -414,8 +398,8 @@ impl Plan<'_> {
         self.descend(&region, HilbertSquare::ROOT, 0..positions, out);
     }
 
-    /// Cuts the cell at `level` whose first grid cell is `(x, y)` and whose positions are
-    /// `positions`.
+    /// Cuts `square`, whose positions are `positions`, into runs of the region (appended to
+    /// `out`).
     fn descend(&self, region: &Region, square: HilbertSquare, positions: Range<u32>, out: &mut Vec<Range<u32>>) {
         if positions.is_empty() {
             return;
@@ -431,7 +415,7 @@ impl Plan<'_> {
             return;
         }
         // (the whole world, level 0, spans more than 90 degrees of longitude: never held)
-        if bbox_holds && region.disc.as_ref().is_none_or(|disc| disc.holds(&cell, cells)) {
+        if bbox_holds && region.disc.as_ref().is_none_or(|disc| disc.holds(&cell)) {
             push_run(out, positions);
             return;
         }
@@ -455,13 +439,29 @@ impl Plan<'_> {
         let mut start = positions.start;
         for (k, quarter) in quarters.into_iter().enumerate() {
             let end = match quarters.get(k + 1) {
-                Some(next) => cells.positions(start..positions.end, next.start..u64::MAX).start,
+                Some(next) => cells.first_at(start..positions.end, next.start),
                 None => positions.end,
             };
             self.descend(region, quarter, start..end, out);
             start = end;
         }
     }
+}
+
+/// Sums over `range` split at multiples of `2^bits`: `groups(g)` for the run of whole aligned
+/// groups `g` it covers (group numbers), `part(sub-range)` for what is left at either end.
+fn sum_aligned(
+    range: Range<u32>,
+    bits: u32,
+    part: &dyn Fn(Range<u32>) -> u64,
+    groups: &dyn Fn(Range<u32>) -> u64,
+) -> u64 {
+    let len = 1u32 << bits;
+    let (first, end) = (range.start.next_multiple_of(len), range.end / len * len);
+    if first >= end {
+        return part(range);
+    }
+    part(range.start..first) + groups(first >> bits..end >> bits) + part(end..range.end)
 }
 
 /// Appends a run of positions, merged with the previous one when they touch.
