@@ -14,6 +14,7 @@
 #   benches/cpu.sh                                   # both scales, every kind, 1 4 64 connections
 #   SCALES=sample KINDS="healthz orientation" CONNECTIONS=1 DURATION=5s benches/cpu.sh
 #   BIN=/path/to/other/ror-search benches/cpu.sh     # another build on the same snapshots
+#   SCALES=bare KINDS=healthz benches/cpu.sh         # the floor: a bare hyper server (examples/bare_hyper.rs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,17 +47,27 @@ for scale in $SCALES; do
   case $scale in
     sample) INDEX=index ;; # serve builds index/sample from data-samples when it is missing
     national) source benches/national.sh; INDEX=$SNAPSHOT ;;
+    bare) INDEX= ;;
     *) echo "unknown scale $scale" >&2; exit 2 ;;
   esac
-  "$BIN" serve --index "$INDEX" --addr "$ADDR" --poll-interval-secs 0 --access "$WORK/access.toml" \
-    >"$WORK/serve.log" 2>&1 &
+  if [ "$scale" = bare ]; then
+    cargo build --release --quiet --example bare_hyper
+    target/release/examples/bare_hyper "$ADDR" >"$WORK/serve.log" 2>&1 &
+  else
+    "$BIN" serve --index "$INDEX" --addr "$ADDR" --poll-interval-secs 0 --access "$WORK/access.toml" \
+      >"$WORK/serve.log" 2>&1 &
+  fi
   SERVER=$!
   for _ in $(seq 1 600); do
     curl -fs "http://$ADDR/readyz" >/dev/null 2>&1 && break
     sleep 0.5
   done
   curl -fs "http://$ADDR/readyz" >/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
-  echo "== $scale: $(curl -fs "http://$ADDR/v1/snapshot" | python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["snapshot"], m["manifest"]["counts"]["offers"], "offers")')"
+  if [ "$scale" = bare ]; then
+    echo "== bare hyper server (a constant answer to every request)"
+  else
+    echo "== $scale: $(curl -fs "http://$ADDR/v1/snapshot" | python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["snapshot"], m["manifest"]["counts"]["offers"], "offers")')"
+  fi
   ROR_LOAD_PATHS="$WORK/orientation.txt" wrk -t1 -c4 -d2s -s benches/load/paths.lua "http://$ADDR" >/dev/null
   printf '%-12s %5s %12s %10s %9s %9s %7s\n' kind conns "requests/s" "cpu us/req" "p50 us" "p99 us" errors
   for kind in $KINDS; do

@@ -1,6 +1,7 @@
 //! Query latency on the synthetic national snapshot (100,000 EGs, 1,000,000 offers) and on the
 //! sample snapshot: orientation top-20 (dense and rural centres, several selectivities),
-//! nearest-10 with crisis capacity, whole-France bbox count, text + geo.
+//! nearest-10 with crisis capacity, whole-France bbox count, text + geo, and three of them with
+//! `exact_total=true`.
 //!
 //! Criterion measures each scenario at a fixed centre; then a percentile table runs each
 //! scenario at 1,000 centres jittered around it (seeded) and prints p50 / p90 / p99 / max.
@@ -110,6 +111,21 @@ fn scenarios() -> Vec<Scenario> {
             name: "text_geo/rural/cardiologie_nearest",
             centre: Some(RURAL),
             parameters: &[("q", "cardiologie"), ("limit", "10")],
+        },
+        Scenario {
+            name: "exact_total/paris/any_30km",
+            centre: Some(PARIS),
+            parameters: &[("radius_km", "30"), ("exact_total", "true")],
+        },
+        Scenario {
+            name: "exact_total/paris/ehpad_30km",
+            centre: Some(PARIS),
+            parameters: &[("radius_km", "30"), ("category", "500"), ("exact_total", "true")],
+        },
+        Scenario {
+            name: "exact_total/paris/nearest10_crisis",
+            centre: Some(PARIS),
+            parameters: &[("min_crisis_t0", "1"), ("limit", "10"), ("exact_total", "true")],
         },
         Scenario {
             name: "orientation_top20/bordeaux/readme",
