@@ -465,8 +465,12 @@ fn synthetic(args: SyntheticArgs) -> anyhow::Result<()> {
 fn search(args: &SearchArgs) -> anyhow::Result<()> {
     let request = args.query.clone().into_request().map_err(|error| anyhow::anyhow!("{error}"))?;
     let engine = crate::engine::Engine::open(&args.index)?;
-    let response = engine.search(&request).map_err(|error| anyhow::anyhow!("{error}"))?;
-    println!("{}", serde_json::to_string_pretty(&response)?);
+    let page = engine.search_page(&request).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let mut json = Vec::new();
+    page.write_json(&mut json);
+    // The service's bytes, indented: sonic-rs's values keep the members' order.
+    let value: sonic_rs::Value = sonic_rs::from_slice(&json)?;
+    println!("{}", sonic_rs::to_string_pretty(&value)?);
     Ok(())
 }
 

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::values::{
-    AgeYears, BBoxParam, Basis, Codes, Count, Flag, Gir, InseeCommune, Instant, Latitude, Limit, Longitude, OfferId,
-    Offset, PriceEur, RadiusKm, Sort, Text,
+    AgeYears, BBoxParam, Basis, Codes, Count, Fields, Flag, Gir, InseeCommune, Instant, Latitude, Limit, Longitude,
+    OfferId, Offset, PriceEur, RadiusKm, ResultView, Sort, Text,
 };
 use crate::engine::request::{Centre, DEFAULT_LIMIT, MAX_Q_CHARS, ParamError, SearchRequest};
 use crate::model::GeoPoint;
@@ -122,6 +122,18 @@ pub struct OffersQuery {
     #[arg(long = "exact_total")]
     #[param(value_type = Option<bool>)]
     pub(crate) exact_total: Option<Flag>,
+    /// Members of each result, comma-separated, among `id, identifier, name, offer_type,
+    /// activity_field, activity, care_mode, reception, age_min_years, age_max_years, eg, lat,
+    /// lon, position_source, distance_m, price, capacity, score, last_updated` (`id` always;
+    /// in the result's order). Not with `view`.
+    #[arg(long)]
+    #[param(value_type = Option<String>, example = "name,eg,distance_m,capacity")]
+    pub(crate) fields: Option<Fields>,
+    /// A preset of `fields`: `ids` (id, distance_m), `summary` (id, name, activity, care_mode,
+    /// eg, lat, lon, distance_m, price, capacity) or `full` (every member, the default).
+    #[arg(long)]
+    #[param(value_type = Option<String>, pattern = "^(ids|summary|full)$")]
+    pub(crate) view: Option<ResultView>,
     /// Evaluate closures at this instant (RFC 3339; default now).
     #[arg(long)]
     #[param(value_type = Option<String>, format = DateTime)]
@@ -181,6 +193,11 @@ impl OffersQuery {
             now: self.now.map(|Instant(seconds)| seconds),
             // The HTTP layer sets the caller's profiles; parsing alone knows no caller.
             profiles: crate::model::access::ProfileSet::default(),
+            fields: match (self.fields, self.view) {
+                (Some(_), Some(_)) => return Err(ParamError::new("fields", "give either fields or view, not both")),
+                (Some(Fields(fields)), None) | (None, Some(ResultView(fields))) => fields,
+                (None, None) => crate::engine::FieldSet::FULL,
+            },
         };
         request.validate()?;
         Ok(request)

@@ -359,4 +359,44 @@ impl FromStr for BBoxParam {
     }
 }
 
+/// The members of each result (`fields=name,eg,distance_m`): names of top-level result members,
+/// separated by commas; `id` is always written, the members come in the result's own order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fields(pub crate::engine::FieldSet);
+
+impl FromStr for Fields {
+    type Err = ValueError;
+    fn from_str(text: &str) -> Result<Self, ValueError> {
+        use crate::engine::ResultField;
+        let mut fields = Vec::new();
+        for name in text.split(',').map(str::trim) {
+            if name.is_empty() {
+                return Err(ValueError("empty field name in the list (expected names separated by commas)".into()));
+            }
+            let field = ResultField::from_name(name).ok_or_else(|| {
+                let known: Vec<&str> = ResultField::ALL.iter().map(|field| field.name()).collect();
+                ValueError(format!("{name:?} is not a result field (expected some of {})", known.join(", ")))
+            })?;
+            fields.push(field);
+        }
+        Ok(Fields(crate::engine::FieldSet::of(&fields)))
+    }
+}
+
+/// A preset of result members: `ids` (id, distance_m), `summary` (what a list or a map marker
+/// shows) or `full` (every member, the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ResultView(pub crate::engine::FieldSet);
+
+impl FromStr for ResultView {
+    type Err = ValueError;
+    fn from_str(text: &str) -> Result<Self, ValueError> {
+        crate::engine::FieldSet::view(text.trim())
+            .map(ResultView)
+            .ok_or_else(|| ValueError(format!("{text:?} is not a view (expected ids, summary or full)")))
+    }
+}
+
+deserialize_from_str!(Fields, ResultView);
+
 deserialize_from_str!(Flag, Codes, Names, InseeCommune, OfferId, PriceEur, Instant, Basis, Sort, BBoxParam);

@@ -16,6 +16,7 @@
 //! | [`crisis`] | the crisis-capacity query, aggregated by EG |
 //! | `lookup` | offer and EG details, commune type-ahead |
 //! | `render`, [`response`] | the page as it is answered, borrowing from the snapshot |
+//! | `fragment`, [`page`], `fields` | each offer's result rendered once, pages written from them |
 //! | [`layout`], `columns`, `postings`, `summary`, `text` | the structures built per snapshot |
 //! | [`persist`] | `engine.bin`, the layout and columns written with a snapshot |
 //! | [`reference`] | a brute-force implementation of the same semantics, the tests' oracle |
@@ -30,10 +31,13 @@ pub(crate) mod columns;
 pub mod crisis;
 pub(crate) mod explain;
 pub(crate) mod facets;
+pub(crate) mod fields;
 pub(crate) mod filter;
+pub(crate) mod fragment;
 pub mod layout;
 pub mod live;
 pub(crate) mod lookup;
+pub mod page;
 pub mod persist;
 pub(crate) mod plan;
 pub(crate) mod postings;
@@ -57,9 +61,11 @@ use crate::model::access::ProfileSet;
 use crate::snapshot::{Manifest, Snapshot, SnapshotData, TEXT_DIR};
 pub use columns::Columns;
 pub use crisis::{CrisisRequest, CrisisResponse};
+pub use fields::{FieldSet, ResultField};
 pub use layout::Layout;
 pub use lookup::CommuneHit;
 use lookup::{EgDetail, OfferDetail};
+pub use page::Page;
 pub use request::{ParamError, SearchRequest, SortKey};
 pub use response::SearchResponse;
 
@@ -117,6 +123,8 @@ pub(crate) struct Index {
     /// The Hilbert index and unit vector of each position, for cutting a region into runs of
     /// positions (`plan::count`).
     pub(crate) hilbert: plan::count::HilbertCells,
+    /// Each offer's result, rendered at its first answer and kept (within a budget).
+    pub(crate) fragments: fragment::Fragments,
 }
 
 /// One write to the capacities of one location.
@@ -154,14 +162,14 @@ impl AllMatches<'_> {
     }
 
     /// Appends the matches of `range` to `out` as NDJSON, one result (as in `results[]` of a
-    /// page) a line.
-    pub fn write_ndjson(&self, range: std::ops::Range<usize>, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    /// page, with the request's `fields`) a line. The offers' fragments are not kept: a stream
+    /// of every match would fill their budget with offers seen once.
+    pub fn write_ndjson(&self, range: std::ops::Range<usize>, out: &mut Vec<u8>) {
+        let view = render::HitView::new(&self.request, self.has_centre, self.has_text);
         for hit in &self.hits[range] {
-            let result = self.index.render_hit(&self.live, hit, self.has_centre, &self.request, self.has_text);
-            serde_json::to_writer(&mut *out, &result)?;
+            self.index.write_hit(out, &self.live, hit, &view, false);
             out.push(b'\n');
         }
-        Ok(())
     }
 }
 
@@ -268,6 +276,7 @@ impl Engine {
             commune_index.entry(commune.code.clone()).or_insert(index as u32);
         }
         let labels = render::Labels::new(&columns.dictionaries);
+        let data_offers = data.dataset.offers.len();
         let lookups = lookup::Lookups::new(&data.dataset, &data.communes, &layout.offer_of_doc);
         let index = Index {
             manifest,
@@ -282,6 +291,7 @@ impl Engine {
             postings,
             summaries,
             lookups,
+            fragments: fragment::Fragments::new(data_offers, fragment::FRAGMENT_BUDGET_BYTES),
             map_grid,
             hilbert,
         };
@@ -303,6 +313,19 @@ impl Engine {
     /// Answers a search request: orientation, nearest, map or text.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse<'_>, ParamError> {
         self.index.search(&self.live.load(), request)
+    }
+
+    /// Bytes of the offers' pre-rendered results kept now (see [`Engine::search_page`]).
+    pub fn result_fragment_bytes(&self) -> usize {
+        self.index.fragments.kept_bytes()
+    }
+
+    /// Answers a search request as a page to write ([`Page::write_json`]: the bytes of
+    /// serialising [`Engine::search`]'s answer, from each offer's pre-rendered result).
+    pub fn search_page(&self, request: &SearchRequest) -> Result<Page<'_>, ParamError> {
+        let live = self.live.load_full();
+        let parts = self.index.search_parts(&live, request)?;
+        Ok(Page::new(&self.index, live, parts))
     }
 
     /// Every match of a search request in its order, without page limits (`offset` and `limit`

@@ -5,6 +5,8 @@ use super::Index;
 use super::access::Access;
 use super::collector::Hit;
 use super::columns::{Dictionaries, Dictionary};
+use super::fields::FieldSet;
+use super::fragment::{Fragment, PerRequest};
 use super::layout::{commune_by_code, departement_of_commune};
 use super::live::LiveView;
 use super::request::SearchRequest;
@@ -85,6 +87,11 @@ impl Index {
 
     /// The EG view of an EG index.
     pub(crate) fn eg_view(&self, eg_index: u32, access: Access) -> EgView<'_> {
+        self.eg_view_seeing(eg_index, access.sees_orsan_level())
+    }
+
+    /// The EG view of an EG index, with its `orsan_level` if `sees_orsan_level`.
+    fn eg_view_seeing(&self, eg_index: u32, sees_orsan_level: bool) -> EgView<'_> {
         let dataset = &self.data.dataset;
         let eg = &dataset.egs[eg_index as usize];
         let ej = eg.ej.map(|ej| &dataset.ejs[ej as usize]);
@@ -101,9 +108,7 @@ impl Index {
             lat: eg.position.map(|point| point.lat),
             lon: eg.position.map(|point| point.lon),
             aide_sociale: eg.aide_sociale(),
-            orsan_level: access
-                .sees_orsan_level()
-                .then(|| coded(CodeSystem::NiveauRecoursOrsan, eg.orsan_level.as_ref())),
+            orsan_level: sees_orsan_level.then(|| coded(CodeSystem::NiveauRecoursOrsan, eg.orsan_level.as_ref())),
             ej_id: ej.map(|ej| ej.id.as_str()),
             ej_finess: ej.and_then(|ej| ej.finess.as_deref()),
             ej_name: ej.and_then(|ej| ej.name.as_deref()),
@@ -132,24 +137,13 @@ impl Index {
         })
     }
 
-    /// Renders an offer (by dataset index); `distance_m` and `score` as the search found them,
-    /// the price and fields as `view` asks.
-    pub(crate) fn render_offer(
-        &self,
-        live: &LiveView,
-        offer_index: OfferId,
-        distance_m: Option<f64>,
-        score: Option<f32>,
-        view: &View,
-    ) -> OfferHit<'_> {
-        let View { gir, basis, access } = *view;
+    /// An offer's result without its per-request members (distance, price, capacities and
+    /// score: `null` or absent), the EG's `orsan_level` in if `sees_orsan_level`.
+    pub(crate) fn static_offer(&self, offer_index: OfferId, sees_orsan_level: bool) -> OfferHit<'_> {
         let dataset = &self.data.dataset;
         let offer = &dataset.offers[offer_index as usize];
         let doc = self.layout.doc_of_offer[offer_index as usize];
         let position = self.layout.position_of(doc);
-        let totals = CapacityTotals::of_records(
-            offer.locations.iter().flat_map(|&location| self.location_records(live, location).iter()),
-        );
         let age = offer.age_range.unwrap_or_default();
         OfferHit {
             id: &offer.id,
@@ -170,28 +164,99 @@ impl Index {
             reception: coded(CodeSystem::TemporaliteAccueil, offer.reception.as_ref()),
             age_min_years: age.min_years,
             age_max_years: age.max_years,
-            eg: offer.eg.map(|eg| self.eg_view(eg, access)),
+            eg: offer.eg.map(|eg| self.eg_view_seeing(eg, sees_orsan_level)),
             lat: position.map(|point| point.lat),
             lon: position.map(|point| point.lon),
             position_source: self.layout.position_source[offer_index as usize],
-            distance_m,
-            price: self.price_view(offer.eg, gir, basis),
-            capacity: {
-                let seen = access.capacity_of_doc(&self.columns, doc as usize);
-                CapacityView {
-                    installed: seen.installed.then_some(totals.installed),
-                    installed_updated_at: seen.installed.then(|| totals.installed_updated_at.map(Timestamp)),
-                    available: seen.operational.then_some(totals.available),
-                    available_updated_at: seen.operational.then(|| totals.available_updated_at.map(Timestamp)),
-                    crisis_t0: seen.supplementary.then_some(totals.crisis_t0),
-                    crisis_t0_updated_at: seen.supplementary.then(|| totals.crisis_t0_updated_at.map(Timestamp)),
-                    crisis_t60: seen.supplementary.then_some(totals.crisis_t60),
-                    crisis_t60_updated_at: seen.supplementary.then(|| totals.crisis_t60_updated_at.map(Timestamp)),
-                }
-            },
-            score,
+            distance_m: None,
+            price: None,
+            capacity: CapacityView::default(),
+            score: None,
             last_updated: offer.last_updated.map(Timestamp),
         }
+    }
+
+    /// The members of an offer's result that change from one request to the next.
+    pub(crate) fn per_request(
+        &self,
+        live: &LiveView,
+        offer_index: OfferId,
+        distance_m: Option<f64>,
+        score: Option<f32>,
+        view: &View,
+    ) -> PerRequest {
+        let View { gir, basis, access } = *view;
+        let offer = &self.data.dataset.offers[offer_index as usize];
+        let doc = self.layout.doc_of_offer[offer_index as usize];
+        let totals = CapacityTotals::of_records(
+            offer.locations.iter().flat_map(|&location| self.location_records(live, location).iter()),
+        );
+        let seen = access.capacity_of_doc(&self.columns, doc as usize);
+        PerRequest {
+            distance_m,
+            price: self.price_view(offer.eg, gir, basis),
+            capacity: CapacityView {
+                installed: seen.installed.then_some(totals.installed),
+                installed_updated_at: seen.installed.then(|| totals.installed_updated_at.map(Timestamp)),
+                available: seen.operational.then_some(totals.available),
+                available_updated_at: seen.operational.then(|| totals.available_updated_at.map(Timestamp)),
+                crisis_t0: seen.supplementary.then_some(totals.crisis_t0),
+                crisis_t0_updated_at: seen.supplementary.then(|| totals.crisis_t0_updated_at.map(Timestamp)),
+                crisis_t60: seen.supplementary.then_some(totals.crisis_t60),
+                crisis_t60_updated_at: seen.supplementary.then(|| totals.crisis_t60_updated_at.map(Timestamp)),
+            },
+            score,
+        }
+    }
+
+    /// Renders an offer (by dataset index); `distance_m` and `score` as the search found them,
+    /// the price and fields as `view` asks.
+    pub(crate) fn render_offer(
+        &self,
+        live: &LiveView,
+        offer_index: OfferId,
+        distance_m: Option<f64>,
+        score: Option<f32>,
+        view: &View,
+    ) -> OfferHit<'_> {
+        let PerRequest { distance_m, price, capacity, score } =
+            self.per_request(live, offer_index, distance_m, score, view);
+        OfferHit {
+            distance_m,
+            price,
+            capacity,
+            score,
+            ..self.static_offer(offer_index, view.access.sees_orsan_level())
+        }
+    }
+
+    /// Writes an offer's result as JSON (the bytes of serialising [`Index::render_offer`]'s,
+    /// restricted to `fields`) from its pre-rendered fragment; `keep`: keep the fragment for
+    /// the next answers (within the snapshot's budget).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn write_offer(
+        &self,
+        out: &mut Vec<u8>,
+        live: &LiveView,
+        offer_index: OfferId,
+        distance_m: Option<f64>,
+        score: Option<f32>,
+        view: &View,
+        fields: FieldSet,
+        keep: bool,
+    ) {
+        let per = self.per_request(live, offer_index, distance_m, score, view);
+        self.fragments.with(
+            offer_index as usize,
+            keep,
+            || Fragment::new(&self.static_offer(offer_index, true)),
+            |fragment| fragment.write(out, fields, view.access.sees_orsan_level(), &per),
+        );
+    }
+
+    /// The view of a request's results.
+    pub(crate) fn view_of(request: &SearchRequest) -> View {
+        View { gir: request.gir, basis: request.price_basis, access: Access::new(request.profiles) }
     }
 
     /// Renders one hit of a search.
@@ -208,7 +273,37 @@ impl Index {
             hit.offer,
             has_centre.then_some(hit.distance_m),
             has_text.then_some(hit.score),
-            &View { gir: request.gir, basis: request.price_basis, access: Access::new(request.profiles) },
+            &Index::view_of(request),
         )
+    }
+
+    /// Writes one hit of a search as JSON (see [`Index::write_offer`]).
+    pub(crate) fn write_hit(&self, out: &mut Vec<u8>, live: &LiveView, hit: &Hit, hit_view: &HitView, keep: bool) {
+        self.write_offer(
+            out,
+            live,
+            hit.offer,
+            hit_view.has_centre.then_some(hit.distance_m),
+            hit_view.has_text.then_some(hit.score),
+            &hit_view.view,
+            hit_view.fields,
+            keep,
+        );
+    }
+}
+
+/// How the hits of a search are written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HitView {
+    pub(crate) view: View,
+    pub(crate) fields: FieldSet,
+    pub(crate) has_centre: bool,
+    pub(crate) has_text: bool,
+}
+
+impl HitView {
+    /// The hits of `request`, with or without a centre and a text query.
+    pub(crate) fn new(request: &SearchRequest, has_centre: bool, has_text: bool) -> HitView {
+        HitView { view: Index::view_of(request), fields: request.fields, has_centre, has_text }
     }
 }

@@ -195,6 +195,10 @@ pub struct SearchRequest {
     /// sets the caller's.
     #[serde(skip)]
     pub profiles: crate::model::access::ProfileSet,
+    /// The members of each result the JSON answers write (`fields=` / `view=`; `id` always);
+    /// the typed [`super::SearchResponse`] has them all.
+    #[serde(skip)]
+    pub fields: super::FieldSet,
 }
 
 impl SearchRequest {

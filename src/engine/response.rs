@@ -181,7 +181,7 @@ pub struct PriceView {
 /// Capacities of an offer (over its locations) with the newest update date of each. A count
 /// the caller's access profile does not see is absent, with its date (`model::access`:
 /// installed, operational and supplementary capacities are ruled apart).
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, utoipa::ToSchema)]
 pub struct CapacityView {
     /// Installed places (status `01` installé, temporality `01` courant), summed over genders.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -346,8 +346,68 @@ pub struct SearchResponse<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A result with every member and every optional field set, strings that need escaping.
+    pub(crate) fn full_hit() -> OfferHit<'static> {
+        let lines: &'static [String] = Box::leak(vec!["1 rue \"A\"".to_owned(), "BP 12".to_owned()].into_boxed_slice());
+        let coded = |code| Some(Coded { code, label: Some("Label \"é\" \\ \u{1}") });
+        OfferHit {
+            id: "hs-\"1\"",
+            identifier: Some("06/0099999"),
+            name: "EHPAD {les [Tilleuls]}, \"l'Étang\"",
+            offer_type: coded("21"),
+            activity_field: coded("03"),
+            activity: coded("657"),
+            care_mode: Some(Coded { code: "46", label: None }),
+            reception: coded("02"),
+            age_min_years: Some(60.0),
+            age_max_years: Some(120.5),
+            eg: Some(EgView {
+                id: "eg-1",
+                finess: Some("450000000"),
+                name: "Résidence, \"}\"",
+                category: coded("500"),
+                address: AddressView { lines, postal_code: Some("45000"), city: Some("Orléans") },
+                commune: Some(CommuneView { code: "45234", name: Some("Orléans"), departement: Some("45") }),
+                lat: Some(47.9),
+                lon: Some(1.9),
+                aide_sociale: true,
+                orsan_level: Some(coded("1")),
+                ej_id: Some("ej-1"),
+                ej_finess: None,
+                ej_name: Some("Association ,\"orsan_level\":"),
+            }),
+            lat: Some(47.902_964),
+            lon: Some(1.909_251),
+            position_source: Some(PositionSource::Location),
+            distance_m: Some(1_234.567_89),
+            price: Some(PriceView {
+                basis: PriceBasis::Gross,
+                gir: Some(2),
+                dependance_band: Coded { code: "01", label: Some("GIR 1-2") },
+                hebergement_cents: 6_512,
+                dependance_cents: 2_107,
+                daily_total_cents: 8_619,
+                hebergement_eur: 65.12,
+                dependance_eur: 21.07,
+                daily_total_eur: 86.19,
+            }),
+            capacity: CapacityView {
+                installed: Some(80),
+                installed_updated_at: Some(Some(Timestamp(1_720_462_539))),
+                available: Some(3),
+                available_updated_at: Some(None),
+                crisis_t0: None,
+                crisis_t0_updated_at: None,
+                crisis_t60: Some(0),
+                crisis_t60_updated_at: Some(Some(Timestamp(0))),
+            },
+            score: Some(3.25),
+            last_updated: Some(Timestamp(1_700_000_000)),
+        }
+    }
 
     #[test]
     fn timestamps_serialise_as_rfc3339() {

@@ -9,7 +9,9 @@ use super::facets::facets_of;
 use super::filter::CompiledFilter;
 use super::layout::commune_by_code;
 use super::live::LiveView;
+use super::page::{PageHead, PageParts};
 use super::plan::{Plan, Strategy};
+use super::render::HitView;
 use super::request::{Centre, ParamError, SearchRequest, SortKey};
 use super::response::{CentreView, CommuneView, SearchResponse};
 use crate::model::GeoPoint;
@@ -50,6 +52,25 @@ impl Index {
 
     /// Answers a search request.
     pub(crate) fn search(&self, live: &LiveView, request: &SearchRequest) -> Result<SearchResponse<'_>, ParamError> {
+        let PageParts { hits, hit_view, head, facets, explain } = self.search_parts(live, request)?;
+        let results =
+            hits.iter().map(|hit| self.render_hit(live, hit, hit_view.has_centre, request, hit_view.has_text));
+        Ok(SearchResponse {
+            snapshot: head.snapshot,
+            total: head.total,
+            total_exact: head.total_exact,
+            offset: head.offset,
+            limit: head.limit,
+            sort: head.sort,
+            centre: head.centre,
+            results: results.collect(),
+            facets,
+            explain,
+        })
+    }
+
+    /// Answers a search request up to its page's hits, unwritten (see [`PageParts`]).
+    pub(crate) fn search_parts(&self, live: &LiveView, request: &SearchRequest) -> Result<PageParts<'_>, ParamError> {
         request.validate()?;
         let now = request.now.unwrap_or_else(crate::util::time::now);
         let (centre, centre_view) = self.centre_of(request.centre.as_ref())?;
@@ -118,10 +139,6 @@ impl Index {
         let total = if strategy == Strategy::Empty { 0 } else { collector.total };
         let hits = collector.heap.into_sorted_vec();
         let page: Vec<Hit> = hits.iter().skip(request.offset).take(request.limit).copied().collect();
-        let results = page
-            .iter()
-            .map(|hit| self.render_hit(live, hit, centre.is_some(), request, text_query.is_some()))
-            .collect();
         let facets = collector.facets.map(|counts| facets_of(&counts, &self.columns.dictionaries));
         let explain = explanation_seed.map(|(mut explanation, target)| {
             explanation.strategy = Some(strategy);
@@ -131,15 +148,18 @@ impl Index {
             }
             explanation
         });
-        Ok(SearchResponse {
-            snapshot: &self.manifest.snapshot_id,
-            total,
-            total_exact,
-            offset: request.offset,
-            limit: request.limit,
-            sort,
-            centre: centre_view,
-            results,
+        Ok(PageParts {
+            hit_view: HitView::new(request, centre.is_some(), text_query.is_some()),
+            hits: page,
+            head: PageHead {
+                snapshot: &self.manifest.snapshot_id,
+                total,
+                total_exact,
+                offset: request.offset,
+                limit: request.limit,
+                sort,
+                centre: centre_view,
+            },
             facets,
             explain,
         })

@@ -84,14 +84,16 @@ pub(crate) async fn offers(
     if format == "ndjson" {
         return stream_all(loaded, request).await;
     }
-    let response = loaded.engine.search(&request)?;
+    let page = loaded.engine.search_page(&request)?;
+    let mut body = Vec::new();
     if format == "geojson" {
-        let collection = geojson::FeatureCollection::new(&response);
-        let mut http = fast_json(&collection, 1024 + 1536 * response.results.len());
-        http.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/geo+json"));
-        return Ok(http);
+        page.write_geojson(&mut body);
+        return Ok(
+            ([(header::CONTENT_TYPE, header::HeaderValue::from_static("application/geo+json"))], body).into_response()
+        );
     }
-    Ok(fast_json(&response, 1024 + 1536 * response.results.len()))
+    page.write_json(&mut body);
+    Ok(([(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"))], body).into_response())
 }
 
 /// The search of a route that takes every `/v1/offers` parameter plus its own (`http_only`,
@@ -135,8 +137,8 @@ async fn stream_all(loaded: Arc<Loaded>, request: SearchRequest) -> Result<Respo
         while start < all.len() {
             let end = (start + STREAM_CHUNK).min(all.len());
             let mut buffer = Vec::with_capacity(1536 * (end - start));
-            let chunk = all.write_ndjson(start..end, &mut buffer).map(|()| buffer).map_err(std::io::Error::other);
-            if chunks.blocking_send(chunk).is_err() {
+            all.write_ndjson(start..end, &mut buffer);
+            if chunks.blocking_send(Ok(buffer)).is_err() {
                 return; // the client went away
             }
             start = end;

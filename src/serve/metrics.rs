@@ -46,6 +46,8 @@ pub(crate) struct SnapshotGauges {
     pub(crate) offers: u64,
     /// (resource type, outcome) → records, from the manifest.
     pub(crate) records: Vec<(String, &'static str, u64)>,
+    /// Bytes of the offers' pre-rendered results kept by the engine.
+    pub(crate) result_fragment_bytes: u64,
 }
 
 impl Metrics {
@@ -136,6 +138,12 @@ impl Metrics {
             let _ = writeln!(out, "# HELP ror_search_snapshot_offers Offers in the snapshot.");
             let _ = writeln!(out, "# TYPE ror_search_snapshot_offers gauge");
             let _ = writeln!(out, "ror_search_snapshot_offers {}", gauges.offers);
+            let _ = writeln!(
+                out,
+                "# HELP ror_search_result_fragment_bytes Bytes of the offers' results rendered once and kept for the snapshot's answers."
+            );
+            let _ = writeln!(out, "# TYPE ror_search_result_fragment_bytes gauge");
+            let _ = writeln!(out, "ror_search_result_fragment_bytes {}", gauges.result_fragment_bytes);
             let _ = writeln!(
                 out,
                 "# HELP ror_search_snapshot_records Feed records of the snapshot by resource type and outcome."

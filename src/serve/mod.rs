@@ -60,6 +60,7 @@ impl Loaded {
             loaded_at_unix: self.loaded_at,
             offers: manifest.counts.offers,
             records,
+            result_fragment_bytes: self.engine.result_fragment_bytes() as u64,
         }
     }
 }

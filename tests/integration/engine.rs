@@ -67,7 +67,7 @@ fn check(engine: &Engine, request: &SearchRequest) -> Result<(), TestCaseError> 
         prop_assert_eq!(as_map(&facets.offer_type), expected.facets[1].clone());
         prop_assert_eq!(as_map(&facets.departement), expected.facets[2].clone());
     }
-    Ok(())
+    crate::rendering::check_page(engine, &request, &response)
 }
 
 fn centre_strategy() -> impl Strategy<Value = Option<Centre>> {
@@ -194,10 +194,11 @@ fn request_strategy() -> impl Strategy<Value = SearchRequest> {
                 explain: None,
                 now: Some(NOW),
                 profiles: ProfileSet::default(),
+                fields: Default::default(),
             }
         })
-        .prop_flat_map(|request| (Just(request), profiles_strategy()))
-        .prop_map(|(request, profiles)| for_profiles(request, profiles))
+        .prop_flat_map(|request| (Just(request), profiles_strategy(), crate::rendering::fields_strategy()))
+        .prop_map(|(request, profiles, fields)| SearchRequest { fields, ..for_profiles(request, profiles) })
 }
 
 /// Access profiles: mostly 1 (sees everything), every single profile, and two sets.

@@ -152,6 +152,95 @@ async fn geojson_is_a_feature_collection_of_points() {
 }
 
 #[tokio::test]
+async fn fields_and_views_write_only_the_members_asked() {
+    let (router, _) = app();
+    let base = "/v1/offers?lat=44.8378&lon=-0.5792&radius_km=20&limit=8";
+    let full = get(&router, base).await.json();
+    let members = |value: &Value| -> Vec<String> { value.as_object().unwrap().keys().cloned().collect() };
+    for (query, expected) in [
+        ("fields=name,distance_m", vec!["distance_m", "id", "name"]),
+        ("fields=capacity,eg,id", vec!["capacity", "eg", "id"]),
+        ("view=ids", vec!["distance_m", "id"]),
+        (
+            "view=summary",
+            vec!["activity", "capacity", "care_mode", "distance_m", "eg", "id", "lat", "lon", "name", "price"],
+        ),
+    ] {
+        for format in ["json", "geojson", "ndjson"] {
+            let answer = get(&router, &format!("{base}&{query}&format={format}")).await;
+            assert_eq!(answer.status, StatusCode::OK, "{query} {format}");
+            let results: Vec<Value> = match format {
+                "json" => answer.json()["results"].as_array().unwrap().clone(),
+                "geojson" => answer.json()["features"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|feature| feature["properties"].clone())
+                    .collect(),
+                _ => String::from_utf8(answer.body)
+                    .unwrap()
+                    .lines()
+                    .map(|line| serde_json::from_str(line).unwrap())
+                    .collect(),
+            };
+            let full_results = full["results"].as_array().unwrap();
+            assert!(results.len() >= full_results.len().min(8) && !results.is_empty(), "{query} {format}");
+            for (result, whole) in results.iter().zip(full_results) {
+                let mut names = members(result);
+                names.sort_unstable();
+                assert_eq!(names, expected, "{query} {format}");
+                for name in &names {
+                    assert_eq!(result[name], whole[name], "{name} of {query} {format}");
+                }
+            }
+        }
+    }
+    assert_eq!(get(&router, &format!("{base}&view=full")).await.json(), full);
+    for (query, parameter) in [
+        ("fields=name,colour", "fields"),
+        ("fields=name,,eg", "fields"),
+        ("fields=eg.name", "fields"),
+        ("view=all", "view"),
+        ("fields=name&view=ids", "fields"),
+    ] {
+        let answer = get(&router, &format!("{base}&{query}")).await;
+        assert_eq!(
+            (answer.status, answer.error_code()),
+            (StatusCode::BAD_REQUEST, "bad_parameter".to_owned()),
+            "{query}"
+        );
+        assert_eq!(answer.json()["error"]["parameter"], parameter, "{query}");
+    }
+    let unknown = get(&router, &format!("{base}&fields=colour")).await;
+    let message = unknown.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("colour") && message.contains("distance_m"),
+        "names the field and the known ones: {message}"
+    );
+}
+
+/// `ror-search search` prints the service's answer (its `fields` too), indented.
+#[tokio::test]
+async fn the_search_command_prints_the_service_answer() {
+    let (router, _) = app();
+    let query =
+        [("commune", "33063"), ("radius_km", "15"), ("limit", "4"), ("fields", "name,eg,distance_m"), ("now", NOW)];
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ror-search"));
+    command.arg("search").arg("--index").arg(snapshot_dir("a"));
+    for (name, value) in query {
+        command.arg(format!("--{name}")).arg(value);
+    }
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let uri: Vec<String> = query.iter().map(|(name, value)| format!("{name}={value}")).collect();
+    let served = get(&router, &format!("/v1/offers?{}", uri.join("&"))).await.json();
+    assert_eq!(printed, served);
+    assert_eq!(printed["results"].as_array().unwrap().len(), 4);
+    assert!(String::from_utf8(output.stdout).unwrap().lines().count() > 10, "indented");
+}
+
+#[tokio::test]
 async fn every_error_code_has_the_json_shape() {
     let (router, _) = app();
     let cases: Vec<(&str, &str, StatusCode, &str, Option<&str>)> = vec![

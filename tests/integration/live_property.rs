@@ -423,6 +423,7 @@ fn search_strategy(places: Vec<(f64, f64)>, text: bool) -> impl Strategy<Value =
         ]),
         prop_oneof![4 => Just(None), 1 => prop::sample::select(vec!["soleil", "maison", "résidence", "accueil de jour", "ehpad"]).prop_map(Some)],
         (1usize..30, prop_oneof![4 => 0usize..5, 1 => 0usize..200], any::<bool>(), any::<bool>()),
+        crate::rendering::fields_strategy(),
     )
         .prop_map(
             move |(
@@ -434,6 +435,7 @@ fn search_strategy(places: Vec<(f64, f64)>, text: bool) -> impl Strategy<Value =
                 mut sort,
                 q,
                 (limit, offset, facets, exact_total),
+                fields,
             )| {
                 let q = if text { q.map(str::to_owned) } else { None };
                 if (sort == Some(SortKey::Distance) && centre.is_none()) || (sort == Some(SortKey::Relevance) && q.is_none())
@@ -457,6 +459,7 @@ fn search_strategy(places: Vec<(f64, f64)>, text: bool) -> impl Strategy<Value =
                     facets,
                     exact_total,
                     now: Some(NOW),
+                    fields,
                     ..SearchRequest::default()
                 };
                 SearchSpec { request, on_written }
@@ -599,6 +602,7 @@ fn check_search(engine: &Engine, naive: &Naive, lookup: &Lookup, spec: &SearchSp
         prop_assert_eq!(as_map(&facets.offer_type), expected.facets[1].clone(), "type facet for {:?}", request);
         prop_assert_eq!(as_map(&facets.departement), expected.facets[2].clone(), "département facet for {:?}", request);
     }
+    crate::rendering::check_page(engine, &request, &response)?;
     let dataset = &naive.dataset;
     for hit in &response.results {
         let offer = &dataset.offers[lookup.offer_by_id[hit.id]];

@@ -27,6 +27,7 @@ mod old_snapshot;
 mod page;
 mod quality;
 mod query_params;
+mod rendering;
 mod ror_sim;
 mod ror_sim_tests;
 mod sample_data;

@@ -22,14 +22,19 @@ fn valid_pair() -> impl Strategy<Value = (&'static str, String)> {
         (1u32..=200).prop_map(|limit| ("limit", limit.to_string())),
         (0u32..=10_000).prop_map(|offset| ("offset", offset.to_string())),
         prop::bool::ANY.prop_map(|flag| ("exact_total", flag.to_string())),
+        prop::sample::subsequence(ror_search::engine::ResultField::ALL.to_vec(), 1..6)
+            .prop_map(|fields| ("fields", fields.iter().map(|field| field.name()).collect::<Vec<_>>().join(","))),
+        prop::sample::select(vec!["ids", "summary", "full"]).prop_map(|view| ("view", view.to_owned())),
         (0i64..4_102_444_800).prop_map(|seconds| ("now", ror_search::util::time::format_rfc3339(seconds))),
     ]
 }
 
+/// The pairs with one value per parameter (and `fields` or `view`, not both).
 fn unique(pairs: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+    let group = |name: &str| if name == "view" { "fields" } else { name }.to_owned();
     let mut kept: Vec<(&'static str, String)> = Vec::new();
     for (name, value) in pairs {
-        if kept.iter().all(|(kept_name, _)| *kept_name != name) {
+        if kept.iter().all(|(kept_name, _)| group(kept_name) != group(name)) {
             kept.push((name, value));
         }
     }
@@ -69,6 +74,14 @@ proptest! {
                 "limit" => prop_assert_eq!(request.limit, value.parse::<usize>().unwrap()),
                 "offset" => prop_assert_eq!(request.offset, value.parse::<usize>().unwrap()),
                 "exact_total" => prop_assert_eq!(request.exact_total, value == "true"),
+                "fields" => {
+                    let names: Vec<&str> = request.fields.iter().map(|field| field.name()).collect();
+                    let mut asked: Vec<&str> = value.split(',').chain(["id"]).collect();
+                    asked.sort_by_key(|name| ror_search::engine::ResultField::from_name(name).unwrap() as u8);
+                    asked.dedup();
+                    prop_assert_eq!(names, asked);
+                }
+                "view" => prop_assert_eq!(request.fields, ror_search::engine::FieldSet::view(value).unwrap()),
                 "now" => prop_assert_eq!(
                     request.now,
                     Some(ror_search::util::time::parse_fhir_datetime(value).unwrap())
