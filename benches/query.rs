@@ -1,7 +1,9 @@
 //! Query latency on the synthetic national snapshot (100,000 EGs, 1,000,000 offers) and on the
 //! sample snapshot: orientation top-20 (dense and rural centres, several selectivities),
 //! nearest-10 with crisis capacity, whole-France bbox count, text + geo, and three of them with
-//! `exact_total=true`.
+//! `exact_total=true`; rendering a page of 20 (`render/`: the typed answer serialised and the
+//! pre-rendered fragments; `ROR_BENCH_RENDER_PROBE=1` adds pages without the price, without
+//! the capacities and with the static members only, to see what each costs).
 //!
 //! Criterion measures each scenario at a fixed centre; then a percentile table runs each
 //! scenario at 1,000 centres jittered around it (seeded) and prints p50 / p90 / p99 / max.
@@ -167,6 +169,88 @@ fn bench_engine(criterion: &mut Criterion, label: &str, engine: &Engine) {
     group.finish();
 }
 
+/// Rendering a page of 20 (`render/...`): the typed answer serialised (the renderer before
+/// fragments: `Page::response` + sonic-rs) against `Page::write_json` from the pre-rendered
+/// fragments (warm: the first run keeps them), both from the same hits; then the whole request
+/// (search + JSON) each way, and a `view=summary` page.
+fn bench_render(criterion: &mut Criterion, label: &str, engine: &Engine) {
+    let scenario =
+        Scenario { name: "render", centre: Some(PARIS), parameters: &[("radius_km", "30"), ("category", "500")] };
+    let request = request(&scenario, scenario.centre);
+    let summary = SearchRequest { fields: ror_search::engine::FieldSet::SUMMARY, ..request.clone() };
+    let page = engine.search_page(&request).expect("query runs");
+    assert_eq!(page.len(), 20, "a full page");
+    let mut out = Vec::with_capacity(64 * 1024);
+    page.write_json(&mut out); // keeps the fragments
+    assert_eq!(out, sonic_rs::to_vec(&page.response()).unwrap(), "the same bytes");
+    println!("render/{label}: a page of 20 is {} bytes", out.len());
+    let mut group = criterion.benchmark_group(format!("render/{label}"));
+    group.sample_size(50).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    group.bench_function("page20/typed_sonic", |bencher| {
+        bencher.iter(|| {
+            out.clear();
+            sonic_rs::to_writer(&mut out, &page.response()).unwrap();
+            out.len()
+        })
+    });
+    group.bench_function("page20/fragments", |bencher| {
+        bencher.iter(|| {
+            out.clear();
+            page.write_json(&mut out);
+            out.len()
+        })
+    });
+    let summary_page = engine.search_page(&summary).expect("query runs");
+    let mut summary_bytes = Vec::new();
+    summary_page.write_json(&mut summary_bytes);
+    println!("render/{label}: with view=summary {} bytes", summary_bytes.len());
+    group.bench_function("page20/fragments_summary", |bencher| {
+        bencher.iter(|| {
+            out.clear();
+            summary_page.write_json(&mut out);
+            out.len()
+        })
+    });
+    if std::env::var("ROR_BENCH_RENDER_PROBE").is_ok() {
+        use ror_search::engine::{FieldSet, ResultField};
+        let all: Vec<ResultField> = ResultField::ALL.to_vec();
+        for (name, left_out) in [
+            ("no_price", vec![ResultField::Price]),
+            ("no_capacity", vec![ResultField::Capacity]),
+            (
+                "static_only",
+                vec![ResultField::Price, ResultField::Capacity, ResultField::DistanceM, ResultField::Score],
+            ),
+        ] {
+            let fields: Vec<ResultField> = all.iter().copied().filter(|field| !left_out.contains(field)).collect();
+            let probe =
+                engine.search_page(&SearchRequest { fields: FieldSet::of(&fields), ..request.clone() }).unwrap();
+            group.bench_function(format!("probe/{name}"), |bencher| {
+                bencher.iter(|| {
+                    out.clear();
+                    probe.write_json(&mut out);
+                    out.len()
+                })
+            });
+        }
+    }
+    group.bench_function("search_and_page20/typed_sonic", |bencher| {
+        bencher.iter(|| {
+            out.clear();
+            sonic_rs::to_writer(&mut out, &engine.search(&request).unwrap()).unwrap();
+            out.len()
+        })
+    });
+    group.bench_function("search_and_page20/fragments", |bencher| {
+        bencher.iter(|| {
+            out.clear();
+            engine.search_page(&request).unwrap().write_json(&mut out);
+            out.len()
+        })
+    });
+    group.finish();
+}
+
 /// A map viewport: name, bbox, zoom, filters.
 type Viewport = (&'static str, &'static str, u8, &'static [(&'static str, &'static str)]);
 
@@ -271,6 +355,7 @@ fn benches(criterion: &mut Criterion) {
     let sample_dir = common::ensure_sample_snapshot();
     let (sample, _) = common::load_engine(&sample_dir);
     bench_engine(criterion, "sample", &sample);
+    bench_render(criterion, "sample", &sample);
     bench_clusters(criterion, "sample", &sample);
     bench_tiles(criterion, "sample", &sample);
     percentile_table("sample data: 42,820 offers", &sample);
@@ -289,6 +374,7 @@ fn benches(criterion: &mut Criterion) {
         national.layout().positions.len()
     );
     bench_engine(criterion, "national", &national);
+    bench_render(criterion, "national", &national);
     bench_clusters(criterion, "national", &national);
     bench_tiles(criterion, "national", &national);
     percentile_table("synthetic national: 1,000,000 offers", &national);

@@ -5,7 +5,7 @@ use super::Index;
 use super::access::Access;
 use super::collector::Hit;
 use super::columns::{Dictionaries, Dictionary};
-use super::fields::FieldSet;
+use super::fields::{FieldSet, ResultField};
 use super::fragment::{Fragment, PerRequest};
 use super::layout::{commune_by_code, departement_of_commune};
 use super::live::LiveView;
@@ -21,6 +21,13 @@ fn coded(system: CodeSystem, code: Option<&Code>) -> Option<Coded<'_>> {
 
 fn address(address: &Address) -> AddressView<'_> {
     AddressView { lines: &address.lines, postal_code: address.postal_code.as_deref(), city: address.city.as_deref() }
+}
+
+/// The TRE_R237 label of a GIR band (by index in [`GIR_BANDS`]), looked up once.
+fn band_label(band: usize) -> Option<&'static str> {
+    static LABELS: std::sync::LazyLock<[Option<&'static str>; 3]> =
+        std::sync::LazyLock::new(|| GIR_BANDS.map(|code| CodeSystem::GroupeTarifaireDependance.label(code)));
+    LABELS[band]
 }
 
 fn euros(cents: i64) -> f64 {
@@ -124,10 +131,7 @@ impl Index {
         Some(PriceView {
             basis,
             gir,
-            dependance_band: Coded {
-                code: GIR_BANDS[band],
-                label: CodeSystem::GroupeTarifaireDependance.label(GIR_BANDS[band]),
-            },
+            dependance_band: Coded { code: GIR_BANDS[band], label: band_label(band) },
             hebergement_cents: hebergement,
             dependance_cents: dependance,
             daily_total_cents: hebergement + dependance,
@@ -184,9 +188,14 @@ impl Index {
         distance_m: Option<f64>,
         score: Option<f32>,
         view: &View,
+        fields: FieldSet,
     ) -> PerRequest {
         let View { gir, basis, access } = *view;
         let offer = &self.data.dataset.offers[offer_index as usize];
+        let price = if fields.contains(ResultField::Price) { self.price_view(offer.eg, gir, basis) } else { None };
+        if !fields.contains(ResultField::Capacity) {
+            return PerRequest { distance_m, price, capacity: CapacityView::default(), score };
+        }
         let doc = self.layout.doc_of_offer[offer_index as usize];
         let totals = CapacityTotals::of_records(
             offer.locations.iter().flat_map(|&location| self.location_records(live, location).iter()),
@@ -194,7 +203,7 @@ impl Index {
         let seen = access.capacity_of_doc(&self.columns, doc as usize);
         PerRequest {
             distance_m,
-            price: self.price_view(offer.eg, gir, basis),
+            price,
             capacity: CapacityView {
                 installed: seen.installed.then_some(totals.installed),
                 installed_updated_at: seen.installed.then(|| totals.installed_updated_at.map(Timestamp)),
@@ -220,7 +229,7 @@ impl Index {
         view: &View,
     ) -> OfferHit<'_> {
         let PerRequest { distance_m, price, capacity, score } =
-            self.per_request(live, offer_index, distance_m, score, view);
+            self.per_request(live, offer_index, distance_m, score, view, FieldSet::FULL);
         OfferHit {
             distance_m,
             price,
@@ -245,7 +254,7 @@ impl Index {
         fields: FieldSet,
         keep: bool,
     ) {
-        let per = self.per_request(live, offer_index, distance_m, score, view);
+        let per = self.per_request(live, offer_index, distance_m, score, view, fields);
         self.fragments.with(
             offer_index as usize,
             keep,

@@ -32,27 +32,32 @@ impl utoipa::ToSchema for Timestamp {}
 impl Timestamp {
     /// `YYYY-MM-DDTHH:MM:SSZ` into a fixed buffer (no formatter machinery: a page of results
     /// writes a few hundred of these). Years outside 0-9999 fall back to `Display`.
-    fn rfc3339(self) -> Option<[u8; 20]> {
+    pub(crate) fn rfc3339(self) -> Option<[u8; 20]> {
         let seconds = self.0;
         let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
         if !(0..=9999).contains(&year) {
             return None;
         }
-        let second_of_day = seconds.rem_euclid(86_400);
+        let second_of_day = seconds.rem_euclid(86_400) as u32;
+        let (year, minute_of_day) = (year as u32, second_of_day / 60);
         let mut out = *b"0000-00-00T00:00:00Z";
-        let mut put = |at: usize, value: i64, width: usize| {
-            let mut value = value;
-            for index in (at..at + width).rev() {
-                out[index] = b'0' + (value % 10) as u8;
-                value /= 10;
-            }
+        // Two digits at a time from a table: a page of results writes a few hundred of these.
+        const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+            2021222324252627282930313233343536373839\
+            4041424344454647484950515253545556575859\
+            6061626364656667686970717273747576777879\
+            8081828384858687888990919293949596979899";
+        let mut put = |at: usize, value: u32| {
+            let index = 2 * value as usize;
+            out[at..at + 2].copy_from_slice(&PAIRS[index..index + 2]);
         };
-        put(0, year, 4);
-        put(5, i64::from(month), 2);
-        put(8, i64::from(day), 2);
-        put(11, second_of_day / 3600, 2);
-        put(14, (second_of_day % 3600) / 60, 2);
-        put(17, second_of_day % 60, 2);
+        put(0, year / 100);
+        put(2, year % 100);
+        put(5, month);
+        put(8, day);
+        put(11, minute_of_day / 60);
+        put(14, minute_of_day % 60);
+        put(17, second_of_day % 60);
         Some(out)
     }
 }
