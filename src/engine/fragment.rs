@@ -41,6 +41,22 @@ pub(crate) struct PerRequest {
     pub(crate) score: Option<f32>,
 }
 
+impl PerRequest {
+    /// Writes `"name":value` of one of its members.
+    fn write(&self, out: &mut Vec<u8>, field: ResultField) {
+        out.push(b'"');
+        out.extend_from_slice(field.name().as_bytes());
+        out.extend_from_slice(b"\":");
+        match field {
+            ResultField::DistanceM => json::f64_or_null(out, self.distance_m),
+            ResultField::Price => json::price(out, self.price.as_ref()),
+            ResultField::Capacity => json::capacity(out, &self.capacity),
+            ResultField::Score => json::f32_or_null(out, self.score),
+            _ => unreachable!("{} is not a per-request member", field.name()),
+        }
+    }
+}
+
 impl Fragment {
     /// The fragment of a result rendered with `orsan_level` in its EG (its per-request members
     /// are not read).
@@ -84,29 +100,12 @@ impl Fragment {
             let (start, end) = self.members[field as usize];
             let (start, end) = (start as usize, end as usize);
             match field {
-                ResultField::DistanceM | ResultField::Price | ResultField::Capacity | ResultField::Score => {
+                _ if field.is_per_request() => {
                     copier.flush(out);
                     if !first {
                         out.push(b',');
                     }
-                    match field {
-                        ResultField::DistanceM => {
-                            out.extend_from_slice(b"\"distance_m\":");
-                            json::f64_or_null(out, per.distance_m);
-                        }
-                        ResultField::Price => {
-                            out.extend_from_slice(b"\"price\":");
-                            json::price(out, per.price.as_ref());
-                        }
-                        ResultField::Capacity => {
-                            out.extend_from_slice(b"\"capacity\":");
-                            json::capacity(out, &per.capacity);
-                        }
-                        _ => {
-                            out.extend_from_slice(b"\"score\":");
-                            json::f32_or_null(out, per.score);
-                        }
-                    }
+                    per.write(out, field);
                 }
                 ResultField::Eg if !sees_orsan_level && self.orsan_level.1 > 0 => {
                     let (cut, cut_end) = (self.orsan_level.0 as usize, self.orsan_level.1 as usize);
@@ -163,11 +162,7 @@ mod json {
     use crate::model::labels::CodeSystem;
     use crate::model::rules::PriceBasis;
 
-    pub(super) fn u32(out: &mut Vec<u8>, value: u32) {
-        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
-    }
-
-    pub(super) fn i64(out: &mut Vec<u8>, value: i64) {
+    fn integer(out: &mut Vec<u8>, value: impl itoa::Integer) {
         out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 
@@ -198,18 +193,20 @@ mod json {
     }
 
     fn timestamp_or_null(out: &mut Vec<u8>, value: Option<Timestamp>) {
-        match value.map(|at| (at, at.rfc3339())) {
-            Some((_, Some(text))) => {
+        let Some(at) = value else {
+            return out.extend_from_slice(b"null");
+        };
+        match at.rfc3339() {
+            Some(text) => {
                 out.push(b'"');
                 out.extend_from_slice(&text);
                 out.push(b'"');
             }
-            Some((at, None)) => sonic_rs::to_writer(&mut *out, &at).expect("a timestamp serialises"),
-            None => out.extend_from_slice(b"null"),
+            None => sonic_rs::to_writer(&mut *out, &at).expect("a timestamp serialises"),
         }
     }
 
-    /// `"basis":…` by basis, and `,"dependance_band":{…}` by band, serialised once.
+    /// Each basis's JSON string (`"gross"`), serialised once.
     static BASES: LazyLock<[Vec<u8>; 2]> = LazyLock::new(|| {
         [PriceBasis::Gross, PriceBasis::OutOfPocket].map(|basis| sonic_rs::to_vec(&basis).expect("a basis serialises"))
     });
@@ -226,16 +223,7 @@ mod json {
                 })
                 .collect()
         });
-        // The codes and labels of a price are these very statics: pointers compare first.
-        let same = |one: &str, other: &str| std::ptr::eq(one, other) || one == other;
-        let found = BANDS.iter().find(|(code, label, _)| {
-            same(code, band.code)
-                && match (label, band.label) {
-                    (Some(one), Some(other)) => same(one, other),
-                    (one, other) => one == &other,
-                }
-        });
-        match found {
+        match BANDS.iter().find(|(code, label, _)| *code == band.code && *label == band.label) {
             Some((.., bytes)) => out.extend_from_slice(bytes),
             None => sonic_rs::to_writer(&mut *out, band).expect("a code serialises"),
         }
@@ -273,17 +261,17 @@ mod json {
         });
         out.extend_from_slice(b",\"gir\":");
         match price.gir {
-            Some(gir) => out.extend_from_slice(itoa::Buffer::new().format(gir).as_bytes()),
+            Some(gir) => integer(out, gir),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"dependance_band\":");
         band(out, &price.dependance_band);
         out.extend_from_slice(b",\"hebergement_cents\":");
-        i64(out, price.hebergement_cents);
+        integer(out, price.hebergement_cents);
         out.extend_from_slice(b",\"dependance_cents\":");
-        i64(out, price.dependance_cents);
+        integer(out, price.dependance_cents);
         out.extend_from_slice(b",\"daily_total_cents\":");
-        i64(out, price.daily_total_cents);
+        integer(out, price.daily_total_cents);
         out.extend_from_slice(b",\"hebergement_eur\":");
         eur(out, price.hebergement_cents, price.hebergement_eur);
         out.extend_from_slice(b",\"dependance_eur\":");
@@ -305,25 +293,23 @@ mod json {
         ];
         out.push(b'{');
         let mut first = true;
+        // `"name<suffix>":`, after a comma unless it is the first member.
+        let mut key = |out: &mut Vec<u8>, name: &[u8], suffix: &[u8]| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(name);
+            out.extend_from_slice(suffix);
+            out.extend_from_slice(b"\":");
+        };
         for (name, count, updated_at) in members {
             if let Some(count) = count {
-                if !first {
-                    out.push(b',');
-                }
-                first = false;
-                out.push(b'"');
-                out.extend_from_slice(name);
-                out.extend_from_slice(b"\":");
-                u32(out, count);
+                key(out, name, b"");
+                integer(out, count);
             }
             if let Some(updated_at) = updated_at {
-                if !first {
-                    out.push(b',');
-                }
-                first = false;
-                out.push(b'"');
-                out.extend_from_slice(name);
-                out.extend_from_slice(b"_updated_at\":");
+                key(out, name, b"_updated_at");
                 timestamp_or_null(out, updated_at);
             }
         }

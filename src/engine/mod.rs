@@ -145,9 +145,7 @@ pub struct AllMatches<'a> {
     index: &'a Index,
     live: Arc<live::LiveView>,
     hits: Vec<collector::Hit>,
-    request: SearchRequest,
-    has_centre: bool,
-    has_text: bool,
+    view: render::HitView,
 }
 
 impl AllMatches<'_> {
@@ -165,9 +163,8 @@ impl AllMatches<'_> {
     /// page, with the request's `fields`) a line. The offers' fragments are not kept: a stream
     /// of every match would fill their budget with offers seen once.
     pub fn write_ndjson(&self, range: std::ops::Range<usize>, out: &mut Vec<u8>) {
-        let view = render::HitView::new(&self.request, self.has_centre, self.has_text);
         for hit in &self.hits[range] {
-            self.index.write_hit(out, &self.live, hit, &view, false);
+            self.index.write_hit(out, &self.live, hit, &self.view, false);
             out.push(b'\n');
         }
     }
@@ -332,8 +329,8 @@ impl Engine {
     /// are not read), rendered a slice at a time: the streamed `format=ndjson` answer.
     pub fn search_all(&self, request: &SearchRequest) -> Result<AllMatches<'_>, ParamError> {
         let live = self.live.load_full();
-        let (hits, has_centre, has_text) = self.index.all_hits(&live, request)?;
-        Ok(AllMatches { index: &self.index, live, hits, request: request.clone(), has_centre, has_text })
+        let (hits, view) = self.index.all_hits(&live, request)?;
+        Ok(AllMatches { index: &self.index, live, hits, view })
     }
 
     /// Answers a crisis-capacity request.

@@ -44,17 +44,17 @@ struct GeoHead<'a> {
     total_exact: bool,
 }
 
-/// A point geometry: `[lon, lat]`.
-#[derive(Serialize)]
-struct Point {
+/// A GeoJSON point geometry: `[lon, lat]`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Point {
     #[serde(rename = "type")]
-    kind: &'static str,
-    coordinates: [f64; 2],
+    pub(crate) kind: &'static str,
+    pub(crate) coordinates: [f64; 2],
 }
 
 /// A search answered up to its page's hits: what the typed response and the JSON writers
 /// both render.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct PageParts<'a> {
     /// The hits of the page, in order.
     pub(crate) hits: Vec<Hit>,
@@ -62,6 +62,25 @@ pub(crate) struct PageParts<'a> {
     pub(crate) head: PageHead<'a>,
     pub(crate) facets: Option<Facets<'a>>,
     pub(crate) explain: Option<Explanation<'a>>,
+}
+
+impl<'a> PageParts<'a> {
+    /// The typed response: every member of every result, whatever the request's `fields`.
+    pub(crate) fn into_response(self, index: &'a Index, live: &LiveView) -> SearchResponse<'a> {
+        let PageParts { hits, hit_view, head, facets, explain } = self;
+        SearchResponse {
+            snapshot: head.snapshot,
+            total: head.total,
+            total_exact: head.total_exact,
+            offset: head.offset,
+            limit: head.limit,
+            sort: head.sort,
+            centre: head.centre,
+            results: hits.iter().map(|hit| index.render_hit(live, hit, &hit_view)).collect(),
+            facets,
+            explain,
+        }
+    }
 }
 
 /// A search's page, written on demand ([`super::Engine::search_page`]); it holds the live
@@ -94,45 +113,9 @@ impl<'a> Page<'a> {
         self.parts.hits.is_empty()
     }
 
-    /// Matching offers (exact when [`Page::total_exact`]).
-    pub fn total(&self) -> u64 {
-        self.parts.head.total
-    }
-
-    /// Whether [`Page::total`] is exact.
-    pub fn total_exact(&self) -> bool {
-        self.parts.head.total_exact
-    }
-
     /// The typed response (every member of every result, whatever the request's `fields`).
     pub fn response(&self) -> SearchResponse<'_> {
-        let (index, live, parts) = (self.index, &*self.live, &self.parts);
-        let HitView { view, has_centre, has_text, .. } = parts.hit_view;
-        let head = parts.head.clone();
-        SearchResponse {
-            snapshot: head.snapshot,
-            total: head.total,
-            total_exact: head.total_exact,
-            offset: head.offset,
-            limit: head.limit,
-            sort: head.sort,
-            centre: head.centre,
-            results: parts
-                .hits
-                .iter()
-                .map(|hit| {
-                    index.render_offer(
-                        live,
-                        hit.offer,
-                        has_centre.then_some(hit.distance_m),
-                        has_text.then_some(hit.score),
-                        &view,
-                    )
-                })
-                .collect(),
-            facets: parts.facets.clone(),
-            explain: parts.explain.clone(),
-        }
+        self.parts.clone().into_response(self.index, &self.live)
     }
 
     /// Appends the page as JSON: the bytes of serialising [`Page::response`] with only the

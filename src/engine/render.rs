@@ -239,64 +239,24 @@ impl Index {
         }
     }
 
-    /// Writes an offer's result as JSON (the bytes of serialising [`Index::render_offer`]'s,
-    /// restricted to `fields`) from its pre-rendered fragment; `keep`: keep the fragment for
-    /// the next answers (within the snapshot's budget).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn write_offer(
-        &self,
-        out: &mut Vec<u8>,
-        live: &LiveView,
-        offer_index: OfferId,
-        distance_m: Option<f64>,
-        score: Option<f32>,
-        view: &View,
-        fields: FieldSet,
-        keep: bool,
-    ) {
-        let per = self.per_request(live, offer_index, distance_m, score, view, fields);
-        self.fragments.with(
-            offer_index as usize,
-            keep,
-            || Fragment::new(&self.static_offer(offer_index, true)),
-            |fragment| fragment.write(out, fields, view.access.sees_orsan_level(), &per),
-        );
-    }
-
-    /// The view of a request's results.
-    pub(crate) fn view_of(request: &SearchRequest) -> View {
-        View { gir: request.gir, basis: request.price_basis, access: Access::new(request.profiles) }
-    }
-
     /// Renders one hit of a search.
-    pub(crate) fn render_hit(
-        &self,
-        live: &LiveView,
-        hit: &Hit,
-        has_centre: bool,
-        request: &SearchRequest,
-        has_text: bool,
-    ) -> OfferHit<'_> {
-        self.render_offer(
-            live,
-            hit.offer,
-            has_centre.then_some(hit.distance_m),
-            has_text.then_some(hit.score),
-            &Index::view_of(request),
-        )
+    pub(crate) fn render_hit(&self, live: &LiveView, hit: &Hit, hit_view: &HitView) -> OfferHit<'_> {
+        let (distance_m, score) = hit_view.measures(hit);
+        self.render_offer(live, hit.offer, distance_m, score, &hit_view.view)
     }
 
-    /// Writes one hit of a search as JSON (see [`Index::write_offer`]).
+    /// Writes one hit of a search as JSON (the bytes of serialising [`Index::render_hit`]'s,
+    /// restricted to its `fields`) from the offer's pre-rendered fragment; `keep`: keep the
+    /// fragment for the next answers (within the snapshot's budget).
     pub(crate) fn write_hit(&self, out: &mut Vec<u8>, live: &LiveView, hit: &Hit, hit_view: &HitView, keep: bool) {
-        self.write_offer(
-            out,
-            live,
-            hit.offer,
-            hit_view.has_centre.then_some(hit.distance_m),
-            hit_view.has_text.then_some(hit.score),
-            &hit_view.view,
-            hit_view.fields,
+        let HitView { view, fields, .. } = hit_view;
+        let (distance_m, score) = hit_view.measures(hit);
+        let per = self.per_request(live, hit.offer, distance_m, score, view, *fields);
+        self.fragments.with(
+            hit.offer as usize,
             keep,
+            || Fragment::new(&self.static_offer(hit.offer, true)),
+            |fragment| fragment.write(out, *fields, view.access.sees_orsan_level(), &per),
         );
     }
 }
@@ -304,15 +264,21 @@ impl Index {
 /// How the hits of a search are written.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HitView {
-    pub(crate) view: View,
-    pub(crate) fields: FieldSet,
-    pub(crate) has_centre: bool,
-    pub(crate) has_text: bool,
+    view: View,
+    fields: FieldSet,
+    has_centre: bool,
+    has_text: bool,
 }
 
 impl HitView {
     /// The hits of `request`, with or without a centre and a text query.
     pub(crate) fn new(request: &SearchRequest, has_centre: bool, has_text: bool) -> HitView {
-        HitView { view: Index::view_of(request), fields: request.fields, has_centre, has_text }
+        let view = View { gir: request.gir, basis: request.price_basis, access: Access::new(request.profiles) };
+        HitView { view, fields: request.fields, has_centre, has_text }
+    }
+
+    /// A hit's distance (with a centre) and text score (with a text query).
+    fn measures(&self, hit: &Hit) -> (Option<f64>, Option<f32>) {
+        (self.has_centre.then_some(hit.distance_m), self.has_text.then_some(hit.score))
     }
 }

@@ -52,21 +52,7 @@ impl Index {
 
     /// Answers a search request.
     pub(crate) fn search(&self, live: &LiveView, request: &SearchRequest) -> Result<SearchResponse<'_>, ParamError> {
-        let PageParts { hits, hit_view, head, facets, explain } = self.search_parts(live, request)?;
-        let results =
-            hits.iter().map(|hit| self.render_hit(live, hit, hit_view.has_centre, request, hit_view.has_text));
-        Ok(SearchResponse {
-            snapshot: head.snapshot,
-            total: head.total,
-            total_exact: head.total_exact,
-            offset: head.offset,
-            limit: head.limit,
-            sort: head.sort,
-            centre: head.centre,
-            results: results.collect(),
-            facets,
-            explain,
-        })
+        Ok(self.search_parts(live, request)?.into_response(self, live))
     }
 
     /// Answers a search request up to its page's hits, unwritten (see [`PageParts`]).
@@ -183,12 +169,8 @@ impl Index {
     }
 
     /// Every match of a request in its order, without page limits (`offset` and `limit` are
-    /// not read): the streamed answers. Whether it has a centre and a text query, for rendering.
-    pub(crate) fn all_hits(
-        &self,
-        live: &LiveView,
-        request: &SearchRequest,
-    ) -> Result<(Vec<Hit>, bool, bool), ParamError> {
+    /// not read): the streamed answers, with how to write them.
+    pub(crate) fn all_hits(&self, live: &LiveView, request: &SearchRequest) -> Result<(Vec<Hit>, HitView), ParamError> {
         let (plan, text) = self.plan_whole(live, request)?;
         let mut collector = Collector::new(self.data.dataset.offers.len().max(1));
         let hits = match &text {
@@ -206,7 +188,7 @@ impl Index {
                 collector.heap.into_sorted_vec()
             }
         };
-        Ok((hits, plan.centre.is_some(), matches!(text, Text::Query(_))))
+        Ok((hits, HitView::new(request, plan.centre.is_some(), matches!(text, Text::Query(_)))))
     }
 
     /// The walk over the matches of `request` that have a position (see [`PositionedWalk`]),

@@ -5,15 +5,8 @@ use serde::Serialize;
 
 use crate::engine::Engine;
 use crate::engine::clusters::{self, Clusters};
+use crate::engine::page::Point;
 use crate::model::access::{Field, ProfileSet};
-
-/// A point geometry: `[lon, lat]`.
-#[derive(Debug, Serialize)]
-pub(crate) struct Point {
-    #[serde(rename = "type")]
-    pub(crate) kind: &'static str,
-    pub(crate) coordinates: [f64; 2],
-}
 
 /// The clusters of a viewport as a FeatureCollection: a cell of several positions is a
 /// `cluster: true` feature at the mean position of its matches (supercluster's properties, plus

@@ -125,6 +125,13 @@ async fn every_route_answers() {
     assert!(text.contains("ror_search_http_requests_total{route=\"/v1/offers\",status=\"200\"} 1"), "{text}");
     assert!(text.contains(&format!("ror_search_snapshot_info{{snapshot_id=\"{snapshot}\"}} 1")));
     assert!(text.contains("ror_search_snapshot_records{resource_type=\"HealthcareService\",outcome=\"accepted\"}"));
+    let fragment_bytes: u64 = text
+        .lines()
+        .find_map(|line| line.strip_prefix("ror_search_result_fragment_bytes "))
+        .expect("the fragments' gauge")
+        .parse()
+        .unwrap();
+    assert!(fragment_bytes > 0, "the offers answered above were kept pre-rendered");
     assert_eq!(get(&router, "/openapi.json").await.status, StatusCode::OK);
 }
 
