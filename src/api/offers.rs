@@ -117,8 +117,8 @@ pub struct OffersQuery {
     #[arg(long)]
     #[param(value_type = Option<String>)]
     pub(crate) explain: Option<OfferId>,
-    /// `true`: count every match even when the first page is found early (counted apart
-    /// over the region; always done without doc-level filters or with only minima of 1).
+    /// Accepted for compatibility, no effect: every total is exact (a page found early has
+    /// its region's matches counted apart).
     #[arg(long = "exact_total")]
     #[param(value_type = Option<bool>)]
     pub(crate) exact_total: Option<Flag>,

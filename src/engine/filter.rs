@@ -4,6 +4,7 @@ use roaring::RoaringBitmap;
 
 use super::access::Access;
 use super::columns::{Columns, Dictionary, NEVER, NO_PRICE, bit, gir_policy_of_byte};
+use super::dense::{DenseBits, DenseTerms, Split, WordSet};
 use super::live::LiveView;
 use super::postings::Postings;
 use super::request::{ParamError, SearchRequest};
@@ -396,6 +397,88 @@ impl CompiledFilter {
                 })
             })
         }))
+    }
+
+    /// The filter as terms over dense bitsets ([`DenseTerms`]); `None` when a selected code
+    /// has no dense bitset (a rare code: its posting list leads instead).
+    pub(crate) fn dense_terms<'a>(&self, dense: &'a DenseBits, columns: &'a Columns) -> Option<DenseTerms<'a>> {
+        let mut terms = DenseTerms::default();
+        for (selected, field) in self.selected.iter().zip(&dense.codes) {
+            let Some(ids) = selected else { continue };
+            let mut union = Vec::with_capacity(ids.len());
+            for &id in ids {
+                union.push(field.get(id as usize)?.as_deref()?);
+            }
+            terms.exact(WordSet::any_of(union));
+        }
+        if self.hide_sensitive {
+            terms.exact(WordSet::Not(&columns.sensitive));
+        }
+        if self.gir.is_some() {
+            let accepted = (0..3).filter(|&byte| self.gir_policy_bits >> byte & 1 == 1);
+            terms.exact(WordSet::any_of(accepted.map(|byte| &*dense.gir_policy[byte]).collect()));
+        }
+        match self.aide_sociale {
+            Some(true) => terms.exact(WordSet::Slice(&dense.aide_sociale)),
+            Some(false) => terms.exact(WordSet::Not(&dense.aide_sociale)),
+            None => {}
+        }
+        let mut bounded = |split: Split<'a>| match split {
+            Split::Nothing => terms.exact(WordSet::Empty),
+            Split::Between { sure, maybe } => {
+                terms.bounded(WordSet::Slice(maybe), sure.map_or(WordSet::Empty, WordSet::Slice));
+            }
+        };
+        if let Some(max) = self.max_price_cents {
+            bounded(dense.price[self.price_band].at_most(f64::from(max)));
+        }
+        if let Some(age) = self.age {
+            bounded(dense.age_min.at_most(age));
+            bounded(dense.age_max_negated.at_most(-age));
+        }
+        for (index, minimum) in [self.min_available, self.min_crisis_t0, self.min_crisis_t60].into_iter().enumerate() {
+            if minimum == 0 {
+                continue;
+            }
+            let docs = if index == 0 && self.available_masked {
+                WordSet::LiveSeen {
+                    seen: self.available_seen,
+                    medico_social: &columns.medico_social,
+                    sensitive: &columns.sensitive,
+                }
+            } else {
+                WordSet::Live(index)
+            };
+            if minimum == 1 {
+                terms.exact(docs);
+            } else {
+                terms.bounded(docs, WordSet::Empty);
+            }
+        }
+        terms.bounded(WordSet::All, WordSet::Not(&columns.may_close));
+        Some(terms)
+    }
+
+    /// The docs of the first coded field whose selection has a code without a dense bitset
+    /// (a rare code: few docs to check one by one); every doc when there is none.
+    pub(crate) fn rare_lead<'p>(
+        &self,
+        postings: &'p Postings,
+        dense: &DenseBits,
+    ) -> std::borrow::Cow<'p, RoaringBitmap> {
+        for ((selected, bitmaps), field) in self.selected.iter().zip(coded_postings(postings)).zip(&dense.codes) {
+            let Some(ids) = selected else { continue };
+            if ids.iter().all(|&id| field.get(id as usize).is_some_and(Option::is_some)) {
+                continue;
+            }
+            return match ids.as_slice() {
+                [id] => std::borrow::Cow::Borrowed(&bitmaps[*id as usize]),
+                _ => std::borrow::Cow::Owned(
+                    ids.iter().fold(RoaringBitmap::new(), |union, &id| union | &bitmaps[id as usize]),
+                ),
+            };
+        }
+        std::borrow::Cow::Borrowed(&postings.all)
     }
 
     /// Whether some filter must be checked doc by doc (price, capacities, age).

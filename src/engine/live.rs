@@ -206,6 +206,10 @@ pub struct LiveView {
     /// One bit per doc, set when its counts hold crisis capacity (T0 or T60): the crisis
     /// query's walk over the whole country reads the tenth of the docs that have some.
     crisis_docs: Chunked<u64>,
+    /// One bit per doc (64 a word) per `available ≥ 1`, `crisis T0 ≥ 1`, `crisis T60 ≥ 1` (the
+    /// bits of [`CapacityPatterns::pattern`]), for exact counts a word at a time (small
+    /// chunks: a write copies 512 bytes of each it changes).
+    capacity_bits: [Chunked<u64, 6>; 3],
     /// Per position: the maxima over its docs.
     pub(crate) positions: Chunked<PositionCapacity>,
     /// Per block of the map grid's scan: the sums of its positions (small chunks: a write
@@ -243,6 +247,11 @@ impl LiveView {
         LiveView {
             capacity: Chunked::from_vec(capacity.to_vec()),
             crisis_docs: Chunked::from_vec(bitmap_words(capacity.len(), |doc| has_crisis(&capacity[doc]))),
+            capacity_bits: [0, 1, 2].map(|bit| {
+                Chunked::from_vec(bitmap_words(capacity.len(), |doc| {
+                    CapacityPatterns::pattern(&capacity[doc]) >> bit & 1 == 1
+                }))
+            }),
             positions: Chunked::from_vec(positions),
             map_blocks: Chunked::from_vec(map_blocks),
             capacity_superblocks: Chunked::from_vec(
@@ -263,6 +272,23 @@ impl LiveView {
         }
     }
 
+    /// A view of no doc (for unit tests of what reads a view).
+    #[cfg(test)]
+    pub(crate) fn empty_for_tests() -> LiveView {
+        LiveView {
+            capacity: Chunked::from_vec(Vec::new()),
+            crisis_docs: Chunked::from_vec(Vec::new()),
+            capacity_bits: [(); 3].map(|()| Chunked::from_vec(Vec::new())),
+            positions: Chunked::from_vec(Vec::new()),
+            map_blocks: Chunked::from_vec(Vec::new()),
+            capacity_blocks: Chunked::from_vec(Vec::new()),
+            capacity_superblocks: Chunked::from_vec(Vec::new()),
+            records: Chunked::from_vec(Vec::new()),
+            writes_applied: 0,
+            newest_write_at: None,
+        }
+    }
+
     /// The counts of a doc.
     #[inline]
     pub(crate) fn counts(&self, doc: u32) -> &CapacityCounts {
@@ -278,7 +304,22 @@ impl LiveView {
         if next != held {
             self.crisis_docs.set(word, next);
         }
+        let pattern = CapacityPatterns::pattern(&counts);
+        for (index, bits) in self.capacity_bits.iter_mut().enumerate() {
+            let held = *bits.get(word);
+            let next = if pattern >> index & 1 == 1 { held | bit } else { held & !bit };
+            if next != held {
+                bits.set(word, next);
+            }
+        }
         self.capacity.set(doc, counts);
+    }
+
+    /// Word `word` of the docs with `available ≥ 1` (`index` 0), `crisis T0 ≥ 1` (1) or
+    /// `crisis T60 ≥ 1` (2): the counts as held, before any profile's masking.
+    #[inline]
+    pub(crate) fn capacity_word(&self, index: usize, word: usize) -> u64 {
+        *self.capacity_bits[index].get(word)
     }
 
     /// The locations whose records differ between `older` (a view of the same snapshot) and

@@ -29,6 +29,7 @@ pub mod clusters;
 pub(crate) mod collector;
 pub(crate) mod columns;
 pub mod crisis;
+pub(crate) mod dense;
 pub(crate) mod explain;
 pub(crate) mod facets;
 pub(crate) mod fields;
@@ -111,6 +112,9 @@ pub(crate) struct Index {
     pub(crate) labels: render::Labels,
     /// Bitmaps per code and flag, for large regions.
     pub(crate) postings: postings::Postings,
+    /// Dense bitsets of the frequent codes, GIR policies, aide sociale and range-encoded prices
+    /// and ages, for exact counts a word at a time.
+    pub(crate) dense: dense::DenseBits,
     /// What the docs at each position can match, for skipping positions in walks.
     pub(crate) summaries: summary::PositionSummaries,
     /// EG and commune indexes for lookups.
@@ -229,7 +233,7 @@ impl Engine {
             columns.fill_access(&data, &layout); // read from engine.bin, which does not keep them
         }
         let hilbert = plan::count::HilbertCells::new(&layout.positions);
-        let (((sphere, plane), (postings, summaries)), (text, map_grid)) = rayon::join(
+        let (((sphere, plane), (postings, summaries)), ((text, map_grid), dense)) = rayon::join(
             || {
                 let sphere = RTree::bulk_load(
                     layout
@@ -257,7 +261,7 @@ impl Engine {
                     text::TextIndex::open(dir, &layout)
                         .map_err(|source| EngineError::Text { path: dir.display().to_string(), source })
                 });
-                (text, clusters::MapGrid::new(&layout, &columns))
+                ((text, clusters::MapGrid::new(&layout, &columns)), dense::DenseBits::new(&columns))
             },
         );
         let text = text.transpose()?;
@@ -265,6 +269,7 @@ impl Engine {
             snapshot = %manifest.snapshot_id,
             offers = data.dataset.offers.len(),
             positions = layout.positions.len(),
+            dense_bytes = dense.bytes(),
             seconds = started.elapsed().as_secs_f64(),
             "engine ready"
         );
@@ -286,6 +291,7 @@ impl Engine {
             commune_index,
             labels,
             postings,
+            dense,
             summaries,
             lookups,
             fragments: fragment::Fragments::new(data_offers, fragment::FRAGMENT_BUDGET_BYTES),

@@ -185,8 +185,7 @@ pub struct SearchRequest {
     pub facets: bool,
     /// FHIR id of an offer to explain.
     pub explain: Option<String>,
-    /// Count every match even when the first page is known early (`engine::plan::count`; done
-    /// anyway when the count reads only runs and blocks of the region).
+    /// Accepted for compatibility: every total is exact (`engine::plan::count`).
     pub exact_total: bool,
     /// The instant closures are evaluated at (Unix seconds); `None` = now.
     pub now: Option<i64>,

@@ -329,10 +329,10 @@ pub struct CentreView<'a> {
 pub struct SearchResponse<'a> {
     /// The snapshot the answer comes from.
     pub snapshot: &'a str,
-    /// Number of matching offers: exact when `total_exact`, else a lower bound (the page was
-    /// found early and counting the rest needs its docs; ask `exact_total=true`).
+    /// Number of matching offers, exact: a walk that found its page early has its matches
+    /// counted apart (`engine::plan::count`).
     pub total: u64,
-    /// Whether `total` is exact.
+    /// Whether `total` is exact: always true (kept for the clients that read it).
     pub total_exact: bool,
     /// Results skipped before this page.
     pub offset: usize,

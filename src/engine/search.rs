@@ -10,6 +10,7 @@ use super::filter::CompiledFilter;
 use super::layout::commune_by_code;
 use super::live::LiveView;
 use super::page::{PageHead, PageParts};
+use super::plan::count::TextDocs;
 use super::plan::{Plan, Strategy};
 use super::render::HitView;
 use super::request::{Centre, ParamError, SearchRequest, SortKey};
@@ -75,7 +76,7 @@ impl Index {
             ),
             None => None,
         };
-        // (`exact_total` is met by counting the region apart once the walk stops, below)
+        // (every total is exact: a walk that stops early has the region counted apart, below)
         let need_all = request.facets || explain_doc.is_some();
         let mut collector = Collector::new(request.offset + request.limit);
         if request.facets {
@@ -108,14 +109,18 @@ impl Index {
             (_, _) => (plan.enumerate(&mut collector, need_all), Strategy::Region),
         };
         let mut total_exact = total_exact;
-        // The walk stopped once its page was certain: count the rest apart, without walking it,
-        // when asked, or always when the count costs a few runs of the region (no doc-level
-        // filter, or only "some free place / crisis bed" minima).
-        if !total_exact && (request.exact_total || (text_query.is_none() && plan.counts_cheaply())) {
+        // The walk stopped once its page was certain: count every match apart, without walking
+        // them (the region's runs, their bitsets), so that every total is exact.
+        if !total_exact {
             collector.total = match &text_query {
                 Some(query) => {
                     let text = self.text.as_ref().expect("a text query has a text index");
-                    text.scorer(query).map_or(0, |mut scorer| plan.count(Some(scorer.as_mut())))
+                    match text.dense_docs(query, self.layout.doc_count() as usize) {
+                        Some(words) => plan.count(Some(TextDocs::Words(&words))),
+                        None => {
+                            text.matcher(query).map_or(0, |mut docs| plan.count(Some(TextDocs::Walk(docs.as_mut()))))
+                        }
+                    }
                 }
                 None => plan.count(None),
             };

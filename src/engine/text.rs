@@ -290,7 +290,17 @@ pub struct TextIndex {
     fields: Fields,
     stem: TextAnalyzer,
     fold: TextAnalyzer,
+    /// The docs of the frequent queries asked, as dense bitsets, most recently used last.
+    dense_docs: std::sync::Mutex<Vec<(String, std::sync::Arc<[u64]>)>>,
 }
+
+/// At most this many queries keep their docs as a dense bitset (a national snapshot's bitset is
+/// 122 KiB: 7.8 MiB at most).
+const DENSE_QUERIES: usize = 64;
+
+/// A query's docs are kept as a dense bitset when it matches at least one doc in this many
+/// (a sparser query's posting list is walked over the region instead).
+const DENSE_QUERY_FRACTION: u64 = 64;
 
 impl std::fmt::Debug for TextIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -303,6 +313,9 @@ pub(crate) struct TextQuery {
     query: Box<dyn Query>,
     /// Folded words of the query.
     pub(crate) words: Vec<String>,
+    /// What the query is made of (its words, and whether the last is a prefix): queries with
+    /// the same key match the same docs.
+    key: String,
 }
 
 impl TextIndex {
@@ -333,7 +346,13 @@ impl TextIndex {
                 }
             }
         }
-        Ok(TextIndex { searcher, fields, stem: stem_analyzer(), fold: fold_analyzer() })
+        Ok(TextIndex {
+            searcher,
+            fields,
+            stem: stem_analyzer(),
+            fold: fold_analyzer(),
+            dense_docs: std::sync::Mutex::new(Vec::new()),
+        })
     }
 
     /// Parses a query; `None` when it has no word. Errors name the problem.
@@ -378,7 +397,8 @@ impl TextIndex {
         } else {
             Box::new(BooleanQuery::new(clauses))
         };
-        Ok(Some(TextQuery { query, words }))
+        let key = format!("{}{}", words.join(" "), if last_is_prefix { "*" } else { "" });
+        Ok(Some(TextQuery { query, words, key }))
     }
 
     /// The completions of a prefix among the indexed (folded, unstemmed) words: all of them
@@ -410,6 +430,49 @@ impl TextIndex {
         let segment = self.searcher.segment_readers().first()?;
         let weight = query.query.weight(EnableScoring::enabled_from_searcher(&self.searcher)).ok()?;
         weight.scorer(segment, 1.0).ok()
+    }
+
+    /// The docs matching a query, in doc-id order, unscored (posting lists read without their
+    /// frequencies): for counting. `None` for an empty index.
+    pub(crate) fn matcher(&self, query: &TextQuery) -> Option<Box<dyn Scorer>> {
+        let segment = self.searcher.segment_readers().first()?;
+        let weight = query.query.weight(EnableScoring::disabled_from_searcher(&self.searcher)).ok()?;
+        weight.scorer(segment, 1.0).ok()
+    }
+
+    /// The docs of a frequent query (one doc in [`DENSE_QUERY_FRACTION`] or more) as a dense
+    /// bitset of `docs` bits, made at its first count and kept for the snapshot's next ones (at
+    /// most [`DENSE_QUERIES`], the least recently used dropped); `None` for a rarer query, whose
+    /// posting list is cheaper to walk over a region.
+    pub(crate) fn dense_docs(&self, query: &TextQuery, docs: usize) -> Option<std::sync::Arc<[u64]>> {
+        {
+            let mut cache = self.dense_docs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(index) = cache.iter().position(|(key, _)| *key == query.key) {
+                let entry = cache.remove(index);
+                let words = entry.1.clone();
+                cache.push(entry);
+                return Some(words);
+            }
+        }
+        let mut matcher = self.matcher(query)?;
+        if u64::from(matcher.size_hint()) * DENSE_QUERY_FRACTION < docs as u64 {
+            return None;
+        }
+        let mut words = vec![0u64; docs.div_ceil(64)];
+        let mut doc = matcher.doc();
+        while doc != tantivy::TERMINATED && (doc as usize) < docs {
+            words[doc as usize >> 6] |= 1 << (doc & 63);
+            doc = matcher.advance();
+        }
+        let words: std::sync::Arc<[u64]> = words.into();
+        let mut cache = self.dense_docs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !cache.iter().any(|(key, _)| *key == query.key) {
+            if cache.len() >= DENSE_QUERIES {
+                cache.remove(0);
+            }
+            cache.push((query.key.clone(), words.clone()));
+        }
+        Some(words)
     }
 
     /// Every (doc, score) matching a query, in doc-id order (the slow, simple path used by the

@@ -683,3 +683,53 @@ fn capacity_minima_counts_match_the_reference_for_every_profile() {
     }
     assert!(checked > 100, "{checked} requests checked");
 }
+
+/// Totals of nearest walks that stop at their first hit, with codes frequent (counted by dense
+/// bitsets) and rare (their posting list leads), and filters checked per doc (price, age,
+/// capacity minima above 1), on both datasets: the count apart must equal the reference's.
+#[test]
+fn counts_with_rare_and_frequent_codes_match_the_reference() {
+    let mut checked = 0;
+    for engine in [sample_engine(), random_engine()] {
+        let mut counts: std::collections::HashMap<String, usize> = Default::default();
+        for offer in &engine.data().dataset.offers {
+            if let Some(activity) = &offer.activity {
+                *counts.entry(activity.to_string()).or_default() += 1;
+            }
+        }
+        let mut by_count: Vec<(usize, String)> = counts.into_iter().map(|(code, count)| (count, code)).collect();
+        by_count.sort();
+        let rare = by_count.iter().filter(|(count, _)| *count >= 3).take(3);
+        let frequent = by_count.iter().rev().take(3);
+        let activities: Vec<String> = rare.chain(frequent).map(|(_, code)| code.clone()).collect();
+        assert!(activities.len() >= 4, "{activities:?}");
+        let filters: [&[(&str, &str)]; 6] = [
+            &[("max_price", "90")],
+            &[("age", "80")],
+            &[("min_available", "2")],
+            &[("max_price", "150"), ("min_available", "1"), ("gir", "2")],
+            &[("age", "15"), ("aide_sociale", "true")],
+            &[("max_price", "70"), ("age", "70"), ("min_crisis_t0", "2")],
+        ];
+        let centres = (0..4).map(|k| engine.layout().positions[k * engine.layout().positions.len() / 4]);
+        for centre in centres {
+            let (lat, lon) = (centre.lat.to_string(), centre.lon.to_string());
+            for activity in &activities {
+                for &filter in &filters {
+                    for extra in [None, Some(activity.as_str())] {
+                        let mut pairs = vec![("lat", lat.as_str()), ("lon", lon.as_str()), ("limit", "1")];
+                        pairs.extend_from_slice(filter);
+                        if let Some(activity) = extra {
+                            pairs.push(("activity", activity));
+                        }
+                        let mut request = request(&pairs);
+                        request.profiles = ProfileSet::of(ror_search::model::access::Profile::Full);
+                        check(engine, &request).unwrap();
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 200, "{checked} requests checked");
+}

@@ -233,40 +233,14 @@ pub(crate) fn instant_of(request: &SearchRequest, fixed: i64) -> i64 {
     }
 }
 
-/// Checks a search's total against the reference's: equal when exact, else a lower bound no
-/// lower than the page; exact when asked (`exact_total`, `facets`) and whenever no doc-level
-/// filter but capacity minima of 1 is set (the count then reads only runs and blocks).
+/// Checks a search's total against the reference's: every total is exact, on every plan.
 pub(crate) fn check_total(
     request: &SearchRequest,
     total: u64,
     total_exact: bool,
     expected: u64,
 ) -> Result<(), TestCaseError> {
-    if total_exact {
-        prop_assert_eq!(total, expected, "total differs for {:?}", request);
-    } else {
-        prop_assert!(total <= expected, "lower bound above the total for {:?}", request);
-        prop_assert!(
-            total >= expected.min((request.offset + request.limit) as u64),
-            "lower bound too low for {:?}",
-            request
-        );
-    }
-    let cheap = request.q.is_none()
-        && request.category.is_empty()
-        && request.offer_type.is_empty()
-        && request.activity.is_empty()
-        && request.care_mode.is_empty()
-        && request.reception.is_empty()
-        && request.age.is_none()
-        && request.gir.is_none()
-        && request.max_price_cents.is_none()
-        && request.aide_sociale.is_none()
-        && [request.min_available, request.min_crisis_t0, request.min_crisis_t60]
-            .iter()
-            .all(|minimum| minimum.unwrap_or(0) <= 1);
-    if request.exact_total || request.facets || cheap {
-        prop_assert!(total_exact, "total not exact for {:?}", request);
-    }
+    prop_assert!(total_exact, "total not exact for {:?}", request);
+    prop_assert_eq!(total, expected, "total differs for {:?}", request);
     Ok(())
 }

@@ -11,8 +11,10 @@
 //! Counting a run ([`Counting`], chosen once per request): without doc-level filters, its doc
 //! range less its exceptional docs (sensitive, may close) that fail; with only code, GIR or
 //! aide-sociale filters, their bitmap's cardinality over the range; with only capacity minima
-//! of 1, the live view's per-block pattern counts; otherwise each position's summary, then its
-//! docs. No distance is computed inside a run, nothing is collected, nothing sorted.
+//! of 1, the live view's per-block pattern counts; otherwise the filter's dense bitsets
+//! ([`crate::engine::dense`]), 64 docs a word, the few docs a range-encoded bound cannot decide
+//! checked one by one (or, with a rare code, the docs of its posting list, each checked). No
+//! distance is computed inside a run, nothing is collected, nothing sorted.
 
 use std::ops::Range;
 
@@ -22,6 +24,7 @@ use tantivy::TERMINATED;
 use tantivy::query::Scorer;
 
 use super::{BOUND_SLACK_M, Plan, envelopes};
+use crate::engine::dense::{DenseTerms, WordSet};
 use crate::engine::layout::{HILBERT_ORDER, HilbertSquare, hilbert_index};
 use crate::engine::live::{CAPACITY_BLOCK_BITS, CAPACITY_SUPERBLOCK_BITS, CapacityPatterns};
 use crate::model::GeoPoint;
@@ -99,6 +102,14 @@ fn grid_lat(y: u64) -> f64 {
     -90.0 + y as f64 * 180.0 / (1u64 << HILBERT_ORDER) as f64
 }
 
+/// The docs of a request's text query, as its count reads them.
+pub(crate) enum TextDocs<'s> {
+    /// A frequent query's docs as a dense bitset (one more term of the filter's).
+    Words(&'s [u64]),
+    /// A rarer query's posting list, sought along the region.
+    Walk(&'s mut dyn Scorer),
+}
+
 /// How the runs of a request's region are counted, decided once.
 enum Counting<'a> {
     /// No doc-level filter: every doc but the exceptional ones that fail (hidden or closed).
@@ -108,25 +119,32 @@ enum Counting<'a> {
     Mask(std::borrow::Cow<'a, RoaringBitmap>),
     /// Only "some free place / some crisis bed" minima: the live blocks' capacity patterns.
     Patterns([[[bool; 8]; 2]; 2]),
-    /// Each position's summary, then its docs.
-    Docs,
+    /// Any other filter whose codes are frequent: its dense bitsets, 64 docs at a time, the
+    /// docs they cannot decide checked one by one.
+    Dense(DenseTerms<'a>),
+    /// A filter with a rare code: the docs of its field's bitmap, each checked.
+    Lead(std::borrow::Cow<'a, RoaringBitmap>),
 }
 
 impl Counting<'_> {
     fn of<'a>(plan: &Plan<'a>) -> Counting<'a> {
-        let filter = &plan.filter;
+        let (filter, index) = (&plan.filter, plan.index);
         if filter.only_masks() {
             return Counting::Masks;
         }
         if let Some(accepted) = filter.capacity_patterns() {
             return Counting::Patterns(accepted);
         }
-        if !filter.needs_per_doc()
-            && let Some(mask) = filter.mask_borrowed(&plan.index.postings)
-        {
-            return Counting::Mask(mask);
+        // Dense bitsets first: a word covers 64 docs, where a bitmap's rank over a range counts
+        // its containers from their start (and a mask of several criteria is built per request).
+        if let Some(terms) = filter.dense_terms(&index.dense, &index.columns) {
+            return Counting::Dense(terms);
         }
-        Counting::Docs
+        match filter.mask_borrowed(&index.postings) {
+            Some(mask) if !filter.needs_per_doc() => Counting::Mask(mask),
+            // (dense terms are missing only for a selected rare code)
+            _ => Counting::Lead(filter.rare_lead(&index.postings, &index.dense)),
+        }
     }
 }
 
@@ -273,29 +291,48 @@ struct Region {
 }
 
 impl Plan<'_> {
-    /// The exact number of matches of the request, with `text` its text scorer (sought along
-    /// the region in doc order). Not for a request without geography (the bulk plan counts
-    /// those, docs without a position included).
-    pub(crate) fn count(&self, text: Option<&mut dyn Scorer>) -> u64 {
+    /// The exact number of matches of the request, with `text` the docs of its text query.
+    /// Not for a request without geography (the bulk plan counts those, docs without a
+    /// position included).
+    pub(crate) fn count(&self, text: Option<TextDocs<'_>>) -> u64 {
         let mut runs = Vec::new();
         self.region_runs(&mut runs);
+        let (index, filter, live) = (self.index, &self.filter, self.live);
+        let (layout, columns) = (&index.layout, &index.columns);
+        let matches = |doc: u32| filter.matches(columns, live, doc);
         match text {
-            Some(scorer) => runs.into_iter().map(|positions| self.count_text(scorer, positions)).sum(),
+            Some(TextDocs::Walk(scorer)) => runs.into_iter().map(|positions| self.count_text(scorer, positions)).sum(),
+            Some(TextDocs::Words(words)) => match filter.dense_terms(&index.dense, columns) {
+                Some(mut terms) => {
+                    terms.exact(WordSet::Slice(words));
+                    let mut scratch = Vec::new();
+                    let mut count = 0;
+                    for positions in runs {
+                        count += terms.count(live, layout.docs_of_positions(positions), &mut scratch, matches);
+                    }
+                    count
+                }
+                None => {
+                    let lead = filter.rare_lead(&index.postings, &index.dense);
+                    let in_text = |doc: u32| crate::engine::columns::bit(words, doc as usize);
+                    let of_run = |positions: Range<u32>| {
+                        lead.range(layout.docs_of_positions(positions))
+                            .filter(|&doc| in_text(doc) && matches(doc))
+                            .count()
+                    };
+                    runs.into_iter().map(of_run).sum::<usize>() as u64
+                }
+            },
             None => {
                 let counting = Counting::of(self);
-                runs.into_iter().map(|positions| self.count_positions(&counting, positions)).sum()
+                let mut scratch = Vec::new();
+                runs.into_iter().map(|positions| self.count_positions(&counting, positions, &mut scratch)).sum()
             }
         }
     }
 
-    /// Whether [`Plan::count`] without text reads only runs and blocks of the region, not its
-    /// docs: no doc-level filter, or only capacity minima of 1.
-    pub(crate) fn counts_cheaply(&self) -> bool {
-        self.filter.only_masks() || self.filter.capacity_patterns().is_some()
-    }
-
     /// The matches at `positions`, no text.
-    fn count_positions(&self, counting: &Counting<'_>, positions: Range<u32>) -> u64 {
+    fn count_positions(&self, counting: &Counting<'_>, positions: Range<u32>, scratch: &mut Vec<u64>) -> u64 {
         let (index, filter, live) = (self.index, &self.filter, self.live);
         let (layout, columns) = (&index.layout, &index.columns);
         let exceptional = || index.map_grid.exceptional_docs().of_positions(positions.clone());
@@ -348,15 +385,8 @@ impl Plan<'_> {
                 };
                 sum_aligned(positions, CAPACITY_BLOCK_BITS, &doc_by_doc, &of_blocks)
             }
-            Counting::Docs => {
-                let mut count = 0;
-                for position in positions {
-                    if filter.position_may_match(&index.summaries, live, position as usize) {
-                        count += layout.docs_at(position).filter(|&doc| filter.matches(columns, live, doc)).count();
-                    }
-                }
-                count as u64
-            }
+            Counting::Dense(terms) => terms.count(live, docs, scratch, |doc| filter.matches(columns, live, doc)),
+            Counting::Lead(mask) => mask.range(docs).filter(|&doc| filter.matches(columns, live, doc)).count() as u64,
         }
     }
 
