@@ -300,7 +300,7 @@ const DENSE_QUERIES: usize = 64;
 
 /// A query's docs are kept as a dense bitset when it matches at least one doc in this many
 /// (a sparser query's posting list is walked over the region instead).
-const DENSE_QUERY_FRACTION: u64 = 64;
+const DENSE_QUERY_FRACTION: u64 = 1024;
 
 impl std::fmt::Debug for TextIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
