@@ -134,6 +134,22 @@ fn scenarios() -> Vec<Scenario> {
             centre: Some(BORDEAUX),
             parameters: &[("radius_km", "20"), ("category", "500"), ("gir", "2"), ("max_price", "80")],
         },
+        Scenario {
+            name: "facets/paris/ehpad_gir2_90eur_30km",
+            centre: Some(PARIS),
+            parameters: &[
+                ("radius_km", "30"),
+                ("category", "500"),
+                ("gir", "2"),
+                ("max_price", "90"),
+                ("facets", "true"),
+            ],
+        },
+        Scenario {
+            name: "facets/paris/any_30km",
+            centre: Some(PARIS),
+            parameters: &[("radius_km", "30"), ("facets", "true")],
+        },
     ]
 }
 

@@ -265,22 +265,14 @@ impl<'a> DenseTerms<'a> {
         self.sure.push(sure);
     }
 
-    /// The docs of `docs` that match: those every set surely passes, counted by words, plus
-    /// those every `maybe` set passes but not every `sure` one for which `check` says yes.
-    /// `scratch` holds the run's words (kept by the caller between runs).
-    pub(crate) fn count(
-        &self,
-        live: &LiveView,
-        docs: Range<u32>,
-        scratch: &mut Vec<u64>,
-        check: impl Fn(u32) -> bool,
-    ) -> u64 {
+    /// Fills `scratch` with the `maybe` then the `sure` words of `docs` (`None`: no doc); the
+    /// index of their first word.
+    fn words_of(&self, live: &LiveView, docs: &Range<u32>, scratch: &mut Vec<u64>) -> Option<usize> {
         if docs.is_empty() {
-            return 0;
+            return None;
         }
         let (first, last) = ((docs.start >> 6) as usize, ((docs.end - 1) >> 6) as usize);
         let words = last - first + 1;
-        // maybe words, then sure words
         scratch.clear();
         scratch.resize(2 * words, u64::MAX);
         let (maybe, sure) = scratch.split_at_mut(words);
@@ -296,6 +288,21 @@ impl<'a> DenseTerms<'a> {
         for set in &self.sure {
             set.and_into(live, first, sure);
         }
+        Some(first)
+    }
+
+    /// The docs of `docs` that match: those every set surely passes, counted by words, plus
+    /// those every `maybe` set passes but not every `sure` one for which `check` says yes.
+    /// `scratch` holds the run's words (kept by the caller between runs).
+    pub(crate) fn count(
+        &self,
+        live: &LiveView,
+        docs: Range<u32>,
+        scratch: &mut Vec<u64>,
+        check: impl Fn(u32) -> bool,
+    ) -> u64 {
+        let Some(first) = self.words_of(live, &docs, scratch) else { return 0 };
+        let (maybe, sure) = scratch.split_at(scratch.len() / 2);
         let mut count = 0u64;
         for (offset, (&maybe, &sure)) in maybe.iter().zip(sure.iter()).enumerate() {
             count += u64::from(sure.count_ones());
@@ -304,6 +311,34 @@ impl<'a> DenseTerms<'a> {
                 let doc = (((first + offset) << 6) as u32) | unsure.trailing_zeros();
                 count += u64::from(check(doc));
                 unsure &= unsure - 1;
+            }
+        }
+        count
+    }
+
+    /// Calls `visit` with every doc of `docs` that matches (as [`DenseTerms::count`] counts
+    /// them), in doc order; returns how many.
+    pub(crate) fn for_each(
+        &self,
+        live: &LiveView,
+        docs: Range<u32>,
+        scratch: &mut Vec<u64>,
+        check: impl Fn(u32) -> bool,
+        mut visit: impl FnMut(u32),
+    ) -> u64 {
+        let Some(first) = self.words_of(live, &docs, scratch) else { return 0 };
+        let (maybe, sure) = scratch.split_at(scratch.len() / 2);
+        let mut count = 0u64;
+        for (offset, (&maybe, &sure)) in maybe.iter().zip(sure.iter()).enumerate() {
+            let mut bits = maybe;
+            while bits != 0 {
+                let bit = bits & bits.wrapping_neg();
+                let doc = (((first + offset) << 6) as u32) | bits.trailing_zeros();
+                if sure & bit != 0 || check(doc) {
+                    visit(doc);
+                    count += 1;
+                }
+                bits &= bits - 1;
             }
         }
         count
@@ -377,6 +412,10 @@ mod tests {
             let expected = (start..end).filter(|&doc| passes(doc)).count() as u64;
             let counted = terms.count(&live, start as u32..end as u32, &mut scratch, check);
             assert_eq!(counted, expected, "docs {start}..{end}");
+            let mut visited = Vec::new();
+            let visits = terms.for_each(&live, start as u32..end as u32, &mut scratch, check, |doc| visited.push(doc));
+            let expected_docs: Vec<u32> = (start..end).filter(|&doc| passes(doc)).map(|doc| doc as u32).collect();
+            assert_eq!((visits, visited), (expected, expected_docs), "docs {start}..{end}");
         }
     }
 }

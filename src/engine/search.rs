@@ -77,7 +77,9 @@ impl Index {
             None => None,
         };
         // (every total is exact: a walk that stops early has the region counted apart, below)
-        let need_all = request.facets || explain_doc.is_some();
+        // (facets do not need every match walked: a walk that stops early has them counted
+        // apart with its total, below)
+        let need_all = explain_doc.is_some();
         let mut collector = Collector::new(request.offset + request.limit);
         if request.facets {
             collector.facets = Some(FacetCounts::new(&self.columns.dictionaries));
@@ -110,19 +112,26 @@ impl Index {
         };
         let mut total_exact = total_exact;
         // The walk stopped once its page was certain: count every match apart, without walking
-        // them (the region's runs, their bitsets), so that every total is exact.
+        // them (the region's runs, their bitsets), so that every total is exact; the facets,
+        // when asked, are counted from the same matches.
         if !total_exact {
+            let mut facets = collector.facets.as_mut().map(|facets| {
+                *facets = FacetCounts::new(&self.columns.dictionaries);
+                facets
+            });
+            let mut count = |text: Option<TextDocs<'_>>| match facets.as_deref_mut() {
+                Some(facets) => plan.tally(text, facets),
+                None => plan.count(text),
+            };
             collector.total = match &text_query {
                 Some(query) => {
                     let text = self.text.as_ref().expect("a text query has a text index");
                     match text.dense_docs(query, self.layout.doc_count() as usize) {
-                        Some(words) => plan.count(Some(TextDocs::Words(&words))),
-                        None => {
-                            text.matcher(query).map_or(0, |mut docs| plan.count(Some(TextDocs::Walk(docs.as_mut()))))
-                        }
+                        Some(words) => count(Some(TextDocs::Words(&words))),
+                        None => text.matcher(query).map_or(0, |mut docs| count(Some(TextDocs::Walk(docs.as_mut())))),
                     }
                 }
-                None => plan.count(None),
+                None => count(None),
             };
             total_exact = true;
         }

@@ -24,6 +24,7 @@ use tantivy::TERMINATED;
 use tantivy::query::Scorer;
 
 use super::{BOUND_SLACK_M, Plan, envelopes};
+use crate::engine::collector::FacetCounts;
 use crate::engine::dense::{DenseTerms, WordSet};
 use crate::engine::layout::{HILBERT_ORDER, HilbertSquare, hilbert_index};
 use crate::engine::live::{CAPACITY_BLOCK_BITS, CAPACITY_SUPERBLOCK_BITS, CapacityPatterns};
@@ -329,6 +330,70 @@ impl Plan<'_> {
                 runs.into_iter().map(|positions| self.count_positions(&counting, positions, &mut scratch)).sum()
             }
         }
+    }
+
+    /// The exact number of matches of the request, as [`Plan::count`], with each match's
+    /// catégorie, type d'offre and département added to `facets`: the matches are enumerated
+    /// from the same runs and bitsets (no distance, nothing collected).
+    pub(crate) fn tally(&self, text: Option<TextDocs<'_>>, facets: &mut FacetCounts) -> u64 {
+        let mut runs = Vec::new();
+        self.region_runs(&mut runs);
+        let (index, filter, live) = (self.index, &self.filter, self.live);
+        let (layout, columns) = (&index.layout, &index.columns);
+        let matches = |doc: u32| filter.matches(columns, live, doc);
+        let mut visit = |doc: u32| {
+            let doc = doc as usize;
+            facets.category[columns.category[doc] as usize] += 1;
+            facets.offer_type[columns.offer_type[doc] as usize] += 1;
+            facets.departement[columns.departement[doc] as usize] += 1;
+        };
+        let mut total = 0;
+        let words = match text {
+            Some(TextDocs::Walk(scorer)) => {
+                for positions in runs {
+                    let docs = layout.docs_of_positions(positions);
+                    let mut doc = scorer.doc();
+                    if doc < docs.start {
+                        doc = scorer.seek(docs.start);
+                    }
+                    while doc != TERMINATED && doc < docs.end {
+                        if matches(doc) {
+                            visit(doc);
+                            total += 1;
+                        }
+                        doc = scorer.advance();
+                    }
+                }
+                return total;
+            }
+            Some(TextDocs::Words(words)) => Some(words),
+            None => None,
+        };
+        match filter.dense_terms(&index.dense, columns) {
+            Some(mut terms) => {
+                if let Some(words) = words {
+                    terms.exact(WordSet::Slice(words));
+                }
+                let mut scratch = Vec::new();
+                for positions in runs {
+                    total +=
+                        terms.for_each(live, layout.docs_of_positions(positions), &mut scratch, matches, &mut visit);
+                }
+            }
+            None => {
+                let lead = filter.rare_lead(&index.postings, &index.dense);
+                let in_text = |doc: u32| words.is_none_or(|words| crate::engine::columns::bit(words, doc as usize));
+                for positions in runs {
+                    for doc in lead.range(layout.docs_of_positions(positions)) {
+                        if in_text(doc) && matches(doc) {
+                            visit(doc);
+                            total += 1;
+                        }
+                    }
+                }
+            }
+        }
+        total
     }
 
     /// The matches at `positions`, no text.

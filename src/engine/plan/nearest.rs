@@ -3,7 +3,7 @@
 //! radius when the walk would cover it anyway.
 
 use super::{BOUND_SLACK_M, Plan, Strategy};
-use crate::engine::collector::Collector;
+use crate::engine::collector::{Collector, FacetCounts};
 use crate::util::geo::{chord_for_distance_m, distance_m_for_chord};
 
 /// After how many positions a nearest walk that has not filled its page first weighs
@@ -48,9 +48,10 @@ impl Plan<'_> {
                     && self.walk_is_slower_than_enumeration(walked, chord_squared, radius_m, collector)
                 {
                     // Start over with an enumeration of the region (the walk found no hit it
-                    // would not find again; dropping them keeps every hit counted once).
+                    // would not find again; dropping them, and the facets they counted, keeps
+                    // every hit counted once).
                     let mut fresh = Collector::new(collector.k);
-                    fresh.facets = collector.facets.take();
+                    fresh.facets = collector.facets.take().map(|_| FacetCounts::new(&self.index.columns.dictionaries));
                     fresh.rank_target = collector.rank_target.take();
                     *collector = fresh;
                     return (self.enumerate(collector, false), Strategy::NearestWalkThenRegion);
