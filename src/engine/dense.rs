@@ -17,10 +17,10 @@
 use std::ops::Range;
 
 use super::columns::{Columns, NO_PRICE};
-use super::live::LiveView;
+use super::live::{LiveView, bitmap_words};
 
 /// A code gets a dense bitset when at least one doc in this many holds it.
-pub(crate) const DENSE_FRACTION: usize = 32;
+const DENSE_FRACTION: usize = 32;
 
 /// Range-encoded thresholds per number: this many quantiles at most.
 const QUANTILES: usize = 32;
@@ -111,11 +111,7 @@ pub(crate) struct DenseBits {
 }
 
 fn words_where(docs: usize, holds: impl Fn(usize) -> bool) -> Words {
-    let mut words = vec![0u64; docs.div_ceil(64)];
-    for doc in (0..docs).filter(|&doc| holds(doc)) {
-        words[doc >> 6] |= 1 << (doc & 63);
-    }
-    words.into_boxed_slice()
+    bitmap_words(docs, holds).into_boxed_slice()
 }
 
 /// The bitsets of the dense ids of a coded column (`None` for the others).
@@ -265,9 +261,14 @@ impl<'a> DenseTerms<'a> {
         self.sure.push(sure);
     }
 
-    /// Fills `scratch` with the `maybe` then the `sure` words of `docs` (`None`: no doc); the
-    /// index of their first word.
-    fn words_of(&self, live: &LiveView, docs: &Range<u32>, scratch: &mut Vec<u64>) -> Option<usize> {
+    /// The index of the first word of `docs`, then its `maybe` and its `sure` words, in
+    /// `scratch` (`None`: no doc).
+    fn words_of<'s>(
+        &self,
+        live: &LiveView,
+        docs: &Range<u32>,
+        scratch: &'s mut Vec<u64>,
+    ) -> Option<(usize, &'s [u64], &'s [u64])> {
         if docs.is_empty() {
             return None;
         }
@@ -288,7 +289,7 @@ impl<'a> DenseTerms<'a> {
         for set in &self.sure {
             set.and_into(live, first, sure);
         }
-        Some(first)
+        Some((first, maybe, sure))
     }
 
     /// The docs of `docs` that match: those every set surely passes, counted by words, plus
@@ -301,17 +302,11 @@ impl<'a> DenseTerms<'a> {
         scratch: &mut Vec<u64>,
         check: impl Fn(u32) -> bool,
     ) -> u64 {
-        let Some(first) = self.words_of(live, &docs, scratch) else { return 0 };
-        let (maybe, sure) = scratch.split_at(scratch.len() / 2);
+        let Some((first, maybe, sure)) = self.words_of(live, &docs, scratch) else { return 0 };
         let mut count = 0u64;
-        for (offset, (&maybe, &sure)) in maybe.iter().zip(sure.iter()).enumerate() {
+        for (word, (&maybe, &sure)) in (first..).zip(maybe.iter().zip(sure)) {
             count += u64::from(sure.count_ones());
-            let mut unsure = maybe & !sure;
-            while unsure != 0 {
-                let doc = (((first + offset) << 6) as u32) | unsure.trailing_zeros();
-                count += u64::from(check(doc));
-                unsure &= unsure - 1;
-            }
+            for_each_bit(word, maybe & !sure, |doc| count += u64::from(check(doc)));
         }
         count
     }
@@ -326,22 +321,26 @@ impl<'a> DenseTerms<'a> {
         check: impl Fn(u32) -> bool,
         mut visit: impl FnMut(u32),
     ) -> u64 {
-        let Some(first) = self.words_of(live, &docs, scratch) else { return 0 };
-        let (maybe, sure) = scratch.split_at(scratch.len() / 2);
+        let Some((first, maybe, sure)) = self.words_of(live, &docs, scratch) else { return 0 };
         let mut count = 0u64;
-        for (offset, (&maybe, &sure)) in maybe.iter().zip(sure.iter()).enumerate() {
-            let mut bits = maybe;
-            while bits != 0 {
-                let bit = bits & bits.wrapping_neg();
-                let doc = (((first + offset) << 6) as u32) | bits.trailing_zeros();
-                if sure & bit != 0 || check(doc) {
+        for (word, (&maybe, &sure)) in (first..).zip(maybe.iter().zip(sure)) {
+            for_each_bit(word, maybe, |doc| {
+                if sure >> (doc & 63) & 1 == 1 || check(doc) {
                     visit(doc);
                     count += 1;
                 }
-                bits &= bits - 1;
-            }
+            });
         }
         count
+    }
+}
+
+/// Calls `each` with the doc of every bit set in `bits`, word `word` of a bitset, in order.
+#[inline]
+fn for_each_bit(word: usize, mut bits: u64, mut each: impl FnMut(u32)) {
+    while bits != 0 {
+        each(((word << 6) as u32) | bits.trailing_zeros());
+        bits &= bits - 1;
     }
 }
 

@@ -14,6 +14,15 @@ impl FacetCounts {
             departement: vec![0; dictionaries.departement.len()],
         }
     }
+
+    /// Adds a matching doc's catégorie, type d'offre and département.
+    #[inline]
+    pub(crate) fn add(&mut self, columns: &super::columns::Columns, doc: u32) {
+        let doc = doc as usize;
+        self.category[columns.category[doc] as usize] += 1;
+        self.offer_type[columns.offer_type[doc] as usize] += 1;
+        self.departement[columns.departement[doc] as usize] += 1;
+    }
 }
 
 /// The facets of the answer: non-zero counts, most frequent first, then by code.

@@ -69,12 +69,6 @@ impl<T: Clone, const BITS: usize> Chunked<T, BITS> {
     }
 }
 
-/// Whether counts hold crisis capacity (the docs the crisis query walks).
-#[inline]
-fn has_crisis(counts: &CapacityCounts) -> bool {
-    counts.crisis_t0 > 0 || counts.crisis_t60 > 0
-}
-
 /// The words of a bitmap of `len` bits set where `bit` says.
 pub(crate) fn bitmap_words(len: usize, bit: impl Fn(usize) -> bool) -> Vec<u64> {
     let mut words = vec![0u64; len.div_ceil(64)];
@@ -203,12 +197,10 @@ impl CapacityPatterns {
 pub struct LiveView {
     /// Per doc: the counts the filters and sorts read (set through [`LiveView::set_counts`]).
     capacity: Chunked<CapacityCounts>,
-    /// One bit per doc, set when its counts hold crisis capacity (T0 or T60): the crisis
-    /// query's walk over the whole country reads the tenth of the docs that have some.
-    crisis_docs: Chunked<u64>,
     /// One bit per doc (64 a word) per `available ≥ 1`, `crisis T0 ≥ 1`, `crisis T60 ≥ 1` (the
-    /// bits of [`CapacityPatterns::pattern`]), for exact counts a word at a time (small
-    /// chunks: a write copies 512 bytes of each it changes).
+    /// bits of [`CapacityPatterns::pattern`]), for exact counts a word at a time; T0 or T60
+    /// are the docs with crisis capacity, the tenth of the docs the crisis query's walk over
+    /// the whole country reads (small chunks: a write copies 512 bytes of each it changes).
     capacity_bits: [Chunked<u64, 6>; 3],
     /// Per position: the maxima over its docs.
     pub(crate) positions: Chunked<PositionCapacity>,
@@ -246,7 +238,6 @@ impl LiveView {
         }
         LiveView {
             capacity: Chunked::from_vec(capacity.to_vec()),
-            crisis_docs: Chunked::from_vec(bitmap_words(capacity.len(), |doc| has_crisis(&capacity[doc]))),
             capacity_bits: [0, 1, 2].map(|bit| {
                 Chunked::from_vec(bitmap_words(capacity.len(), |doc| {
                     CapacityPatterns::pattern(&capacity[doc]) >> bit & 1 == 1
@@ -277,7 +268,6 @@ impl LiveView {
     pub(crate) fn empty_for_tests() -> LiveView {
         LiveView {
             capacity: Chunked::from_vec(Vec::new()),
-            crisis_docs: Chunked::from_vec(Vec::new()),
             capacity_bits: [(); 3].map(|()| Chunked::from_vec(Vec::new())),
             positions: Chunked::from_vec(Vec::new()),
             map_blocks: Chunked::from_vec(Vec::new()),
@@ -299,11 +289,6 @@ impl LiveView {
     pub(crate) fn set_counts(&mut self, doc: u32, counts: CapacityCounts) {
         let doc = doc as usize;
         let (word, bit) = (doc / 64, 1u64 << (doc % 64));
-        let held = *self.crisis_docs.get(word);
-        let next = if has_crisis(&counts) { held | bit } else { held & !bit };
-        if next != held {
-            self.crisis_docs.set(word, next);
-        }
         let pattern = CapacityPatterns::pattern(&counts);
         for (index, bits) in self.capacity_bits.iter_mut().enumerate() {
             let held = *bits.get(word);
@@ -347,8 +332,9 @@ impl LiveView {
     /// Calls `visit` on every doc with crisis capacity (T0 or T60 > 0), in doc order.
     #[inline]
     pub(crate) fn for_each_crisis_doc(&self, mut visit: impl FnMut(u32)) {
-        for (index, &word) in self.crisis_docs.iter().enumerate() {
-            let mut bits = word;
+        let [_, t0, t60] = &self.capacity_bits;
+        for (index, (&t0, &t60)) in t0.iter().zip(t60.iter()).enumerate() {
+            let mut bits = t0 | t60;
             while bits != 0 {
                 visit((index * 64) as u32 + bits.trailing_zeros());
                 bits &= bits - 1;

@@ -76,9 +76,8 @@ impl Index {
             ),
             None => None,
         };
-        // (every total is exact: a walk that stops early has the region counted apart, below)
-        // (facets do not need every match walked: a walk that stops early has them counted
-        // apart with its total, below)
+        // (every total is exact, and facets do not need every match walked: a walk that stops
+        // early has its region's matches counted apart, below)
         let need_all = explain_doc.is_some();
         let mut collector = Collector::new(request.offset + request.limit);
         if request.facets {
@@ -119,10 +118,7 @@ impl Index {
                 *facets = FacetCounts::new(&self.columns.dictionaries);
                 facets
             });
-            let mut count = |text: Option<TextDocs<'_>>| match facets.as_deref_mut() {
-                Some(facets) => plan.tally(text, facets),
-                None => plan.count(text),
-            };
+            let mut count = |text: Option<TextDocs<'_>>| plan.count(text, facets.as_deref_mut());
             collector.total = match &text_query {
                 Some(query) => {
                     let text = self.text.as_ref().expect("a text query has a text index");

@@ -427,17 +427,18 @@ impl TextIndex {
 
     /// A scorer over the docs matching a query, in doc-id order; `None` for an empty index.
     pub(crate) fn scorer(&self, query: &TextQuery) -> Option<Box<dyn Scorer>> {
+        self.scorer_with(query, EnableScoring::enabled_from_searcher(&self.searcher))
+    }
+
+    fn scorer_with(&self, query: &TextQuery, scoring: EnableScoring<'_>) -> Option<Box<dyn Scorer>> {
         let segment = self.searcher.segment_readers().first()?;
-        let weight = query.query.weight(EnableScoring::enabled_from_searcher(&self.searcher)).ok()?;
-        weight.scorer(segment, 1.0).ok()
+        query.query.weight(scoring).ok()?.scorer(segment, 1.0).ok()
     }
 
     /// The docs matching a query, in doc-id order, unscored (posting lists read without their
     /// frequencies): for counting. `None` for an empty index.
     pub(crate) fn matcher(&self, query: &TextQuery) -> Option<Box<dyn Scorer>> {
-        let segment = self.searcher.segment_readers().first()?;
-        let weight = query.query.weight(EnableScoring::disabled_from_searcher(&self.searcher)).ok()?;
-        weight.scorer(segment, 1.0).ok()
+        self.scorer_with(query, EnableScoring::disabled_from_searcher(&self.searcher))
     }
 
     /// The docs of a frequent query (one doc in [`DENSE_QUERY_FRACTION`] or more) as a dense

@@ -120,11 +120,19 @@ enum Counting<'a> {
     Mask(std::borrow::Cow<'a, RoaringBitmap>),
     /// Only "some free place / some crisis bed" minima: the live blocks' capacity patterns.
     Patterns([[[bool; 8]; 2]; 2]),
-    /// Any other filter whose codes are frequent: its dense bitsets, 64 docs at a time, the
+    /// Any other filter: its docs' bitsets or a rare code's posting list.
+    Docs(DocCounting<'a>),
+}
+
+/// What counts any filter, and enumerates its matches (for facets): its dense bitsets, or its
+/// rare code's posting list.
+enum DocCounting<'a> {
+    /// Dense bitsets of every criterion (the text query's docs one more), 64 docs a word, the
     /// docs they cannot decide checked one by one.
     Dense(DenseTerms<'a>),
-    /// A filter with a rare code: the docs of its field's bitmap, each checked.
-    Lead(std::borrow::Cow<'a, RoaringBitmap>),
+    /// A filter with a rare code: the docs of its field's bitmap (and of the text query's
+    /// bitset, if any), each checked.
+    Lead { docs: std::borrow::Cow<'a, RoaringBitmap>, text: Option<&'a [u64]> },
 }
 
 impl Counting<'_> {
@@ -138,13 +146,63 @@ impl Counting<'_> {
         }
         // Dense bitsets first: a word covers 64 docs, where a bitmap's rank over a range counts
         // its containers from their start (and a mask of several criteria is built per request).
-        if let Some(terms) = filter.dense_terms(&index.dense, &index.columns) {
-            return Counting::Dense(terms);
+        match filter.dense_terms(&index.dense, &index.columns) {
+            Some(terms) => Counting::Docs(DocCounting::Dense(terms)),
+            None => match filter.mask_borrowed(&index.postings) {
+                Some(mask) if !filter.needs_per_doc() => Counting::Mask(mask),
+                _ => Counting::Docs(DocCounting::lead(plan, None)),
+            },
         }
-        match filter.mask_borrowed(&index.postings) {
-            Some(mask) if !filter.needs_per_doc() => Counting::Mask(mask),
-            // (dense terms are missing only for a selected rare code)
-            _ => Counting::Lead(filter.rare_lead(&index.postings, &index.dense)),
+    }
+}
+
+impl<'a> DocCounting<'a> {
+    /// The filter's dense terms (with `text`, the text query's docs, as one more), else its rare
+    /// code's posting list.
+    fn of(plan: &Plan<'a>, text: Option<&'a [u64]>) -> DocCounting<'a> {
+        let (filter, index) = (&plan.filter, plan.index);
+        match filter.dense_terms(&index.dense, &index.columns) {
+            Some(mut terms) => {
+                if let Some(words) = text {
+                    terms.exact(WordSet::Slice(words));
+                }
+                DocCounting::Dense(terms)
+            }
+            None => DocCounting::lead(plan, text),
+        }
+    }
+
+    /// The rare code's posting list (dense terms are missing only for a selected rare code).
+    fn lead(plan: &Plan<'a>, text: Option<&'a [u64]>) -> DocCounting<'a> {
+        let index = plan.index;
+        DocCounting::Lead { docs: plan.filter.rare_lead(&index.postings, &index.dense), text }
+    }
+
+    /// The matches among `docs`, each given to `visit` when there is one (else the sure ones
+    /// are only counted).
+    fn count<F: FnMut(u32)>(
+        &self,
+        plan: &Plan<'_>,
+        docs: Range<u32>,
+        scratch: &mut Vec<u64>,
+        visit: Option<&mut F>,
+    ) -> u64 {
+        let (columns, live, filter) = (&plan.index.columns, plan.live, &plan.filter);
+        let matches = |doc: u32| filter.matches(columns, live, doc);
+        match (self, visit) {
+            (DocCounting::Dense(terms), None) => terms.count(live, docs, scratch, matches),
+            (DocCounting::Dense(terms), Some(visit)) => terms.for_each(live, docs, scratch, matches, visit),
+            (DocCounting::Lead { docs: lead, text }, mut visit) => {
+                let in_text = |doc: u32| text.is_none_or(|words| crate::engine::columns::bit(words, doc as usize));
+                let mut count = 0;
+                for doc in lead.range(docs).filter(|&doc| in_text(doc) && matches(doc)) {
+                    if let Some(visit) = visit.as_mut() {
+                        visit(doc);
+                    }
+                    count += 1;
+                }
+                count
+            }
         }
     }
 }
@@ -292,108 +350,41 @@ struct Region {
 }
 
 impl Plan<'_> {
-    /// The exact number of matches of the request, with `text` the docs of its text query.
-    /// Not for a request without geography (the bulk plan counts those, docs without a
-    /// position included).
-    pub(crate) fn count(&self, text: Option<TextDocs<'_>>) -> u64 {
+    /// The exact number of matches of the request, with `text` the docs of its text query;
+    /// with `facets`, each match's catégorie, type d'offre and département added to them (the
+    /// matches then enumerated from the same runs and bitsets). No distance is computed, nothing
+    /// collected. Not for a request without geography (the bulk plan counts those, docs without
+    /// a position included).
+    pub(crate) fn count(&self, text: Option<TextDocs<'_>>, mut facets: Option<&mut FacetCounts>) -> u64 {
         let mut runs = Vec::new();
         self.region_runs(&mut runs);
-        let (index, filter, live) = (self.index, &self.filter, self.live);
-        let (layout, columns) = (&index.layout, &index.columns);
-        let matches = |doc: u32| filter.matches(columns, live, doc);
-        match text {
-            Some(TextDocs::Walk(scorer)) => runs.into_iter().map(|positions| self.count_text(scorer, positions)).sum(),
-            Some(TextDocs::Words(words)) => match filter.dense_terms(&index.dense, columns) {
-                Some(mut terms) => {
-                    terms.exact(WordSet::Slice(words));
-                    let mut scratch = Vec::new();
-                    let mut count = 0;
-                    for positions in runs {
-                        count += terms.count(live, layout.docs_of_positions(positions), &mut scratch, matches);
-                    }
-                    count
-                }
-                None => {
-                    let lead = filter.rare_lead(&index.postings, &index.dense);
-                    let in_text = |doc: u32| crate::engine::columns::bit(words, doc as usize);
-                    let of_run = |positions: Range<u32>| {
-                        lead.range(layout.docs_of_positions(positions))
-                            .filter(|&doc| in_text(doc) && matches(doc))
-                            .count()
-                    };
-                    runs.into_iter().map(of_run).sum::<usize>() as u64
-                }
-            },
-            None => {
-                let counting = Counting::of(self);
-                let mut scratch = Vec::new();
-                runs.into_iter().map(|positions| self.count_positions(&counting, positions, &mut scratch)).sum()
-            }
-        }
-    }
-
-    /// The exact number of matches of the request, as [`Plan::count`], with each match's
-    /// catégorie, type d'offre and département added to `facets`: the matches are enumerated
-    /// from the same runs and bitsets (no distance, nothing collected).
-    pub(crate) fn tally(&self, text: Option<TextDocs<'_>>, facets: &mut FacetCounts) -> u64 {
-        let mut runs = Vec::new();
-        self.region_runs(&mut runs);
-        let (index, filter, live) = (self.index, &self.filter, self.live);
-        let (layout, columns) = (&index.layout, &index.columns);
-        let matches = |doc: u32| filter.matches(columns, live, doc);
+        let layout = &self.index.layout;
+        let columns = &self.index.columns;
+        let tallying = facets.is_some();
         let mut visit = |doc: u32| {
-            let doc = doc as usize;
-            facets.category[columns.category[doc] as usize] += 1;
-            facets.offer_type[columns.offer_type[doc] as usize] += 1;
-            facets.departement[columns.departement[doc] as usize] += 1;
+            if let Some(facets) = facets.as_deref_mut() {
+                facets.add(columns, doc);
+            }
         };
-        let mut total = 0;
-        let words = match text {
+        let mut scratch = Vec::new();
+        let text = match text {
             Some(TextDocs::Walk(scorer)) => {
-                for positions in runs {
-                    let docs = layout.docs_of_positions(positions);
-                    let mut doc = scorer.doc();
-                    if doc < docs.start {
-                        doc = scorer.seek(docs.start);
-                    }
-                    while doc != TERMINATED && doc < docs.end {
-                        if matches(doc) {
-                            visit(doc);
-                            total += 1;
-                        }
-                        doc = scorer.advance();
-                    }
-                }
-                return total;
+                return runs.into_iter().map(|positions| self.count_text(scorer, positions, &mut visit)).sum();
             }
             Some(TextDocs::Words(words)) => Some(words),
             None => None,
         };
-        match filter.dense_terms(&index.dense, columns) {
-            Some(mut terms) => {
-                if let Some(words) = words {
-                    terms.exact(WordSet::Slice(words));
-                }
-                let mut scratch = Vec::new();
-                for positions in runs {
-                    total +=
-                        terms.for_each(live, layout.docs_of_positions(positions), &mut scratch, matches, &mut visit);
-                }
-            }
-            None => {
-                let lead = filter.rare_lead(&index.postings, &index.dense);
-                let in_text = |doc: u32| words.is_none_or(|words| crate::engine::columns::bit(words, doc as usize));
-                for positions in runs {
-                    for doc in lead.range(layout.docs_of_positions(positions)) {
-                        if in_text(doc) && matches(doc) {
-                            visit(doc);
-                            total += 1;
-                        }
-                    }
-                }
-            }
+        if !tallying && text.is_none() {
+            let counting = Counting::of(self);
+            return runs.into_iter().map(|positions| self.count_positions(&counting, positions, &mut scratch)).sum();
         }
-        total
+        let counting = DocCounting::of(self, text);
+        let mut count = 0;
+        for positions in runs {
+            let visit = tallying.then_some(&mut visit);
+            count += counting.count(self, layout.docs_of_positions(positions), &mut scratch, visit);
+        }
+        count
     }
 
     /// The matches at `positions`, no text.
@@ -450,13 +441,13 @@ impl Plan<'_> {
                 };
                 sum_aligned(positions, CAPACITY_BLOCK_BITS, &doc_by_doc, &of_blocks)
             }
-            Counting::Dense(terms) => terms.count(live, docs, scratch, |doc| filter.matches(columns, live, doc)),
-            Counting::Lead(mask) => mask.range(docs).filter(|&doc| filter.matches(columns, live, doc)).count() as u64,
+            Counting::Docs(counting) => counting.count(self, docs, scratch, None::<&mut fn(u32)>),
         }
     }
 
-    /// The matches at `positions` that `scorer` matches (it is sought forward).
-    fn count_text(&self, scorer: &mut dyn Scorer, positions: Range<u32>) -> u64 {
+    /// The matches at `positions` that `scorer` matches (it is sought forward), each given to
+    /// `visit`.
+    fn count_text(&self, scorer: &mut dyn Scorer, positions: Range<u32>, visit: &mut dyn FnMut(u32)) -> u64 {
         let (index, filter) = (self.index, &self.filter);
         let docs = index.layout.docs_of_positions(positions);
         let mut doc = scorer.doc();
@@ -466,6 +457,7 @@ impl Plan<'_> {
         let mut count = 0;
         while doc != TERMINATED && doc < docs.end {
             if filter.matches(&index.columns, self.live, doc) {
+                visit(doc);
                 count += 1;
             }
             doc = scorer.advance();

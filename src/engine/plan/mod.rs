@@ -124,10 +124,7 @@ impl<'a> Plan<'a> {
     pub(crate) fn consider(&self, collector: &mut Collector, doc: u32, distance_m: f64, score: f32) {
         if self.filter.matches(&self.index.columns, self.live, doc) {
             if let Some(facets) = &mut collector.facets {
-                let columns = &self.index.columns;
-                facets.category[columns.category[doc as usize] as usize] += 1;
-                facets.offer_type[columns.offer_type[doc as usize] as usize] += 1;
-                facets.departement[columns.departement[doc as usize] as usize] += 1;
+                facets.add(&self.index.columns, doc);
             }
             self.keep(collector, doc, distance_m, score);
         }
