@@ -233,7 +233,7 @@ impl Engine {
             columns.fill_access(&data, &layout); // read from engine.bin, which does not keep them
         }
         let hilbert = plan::count::HilbertCells::new(&layout.positions);
-        let (((sphere, plane), (postings, summaries)), ((text, map_grid), dense)) = rayon::join(
+        let (((sphere, plane), (postings, summaries)), ((text, map_grid), (dense, dense_seconds))) = rayon::join(
             || {
                 let sphere = RTree::bulk_load(
                     layout
@@ -261,7 +261,9 @@ impl Engine {
                     text::TextIndex::open(dir, &layout)
                         .map_err(|source| EngineError::Text { path: dir.display().to_string(), source })
                 });
-                ((text, clusters::MapGrid::new(&layout, &columns)), dense::DenseBits::new(&columns))
+                let dense_started = Instant::now();
+                let dense = dense::DenseBits::new(&columns);
+                ((text, clusters::MapGrid::new(&layout, &columns)), (dense, dense_started.elapsed().as_secs_f64()))
             },
         );
         let text = text.transpose()?;
@@ -270,6 +272,7 @@ impl Engine {
             offers = data.dataset.offers.len(),
             positions = layout.positions.len(),
             dense_bytes = dense.bytes(),
+            dense_seconds,
             seconds = started.elapsed().as_secs_f64(),
             "engine ready"
         );
