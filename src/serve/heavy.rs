@@ -1,8 +1,13 @@
 //! A pool of threads for the requests that take milliseconds (a national `/v1/crisis` answer,
-//! the data-quality report), run at a lower scheduling priority than the request workers and
-//! the capacity log's writer. On a machine with few cores, a capacity write that arrives while
-//! such a query runs then gets a core at once instead of waiting for the query's time slice
-//! (the ORSAN target: write acknowledgements within 5 ms under SAMU queries).
+//! the data-quality report), scheduled below the request workers and the capacity log's writer.
+//! On a machine with few cores, a capacity write that arrives while such a query runs then gets
+//! a core at once instead of waiting for the query's time slice (the ORSAN target: write
+//! acknowledgements within 5 ms under SAMU queries).
+//!
+//! On Linux the threads run under `SCHED_IDLE`: the scheduler preempts them as soon as any
+//! normal thread wakes up (EEVDF and CFS alike check this first at every wake-up), whereas a
+//! niced thread keeps its slice until a woken thread's deadline comes before its own. Where
+//! `SCHED_IDLE` is refused they are niced by [`NICE`] instead.
 //!
 //! The threads start at the first job; they stop when the pool is dropped.
 
@@ -84,16 +89,26 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
     }
 }
 
-/// Lowers the calling thread's priority by [`NICE`] (Linux: `setpriority` on the thread id).
+/// Puts the calling thread below every normal thread: `SCHED_IDLE`, or nice [`NICE`] where
+/// that policy is refused (Linux: on the thread id; elsewhere nothing).
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: plain system calls on the calling thread; no memory is shared.
-        let result = unsafe {
+        // SAFETY: plain system calls on the calling thread, with a parameter block that lives
+        // through the call; no memory is shared.
+        let idle = unsafe {
+            let parameters = libc::sched_param { sched_priority: 0 };
+            libc::sched_setscheduler(0, libc::SCHED_IDLE, &raw const parameters)
+        };
+        if idle == 0 {
+            return;
+        }
+        // SAFETY: as above.
+        let niced = unsafe {
             let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
             libc::setpriority(libc::PRIO_PROCESS, tid, NICE)
         };
-        if result != 0 {
+        if niced != 0 {
             tracing::debug!("could not lower the priority of a heavy-query thread");
         }
     }
@@ -103,29 +118,39 @@ fn lower_priority() {
 mod tests {
     use super::*;
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn jobs_run_on_the_pool_and_panics_come_back() {
+    #[tokio::test]
+    async fn jobs_run_on_the_pool_below_normal_threads() {
         let pool = HeavyPool::new(2);
-        let name = pool.run(|| std::thread::current().name().map(str::to_owned)).await;
+        let (name, policy) = pool
+            .run(|| {
+                let name = std::thread::current().name().map(str::to_owned);
+                // SAFETY: reads the calling thread's scheduling policy.
+                #[cfg(target_os = "linux")]
+                let policy = unsafe { libc::sched_getscheduler(0) };
+                #[cfg(not(target_os = "linux"))]
+                let policy = 0;
+                (name, policy)
+            })
+            .await;
         assert!(name.is_some_and(|name| name.starts_with("ror-heavy-")));
-        assert_eq!(pool.run(|| 6 * 7).await, 42);
-        let pool = Arc::new(pool);
+        #[cfg(target_os = "linux")]
+        assert_eq!(policy, libc::SCHED_IDLE, "a heavy thread runs under SCHED_IDLE");
+        let _ = policy;
+        // the caller's own thread is untouched
+        #[cfg(target_os = "linux")]
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::sched_getscheduler(0) }, libc::SCHED_OTHER);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_resumes_its_panic_in_the_caller_and_the_pool_goes_on() {
+        let pool = Arc::new(HeavyPool::new(1));
         let caught = tokio::spawn({
             let pool = pool.clone();
             async move { pool.run(|| panic!("boom")).await }
         })
         .await;
-        assert!(caught.is_err());
-        assert_eq!(pool.run(|| 1).await, 1, "the pool still runs after a panic");
-        #[cfg(target_os = "linux")]
-        {
-            let nice = pool
-                .run(|| unsafe {
-                    let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-                    libc::getpriority(libc::PRIO_PROCESS, tid)
-                })
-                .await;
-            assert!(nice >= NICE.min(19), "{nice}");
-        }
+        assert!(caught.is_err_and(|error| error.is_panic()));
+        assert_eq!(pool.run(|| 41 + 1).await, 42);
     }
 }
