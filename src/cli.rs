@@ -40,6 +40,9 @@ pub(crate) enum Command {
     /// Follow the national ROR (or any FHIR server of the same API): a full pull (`$export`),
     /// then deltas (`_lastUpdated`) into incremental snapshots published in the index.
     Sync(SyncArgs),
+    /// Publish a snapshot to a cluster (NATS JetStream): its files to the object store, then
+    /// the current key every replica (`serve --cluster`) follows.
+    Publish(PublishArgs),
     /// The data-quality report of a snapshot: counts by rule and every finding, as JSON, CSV
     /// (UTF-8 with BOM, `;`, French column names) or NDJSON; the filters of `/v1/quality`.
     Quality(QualityArgs),
@@ -63,6 +66,40 @@ pub(crate) struct SyncArgs {
     /// Make the first step a full pull, due or not.
     #[arg(long)]
     pub(crate) full: bool,
+}
+
+/// Where a cluster is and how its stream and buckets are made.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ClusterArgs {
+    /// NATS server URLs, comma-separated (`nats://10.0.0.1:4222,nats://10.0.0.2:4222`).
+    #[arg(long = "cluster", env = "ROR_SEARCH_CLUSTER", value_delimiter = ',', required = true)]
+    pub(crate) urls: Vec<String>,
+    /// Replicas of the stream and buckets, when this process is the first to create them.
+    #[arg(long = "cluster-replicas", env = "ROR_SEARCH_CLUSTER_REPLICAS", default_value_t = 1)]
+    pub(crate) replicas: usize,
+}
+
+impl ClusterArgs {
+    fn config(&self, role: &str) -> crate::cluster::ClusterConfig {
+        crate::cluster::ClusterConfig {
+            urls: crate::cluster::parse_urls(&self.urls.join(",")),
+            replicas: self.replicas,
+            client_name: format!("ror-search {role}"),
+            ..crate::cluster::ClusterConfig::default()
+        }
+    }
+}
+
+/// `publish`: a snapshot directory and the cluster.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PublishArgs {
+    /// Snapshot directory.
+    pub(crate) snapshot: PathBuf,
+    #[command(flatten)]
+    pub(crate) cluster: ClusterArgs,
+    /// Longest wait for the cluster, seconds.
+    #[arg(long, default_value_t = 60)]
+    pub(crate) connect_timeout_secs: u64,
 }
 
 /// `quality`: a snapshot, the filters of `/v1/quality` and where to write.
@@ -223,6 +260,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => serve(*args),
         Command::Quality(args) => quality(&args),
         Command::Sync(args) => sync(&args),
+        Command::Publish(args) => publish(&args),
     }
 }
 
@@ -314,6 +352,24 @@ fn quality(args: &QualityArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     eprintln!("{} findings ({} in the report)", selection.len(), report.len());
+    Ok(())
+}
+
+fn publish(args: &PublishArgs) -> anyhow::Result<()> {
+    let config = args.cluster.config("publish");
+    if !(1..=5).contains(&config.replicas) {
+        anyhow::bail!("--cluster-replicas must be 1 to 5");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = runtime.block_on(async {
+        let cluster =
+            crate::cluster::Cluster::connect(&config, std::time::Duration::from_secs(args.connect_timeout_secs))
+                .await?;
+        let report = crate::cluster::snapshots::publish(&cluster, &args.snapshot).await?;
+        cluster.flush().await?;
+        Ok::<_, crate::cluster::ClusterError>(report)
+    })?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
 
@@ -488,14 +544,21 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let metrics = Arc::new(crate::serve::Metrics::default());
         let handle = Arc::new(crate::serve::SnapshotHandle::new(config.index_dir.clone(), metrics));
-        // The capacity log first: its writes are replayed onto the first snapshot served. A log
-        // that cannot be read stops the server rather than losing acknowledged writes.
-        let capacity = tokio::task::spawn_blocking({
-            let index_dir = config.index_dir.clone();
-            move || crate::serve::capacity::CapacityService::open(&index_dir)
-        })
-        .await??;
-        handle.attach_capacity(Arc::new(capacity));
+        // A replica takes its snapshots and capacity writes from the cluster (`/readyz` says
+        // 503 until it serves the current snapshot with the stream applied).
+        let replica = config.cluster.clone().map(|cluster| Arc::new(crate::cluster::replica::Replica::new(cluster)));
+        if let Some(replica) = &replica {
+            handle.set_replica(replica.clone());
+        } else {
+            // The capacity log first: its writes are replayed onto the first snapshot served. A
+            // log that cannot be read stops the server rather than losing acknowledged writes.
+            let capacity = tokio::task::spawn_blocking({
+                let index_dir = config.index_dir.clone();
+                move || crate::serve::capacity::CapacityService::open(&index_dir)
+            })
+            .await??;
+            handle.attach_capacity(Arc::new(capacity));
+        }
         if let Some(sync_config) = &config.sync {
             let sync_config = crate::sync::SyncConfig::load(Some(sync_config), None).map_err(anyhow::Error::msg)?;
             start_sync(sync_config, handle.clone(), config.index_dir.clone())?;
@@ -504,7 +567,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(addr = %listener.local_addr()?, index = %config.index_dir.display(), "listening");
         // Load (or first build) the snapshot in the background: /healthz answers at once and
         // /readyz says 503 until a snapshot serves.
-        let startup = tokio::spawn(start_up(handle.clone(), config.clone()));
+        let startup = match replica {
+            Some(replica) => tokio::spawn(replica.run(handle.clone())),
+            None => tokio::spawn(start_up(handle.clone(), config.clone())),
+        };
         let served = crate::http::server::serve(listener, handle, config).await;
         startup.abort();
         served.map_err(anyhow::Error::from)

@@ -25,6 +25,7 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod engine;
 pub mod fhir;
 #[doc(hidden)]

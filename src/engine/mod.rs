@@ -476,6 +476,32 @@ impl Engine {
         &self.index.manifest.snapshot_id
     }
 
+    /// A digest of the state served: the snapshot id, then every location whose records a
+    /// write changed, with its FHIR id, version (the sequence of the write that last changed it)
+    /// and records; SHA-256, the first 16 bytes in hex. Replicas serving the same snapshot with
+    /// the same writes applied in the same order report the same digest.
+    pub fn state_digest(&self) -> String {
+        use sha2::Digest as _;
+        let view = self.live_view();
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(self.snapshot_id().as_bytes());
+        hasher.update([0]);
+        let mut buffer = Vec::new();
+        for location in 0..self.data().dataset.locations.len() {
+            let Some(live) = view.records.get(location).as_deref() else { continue };
+            buffer.clear();
+            let id = &self.data().dataset.locations[location].id;
+            buffer.extend_from_slice(&(id.len() as u64).to_le_bytes());
+            buffer.extend_from_slice(id.as_bytes());
+            buffer.extend_from_slice(&live.version.to_le_bytes());
+            let records = postcard::to_allocvec(&live.records).expect("capacity records serialise");
+            buffer.extend_from_slice(&(records.len() as u64).to_le_bytes());
+            buffer.extend_from_slice(&records);
+            hasher.update(&buffer);
+        }
+        hasher.finalize()[..16].iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
     /// The snapshot's manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.index.manifest

@@ -316,9 +316,14 @@ fn write_error(error: &WriteError) -> Response {
     tracing::error!(%error, "capacity write failed");
     match error {
         WriteError::NotReady => simple_outcome(503, "transient", "no snapshot is loaded yet"),
-        WriteError::Log(_) | WriteError::Interrupted => {
+        WriteError::Log(_) | WriteError::Interrupted | WriteError::Stream(_) => {
             simple_outcome(503, "transient", "the write could not be made durable; nothing was applied, retry")
         }
+        WriteError::NotAppliedYet => simple_outcome(
+            503,
+            "transient",
+            "the write was stored by the cluster but this replica has not applied it yet; it will be applied (a retry is harmless)",
+        ),
     }
 }
 

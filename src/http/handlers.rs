@@ -446,6 +446,14 @@ struct SnapshotAnswer<'a> {
     dir: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     manifest: Option<&'a crate::snapshot::Manifest>,
+    /// A digest of the state served (the snapshot and every live capacity record, versions
+    /// included): replicas that agree report the same.
+    state_digest: String,
+    /// Capacity writes applied over the snapshot.
+    capacity_writes: u64,
+    /// In cluster mode, where this replica stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<crate::cluster::replica::ReplicaStatus>,
 }
 
 /// The snapshot being served: id, build and load times; for admins and the profiles that see
@@ -470,6 +478,9 @@ pub(crate) async fn snapshot(
         loaded_at: crate::engine::response::Timestamp(loaded.loaded_at),
         dir: everything.then(|| loaded.dir.display().to_string()),
         manifest: everything.then_some(manifest),
+        state_digest: loaded.engine.state_digest(),
+        capacity_writes: loaded.engine.live_view().writes_applied(),
+        cluster: state.handle.replica().map(|replica| replica.status(true)),
     };
     Ok(Json(answer).into_response())
 }
@@ -519,6 +530,18 @@ pub(crate) async fn healthz() -> Response {
     (status = 503, description = "No snapshot loaded yet", body = ErrorBody),
 ))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Response, AppError> {
+    if let Some(replica) = state.handle.replica() {
+        let loaded = state.handle.current();
+        let status = replica.status(loaded.is_some());
+        let snapshot = loaded.as_ref().map(|loaded| loaded.engine.snapshot_id().to_owned());
+        let code = if status.ready { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
+        let body = serde_json::json!({
+            "status": if status.ready { "ready" } else { "not_ready" },
+            "snapshot": snapshot,
+            "cluster": status,
+        });
+        return Ok((code, Json(body)).into_response());
+    }
     let loaded = current(&state)?;
     Ok(Json(serde_json::json!({ "status": "ready", "snapshot": loaded.engine.snapshot_id() })).into_response())
 }
@@ -528,6 +551,20 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Response, Ap
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let gauges = state.handle.current().map(|loaded| loaded.gauges()).unwrap_or_default();
     let mut text = state.handle.metrics.render(&gauges, crate::util::time::now());
+    if let Some(loaded) = state.handle.current() {
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            text,
+            "# HELP ror_search_state_info The state served: its snapshot and digest (equal on replicas that agree)."
+        );
+        let _ = writeln!(text, "# TYPE ror_search_state_info gauge");
+        let _ = writeln!(
+            text,
+            "ror_search_state_info{{snapshot=\"{}\",digest=\"{}\"}} 1",
+            loaded.engine.snapshot_id(),
+            loaded.engine.state_digest()
+        );
+    }
     if let Some(service) = state.handle.capacity() {
         let newest_write_at = state.handle.current().and_then(|loaded| loaded.engine.live_view().newest_write_at());
         crate::serve::capacity::render_metrics(service, newest_write_at, crate::util::time::now(), &mut text);

@@ -107,7 +107,9 @@ pub(crate) async fn serve(
     let audit = config.audit_log.as_deref().map(crate::auth::audit::AuditLog::open).transpose()?;
     let access: SharedPolicy = Arc::new(arc_swap::ArcSwap::from_pointee(policy));
     let app = super::router_with(handle.clone(), config.clone(), access.clone(), audit);
-    let snapshots = tokio::spawn(crate::serve::watch(handle.clone(), config.poll_interval_secs));
+    // A replica's snapshots come from the cluster, not from scans of its index directory.
+    let poll_interval_secs = if config.cluster.is_some() { 0 } else { config.poll_interval_secs };
+    let snapshots = tokio::spawn(crate::serve::watch(handle.clone(), poll_interval_secs));
     let hangups = tokio::spawn(super::reload_on_sighup(handle, access.clone(), config.clone()));
     let access_watcher = tokio::spawn(watch_access(access, config.clone()));
     let mut builder = Builder::new(TokioExecutor::new());

@@ -215,8 +215,8 @@ pub struct TornTail {
     pub reason: DamageReason,
 }
 
-/// What [`Log::open`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`Log::open`] found (`Default`: no log, as a replica's service has).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplayReport {
     /// Records replayed.
     pub records: u64,

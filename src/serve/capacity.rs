@@ -53,6 +53,12 @@ impl WriteResult {
         !self.location_found || self.outcomes.contains(&ChangeOutcome::NoSuchRecord)
     }
 
+    /// Whether the write left the served state as it was (refused, or every change older than
+    /// what is held).
+    pub fn changes_nothing(&self) -> bool {
+        !self.applied()
+    }
+
     fn gone(sequence: u64) -> WriteResult {
         WriteResult { sequence, outcomes: Vec::new(), location_found: false }
     }
@@ -70,6 +76,13 @@ pub enum WriteError {
     /// The log stopped before answering it.
     #[error("the write was interrupted")]
     Interrupted,
+    /// The cluster's stream did not store it: nothing was acknowledged.
+    #[error("capacity stream: {0}")]
+    Stream(crate::cluster::ClusterError),
+    /// The stream stored it, but this replica has not applied it in time: it will be applied
+    /// (here and everywhere), the client should read it back before writing again.
+    #[error("the write was stored by the cluster but not yet applied by this replica")]
+    NotAppliedYet,
 }
 
 /// Counters of the service, for `/metrics`.
@@ -117,10 +130,27 @@ struct ApplyState {
     refused: Vec<u64>,
 }
 
+/// Where writes are made durable before they are applied.
+enum Durable {
+    /// The checksummed log of the index directory (single node).
+    Local(Log),
+    /// The cluster's JetStream stream (`serve --cluster`).
+    Stream(Arc<crate::cluster::stream::CapacityStream>),
+}
+
+/// How long a write stored by the cluster's stream may wait for this replica's applier.
+const STREAM_APPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// The live capacity service of one index.
 pub struct CapacityService {
-    log: Log,
+    durable: Durable,
     state: Mutex<ApplyState>,
+    /// Stream mode: the writes of this replica's clients that its applier has not applied
+    /// yet, by message id.
+    waiters: Mutex<std::collections::HashMap<String, oneshot::Sender<WriteResult>>>,
+    /// Stream mode: the stream position each snapshot covers (from the cluster's current
+    /// key), by snapshot id: the history up to it is dropped when that snapshot is swapped in.
+    covers: Mutex<std::collections::HashMap<String, u64>>,
     /// What the log said at start-up.
     pub replay: ReplayReport,
     /// How long reading and decoding the log took at start-up, microseconds.
@@ -132,7 +162,10 @@ pub struct CapacityService {
 
 impl std::fmt::Debug for CapacityService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CapacityService").field("log", &self.log.path()).finish()
+        match &self.durable {
+            Durable::Local(log) => f.debug_struct("CapacityService").field("log", &log.path()).finish(),
+            Durable::Stream(stream) => f.debug_struct("CapacityService").field("stream", &stream.progress()).finish(),
+        }
     }
 }
 
@@ -160,8 +193,10 @@ impl CapacityService {
         }
         tracing::info!(entries = history.len(), last_sequence = log.last_sequence(), "capacity log opened");
         Ok(CapacityService {
-            log,
+            durable: Durable::Local(log),
             state: Mutex::new(ApplyState { ready: Vec::new(), history, refused: Vec::new() }),
+            waiters: Mutex::default(),
+            covers: Mutex::default(),
             replay: replay.report,
             open_micros: started.elapsed().as_micros() as u64,
             metrics: CapacityMetrics::default(),
@@ -169,9 +204,40 @@ impl CapacityService {
         })
     }
 
-    /// The log (for its metrics).
-    pub fn log(&self) -> &Log {
-        &self.log
+    /// The service of a replica (`serve --cluster`): writes go to the cluster's stream, which
+    /// [`CapacityService::apply_stream`] applies; no local log.
+    pub fn on_stream(stream: Arc<crate::cluster::stream::CapacityStream>) -> CapacityService {
+        CapacityService {
+            durable: Durable::Stream(stream),
+            state: Mutex::new(ApplyState { ready: Vec::new(), history: Vec::new(), refused: Vec::new() }),
+            waiters: Mutex::default(),
+            covers: Mutex::default(),
+            replay: ReplayReport::default(),
+            open_micros: 0,
+            metrics: CapacityMetrics::default(),
+            audit: Audit::start(),
+        }
+    }
+
+    /// The local log (single node), for its metrics.
+    pub fn log(&self) -> Option<&Log> {
+        match &self.durable {
+            Durable::Local(log) => Some(log),
+            Durable::Stream(_) => None,
+        }
+    }
+
+    /// The cluster's stream (replica), for its progress.
+    pub fn stream(&self) -> Option<&Arc<crate::cluster::stream::CapacityStream>> {
+        match &self.durable {
+            Durable::Local(_) => None,
+            Durable::Stream(stream) => Some(stream),
+        }
+    }
+
+    /// Stream mode: notes the stream position `snapshot_id` covers, before it is swapped in.
+    pub fn set_covers(&self, snapshot_id: &str, sequence: u64) {
+        self.covers.lock().unwrap_or_else(PoisonError::into_inner).insert(snapshot_id.to_owned(), sequence);
     }
 
     /// Logs `writes` durably, applies them to the engine `current` gives (in log order), and
@@ -188,10 +254,14 @@ impl CapacityService {
         if current().is_none() {
             return Err(WriteError::NotReady);
         }
+        let log = match &self.durable {
+            Durable::Local(log) => log,
+            Durable::Stream(stream) => return self.write_to_stream(stream, writes).await,
+        };
         let (answer, answered) = oneshot::channel();
         let payloads = writes.iter().map(LoggedWrite::encode).collect();
         let this = Arc::clone(self);
-        self.log.submit_then(
+        log.submit_then(
             payloads,
             Box::new(move |sequences, committed| {
                 let ready = match sequences {
@@ -224,31 +294,126 @@ impl CapacityService {
             return;
         }
         let ready = std::mem::take(&mut state.ready);
-        let entries: Vec<(u64, &LoggedWrite)> =
-            ready.iter().flat_map(|request| request.sequences.iter().copied().zip(&request.writes)).collect();
+        let mut lengths = Vec::with_capacity(ready.len());
+        let mut answers = Vec::with_capacity(ready.len());
+        let mut writes = Vec::with_capacity(ready.len());
+        for request in ready {
+            lengths.push(request.writes.len());
+            answers.push(request.answer);
+            writes.extend(request.sequences.into_iter().zip(request.writes));
+        }
+        let applied = self.apply_durable(&mut state, writes, current, true);
+        let mut applied = applied.into_iter();
+        let mut audit = Vec::with_capacity(lengths.len());
+        for (length, answer) in lengths.into_iter().zip(answers) {
+            let mine: Vec<(LoggedWrite, WriteResult)> = applied.by_ref().take(length).collect();
+            let _ = answer.send(Ok(mine.iter().map(|(_, result)| result.clone()).collect()));
+            audit.extend(mine);
+        }
+        drop(state);
+        self.audit.send(audit);
+    }
+
+    /// Applies durable writes (in sequence order) to the engine `current` gives, as one batch:
+    /// counts each (before any answer: a client reading the metrics next finds its write),
+    /// keeps it for the next snapshot, and returns each with what became of it. `keep_refused`
+    /// false (stream mode) keeps the refused writes in the history too: every replica then
+    /// replays the same writes onto a new snapshot, whatever snapshot each first applied them on.
+    fn apply_durable(
+        &self,
+        state: &mut ApplyState,
+        writes: Vec<(u64, LoggedWrite)>,
+        current: &(dyn Fn() -> Option<Arc<super::Loaded>> + Send + Sync),
+        keep_refused: bool,
+    ) -> Vec<(LoggedWrite, WriteResult)> {
+        let entries: Vec<(u64, &LoggedWrite)> = writes.iter().map(|(sequence, write)| (*sequence, write)).collect();
         let mut results = Vec::with_capacity(entries.len());
         match current() {
             Some(loaded) => apply_entries(&loaded.engine, &entries, now(), |result| results.push(result)),
             None => results.extend(entries.iter().map(|(sequence, _)| WriteResult::gone(*sequence))),
         }
         drop(entries);
-        let mut results = results.into_iter();
-        let mut audit = Vec::with_capacity(ready.len());
-        for request in ready {
-            let mine: Vec<WriteResult> = results.by_ref().take(request.writes.len()).collect();
-            // Counted before the answer: a client reading the metrics next finds its write.
-            mine.iter().for_each(|result| self.count(result));
-            let _ = request.answer.send(Ok(mine.clone()));
-            for (write, result) in request.writes.into_iter().zip(mine) {
-                if result.refused() {
+        writes
+            .into_iter()
+            .zip(results)
+            .map(|((_, write), result)| {
+                self.count(&result);
+                if keep_refused && result.refused() {
                     state.refused.push(result.sequence);
                 } else {
                     state.history.push((result.sequence, write.clone()));
                 }
+                (write, result)
+            })
+            .collect()
+    }
+
+    /// Stream mode: publishes the writes, waits for the cluster to store them and for this
+    /// replica's applier to apply them, and returns what became of each here.
+    async fn write_to_stream(
+        &self,
+        stream: &crate::cluster::stream::CapacityStream,
+        writes: Vec<LoggedWrite>,
+    ) -> Result<Vec<WriteResult>, WriteError> {
+        let ids: Vec<String> = writes.iter().map(|_| stream.next_message_id()).collect();
+        let mut applied = Vec::with_capacity(ids.len());
+        {
+            let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+            for id in &ids {
+                let (answer, answered) = oneshot::channel();
+                waiters.insert(id.clone(), answer);
+                applied.push(answered);
+            }
+        }
+        let forget = |ids: &[String]| {
+            let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+            for id in ids {
+                waiters.remove(id);
+            }
+        };
+        if let Err(error) = stream.publish_all(&writes, &ids).await {
+            forget(&ids);
+            return Err(WriteError::Stream(error));
+        }
+        let mut results = Vec::with_capacity(applied.len());
+        for answered in applied {
+            match tokio::time::timeout(STREAM_APPLY_TIMEOUT, answered).await {
+                Ok(Ok(result)) => results.push(result),
+                _ => {
+                    forget(&ids);
+                    return Err(WriteError::NotAppliedYet);
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    /// Stream mode, on the applier: applies a batch read from the stream (in stream order) as
+    /// one batch, and answers this replica's clients among them.
+    pub(crate) fn apply_stream(
+        &self,
+        batch: Vec<(u64, Option<String>, LoggedWrite)>,
+        current: &(dyn Fn() -> Option<Arc<super::Loaded>> + Send + Sync),
+    ) {
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut writes = Vec::with_capacity(batch.len());
+        for (sequence, id, write) in batch {
+            ids.push(id);
+            writes.push((sequence, write));
+        }
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let applied = self.apply_durable(&mut state, writes, current, false);
+        drop(state);
+        let mut audit = Vec::new();
+        let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+        for ((write, result), id) in applied.into_iter().zip(ids) {
+            // The replica a write was made to answers it and writes its audit line.
+            if let Some(answer) = id.and_then(|id| waiters.remove(&id)) {
+                let _ = answer.send(result.clone());
                 audit.push((write, result));
             }
         }
-        drop(state);
+        drop(waiters);
         self.audit.send(audit);
     }
 
@@ -290,19 +455,32 @@ impl CapacityService {
                 self.metrics.replayed.store(entries.len() as u64, Ordering::Relaxed);
                 self.metrics.replay_micros.store(micros.max(1), Ordering::Relaxed);
             }
-            (swap(), covered, entries.len())
+            let replayed = entries.len();
+            drop(entries);
+            let swapped = swap();
+            if let Durable::Stream(_) = self.durable {
+                // Every replica drops the same prefix: the one the cluster's current key says
+                // the snapshot covers (the publisher purged it from the stream).
+                let floor =
+                    self.covers.lock().unwrap_or_else(PoisonError::into_inner).get(engine.snapshot_id()).copied();
+                if let Some(floor) = floor {
+                    state.history.retain(|(sequence, _)| *sequence > floor);
+                }
+                covered.clear();
+            }
+            (swapped, covered, replayed)
         };
         let micros = started.elapsed().as_micros() as u64;
         tracing::info!(replayed, covered = covered.len(), micros, snapshot = %engine.manifest().snapshot_id, "live capacities carried onto the snapshot");
-        if !covered.is_empty() {
-            self.compact(&covered);
+        if let (false, Durable::Local(log)) = (covered.is_empty(), &self.durable) {
+            self.compact(log, &covered);
         }
         swapped
     }
 
     /// Drops the covered entries from the log and the history.
-    fn compact(&self, covered: &[u64]) {
-        match self.log.compact(|sequence, _| covered.binary_search(&sequence).is_err()) {
+    fn compact(&self, log: &Log, covered: &[u64]) {
+        match log.compact(|sequence, _| covered.binary_search(&sequence).is_err()) {
             Ok(report) => {
                 let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
                 state.history.retain(|(sequence, _)| covered.binary_search(sequence).is_err());
@@ -320,7 +498,12 @@ impl CapacityService {
 
 /// Applies logged writes to an engine in one batch, in order, handing `each` what became of
 /// every one (in order).
-fn apply_entries(engine: &Engine, entries: &[(u64, &LoggedWrite)], at: UnixSeconds, mut each: impl FnMut(WriteResult)) {
+pub(crate) fn apply_entries(
+    engine: &Engine,
+    entries: &[(u64, &LoggedWrite)],
+    at: UnixSeconds,
+    mut each: impl FnMut(WriteResult),
+) {
     let mut writes = Vec::with_capacity(entries.len());
     // The entry each write comes from; entries whose location is gone are answered in order
     // around the applied ones.
@@ -451,17 +634,63 @@ pub fn render_metrics(
     for (reason, count) in metrics.rejected.lock().unwrap_or_else(PoisonError::into_inner).iter() {
         let _ = writeln!(out, "ror_search_capacity_rejected_total{{reason=\"{reason}\"}} {count}");
     }
-    let log = service.log.metrics();
-    for (name, help, value) in [
-        ("ror_search_capacity_log_records", "Entries in the capacity log.", log.records as f64),
-        ("ror_search_capacity_log_bytes", "Bytes of the capacity log.", log.bytes as f64),
-        (
-            "ror_search_capacity_log_last_sequence",
-            "Sequence number of the last logged write.",
-            log.last_sequence as f64,
-        ),
-        ("ror_search_capacity_log_commits_total", "Group commits (one fsync each).", log.commits as f64),
-        ("ror_search_capacity_log_last_fsync_seconds", "Duration of the last fsync.", log.last_fsync.as_secs_f64()),
+    let mut gauges: Vec<(&str, &str, f64)> = Vec::new();
+    if let Some(log) = service.log() {
+        let log = log.metrics();
+        gauges.extend([
+            ("ror_search_capacity_log_records", "Entries in the capacity log.", log.records as f64),
+            ("ror_search_capacity_log_bytes", "Bytes of the capacity log.", log.bytes as f64),
+            (
+                "ror_search_capacity_log_last_sequence",
+                "Sequence number of the last logged write.",
+                log.last_sequence as f64,
+            ),
+            ("ror_search_capacity_log_commits_total", "Group commits (one fsync each).", log.commits as f64),
+            ("ror_search_capacity_log_last_fsync_seconds", "Duration of the last fsync.", log.last_fsync.as_secs_f64()),
+        ]);
+    }
+    if let Some(stream) = service.stream() {
+        let progress = stream.progress();
+        gauges.extend([
+            (
+                "ror_search_cluster_applied_sequence",
+                "Last capacity stream sequence applied by this replica.",
+                progress.applied_sequence as f64,
+            ),
+            (
+                "ror_search_cluster_stream_sequence",
+                "The capacity stream's last sequence, as last polled.",
+                progress.stream_sequence as f64,
+            ),
+            ("ror_search_cluster_lag", "Capacity stream messages this replica is behind.", progress.lag as f64),
+            (
+                "ror_search_cluster_caught_up",
+                "1 once the replica has applied what the stream held when it started.",
+                f64::from(u8::from(progress.caught_up)),
+            ),
+            (
+                "ror_search_cluster_reachable",
+                "1 when the last poll of the stream answered.",
+                f64::from(u8::from(progress.reachable)),
+            ),
+            (
+                "ror_search_cluster_published_total",
+                "Capacity writes this replica published and JetStream stored.",
+                stream.published.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "ror_search_cluster_publish_failures_total",
+                "Capacity writes JetStream did not store.",
+                stream.publish_failures.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "ror_search_cluster_applied_messages_total",
+                "Capacity stream messages applied by this replica.",
+                stream.applied_messages.load(Ordering::Relaxed) as f64,
+            ),
+        ]);
+    }
+    gauges.extend([
         (
             "ror_search_capacity_replay_entries",
             "Entries replayed at start-up.",
@@ -477,9 +706,11 @@ pub fn render_metrics(
             "Age of the newest capacityUpdateDate written since the snapshot (-1: none).",
             newest_write_at.map_or(-1.0, |at| (now - at) as f64),
         ),
-    ] {
+    ]);
+    for (name, help, value) in gauges {
+        let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
         let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
         let _ = writeln!(out, "{name} {value}");
     }
 }

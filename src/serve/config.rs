@@ -59,6 +59,9 @@ pub struct ServeConfig {
     /// Follow an upstream ROR inside the service: the `ror-search sync` configuration
     /// (`None`: snapshots come from the index directory only).
     pub sync: Option<PathBuf>,
+    /// Run as a replica of a cluster (`crate::cluster`): snapshots come from the cluster's
+    /// object store, capacity writes go through its stream; `None`: single node.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 /// The PEM files of TLS.
@@ -98,6 +101,7 @@ impl Default for ServeConfig {
             basemap_url: None,
             basemap_attribution: None,
             sync: None,
+            cluster: None,
         }
     }
 }
@@ -207,6 +211,18 @@ pub(crate) struct PartialConfig {
     /// published into the index and swapped in; capacity-only changes go to the live path.
     #[arg(long, env = "ROR_SEARCH_SYNC")]
     pub(crate) sync: Option<PathBuf>,
+    /// Run as a replica of a cluster: NATS server URLs (comma-separated,
+    /// `nats://10.0.0.1:4222,nats://10.0.0.2:4222`). Snapshots come from the cluster (the
+    /// index directory caches them), capacity writes go through its JetStream stream.
+    #[arg(long, env = "ROR_SEARCH_CLUSTER", value_delimiter = ',')]
+    pub(crate) cluster: Option<Vec<String>>,
+    /// Replicas of the stream and buckets, when this process is the first to create them
+    /// (3 on a three-node NATS cluster) [default: 1].
+    #[arg(long, env = "ROR_SEARCH_CLUSTER_REPLICAS")]
+    pub(crate) cluster_replicas: Option<usize>,
+    /// Capacity stream messages a replica may be behind before /readyz answers 503 [default: 1000].
+    #[arg(long, env = "ROR_SEARCH_CLUSTER_MAX_LAG")]
+    pub(crate) cluster_max_lag: Option<u64>,
 }
 
 impl PartialConfig {
@@ -243,6 +259,9 @@ impl PartialConfig {
             basemap_url: self.basemap_url.or(lower.basemap_url),
             basemap_attribution: self.basemap_attribution.or(lower.basemap_attribution),
             sync: self.sync.or(lower.sync),
+            cluster: self.cluster.or(lower.cluster),
+            cluster_replicas: self.cluster_replicas.or(lower.cluster_replicas),
+            cluster_max_lag: self.cluster_max_lag.or(lower.cluster_max_lag),
         }
     }
 }
@@ -291,7 +310,25 @@ impl ServeConfig {
             },
             basemap_attribution: given.basemap_attribution.filter(|text| !text.trim().is_empty()),
             sync: given.sync,
+            cluster: match given.cluster.map(|urls| crate::cluster::parse_urls(&urls.join(","))) {
+                None => None,
+                Some(urls) if urls.is_empty() => None,
+                Some(urls) => Some(crate::cluster::ClusterConfig {
+                    urls,
+                    replicas: given.cluster_replicas.unwrap_or(1),
+                    max_lag: given.cluster_max_lag.unwrap_or(1_000),
+                    client_name: format!("ror-search serve {}", given.addr.unwrap_or(defaults.addr)),
+                }),
+            },
         };
+        if config.cluster.as_ref().is_some_and(|cluster| !(1..=5).contains(&cluster.replicas)) {
+            return Err(ConfigError::Invalid("cluster_replicas must be 1 to 5"));
+        }
+        if config.cluster.is_some() && config.sync.is_some() {
+            return Err(ConfigError::Invalid(
+                "a replica takes its snapshots from the cluster: run `sync` beside it and `publish` what it builds",
+            ));
+        }
         if config.header_read_timeout_ms == 0 || config.body_read_timeout_ms == 0 {
             return Err(ConfigError::Invalid("header_read_timeout_ms and body_read_timeout_ms must be at least 1"));
         }

@@ -101,6 +101,8 @@ pub struct SnapshotHandle {
     /// The live capacity service, once its log is open: every snapshot swapped in gets the
     /// logged writes first.
     capacity: std::sync::OnceLock<Arc<capacity::CapacityService>>,
+    /// The replica, in cluster mode (`serve --cluster`).
+    replica: std::sync::OnceLock<Arc<crate::cluster::replica::Replica>>,
 }
 
 impl std::fmt::Debug for SnapshotHandle {
@@ -169,7 +171,24 @@ impl SnapshotHandle {
             index_dir,
             metrics,
             capacity: std::sync::OnceLock::new(),
+            replica: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Makes this handle a replica's (before it runs); `false` when it is one already.
+    pub fn set_replica(&self, replica: Arc<crate::cluster::replica::Replica>) -> bool {
+        self.replica.set(replica).is_ok()
+    }
+
+    /// The replica, in cluster mode.
+    pub fn replica(&self) -> Option<&Arc<crate::cluster::replica::Replica>> {
+        self.replica.get()
+    }
+
+    /// The directories of the snapshots held: the one served and the previous one.
+    pub(crate) fn held_dirs(&self) -> Vec<PathBuf> {
+        let previous = self.previous.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.current().into_iter().chain(previous.iter().cloned()).map(|loaded| loaded.dir.clone()).collect()
     }
 
     /// The snapshot to answer one request with (hold it for the whole request).

@@ -31,9 +31,9 @@ use serde_json::Value;
 
 use crate::common::{crate_path, fixture_text, temp_dir};
 
-const TOKEN: &str = "crash-test-admin-token-0123456789";
+pub(crate) const TOKEN: &str = "crash-test-admin-token-0123456789";
 /// Client threads streaming writes.
-const THREADS: usize = 4;
+pub(crate) const THREADS: usize = 4;
 /// Most writes a client thread sends (a POST of several lines counts each line).
 const MAX_WRITES_PER_THREAD: usize = 4_000;
 /// Locations written to.
@@ -41,7 +41,7 @@ const TARGETS: usize = 12;
 
 /// A capacity key written by the test: the tuple the server keys records by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Key {
+pub(crate) enum Key {
     /// Disponible, courant, indifférencié, aucune affectation temporaire (scenario 2's key).
     Available,
     /// Supplémentaire (ORSAN T0), courant, lit supplémentaire `03`, crise `02`.
@@ -51,7 +51,7 @@ enum Key {
 impl Key {
     /// `(status, temporality, gender, temporary_assignment, closing_type, additional_bed_type,
     /// crisis_type)` as `/v1/offers/{id}` prints them.
-    fn codes(self) -> [Option<&'static str>; 7] {
+    pub(crate) fn codes(self) -> [Option<&'static str>; 7] {
         match self {
             Key::Available => [Some("02"), Some("01"), Some("03"), Some("01"), None, None, None],
             Key::CrisisT0 => [Some("06"), Some("01"), None, Some("01"), None, Some("03"), Some("02")],
@@ -59,7 +59,7 @@ impl Key {
     }
 
     /// One `POST /v1/capacity` line.
-    fn line(self, location: &str, count: u32, updated_at: i64) -> String {
+    pub(crate) fn line(self, location: &str, count: u32, updated_at: i64) -> String {
         let at = format_rfc3339(updated_at);
         match self {
             Key::Available => format!(
@@ -74,36 +74,36 @@ impl Key {
 
 /// A Location written to: its FHIR id, an offer listing it, its synchro identifier.
 #[derive(Debug, Clone)]
-struct Target {
-    location: String,
-    offer: String,
-    identifier: String,
+pub(crate) struct Target {
+    pub(crate) location: String,
+    pub(crate) offer: String,
+    pub(crate) identifier: String,
 }
 
 /// One write: which target, which key, its `capacityUpdateDate` and count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Write {
-    target: usize,
-    key: Key,
-    updated_at: i64,
-    count: u32,
+pub(crate) struct Write {
+    pub(crate) target: usize,
+    pub(crate) key: Key,
+    pub(crate) updated_at: i64,
+    pub(crate) count: u32,
 }
 
 /// A record as served: `capacityUpdateDate` and count.
-type Held = (i64, u32);
+pub(crate) type Held = (i64, u32);
 
 /// The running server binary; killed (SIGKILL) and reaped on drop.
-struct Server {
+pub(crate) struct Server {
     child: Mutex<Child>,
-    port: u16,
+    pub(crate) port: u16,
     log: PathBuf,
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(10)))
         .http_status_as_error(false)
@@ -115,52 +115,68 @@ impl Server {
     /// Starts `ror-search serve` on `index` (stdout and stderr appended to `log`) and waits,
     /// at most a minute, until it is ready.
     fn start(index: &Path, log: &Path) -> Server {
-        let port = free_port();
+        let server = Server::launch(index, log, free_port(), &[]);
+        server.wait_ready(Duration::from_secs(60));
+        server
+    }
+
+    /// Starts `ror-search serve` on `index` and `port` with `extra` arguments (stdout and
+    /// stderr appended to `log`), without waiting.
+    pub(crate) fn launch(index: &Path, log: &Path, port: u16, extra: &[String]) -> Server {
         let out = OpenOptions::new().create(true).append(true).open(log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_ror-search"))
             .args(["serve", "--index"])
             .arg(index)
             .args(["--admin-token", TOKEN, "--poll-interval-secs", "0", "--addr"])
             .arg(format!("127.0.0.1:{port}"))
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
             .unwrap();
-        let server = Server { child: Mutex::new(child), port, log: log.to_owned() };
+        Server { child: Mutex::new(child), port, log: log.to_owned() }
+    }
+
+    /// Whether `/readyz` answers 200 now.
+    pub(crate) fn ready(&self, agent: &ureq::Agent) -> bool {
+        agent.get(self.url("/readyz")).call().is_ok_and(|response| response.status().as_u16() == 200)
+    }
+
+    /// Waits until `/readyz` answers 200 (panics after `limit`, or if the server exits).
+    pub(crate) fn wait_ready(&self, limit: Duration) {
         let agent = agent();
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + limit;
         loop {
-            if let Some(status) = server.child.lock().unwrap().try_wait().unwrap() {
-                panic!("the server exited ({status}) before it was ready:\n{}", server.log_text());
+            if let Some(status) = self.child.lock().unwrap().try_wait().unwrap() {
+                panic!("the server exited ({status}) before it was ready:\n{}", self.log_text());
             }
-            let ready = agent.get(server.url("/readyz")).call().is_ok_and(|response| response.status().as_u16() == 200);
-            if ready {
-                return server;
+            if self.ready(&agent) {
+                return;
             }
-            assert!(Instant::now() < deadline, "the server was not ready within a minute:\n{}", server.log_text());
+            assert!(Instant::now() < deadline, "the server was not ready within {limit:?}:\n{}", self.log_text());
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// SIGKILL, then reap.
-    fn kill(&self) {
+    pub(crate) fn kill(&self) {
         let mut child = self.child.lock().unwrap_or_else(PoisonError::into_inner);
         child.kill().unwrap();
         child.wait().unwrap();
     }
 
     /// A GET answered 200, as JSON.
-    fn get_json(&self, agent: &ureq::Agent, path: &str) -> Value {
+    pub(crate) fn get_json(&self, agent: &ureq::Agent, path: &str) -> Value {
         let mut response =
             agent.get(self.url(path)).header("authorization", &format!("Bearer {TOKEN}")).call().unwrap();
         let text = response.body_mut().read_to_string().unwrap();
@@ -168,7 +184,7 @@ impl Server {
         serde_json::from_str(&text).unwrap()
     }
 
-    fn metrics(&self, agent: &ureq::Agent) -> String {
+    pub(crate) fn metrics(&self, agent: &ureq::Agent) -> String {
         let mut response =
             agent.get(self.url("/metrics")).header("authorization", &format!("Bearer {TOKEN}")).call().unwrap();
         assert_eq!(response.status().as_u16(), 200);
@@ -176,7 +192,7 @@ impl Server {
     }
 
     /// The capacity records every target holds for the test's keys.
-    fn state(&self, agent: &ureq::Agent, targets: &[Target]) -> BTreeMap<(usize, Key), Held> {
+    pub(crate) fn state(&self, agent: &ureq::Agent, targets: &[Target]) -> BTreeMap<(usize, Key), Held> {
         let mut state = BTreeMap::new();
         for (index, target) in targets.iter().enumerate() {
             let offer = self.get_json(agent, &format!("/v1/offers/{}", target.offer));
@@ -220,13 +236,19 @@ fn record_codes(record: &Value) -> [Option<String>; 7] {
 /// Builds the sample snapshot into `index/sample` and picks the Locations to write to: each
 /// with a synchro id that addresses it alone, and an offer that lists it.
 fn build_index(index: &Path) -> Vec<Target> {
-    let out = index.join("sample");
+    build_targets(&index.join("sample"), "2026-11-15T00:00:00Z")
+}
+
+/// Builds the sample snapshot into `out` (build time `built_at`) and picks the Locations to
+/// write to, as [`build_index`].
+pub(crate) fn build_targets(out: &Path, built_at: &str) -> Vec<Target> {
+    let out = out.to_owned();
     build_snapshot(BuildOptions {
         inputs: vec![crate_path("data-samples/ror-feed")],
         communes: Some(crate_path("data-samples/communes.csv.gz")),
         out: out.clone(),
         force: true,
-        built_at: parse_fhir_datetime("2026-11-15T00:00:00Z").unwrap(),
+        built_at: parse_fhir_datetime(built_at).unwrap(),
         index_files: Some(&ror_search::engine::persist::write_index_files),
         progress_bar: false,
     })
@@ -260,18 +282,22 @@ fn build_index(index: &Path) -> Vec<Target> {
 }
 
 /// The shared state of the client threads.
-struct Stream<'a> {
-    server: &'a Server,
-    targets: &'a [Target],
+pub(crate) struct Stream<'a> {
+    /// The servers' base URLs (`http://127.0.0.1:<port>`): client thread `n` writes to
+    /// `bases[n % bases.len()]`.
+    pub(crate) bases: Vec<String>,
+    pub(crate) targets: &'a [Target],
     /// The scenario-2 `add` body, to fill in.
-    patch_template: &'a str,
+    pub(crate) patch_template: &'a str,
     /// `capacityUpdateDate` of write number 0; write `n` is `base + n`.
-    base: i64,
-    counter: AtomicU64,
-    stop: AtomicBool,
-    sent: Mutex<Vec<Write>>,
-    acked: Mutex<Vec<Write>>,
-    deadline: Instant,
+    pub(crate) base: i64,
+    pub(crate) counter: AtomicU64,
+    pub(crate) stop: AtomicBool,
+    pub(crate) sent: Mutex<Vec<Write>>,
+    pub(crate) acked: Mutex<Vec<Write>>,
+    pub(crate) deadline: Instant,
+    /// Pause of each client between two requests.
+    pub(crate) pause: Duration,
 }
 
 impl Stream<'_> {
@@ -287,8 +313,9 @@ impl Stream<'_> {
 
     /// One client: PATCH adds and POST batches of 1 to 4 lines, until stopped, out of time or
     /// out of writes. A failed request (the server was killed) is not acknowledged.
-    fn client(&self, thread: usize) {
+    pub(crate) fn client(&self, thread: usize) {
         let agent = agent();
+        let base = self.bases[thread % self.bases.len()].as_str();
         let mut rng = (thread as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut random = move |below: usize| {
             rng ^= rng << 13;
@@ -301,7 +328,7 @@ impl Stream<'_> {
             let answered = if random(3) == 0 {
                 let write = self.next_write(random(self.targets.len()), Key::Available);
                 written += 1;
-                self.patch(&agent, write)
+                self.patch(&agent, base, write)
             } else {
                 let writes: Vec<Write> = (0..1 + random(4))
                     .map(|_| {
@@ -310,16 +337,19 @@ impl Stream<'_> {
                     })
                     .collect();
                 written += writes.len();
-                self.post(&agent, &writes)
+                self.post(&agent, base, &writes)
             };
             if !answered {
                 // The server is gone (or going): try again shortly, until told to stop.
                 std::thread::sleep(Duration::from_millis(5));
             }
+            if !self.pause.is_zero() {
+                std::thread::sleep(self.pause);
+            }
         }
     }
 
-    fn patch(&self, agent: &ureq::Agent, write: Write) -> bool {
+    fn patch(&self, agent: &ureq::Agent, base: &str, write: Write) -> bool {
         let body = self
             .patch_template
             .replace("\"valueInteger\": 25", &format!("\"valueInteger\": {}", write.count))
@@ -327,7 +357,7 @@ impl Stream<'_> {
         let target = &self.targets[write.target];
         Self::record(&self.sent, &[write]);
         let response = agent
-            .patch(self.server.url(&format!("/fhir/Location?identifier={}", target.identifier)))
+            .patch(format!("{base}/fhir/Location?identifier={}", target.identifier))
             .header("Authorization", &format!("Bearer {TOKEN}"))
             .header("Content-Type", "application/fhir+json")
             .send(body.as_str());
@@ -344,7 +374,7 @@ impl Stream<'_> {
         }
     }
 
-    fn post(&self, agent: &ureq::Agent, writes: &[Write]) -> bool {
+    fn post(&self, agent: &ureq::Agent, base: &str, writes: &[Write]) -> bool {
         let mut body = String::new();
         for write in writes {
             body.push_str(&write.key.line(&self.targets[write.target].location, write.count, write.updated_at));
@@ -352,7 +382,7 @@ impl Stream<'_> {
         }
         Self::record(&self.sent, writes);
         let response = agent
-            .post(self.server.url("/v1/capacity"))
+            .post(format!("{base}/v1/capacity"))
             .header("Authorization", &format!("Bearer {TOKEN}"))
             .header("Content-Type", "application/x-ndjson")
             .send(body.as_str());
@@ -380,7 +410,7 @@ impl Stream<'_> {
 
 /// Checks `state` against the writes: for every key written, the record held is the newest
 /// acknowledged write or a newer write that was sent; nothing else.
-fn check_state(state: &BTreeMap<(usize, Key), Held>, acked: &[Write], sent: &[Write]) -> usize {
+pub(crate) fn check_state(state: &BTreeMap<(usize, Key), Held>, acked: &[Write], sent: &[Write]) -> usize {
     let mut newest_acked: HashMap<(usize, Key), Write> = HashMap::new();
     for write in acked {
         let entry = newest_acked.entry((write.target, write.key)).or_insert(*write);
@@ -408,7 +438,7 @@ fn check_state(state: &BTreeMap<(usize, Key), Held>, acked: &[Write], sent: &[Wr
     in_flight_won
 }
 
-fn metric(metrics: &str, name: &str) -> f64 {
+pub(crate) fn metric(metrics: &str, name: &str) -> f64 {
     metrics
         .lines()
         .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
@@ -436,7 +466,7 @@ fn sigkill_mid_stream_then_torn_tail() {
     let kill_after = 300 + seed % 900;
     eprintln!("killing after {kill_after} acknowledged writes");
     let stream = Stream {
-        server: &server,
+        bases: vec![server.url("")],
         targets: &targets,
         patch_template: &patch_template,
         base,
@@ -445,6 +475,7 @@ fn sigkill_mid_stream_then_torn_tail() {
         sent: Mutex::new(Vec::new()),
         acked: Mutex::new(Vec::new()),
         deadline: Instant::now() + Duration::from_secs(120),
+        pause: Duration::ZERO,
     };
     let acked_at_kill = std::thread::scope(|scope| {
         for thread in 0..THREADS {

@@ -723,7 +723,7 @@ async fn a_refused_write_never_applies_later() {
         Some(NEWER_GENDER_03_COUNT),
         "the snapshot's record: neither the replace answered 404 nor the delete answered not_found"
     );
-    assert_eq!(service.log().metrics().records, 0, "the refused writes are compacted out of the log");
+    assert_eq!(service.log().unwrap().metrics().records, 0, "the refused writes are compacted out of the log");
 }
 
 /// `/metrics` counts every write by what became of it, and the refusals by reason.

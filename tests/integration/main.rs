@@ -5,6 +5,7 @@ mod auth;
 mod capacity_crash;
 mod capacity_http;
 mod capacity_log;
+mod cluster;
 mod clusters;
 mod common;
 mod communes;
