@@ -66,6 +66,13 @@ pub(crate) struct SyncArgs {
     /// Make the first step a full pull, due or not.
     #[arg(long)]
     pub(crate) full: bool,
+    /// Publish each snapshot it makes to this cluster too (NATS URLs, comma-separated), for the
+    /// replicas of `serve --cluster`.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) publish: Option<Vec<String>>,
+    /// Replicas of the stream and buckets, when the publication creates them.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) cluster_replicas: usize,
 }
 
 /// Where a cluster is and how its stream and buckets are made.
@@ -179,6 +186,12 @@ pub(crate) struct BuildArgs {
     /// Build time to record (RFC 3339; default: now). Quality checks ("not updated for a year") are relative to it.
     #[arg(long)]
     pub(crate) built_at: Option<String>,
+    /// Then publish it to this cluster (NATS URLs, comma-separated), as `ror-search publish`.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) publish: Option<Vec<String>>,
+    /// Replicas of the stream and buckets, when the publication creates them.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) cluster_replicas: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -270,6 +283,13 @@ fn sync(args: &SyncArgs) -> anyhow::Result<()> {
     let config =
         crate::sync::SyncConfig::load(args.config.as_deref(), args.base.clone()).map_err(anyhow::Error::msg)?;
     let mut syncer = crate::sync::Syncer::open(config, &args.index)?;
+    if let Some(urls) = &args.publish {
+        let cluster = publish_config(urls, args.cluster_replicas, "sync");
+        syncer = syncer.on_publish(Box::new(move |dir| match publish_to(&cluster, dir, 60) {
+            Ok(report) => tracing::info!(snapshot = %report.snapshot_id, bytes = report.bytes, covers = report.covers_sequence, "synced snapshot published to the cluster"),
+            Err(error) => tracing::error!(%error, dir = %dir.display(), "synced snapshot not published to the cluster"),
+        }));
+    }
     let report = syncer.step(args.full)?;
     println!("{}", serde_json::to_string(&report.record)?);
     if args.once {
@@ -356,21 +376,39 @@ fn quality(args: &QualityArgs) -> anyhow::Result<()> {
 }
 
 fn publish(args: &PublishArgs) -> anyhow::Result<()> {
-    let config = args.cluster.config("publish");
+    let report = publish_to(&args.cluster.config("publish"), &args.snapshot, args.connect_timeout_secs)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// Publishes the snapshot in `dir` to the cluster `config` names (on a runtime of its own).
+fn publish_to(
+    config: &crate::cluster::ClusterConfig,
+    dir: &std::path::Path,
+    connect_timeout_secs: u64,
+) -> anyhow::Result<crate::cluster::snapshots::PublishReport> {
     if !(1..=5).contains(&config.replicas) {
         anyhow::bail!("--cluster-replicas must be 1 to 5");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = runtime.block_on(async {
         let cluster =
-            crate::cluster::Cluster::connect(&config, std::time::Duration::from_secs(args.connect_timeout_secs))
-                .await?;
-        let report = crate::cluster::snapshots::publish(&cluster, &args.snapshot).await?;
+            crate::cluster::Cluster::connect(config, std::time::Duration::from_secs(connect_timeout_secs)).await?;
+        let report = crate::cluster::snapshots::publish(&cluster, dir).await?;
         cluster.flush().await?;
         Ok::<_, crate::cluster::ClusterError>(report)
     })?;
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(())
+    Ok(report)
+}
+
+/// The cluster of `build --publish` and `sync --publish`.
+fn publish_config(urls: &[String], replicas: usize, role: &str) -> crate::cluster::ClusterConfig {
+    crate::cluster::ClusterConfig {
+        urls: crate::cluster::parse_urls(&urls.join(",")),
+        replicas,
+        client_name: format!("ror-search {role}"),
+        ..crate::cluster::ClusterConfig::default()
+    }
 }
 
 fn build(args: BuildArgs) -> anyhow::Result<()> {
@@ -393,6 +431,13 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
     })?;
     print!("{}", render_summary(&outcome.manifest));
     println!("built in {:.1} s -> {}", outcome.seconds, args.out.display());
+    if let Some(urls) = &args.publish {
+        let report = publish_to(&publish_config(urls, args.cluster_replicas, "build"), &args.out, 60)?;
+        println!(
+            "published {} ({} files, {} bytes in {:.1} s; the stream is covered up to {})",
+            report.snapshot_id, report.files, report.bytes, report.upload_seconds, report.covers_sequence
+        );
+    }
     Ok(())
 }
 

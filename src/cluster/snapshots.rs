@@ -91,6 +91,59 @@ fn object_name(snapshot_id: &str, path: &str) -> String {
 /// Publishes the snapshot in `dir` (see the module's documentation). The snapshot must load:
 /// a broken one is refused before anything is uploaded.
 pub async fn publish(cluster: &Cluster, dir: &Path) -> Result<PublishReport, ClusterError> {
+    let (engine, uploaded) = upload(cluster, dir).await?;
+    let started = Instant::now();
+    let (stream_writes, covers_sequence) = covered_prefix(cluster, engine).await?;
+    let replay_seconds = started.elapsed().as_secs_f64();
+    let previous = cluster.current_snapshot().await?.map(|current| current.snapshot_id);
+    let current = CurrentSnapshot { covers_sequence, ..uploaded.current };
+    set_current(cluster, &current).await?;
+    if covers_sequence > 0 {
+        cluster
+            .stream
+            .purge()
+            .sequence(covers_sequence + 1)
+            .await
+            .map_err(|error| ClusterError::new(format!("purge the stream below {}", covers_sequence + 1), error))?;
+    }
+    let keep = [Some(current.snapshot_id.as_str()), previous.as_deref()];
+    let deleted_snapshots = delete_older(cluster, &keep).await?;
+    let report = PublishReport {
+        snapshot_id: current.snapshot_id.clone(),
+        files: current.files.len(),
+        bytes: current.bytes(),
+        upload_seconds: uploaded.seconds,
+        stream_writes,
+        covers_sequence,
+        replay_seconds,
+        deleted_snapshots,
+    };
+    tracing::info!(
+        snapshot = %report.snapshot_id,
+        files = report.files,
+        bytes = report.bytes,
+        upload_seconds = report.upload_seconds,
+        stream_writes,
+        covers_sequence,
+        replay_seconds,
+        deleted = ?report.deleted_snapshots,
+        "snapshot published"
+    );
+    Ok(report)
+}
+
+/// What [`upload`] put in the object store.
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    /// The key that names it (covering nothing of the stream yet).
+    pub current: CurrentSnapshot,
+    /// Seconds spent uploading.
+    pub seconds: f64,
+}
+
+/// Opens the snapshot in `dir` (which verifies it whole) and uploads its files; the key is not
+/// set. Returns the engine (to find what it covers of the stream) and what was uploaded.
+pub async fn upload(cluster: &Cluster, dir: &Path) -> Result<(Engine, Uploaded), ClusterError> {
     let open_dir = dir.to_owned();
     // Opening verifies every checksum, the manifest and the data: nothing broken is published.
     let engine = tokio::task::spawn_blocking(move || Engine::open(&open_dir))
@@ -100,7 +153,6 @@ pub async fn publish(cluster: &Cluster, dir: &Path) -> Result<PublishReport, Clu
     let snapshot_id = engine.snapshot_id().to_owned();
     let files = snapshot_files(dir)?;
     let started = Instant::now();
-    let mut bytes = 0;
     for file in &files {
         let path = dir.join(&file.path);
         let mut reader = tokio::fs::File::open(&path)
@@ -111,56 +163,25 @@ pub async fn publish(cluster: &Cluster, dir: &Path) -> Result<PublishReport, Clu
             .put(object_name(&snapshot_id, &file.path).as_str(), &mut reader)
             .await
             .map_err(|error| ClusterError::new(format!("upload {}", file.path), error))?;
-        bytes += file.size;
     }
-    let upload_seconds = started.elapsed().as_secs_f64();
-    let started = Instant::now();
-    let (stream_writes, covers_sequence) = covered_prefix(cluster, engine).await?;
-    let replay_seconds = started.elapsed().as_secs_f64();
-    let previous = cluster.current_snapshot().await?.map(|current| current.snapshot_id);
     let current = CurrentSnapshot {
-        snapshot_id: snapshot_id.clone(),
-        files: files.clone(),
-        covers_sequence,
+        snapshot_id,
+        files,
+        covers_sequence: 0,
         published_at: crate::util::time::format_rfc3339(crate::util::time::now()),
     };
-    let value = serde_json::to_vec(&current).expect("the current key serialises");
+    Ok((engine, Uploaded { current, seconds: started.elapsed().as_secs_f64() }))
+}
+
+/// Sets the current key: every replica fetches that snapshot and swaps it in.
+pub async fn set_current(cluster: &Cluster, current: &CurrentSnapshot) -> Result<(), ClusterError> {
+    let value = serde_json::to_vec(current).expect("the current key serialises");
     cluster
         .current
         .put(CURRENT_KEY, value.into())
         .await
         .map_err(|error| ClusterError::new(format!("set {}/{CURRENT_KEY}", super::CURRENT_BUCKET), error))?;
-    if covers_sequence > 0 {
-        cluster
-            .stream
-            .purge()
-            .sequence(covers_sequence + 1)
-            .await
-            .map_err(|error| ClusterError::new(format!("purge the stream below {}", covers_sequence + 1), error))?;
-    }
-    let keep = [Some(snapshot_id.as_str()), previous.as_deref()];
-    let deleted_snapshots = delete_older(cluster, &keep).await?;
-    tracing::info!(
-        snapshot = %snapshot_id,
-        files = files.len(),
-        bytes,
-        upload_seconds,
-        stream_writes,
-        covers_sequence,
-        replay_seconds,
-        deleted = ?deleted_snapshots,
-        "snapshot published"
-    );
-    Ok(PublishReport {
-        snapshot_id,
-        files: files.len(),
-        bytes,
-        upload_seconds,
-        stream_writes,
-        covers_sequence,
-        replay_seconds,
-        deleted_snapshots,
-    })
+    Ok(())
 }
 
 /// Replays the stream onto `engine` (in batches, as replicas apply it) and returns how many
@@ -276,7 +297,13 @@ pub async fn fetch(cluster: &Cluster, current: &CurrentSnapshot, index_dir: &Pat
                 .await
                 .map_err(|error| ClusterError::new(format!("create {}", parent.display()), error))?;
         }
-        bytes += download(cluster, &current.snapshot_id, file, &path).await?;
+        match download(cluster, &current.snapshot_id, file, &path).await {
+            Ok(size) => bytes += size,
+            Err(error) => {
+                let _ = tokio::fs::remove_dir_all(&partial).await;
+                return Err(error);
+            }
+        }
     }
     // The files are durable before the directory is renamed into place.
     let sync_dir = partial.clone();

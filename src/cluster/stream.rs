@@ -28,6 +28,8 @@ use crate::live::write::LoggedWrite;
 const MESSAGE_ID: &str = "Nats-Msg-Id";
 /// Most messages applied as one batch.
 const MAX_BATCH: usize = 2_048;
+/// How long the applier waits for a message the stream has before it recreates its consumer.
+const STALL: Duration = Duration::from_secs(3);
 
 /// The replica's side of the stream: publishing, and how far it has applied.
 #[derive(Debug)]
@@ -163,9 +165,6 @@ impl CapacityStream {
             match tokio::time::timeout(Duration::from_secs(3), self.cluster.stream.get_info()).await {
                 Ok(Ok(info)) => {
                     self.reachable.store(true, Ordering::Release);
-                    // Purged writes were covered by a snapshot: behind means after the first kept.
-                    let floor = info.state.first_sequence.saturating_sub(1);
-                    self.applied.fetch_max(floor.min(self.applied.load(Ordering::Acquire)), Ordering::AcqRel);
                     self.stream_last.fetch_max(info.state.last_sequence, Ordering::AcqRel);
                 }
                 Ok(Err(error)) => {
@@ -216,7 +215,18 @@ impl CapacityStream {
             };
             tracing::info!(from = next, "reading the capacity stream");
             loop {
-                let Some(first) = messages.next().await else { break };
+                // A consumer whose server died can take tens of seconds to notice (its pull
+                // requests time out): when the stream holds more than was applied and nothing
+                // came for a while, a new consumer is made from the next sequence.
+                let first = match tokio::time::timeout(STALL, messages.next()).await {
+                    Ok(Some(first)) => first,
+                    Ok(None) => break,
+                    Err(_) if self.stream_last.load(Ordering::Acquire) > self.applied.load(Ordering::Acquire) => {
+                        tracing::warn!(next, "capacity stream consumer stalled behind the stream; recreating it");
+                        break;
+                    }
+                    Err(_) => continue,
+                };
                 let mut batch = Vec::new();
                 let mut failed = false;
                 let mut pending = Some(first);

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ror_search::cluster::{Cluster, ClusterConfig, snapshots};
 use serde_json::Value;
 
 use crate::capacity_crash::{Server, Stream, TOKEN, Write, agent, build_targets, check_state, free_port};
@@ -199,6 +200,17 @@ fn wait_all(replicas: &[Server], limit: Duration, what: &str, check: impl Fn(&Se
     }
 }
 
+/// Raises its flags when dropped.
+struct StopOnDrop<'a>([&'a AtomicBool; 2]);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        for flag in self.0 {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 /// On a failure, prints the end of every log of the run (replicas, NATS nodes, publishes).
 struct LogsOnFailure(PathBuf);
 
@@ -310,12 +322,12 @@ fn three_replicas_over_three_nats_nodes_survive_sigkills_and_agree() {
     let acked_len = |stream: &Stream| stream.acked.lock().unwrap_or_else(PoisonError::into_inner).len();
     let wait_acked = |stream: &Stream, more: usize| {
         let target = acked_len(stream) + more;
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(120);
         while acked_len(stream) < target {
             let sent = stream.sent.lock().unwrap_or_else(PoisonError::into_inner).len();
             assert!(
                 Instant::now() < deadline,
-                "fewer than {more} writes acknowledged in 60 s ({} acknowledged, {sent} sent)",
+                "fewer than {more} writes acknowledged in 120 s ({} acknowledged, {sent} sent)",
                 acked_len(stream)
             );
             std::thread::sleep(Duration::from_millis(10));
@@ -323,6 +335,8 @@ fn three_replicas_over_three_nats_nodes_survive_sigkills_and_agree() {
     };
     let mut second_id = String::new();
     std::thread::scope(|scope| {
+        // A failed check below stops the clients, so that the scope can end and the test fail.
+        let _stop = StopOnDrop([&stream.stop, &queries.stop]);
         for thread in 0..6 {
             let stream = &stream;
             scope.spawn(move || stream.client(thread));
@@ -402,6 +416,43 @@ fn three_replicas_over_three_nats_nodes_survive_sigkills_and_agree() {
         let failed = queries.failed[replica].lock().unwrap_or_else(PoisonError::into_inner);
         assert!(failed.is_empty(), "queries failed on replica {}: {:?}", replica + 1, &failed[..failed.len().min(10)]);
         assert!(queries.answered[replica].load(Ordering::Relaxed) > 0);
+    }
+
+    // A broken publication (a file whose SHA-256 is not the key's) is refused by every replica,
+    // which goes on serving the second snapshot; the repaired key is then swapped in.
+    build_targets(&root.join("builder/s3"), "2026-11-17T00:00:00Z");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let config = ClusterConfig { urls: urls.clone(), replicas: 3, ..ClusterConfig::default() };
+    let (cluster, good) = runtime.block_on(async {
+        let cluster = Cluster::connect(&config, Duration::from_secs(30)).await.unwrap();
+        let (_, uploaded) = snapshots::upload(&cluster, &root.join("builder/s3")).await.unwrap();
+        let mut broken = uploaded.current.clone();
+        broken.files.iter_mut().find(|file| file.path == "data.bin").unwrap().sha256 = "0".repeat(64);
+        snapshots::set_current(&cluster, &broken).await.unwrap();
+        (cluster, uploaded.current)
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !replicas.iter().all(|replica| {
+        replica
+            .log_text()
+            .lines()
+            .any(|line| line.contains("published snapshot not fetched") && line.contains(&good.snapshot_id))
+    }) {
+        assert!(Instant::now() < deadline, "the broken publication was not refused by every replica within 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for replica in &replicas {
+        assert_eq!(snapshot_info(replica)["snapshot"], second_id.as_str(), "a replica left the served snapshot");
+        assert!(replica.ready(&agent), "a replica stopped being ready over a refused publication");
+    }
+    runtime.block_on(snapshots::set_current(&cluster, &good)).unwrap();
+    wait_all(&replicas, Duration::from_secs(60), "serves the repaired third snapshot", |replica| {
+        snapshot_info(replica)["snapshot"] == good.snapshot_id.as_str()
+    });
+    let digests: Vec<Value> = replicas.iter().map(|replica| snapshot_info(replica)["state_digest"].clone()).collect();
+    assert!(digests.iter().all(|digest| *digest == digests[0]), "digests differ on the third snapshot: {digests:?}");
+    for replica in &replicas {
+        check_state(&replica.state(&agent, &targets), &acked, &sent);
     }
     eprintln!(
         "digest {} on all three; queries answered {:?}",
