@@ -370,6 +370,22 @@ mod tests {
     }
 
     #[test]
+    fn a_cluster_is_a_list_of_urls_with_its_replicas_and_lag() {
+        let file: PartialConfig = toml::from_str(
+            "cluster = [\"nats://a:4222\", \"nats://b:4222,nats://c:4222\"]\ncluster_replicas = 3\ncluster_max_lag = 50\n",
+        )
+        .unwrap();
+        let cluster = ServeConfig::resolve(PartialConfig::default(), file).unwrap().cluster.unwrap();
+        assert_eq!(cluster.urls, ["nats://a:4222", "nats://b:4222", "nats://c:4222"]);
+        assert_eq!((cluster.replicas, cluster.max_lag), (3, 50));
+        assert_eq!(ServeConfig::resolve(PartialConfig::default(), PartialConfig::default()).unwrap().cluster, None);
+        let too_many: PartialConfig = toml::from_str("cluster = [\"nats://a:4222\"]\ncluster_replicas = 7\n").unwrap();
+        assert!(ServeConfig::resolve(PartialConfig::default(), too_many).is_err());
+        let with_sync: PartialConfig = toml::from_str("cluster = [\"nats://a:4222\"]\nsync = \"sync.toml\"\n").unwrap();
+        assert!(ServeConfig::resolve(PartialConfig::default(), with_sync).is_err(), "a replica does not sync");
+    }
+
+    #[test]
     fn flags_and_file_are_one_struct() {
         use clap::Parser;
         #[derive(Debug, Parser)]
