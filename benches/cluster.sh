@@ -53,6 +53,7 @@ for i in 1 2 3; do
   "$NATS" -a 127.0.0.1 -p "1522$i" -js -sd "$WORK/nats-$i" -n "n$i" --cluster_name ror-bench \
     --cluster "nats://127.0.0.1:1622$i" --routes "$ROUTES" >"$WORK/nats-$i.log" 2>&1 &
   PIDS+=($!)
+  disown
 done
 URLS=nats://127.0.0.1:15221,nats://127.0.0.1:15222,nats://127.0.0.1:15223
 
@@ -78,6 +79,7 @@ start_replica() {
   "$BIN" serve --index "$WORK/replica-$n" --addr "127.0.0.1:1809$n" --admin-token "$TOKEN" --access "$WORK/access.toml" \
     --cluster "$first,$URLS" --cluster-replicas 3 >>"$WORK/replica-$n.log" 2>&1 &
   PIDS+=($!)
+  disown
 }
 wait_ready() {
   local n=$1 started=$2
