@@ -606,12 +606,27 @@ pub(crate) async fn admin_reload(
     RawQuery(query_string): RawQuery,
 ) -> Result<Response, AppError> {
     let parameters = query::<ReloadQuery>(&query_string, &[])?;
+    replica_refuses(&state)?;
     let dir = match parameters.snapshot {
         Some(name) => Some(state.handle.snapshot_dir(&name).map_err(reload_error)?),
         None => None,
     };
     let swap = state.handle.reload(dir).await.map_err(reload_error)?;
     Ok(Json(swap).into_response())
+}
+
+/// A replica serves what the cluster's current key names, as every other replica: a reload or a
+/// rollback of one replica alone would make it differ from the others (and miss the writes the
+/// stream no longer holds). Publishing a snapshot (`ror-search publish`, the previous one to roll
+/// back) changes what every replica serves.
+fn replica_refuses(state: &AppState) -> Result<(), AppError> {
+    match state.handle.replica() {
+        Some(_) => Err(AppError::new(
+            ErrorCode::Forbidden,
+            "this server is a replica: it serves the snapshot the cluster names; publish one (ror-search publish) to change it on every replica",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Swaps the previous snapshot back in.
@@ -622,6 +637,7 @@ pub(crate) async fn admin_reload(
     (status = 409, description = "No previous snapshot", body = ErrorBody),
 ), security(("bearer" = [])))]
 pub(crate) async fn admin_rollback(State(state): State<AppState>) -> Result<Response, AppError> {
+    replica_refuses(&state)?;
     let swap = state.handle.rollback().await.map_err(reload_error)?;
     Ok(Json(swap).into_response())
 }

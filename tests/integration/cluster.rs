@@ -200,6 +200,55 @@ fn wait_all(replicas: &[Server], limit: Duration, what: &str, check: impl Fn(&Se
     }
 }
 
+/// Writes, to each target, its first capacity record again with an older `capacityUpdateDate`
+/// (answered "ignored": the record held is newer); returns how many.
+fn write_stale(replica: &Server, targets: &[crate::capacity_crash::Target]) -> u64 {
+    let agent = agent();
+    let code = |value: &Value| value.get("code").unwrap_or(value).as_str().map(str::to_owned);
+    let mut written = 0;
+    for target in targets {
+        let offer = replica.get_json(&agent, &format!("/v1/offers/{}", target.offer));
+        let location =
+            offer["locations"].as_array().unwrap().iter().find(|l| l["id"] == target.location.as_str()).unwrap();
+        // A record with a date (one without is older than any write).
+        let Some(record) =
+            location["capacities"].as_array().unwrap().iter().find(|record| record["updated_at"].is_string())
+        else {
+            continue;
+        };
+        let mut line = serde_json::Map::new();
+        line.insert("location".into(), target.location.clone().into());
+        for field in [
+            "status",
+            "temporality",
+            "gender",
+            "temporary_assignment",
+            "closing_type",
+            "additional_bed_type",
+            "crisis_type",
+            "capacity_type",
+            "source_type",
+        ] {
+            if let Some(value) = code(&record[field]) {
+                line.insert(field.into(), value.into());
+            }
+        }
+        let held = ror_search::util::time::parse_fhir_datetime(record["updated_at"].as_str().unwrap()).unwrap();
+        line.insert("updated_at".into(), ror_search::util::time::format_rfc3339(held - 86_400).into());
+        line.insert("count".into(), (record["count"].as_u64().unwrap() + 1).into());
+        let mut response = agent
+            .post(replica.url("/v1/capacity"))
+            .header("Authorization", &format!("Bearer {TOKEN}"))
+            .send(Value::Object(line).to_string().as_str())
+            .unwrap();
+        let text = response.body_mut().read_to_string().unwrap();
+        assert!(text.contains("\"ignored\""), "a stale write was not ignored: {text}");
+        written += 1;
+    }
+    assert!(written > 0, "no target holds a dated capacity record");
+    written
+}
+
 /// Raises its flags when dropped.
 struct StopOnDrop<'a>([&'a AtomicBool; 2]);
 
@@ -295,6 +344,10 @@ fn three_replicas_over_three_nats_nodes_survive_sigkills_and_agree() {
         snapshot_info(replica)["snapshot"] == first_id.as_str()
     });
 
+    // The first writes of the stream are older than the records they target: the snapshots
+    // cover them, and the second publication purges them.
+    let stale_writes = write_stale(&replicas[0], &targets);
+
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
     let patch_template = fixture_text("capacity-patch/scenario-2-add.json");
     let bases: Vec<String> = replicas.iter().map(|replica| replica.url("")).collect();
@@ -378,6 +431,10 @@ fn three_replicas_over_three_nats_nodes_survive_sigkills_and_agree() {
         build_targets(&root.join("builder/s2"), "2026-11-16T00:00:00Z");
         let second = publish(&root.join("builder/s2"), &all_urls, &root.join("publish-2.log"));
         second_id = second["snapshot_id"].as_str().unwrap().to_owned();
+        assert!(
+            second["covers_sequence"].as_u64().unwrap() >= stale_writes,
+            "the second snapshot covers the {stale_writes} stale writes at the head of the stream: {second}"
+        );
         eprintln!("published {second}");
         wait_all(&replicas, Duration::from_secs(120), "serves the second snapshot", |replica| {
             snapshot_info(replica)["snapshot"] == second_id.as_str()
@@ -453,6 +510,12 @@ fn three_replicas_over_three_nats_nodes_survive_sigkills_and_agree() {
     assert!(digests.iter().all(|digest| *digest == digests[0]), "digests differ on the third snapshot: {digests:?}");
     for replica in &replicas {
         check_state(&replica.state(&agent, &targets), &acked, &sent);
+    }
+    // One replica alone does not reload or roll back: it would leave the others.
+    for path in ["/admin/rollback", "/admin/reload"] {
+        let response =
+            agent.post(replicas[0].url(path)).header("Authorization", &format!("Bearer {TOKEN}")).send_empty().unwrap();
+        assert_eq!(response.status().as_u16(), 403, "{path} on a replica");
     }
     eprintln!(
         "digest {} on all three; queries answered {:?}",
