@@ -50,18 +50,12 @@ pub struct PublishReport {
 /// The files of a snapshot directory, as its `CHECKSUMS` lists them, and `CHECKSUMS` itself.
 fn snapshot_files(dir: &Path) -> Result<Vec<SnapshotFile>, ClusterError> {
     let checksums_path = dir.join(crate::snapshot::CHECKSUMS_FILE);
-    let checksums = std::fs::read(&checksums_path)
-        .map_err(|error| ClusterError::new(format!("read {}", checksums_path.display()), error))?;
-    let text = std::str::from_utf8(&checksums)
-        .map_err(|error| ClusterError::new(format!("read {}", checksums_path.display()), error))?;
-    let mut files = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let (sha256, path) = line.split_once("  ").ok_or_else(|| {
-            ClusterError::new(
-                format!("{} line {}", checksums_path.display(), number + 1),
-                "expected '<sha256>  <file>'",
-            )
-        })?;
+    let what = || format!("read {}", checksums_path.display());
+    let checksums = std::fs::read(&checksums_path).map_err(|error| ClusterError::new(what(), error))?;
+    let text = std::str::from_utf8(&checksums).map_err(|error| ClusterError::new(what(), error))?;
+    let entries = crate::snapshot::checksum_entries(text).map_err(|reason| ClusterError::new(what(), reason))?;
+    let mut files = Vec::with_capacity(entries.len() + 1);
+    for (sha256, path) in entries {
         let size = std::fs::metadata(dir.join(path))
             .map_err(|error| ClusterError::new(format!("{}", dir.join(path).display()), error))?
             .len();
@@ -70,17 +64,9 @@ fn snapshot_files(dir: &Path) -> Result<Vec<SnapshotFile>, ClusterError> {
     files.push(SnapshotFile {
         path: crate::snapshot::CHECKSUMS_FILE.to_owned(),
         size: checksums.len() as u64,
-        sha256: hex(&Sha256::digest(&checksums)),
+        sha256: hex::encode(Sha256::digest(&checksums)),
     });
     Ok(files)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-        let _ = write!(out, "{byte:02x}");
-        out
-    })
 }
 
 /// The object of a snapshot file.
@@ -272,10 +258,7 @@ pub struct Fetched {
 /// unless the index already holds it whole.
 pub async fn fetch(cluster: &Cluster, current: &CurrentSnapshot, index_dir: &Path) -> Result<Fetched, ClusterError> {
     let started = Instant::now();
-    let valid_id = !current.snapshot_id.is_empty()
-        && !current.snapshot_id.starts_with('.')
-        && current.snapshot_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !valid_id {
+    if !crate::snapshot::is_snapshot_name(&current.snapshot_id) {
         return Err(ClusterError::new("the current key", format!("invalid snapshot id {:?}", current.snapshot_id)));
     }
     let dir = index_dir.join(&current.snapshot_id);
@@ -286,12 +269,10 @@ pub async fn fetch(cluster: &Cluster, current: &CurrentSnapshot, index_dir: &Pat
     let _ = tokio::fs::remove_dir_all(&partial).await;
     let mut bytes = 0;
     for file in &current.files {
-        let relative = Path::new(&file.path);
-        let safe = relative.components().all(|component| matches!(component, std::path::Component::Normal(_)));
-        if !safe {
+        if !crate::snapshot::is_inside_snapshot(&file.path) {
             return Err(ClusterError::new("the current key", format!("unsafe file path {:?}", file.path)));
         }
-        let path = partial.join(relative);
+        let path = partial.join(&file.path);
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
@@ -351,7 +332,7 @@ async fn download(cluster: &Cluster, snapshot_id: &str, file: &SnapshotFile, pat
         size += read as u64;
     }
     out.flush().await.map_err(|error| ClusterError::new(format!("write {}", path.display()), error))?;
-    let sha256 = hex(&hasher.finalize());
+    let sha256 = hex::encode(hasher.finalize());
     if size != file.size || sha256 != file.sha256 {
         return Err(ClusterError::new(
             format!("fetch {name}"),
@@ -384,15 +365,18 @@ mod tests {
         std::fs::create_dir(dir.path().join("text")).unwrap();
         std::fs::write(dir.path().join("data.bin"), b"abc").unwrap();
         std::fs::write(dir.path().join("text/meta.json"), b"{}").unwrap();
-        let checksums =
-            format!("{}  data.bin\n{}  text/meta.json\n", hex(&Sha256::digest(b"abc")), hex(&Sha256::digest(b"{}")));
+        let checksums = format!(
+            "{}  data.bin\n{}  text/meta.json\n",
+            hex::encode(Sha256::digest(b"abc")),
+            hex::encode(Sha256::digest(b"{}"))
+        );
         std::fs::write(dir.path().join("CHECKSUMS"), &checksums).unwrap();
         let files = snapshot_files(dir.path()).unwrap();
         let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
         assert_eq!(paths, ["data.bin", "text/meta.json", "CHECKSUMS"]);
         assert_eq!(files[0].sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(files[0].size, 3);
-        assert_eq!(files[2].sha256, hex(&Sha256::digest(checksums.as_bytes())));
+        assert_eq!(files[2].sha256, hex::encode(Sha256::digest(checksums.as_bytes())));
         std::fs::write(dir.path().join("CHECKSUMS"), "no separator\n").unwrap();
         assert!(snapshot_files(dir.path()).is_err());
     }

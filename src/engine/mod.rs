@@ -499,7 +499,7 @@ impl Engine {
             buffer.extend_from_slice(&records);
             hasher.update(&buffer);
         }
-        hasher.finalize()[..16].iter().map(|byte| format!("{byte:02x}")).collect()
+        hex::encode(&hasher.finalize()[..16])
     }
 
     /// The snapshot's manifest.

@@ -327,11 +327,12 @@ impl SnapshotHandle {
 
     /// Resolves a snapshot name given to the admin API to a directory of the index.
     pub(crate) fn snapshot_dir(&self, name: &str) -> Result<PathBuf, ReloadError> {
-        let valid = !name.is_empty()
-            && !name.starts_with('.')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
         let dir = self.index_dir.join(name);
-        if valid && dir.is_dir() { Ok(dir) } else { Err(ReloadError::NotInIndex(name.to_owned())) }
+        if crate::snapshot::is_snapshot_name(name) && dir.is_dir() {
+            Ok(dir)
+        } else {
+            Err(ReloadError::NotInIndex(name.to_owned()))
+        }
     }
 }
 

@@ -428,7 +428,34 @@ fn sha256_file(path: &Path) -> Result<String, SnapshotError> {
 /// Whether a `CHECKSUMS` entry names a file inside the snapshot directory: a relative path of
 /// plain components, as [`list_relative_files`] writes them. An absolute path (`/dev/zero`) would
 /// make [`load`] read any file of the machine, and `..` climb out of the directory.
-fn is_inside_snapshot(relative: &str) -> bool {
+/// Whether `name` may name a snapshot directory of an index: letters, digits, `-`, `_`, `.`,
+/// not starting with `.` (no path, no hidden or temporary directory).
+pub(crate) fn is_snapshot_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+/// The entries of a `CHECKSUMS` text, `(SHA-256 hex, relative path)` in order, each checked:
+/// the `sha256sum` format, a path inside the snapshot, no path listed twice. The error says
+/// which line and why.
+pub(crate) fn checksum_entries(text: &str) -> Result<Vec<(&str, &str)>, String> {
+    let mut entries: Vec<(&str, &str)> = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let (sha, relative) =
+            line.split_once("  ").ok_or_else(|| format!("line {}: expected '<sha256>  <file>'", index + 1))?;
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) || !is_inside_snapshot(relative) {
+            return Err(format!("line {}: malformed entry", index + 1));
+        }
+        if entries.iter().any(|(_, earlier)| *earlier == relative) {
+            return Err(format!("line {}: lists {relative:?} a second time", index + 1));
+        }
+        entries.push((sha, relative));
+    }
+    Ok(entries)
+}
+
+pub(crate) fn is_inside_snapshot(relative: &str) -> bool {
     !relative.is_empty()
         && !relative.contains("..")
         && Path::new(relative).components().all(|component| matches!(component, std::path::Component::Normal(_)))
@@ -458,17 +485,10 @@ fn verify_checksums(dir: &Path, data_bytes: Option<&[u8]>) -> Result<(), Snapsho
             return Err(SnapshotError::Corrupt { path: checksums_path, reason: format!("unreadable: {error}") });
         }
     };
-    let mut listed = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let corrupt = |reason: String| SnapshotError::Corrupt { path: checksums_path.clone(), reason };
-        let (sha, relative) =
-            line.split_once("  ").ok_or_else(|| corrupt(format!("line {}: expected '<sha256>  <file>'", index + 1)))?;
-        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) || !is_inside_snapshot(relative) {
-            return Err(corrupt(format!("line {}: malformed entry", index + 1)));
-        }
-        if listed.iter().any(|earlier| earlier == relative) {
-            return Err(corrupt(format!("line {}: lists {relative:?} a second time", index + 1)));
-        }
+    let entries =
+        checksum_entries(&text).map_err(|reason| SnapshotError::Corrupt { path: checksums_path.clone(), reason })?;
+    let mut listed = Vec::with_capacity(entries.len());
+    for (sha, relative) in entries {
         let path = dir.join(relative);
         let read = match data_bytes {
             Some(bytes) if relative == DATA_FILE => Ok(std::borrow::Cow::Borrowed(bytes)),
