@@ -15,6 +15,7 @@
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use async_nats::jetstream::kv::Watch;
 use futures_util::StreamExt;
 
 use super::stream::{CapacityStream, Progress};
@@ -60,12 +61,12 @@ impl Replica {
         let stream = self.stream.get().map(|stream| stream.progress());
         let ready =
             snapshot_loaded && stream.is_some_and(|progress| progress.caught_up && progress.lag <= self.config.max_lag);
-        ReplicaStatus {
-            ready,
-            phase: self.phase.lock().unwrap_or_else(PoisonError::into_inner).clone(),
-            stream,
-            max_lag: self.config.max_lag,
-        }
+        let phase = if stream.is_some_and(|progress| progress.caught_up) {
+            "serving".to_owned()
+        } else {
+            self.phase.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        };
+        ReplicaStatus { ready, phase, stream, max_lag: self.config.max_lag }
     }
 
     /// Runs the replica (for ever): see the module's documentation.
@@ -87,62 +88,53 @@ impl Replica {
             return;
         }
         // The first snapshot, and the stream position it covers.
-        let mut watch = loop {
-            match cluster.current.watch_with_history(super::CURRENT_KEY).await {
-                Ok(watch) => break watch,
-                Err(error) => {
-                    self.set_phase(format!("watching the current snapshot: {error}"));
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
+        self.set_phase("waiting for a published snapshot");
+        let mut watch = None;
+        let first_covers = loop {
+            let entry = self.next_published(&cluster, &mut watch).await;
+            if self.swap_in(&cluster, &handle, &service, &entry).await {
+                break entry.covers_sequence;
             }
         };
-        self.set_phase("waiting for a published snapshot");
-        let mut first_covers = None;
-        while first_covers.is_none() {
-            let Some(entry) = next_current(&mut watch).await else {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                watch = match cluster.current.watch_with_history(super::CURRENT_KEY).await {
-                    Ok(watch) => watch,
-                    Err(_) => continue,
-                };
-                continue;
-            };
-            if self.swap_in(&cluster, &handle, &service, &entry).await {
-                first_covers = Some(entry.covers_sequence);
-            }
-        }
-        let start = first_covers.unwrap_or(0) + 1;
         self.set_phase("catching up with the capacity stream");
         let _ = self.stream.set(stream.clone());
         tokio::spawn(stream.clone().poll());
         let current_handle = handle.clone();
         let apply_service = service.clone();
-        tokio::spawn(stream.clone().apply_from(start, move |batch| {
+        tokio::spawn(stream.clone().apply_from(first_covers + 1, move |batch| {
             let handle = current_handle.clone();
             apply_service.apply_stream(batch, &move || handle.current());
         }));
-        let caught_up_stream = stream.clone();
-        let this = self.clone();
-        tokio::spawn(async move {
-            while !caught_up_stream.progress().caught_up {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            this.set_phase("serving");
-        });
         // Then every new snapshot.
         loop {
-            match next_current(&mut watch).await {
-                Some(entry) => {
-                    let served = handle.current().map(|loaded| loaded.engine.snapshot_id().to_owned());
-                    if served.as_deref() != Some(entry.snapshot_id.as_str()) {
-                        self.swap_in(&cluster, &handle, &service, &entry).await;
+            let entry = self.next_published(&cluster, &mut watch).await;
+            let served = handle.current().map(|loaded| loaded.engine.snapshot_id().to_owned());
+            if served.as_deref() != Some(entry.snapshot_id.as_str()) {
+                self.swap_in(&cluster, &handle, &service, &entry).await;
+            }
+        }
+    }
+
+    /// The next value of the current key: the latest one first, then each change. The watch is
+    /// (re)made as needed, retrying every second while the cluster does not answer.
+    async fn next_published(&self, cluster: &Cluster, watch: &mut Option<Watch>) -> CurrentSnapshot {
+        loop {
+            let held = match watch {
+                Some(held) => held,
+                None => match cluster.current.watch_with_history(super::CURRENT_KEY).await {
+                    Ok(made) => watch.insert(made),
+                    Err(error) => {
+                        tracing::warn!(%error, "watching the current snapshot; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
                     }
-                }
+                },
+            };
+            match next_current(held).await {
+                Some(entry) => return entry,
                 None => {
+                    *watch = None;
                     tokio::time::sleep(Duration::from_secs(1)).await;
-                    if let Ok(renewed) = cluster.current.watch_with_history(super::CURRENT_KEY).await {
-                        watch = renewed;
-                    }
                 }
             }
         }
@@ -196,7 +188,7 @@ fn prune(handle: &SnapshotHandle) {
 }
 
 /// The next value of the current key (skipping deletes and values that do not parse).
-async fn next_current(watch: &mut async_nats::jetstream::kv::Watch) -> Option<CurrentSnapshot> {
+async fn next_current(watch: &mut Watch) -> Option<CurrentSnapshot> {
     loop {
         let entry = watch.next().await?;
         let entry = match entry {

@@ -200,7 +200,7 @@ async fn covered_prefix(cluster: &Cluster, engine: Engine) -> Result<(u64, u64),
                     writes.iter().map(|(sequence, write)| (*sequence, write)).collect();
                 let mut noop = Vec::with_capacity(entries.len());
                 crate::serve::capacity::apply_entries(&apply_engine, &entries, crate::util::time::now(), |result| {
-                    noop.push((result.sequence, result.changes_nothing()));
+                    noop.push((result.sequence, !result.applied()));
                 });
                 noop
             })

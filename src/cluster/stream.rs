@@ -24,6 +24,10 @@ use futures_util::{FutureExt, StreamExt};
 use super::{Cluster, ClusterError};
 use crate::live::write::LoggedWrite;
 
+/// A write read from the stream: its sequence, its message id (set by the replica that took
+/// it), the write.
+pub(crate) type StreamWrite = (u64, Option<String>, LoggedWrite);
+
 /// The header JetStream deduplicates publishes by.
 const MESSAGE_ID: &str = "Nats-Msg-Id";
 /// Most messages applied as one batch.
@@ -181,7 +185,7 @@ impl CapacityStream {
     /// error, from the sequence after the last applied.
     pub(crate) async fn apply_from<F>(self: Arc<Self>, start: u64, apply: F)
     where
-        F: Fn(Vec<(u64, Option<String>, LoggedWrite)>) + Send + Sync + 'static,
+        F: Fn(Vec<StreamWrite>) + Send + Sync + 'static,
     {
         let apply = Arc::new(apply);
         let mut next = start.max(1);
@@ -227,40 +231,16 @@ impl CapacityStream {
                     }
                     Err(_) => continue,
                 };
-                let mut batch = Vec::new();
-                let mut failed = false;
-                let mut pending = Some(first);
-                while let Some(message) = pending.take() {
-                    match message {
-                        Ok(message) => match decode(&message) {
-                            Ok((sequence, write)) => batch.push((sequence, message_id(&message), write)),
-                            Err(error) => {
-                                // A message another program put under our subjects: skipped, said.
-                                tracing::error!(%error, "capacity stream: undecodable message skipped");
-                                if let Ok(info) = message.info() {
-                                    self.note_applied(info.stream_sequence);
-                                }
-                            }
-                        },
-                        Err(error) => {
-                            tracing::warn!(%error, "capacity stream read failed; recreating the consumer");
-                            failed = true;
-                            break;
-                        }
-                    }
-                    // Whatever has arrived already joins the batch.
-                    if batch.len() < MAX_BATCH {
-                        pending = messages.next().now_or_never().flatten();
-                    }
-                }
-                if let Some((last, _, _)) = batch.last() {
-                    let last = *last;
+                let (batch, read_to, failed) = self.gather(first, &mut messages);
+                if !batch.is_empty() {
                     self.applied_messages.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     let apply = apply.clone();
                     // Applying is CPU work under the service's lock: off the async workers.
                     let _ = tokio::task::spawn_blocking(move || apply(batch)).await;
-                    self.note_applied(last);
-                    next = last + 1;
+                }
+                if let Some(read_to) = read_to {
+                    self.note_applied(read_to);
+                    next = read_to + 1;
                 }
                 if failed {
                     break;
@@ -268,6 +248,42 @@ impl CapacityStream {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// The batch that starts with `first`: it and whatever has arrived already (at most
+    /// `MAX_BATCH`), decoded; the last sequence read (an undecodable message, put under our
+    /// subjects by another program, is skipped and said); whether the consumer failed.
+    fn gather(
+        &self,
+        first: Result<async_nats::jetstream::Message, pull::OrderedError>,
+        messages: &mut pull::Ordered,
+    ) -> (Vec<StreamWrite>, Option<u64>, bool) {
+        let mut batch = Vec::new();
+        let mut read_to = None;
+        let mut pending = Some(first);
+        while let Some(message) = pending.take() {
+            let message = match message {
+                Ok(message) => message,
+                Err(error) => {
+                    tracing::warn!(%error, "capacity stream read failed; recreating the consumer");
+                    return (batch, read_to, true);
+                }
+            };
+            match decode(&message) {
+                Ok((sequence, write)) => {
+                    read_to = Some(sequence);
+                    batch.push((sequence, message_id(&message), write));
+                }
+                Err(error) => {
+                    tracing::error!(%error, "capacity stream: undecodable message skipped");
+                    read_to = message.info().ok().map(|info| info.stream_sequence).or(read_to);
+                }
+            }
+            if batch.len() < MAX_BATCH {
+                pending = messages.next().now_or_never().flatten();
+            }
+        }
+        (batch, read_to, false)
     }
 }
 

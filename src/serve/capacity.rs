@@ -53,12 +53,6 @@ impl WriteResult {
         !self.location_found || self.outcomes.contains(&ChangeOutcome::NoSuchRecord)
     }
 
-    /// Whether the write left the served state as it was (refused, or every change older than
-    /// what is held).
-    pub fn changes_nothing(&self) -> bool {
-        !self.applied()
-    }
-
     fn gone(sequence: u64) -> WriteResult {
         WriteResult { sequence, outcomes: Vec::new(), location_found: false }
     }
@@ -148,9 +142,9 @@ pub struct CapacityService {
     /// Stream mode: the writes of this replica's clients that its applier has not applied
     /// yet, by message id.
     waiters: Mutex<std::collections::HashMap<String, oneshot::Sender<WriteResult>>>,
-    /// Stream mode: the stream position each snapshot covers (from the cluster's current
-    /// key), by snapshot id: the history up to it is dropped when that snapshot is swapped in.
-    covers: Mutex<std::collections::HashMap<String, u64>>,
+    /// Stream mode: the snapshot the cluster's current key names and the stream position it
+    /// covers: the history up to it is dropped when that snapshot is swapped in.
+    covers: Mutex<Option<(String, u64)>>,
     /// What the log said at start-up.
     pub replay: ReplayReport,
     /// How long reading and decoding the log took at start-up, microseconds.
@@ -237,7 +231,7 @@ impl CapacityService {
 
     /// Stream mode: notes the stream position `snapshot_id` covers, before it is swapped in.
     pub fn set_covers(&self, snapshot_id: &str, sequence: u64) {
-        self.covers.lock().unwrap_or_else(PoisonError::into_inner).insert(snapshot_id.to_owned(), sequence);
+        *self.covers.lock().unwrap_or_else(PoisonError::into_inner) = Some((snapshot_id.to_owned(), sequence));
     }
 
     /// Logs `writes` durably, applies them to the engine `current` gives (in log order), and
@@ -392,7 +386,7 @@ impl CapacityService {
     /// one batch, and answers this replica's clients among them.
     pub(crate) fn apply_stream(
         &self,
-        batch: Vec<(u64, Option<String>, LoggedWrite)>,
+        batch: Vec<crate::cluster::stream::StreamWrite>,
         current: &(dyn Fn() -> Option<Arc<super::Loaded>> + Send + Sync),
     ) {
         let mut ids = Vec::with_capacity(batch.len());
@@ -441,9 +435,13 @@ impl CapacityService {
             let entries: Vec<(u64, &LoggedWrite)> =
                 state.history.iter().map(|(sequence, write)| (*sequence, write)).collect();
             let mut covered = refused;
+            // The local log compacts what the snapshot covers; the stream's prefix is the
+            // publisher's to purge (below).
+            let local = matches!(self.durable, Durable::Local(_));
             apply_entries(engine, &entries, now(), |result| {
-                if !result.location_found
-                    || result.outcomes.iter().all(|outcome| matches!(outcome, ChangeOutcome::Older { .. }))
+                if local
+                    && (!result.location_found
+                        || result.outcomes.iter().all(|outcome| matches!(outcome, ChangeOutcome::Older { .. })))
                 {
                     covered.push(result.sequence);
                 }
@@ -461,12 +459,10 @@ impl CapacityService {
             if let Durable::Stream(_) = self.durable {
                 // Every replica drops the same prefix: the one the cluster's current key says
                 // the snapshot covers (the publisher purged it from the stream).
-                let floor =
-                    self.covers.lock().unwrap_or_else(PoisonError::into_inner).get(engine.snapshot_id()).copied();
-                if let Some(floor) = floor {
-                    state.history.retain(|(sequence, _)| *sequence > floor);
+                let covers = self.covers.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some((_, floor)) = covers.as_ref().filter(|(id, _)| id == engine.snapshot_id()) {
+                    state.history.retain(|(sequence, _)| sequence > floor);
                 }
-                covered.clear();
             }
             (swapped, covered, replayed)
         };
