@@ -184,6 +184,9 @@ pub struct Engine {
     /// Every instant at which an offer's closure changes, ascending, made at the first tile
     /// request (see [`Engine::closure_changes_until`]).
     closure_instants: std::sync::OnceLock<Vec<i64>>,
+    /// The last [`Engine::state_digest`] and the count of applied writes it is of (the state
+    /// changes only when a write applies).
+    digest: std::sync::Mutex<Option<(u64, String)>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -307,6 +310,7 @@ impl Engine {
             live: arc_swap::ArcSwap::from_pointee(view),
             write_lock: std::sync::Mutex::new(()),
             closure_instants: std::sync::OnceLock::new(),
+            digest: std::sync::Mutex::new(None),
         })
     }
 
@@ -480,9 +484,16 @@ impl Engine {
     /// write changed, with its FHIR id, version (the sequence of the write that last changed it)
     /// and records; SHA-256, the first 16 bytes in hex. Replicas serving the same snapshot with
     /// the same writes applied in the same order report the same digest.
+    /// Computed once per state (a walk over every location) and kept until a write applies.
     pub fn state_digest(&self) -> String {
         use sha2::Digest as _;
         let view = self.live_view();
+        let mut held = self.digest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((writes, digest)) = held.as_ref()
+            && *writes == view.writes_applied()
+        {
+            return digest.clone();
+        }
         let mut hasher = sha2::Sha256::new();
         hasher.update(self.snapshot_id().as_bytes());
         hasher.update([0]);
@@ -499,7 +510,9 @@ impl Engine {
             buffer.extend_from_slice(&records);
             hasher.update(&buffer);
         }
-        hex::encode(&hasher.finalize()[..16])
+        let digest = hex::encode(&hasher.finalize()[..16]);
+        *held = Some((view.writes_applied(), digest.clone()));
+        digest
     }
 
     /// The snapshot's manifest.

@@ -1013,3 +1013,48 @@ fn live_property_sample_writes_match_a_naive_replay() {
         panic!("after the swap: {error}");
     }
 }
+
+/// The state digest (what replicas compare): equal for the same writes on the same snapshot,
+/// changed by a write that applies, unchanged by one that is ignored, and, kept between calls,
+/// the same as a fresh engine's of the same state.
+#[test]
+fn the_state_digest_follows_the_applied_writes() {
+    let dir = crate::common::temp_dir();
+    let dataset = live_dataset(SEED, 40);
+    let data = || SnapshotData { dataset: dataset.clone(), communes: communes() };
+    let (one, two) = (engine_of(data(), &dir.path().join("one")), engine_of(data(), &dir.path().join("two")));
+    let location = 0;
+    let record = |count: u32, at: i64| CapacityRecord {
+        capacity_type: "02".into(),
+        status: "02".into(),
+        temporality: "01".into(),
+        gender: Some("03".into()),
+        temporary_assignment: Some("01".into()),
+        count,
+        updated_at: Some(at),
+        ..CapacityRecord::default()
+    };
+    let write = |count: u32, at: i64, version: u64| CapacityWrite {
+        location,
+        changes: vec![CapacityChange::Upsert(record(count, at))].into(),
+        version,
+        at: NOW,
+    };
+    let start = one.state_digest();
+    assert_eq!(start, two.state_digest(), "the same snapshot, the same digest");
+    assert_eq!(start, one.state_digest(), "asked again");
+
+    assert!(one.apply_capacity(&[write(7, NOW, 1)])[0][0].applied());
+    let after = one.state_digest();
+    assert_ne!(after, start, "an applied write changes the digest");
+    assert_eq!(after, one.state_digest(), "kept until the next write");
+
+    assert!(!one.apply_capacity(&[write(9, NOW - 10, 2)])[0][0].applied(), "older: ignored");
+    assert_eq!(one.state_digest(), after, "an ignored write changes nothing");
+
+    two.apply_capacity(&[write(7, NOW, 1)]);
+    assert_eq!(two.state_digest(), after, "the same writes on the same snapshot, the same digest");
+    let three = engine_of(data(), &dir.path().join("three"));
+    three.apply_capacity(&[write(7, NOW, 5)]);
+    assert_ne!(three.state_digest(), after, "the version (the stream sequence) is part of the state");
+}
