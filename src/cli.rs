@@ -66,13 +66,8 @@ pub(crate) struct SyncArgs {
     /// Make the first step a full pull, due or not.
     #[arg(long)]
     pub(crate) full: bool,
-    /// Publish each snapshot it makes to this cluster too (NATS URLs, comma-separated), for the
-    /// replicas of `serve --cluster`.
-    #[arg(long, value_delimiter = ',')]
-    pub(crate) publish: Option<Vec<String>>,
-    /// Replicas of the stream and buckets, when the publication creates them.
-    #[arg(long, default_value_t = 1)]
-    pub(crate) cluster_replicas: usize,
+    #[command(flatten)]
+    pub(crate) publish: PublishFlags,
 }
 
 /// Where a cluster is and how its stream and buckets are made.
@@ -88,12 +83,35 @@ pub(crate) struct ClusterArgs {
 
 impl ClusterArgs {
     fn config(&self, role: &str) -> crate::cluster::ClusterConfig {
-        crate::cluster::ClusterConfig {
-            urls: crate::cluster::parse_urls(&self.urls.join(",")),
-            replicas: self.replicas,
-            client_name: format!("ror-search {role}"),
-            ..crate::cluster::ClusterConfig::default()
-        }
+        cluster_config(&self.urls, self.replicas, role)
+    }
+}
+
+/// `build --publish` and `sync --publish`: what they make also goes to a cluster.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PublishFlags {
+    /// Publish what it makes to this cluster too (NATS URLs, comma-separated), as `ror-search
+    /// publish` does, for the replicas of `serve --cluster`.
+    #[arg(long = "publish", value_delimiter = ',')]
+    pub(crate) urls: Option<Vec<String>>,
+    /// Replicas of the stream and buckets, when the publication creates them.
+    #[arg(long = "cluster-replicas", default_value_t = 1)]
+    pub(crate) replicas: usize,
+}
+
+impl PublishFlags {
+    fn config(&self, role: &str) -> Option<crate::cluster::ClusterConfig> {
+        self.urls.as_ref().map(|urls| cluster_config(urls, self.replicas, role))
+    }
+}
+
+/// A cluster of these URLs (each may hold several, comma-separated).
+fn cluster_config(urls: &[String], replicas: usize, role: &str) -> crate::cluster::ClusterConfig {
+    crate::cluster::ClusterConfig {
+        urls: crate::cluster::parse_urls(&urls.join(",")),
+        replicas,
+        client_name: format!("ror-search {role}"),
+        ..crate::cluster::ClusterConfig::default()
     }
 }
 
@@ -186,12 +204,8 @@ pub(crate) struct BuildArgs {
     /// Build time to record (RFC 3339; default: now). Quality checks ("not updated for a year") are relative to it.
     #[arg(long)]
     pub(crate) built_at: Option<String>,
-    /// Then publish it to this cluster (NATS URLs, comma-separated), as `ror-search publish`.
-    #[arg(long, value_delimiter = ',')]
-    pub(crate) publish: Option<Vec<String>>,
-    /// Replicas of the stream and buckets, when the publication creates them.
-    #[arg(long, default_value_t = 1)]
-    pub(crate) cluster_replicas: usize,
+    #[command(flatten)]
+    pub(crate) publish: PublishFlags,
 }
 
 #[derive(Debug, clap::Args)]
@@ -283,8 +297,7 @@ fn sync(args: &SyncArgs) -> anyhow::Result<()> {
     let config =
         crate::sync::SyncConfig::load(args.config.as_deref(), args.base.clone()).map_err(anyhow::Error::msg)?;
     let mut syncer = crate::sync::Syncer::open(config, &args.index)?;
-    if let Some(urls) = &args.publish {
-        let cluster = publish_config(urls, args.cluster_replicas, "sync");
+    if let Some(cluster) = args.publish.config("sync") {
         syncer = syncer.on_publish(Box::new(move |dir| match publish_to(&cluster, dir, 60) {
             Ok(report) => tracing::info!(snapshot = %report.snapshot_id, bytes = report.bytes, covers = report.covers_sequence, "synced snapshot published to the cluster"),
             Err(error) => tracing::error!(%error, dir = %dir.display(), "synced snapshot not published to the cluster"),
@@ -401,16 +414,6 @@ fn publish_to(
     Ok(report)
 }
 
-/// The cluster of `build --publish` and `sync --publish`.
-fn publish_config(urls: &[String], replicas: usize, role: &str) -> crate::cluster::ClusterConfig {
-    crate::cluster::ClusterConfig {
-        urls: crate::cluster::parse_urls(&urls.join(",")),
-        replicas,
-        client_name: format!("ror-search {role}"),
-        ..crate::cluster::ClusterConfig::default()
-    }
-}
-
 fn build(args: BuildArgs) -> anyhow::Result<()> {
     let built_at = match &args.built_at {
         Some(text) => parse_fhir_datetime(text).map_err(|error| anyhow::anyhow!("--built-at: {error}"))?,
@@ -431,8 +434,8 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
     })?;
     print!("{}", render_summary(&outcome.manifest));
     println!("built in {:.1} s -> {}", outcome.seconds, args.out.display());
-    if let Some(urls) = &args.publish {
-        let report = publish_to(&publish_config(urls, args.cluster_replicas, "build"), &args.out, 60)?;
+    if let Some(cluster) = args.publish.config("build") {
+        let report = publish_to(&cluster, &args.out, 60)?;
         println!(
             "published {} ({} files, {} bytes in {:.1} s; the stream is covered up to {})",
             report.snapshot_id, report.files, report.bytes, report.upload_seconds, report.covers_sequence
