@@ -49,6 +49,7 @@ pub mod response;
 pub(crate) mod search;
 pub(crate) mod summary;
 pub mod text;
+pub mod text_layers;
 pub mod tiles;
 
 use std::path::Path;

@@ -60,6 +60,17 @@ struct Persisted {
 /// Writes `engine.bin` and `text/` for `data` into the snapshot directory `dir`; the layout is
 /// computed once for both. This is the `snapshot::IndexWriter` of ror-search.
 pub fn write_index_files(data: &SnapshotData, dir: &Path) -> Result<(), IndexFilesError> {
+    write_index_files_over(data, dir, None)
+}
+
+/// [`write_index_files`], the text index as a delta layer over the base of `previous` when it
+/// has one (see [`super::text_layers`]): only the offers whose text or position changed are
+/// indexed. What `ror-search sync` writes for a delta.
+pub fn write_index_files_over(
+    data: &SnapshotData,
+    dir: &Path,
+    previous: Option<super::text_layers::PreviousText<'_>>,
+) -> Result<(), IndexFilesError> {
     let layout = Layout::new(&data.dataset, &data.communes);
     let (engine_file, text) = rayon::join(
         || -> Result<(), IndexFilesError> {
@@ -84,7 +95,15 @@ pub fn write_index_files(data: &SnapshotData, dir: &Path) -> Result<(), IndexFil
             let text_dir = dir.join(crate::snapshot::TEXT_DIR);
             std::fs::create_dir_all(&text_dir)
                 .map_err(|source| IndexFilesError::Io { path: text_dir.clone(), source })?;
-            Ok(super::text::write_index_with_layout(data, &layout, &text_dir)?)
+            match previous {
+                None => super::text::write_index_with_layout(data, &layout, &text_dir)?,
+                Some(previous) => {
+                    let started = std::time::Instant::now();
+                    let written = super::text_layers::write(data, &layout, &text_dir, previous)?;
+                    tracing::info!(?written, seconds = started.elapsed().as_secs_f64(), "text index written");
+                }
+            }
+            Ok(())
         },
     );
     engine_file?;

@@ -131,14 +131,14 @@ impl Tokenizer for CachingAnalyzer {
     }
 }
 
-fn caching_tokenizer_manager() -> TokenizerManager {
+pub(crate) fn caching_tokenizer_manager() -> TokenizerManager {
     let manager = TokenizerManager::default();
     manager.register(STEM_ANALYZER, CachingAnalyzer::new(stem_analyzer()));
     manager.register(FOLD_ANALYZER, CachingAnalyzer::new(fold_analyzer()));
     manager
 }
 
-fn tokenizer_manager() -> TokenizerManager {
+pub(crate) fn tokenizer_manager() -> TokenizerManager {
     let manager = TokenizerManager::default();
     manager.register(STEM_ANALYZER, stem_analyzer());
     manager.register(FOLD_ANALYZER, fold_analyzer());
@@ -190,8 +190,11 @@ pub(crate) fn schema() -> (Schema, Fields) {
 /// internal organisation, its commune, and the labels of its catégorie, type d'offre,
 /// activité, mode de prise en charge, publics and spécialisations.
 pub(crate) fn doc_text(dataset: &Dataset, communes: &[Commune], offer: &Offer) -> String {
-    doc_parts(dataset, communes, offer).join(" | ")
+    doc_parts(dataset, communes, offer).join(PART_SEPARATOR)
 }
+
+/// What [`doc_text`] puts between the parts of an offer's text.
+pub(crate) const PART_SEPARATOR: &str = " | ";
 
 /// The parts [`doc_text`] joins; tokenizing them one by one gives the same tokens as
 /// tokenizing the joined text (separators are not word characters).
@@ -271,17 +274,24 @@ pub(crate) fn write_index_with_layout(data: &SnapshotData, layout: &Layout, dir:
         .schema(schema)
         .tokenizers(caching_tokenizer_manager())
         .single_segment_index_writer::<TantivyDocument>(directory, 2_000_000_000)?;
-    for &offer_index in &layout.offer_of_doc {
+    let mut keys = Vec::with_capacity(layout.offer_of_doc.len());
+    for (doc, &offer_index) in layout.offer_of_doc.iter().enumerate() {
         let offer = &data.dataset.offers[offer_index as usize];
         let text = doc_text(&data.dataset, &data.communes, offer);
-        let mut document = TantivyDocument::default();
-        document.add_text(fields.text, &text);
-        document.add_text(fields.prefix, &text);
-        document.add_u64(fields.offer, u64::from(offer_index));
-        writer.add_document(document)?;
+        keys.push(super::text_layers::DocKey::new(&offer.id, &text, layout, doc as u32));
+        writer.add_document(document(&fields, &text, offer_index))?;
     }
     writer.finalize()?;
-    Ok(())
+    super::text_layers::write_doc_keys(dir, &keys)
+}
+
+/// The tantivy document of an offer (by dataset index) of text `text`.
+pub(crate) fn document(fields: &Fields, text: &str, offer_index: u32) -> TantivyDocument {
+    let mut document = TantivyDocument::default();
+    document.add_text(fields.text, text);
+    document.add_text(fields.prefix, text);
+    document.add_u64(fields.offer, u64::from(offer_index));
+    document
 }
 
 /// An opened text index.
@@ -292,6 +302,8 @@ pub struct TextIndex {
     fold: TextAnalyzer,
     /// The docs of the frequent queries asked, as dense bitsets, most recently used last.
     dense_docs: std::sync::Mutex<Vec<(String, std::sync::Arc<[u64]>)>>,
+    /// The delta layer over this base, for a snapshot made from the previous one plus a delta.
+    layers: Option<super::text_layers::Layers>,
 }
 
 /// At most this many queries keep their docs as a dense bitset (a national snapshot's bitset is
@@ -327,16 +339,19 @@ impl TextIndex {
         let (_, fields) = schema();
         let reader = index.reader_builder().reload_policy(tantivy::ReloadPolicy::Manual).try_into()?;
         let searcher = reader.searcher();
+        let layers = super::text_layers::Layers::open(dir, &searcher, layout)?;
         let segments = searcher.segment_readers();
         let docs = segments.iter().map(|segment| segment.max_doc()).sum::<u32>();
-        if docs != layout.doc_count() || segments.len() > 1 {
+        if layers.is_some() {
+            // The base's docs are checked through the layers (`Layers::open`).
+        } else if docs != layout.doc_count() || segments.len() > 1 {
             return Err(TextIndexError::Mismatch(format!(
                 "holds {docs} documents in {} segments, expected {} in one",
                 segments.len(),
                 layout.doc_count()
             )));
         }
-        if let Some(segment) = segments.first() {
+        if let Some(segment) = segments.first().filter(|_| layers.is_none()) {
             let column = segment.fast_fields().u64("offer")?;
             for (doc, &offer) in layout.offer_of_doc.iter().enumerate() {
                 if column.first(doc as DocId) != Some(u64::from(offer)) {
@@ -352,6 +367,7 @@ impl TextIndex {
             stem: stem_analyzer(),
             fold: fold_analyzer(),
             dense_docs: std::sync::Mutex::new(Vec::new()),
+            layers,
         })
     }
 
@@ -418,6 +434,30 @@ impl TextIndex {
                 completions.push((word.to_owned(), stream.value().doc_freq));
             }
         }
+        if let Some(layers) = &self.layers {
+            // The words of the alive docs: the base's less the dead docs', plus the delta's.
+            let mut merged: std::collections::BTreeMap<String, u32> = completions
+                .into_iter()
+                .map(|(word, docs)| {
+                    let removed = layers.removed_doc_freq(self.fields.prefix, word.as_bytes());
+                    (word, docs.saturating_sub(removed))
+                })
+                .collect();
+            if let Some(inverted) = layers
+                .delta
+                .segment_readers()
+                .first()
+                .and_then(|segment| segment.inverted_index(self.fields.prefix).ok())
+                && let Ok(mut stream) = inverted.terms().range().ge(prefix.as_bytes()).lt(&upper).into_stream()
+            {
+                while stream.advance() {
+                    if let Ok(word) = std::str::from_utf8(stream.key()) {
+                        *merged.entry(word.to_owned()).or_default() += stream.value().doc_freq;
+                    }
+                }
+            }
+            completions = merged.into_iter().filter(|(_, docs)| *docs > 0).collect();
+        }
         if completions.len() > MAX_PREFIX_EXPANSIONS {
             completions.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             completions.truncate(MAX_PREFIX_EXPANSIONS);
@@ -427,18 +467,36 @@ impl TextIndex {
 
     /// A scorer over the docs matching a query, in doc-id order; `None` for an empty index.
     pub(crate) fn scorer(&self, query: &TextQuery) -> Option<Box<dyn Scorer>> {
-        self.scorer_with(query, EnableScoring::enabled_from_searcher(&self.searcher))
+        self.scorer_with(query, true)
     }
 
-    fn scorer_with(&self, query: &TextQuery, scoring: EnableScoring<'_>) -> Option<Box<dyn Scorer>> {
+    fn scorer_with(&self, query: &TextQuery, scored: bool) -> Option<Box<dyn Scorer>> {
         let segment = self.searcher.segment_readers().first()?;
-        query.query.weight(scoring).ok()?.scorer(segment, 1.0).ok()
+        let Some(layers) = &self.layers else {
+            let scoring = match scored {
+                true => EnableScoring::enabled_from_searcher(&self.searcher),
+                false => EnableScoring::disabled_from_searcher(&self.searcher),
+            };
+            return query.query.weight(scoring).ok()?.scorer(segment, 1.0).ok();
+        };
+        let statistics = layers.statistics(&self.searcher);
+        let scoring = match scored {
+            true => EnableScoring::enabled_from_statistics_provider(&statistics, &self.searcher),
+            false => EnableScoring::disabled_from_searcher(&self.searcher),
+        };
+        let weight = query.query.weight(scoring).ok()?;
+        let base = weight.scorer(segment, 1.0).ok()?;
+        let delta = match layers.delta.segment_readers().first() {
+            Some(delta) => Some(weight.scorer(delta, 1.0).ok()?),
+            None => None,
+        };
+        Some(layers.scorer(base, delta))
     }
 
     /// The docs matching a query, in doc-id order, unscored (posting lists read without their
     /// frequencies): for counting. `None` for an empty index.
     pub(crate) fn matcher(&self, query: &TextQuery) -> Option<Box<dyn Scorer>> {
-        self.scorer_with(query, EnableScoring::disabled_from_searcher(&self.searcher))
+        self.scorer_with(query, false)
     }
 
     /// The docs of a frequent query (one doc in [`DENSE_QUERY_FRACTION`] or more) as a dense

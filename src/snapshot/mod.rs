@@ -19,6 +19,7 @@ pub mod build;
 pub mod format;
 pub(crate) mod quality;
 
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -383,12 +384,18 @@ fn write_into(
         .map_err(|error| SnapshotError::Corrupt { path: dir.join(MANIFEST_FILE), reason: error.to_string() })?;
     write_file(&dir.join(MANIFEST_FILE), &manifest_bytes)?;
 
+    // Every file hashed in parallel; `data.bin` was hashed as it was written.
+    let relatives: Vec<String> =
+        list_relative_files(dir)?.into_iter().filter(|relative| relative != CHECKSUMS_FILE).collect();
+    let shas = relatives
+        .par_iter()
+        .map(|relative| match relative == DATA_FILE {
+            true => Ok(data_sha.clone()),
+            false => sha256_file(&dir.join(relative)),
+        })
+        .collect::<Result<Vec<String>, SnapshotError>>()?;
     let mut checksums = String::new();
-    for relative in list_relative_files(dir)? {
-        if relative == CHECKSUMS_FILE {
-            continue;
-        }
-        let sha = sha256_file(&dir.join(&relative))?;
+    for (relative, sha) in relatives.iter().zip(&shas) {
         checksums.push_str(&format!("{sha}  {relative}\n"));
     }
     write_file(&dir.join(CHECKSUMS_FILE), checksums.as_bytes())?;

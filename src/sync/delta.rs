@@ -17,6 +17,7 @@
 //! deleted without its parent being bumped, an EJ deleted, a resource rejected earlier that a
 //! new one would now make valid) the periodic full pull reconciles and reports.
 
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
@@ -536,14 +537,14 @@ pub fn pull(
     let mut next =
         splice(held_dataset, &mini, &removed_egs, &removed_ejs, &changed_ejs, &replaced_location_ids, &mut summary);
     // Capacity changes of this delta and the pending ones, for Locations outside the mini feed.
-    for location in &mut next.locations {
+    next.locations.par_iter_mut().for_each(|location| {
         if mini_location_ids.contains(location.id.as_str()) {
-            continue;
+            return;
         }
         if let Some(update) = update_of(&location.id) {
             update.apply(location);
         }
-    }
+    });
     let seconds = (fetched, started.elapsed().as_secs_f64() - fetched);
     Ok(Delta { server_time, since, summary, capacities, dataset: Some(next), report, seconds })
 }
@@ -613,10 +614,11 @@ impl Merged {
         side.get(index as usize).copied().filter(|&at| at != GONE)
     }
 
-    /// The merged records, each cloned once and passed through `fix` with its side.
-    fn collect<T: Clone>(&self, held: &[T], mini: &[T], mut fix: impl FnMut(&mut T, bool)) -> Vec<T> {
+    /// The merged records, each cloned once (in parallel: a national dataset is a few GB) and
+    /// passed through `fix` with its side.
+    fn collect<T: Clone + Send + Sync>(&self, held: &[T], mini: &[T], fix: impl Fn(&mut T, bool) + Sync) -> Vec<T> {
         self.order
-            .iter()
+            .par_iter()
             .map(|&(from_mini, index)| {
                 let mut record = if from_mini { mini[index as usize].clone() } else { held[index as usize].clone() };
                 fix(&mut record, from_mini);

@@ -291,7 +291,7 @@ impl Syncer {
         let report = output.report;
         let data = SnapshotData { dataset: output.dataset, communes };
         let publish_started = Instant::now();
-        let (dir, id) = self.publish(&data, &report, output.sources, lineage)?;
+        let (dir, id) = self.publish(&data, &report, output.sources, lineage, None)?;
         stages.push(("publish", publish_started.elapsed().as_secs_f64()));
         let _ = std::fs::remove_dir_all(&staging);
         let record = PullRecord {
@@ -407,7 +407,8 @@ impl Syncer {
                 };
                 let data = SnapshotData { dataset, communes: held.data.communes.clone() };
                 let publish_started = Instant::now();
-                let (dir, id) = self.publish(&data, &delta.report, Vec::new(), lineage)?;
+                let previous = crate::engine::text_layers::PreviousText { dir: &held.dir, data: &held.data };
+                let (dir, id) = self.publish(&data, &delta.report, Vec::new(), lineage, Some(previous))?;
                 stages.push(("publish", publish_started.elapsed().as_secs_f64()));
                 record.snapshot = Some(id.clone());
                 record.seconds = started.elapsed().as_secs_f64();
@@ -443,6 +444,7 @@ impl Syncer {
         report: &IngestReport,
         sources: Vec<crate::ingest::SourceFile>,
         lineage: Lineage,
+        previous: Option<crate::engine::text_layers::PreviousText<'_>>,
     ) -> Result<(PathBuf, String), SyncError> {
         let built_at = now();
         let stamp: String = format_rfc3339(built_at).chars().filter(char::is_ascii_alphanumeric).collect();
@@ -460,7 +462,9 @@ impl Syncer {
                 report,
                 sources,
                 built_at,
-                index_files: Some(&crate::engine::persist::write_index_files),
+                index_files: Some(&|data: &SnapshotData, dir: &Path| {
+                    crate::engine::persist::write_index_files_over(data, dir, previous)
+                }),
                 lineage: Some(lineage),
             },
             false,

@@ -34,5 +34,6 @@ mod ror_sim_tests;
 mod sample_data;
 mod snapshot;
 mod sync;
+mod text_layers;
 mod tiles;
 mod tls;

@@ -1,0 +1,622 @@
+//! A text index in two layers, so that a snapshot made from the previous one plus a delta
+//! re-indexes only the offers whose text changed (`ror-search sync`).
+//!
+//! A full build writes one tantivy segment in doc-id order (`text/`, see [`super::text`]) and
+//! `text/docs.bin`: for each of its docs, a hash of its offer id and a hash of what it indexes
+//! (its text and its position, which fixes its place in the doc-id order). A layered snapshot
+//! keeps that segment as its **base** (its files hard-linked from the previous snapshot, never
+//! rewritten) and adds:
+//! * `text/delta/`: a small single-segment index of the offers whose text or position changed,
+//!   and of the new ones, in doc-id order;
+//! * `text/layers.bin`: where each base doc now is (or that it is dead: its offer is gone or
+//!   changed), where each delta doc is, and what the dead base docs hold (their tokens per field
+//!   and their document frequency per term).
+//!
+//! Because the doc-id order is by (position, offer id), the base docs still alive keep their
+//! relative order, and so do the delta docs: each layer maps to doc ids by an increasing
+//! function, and the index reads as one segment in doc-id order ([`LayeredScorer`]). BM25 is
+//! computed with the statistics of the alive docs only (the base's, less the dead docs', plus
+//! the delta's): the scores are those of a fresh single-segment build of the same data, which
+//! the tests check bit for bit.
+//!
+//! Every layered snapshot is made against the same base (the delta holds every change since
+//! it), until the delta outgrows [`MAX_DELTA_FRACTION`] of the base and a full build starts a
+//! new base.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use tantivy::query::{Bm25StatisticsProvider, Scorer};
+use tantivy::schema::Field;
+use tantivy::{DocId, DocSet, Index, Score, Searcher, TERMINATED, TantivyDocument, Term};
+
+use super::layout::Layout;
+use super::text::{TextIndexError, doc_parts, doc_text, schema};
+use crate::snapshot::SnapshotData;
+use crate::snapshot::format::{frame, from_bytes, to_bytes, unframe};
+
+/// Per-doc keys of a base segment, in its doc order.
+pub(crate) const DOCS_FILE: &str = "docs.bin";
+/// The layers of a layered text index.
+pub(crate) const LAYERS_FILE: &str = "layers.bin";
+/// The delta layer's index, inside `text/`.
+pub(crate) const DELTA_DIR: &str = "delta";
+const DOCS_MAGIC: &[u8; 8] = b"RORTXDK\0";
+const LAYERS_MAGIC: &[u8; 8] = b"RORTXLY\0";
+const FORMAT_VERSION: u32 = 1;
+/// A base doc that is not in the snapshot any more.
+const DEAD: u32 = u32::MAX;
+/// Above this fraction of the base's docs in the delta, a full build is cheaper to query and
+/// not much dearer to make.
+pub(crate) const MAX_DELTA_FRACTION: f64 = 0.25;
+
+/// The keys of a doc: a hash of its offer's FHIR id, and a hash of its text and position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DocKey {
+    id: u64,
+    content: u64,
+}
+
+impl DocKey {
+    /// The key of `doc` of `layout`, an offer of id `offer_id` indexing `text`.
+    pub(crate) fn new(offer_id: &str, text: &str, layout: &Layout, doc: u32) -> DocKey {
+        DocKey::of_parts(offer_id, &[text], layout, doc)
+    }
+
+    /// [`DocKey::new`] of the text that `parts` joined by [`super::text::PART_SEPARATOR`] make,
+    /// without joining them.
+    fn of_parts(offer_id: &str, parts: &[&str], layout: &Layout, doc: u32) -> DocKey {
+        let mut content = xxhash_rust::xxh3::Xxh3::new();
+        for (index, part) in parts.iter().enumerate() {
+            if index > 0 {
+                content.update(super::text::PART_SEPARATOR.as_bytes());
+            }
+            content.update(part.as_bytes());
+        }
+        match layout.position_of(doc) {
+            Some(point) => {
+                content.update(&[1]);
+                content.update(&point.lat.to_bits().to_le_bytes());
+                content.update(&point.lon.to_bits().to_le_bytes());
+            }
+            None => content.update(&[0]),
+        }
+        DocKey { id: xxhash_rust::xxh3::xxh3_64(offer_id.as_bytes()), content: content.digest() }
+    }
+}
+
+/// Writes the keys of a base segment.
+pub(crate) fn write_doc_keys(dir: &Path, keys: &[DocKey]) -> Result<(), TextIndexError> {
+    write_framed(&dir.join(DOCS_FILE), DOCS_MAGIC, &keys)
+}
+
+fn write_framed<T: Serialize>(path: &Path, magic: &[u8; 8], value: &T) -> Result<(), TextIndexError> {
+    let payload = to_bytes(value).map_err(|error| TextIndexError::Mismatch(format!("{}: {error}", path.display())))?;
+    let io = |error: std::io::Error| TextIndexError::Mismatch(format!("{}: {error}", path.display()));
+    let mut file = std::fs::File::create(path).map_err(io)?;
+    std::io::Write::write_all(&mut file, &frame(magic, FORMAT_VERSION, &payload)).map_err(io)?;
+    file.sync_all().map_err(io)
+}
+
+fn read_framed<T: for<'de> Deserialize<'de>>(path: &Path, magic: &[u8; 8]) -> Result<T, TextIndexError> {
+    let bytes =
+        std::fs::read(path).map_err(|error| TextIndexError::Mismatch(format!("{}: {error}", path.display())))?;
+    unframe(magic, FORMAT_VERSION, &bytes)
+        .and_then(from_bytes)
+        .map_err(|error| TextIndexError::Mismatch(format!("{}: {error}", path.display())))
+}
+
+/// What the dead base docs hold, taken out of the base's BM25 statistics.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Removed {
+    /// Tokens per field (by field id).
+    tokens: Vec<(u32, u64)>,
+    /// Docs holding each term: (field id, term text, docs).
+    doc_freq: Vec<(u32, Vec<u8>, u32)>,
+}
+
+/// `layers.bin`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Persisted {
+    /// Per base doc: its doc id in this snapshot, or [`DEAD`].
+    base_to_doc: Vec<u32>,
+    /// Per delta doc: its doc id in this snapshot (increasing).
+    delta_to_doc: Vec<u32>,
+    removed: Removed,
+}
+
+/// Signed statistics of a set of docs, to add and take out.
+#[derive(Debug, Default)]
+struct Statistics {
+    tokens: FxHashMap<u32, i64>,
+    doc_freq: FxHashMap<(u32, Vec<u8>), i64>,
+}
+
+impl Statistics {
+    fn of_removed(removed: &Removed) -> Statistics {
+        Statistics {
+            tokens: removed.tokens.iter().map(|&(field, count)| (field, count as i64)).collect(),
+            doc_freq: removed
+                .doc_freq
+                .iter()
+                .map(|(field, term, count)| ((*field, term.clone()), i64::from(*count)))
+                .collect(),
+        }
+    }
+
+    /// Adds (`sign` 1) or takes out (`sign` -1) the statistics of an index of some docs.
+    fn add_index(&mut self, index: &Index, sign: i64) -> Result<(), TextIndexError> {
+        let searcher = index.reader_builder().reload_policy(tantivy::ReloadPolicy::Manual).try_into()?.searcher();
+        let (_, fields) = schema();
+        for segment in searcher.segment_readers() {
+            for field in [fields.text, fields.prefix] {
+                let inverted = segment.inverted_index(field)?;
+                *self.tokens.entry(field.field_id()).or_default() += sign * inverted.total_num_tokens() as i64;
+                let mut stream =
+                    inverted.terms().stream().map_err(|error| TextIndexError::Mismatch(error.to_string()))?;
+                while stream.advance() {
+                    *self.doc_freq.entry((field.field_id(), stream.key().to_vec())).or_default() +=
+                        sign * i64::from(stream.value().doc_freq);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn into_removed(self) -> Result<Removed, TextIndexError> {
+        let negative = || TextIndexError::Mismatch("the removed docs' statistics went negative".into());
+        let mut tokens: Vec<(u32, u64)> = Vec::new();
+        for (field, count) in self.tokens {
+            tokens.push((field, u64::try_from(count).map_err(|_| negative())?));
+        }
+        tokens.sort_unstable();
+        let mut doc_freq: Vec<(u32, Vec<u8>, u32)> = Vec::new();
+        for ((field, term), count) in self.doc_freq {
+            match count {
+                0 => {}
+                count => doc_freq.push((field, term, u32::try_from(count).map_err(|_| negative())?)),
+            }
+        }
+        doc_freq.sort_unstable();
+        Ok(Removed { tokens, doc_freq })
+    }
+}
+
+/// A single-segment index of `docs` (offer index, text), in their order, built in `directory`.
+fn index_docs<D: tantivy::Directory>(directory: D, docs: &[(u32, String)]) -> Result<Index, TextIndexError> {
+    let (schema, fields) = schema();
+    let mut writer = Index::builder()
+        .schema(schema)
+        .tokenizers(super::text::caching_tokenizer_manager())
+        .single_segment_index_writer::<TantivyDocument>(directory, 500_000_000)?;
+    for (offer_index, text) in docs {
+        writer.add_document(super::text::document(&fields, text, *offer_index))?;
+    }
+    Ok(writer.finalize()?)
+}
+
+/// The snapshot a layered text index is made against.
+#[derive(Debug, Clone, Copy)]
+pub struct PreviousText<'a> {
+    /// The previous snapshot's directory.
+    pub dir: &'a Path,
+    /// Its data.
+    pub data: &'a SnapshotData,
+}
+
+/// What [`write`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// A full build (no usable base, or the delta outgrew it).
+    Full,
+    /// A delta layer of `delta_docs` over a base of `base_docs`.
+    Layered { base_docs: u32, delta_docs: u32 },
+}
+
+/// Writes the text index of `data` into `dir` (empty) as a delta over the base of `previous`,
+/// or as a full build when that base is missing or too far behind.
+pub(crate) fn write(
+    data: &SnapshotData,
+    layout: &Layout,
+    dir: &Path,
+    previous: PreviousText<'_>,
+) -> Result<Written, TextIndexError> {
+    let previous_text = previous.dir.join(crate::snapshot::TEXT_DIR);
+    let Ok(base_keys) = read_framed::<Vec<DocKey>>(&previous_text.join(DOCS_FILE), DOCS_MAGIC) else {
+        super::text::write_index_with_layout(data, layout, dir)?;
+        return Ok(Written::Full);
+    };
+    let previous_layers = match previous_text.join(LAYERS_FILE).exists() {
+        true => Some(read_framed::<Persisted>(&previous_text.join(LAYERS_FILE), LAYERS_MAGIC)?),
+        false => None,
+    };
+    if previous_layers.as_ref().is_some_and(|layers| layers.base_to_doc.len() != base_keys.len()) {
+        return Err(TextIndexError::Mismatch(format!("{}: does not match its base", previous_text.display())));
+    }
+    let dataset = &data.dataset;
+    let keys: Vec<DocKey> = layout
+        .offer_of_doc
+        .par_iter()
+        .enumerate()
+        .map(|(doc, &offer)| {
+            let offer = &dataset.offers[offer as usize];
+            DocKey::of_parts(&offer.id, &doc_parts(dataset, &data.communes, offer), layout, doc as u32)
+        })
+        .collect();
+    let text_of = |doc: u32| {
+        let offer = layout.offer_of_doc[doc as usize];
+        (offer, doc_text(dataset, &data.communes, &dataset.offers[offer as usize]))
+    };
+
+    // Each doc keeps its base doc when its key is unchanged and the order holds.
+    let mut base_by_id: Vec<(u64, u32)> = base_keys.iter().enumerate().map(|(doc, key)| (key.id, doc as u32)).collect();
+    base_by_id.par_sort_unstable();
+    let mut base_to_doc = vec![DEAD; base_keys.len()];
+    let mut delta_to_doc: Vec<u32> = Vec::new();
+    let mut last_base: Option<u32> = None;
+    for (doc, key) in keys.iter().enumerate() {
+        let start = base_by_id.partition_point(|&(id, _)| id < key.id);
+        let base = base_by_id[start..]
+            .iter()
+            .take_while(|&&(id, _)| id == key.id)
+            .map(|&(_, base)| base)
+            .find(|&base| base_keys[base as usize] == *key && last_base.is_none_or(|last| base > last));
+        match base {
+            Some(base) => {
+                base_to_doc[base as usize] = doc as u32;
+                last_base = Some(base);
+            }
+            None => delta_to_doc.push(doc as u32),
+        }
+    }
+    if base_keys.is_empty() || delta_to_doc.len() as f64 > MAX_DELTA_FRACTION * base_keys.len() as f64 {
+        super::text::write_index_with_layout(data, layout, dir)?;
+        return Ok(Written::Full);
+    }
+
+    // The base docs that died or came back since the previous snapshot change the statistics.
+    let was_dead = |base: usize| previous_layers.as_ref().is_some_and(|layers| layers.base_to_doc[base] == DEAD);
+    let mut newly_dead: Vec<usize> = Vec::new();
+    let mut revived: Vec<(u32, String)> = Vec::new();
+    for (base, &doc) in base_to_doc.iter().enumerate() {
+        match (doc == DEAD, was_dead(base)) {
+            (true, false) => newly_dead.push(base),
+            (false, true) => revived.push(text_of(doc)),
+            _ => {}
+        }
+    }
+    let previous_dataset = &previous.data.dataset;
+    let previous_by_id: FxHashMap<u64, u32> = match newly_dead.is_empty() {
+        true => FxHashMap::default(),
+        false => previous_dataset
+            .offers
+            .iter()
+            .enumerate()
+            .map(|(offer, o)| (xxhash_rust::xxh3::xxh3_64(o.id.as_bytes()), offer as u32))
+            .collect(),
+    };
+    let mut dead_texts: Vec<(u32, String)> = Vec::with_capacity(newly_dead.len());
+    for base in newly_dead {
+        // A base doc alive in the previous snapshot held its offer's text there.
+        let offer = *previous_by_id.get(&base_keys[base].id).ok_or_else(|| {
+            TextIndexError::Mismatch(format!("base doc {base} is in neither the previous data nor this one"))
+        })?;
+        dead_texts.push((
+            offer,
+            doc_text(previous_dataset, &previous.data.communes, &previous_dataset.offers[offer as usize]),
+        ));
+    }
+    let mut statistics =
+        previous_layers.as_ref().map(|layers| Statistics::of_removed(&layers.removed)).unwrap_or_default();
+    if !dead_texts.is_empty() {
+        statistics.add_index(&index_docs(tantivy::directory::RamDirectory::create(), &dead_texts)?, 1)?;
+    }
+    if !revived.is_empty() {
+        statistics.add_index(&index_docs(tantivy::directory::RamDirectory::create(), &revived)?, -1)?;
+    }
+    let removed = statistics.into_removed()?;
+
+    // The base's files, linked; the delta, indexed.
+    link_base_files(&previous_text, dir)?;
+    let delta_dir = dir.join(DELTA_DIR);
+    std::fs::create_dir_all(&delta_dir).map_err(|error| io_error(&delta_dir, error))?;
+    let delta_docs: Vec<(u32, String)> = delta_to_doc.par_iter().map(|&doc| text_of(doc)).collect();
+    index_docs(tantivy::directory::MmapDirectory::open(&delta_dir)?, &delta_docs)?;
+    let written = Written::Layered { base_docs: base_keys.len() as u32, delta_docs: delta_to_doc.len() as u32 };
+    write_framed(&dir.join(LAYERS_FILE), LAYERS_MAGIC, &Persisted { base_to_doc, delta_to_doc, removed })?;
+    Ok(written)
+}
+
+fn io_error(path: &Path, error: std::io::Error) -> TextIndexError {
+    TextIndexError::Mismatch(format!("{}: {error}", path.display()))
+}
+
+/// Links (or copies, across file systems) the base segment's files of `from` into `to`.
+fn link_base_files(from: &Path, to: &Path) -> Result<(), TextIndexError> {
+    std::fs::create_dir_all(to).map_err(|error| io_error(to, error))?;
+    for entry in std::fs::read_dir(from).map_err(|error| io_error(from, error))? {
+        let entry = entry.map_err(|error| io_error(from, error))?;
+        let name = entry.file_name();
+        if name == LAYERS_FILE || !entry.file_type().map_err(|error| io_error(&entry.path(), error))?.is_file() {
+            continue;
+        }
+        let target: PathBuf = to.join(&name);
+        if std::fs::hard_link(entry.path(), &target).is_err() {
+            std::fs::copy(entry.path(), &target).map_err(|error| io_error(&target, error))?;
+        }
+    }
+    Ok(())
+}
+
+/// The delta layer of an opened text index.
+pub(crate) struct Layers {
+    pub(crate) delta: Searcher,
+    base_to_doc: Arc<[u32]>,
+    /// Doc ids of the alive base docs, increasing, and their base doc ids.
+    base_alive_docs: Arc<[u32]>,
+    base_alive_segment_docs: Arc<[u32]>,
+    delta_to_doc: Arc<[u32]>,
+    delta_segment_docs: Arc<[u32]>,
+    removed_tokens: FxHashMap<u32, u64>,
+    removed_doc_freq: FxHashMap<(u32, Vec<u8>), u32>,
+}
+
+impl std::fmt::Debug for Layers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Layers")
+            .field("base_alive", &self.base_alive_docs.len())
+            .field("delta", &self.delta_to_doc.len())
+            .finish()
+    }
+}
+
+impl Layers {
+    /// Opens the layers of the text index in `dir` over its `base`, when it has some; checks them
+    /// against `layout`.
+    pub(crate) fn open(dir: &Path, base: &Searcher, layout: &Layout) -> Result<Option<Layers>, TextIndexError> {
+        let path = dir.join(LAYERS_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let persisted: Persisted = read_framed(&path, LAYERS_MAGIC)?;
+        let mismatch = |what: &str| TextIndexError::Mismatch(format!("{}: {what}", path.display()));
+        let mut delta = Index::open_in_dir(dir.join(DELTA_DIR))?;
+        delta.set_tokenizers(super::text::tokenizer_manager());
+        let delta = delta.reader_builder().reload_policy(tantivy::ReloadPolicy::Manual).try_into()?.searcher();
+        let base_docs = base.segment_readers().iter().map(|segment| segment.max_doc()).sum::<u32>();
+        let delta_docs = delta.segment_readers().iter().map(|segment| segment.max_doc()).sum::<u32>();
+        if base.segment_readers().len() != 1 || delta.segment_readers().len() > 1 {
+            return Err(mismatch("each layer must be one segment"));
+        }
+        if persisted.base_to_doc.len() != base_docs as usize || persisted.delta_to_doc.len() != delta_docs as usize {
+            return Err(mismatch("the layers do not match their indexes"));
+        }
+        let (base_alive_docs, base_alive_segment_docs): (Vec<u32>, Vec<u32>) = persisted
+            .base_to_doc
+            .iter()
+            .enumerate()
+            .filter(|(_, doc)| **doc != DEAD)
+            .map(|(base, &doc)| (doc, base as u32))
+            .unzip();
+        let increasing = |docs: &[u32]| docs.windows(2).all(|pair| pair[0] < pair[1]);
+        if !increasing(&base_alive_docs)
+            || !increasing(&persisted.delta_to_doc)
+            || base_alive_docs.len() + persisted.delta_to_doc.len() != layout.doc_count() as usize
+            || base_alive_docs
+                .last()
+                .into_iter()
+                .chain(persisted.delta_to_doc.last())
+                .any(|&doc| doc >= layout.doc_count())
+        {
+            return Err(mismatch("the layers do not cover the snapshot's docs once each, in order"));
+        }
+        if let Some(segment) = delta.segment_readers().first() {
+            let column = segment.fast_fields().u64("offer")?;
+            for (delta_doc, &doc) in persisted.delta_to_doc.iter().enumerate() {
+                if column.first(delta_doc as DocId) != Some(u64::from(layout.offer_of_doc[doc as usize])) {
+                    return Err(mismatch("a delta document is not the offer of its doc"));
+                }
+            }
+        }
+        let delta_segment_docs: Vec<u32> = (0..delta_docs).collect();
+        Ok(Some(Layers {
+            delta,
+            base_to_doc: persisted.base_to_doc.into(),
+            base_alive_docs: base_alive_docs.into(),
+            base_alive_segment_docs: base_alive_segment_docs.into(),
+            delta_to_doc: persisted.delta_to_doc.into(),
+            delta_segment_docs: delta_segment_docs.into(),
+            removed_tokens: persisted.removed.tokens.into_iter().collect(),
+            removed_doc_freq: persisted
+                .removed
+                .doc_freq
+                .into_iter()
+                .map(|(field, term, count)| ((field, term), count))
+                .collect(),
+        }))
+    }
+
+    /// Docs of a term among the dead base docs.
+    pub(crate) fn removed_doc_freq(&self, field: Field, term: &[u8]) -> u32 {
+        // A lookup key without allocating would need the raw entry API; the vector is short-lived.
+        self.removed_doc_freq.get(&(field.field_id(), term.to_vec())).copied().unwrap_or(0)
+    }
+
+    /// The BM25 statistics of the alive docs.
+    pub(crate) fn statistics<'a>(&'a self, base: &'a Searcher) -> LayeredStatistics<'a> {
+        LayeredStatistics { base, layers: self }
+    }
+
+    /// The scorers of the two layers as one, in doc-id order.
+    pub(crate) fn scorer(&self, base: Box<dyn Scorer>, delta: Option<Box<dyn Scorer>>) -> Box<dyn Scorer> {
+        let base = Mapped::new(
+            base,
+            self.base_to_doc.clone(),
+            self.base_alive_docs.clone(),
+            self.base_alive_segment_docs.clone(),
+        );
+        match delta {
+            None => Box::new(base),
+            Some(delta) => Box::new(Union::new(
+                base,
+                Mapped::new(
+                    delta,
+                    self.delta_to_doc.clone(),
+                    self.delta_to_doc.clone(),
+                    self.delta_segment_docs.clone(),
+                ),
+            )),
+        }
+    }
+}
+
+/// [`Bm25StatisticsProvider`] of the alive docs of a layered index.
+pub(crate) struct LayeredStatistics<'a> {
+    base: &'a Searcher,
+    layers: &'a Layers,
+}
+
+impl Bm25StatisticsProvider for LayeredStatistics<'_> {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        let base = Bm25StatisticsProvider::total_num_tokens(self.base, field)?;
+        let delta = Bm25StatisticsProvider::total_num_tokens(&self.layers.delta, field)?;
+        let removed = self.layers.removed_tokens.get(&field.field_id()).copied().unwrap_or(0);
+        Ok((base + delta).saturating_sub(removed))
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok((self.layers.base_alive_docs.len() + self.layers.delta_to_doc.len()) as u64)
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        let base = self.base.doc_freq(term)?;
+        let delta = self.layers.delta.doc_freq(term)?;
+        let removed = self.layers.removed_doc_freq(term.field(), term.serialized_value_bytes());
+        Ok((base + delta).saturating_sub(u64::from(removed)))
+    }
+}
+
+/// A layer's scorer with its docs mapped to the snapshot's doc ids (increasing), dead docs
+/// skipped.
+struct Mapped {
+    inner: Box<dyn Scorer>,
+    /// Segment doc → doc id, or [`DEAD`].
+    to_doc: Arc<[u32]>,
+    /// The alive docs' doc ids (increasing) and their segment docs.
+    alive_docs: Arc<[u32]>,
+    alive_segment_docs: Arc<[u32]>,
+    doc: DocId,
+}
+
+impl Mapped {
+    fn new(
+        inner: Box<dyn Scorer>,
+        to_doc: Arc<[u32]>,
+        alive_docs: Arc<[u32]>,
+        alive_segment_docs: Arc<[u32]>,
+    ) -> Mapped {
+        let mut mapped = Mapped { inner, to_doc, alive_docs, alive_segment_docs, doc: TERMINATED };
+        let segment_doc = mapped.inner.doc();
+        mapped.doc = mapped.settle(segment_doc);
+        mapped
+    }
+
+    /// The doc id of the first alive segment doc from `segment_doc` on.
+    fn settle(&mut self, mut segment_doc: DocId) -> DocId {
+        loop {
+            if segment_doc == TERMINATED {
+                return TERMINATED;
+            }
+            match self.to_doc[segment_doc as usize] {
+                DEAD => segment_doc = self.inner.advance(),
+                doc => return doc,
+            }
+        }
+    }
+}
+
+impl DocSet for Mapped {
+    fn advance(&mut self) -> DocId {
+        if self.doc != TERMINATED {
+            let segment_doc = self.inner.advance();
+            self.doc = self.settle(segment_doc);
+        }
+        self.doc
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        if self.doc >= target {
+            return self.doc;
+        }
+        let index = self.alive_docs.partition_point(|&doc| doc < target);
+        let Some(&segment_target) = self.alive_segment_docs.get(index) else {
+            self.doc = TERMINATED;
+            return TERMINATED;
+        };
+        let segment_doc = self.inner.seek(segment_target);
+        self.doc = self.settle(segment_doc);
+        self.doc
+    }
+
+    fn doc(&self) -> DocId {
+        self.doc
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.inner.size_hint()
+    }
+}
+
+impl Scorer for Mapped {
+    fn score(&mut self) -> Score {
+        self.inner.score()
+    }
+}
+
+/// Two disjoint doc sets as one, in doc-id order.
+struct Union {
+    base: Mapped,
+    delta: Mapped,
+}
+
+impl Union {
+    fn new(base: Mapped, delta: Mapped) -> Union {
+        Union { base, delta }
+    }
+}
+
+impl DocSet for Union {
+    fn advance(&mut self) -> DocId {
+        match self.base.doc() < self.delta.doc() {
+            true => self.base.advance(),
+            false => self.delta.advance(),
+        };
+        self.doc()
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        self.base.seek(target);
+        self.delta.seek(target);
+        self.doc()
+    }
+
+    fn doc(&self) -> DocId {
+        self.base.doc().min(self.delta.doc())
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.base.size_hint().saturating_add(self.delta.size_hint())
+    }
+}
+
+impl Scorer for Union {
+    fn score(&mut self) -> Score {
+        match self.base.doc() <= self.delta.doc() {
+            true => self.base.score(),
+            false => self.delta.score(),
+        }
+    }
+}
