@@ -218,17 +218,40 @@ pub(crate) enum Written {
 
 /// Writes the text index of `data` into `dir` (empty) as a delta over the base of `previous`,
 /// or as a full build when that base is missing or too far behind.
+///
+/// A previous index that cannot be a base (its files unreadable, altered or not matching its
+/// data) is reported and a full build made instead: a delta never fails for it.
 pub(crate) fn write(
     data: &SnapshotData,
     layout: &Layout,
     dir: &Path,
     previous: PreviousText<'_>,
 ) -> Result<Written, TextIndexError> {
+    match write_layered(data, layout, dir, previous) {
+        Ok(Some(written)) => return Ok(written),
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(%error, previous = %previous.dir.display(), "the previous text index cannot be a base: a full build instead");
+            std::fs::remove_dir_all(dir).map_err(|error| io_error(dir, error))?;
+            std::fs::create_dir_all(dir).map_err(|error| io_error(dir, error))?;
+        }
+    }
+    super::text::write_index_with_layout(data, layout, dir)?;
+    Ok(Written::Full)
+}
+
+/// [`write`] as a delta layer; `None` when a full build is due (no base, or a delta too large).
+fn write_layered(
+    data: &SnapshotData,
+    layout: &Layout,
+    dir: &Path,
+    previous: PreviousText<'_>,
+) -> Result<Option<Written>, TextIndexError> {
     let previous_text = previous.dir.join(crate::snapshot::TEXT_DIR);
-    let Ok(base_keys) = read_framed::<Vec<DocKey>>(&previous_text.join(DOCS_FILE), DOCS_MAGIC) else {
-        super::text::write_index_with_layout(data, layout, dir)?;
-        return Ok(Written::Full);
-    };
+    if !previous_text.join(DOCS_FILE).exists() {
+        return Ok(None);
+    }
+    let base_keys = read_framed::<Vec<DocKey>>(&previous_text.join(DOCS_FILE), DOCS_MAGIC)?;
     let previous_layers = match previous_text.join(LAYERS_FILE).exists() {
         true => Some(read_framed::<Persisted>(&previous_text.join(LAYERS_FILE), LAYERS_MAGIC)?),
         false => None,
@@ -273,8 +296,7 @@ pub(crate) fn write(
         }
     }
     if base_keys.is_empty() || delta_to_doc.len() as f64 > MAX_DELTA_FRACTION * base_keys.len() as f64 {
-        super::text::write_index_with_layout(data, layout, dir)?;
-        return Ok(Written::Full);
+        return Ok(None);
     }
 
     // The base docs that died or came back since the previous snapshot change the statistics.
@@ -327,7 +349,7 @@ pub(crate) fn write(
     index_docs(tantivy::directory::MmapDirectory::open(&delta_dir)?, &delta_docs)?;
     let written = Written::Layered { base_docs: base_keys.len() as u32, delta_docs: delta_to_doc.len() as u32 };
     write_framed(&dir.join(LAYERS_FILE), LAYERS_MAGIC, &Persisted { base_to_doc, delta_to_doc, removed })?;
-    Ok(written)
+    Ok(Some(written))
 }
 
 fn io_error(path: &Path, error: std::io::Error) -> TextIndexError {

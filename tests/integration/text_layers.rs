@@ -271,7 +271,7 @@ fn deltas_over_a_base_answer_as_fresh_builds() {
 }
 
 #[test]
-fn a_layered_index_that_does_not_match_is_refused() {
+fn a_broken_layered_index_is_refused_and_is_no_base() {
     let dir = crate::common::temp_dir();
     let feed_a = dir.path().join("a.ndjson");
     write_subset_feed(&["2A"], &feed_a, &|_, line| line);
@@ -294,6 +294,18 @@ fn a_layered_index_that_does_not_match_is_refused() {
     let snapshot_b = dir.path().join("b");
     write_snapshot(&data_b, &snapshot_b, Some(PreviousText { dir: &snapshot_a, data: &data_a }));
     assert!(Engine::open(&snapshot_b).is_ok());
+    // A previous snapshot whose text cannot be a base (its layers altered; the data of another
+    // snapshot): a full build instead, never a failed delta.
+    let over_b = dir.path().join("over-b");
+    let layers_b = snapshot_b.join("text/layers.bin");
+    let original = std::fs::read(&layers_b).unwrap();
+    std::fs::write(&layers_b, &original[..original.len() / 2]).unwrap();
+    write_snapshot(&data_b, &over_b, Some(PreviousText { dir: &snapshot_b, data: &data_b }));
+    assert!(!over_b.join("text/layers.bin").exists() && over_b.join("text/docs.bin").is_file());
+    std::fs::write(&layers_b, &original).unwrap();
+    let fresh_b = dir.path().join("fresh-b");
+    write_snapshot(&data_b, &fresh_b, None);
+    assert_same_answers(&Engine::open(&over_b).unwrap(), &Engine::open(&fresh_b).unwrap(), "full over a broken base");
     // The layers of B over the text of another base: refused, with the file named.
     let layers = std::fs::read(snapshot_b.join("text/layers.bin")).unwrap();
     let mut broken = layers.clone();
