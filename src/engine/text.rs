@@ -282,7 +282,7 @@ pub(crate) fn write_index_with_layout(data: &SnapshotData, layout: &Layout, dir:
         writer.add_document(document(&fields, &text, offer_index))?;
     }
     writer.finalize()?;
-    super::text_layers::write_doc_keys(dir, &keys)
+    super::text_layers::write_doc_keys(dir, keys, &layout.offer_of_doc)
 }
 
 /// The tantivy document of an offer (by dataset index) of text `text`.

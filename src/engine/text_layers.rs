@@ -46,7 +46,7 @@ pub(crate) const LAYERS_FILE: &str = "layers.bin";
 pub(crate) const DELTA_DIR: &str = "delta";
 const DOCS_MAGIC: &[u8; 8] = b"RORTXDK\0";
 const LAYERS_MAGIC: &[u8; 8] = b"RORTXLY\0";
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 /// A base doc that is not in the snapshot any more.
 const DEAD: u32 = u32::MAX;
 /// Above this fraction of the base's docs in the delta, a full build is cheaper to query and
@@ -88,9 +88,16 @@ impl DocKey {
     }
 }
 
-/// Writes the keys of a base segment.
-pub(crate) fn write_doc_keys(dir: &Path, keys: &[DocKey]) -> Result<(), TextIndexError> {
-    write_framed(&dir.join(DOCS_FILE), DOCS_MAGIC, &keys)
+/// `docs.bin`: per doc of a base segment, its key and its offer (index in the base's dataset).
+#[derive(Debug, Serialize, Deserialize)]
+struct BaseDocs {
+    keys: Vec<DocKey>,
+    offers: Vec<u32>,
+}
+
+/// Writes the keys of a base segment, its docs being the offers `offer_of_doc`.
+pub(crate) fn write_doc_keys(dir: &Path, keys: Vec<DocKey>, offer_of_doc: &[u32]) -> Result<(), TextIndexError> {
+    write_framed(&dir.join(DOCS_FILE), DOCS_MAGIC, &BaseDocs { keys, offers: offer_of_doc.to_vec() })
 }
 
 fn write_framed<T: Serialize>(path: &Path, magic: &[u8; 8], value: &T) -> Result<(), TextIndexError> {
@@ -125,6 +132,8 @@ struct Persisted {
     base_to_doc: Vec<u32>,
     /// Per delta doc: its doc id in this snapshot (increasing).
     delta_to_doc: Vec<u32>,
+    /// Per offer (index in this snapshot's dataset): its base doc, or [`DEAD`] (in the delta).
+    offer_base: Vec<u32>,
     removed: Removed,
 }
 
@@ -205,6 +214,11 @@ pub struct PreviousText<'a> {
     pub dir: &'a Path,
     /// Its data.
     pub data: &'a SnapshotData,
+    /// What the caller knows did not change (a splice knows): per offer of the new data, the
+    /// offer of the previous data it is, unchanged, with its EG, EJs and Locations unchanged
+    /// and the same communes (so its text and position are the same). Those are not hashed
+    /// again; `None` hashes every offer.
+    pub carried: Option<&'a [Option<u32>]>,
 }
 
 /// What [`write`] did.
@@ -251,22 +265,49 @@ fn write_layered(
     if !previous_text.join(DOCS_FILE).exists() {
         return Ok(None);
     }
-    let base_keys = read_framed::<Vec<DocKey>>(&previous_text.join(DOCS_FILE), DOCS_MAGIC)?;
+    let base: BaseDocs = read_framed(&previous_text.join(DOCS_FILE), DOCS_MAGIC)?;
+    let base_keys = &base.keys;
     let previous_layers = match previous_text.join(LAYERS_FILE).exists() {
         true => Some(read_framed::<Persisted>(&previous_text.join(LAYERS_FILE), LAYERS_MAGIC)?),
         false => None,
     };
-    if previous_layers.as_ref().is_some_and(|layers| layers.base_to_doc.len() != base_keys.len()) {
-        return Err(TextIndexError::Mismatch(format!("{}: does not match its base", previous_text.display())));
-    }
+    let previous_offers = previous.data.dataset.offers.len();
+    let mismatch = || TextIndexError::Mismatch(format!("{}: does not match its base or data", previous_text.display()));
+    // Per offer of the previous data: its base doc, or DEAD.
+    let previous_offer_base: Vec<u32> = match &previous_layers {
+        Some(layers) => {
+            if layers.base_to_doc.len() != base_keys.len() || layers.offer_base.len() != previous_offers {
+                return Err(mismatch());
+            }
+            layers.offer_base.clone()
+        }
+        None => {
+            if base.offers.len() != base_keys.len() || base.offers.len() != previous_offers {
+                return Err(mismatch());
+            }
+            let mut offer_base = vec![DEAD; previous_offers];
+            for (doc, &offer) in base.offers.iter().enumerate() {
+                *offer_base.get_mut(offer as usize).ok_or_else(mismatch)? = doc as u32;
+            }
+            offer_base
+        }
+    };
     let dataset = &data.dataset;
-    let keys: Vec<DocKey> = layout
+    // The base doc an offer is known to still be, when the caller says it did not change.
+    let carried_base = |offer: u32| -> Option<u32> {
+        let previous_offer = previous.carried?.get(offer as usize).copied().flatten()?;
+        previous_offer_base.get(previous_offer as usize).copied().filter(|&doc| doc != DEAD)
+    };
+    let keys: Vec<Option<DocKey>> = layout
         .offer_of_doc
         .par_iter()
         .enumerate()
-        .map(|(doc, &offer)| {
-            let offer = &dataset.offers[offer as usize];
-            DocKey::of_parts(&offer.id, &doc_parts(dataset, &data.communes, offer), layout, doc as u32)
+        .map(|(doc, &offer)| match carried_base(offer) {
+            Some(_) => None,
+            None => {
+                let offer = &dataset.offers[offer as usize];
+                Some(DocKey::of_parts(&offer.id, &doc_parts(dataset, &data.communes, offer), layout, doc as u32))
+            }
         })
         .collect();
     let text_of = |doc: u32| {
@@ -278,18 +319,27 @@ fn write_layered(
     let mut base_by_id: Vec<(u64, u32)> = base_keys.iter().enumerate().map(|(doc, key)| (key.id, doc as u32)).collect();
     base_by_id.par_sort_unstable();
     let mut base_to_doc = vec![DEAD; base_keys.len()];
+    let mut offer_base = vec![DEAD; dataset.offers.len()];
     let mut delta_to_doc: Vec<u32> = Vec::new();
     let mut last_base: Option<u32> = None;
+    let after_last = |base: u32, last: Option<u32>| last.is_none_or(|last| base > last);
     for (doc, key) in keys.iter().enumerate() {
-        let start = base_by_id.partition_point(|&(id, _)| id < key.id);
-        let base = base_by_id[start..]
-            .iter()
-            .take_while(|&&(id, _)| id == key.id)
-            .map(|&(_, base)| base)
-            .find(|&base| base_keys[base as usize] == *key && last_base.is_none_or(|last| base > last));
+        let offer = layout.offer_of_doc[doc];
+        let base = match key {
+            None => carried_base(offer).filter(|&base| after_last(base, last_base)),
+            Some(key) => {
+                let start = base_by_id.partition_point(|&(id, _)| id < key.id);
+                base_by_id[start..]
+                    .iter()
+                    .take_while(|&&(id, _)| id == key.id)
+                    .map(|&(_, base)| base)
+                    .find(|&base| base_keys[base as usize] == *key && after_last(base, last_base))
+            }
+        };
         match base {
             Some(base) => {
                 base_to_doc[base as usize] = doc as u32;
+                offer_base[offer as usize] = base;
                 last_base = Some(base);
             }
             None => delta_to_doc.push(doc as u32),
@@ -311,25 +361,22 @@ fn write_layered(
         }
     }
     let previous_dataset = &previous.data.dataset;
-    let previous_by_id: FxHashMap<u64, u32> = match newly_dead.is_empty() {
-        true => FxHashMap::default(),
-        false => previous_dataset
-            .offers
-            .iter()
-            .enumerate()
-            .map(|(offer, o)| (xxhash_rust::xxh3::xxh3_64(o.id.as_bytes()), offer as u32))
-            .collect(),
-    };
+    let mut previous_offer_of_base = vec![DEAD; base_keys.len()];
+    if !newly_dead.is_empty() {
+        for (offer, &doc) in previous_offer_base.iter().enumerate() {
+            if doc != DEAD {
+                previous_offer_of_base[doc as usize] = offer as u32;
+            }
+        }
+    }
     let mut dead_texts: Vec<(u32, String)> = Vec::with_capacity(newly_dead.len());
     for base in newly_dead {
         // A base doc alive in the previous snapshot held its offer's text there.
-        let offer = *previous_by_id.get(&base_keys[base].id).ok_or_else(|| {
+        let offer = previous_offer_of_base[base];
+        let previous_offer = previous_dataset.offers.get(offer as usize).ok_or_else(|| {
             TextIndexError::Mismatch(format!("base doc {base} is in neither the previous data nor this one"))
         })?;
-        dead_texts.push((
-            offer,
-            doc_text(previous_dataset, &previous.data.communes, &previous_dataset.offers[offer as usize]),
-        ));
+        dead_texts.push((offer, doc_text(previous_dataset, &previous.data.communes, previous_offer)));
     }
     let mut statistics =
         previous_layers.as_ref().map(|layers| Statistics::of_removed(&layers.removed)).unwrap_or_default();
@@ -348,7 +395,7 @@ fn write_layered(
     let delta_docs: Vec<(u32, String)> = delta_to_doc.par_iter().map(|&doc| text_of(doc)).collect();
     index_docs(tantivy::directory::MmapDirectory::open(&delta_dir)?, &delta_docs)?;
     let written = Written::Layered { base_docs: base_keys.len() as u32, delta_docs: delta_to_doc.len() as u32 };
-    write_framed(&dir.join(LAYERS_FILE), LAYERS_MAGIC, &Persisted { base_to_doc, delta_to_doc, removed })?;
+    write_framed(&dir.join(LAYERS_FILE), LAYERS_MAGIC, &Persisted { base_to_doc, delta_to_doc, offer_base, removed })?;
     Ok(Some(written))
 }
 
@@ -377,21 +424,17 @@ fn link_base_files(from: &Path, to: &Path) -> Result<(), TextIndexError> {
 pub(crate) struct Layers {
     pub(crate) delta: Searcher,
     base_to_doc: Arc<[u32]>,
-    /// Doc ids of the alive base docs, increasing, and their base doc ids.
-    base_alive_docs: Arc<[u32]>,
-    base_alive_segment_docs: Arc<[u32]>,
+    base_seek: Arc<[u32]>,
+    base_alive: usize,
     delta_to_doc: Arc<[u32]>,
-    delta_segment_docs: Arc<[u32]>,
+    delta_seek: Arc<[u32]>,
     removed_tokens: FxHashMap<u32, u64>,
     removed_doc_freq: FxHashMap<(u32, Vec<u8>), u32>,
 }
 
 impl std::fmt::Debug for Layers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Layers")
-            .field("base_alive", &self.base_alive_docs.len())
-            .field("delta", &self.delta_to_doc.len())
-            .finish()
+        f.debug_struct("Layers").field("base_alive", &self.base_alive).field("delta", &self.delta_to_doc.len()).finish()
     }
 }
 
@@ -416,13 +459,7 @@ impl Layers {
         if persisted.base_to_doc.len() != base_docs as usize || persisted.delta_to_doc.len() != delta_docs as usize {
             return Err(mismatch("the layers do not match their indexes"));
         }
-        let (base_alive_docs, base_alive_segment_docs): (Vec<u32>, Vec<u32>) = persisted
-            .base_to_doc
-            .iter()
-            .enumerate()
-            .filter(|(_, doc)| **doc != DEAD)
-            .map(|(base, &doc)| (doc, base as u32))
-            .unzip();
+        let base_alive_docs: Vec<u32> = persisted.base_to_doc.iter().copied().filter(|&doc| doc != DEAD).collect();
         let increasing = |docs: &[u32]| docs.windows(2).all(|pair| pair[0] < pair[1]);
         if !increasing(&base_alive_docs)
             || !increasing(&persisted.delta_to_doc)
@@ -443,14 +480,13 @@ impl Layers {
                 }
             }
         }
-        let delta_segment_docs: Vec<u32> = (0..delta_docs).collect();
         Ok(Some(Layers {
             delta,
+            base_seek: seek_table(&persisted.base_to_doc, layout.doc_count()).into(),
+            delta_seek: seek_table(&persisted.delta_to_doc, layout.doc_count()).into(),
             base_to_doc: persisted.base_to_doc.into(),
-            base_alive_docs: base_alive_docs.into(),
-            base_alive_segment_docs: base_alive_segment_docs.into(),
+            base_alive: base_alive_docs.len(),
             delta_to_doc: persisted.delta_to_doc.into(),
-            delta_segment_docs: delta_segment_docs.into(),
             removed_tokens: persisted.removed.tokens.into_iter().collect(),
             removed_doc_freq: persisted
                 .removed
@@ -474,23 +510,12 @@ impl Layers {
 
     /// The scorers of the two layers as one, in doc-id order.
     pub(crate) fn scorer(&self, base: Box<dyn Scorer>, delta: Option<Box<dyn Scorer>>) -> Box<dyn Scorer> {
-        let base = Mapped::new(
-            base,
-            self.base_to_doc.clone(),
-            self.base_alive_docs.clone(),
-            self.base_alive_segment_docs.clone(),
-        );
+        let base = Mapped::new(base, self.base_to_doc.clone(), self.base_seek.clone());
         match delta {
             None => Box::new(base),
-            Some(delta) => Box::new(Union::new(
-                base,
-                Mapped::new(
-                    delta,
-                    self.delta_to_doc.clone(),
-                    self.delta_to_doc.clone(),
-                    self.delta_segment_docs.clone(),
-                ),
-            )),
+            Some(delta) => {
+                Box::new(Union::new(base, Mapped::new(delta, self.delta_to_doc.clone(), self.delta_seek.clone())))
+            }
         }
     }
 }
@@ -510,7 +535,7 @@ impl Bm25StatisticsProvider for LayeredStatistics<'_> {
     }
 
     fn total_num_docs(&self) -> tantivy::Result<u64> {
-        Ok((self.layers.base_alive_docs.len() + self.layers.delta_to_doc.len()) as u64)
+        Ok((self.layers.base_alive + self.layers.delta_to_doc.len()) as u64)
     }
 
     fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
@@ -521,26 +546,39 @@ impl Bm25StatisticsProvider for LayeredStatistics<'_> {
     }
 }
 
+/// Per doc id (and one past the last), the first segment doc of a layer mapped at or after it
+/// ([`TERMINATED`] when none): a seek is one read.
+fn seek_table(to_doc: &[u32], doc_count: u32) -> Vec<u32> {
+    let mut table = vec![TERMINATED; doc_count as usize + 1];
+    for (segment_doc, &doc) in to_doc.iter().enumerate() {
+        if doc != DEAD {
+            table[doc as usize] = segment_doc as u32;
+        }
+    }
+    let mut next = TERMINATED;
+    for entry in table.iter_mut().rev() {
+        match *entry {
+            TERMINATED => *entry = next,
+            segment_doc => next = segment_doc,
+        }
+    }
+    table
+}
+
 /// A layer's scorer with its docs mapped to the snapshot's doc ids (increasing), dead docs
 /// skipped.
 struct Mapped {
     inner: Box<dyn Scorer>,
     /// Segment doc → doc id, or [`DEAD`].
     to_doc: Arc<[u32]>,
-    /// The alive docs' doc ids (increasing) and their segment docs.
-    alive_docs: Arc<[u32]>,
-    alive_segment_docs: Arc<[u32]>,
+    /// [`seek_table`].
+    seek_table: Arc<[u32]>,
     doc: DocId,
 }
 
 impl Mapped {
-    fn new(
-        inner: Box<dyn Scorer>,
-        to_doc: Arc<[u32]>,
-        alive_docs: Arc<[u32]>,
-        alive_segment_docs: Arc<[u32]>,
-    ) -> Mapped {
-        let mut mapped = Mapped { inner, to_doc, alive_docs, alive_segment_docs, doc: TERMINATED };
+    fn new(inner: Box<dyn Scorer>, to_doc: Arc<[u32]>, seek_table: Arc<[u32]>) -> Mapped {
+        let mut mapped = Mapped { inner, to_doc, seek_table, doc: TERMINATED };
         let segment_doc = mapped.inner.doc();
         mapped.doc = mapped.settle(segment_doc);
         mapped
@@ -573,11 +611,12 @@ impl DocSet for Mapped {
         if self.doc >= target {
             return self.doc;
         }
-        let index = self.alive_docs.partition_point(|&doc| doc < target);
-        let Some(&segment_target) = self.alive_segment_docs.get(index) else {
+        let last = self.seek_table.len() - 1;
+        let segment_target = self.seek_table[(target as usize).min(last)];
+        if segment_target == TERMINATED {
             self.doc = TERMINATED;
             return TERMINATED;
-        };
+        }
         let segment_doc = self.inner.seek(segment_target);
         self.doc = self.settle(segment_doc);
         self.doc

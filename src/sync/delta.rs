@@ -47,6 +47,10 @@ pub struct Delta {
     pub capacities: Vec<CapacityUpdate>,
     /// The next dataset, when something else changed.
     pub dataset: Option<Dataset>,
+    /// Per offer of `dataset`: the held offer it is when it and every record its text and
+    /// position come from (its EG, EJs, Locations) were carried over as they were (see
+    /// `engine::text_layers::PreviousText::carried`).
+    pub carried: Vec<Option<u32>>,
     /// The ingest accounting of what was read again (the touched EGs' resources).
     pub report: IngestReport,
     /// Seconds spent asking the upstream, and making the next dataset.
@@ -420,7 +424,16 @@ pub fn pull(
     if touched_egs.is_empty() && replaced_locations.is_empty() && changed_ejs.is_empty() {
         let report = IngestReport::default();
         let seconds = (started.elapsed().as_secs_f64(), 0.0);
-        return Ok(Delta { server_time, since, summary, capacities, dataset: None, report, seconds });
+        return Ok(Delta {
+            server_time,
+            since,
+            summary,
+            capacities,
+            dataset: None,
+            carried: Vec::new(),
+            report,
+            seconds,
+        });
     }
 
     // Read the touched EGs again whole.
@@ -534,7 +547,7 @@ pub fn pull(
     summary.egs_removed = touched_egs.iter().filter(|id| !mini.egs.iter().any(|eg| &eg.id == *id)).count() as u64;
     summary.locations_replaced = replaced_locations.len() as u64;
     let mini_location_ids: BTreeSet<&str> = mini.locations.iter().map(|location| location.id.as_str()).collect();
-    let mut next =
+    let (mut next, carried) =
         splice(held_dataset, &mini, &removed_egs, &removed_ejs, &changed_ejs, &replaced_location_ids, &mut summary);
     // Capacity changes of this delta and the pending ones, for Locations outside the mini feed.
     next.locations.par_iter_mut().for_each(|location| {
@@ -546,7 +559,7 @@ pub fn pull(
         }
     });
     let seconds = (fetched, started.elapsed().as_secs_f64() - fetched);
-    Ok(Delta { server_time, since, summary, capacities, dataset: Some(next), report, seconds })
+    Ok(Delta { server_time, since, summary, capacities, dataset: Some(next), carried, report, seconds })
 }
 
 /// Index of a record removed by a splice.
@@ -629,7 +642,8 @@ impl Merged {
 }
 
 /// The held dataset with the touched EGs' part replaced by `mini`'s: one merge by FHIR id per
-/// vector, references remapped by index.
+/// vector, references remapped by index; and per offer of it, the held offer it is when it
+/// and the records its text and position come from were all kept ([`Delta::carried`]).
 fn splice(
     held: &Dataset,
     mini: &Dataset,
@@ -638,7 +652,7 @@ fn splice(
     changed_ejs: &BTreeSet<String>,
     replaced_locations: &BTreeSet<&str>,
     summary: &mut DeltaSummary,
-) -> Dataset {
+) -> (Dataset, Vec<Option<u32>>) {
     let mini_ejs: BTreeSet<&str> = mini.ejs.iter().map(|ej| ej.id.as_str()).collect();
     let mini_egs: BTreeSet<&str> = mini.egs.iter().map(|eg| eg.id.as_str()).collect();
     let mini_locations: BTreeSet<&str> = mini.locations.iter().map(|location| location.id.as_str()).collect();
@@ -674,7 +688,22 @@ fn splice(
     );
     summary.offers_removed = offers.kept.iter().filter(|&&kept| !kept).count() as u64;
     summary.offers_added = mini.offers.len() as u64;
-    Dataset {
+    let carried: Vec<Option<u32>> = offers
+        .order
+        .par_iter()
+        .map(|&(from_mini, index)| {
+            if from_mini {
+                return None;
+            }
+            let offer = &held.offers[index as usize];
+            let ej_of_eg = offer.eg.and_then(|eg| held.egs[eg as usize].ej);
+            let all_kept = offer.eg.is_none_or(|eg| egs.kept[eg as usize])
+                && offer.ej.into_iter().chain(ej_of_eg).all(|ej| ejs.kept[ej as usize])
+                && offer.locations.iter().all(|&location| locations.kept[location as usize]);
+            all_kept.then_some(index)
+        })
+        .collect();
+    let dataset = Dataset {
         ejs: ejs.collect(&held.ejs, &mini.ejs, |_, _| {}),
         egs: egs.collect(&held.egs, &mini.egs, |eg, from_mini| eg.ej = eg.ej.and_then(|ej| ejs.map(from_mini, ej))),
         locations: locations.collect(&held.locations, &mini.locations, |_, _| {}),
@@ -689,5 +718,6 @@ fn splice(
                 None => false,
             });
         }),
-    }
+    };
+    (dataset, carried)
 }

@@ -331,6 +331,7 @@ impl Syncer {
         let mut live_writes = 0;
         let mut pending_now = self.state.pending_capacities.clone();
         let mut dataset = delta.dataset;
+        let mut carried = delta.carried;
         if !delta.capacities.is_empty() {
             let pushed = match (&self.sink, &self.live, &self.config.live_url) {
                 (Some(sink), _, _) => match sink(&delta.capacities) {
@@ -362,6 +363,8 @@ impl Syncer {
                     if dataset.is_none() {
                         let mut next = with_pending(&held.data.dataset, &pending_now);
                         apply_updates(&mut next, &delta.capacities);
+                        // Capacities only: every offer is the held one, text and place alike.
+                        carried = (0..next.offers.len() as u32).map(Some).collect();
                         dataset = Some(next);
                     }
                 }
@@ -407,7 +410,11 @@ impl Syncer {
                 };
                 let data = SnapshotData { dataset, communes: held.data.communes.clone() };
                 let publish_started = Instant::now();
-                let previous = crate::engine::text_layers::PreviousText { dir: &held.dir, data: &held.data };
+                let previous = crate::engine::text_layers::PreviousText {
+                    dir: &held.dir,
+                    data: &held.data,
+                    carried: (carried.len() == data.dataset.offers.len()).then_some(carried.as_slice()),
+                };
                 let (dir, id) = self.publish(&data, &delta.report, Vec::new(), lineage, Some(previous))?;
                 stages.push(("publish", publish_started.elapsed().as_secs_f64()));
                 record.snapshot = Some(id.clone());

@@ -14,7 +14,7 @@ use ror_search::engine::Engine;
 use ror_search::engine::request::{Centre, SearchRequest};
 use ror_search::engine::text_layers::PreviousText;
 use ror_search::ingest::IngestReport;
-use ror_search::model::GeoPoint;
+use ror_search::model::{Dataset, Eg, GeoPoint, Location, Offer};
 use ror_search::snapshot::{BuildInput, SnapshotData, write};
 use serde_json::Value;
 
@@ -140,6 +140,39 @@ fn assert_same_answers(layered: &Engine, fresh: &Engine, step: &str) {
     }
 }
 
+/// Per offer of `next`, the offer of `previous` it is when it, its EG, its EJs and its
+/// Locations are all equal there (capacities aside): what `sync`'s splice tells the text index.
+fn carried_of(previous: &Dataset, next: &Dataset) -> Vec<Option<u32>> {
+    let by_id = |dataset: &Dataset, id: &str| dataset.offers.binary_search_by(|offer| offer.id.as_str().cmp(id)).ok();
+    let bare = |offer: &Offer| Offer { eg: None, ej: None, locations: Vec::new(), ..offer.clone() };
+    let eg_of = |dataset: &Dataset, offer: &Offer| {
+        offer.eg.map(|eg| {
+            let eg = &dataset.egs[eg as usize];
+            (Eg { ej: None, ..eg.clone() }, eg.ej.map(|ej| dataset.ejs[ej as usize].clone()))
+        })
+    };
+    let ej_of = |dataset: &Dataset, offer: &Offer| offer.ej.map(|ej| dataset.ejs[ej as usize].clone());
+    let locations_of = |dataset: &Dataset, offer: &Offer| -> Vec<Location> {
+        offer
+            .locations
+            .iter()
+            .map(|&location| Location { capacities: Vec::new(), ..dataset.locations[location as usize].clone() })
+            .collect()
+    };
+    next.offers
+        .iter()
+        .map(|offer| {
+            let index = by_id(previous, &offer.id)?;
+            let old = &previous.offers[index];
+            (bare(old) == bare(offer)
+                && eg_of(previous, old) == eg_of(next, offer)
+                && ej_of(previous, old) == ej_of(next, offer)
+                && locations_of(previous, old) == locations_of(next, offer))
+            .then_some(index as u32)
+        })
+        .collect()
+}
+
 fn segment_files(text_dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(text_dir)
         .unwrap()
@@ -198,7 +231,7 @@ fn deltas_over_a_base_answer_as_fresh_builds() {
     let data_b = data_of(&feed_b);
     assert!(data_b.dataset.offers.len() != data_a.dataset.offers.len());
     let snapshot_b = dir.path().join("b");
-    write_snapshot(&data_b, &snapshot_b, Some(PreviousText { dir: &snapshot_a, data: &data_a }));
+    write_snapshot(&data_b, &snapshot_b, Some(PreviousText { dir: &snapshot_a, data: &data_a, carried: None }));
     let text_b = snapshot_b.join("text");
     assert!(text_b.join("layers.bin").is_file(), "a delta this small is layered");
     assert!(text_b.join("delta/meta.json").is_file());
@@ -235,7 +268,14 @@ fn deltas_over_a_base_answer_as_fresh_builds() {
     );
     let data_c = data_of(&feed_c);
     let snapshot_c = dir.path().join("c");
-    write_snapshot(&data_c, &snapshot_c, Some(PreviousText { dir: &snapshot_b, data: &data_b }));
+    // What a splice knows: the offers carried over unchanged are not hashed again.
+    let carried = carried_of(&data_b.dataset, &data_c.dataset);
+    assert!(carried.iter().filter(|c| c.is_some()).count() > data_c.dataset.offers.len() / 2);
+    write_snapshot(
+        &data_c,
+        &snapshot_c,
+        Some(PreviousText { dir: &snapshot_b, data: &data_b, carried: Some(&carried) }),
+    );
     assert!(snapshot_c.join("text/layers.bin").is_file());
     for file in segment_files(&snapshot_a.join("text")) {
         let linked = snapshot_c.join("text").join(file.file_name().unwrap());
@@ -263,7 +303,7 @@ fn deltas_over_a_base_answer_as_fresh_builds() {
     );
     let data_d = data_of(&feed_d);
     let snapshot_d = dir.path().join("d");
-    write_snapshot(&data_d, &snapshot_d, Some(PreviousText { dir: &snapshot_c, data: &data_c }));
+    write_snapshot(&data_d, &snapshot_d, Some(PreviousText { dir: &snapshot_c, data: &data_c, carried: None }));
     assert!(!snapshot_d.join("text/layers.bin").exists(), "a delta of every offer is a full build");
     let fresh_d = dir.path().join("fresh-d");
     write_snapshot(&data_d, &fresh_d, None);
@@ -292,7 +332,7 @@ fn a_broken_layered_index_is_refused_and_is_no_base() {
     );
     let data_b = data_of(&feed_b);
     let snapshot_b = dir.path().join("b");
-    write_snapshot(&data_b, &snapshot_b, Some(PreviousText { dir: &snapshot_a, data: &data_a }));
+    write_snapshot(&data_b, &snapshot_b, Some(PreviousText { dir: &snapshot_a, data: &data_a, carried: None }));
     assert!(Engine::open(&snapshot_b).is_ok());
     // A previous snapshot whose text cannot be a base (its layers altered; the data of another
     // snapshot): a full build instead, never a failed delta.
@@ -300,7 +340,7 @@ fn a_broken_layered_index_is_refused_and_is_no_base() {
     let layers_b = snapshot_b.join("text/layers.bin");
     let original = std::fs::read(&layers_b).unwrap();
     std::fs::write(&layers_b, &original[..original.len() / 2]).unwrap();
-    write_snapshot(&data_b, &over_b, Some(PreviousText { dir: &snapshot_b, data: &data_b }));
+    write_snapshot(&data_b, &over_b, Some(PreviousText { dir: &snapshot_b, data: &data_b, carried: None }));
     assert!(!over_b.join("text/layers.bin").exists() && over_b.join("text/docs.bin").is_file());
     std::fs::write(&layers_b, &original).unwrap();
     let fresh_b = dir.path().join("fresh-b");
