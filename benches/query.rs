@@ -10,7 +10,9 @@
 //! `cargo bench --bench query`; `ROR_BENCH_NATIONAL=0` runs the sample snapshot only;
 //! `cargo bench --bench query -- clusters` the map clusters only, `-- tiles` the vector tiles
 //! only (the percentile tables still print);
-//! `ROR_BENCH_PROFILE=2` asks as access profile 2 (sensitive units masked), default 1.
+//! `ROR_BENCH_PROFILE=2` asks as access profile 2 (sensitive units masked), default 1;
+//! `ROR_BENCH_NATIONAL_DIR=<snapshot>` runs the national part on another snapshot (a layered
+//! one `sync` made from a delta, to compare its text queries with a full build's).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -379,7 +381,10 @@ fn benches(criterion: &mut Criterion) {
     if std::env::var("ROR_BENCH_NATIONAL").map(|value| value == "0").unwrap_or(false) {
         return;
     }
-    let national_dir = common::ensure_national_snapshot();
+    // `ROR_BENCH_NATIONAL_DIR`: another national snapshot (a layered one `sync` made, say).
+    let national_dir = std::env::var_os("ROR_BENCH_NATIONAL_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(common::ensure_national_snapshot);
     let before_kb = common::status_kb("VmRSS:");
     let (national, load_seconds) = common::load_engine(&national_dir);
     let loaded_kb = common::status_kb("VmRSS:").saturating_sub(before_kb);

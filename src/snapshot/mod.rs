@@ -275,10 +275,24 @@ fn write_into(
     fs::create_dir_all(dir).map_err(io_error(dir))?;
     let BuildInput { data, report, sources, built_at, index_files, lineage } = input;
 
-    // The engine files (the text index is the slowest part) are built on their own thread while
-    // the data file is encoded, hashed and written.
-    let (data_sha, text_result) =
-        std::thread::scope(|scope| -> Result<(String, Result<(), SnapshotError>), SnapshotError> {
+    // The engine files (the text index is the slowest part) and the quality findings are made
+    // on their own threads while the data file is encoded, hashed and written.
+    let remarks: Vec<crate::quality::IngestRemark> = report
+        .warnings
+        .iter()
+        .map(|issue| crate::quality::IngestRemark {
+            resource_type: issue.resource_type.clone(),
+            id: issue.id.clone(),
+            reason: issue.reason.clone(),
+        })
+        .collect();
+    type Quality = (Vec<crate::quality::trend::FindingKey>, QualitySummary);
+    let (data_sha, text_result, (quality_keys, quality_summary)) =
+        std::thread::scope(|scope| -> Result<(String, Result<(), SnapshotError>, Quality), SnapshotError> {
+            let quality_thread = scope.spawn(|| {
+                let keys = crate::quality::trend::finding_keys(&data.dataset, &data.communes, &remarks, built_at);
+                (keys, QualitySummary::of_dataset(&data.dataset, built_at))
+            });
             let text_thread = index_files.map(|index_files| {
                 scope.spawn(move || {
                     let started = std::time::Instant::now();
@@ -299,7 +313,8 @@ fn write_into(
                 Some(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
                 None => Ok(()),
             };
-            Ok((data_sha, text_result))
+            let quality = quality_thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            Ok((data_sha, text_result, quality))
         })?;
     text_result?;
 
@@ -340,16 +355,6 @@ fn write_into(
         tariffs: dataset.egs.iter().map(|eg| eg.tariffs.len() as u64).sum(),
         communes: data.communes.len() as u64,
     };
-    let remarks: Vec<crate::quality::IngestRemark> = report
-        .warnings
-        .iter()
-        .map(|issue| crate::quality::IngestRemark {
-            resource_type: issue.resource_type.clone(),
-            id: issue.id.clone(),
-            reason: issue.reason.clone(),
-        })
-        .collect();
-    let quality_keys = crate::quality::trend::finding_keys(dataset, &data.communes, &remarks, built_at);
     write_file(&dir.join(crate::quality::trend::FILE), &crate::quality::trend::encode(&quality_keys))?;
     let quality_trend = crate::quality::trend::trend(
         &quality_keys,
@@ -375,7 +380,7 @@ fn write_into(
             warnings: report.warnings.len() as u64 + report.warnings_dropped,
             reject_reasons: report.reject_summary().into_iter().take(30).collect(),
         },
-        quality: QualitySummary::of_dataset(dataset, built_at),
+        quality: quality_summary,
         quality_trend: Some(quality_trend),
         files,
         lineage,

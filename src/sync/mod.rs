@@ -489,7 +489,9 @@ impl Syncer {
         if let Some(hook) = &self.on_publish {
             hook(&dir);
         }
-        self.held = Some(HeldSnapshot { dir, id, data });
+        let previous = self.held.replace(HeldSnapshot { dir, id, data });
+        // A national dataset is millions of allocations: freed beside the loop, not in it.
+        std::thread::spawn(move || drop(previous));
         self.prune();
         Ok(())
     }
