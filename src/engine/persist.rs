@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::columns::Columns;
 use super::layout::Layout;
 use crate::snapshot::SnapshotData;
-use crate::snapshot::format::{FormatError, frame, from_bytes, to_bytes, unframe};
+use crate::snapshot::format::{FormatError, from_framed, to_framed};
 
 /// Name of the engine file in a snapshot directory.
 pub(crate) const ENGINE_FILE: &str = "engine.bin";
@@ -83,13 +83,11 @@ pub fn write_index_files_over(
                 columns,
             };
             let path = dir.join(ENGINE_FILE);
-            let payload =
-                to_bytes(&persisted).map_err(|source| IndexFilesError::Format { path: path.clone(), source })?;
+            let bytes = to_framed(MAGIC, ENGINE_FORMAT_VERSION, &persisted)
+                .map_err(|source| IndexFilesError::Format { path: path.clone(), source })?;
             let io_error = |source| IndexFilesError::Io { path: path.clone(), source };
             let mut file = std::fs::File::create(&path).map_err(io_error)?;
-            std::io::Write::write_all(&mut file, &frame(MAGIC, ENGINE_FORMAT_VERSION, &payload))
-                .and_then(|()| file.sync_all())
-                .map_err(io_error)
+            std::io::Write::write_all(&mut file, &bytes).and_then(|()| file.sync_all()).map_err(io_error)
         },
         || -> Result<(), IndexFilesError> {
             let text_dir = dir.join(crate::snapshot::TEXT_DIR);
@@ -118,8 +116,8 @@ pub(crate) fn read(dir: &Path, data: &SnapshotData) -> Result<Option<(Layout, Co
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(IndexFilesError::Io { path, source }),
     };
-    let decode = || -> Result<Persisted, FormatError> { from_bytes(unframe(MAGIC, ENGINE_FORMAT_VERSION, &bytes)?) };
-    let persisted = decode().map_err(|source| IndexFilesError::Format { path: path.clone(), source })?;
+    let persisted: Persisted = from_framed(MAGIC, ENGINE_FORMAT_VERSION, &bytes)
+        .map_err(|source| IndexFilesError::Format { path: path.clone(), source })?;
     let dataset = &data.dataset;
     let docs = persisted.layout.offer_of_doc.len();
     if persisted.offers != dataset.offers.len() as u64

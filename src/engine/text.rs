@@ -256,6 +256,22 @@ pub enum TextIndexError {
     /// The index does not hold the snapshot's documents in its doc-id order.
     #[error("{0}")]
     Mismatch(String),
+    /// A file of the index cannot be written or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A file of the index (`docs.bin`, `layers.bin`) has a bad frame, version or payload.
+    #[error("{}: {source}", path.display())]
+    Format {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The error.
+        source: crate::snapshot::format::FormatError,
+    },
 }
 
 /// A text query that cannot run.
@@ -292,6 +308,27 @@ pub(crate) fn document(fields: &Fields, text: &str, offer_index: u32) -> Tantivy
     document.add_text(fields.prefix, text);
     document.add_u64(fields.offer, u64::from(offer_index));
     document
+}
+
+/// The indexed words of `field` in the (one) segment of `searcher` that start with `prefix`,
+/// in term order, each with its document frequency.
+fn indexed_completions(searcher: &Searcher, field: Field, prefix: &str) -> Vec<(String, u32)> {
+    let Some(inverted) = searcher.segment_readers().first().and_then(|segment| segment.inverted_index(field).ok())
+    else {
+        return Vec::new();
+    };
+    let mut upper = prefix.as_bytes().to_vec();
+    upper.push(0xff);
+    let Ok(mut stream) = inverted.terms().range().ge(prefix.as_bytes()).lt(&upper).into_stream() else {
+        return Vec::new();
+    };
+    let mut completions = Vec::new();
+    while stream.advance() {
+        if let Ok(word) = std::str::from_utf8(stream.key()) {
+            completions.push((word.to_owned(), stream.value().doc_freq));
+        }
+    }
+    completions
 }
 
 /// An opened text index.
@@ -340,24 +377,25 @@ impl TextIndex {
         let reader = index.reader_builder().reload_policy(tantivy::ReloadPolicy::Manual).try_into()?;
         let searcher = reader.searcher();
         let layers = super::text_layers::Layers::open(dir, &searcher, layout)?;
-        let segments = searcher.segment_readers();
-        let docs = segments.iter().map(|segment| segment.max_doc()).sum::<u32>();
-        if layers.is_some() {
-            // The base's docs are checked through the layers (`Layers::open`).
-        } else if docs != layout.doc_count() || segments.len() > 1 {
-            return Err(TextIndexError::Mismatch(format!(
-                "holds {docs} documents in {} segments, expected {} in one",
-                segments.len(),
-                layout.doc_count()
-            )));
-        }
-        if let Some(segment) = segments.first().filter(|_| layers.is_none()) {
-            let column = segment.fast_fields().u64("offer")?;
-            for (doc, &offer) in layout.offer_of_doc.iter().enumerate() {
-                if column.first(doc as DocId) != Some(u64::from(offer)) {
-                    return Err(TextIndexError::Mismatch(format!(
-                        "document {doc} is not offer {offer}: the index does not match the data"
-                    )));
+        // A layered index's base is checked by `Layers::open`; a single segment holds every doc.
+        if layers.is_none() {
+            let segments = searcher.segment_readers();
+            let docs = segments.iter().map(|segment| segment.max_doc()).sum::<u32>();
+            if docs != layout.doc_count() || segments.len() > 1 {
+                return Err(TextIndexError::Mismatch(format!(
+                    "holds {docs} documents in {} segments, expected {} in one",
+                    segments.len(),
+                    layout.doc_count()
+                )));
+            }
+            if let Some(segment) = segments.first() {
+                let column = segment.fast_fields().u64("offer")?;
+                for (doc, &offer) in layout.offer_of_doc.iter().enumerate() {
+                    if column.first(doc as DocId) != Some(u64::from(offer)) {
+                        return Err(TextIndexError::Mismatch(format!(
+                            "document {doc} is not offer {offer}: the index does not match the data"
+                        )));
+                    }
                 }
             }
         }
@@ -421,19 +459,7 @@ impl TextIndex {
     /// when there are at most [`MAX_PREFIX_EXPANSIONS`], else the most frequent (ties in
     /// alphabetical order).
     pub fn prefix_expansions(&self, prefix: &str) -> Vec<String> {
-        let Some(segment) = self.searcher.segment_readers().first() else { return Vec::new() };
-        let Ok(inverted) = segment.inverted_index(self.fields.prefix) else { return Vec::new() };
-        let mut upper = prefix.as_bytes().to_vec();
-        upper.push(0xff);
-        let Ok(mut stream) = inverted.terms().range().ge(prefix.as_bytes()).lt(&upper).into_stream() else {
-            return Vec::new();
-        };
-        let mut completions: Vec<(String, u32)> = Vec::new();
-        while stream.advance() {
-            if let Ok(word) = std::str::from_utf8(stream.key()) {
-                completions.push((word.to_owned(), stream.value().doc_freq));
-            }
-        }
+        let mut completions = indexed_completions(&self.searcher, self.fields.prefix, prefix);
         if let Some(layers) = &self.layers {
             // The words of the alive docs: the base's less the dead docs', plus the delta's.
             let mut merged: std::collections::BTreeMap<String, u32> = completions
@@ -443,18 +469,8 @@ impl TextIndex {
                     (word, docs.saturating_sub(removed))
                 })
                 .collect();
-            if let Some(inverted) = layers
-                .delta
-                .segment_readers()
-                .first()
-                .and_then(|segment| segment.inverted_index(self.fields.prefix).ok())
-                && let Ok(mut stream) = inverted.terms().range().ge(prefix.as_bytes()).lt(&upper).into_stream()
-            {
-                while stream.advance() {
-                    if let Ok(word) = std::str::from_utf8(stream.key()) {
-                        *merged.entry(word.to_owned()).or_default() += stream.value().doc_freq;
-                    }
-                }
+            for (word, docs) in indexed_completions(&layers.delta, self.fields.prefix, prefix) {
+                *merged.entry(word).or_default() += docs;
             }
             completions = merged.into_iter().filter(|(_, docs)| *docs > 0).collect();
         }

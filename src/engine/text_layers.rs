@@ -36,7 +36,7 @@ use tantivy::{DocId, DocSet, Index, Score, Searcher, TERMINATED, TantivyDocument
 use super::layout::Layout;
 use super::text::{TextIndexError, doc_parts, doc_text, schema};
 use crate::snapshot::SnapshotData;
-use crate::snapshot::format::{frame, from_bytes, to_bytes, unframe};
+use crate::snapshot::format::{from_framed, to_framed};
 
 /// Per-doc keys of a base segment, in its doc order.
 pub(crate) const DOCS_FILE: &str = "docs.bin";
@@ -101,19 +101,20 @@ pub(crate) fn write_doc_keys(dir: &Path, keys: Vec<DocKey>, offer_of_doc: &[u32]
 }
 
 fn write_framed<T: Serialize>(path: &Path, magic: &[u8; 8], value: &T) -> Result<(), TextIndexError> {
-    let payload = to_bytes(value).map_err(|error| TextIndexError::Mismatch(format!("{}: {error}", path.display())))?;
-    let io = |error: std::io::Error| TextIndexError::Mismatch(format!("{}: {error}", path.display()));
-    let mut file = std::fs::File::create(path).map_err(io)?;
-    std::io::Write::write_all(&mut file, &frame(magic, FORMAT_VERSION, &payload)).map_err(io)?;
-    file.sync_all().map_err(io)
+    let bytes = to_framed(magic, FORMAT_VERSION, value)
+        .map_err(|source| TextIndexError::Format { path: path.to_owned(), source })?;
+    let mut file = std::fs::File::create(path).map_err(|error| io_error(path, error))?;
+    std::io::Write::write_all(&mut file, &bytes).and_then(|()| file.sync_all()).map_err(|error| io_error(path, error))
 }
 
 fn read_framed<T: for<'de> Deserialize<'de>>(path: &Path, magic: &[u8; 8]) -> Result<T, TextIndexError> {
-    let bytes =
-        std::fs::read(path).map_err(|error| TextIndexError::Mismatch(format!("{}: {error}", path.display())))?;
-    unframe(magic, FORMAT_VERSION, &bytes)
-        .and_then(from_bytes)
-        .map_err(|error| TextIndexError::Mismatch(format!("{}: {error}", path.display())))
+    let bytes = std::fs::read(path).map_err(|error| io_error(path, error))?;
+    from_framed(magic, FORMAT_VERSION, &bytes)
+        .map_err(|source| TextIndexError::Format { path: path.to_owned(), source })
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> TextIndexError {
+    TextIndexError::Io { path: path.to_owned(), source }
 }
 
 /// What the dead base docs hold, taken out of the base's BM25 statistics.
@@ -164,8 +165,7 @@ impl Statistics {
             for field in [fields.text, fields.prefix] {
                 let inverted = segment.inverted_index(field)?;
                 *self.tokens.entry(field.field_id()).or_default() += sign * inverted.total_num_tokens() as i64;
-                let mut stream =
-                    inverted.terms().stream().map_err(|error| TextIndexError::Mismatch(error.to_string()))?;
+                let mut stream = inverted.terms().stream().map_err(tantivy::TantivyError::from)?;
                 while stream.advance() {
                     *self.doc_freq.entry((field.field_id(), stream.key().to_vec())).or_default() +=
                         sign * i64::from(stream.value().doc_freq);
@@ -298,16 +298,16 @@ fn write_layered(
         let previous_offer = previous.carried?.get(offer as usize).copied().flatten()?;
         previous_offer_base.get(previous_offer as usize).copied().filter(|&doc| doc != DEAD)
     };
-    let keys: Vec<Option<DocKey>> = layout
+    // Per doc: the base doc it is known to be (carried), else its key to look up.
+    let candidates: Vec<Result<u32, DocKey>> = layout
         .offer_of_doc
         .par_iter()
         .enumerate()
-        .map(|(doc, &offer)| match carried_base(offer) {
-            Some(_) => None,
-            None => {
+        .map(|(doc, &offer)| {
+            carried_base(offer).ok_or_else(|| {
                 let offer = &dataset.offers[offer as usize];
-                Some(DocKey::of_parts(&offer.id, &doc_parts(dataset, &data.communes, offer), layout, doc as u32))
-            }
+                DocKey::of_parts(&offer.id, &doc_parts(dataset, &data.communes, offer), layout, doc as u32)
+            })
         })
         .collect();
     let text_of = |doc: u32| {
@@ -323,11 +323,11 @@ fn write_layered(
     let mut delta_to_doc: Vec<u32> = Vec::new();
     let mut last_base: Option<u32> = None;
     let after_last = |base: u32, last: Option<u32>| last.is_none_or(|last| base > last);
-    for (doc, key) in keys.iter().enumerate() {
+    for (doc, candidate) in candidates.iter().enumerate() {
         let offer = layout.offer_of_doc[doc];
-        let base = match key {
-            None => carried_base(offer).filter(|&base| after_last(base, last_base)),
-            Some(key) => {
+        let base = match candidate {
+            Ok(base) => Some(*base).filter(|&base| after_last(base, last_base)),
+            Err(key) => {
                 let start = base_by_id.partition_point(|&(id, _)| id < key.id);
                 base_by_id[start..]
                     .iter()
@@ -360,23 +360,21 @@ fn write_layered(
             _ => {}
         }
     }
+    // A base doc alive in the previous snapshot held its offer's text there.
     let previous_dataset = &previous.data.dataset;
-    let mut previous_offer_of_base = vec![DEAD; base_keys.len()];
-    if !newly_dead.is_empty() {
-        for (offer, &doc) in previous_offer_base.iter().enumerate() {
-            if doc != DEAD {
-                previous_offer_of_base[doc as usize] = offer as u32;
-            }
-        }
-    }
     let mut dead_texts: Vec<(u32, String)> = Vec::with_capacity(newly_dead.len());
-    for base in newly_dead {
-        // A base doc alive in the previous snapshot held its offer's text there.
-        let offer = previous_offer_of_base[base];
-        let previous_offer = previous_dataset.offers.get(offer as usize).ok_or_else(|| {
-            TextIndexError::Mismatch(format!("base doc {base} is in neither the previous data nor this one"))
-        })?;
-        dead_texts.push((offer, doc_text(previous_dataset, &previous.data.communes, previous_offer)));
+    if !newly_dead.is_empty() {
+        let mut previous_offer_of_base = vec![DEAD; base_keys.len()];
+        for (offer, &doc) in previous_offer_base.iter().enumerate().filter(|(_, doc)| **doc != DEAD) {
+            previous_offer_of_base[doc as usize] = offer as u32;
+        }
+        for base in newly_dead {
+            let offer = previous_offer_of_base[base];
+            let previous_offer = previous_dataset.offers.get(offer as usize).ok_or_else(|| {
+                TextIndexError::Mismatch(format!("base doc {base} is in neither the previous data nor this one"))
+            })?;
+            dead_texts.push((offer, doc_text(previous_dataset, &previous.data.communes, previous_offer)));
+        }
     }
     let mut statistics =
         previous_layers.as_ref().map(|layers| Statistics::of_removed(&layers.removed)).unwrap_or_default();
@@ -397,10 +395,6 @@ fn write_layered(
     let written = Written::Layered { base_docs: base_keys.len() as u32, delta_docs: delta_to_doc.len() as u32 };
     write_framed(&dir.join(LAYERS_FILE), LAYERS_MAGIC, &Persisted { base_to_doc, delta_to_doc, offer_base, removed })?;
     Ok(Some(written))
-}
-
-fn io_error(path: &Path, error: std::io::Error) -> TextIndexError {
-    TextIndexError::Mismatch(format!("{}: {error}", path.display()))
 }
 
 /// Links (or copies, across file systems) the base segment's files of `from` into `to`.
@@ -429,7 +423,8 @@ pub(crate) struct Layers {
     delta_to_doc: Arc<[u32]>,
     delta_seek: Arc<[u32]>,
     removed_tokens: FxHashMap<u32, u64>,
-    removed_doc_freq: FxHashMap<(u32, Vec<u8>), u32>,
+    /// Per field id, per term: its docs among the dead base docs.
+    removed_doc_freq: FxHashMap<u32, FxHashMap<Vec<u8>, u32>>,
 }
 
 impl std::fmt::Debug for Layers {
@@ -488,19 +483,19 @@ impl Layers {
             base_alive: base_alive_docs.len(),
             delta_to_doc: persisted.delta_to_doc.into(),
             removed_tokens: persisted.removed.tokens.into_iter().collect(),
-            removed_doc_freq: persisted
-                .removed
-                .doc_freq
-                .into_iter()
-                .map(|(field, term, count)| ((field, term), count))
-                .collect(),
+            removed_doc_freq: persisted.removed.doc_freq.into_iter().fold(
+                FxHashMap::default(),
+                |mut by_field: FxHashMap<u32, FxHashMap<Vec<u8>, u32>>, (field, term, count)| {
+                    by_field.entry(field).or_default().insert(term, count);
+                    by_field
+                },
+            ),
         }))
     }
 
     /// Docs of a term among the dead base docs.
     pub(crate) fn removed_doc_freq(&self, field: Field, term: &[u8]) -> u32 {
-        // A lookup key without allocating would need the raw entry API; the vector is short-lived.
-        self.removed_doc_freq.get(&(field.field_id(), term.to_vec())).copied().unwrap_or(0)
+        self.removed_doc_freq.get(&field.field_id()).and_then(|terms| terms.get(term)).copied().unwrap_or(0)
     }
 
     /// The BM25 statistics of the alive docs.
@@ -514,7 +509,7 @@ impl Layers {
         match delta {
             None => Box::new(base),
             Some(delta) => {
-                Box::new(Union::new(base, Mapped::new(delta, self.delta_to_doc.clone(), self.delta_seek.clone())))
+                Box::new(Union { base, delta: Mapped::new(delta, self.delta_to_doc.clone(), self.delta_seek.clone()) })
             }
         }
     }
@@ -641,12 +636,6 @@ impl Scorer for Mapped {
 struct Union {
     base: Mapped,
     delta: Mapped,
-}
-
-impl Union {
-    fn new(base: Mapped, delta: Mapped) -> Union {
-        Union { base, delta }
-    }
 }
 
 impl DocSet for Union {

@@ -144,6 +144,21 @@ pub(crate) fn from_bytes<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T
     postcard::from_bytes(bytes).map_err(|error| FormatError::Decode(error.to_string()))
 }
 
+/// A value as the bytes of a framed file of its own (`engine.bin`, the text index's files):
+/// [`to_bytes`] in a [`frame`].
+pub(crate) fn to_framed<T: Serialize>(magic: &[u8; 8], version: u32, value: &T) -> Result<Vec<u8>, FormatError> {
+    Ok(frame(magic, version, &to_bytes(value)?))
+}
+
+/// The value of a file of [`to_framed`], its frame checked.
+pub(crate) fn from_framed<T: for<'de> Deserialize<'de>>(
+    magic: &[u8; 8],
+    version: u32,
+    bytes: &[u8],
+) -> Result<T, FormatError> {
+    from_bytes(unframe(magic, version, bytes)?)
+}
+
 /// Checks magic, version, length and checksum, then decodes.
 pub fn decode(bytes: &[u8]) -> Result<SnapshotData, FormatError> {
     let payload = unframe(MAGIC, FORMAT_VERSION, bytes)?;

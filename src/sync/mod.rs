@@ -413,7 +413,7 @@ impl Syncer {
                 let previous = crate::engine::text_layers::PreviousText {
                     dir: &held.dir,
                     data: &held.data,
-                    carried: (carried.len() == data.dataset.offers.len()).then_some(carried.as_slice()),
+                    carried: Some(&carried),
                 };
                 let (dir, id) = self.publish(&data, &delta.report, Vec::new(), lineage, Some(previous))?;
                 stages.push(("publish", publish_started.elapsed().as_secs_f64()));
