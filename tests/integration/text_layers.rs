@@ -183,14 +183,53 @@ fn segment_files(text_dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The sample feed of `prefixes` in `dir` (`a.ndjson`), its data and its full snapshot (`a`).
+fn base_of(dir: &Path, prefixes: &[&str]) -> (PathBuf, SnapshotData, PathBuf) {
+    let feed = dir.join("a.ndjson");
+    write_subset_feed(prefixes, &feed, &|_, line| line);
+    let data = data_of(&feed);
+    let snapshot = dir.join("a");
+    write_snapshot(&data, &snapshot, None);
+    (feed, data, snapshot)
+}
+
+/// `snapshot` answers as a full build of `data` (written to `dir/fresh-<name>`) does.
+fn assert_as_fresh_build(data: &SnapshotData, snapshot: &Path, dir: &Path, name: &str) {
+    let fresh = dir.join(format!("fresh-{name}"));
+    write_snapshot(data, &fresh, None);
+    assert!(!fresh.join("text/layers.bin").exists());
+    assert_same_answers(&Engine::open(snapshot).unwrap(), &Engine::open(&fresh).unwrap(), name);
+}
+
+/// The segment files of the base's text index are the same files (hard links) in `text_dir`.
+fn assert_links_base(base_text: &Path, text_dir: &Path) {
+    let files = segment_files(base_text);
+    assert!(!files.is_empty());
+    for file in files {
+        let linked = text_dir.join(file.file_name().unwrap());
+        assert_eq!(std::fs::metadata(&file).unwrap().ino(), std::fs::metadata(&linked).unwrap().ino(), "{linked:?}");
+    }
+}
+
+/// Every offer (`hs`) of the feed whose index is a multiple of `every` renamed with `suffix`.
+fn rename_offers(from: &Path, to: &Path, every: usize, suffix: &str) {
+    rewrite_feed(
+        from,
+        to,
+        &|index, resource| {
+            if kind(resource) == "hs" && index % every == 0 {
+                rename(resource, suffix);
+            }
+            true
+        },
+        &[],
+    );
+}
+
 #[test]
 fn deltas_over_a_base_answer_as_fresh_builds() {
     let dir = crate::common::temp_dir();
-    let feed_a = dir.path().join("a.ndjson");
-    write_subset_feed(&PREFIXES, &feed_a, &|_, line| line);
-    let data_a = data_of(&feed_a);
-    let snapshot_a = dir.path().join("a");
-    write_snapshot(&data_a, &snapshot_a, None);
+    let (feed_a, data_a, snapshot_a) = base_of(dir.path(), &PREFIXES);
 
     // B: offers renamed, offers removed, offers added, an EG renamed (its offers' text), some
     // Locations moved (their offers' place in the doc order).
@@ -235,14 +274,8 @@ fn deltas_over_a_base_answer_as_fresh_builds() {
     let text_b = snapshot_b.join("text");
     assert!(text_b.join("layers.bin").is_file(), "a delta this small is layered");
     assert!(text_b.join("delta/meta.json").is_file());
-    for file in segment_files(&snapshot_a.join("text")) {
-        let linked = text_b.join(file.file_name().unwrap());
-        assert_eq!(std::fs::metadata(&file).unwrap().ino(), std::fs::metadata(&linked).unwrap().ino(), "{linked:?}");
-    }
-    let fresh_b = dir.path().join("fresh-b");
-    write_snapshot(&data_b, &fresh_b, None);
-    assert!(!fresh_b.join("text/layers.bin").exists());
-    assert_same_answers(&Engine::open(&snapshot_b).unwrap(), &Engine::open(&fresh_b).unwrap(), "b over a");
+    assert_links_base(&snapshot_a.join("text"), &text_b);
+    assert_as_fresh_build(&data_b, &snapshot_b, dir.path(), "b-over-a");
 
     // C over B: some of B's renames undone (their base docs come back), more offers removed and
     // renamed, the added ones renamed again.
@@ -277,65 +310,40 @@ fn deltas_over_a_base_answer_as_fresh_builds() {
         Some(PreviousText { dir: &snapshot_b, data: &data_b, carried: Some(&carried) }),
     );
     assert!(snapshot_c.join("text/layers.bin").is_file());
-    for file in segment_files(&snapshot_a.join("text")) {
-        let linked = snapshot_c.join("text").join(file.file_name().unwrap());
-        assert_eq!(std::fs::metadata(&file).unwrap().ino(), std::fs::metadata(&linked).unwrap().ino(), "{linked:?}");
-    }
-    let fresh_c = dir.path().join("fresh-c");
-    write_snapshot(&data_c, &fresh_c, None);
+    assert_links_base(&snapshot_a.join("text"), &snapshot_c.join("text"));
     // The previous snapshots can go: the base's files live on through their links.
     std::fs::remove_dir_all(&snapshot_a).unwrap();
     std::fs::remove_dir_all(&snapshot_b).unwrap();
-    assert_same_answers(&Engine::open(&snapshot_c).unwrap(), &Engine::open(&fresh_c).unwrap(), "c over b");
+    assert_as_fresh_build(&data_c, &snapshot_c, dir.path(), "c-over-b");
 
     // Everything changed: a full build instead of a delta larger than the base allows.
     let feed_d = dir.path().join("d.ndjson");
-    rewrite_feed(
-        &feed_c,
-        &feed_d,
-        &|_, resource| {
-            if kind(resource) == "hs" {
-                rename(resource, "réorganisé");
-            }
-            true
-        },
-        &[],
-    );
+    rename_offers(&feed_c, &feed_d, 1, "réorganisé");
     let data_d = data_of(&feed_d);
     let snapshot_d = dir.path().join("d");
     write_snapshot(&data_d, &snapshot_d, Some(PreviousText { dir: &snapshot_c, data: &data_c, carried: None }));
     assert!(!snapshot_d.join("text/layers.bin").exists(), "a delta of every offer is a full build");
-    let fresh_d = dir.path().join("fresh-d");
-    write_snapshot(&data_d, &fresh_d, None);
-    assert_same_answers(&Engine::open(&snapshot_d).unwrap(), &Engine::open(&fresh_d).unwrap(), "d over c");
+    assert_as_fresh_build(&data_d, &snapshot_d, dir.path(), "d-over-c");
 }
 
 #[test]
 fn a_broken_layered_index_is_refused_and_is_no_base() {
     let dir = crate::common::temp_dir();
-    let feed_a = dir.path().join("a.ndjson");
-    write_subset_feed(&["2A"], &feed_a, &|_, line| line);
-    let data_a = data_of(&feed_a);
-    let snapshot_a = dir.path().join("a");
-    write_snapshot(&data_a, &snapshot_a, None);
-    let feed_b = dir.path().join("b.ndjson");
-    rewrite_feed(
-        &feed_a,
-        &feed_b,
-        &|index, resource| {
-            if kind(resource) == "hs" && index % 10 == 0 {
-                rename(resource, "changé");
-            }
-            true
-        },
-        &[],
-    );
-    let data_b = data_of(&feed_b);
-    let snapshot_b = dir.path().join("b");
-    write_snapshot(&data_b, &snapshot_b, Some(PreviousText { dir: &snapshot_a, data: &data_a, carried: None }));
+    let (feed_a, data_a, snapshot_a) = base_of(dir.path(), &["2A"]);
+    let over_a = |name: &str, every: usize| -> (SnapshotData, PathBuf) {
+        let feed = dir.path().join(format!("{name}.ndjson"));
+        rename_offers(&feed_a, &feed, every, "changé");
+        let data = data_of(&feed);
+        let snapshot = dir.path().join(name);
+        write_snapshot(&data, &snapshot, Some(PreviousText { dir: &snapshot_a, data: &data_a, carried: None }));
+        assert!(snapshot.join("text/layers.bin").is_file());
+        (data, snapshot)
+    };
+    let (data_b, snapshot_b) = over_a("b", 10);
     assert!(Engine::open(&snapshot_b).is_ok());
-    // A previous snapshot whose text cannot be a base (its layers altered; the data of another
-    // snapshot): a full build instead, never a failed delta.
+
+    // A previous snapshot whose layers cannot be read: the next one is a full build, never a
+    // failed delta.
     let over_b = dir.path().join("over-b");
     let layers_b = snapshot_b.join("text/layers.bin");
     let original = std::fs::read(&layers_b).unwrap();
@@ -343,15 +351,13 @@ fn a_broken_layered_index_is_refused_and_is_no_base() {
     write_snapshot(&data_b, &over_b, Some(PreviousText { dir: &snapshot_b, data: &data_b, carried: None }));
     assert!(!over_b.join("text/layers.bin").exists() && over_b.join("text/docs.bin").is_file());
     std::fs::write(&layers_b, &original).unwrap();
-    let fresh_b = dir.path().join("fresh-b");
-    write_snapshot(&data_b, &fresh_b, None);
-    assert_same_answers(&Engine::open(&over_b).unwrap(), &Engine::open(&fresh_b).unwrap(), "full over a broken base");
-    // The layers of B over the text of another base: refused, with the file named.
-    let layers = std::fs::read(snapshot_b.join("text/layers.bin")).unwrap();
-    let mut broken = layers.clone();
-    let middle = broken.len() / 2;
-    broken[middle] ^= 0x55;
-    std::fs::write(snapshot_b.join("text/layers.bin"), &broken).unwrap();
+    assert_as_fresh_build(&data_b, &over_b, dir.path(), "full-over-a-broken-base");
+
+    // B with the layers of another delta over the same base, its checksums made to agree: the
+    // layers do not match B's delta index, and B is refused naming the file.
+    let (_, snapshot_other) = over_a("other", 5);
+    std::fs::copy(snapshot_other.join("text/layers.bin"), &layers_b).unwrap();
+    crate::old_snapshot::rewrite_checksums(&snapshot_b);
     let error = Engine::open(&snapshot_b).unwrap_err().to_string();
-    assert!(error.contains("layers.bin") || error.contains("CHECKSUMS") || error.contains("checksum"), "{error}");
+    assert!(error.contains("layers.bin") && error.contains("do not match"), "{error}");
 }
